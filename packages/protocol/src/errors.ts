@@ -1,0 +1,82 @@
+// One error type for the whole system: a stable machine-readable code plus a human message.
+// Servers map codes to HTTP statuses in exactly one place (server/src/http/errors.ts).
+
+export const errorCodes = [
+  // input
+  'INVALID_INPUT',
+  'MALFORMED_FRAME',
+  'FRAME_TOO_LARGE',
+  'PAYLOAD_TOO_LARGE',
+  'UNKNOWN_FRAME_TYPE',
+  // auth
+  'UNAUTHENTICATED',
+  'AUTH_FAILED',
+  'FORBIDDEN',
+  'ADMIN_TOKEN_INVALID',
+  // activation
+  'ACTIVATION_CODE_INVALID',
+  'ACTIVATION_CODE_EXPIRED',
+  'ACTIVATION_ATTEMPTS_EXCEEDED',
+  // directory
+  'USER_EXISTS',
+  'USER_NOT_FOUND',
+  'USER_DISABLED',
+  'DEVICE_EXISTS',
+  'DEVICE_NOT_FOUND',
+  'DEVICE_LIST_INVALID',
+  'ACCOUNT_KEY_CHANGED',
+  'DEVICE_NOT_TRUSTED',
+  'NO_KEY_PACKAGE',
+  'TOO_MANY_KEY_PACKAGES',
+  // delivery
+  'CONVERSATION_EXISTS',
+  'CONVERSATION_NOT_FOUND',
+  'NOT_A_MEMBER',
+  'EPOCH_CONFLICT',
+  'DUPLICATE_MESSAGE',
+  'TOO_MANY_CONNECTIONS',
+  'RATE_LIMITED',
+  // client side
+  'NOT_ENROLLED',
+  'PROFILE_EXISTS',
+  'PROFILE_LOCKED',
+  'MLS_ERROR',
+  'DECRYPT_FAILED',
+  'SERVER_UNREACHABLE',
+  'PROTOCOL_ERROR',
+  'CONFIG_INVALID',
+  'INSECURE_LISTEN',
+  'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof errorCodes)[number];
+
+const codeSet: ReadonlySet<string> = new Set(errorCodes);
+
+export function isErrorCode(x: unknown): x is ErrorCode {
+  return typeof x === 'string' && codeSet.has(x);
+}
+
+export class SealpostError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown; details?: Record<string, unknown> },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.details = options?.details;
+  }
+  readonly details: Record<string, unknown> | undefined;
+
+  toJSON(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+}
+
+/** Narrow an unknown throwable to a SealpostError, wrapping anything else as INTERNAL. */
+export function toSealpostError(err: unknown): SealpostError {
+  if (err instanceof SealpostError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new SealpostError('INTERNAL', message, { cause: err });
+}

@@ -1,0 +1,38 @@
+// Hard limits shared by server and client. Every one has a stable error code when exceeded.
+
+export const limits = {
+  /** One WebSocket frame (CBOR). */
+  maxFrameBytes: 1024 * 1024,
+  /** One MLS message (application, commit or welcome) inside a frame. */
+  maxMlsMessageBytes: 512 * 1024,
+  /** HTTP JSON bodies. */
+  maxJsonBodyBytes: 64 * 1024,
+  /** HTTP body for enrollment and key package uploads (they carry key packages). */
+  maxKeyPackageBodyBytes: 512 * 1024,
+  /** One KeyPackage. */
+  maxKeyPackageBytes: 4 * 1024,
+  /** KeyPackages in one upload. */
+  maxKeyPackagesPerUpload: 100,
+  /** KeyPackages stored per device. */
+  maxKeyPackagesPerDevice: 200,
+  /** Devices in one signed device list. */
+  maxDevicesPerUser: 20,
+  /** A signed device list body. */
+  maxDeviceListBytes: 16 * 1024,
+  /** Users in one key package claim. */
+  maxUsersPerClaim: 100,
+  /** Devices added or removed in one commit. */
+  maxDevicesPerCommit: 1000,
+  /** Queue items returned in one fetch. */
+  maxFetchBatch: 200,
+  /** Queue sequence numbers in one ack. */
+  maxAckBatch: 1000,
+  /** Concurrent WebSocket connections per device. */
+  maxConnectionsPerDevice: 4,
+  /** Wrong activation codes before the code dies. */
+  maxActivationAttempts: 5,
+  /** Chat text, in characters. */
+  maxTextChars: 64 * 1024,
+  /** Members (users) named when creating a conversation. */
+  maxConversationUsers: 500,
+} as const;

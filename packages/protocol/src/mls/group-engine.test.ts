@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { fromUtf8, utf8 } from '../bytes.js';
+import { newConversationId, newDeviceId, parseUserId } from '../ids.js';
+import { GroupEngine, type GroupState, type KeyPackageBundle } from './group-engine.js';
+import type { DeviceIdentity } from './credential.js';
+
+// Test double: every device named here is "in its user's device list".
+async function makeDevice(engine: GroupEngine, user: string) {
+  const identity: DeviceIdentity = { user: parseUserId(user), device: newDeviceId() };
+  const keys = await engine.generateSignatureKeyPair();
+  return { identity, keys };
+}
+
+describe('GroupEngine', () => {
+  it('creates a group, adds, talks, removes; the removed member cannot read on', async () => {
+    const trusted = new Map<string, Uint8Array>();
+    const engine = await GroupEngine.create(async (id, key) => {
+      const k = trusted.get(id.device);
+      return k !== undefined && Buffer.from(k).equals(Buffer.from(key));
+    });
+    const alice = await makeDevice(engine, 'alice@localhost');
+    const bob = await makeDevice(engine, 'bob@localhost');
+    const carol = await makeDevice(engine, 'carol@localhost');
+    for (const d of [alice, bob, carol]) trusted.set(d.identity.device, d.keys.publicKey);
+
+    const conv = newConversationId();
+    let a: GroupState = await engine.createGroup(conv, alice.identity, alice.keys);
+    const bobKp: KeyPackageBundle = await engine.createKeyPackage(bob.identity, bob.keys);
+    const carolKp = await engine.createKeyPackage(carol.identity, carol.keys);
+    const added = await engine.commit(a, { add: [bobKp.publicBytes, carolKp.publicBytes], conversationInfo: utf8('chat') });
+    a = added.state;
+    expect(added.welcome).toBeDefined();
+    expect(engine.welcomeRefs(added.welcome!)).toEqual(expect.arrayContaining([bobKp.ref, carolKp.ref]));
+    const joinedB = await engine.join(added.welcome!, bobKp);
+    let b = engine.decodeState(engine.encodeState(joinedB.state));
+    let c = (await engine.join(added.welcome!, carolKp)).state;
+    expect(fromUtf8(joinedB.conversationInfo!)).toBe('chat');
+    expect(engine.members(b).map((m) => m.user).sort()).toEqual(['alice@localhost', 'bob@localhost', 'carol@localhost']);
+
+    const hello = await engine.encrypt(a, utf8('hello'));
+    a = hello.state;
+    const atB = await engine.process(b, hello.message);
+    expect(atB.kind).toBe('application');
+    if (atB.kind !== 'application') throw new Error();
+    b = atB.state;
+    expect(fromUtf8(atB.plaintext)).toBe('hello');
+    expect(atB.sender).toEqual(alice.identity);
+
+    // Replaying the same ciphertext fails: its key was consumed.
+    await expect(engine.process(b, hello.message)).rejects.toMatchObject({ code: 'DECRYPT_FAILED' });
+
+    // Bob removes Carol.
+    const removal = await engine.commit(b, { removeDevices: [carol.identity.device] });
+    b = removal.state;
+    const atA = await engine.process(a, removal.commit);
+    if (atA.kind !== 'commit') throw new Error();
+    a = atA.state;
+    expect(atA.removed).toEqual([carol.identity]);
+    expect(atA.committer).toEqual(bob.identity);
+    const atC = await engine.process(c, removal.commit);
+    if (atC.kind !== 'commit') throw new Error();
+    expect(atC.selfRemoved).toBe(true);
+    c = atC.state;
+    expect(engine.isActive(c)).toBe(false);
+
+    const secret = await engine.encrypt(a, utf8('after removal'));
+    await expect(engine.process(c, secret.message)).rejects.toMatchObject({ code: 'DECRYPT_FAILED' });
+    const atB2 = await engine.process(b, secret.message);
+    expect(atB2.kind === 'application' && fromUtf8(atB2.plaintext)).toBe('after removal');
+  });
+
+  it('refuses a group member whose key is not in its device list', async () => {
+    const engine = await GroupEngine.create(async (id) => id.user !== 'mallory@localhost');
+    const alice = await makeDevice(engine, 'alice@localhost');
+    const mallory = await makeDevice(engine, 'mallory@localhost');
+    const a = await engine.createGroup(newConversationId(), alice.identity, alice.keys);
+    const kp = await engine.createKeyPackage(mallory.identity, mallory.keys);
+    await expect(engine.commit(a, { add: [kp.publicBytes] })).rejects.toMatchObject({ code: 'MLS_ERROR' });
+  });
+});

@@ -1,0 +1,363 @@
+// GroupEngine: Sealpost's only door to MLS (RFC 9420). Wraps ts-mls 1.6.4 so that a later move to another MLS
+// library touches this module alone. Pure state transitions: every operation returns the new state; the caller
+// persists it (with the message it belongs to) before anything is sent.
+import {
+  createApplicationMessage,
+  createCommit,
+  createGroup,
+  decodeGroupState,
+  decodeMlsMessage,
+  defaultCapabilities,
+  defaultLifetime,
+  emptyPskIndex,
+  encodeGroupState,
+  encodeMlsMessage,
+  generateKeyPackageWithKey,
+  joinGroupWithExtensions,
+  processPrivateMessage,
+  processPublicMessage,
+  type CiphersuiteImpl,
+  type ClientConfig,
+  type ClientState,
+  type IncomingMessageCallback,
+  type KeyPackage,
+  type MLSMessage,
+  type PrivateKeyPackage,
+  type Proposal,
+} from 'ts-mls';
+import { defaultClientConfig } from 'ts-mls/clientConfig.js';
+import { makeKeyPackageRef } from 'ts-mls/keyPackage.js';
+import { unprotectPrivateMessage } from 'ts-mls/messageProtection.js';
+import { addToMap } from 'ts-mls/util/addToMap.js';
+import { SealpostError } from '../errors.js';
+import { toBase64Url, utf8 } from '../bytes.js';
+import { decodeCbor, encodeCbor } from '../codec.js';
+import { limits } from '../limits.js';
+import type { ConversationId, DeviceId } from '../ids.js';
+import { credentialFor, identityOf, type DeviceIdentity } from './credential.js';
+import { CIPHERSUITE_NAME, defaultCiphersuite } from './ciphersuite.js';
+
+/** Opaque MLS group state. Only this module looks inside. */
+export type GroupState = ClientState & { readonly __opaque?: 'GroupState' };
+
+/**
+ * Decides whether a leaf may be in a group: Sealpost accepts a leaf only if its signature key is in that user's
+ * account-signed device list (design.md). Injected, because finding and verifying device lists needs I/O.
+ */
+export type CredentialCheck = (identity: DeviceIdentity, signatureKey: Uint8Array) => Promise<boolean>;
+
+export interface SignatureKeyPair {
+  publicKey: Uint8Array;
+  privateKey: Uint8Array;
+}
+
+export interface KeyPackageBundle {
+  /** The MLS KeyPackage message (public; uploaded to the server). */
+  publicBytes: Uint8Array;
+  /** The private parts, kept only on the device. */
+  privateBytes: Uint8Array;
+  /** KeyPackageRef (RFC 9420 §5.2), base64url. */
+  ref: string;
+}
+
+export interface GroupMember extends DeviceIdentity {
+  leafIndex: number;
+  signatureKey: Uint8Array;
+}
+
+export type Processed =
+  | { kind: 'application'; state: GroupState; plaintext: Uint8Array; sender: DeviceIdentity }
+  | {
+      kind: 'commit';
+      state: GroupState;
+      committer: DeviceIdentity | undefined;
+      added: DeviceIdentity[];
+      removed: DeviceIdentity[];
+      selfRemoved: boolean;
+    };
+
+/** Our private-use GroupInfo extension carrying the (encrypted) conversation info to joiners. RFC 9420 §17.3. */
+const CONVERSATION_INFO_EXTENSION = 0xf5a1;
+
+export class GroupEngine {
+  private readonly config: ClientConfig;
+
+  private constructor(
+    readonly cs: CiphersuiteImpl,
+    checkCredential: CredentialCheck,
+  ) {
+    this.config = {
+      ...defaultClientConfig,
+      authService: {
+        async validateCredential(credential, signaturePublicKey) {
+          let identity: DeviceIdentity;
+          try {
+            identity = identityOf(credential);
+          } catch {
+            return false;
+          }
+          return checkCredential(identity, signaturePublicKey);
+        },
+      },
+    };
+  }
+
+  static async create(checkCredential: CredentialCheck): Promise<GroupEngine> {
+    return new GroupEngine(await defaultCiphersuite(), checkCredential);
+  }
+
+  async generateSignatureKeyPair(): Promise<SignatureKeyPair> {
+    const { publicKey, signKey } = await this.cs.signature.keygen();
+    return { publicKey, privateKey: signKey };
+  }
+
+  async createKeyPackage(identity: DeviceIdentity, keys: SignatureKeyPair): Promise<KeyPackageBundle> {
+    const { publicPackage, privatePackage } = await generateKeyPackageWithKey(
+      credentialFor(identity),
+      defaultCapabilities(),
+      defaultLifetime,
+      [],
+      { signKey: keys.privateKey, publicKey: keys.publicKey },
+      this.cs,
+    );
+    return {
+      publicBytes: encodeMlsMessage({ version: 'mls10', wireformat: 'mls_key_package', keyPackage: publicPackage }),
+      privateBytes: encodeCbor([privatePackage.initPrivateKey, privatePackage.hpkePrivateKey, privatePackage.signaturePrivateKey]),
+      ref: toBase64Url(await makeKeyPackageRef(publicPackage, this.cs.hash)),
+    };
+  }
+
+  /** Decode and check a KeyPackage someone uploaded or we claimed: our suite, a valid self-signature. */
+  async readKeyPackage(bytes: Uint8Array): Promise<{ keyPackage: KeyPackage; identity: DeviceIdentity; signatureKey: Uint8Array; ref: string }> {
+    const msg = decodeMessage(bytes, limits.maxKeyPackageBytes, 'keyPackage');
+    if (msg.wireformat !== 'mls_key_package') throw new SealpostError('MLS_ERROR', 'keyPackage: not a KeyPackage message');
+    const kp = msg.keyPackage;
+    if (kp.cipherSuite !== CIPHERSUITE_NAME) throw new SealpostError('MLS_ERROR', `keyPackage: unsupported ciphersuite ${kp.cipherSuite}`);
+    const { verifyKeyPackage } = await import('ts-mls/keyPackage.js');
+    if (!(await verifyKeyPackage(kp, this.cs.signature))) throw new SealpostError('MLS_ERROR', 'keyPackage: bad signature');
+    return {
+      keyPackage: kp,
+      identity: identityOf(kp.leafNode.credential),
+      signatureKey: kp.leafNode.signaturePublicKey,
+      ref: toBase64Url(await makeKeyPackageRef(kp, this.cs.hash)),
+    };
+  }
+
+  async createGroup(conversation: ConversationId, identity: DeviceIdentity, keys: SignatureKeyPair): Promise<GroupState> {
+    const bundle = await this.createKeyPackage(identity, keys);
+    const kp = (await this.readKeyPackage(bundle.publicBytes)).keyPackage;
+    return createGroup(utf8(conversation), kp, decodePrivate(bundle.privateBytes), [], this.cs, this.config);
+  }
+
+  encodeState(state: GroupState): Uint8Array {
+    return encodeGroupState(state);
+  }
+
+  decodeState(bytes: Uint8Array): GroupState {
+    const decoded = decodeGroupState(bytes, 0);
+    if (!decoded) throw new SealpostError('MLS_ERROR', 'group state: cannot decode');
+    return { ...decoded[0], clientConfig: this.config };
+  }
+
+  epoch(state: GroupState): number {
+    return Number(state.groupContext.epoch);
+  }
+
+  isActive(state: GroupState): boolean {
+    return state.groupActiveState.kind === 'active';
+  }
+
+  ownLeafIndex(state: GroupState): number {
+    return state.privatePath.leafIndex;
+  }
+
+  members(state: GroupState): GroupMember[] {
+    const out: GroupMember[] = [];
+    state.ratchetTree.forEach((node, i) => {
+      if (node?.nodeType !== 'leaf') return;
+      const identity = identityOf(node.leaf.credential);
+      out.push({ ...identity, leafIndex: i / 2, signatureKey: node.leaf.signaturePublicKey });
+    });
+    return out;
+  }
+
+  async encrypt(state: GroupState, plaintext: Uint8Array): Promise<{ state: GroupState; message: Uint8Array }> {
+    const result = await wrap(() => createApplicationMessage(state, plaintext, this.cs));
+    return {
+      state: result.newState,
+      message: encodeMlsMessage({ version: 'mls10', wireformat: 'mls_private_message', privateMessage: result.privateMessage }),
+    };
+  }
+
+  /**
+   * Commit adds (claimed KeyPackage messages) and removals (device ids) in one commit.
+   * Always carries an update path (RFC 9420 §12.4: ts-mls 1.6.4 omits it for extension-only commits).
+   */
+  async commit(
+    state: GroupState,
+    change: { add?: Uint8Array[]; removeDevices?: DeviceId[]; conversationInfo?: Uint8Array },
+  ): Promise<{ state: GroupState; commit: Uint8Array; welcome: Uint8Array | undefined }> {
+    const proposals: Proposal[] = [];
+    for (const bytes of change.add ?? []) {
+      const { keyPackage } = await this.readKeyPackage(bytes);
+      proposals.push({ proposalType: 'add', add: { keyPackage } });
+    }
+    const removing = new Set<string>(change.removeDevices ?? []);
+    for (const m of this.members(state)) {
+      if (removing.has(m.device)) proposals.push({ proposalType: 'remove', remove: { removed: m.leafIndex } });
+    }
+    const hasAdds = proposals.some((p) => p.proposalType === 'add');
+    const result = await wrap(() =>
+      createCommit(
+        { state, cipherSuite: this.cs },
+        {
+          extraProposals: proposals,
+          ratchetTreeExtension: true,
+          groupInfoExtensions:
+            hasAdds && change.conversationInfo
+              ? [{ extensionType: CONVERSATION_INFO_EXTENSION, extensionData: change.conversationInfo }]
+              : [],
+        },
+      ),
+    );
+    const welcome = result.welcome
+      ? encodeMlsMessage({ version: 'mls10', wireformat: 'mls_welcome', welcome: result.welcome })
+      : undefined;
+    return { state: result.newState, commit: encodeMlsMessage(result.commit), welcome };
+  }
+
+  /** KeyPackageRefs a Welcome is addressed to (RFC 9420 §12.4.3.1), so a device finds its private KeyPackage. */
+  welcomeRefs(welcomeBytes: Uint8Array): string[] {
+    const msg = decodeMessage(welcomeBytes, limits.maxMlsMessageBytes, 'welcome');
+    if (msg.wireformat !== 'mls_welcome') throw new SealpostError('MLS_ERROR', 'welcome: not a Welcome message');
+    return msg.welcome.secrets.map((s) => toBase64Url(s.newMember));
+  }
+
+  async join(
+    welcomeBytes: Uint8Array,
+    keyPackage: { publicBytes: Uint8Array; privateBytes: Uint8Array },
+  ): Promise<{ state: GroupState; conversationInfo: Uint8Array | undefined }> {
+    const msg = decodeMessage(welcomeBytes, limits.maxMlsMessageBytes, 'welcome');
+    if (msg.wireformat !== 'mls_welcome') throw new SealpostError('MLS_ERROR', 'welcome: not a Welcome message');
+    const { keyPackage: kp } = await this.readKeyPackage(keyPackage.publicBytes);
+    const [state, extensions] = await wrap(() =>
+      joinGroupWithExtensions(msg.welcome, kp, decodePrivate(keyPackage.privateBytes), emptyPskIndex, this.cs, undefined, undefined, this.config),
+    );
+    const info = extensions.find((e) => e.extensionType === CONVERSATION_INFO_EXTENSION)?.extensionData;
+    return { state, conversationInfo: info };
+  }
+
+  /** Which epoch a handshake or application message belongs to, without decrypting it. */
+  messageEpoch(bytes: Uint8Array): number {
+    const msg = decodeMessage(bytes, limits.maxMlsMessageBytes, 'message');
+    if (msg.wireformat === 'mls_private_message') return Number(msg.privateMessage.epoch);
+    if (msg.wireformat === 'mls_public_message') return Number(msg.publicMessage.content.epoch);
+    throw new SealpostError('MLS_ERROR', `message: unexpected wire format ${msg.wireformat}`);
+  }
+
+  /** Process one received commit or application message. */
+  async process(state: GroupState, bytes: Uint8Array): Promise<Processed> {
+    const msg = decodeMessage(bytes, limits.maxMlsMessageBytes, 'message');
+    if (msg.wireformat === 'mls_private_message') {
+      const pm = msg.privateMessage;
+      // Peek first: ts-mls does not return the sender of an application message, which we must show and check.
+      const current = pm.epoch === state.groupContext.epoch;
+      const receiver = current ? undefined : state.historicalReceiverData.get(pm.epoch);
+      if (!current && receiver === undefined) {
+        throw new SealpostError('DECRYPT_FAILED', `message: epoch ${pm.epoch} is not available (group is at ${state.groupContext.epoch})`);
+      }
+      const src = receiver ?? {
+        senderDataSecret: state.keySchedule.senderDataSecret,
+        secretTree: state.secretTree,
+        ratchetTree: state.ratchetTree,
+        groupContext: state.groupContext,
+      };
+      const peeked = await wrap(
+        () => unprotectPrivateMessage(src.senderDataSecret, pm, src.secretTree, src.ratchetTree, src.groupContext, state.clientConfig.keyRetentionConfig, this.cs),
+        'DECRYPT_FAILED',
+      );
+      const content = peeked.content.content;
+      if (content.contentType === 'application') {
+        if (content.sender.senderType !== 'member') throw new SealpostError('MLS_ERROR', 'message: application data from a non-member');
+        const leaf = src.ratchetTree[content.sender.leafIndex * 2];
+        if (leaf?.nodeType !== 'leaf') throw new SealpostError('MLS_ERROR', 'message: sender leaf is blank');
+        // Same state update as ts-mls processPrivateMessage performs for application data.
+        const newState: GroupState = receiver
+          ? { ...state, historicalReceiverData: addToMap(state.historicalReceiverData, pm.epoch, { ...receiver, secretTree: peeked.tree }) }
+          : { ...state, secretTree: peeked.tree };
+        return { kind: 'application', state: newState, plaintext: content.applicationData, sender: identityOf(leaf.leaf.credential) };
+      }
+      if (!current) throw new SealpostError('MLS_ERROR', 'message: handshake from a former epoch');
+      return this.processHandshake(state, (cb) => processPrivateMessage(state, pm, emptyPskIndex, this.cs, cb));
+    }
+    if (msg.wireformat === 'mls_public_message') {
+      const pub = msg.publicMessage;
+      return this.processHandshake(state, async (cb) => ({ kind: 'newState' as const, ...(await processPublicMessage(state, pub, emptyPskIndex, this.cs, cb)) }));
+    }
+    throw new SealpostError('MLS_ERROR', `message: unexpected wire format ${msg.wireformat}`);
+  }
+
+  private async processHandshake(
+    state: GroupState,
+    run: (cb: IncomingMessageCallback) => Promise<{ kind: string; newState: ClientState; actionTaken?: string }>,
+  ): Promise<Processed> {
+    const before = this.members(state);
+    let committerLeaf: number | undefined;
+    const added: DeviceIdentity[] = [];
+    const removed: DeviceIdentity[] = [];
+    const callback: IncomingMessageCallback = (incoming) => {
+      if (incoming.kind !== 'commit') return 'reject'; // standalone proposals are not used by Sealpost clients yet
+      committerLeaf = incoming.senderLeafIndex;
+      for (const p of incoming.proposals) {
+        if (p.proposal.proposalType === 'add') added.push(identityOf(p.proposal.add.keyPackage.leafNode.credential));
+        if (p.proposal.proposalType === 'remove') {
+          const gone = before.find((m) => m.leafIndex === (p.proposal as { remove: { removed: number } }).remove.removed);
+          if (gone) removed.push({ user: gone.user, device: gone.device });
+        }
+      }
+      return 'accept';
+    };
+    const result = await wrap(() => run(callback));
+    if (result.kind !== 'newState' || result.actionTaken === 'reject') {
+      throw new SealpostError('MLS_ERROR', 'message: not a commit');
+    }
+    const committer = before.find((m) => m.leafIndex === committerLeaf);
+    return {
+      kind: 'commit',
+      state: result.newState,
+      committer: committer ? { user: committer.user, device: committer.device } : undefined,
+      added,
+      removed,
+      selfRemoved: result.newState.groupActiveState.kind === 'removedFromGroup',
+    };
+  }
+}
+
+function decodeMessage(bytes: Uint8Array, maxSize: number, where: string): MLSMessage {
+  if (bytes.length > maxSize) throw new SealpostError('PAYLOAD_TOO_LARGE', `${where}: length ${bytes.length} > ${maxSize}`);
+  let decoded: [MLSMessage, number] | undefined;
+  try {
+    decoded = decodeMlsMessage(bytes, 0);
+  } catch (err) {
+    throw new SealpostError('MLS_ERROR', `${where}: cannot decode MLS message (${(err as Error).message})`);
+  }
+  if (!decoded || decoded[1] !== bytes.length) throw new SealpostError('MLS_ERROR', `${where}: cannot decode MLS message`);
+  return decoded[0];
+}
+
+function decodePrivate(bytes: Uint8Array): PrivateKeyPackage {
+  const v = decodeCbor(bytes, 4096, 'keyPackage.private');
+  if (!Array.isArray(v) || v.length !== 3 || !v.every((x) => x instanceof Uint8Array)) {
+    throw new SealpostError('MLS_ERROR', 'keyPackage.private: malformed');
+  }
+  return { initPrivateKey: v[0], hpkePrivateKey: v[1], signaturePrivateKey: v[2] };
+}
+
+async function wrap<T>(fn: () => Promise<T>, code: 'MLS_ERROR' | 'DECRYPT_FAILED' = 'MLS_ERROR'): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof SealpostError) throw err;
+    throw new SealpostError(code, `MLS: ${(err as Error).message}`, { cause: err });
+  }
+}
