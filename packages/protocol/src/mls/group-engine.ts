@@ -20,13 +20,13 @@ import {
   type ClientConfig,
   type ClientState,
   type IncomingMessageCallback,
-  type KeyPackage,
   type MLSMessage,
   type PrivateKeyPackage,
   type Proposal,
 } from 'ts-mls';
 import { defaultClientConfig } from 'ts-mls/clientConfig.js';
 import { makeKeyPackageRef } from 'ts-mls/keyPackage.js';
+import { readKeyPackage, type ReadKeyPackage } from './key-package.js';
 import { unprotectPrivateMessage } from 'ts-mls/messageProtection.js';
 import { addToMap } from 'ts-mls/util/addToMap.js';
 import { SealpostError } from '../errors.js';
@@ -35,7 +35,7 @@ import { decodeCbor, encodeCbor } from '../codec.js';
 import { limits } from '../limits.js';
 import type { ConversationId, DeviceId } from '../ids.js';
 import { credentialFor, identityOf, type DeviceIdentity } from './credential.js';
-import { CIPHERSUITE_NAME, defaultCiphersuite } from './ciphersuite.js';
+import { defaultCiphersuite } from './ciphersuite.js';
 
 /** Opaque MLS group state. Only this module looks inside. */
 export type GroupState = ClientState & { readonly __opaque?: 'GroupState' };
@@ -127,20 +127,9 @@ export class GroupEngine {
     };
   }
 
-  /** Decode and check a KeyPackage someone uploaded or we claimed: our suite, a valid self-signature. */
-  async readKeyPackage(bytes: Uint8Array): Promise<{ keyPackage: KeyPackage; identity: DeviceIdentity; signatureKey: Uint8Array; ref: string }> {
-    const msg = decodeMessage(bytes, limits.maxKeyPackageBytes, 'keyPackage');
-    if (msg.wireformat !== 'mls_key_package') throw new SealpostError('MLS_ERROR', 'keyPackage: not a KeyPackage message');
-    const kp = msg.keyPackage;
-    if (kp.cipherSuite !== CIPHERSUITE_NAME) throw new SealpostError('MLS_ERROR', `keyPackage: unsupported ciphersuite ${kp.cipherSuite}`);
-    const { verifyKeyPackage } = await import('ts-mls/keyPackage.js');
-    if (!(await verifyKeyPackage(kp, this.cs.signature))) throw new SealpostError('MLS_ERROR', 'keyPackage: bad signature');
-    return {
-      keyPackage: kp,
-      identity: identityOf(kp.leafNode.credential),
-      signatureKey: kp.leafNode.signaturePublicKey,
-      ref: toBase64Url(await makeKeyPackageRef(kp, this.cs.hash)),
-    };
+  /** Decode and check a KeyPackage (see key-package.ts). */
+  readKeyPackage(bytes: Uint8Array): Promise<ReadKeyPackage> {
+    return readKeyPackage(this.cs, bytes);
   }
 
   async createGroup(conversation: ConversationId, identity: DeviceIdentity, keys: SignatureKeyPair): Promise<GroupState> {
@@ -350,7 +339,8 @@ function decodePrivate(bytes: Uint8Array): PrivateKeyPackage {
   if (!Array.isArray(v) || v.length !== 3 || !v.every((x) => x instanceof Uint8Array)) {
     throw new SealpostError('MLS_ERROR', 'keyPackage.private: malformed');
   }
-  return { initPrivateKey: v[0], hpkePrivateKey: v[1], signaturePrivateKey: v[2] };
+  const [initPrivateKey, hpkePrivateKey, signaturePrivateKey] = v as [Uint8Array, Uint8Array, Uint8Array];
+  return { initPrivateKey, hpkePrivateKey, signaturePrivateKey };
 }
 
 async function wrap<T>(fn: () => Promise<T>, code: 'MLS_ERROR' | 'DECRYPT_FAILED' = 'MLS_ERROR'): Promise<T> {

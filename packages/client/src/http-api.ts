@@ -1,0 +1,45 @@
+// The client side of the HTTP API: JSON over fetch, server errors turned back into SealpostErrors with their code.
+import { SealpostError, isErrorCode } from '@sealpost/protocol';
+
+export class HttpApi {
+  constructor(
+    readonly baseUrl: string,
+    private readonly getToken?: () => Promise<string>,
+  ) {}
+
+  async request<T>(method: 'GET' | 'POST', path: string, body?: unknown, auth: 'device' | { admin: string } | 'none' = 'device'): Promise<T> {
+    const headers: Record<string, string> = {};
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (auth === 'device') {
+      if (!this.getToken) throw new SealpostError('UNAUTHENTICATED', 'no device session available');
+      headers.authorization = `Bearer ${await this.getToken()}`;
+    } else if (auth !== 'none') {
+      headers.authorization = `Bearer ${auth.admin}`;
+    }
+    let res: Response;
+    try {
+      res = await fetch(new URL(path, this.baseUrl), {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(30_000),
+      });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+      throw new SealpostError('SERVER_UNREACHABLE', `cannot reach ${this.baseUrl} (${cause})`, { cause: err });
+    }
+    const text = await res.text();
+    let parsed: unknown;
+    try {
+      parsed = text.length > 0 ? JSON.parse(text) : undefined;
+    } catch {
+      throw new SealpostError('PROTOCOL_ERROR', `server answered ${res.status} with a body that is not JSON`);
+    }
+    if (!res.ok) {
+      const e = (parsed as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+      const code = isErrorCode(e?.code) ? e.code : 'PROTOCOL_ERROR';
+      throw new SealpostError(code, typeof e?.message === 'string' ? e.message : `server answered ${res.status}`);
+    }
+    return parsed as T;
+  }
+}

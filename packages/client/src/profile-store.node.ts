@@ -1,0 +1,314 @@
+// The device's local store in Node: one SQLite file in the profile folder (0600). It holds the device's private
+// keys, MLS group state, message history, the outbox and the sync position. A group's state is written in the same
+// transaction as the message it belongs to.
+import Database from 'better-sqlite3';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { SealpostError, type ConversationId, type ConversationKind, type DeviceId, type MessageId, type UserId } from '@sealpost/protocol';
+
+type Row = Record<string, unknown>;
+const u8 = (b: unknown): Uint8Array => new Uint8Array(b as Buffer);
+
+const migrations: string[] = [
+  `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+  CREATE TABLE key_packages (ref TEXT PRIMARY KEY, public BLOB NOT NULL, private BLOB NOT NULL, last_resort INTEGER NOT NULL);
+  CREATE TABLE conversations (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    members TEXT NOT NULL,
+    state BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE TABLE messages (
+    conversation TEXT NOT NULL,
+    id TEXT NOT NULL,
+    sender_user TEXT NOT NULL,
+    sender_device TEXT NOT NULL,
+    sent_at INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    direction TEXT NOT NULL,
+    content TEXT NOT NULL,
+    PRIMARY KEY (conversation, id)
+  );
+  CREATE INDEX messages_order ON messages(conversation, received_at);
+  CREATE TABLE outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation TEXT NOT NULL,
+    id TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    payload BLOB NOT NULL,
+    plaintext BLOB NOT NULL
+  );
+  CREATE TABLE pending_commits (
+    conversation TEXT PRIMARY KEY,
+    id TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    commit_msg BLOB NOT NULL,
+    welcome BLOB,
+    adds TEXT NOT NULL,
+    removes TEXT NOT NULL,
+    new_state BLOB NOT NULL,
+    new_members TEXT NOT NULL
+  );
+  CREATE TABLE known_users (
+    user TEXT PRIMARY KEY,
+    account_key BLOB NOT NULL,
+    version INTEGER NOT NULL,
+    first_seen INTEGER NOT NULL
+  );
+  `,
+];
+
+export interface ConversationRow {
+  id: ConversationId;
+  kind: ConversationKind;
+  status: 'active' | 'removed';
+  epoch: number;
+  members: UserId[];
+  state: Uint8Array;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface MessageRow {
+  conversation: ConversationId;
+  id: MessageId;
+  senderUser: UserId;
+  senderDevice: DeviceId;
+  sentAt: number;
+  receivedAt: number;
+  direction: 'in' | 'out';
+  content: Record<string, unknown>;
+}
+
+export interface OutboxRow {
+  seq: number;
+  conversation: ConversationId;
+  id: MessageId;
+  epoch: number;
+  payload: Uint8Array;
+  plaintext: Uint8Array;
+}
+
+export interface PendingCommitRow {
+  conversation: ConversationId;
+  id: MessageId;
+  epoch: number;
+  commit: Uint8Array;
+  welcome: Uint8Array | undefined;
+  adds: DeviceId[];
+  removes: DeviceId[];
+  newState: Uint8Array;
+  newMembers: UserId[];
+}
+
+export class ProfileStore {
+  private constructor(
+    readonly dir: string,
+    private readonly db: Database.Database,
+  ) {}
+
+  static exists(dir: string): boolean {
+    return existsSync(join(resolve(dir), 'profile.db'));
+  }
+
+  static open(dir: string, opts: { create: boolean }): ProfileStore {
+    const abs = resolve(dir);
+    const file = join(abs, 'profile.db');
+    if (!opts.create && !existsSync(file)) {
+      throw new SealpostError('NOT_ENROLLED', `no Sealpost profile in ${abs}; run \`sealpost enroll\` first`);
+    }
+    if (opts.create && existsSync(file)) throw new SealpostError('PROFILE_EXISTS', `a profile already exists in ${abs}`);
+    mkdirSync(abs, { recursive: true, mode: 0o700 });
+    const db = new Database(file);
+    chmodSync(file, 0o600);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('busy_timeout = 15000');
+    const version = db.pragma('user_version', { simple: true }) as number;
+    for (let v = version; v < migrations.length; v++) {
+      db.transaction(() => {
+        db.exec(migrations[v]!);
+        db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+    return new ProfileStore(abs, db);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  // ---- transactions ------------------------------------------------------------------------------------------
+  private depth = 0;
+
+  /**
+   * Run `fn` holding the profile's write lock (SQLite BEGIN IMMEDIATE): other processes using the same profile wait.
+   * The in-process caller (SealpostClient) serialises its own operations, so there is no nesting across awaits.
+   */
+  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.depth > 0) return fn();
+    this.db.exec('BEGIN IMMEDIATE');
+    this.depth++;
+    try {
+      const out = await fn();
+      this.db.exec('COMMIT');
+      return out;
+    } catch (err) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw err;
+    } finally {
+      this.depth--;
+    }
+  }
+
+  // ---- meta --------------------------------------------------------------------------------------------------
+  getMeta(key: string): Uint8Array | undefined {
+    const r = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as Row | undefined;
+    return r ? u8(r.value) : undefined;
+  }
+  getMetaText(key: string): string | undefined {
+    const v = this.getMeta(key);
+    return v ? Buffer.from(v).toString('utf8') : undefined;
+  }
+  setMeta(key: string, value: Uint8Array | string): void {
+    const v = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
+    this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, v);
+  }
+
+  // ---- key packages ------------------------------------------------------------------------------------------
+  addKeyPackage(ref: string, pub: Uint8Array, priv: Uint8Array, lastResort: boolean): void {
+    if (lastResort) this.db.prepare('DELETE FROM key_packages WHERE last_resort = 1').run();
+    this.db.prepare('INSERT INTO key_packages (ref, public, private, last_resort) VALUES (?, ?, ?, ?)').run(ref, pub, priv, lastResort ? 1 : 0);
+  }
+  getKeyPackage(ref: string): { publicBytes: Uint8Array; privateBytes: Uint8Array; lastResort: boolean } | undefined {
+    const r = this.db.prepare('SELECT * FROM key_packages WHERE ref = ?').get(ref) as Row | undefined;
+    return r ? { publicBytes: u8(r.public), privateBytes: u8(r.private), lastResort: r.last_resort === 1 } : undefined;
+  }
+  deleteKeyPackage(ref: string): void {
+    this.db.prepare('DELETE FROM key_packages WHERE ref = ? AND last_resort = 0').run(ref);
+  }
+
+  // ---- conversations -----------------------------------------------------------------------------------------
+  private convFromRow(r: Row): ConversationRow {
+    return {
+      id: r.id as ConversationId,
+      kind: r.kind as ConversationKind,
+      status: r.status as ConversationRow['status'],
+      epoch: r.epoch as number,
+      members: JSON.parse(r.members as string) as UserId[],
+      state: u8(r.state),
+      createdAt: r.created_at as number,
+      updatedAt: r.updated_at as number,
+    };
+  }
+  getConversation(id: ConversationId): ConversationRow | undefined {
+    const r = this.db.prepare('SELECT * FROM conversations WHERE id = ?').get(id) as Row | undefined;
+    return r ? this.convFromRow(r) : undefined;
+  }
+  listConversations(): ConversationRow[] {
+    return (this.db.prepare('SELECT * FROM conversations ORDER BY created_at, id').all() as Row[]).map((r) => this.convFromRow(r));
+  }
+  putConversation(c: Omit<ConversationRow, 'createdAt'> & { createdAt?: number }): void {
+    this.db
+      .prepare(
+        `INSERT INTO conversations (id, kind, status, epoch, members, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, status = excluded.status, epoch = excluded.epoch,
+           members = excluded.members, state = excluded.state, updated_at = excluded.updated_at`,
+      )
+      .run(c.id, c.kind, c.status, c.epoch, JSON.stringify(c.members), c.state, c.createdAt ?? c.updatedAt, c.updatedAt);
+  }
+
+  // ---- messages ----------------------------------------------------------------------------------------------
+  /** Returns false if a message with this id is already stored in the conversation (a retry or a replay). */
+  addMessage(m: MessageRow): boolean {
+    const res = this.db
+      .prepare(
+        `INSERT OR IGNORE INTO messages (conversation, id, sender_user, sender_device, sent_at, received_at, direction, content)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(m.conversation, m.id, m.senderUser, m.senderDevice, m.sentAt, m.receivedAt, m.direction, JSON.stringify(m.content));
+    return res.changes === 1;
+  }
+  listMessages(conversation?: ConversationId, limit = 1000): MessageRow[] {
+    const rows = (
+      conversation
+        ? this.db.prepare('SELECT * FROM messages WHERE conversation = ? ORDER BY received_at, rowid LIMIT ?').all(conversation, limit)
+        : this.db.prepare('SELECT * FROM messages ORDER BY received_at, rowid LIMIT ?').all(limit)
+    ) as Row[];
+    return rows.map((r) => ({
+      conversation: r.conversation as ConversationId,
+      id: r.id as MessageId,
+      senderUser: r.sender_user as UserId,
+      senderDevice: r.sender_device as DeviceId,
+      sentAt: r.sent_at as number,
+      receivedAt: r.received_at as number,
+      direction: r.direction as MessageRow['direction'],
+      content: JSON.parse(r.content as string) as Record<string, unknown>,
+    }));
+  }
+
+  // ---- outbox and pending commits ----------------------------------------------------------------------------
+  addOutbox(o: Omit<OutboxRow, 'seq'>): void {
+    this.db.prepare('INSERT INTO outbox (conversation, id, epoch, payload, plaintext) VALUES (?, ?, ?, ?, ?)').run(o.conversation, o.id, o.epoch, o.payload, o.plaintext);
+  }
+  listOutbox(): OutboxRow[] {
+    return (this.db.prepare('SELECT * FROM outbox ORDER BY seq').all() as Row[]).map((r) => ({
+      seq: r.seq as number,
+      conversation: r.conversation as ConversationId,
+      id: r.id as MessageId,
+      epoch: r.epoch as number,
+      payload: u8(r.payload),
+      plaintext: u8(r.plaintext),
+    }));
+  }
+  updateOutbox(seq: number, epoch: number, payload: Uint8Array): void {
+    this.db.prepare('UPDATE outbox SET epoch = ?, payload = ? WHERE seq = ?').run(epoch, payload, seq);
+  }
+  deleteOutbox(seq: number): void {
+    this.db.prepare('DELETE FROM outbox WHERE seq = ?').run(seq);
+  }
+
+  putPendingCommit(p: PendingCommitRow): void {
+    this.db
+      .prepare(
+        `INSERT OR REPLACE INTO pending_commits (conversation, id, epoch, commit_msg, welcome, adds, removes, new_state, new_members)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(p.conversation, p.id, p.epoch, p.commit, p.welcome ?? null, JSON.stringify(p.adds), JSON.stringify(p.removes), p.newState, JSON.stringify(p.newMembers));
+  }
+  listPendingCommits(): PendingCommitRow[] {
+    return (this.db.prepare('SELECT * FROM pending_commits').all() as Row[]).map((r) => ({
+      conversation: r.conversation as ConversationId,
+      id: r.id as MessageId,
+      epoch: r.epoch as number,
+      commit: u8(r.commit_msg),
+      welcome: r.welcome ? u8(r.welcome) : undefined,
+      adds: JSON.parse(r.adds as string) as DeviceId[],
+      removes: JSON.parse(r.removes as string) as DeviceId[],
+      newState: u8(r.new_state),
+      newMembers: JSON.parse(r.new_members as string) as UserId[],
+    }));
+  }
+  deletePendingCommit(conversation: ConversationId): void {
+    this.db.prepare('DELETE FROM pending_commits WHERE conversation = ?').run(conversation);
+  }
+
+  // ---- trust -------------------------------------------------------------------------------------------------
+  getKnownUser(user: UserId): { accountKey: Uint8Array; version: number } | undefined {
+    const r = this.db.prepare('SELECT account_key, version FROM known_users WHERE user = ?').get(user) as Row | undefined;
+    return r ? { accountKey: u8(r.account_key), version: r.version as number } : undefined;
+  }
+  putKnownUser(user: UserId, accountKey: Uint8Array, version: number, now: number): void {
+    this.db
+      .prepare(
+        `INSERT INTO known_users (user, account_key, version, first_seen) VALUES (?, ?, ?, ?)
+         ON CONFLICT(user) DO UPDATE SET version = MAX(version, excluded.version)`,
+      )
+      .run(user, accountKey, version, now);
+  }
+}

@@ -1,0 +1,47 @@
+// HTTP API bodies (JSON). Each schema is strict: unknown keys are refused. Binary values are base64url strings.
+import { z } from 'zod';
+import { zConversationId, zDeviceId, zUserId } from './ids.js';
+import { limits } from './limits.js';
+import { zSignedDeviceListJson } from './device-list.js';
+
+const b64 = (maxBytes: number) => z.string().max(Math.ceil((maxBytes * 4) / 3) + 4).regex(/^[A-Za-z0-9_-]*$/, 'must be base64url');
+
+export const zAdminUserAdd = z
+  .object({ user: z.string().min(1).max(320), name: z.string().min(1).max(200).optional() })
+  .strict();
+export const zAdminUserAddResult = z.object({ user: zUserId, activationCode: z.string(), expiresAt: z.string() }).strict();
+
+export const zEnrollRequest = z
+  .object({
+    user: zUserId,
+    code: z.string().min(1).max(64),
+    device: zDeviceId,
+    deviceName: z.string().min(1).max(100).optional(),
+    deviceList: zSignedDeviceListJson,
+    keyPackages: z.array(b64(limits.maxKeyPackageBytes)).min(1).max(limits.maxKeyPackagesPerUpload),
+    lastResortKeyPackage: b64(limits.maxKeyPackageBytes),
+  })
+  .strict();
+export type EnrollRequest = z.output<typeof zEnrollRequest>;
+
+export const zChallengeRequest = z.object({ device: zDeviceId }).strict();
+export const zSessionRequest = z
+  .object({ device: zDeviceId, challenge: b64(64), signature: b64(64) })
+  .strict();
+
+export const zKeyPackageUpload = z
+  .object({
+    keyPackages: z.array(b64(limits.maxKeyPackageBytes)).max(limits.maxKeyPackagesPerUpload),
+    lastResortKeyPackage: b64(limits.maxKeyPackageBytes).optional(),
+  })
+  .strict();
+
+export const zKeyPackageClaim = z
+  .object({
+    users: z.array(zUserId).min(1).max(limits.maxUsersPerClaim),
+    /** Devices the caller already has in the group (skipped). */
+    exclude: z.array(zDeviceId).max(limits.maxDevicesPerCommit).optional(),
+  })
+  .strict();
+
+export const zCreateConversation = z.object({ id: zConversationId }).strict();

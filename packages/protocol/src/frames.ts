@@ -1,0 +1,98 @@
+// WebSocket frames: CBOR maps with a type tag `t`. Client→server requests carry a request id `r` that the answer
+// echoes. Every decoder checks size first, then shape (zod, strict), and says where it failed.
+import { z } from 'zod';
+import { decodeCbor, encodeCbor, parseUnknown } from './codec.js';
+import { zConversationId, zDeviceId, zMessageId, zUserId } from './ids.js';
+import { limits } from './limits.js';
+import { errorCodes } from './errors.js';
+
+const bytes = (max: number) =>
+  z
+    .instanceof(Uint8Array)
+    .refine((b) => b.length <= max, `longer than ${max} bytes`)
+    .transform((b): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+const reqId = z.number().int().min(0).max(2 ** 31);
+const epoch = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const seq = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+
+export const zAuthFrame = z.object({ t: z.literal('auth'), token: z.string().min(1).max(200) }).strict();
+
+/** An application message for everyone in the conversation at `e`. */
+export const zSendFrame = z
+  .object({ t: z.literal('send'), r: reqId, c: zConversationId, e: epoch, id: zMessageId, p: bytes(limits.maxMlsMessageBytes) })
+  .strict();
+
+/** A commit made at epoch `e`, with the Welcome for added devices and the devices it adds and removes. */
+export const zCommitFrame = z
+  .object({
+    t: z.literal('commit'),
+    r: reqId,
+    c: zConversationId,
+    e: epoch,
+    id: zMessageId,
+    p: bytes(limits.maxMlsMessageBytes),
+    w: bytes(limits.maxMlsMessageBytes).optional(),
+    add: z.array(zDeviceId).max(limits.maxDevicesPerCommit),
+    remove: z.array(zDeviceId).max(limits.maxDevicesPerCommit),
+  })
+  .strict();
+
+export const zFetchFrame = z
+  .object({ t: z.literal('fetch'), r: reqId, after: z.number().int().min(0), limit: z.number().int().min(1).max(limits.maxFetchBatch) })
+  .strict();
+
+export const zAckFrame = z.object({ t: z.literal('ack'), seqs: z.array(seq).min(1).max(limits.maxAckBatch) }).strict();
+
+export const zClientFrame = z.discriminatedUnion('t', [zAuthFrame, zSendFrame, zCommitFrame, zFetchFrame, zAckFrame]);
+export type ClientFrame = z.output<typeof zClientFrame>;
+export type SendFrame = z.output<typeof zSendFrame>;
+export type CommitFrame = z.output<typeof zCommitFrame>;
+
+export const queueKinds = ['app', 'commit', 'welcome'] as const;
+export type QueueKind = (typeof queueKinds)[number];
+
+/** One entry of a device's queue, as delivered. */
+export const zQueueItem = z
+  .object({
+    seq,
+    c: zConversationId,
+    k: z.enum(queueKinds),
+    e: epoch,
+    id: zMessageId,
+    from: zDeviceId,
+    fromUser: zUserId,
+    at: z.number().int().min(0),
+    p: bytes(limits.maxMlsMessageBytes),
+  })
+  .strict();
+export type QueueItem = z.output<typeof zQueueItem>;
+
+export const zServerFrame = z.discriminatedUnion('t', [
+  z.object({ t: z.literal('auth-ok'), user: zUserId, device: zDeviceId }).strict(),
+  z.object({ t: z.literal('ok'), r: reqId, seq: z.number().int().min(0).optional(), epoch: epoch.optional() }).strict(),
+  z
+    .object({
+      t: z.literal('err'),
+      r: reqId.optional(),
+      code: z.enum(errorCodes),
+      message: z.string().max(2000),
+      epoch: epoch.optional(),
+    })
+    .strict(),
+  z.object({ t: z.literal('batch'), r: reqId, items: z.array(zQueueItem).max(limits.maxFetchBatch), more: z.boolean() }).strict(),
+  z.object({ t: z.literal('push'), item: zQueueItem }).strict(),
+]);
+export type ServerFrame = z.output<typeof zServerFrame>;
+
+export function encodeFrame(frame: ClientFrame | ServerFrame): Uint8Array {
+  return encodeCbor(frame);
+}
+
+export function decodeClientFrame(data: Uint8Array): ClientFrame {
+  return parseUnknown(zClientFrame, decodeCbor(data, limits.maxFrameBytes, 'frame'), 'frame', 'MALFORMED_FRAME');
+}
+
+export function decodeServerFrame(data: Uint8Array): ServerFrame {
+  // A server frame may carry a full batch of messages.
+  return parseUnknown(zServerFrame, decodeCbor(data, 64 * limits.maxFrameBytes, 'frame'), 'frame', 'MALFORMED_FRAME');
+}

@@ -1,0 +1,23 @@
+// The ports a server is built from. Tests pass their own; `start.ts` builds the real ones from a data folder.
+import type { Logger } from 'pino';
+import type { CiphersuiteImpl } from 'ts-mls';
+import type { ServerStore } from './store/store.js';
+import type { Bus } from './bus/bus.js';
+
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+export interface ServerContext {
+  store: ServerStore;
+  bus: Bus;
+  clock: Clock;
+  log: Logger;
+  cs: CiphersuiteImpl;
+  domain: string;
+  /** SHA-256 of the admin token. */
+  adminTokenHash: Uint8Array;
+  activationTtlMs: number;
+}

@@ -1,0 +1,248 @@
+// HTTP routes: admin, enrollment, device auth, directory, key packages, conversations. Every body has a size
+// limit and a strict schema; every handler takes validated, branded values only.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import {
+  SealpostError,
+  challengeMessage,
+  fromBase64Url,
+  limits,
+  parseUnknown,
+  parseUserId,
+  readKeyPackage,
+  signedDeviceListFromJson,
+  signedDeviceListToJson,
+  toBase64Url,
+  userDomain,
+  verifyDeviceList,
+  verifyLabelled,
+  zAdminUserAdd,
+  zChallengeRequest,
+  zConversationId,
+  zCreateConversation,
+  zEnrollRequest,
+  zKeyPackageClaim,
+  zKeyPackageUpload,
+  zSessionRequest,
+  zUserId,
+  type DeviceId,
+  type UserId,
+} from '@sealpost/protocol';
+import { z } from 'zod';
+import type { ServerContext } from '../context.js';
+import { CHALLENGE_TTL_MS, SESSION_TTL_MS, hashActivationCode, newActivationCode, newToken, sha256 } from '../auth.js';
+import type { NewKeyPackage } from '../store/store.js';
+
+const VERSION = '0.1.0';
+
+function bearer(req: FastifyRequest): string | undefined {
+  const h = req.headers.authorization;
+  if (typeof h !== 'string' || !h.startsWith('Bearer ') || h.length > 300) return undefined;
+  return h.slice(7).trim();
+}
+
+export async function authenticateDevice(ctx: ServerContext, token: string | undefined): Promise<{ device: DeviceId; user: UserId }> {
+  if (!token) throw new SealpostError('UNAUTHENTICATED', 'a device session token is required (Authorization: Bearer …)');
+  const session = await ctx.store.getSession(sha256(token), ctx.clock.now());
+  if (!session) throw new SealpostError('UNAUTHENTICATED', 'session token is invalid or expired');
+  return session;
+}
+
+function requireAdmin(ctx: ServerContext, req: FastifyRequest): void {
+  const token = bearer(req);
+  if (!token) throw new SealpostError('ADMIN_TOKEN_INVALID', 'an admin token is required (Authorization: Bearer …)');
+  const h = sha256(token);
+  if (!timingSafeEqual(h, ctx.adminTokenHash)) throw new SealpostError('ADMIN_TOKEN_INVALID', 'admin token is invalid');
+}
+
+function b64(s: string, where: string): Uint8Array {
+  const b = fromBase64Url(s);
+  if (!b) throw new SealpostError('INVALID_INPUT', `${where}: not base64url`);
+  return b;
+}
+
+async function checkKeyPackages(ctx: ServerContext, user: UserId, device: DeviceId, signatureKey: Uint8Array, list: string[]): Promise<NewKeyPackage[]> {
+  const out: NewKeyPackage[] = [];
+  for (const [i, s] of list.entries()) {
+    const data = b64(s, `keyPackages.${i}`);
+    const kp = await readKeyPackage(ctx.cs, data);
+    if (kp.identity.user !== user || kp.identity.device !== device) {
+      throw new SealpostError('MLS_ERROR', `keyPackages.${i}: credential is for ${kp.identity.user}/${kp.identity.device}, not this device`);
+    }
+    if (Buffer.compare(Buffer.from(kp.signatureKey), Buffer.from(signatureKey)) !== 0) {
+      throw new SealpostError('MLS_ERROR', `keyPackages.${i}: signature key is not this device's key`);
+    }
+    out.push({ ref: kp.ref, data });
+  }
+  return out;
+}
+
+export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const json = { bodyLimit: limits.maxJsonBodyBytes };
+  const withKeyPackages = { bodyLimit: limits.maxKeyPackageBodyBytes };
+
+  app.get('/v1/info', async () => ({ name: 'sealpost', version: VERSION, domain: ctx.domain }));
+
+  // ---- admin -------------------------------------------------------------------------------------------------
+  app.post('/v1/admin/users', json, async (req) => {
+    requireAdmin(ctx, req);
+    const body = parseUnknown(zAdminUserAdd, req.body, 'body');
+    const raw = body.user.includes('@') ? body.user : `${body.user}@${ctx.domain}`;
+    const user = parseUserId(raw);
+    if (userDomain(user) !== ctx.domain) {
+      throw new SealpostError('INVALID_INPUT', `user: ${user} is not in this server's domain ${ctx.domain}`);
+    }
+    const code = newActivationCode();
+    const now = ctx.clock.now();
+    const expiresAt = now + ctx.activationTtlMs;
+    const created = await ctx.store.createUser({ user, name: body.name, now }, { codeHash: hashActivationCode(code), expiresAt });
+    if (!created) throw new SealpostError('USER_EXISTS', `user ${user} already exists`);
+    req.log.info({ user }, 'admin: user added');
+    return { user, activationCode: code, expiresAt: new Date(expiresAt).toISOString() };
+  });
+
+  app.get('/v1/admin/users', async (req) => {
+    requireAdmin(ctx, req);
+    const users = await ctx.store.listUsers();
+    return {
+      users: users.map((u) => ({
+        user: u.user,
+        name: u.name ?? null,
+        status: u.status,
+        devices: u.deviceCount,
+        createdAt: new Date(u.createdAt).toISOString(),
+      })),
+    };
+  });
+
+  // ---- enrollment --------------------------------------------------------------------------------------------
+  app.post('/v1/enroll', withKeyPackages, async (req) => {
+    const body = parseUnknown(zEnrollRequest, req.body, 'body');
+    const signed = signedDeviceListFromJson(body.deviceList);
+    const verdict = await verifyDeviceList(ctx.cs.signature, signed, { user: body.user });
+    if (verdict.kind !== 'ok') throw new SealpostError('DEVICE_LIST_INVALID', `deviceList: ${verdict.reason}`);
+    const entry = verdict.list.devices.find((d) => d.id === body.device);
+    if (!entry || verdict.list.devices.length !== 1) {
+      throw new SealpostError('DEVICE_LIST_INVALID', 'deviceList: the first device list must hold exactly the enrolling device');
+    }
+    const keyPackages = await checkKeyPackages(ctx, body.user, body.device, entry.signatureKey, body.keyPackages);
+    const [lastResort] = await checkKeyPackages(ctx, body.user, body.device, entry.signatureKey, [body.lastResortKeyPackage]);
+    const result = await ctx.store.enroll({
+      user: body.user,
+      codeHash: hashActivationCode(body.code),
+      now: ctx.clock.now(),
+      maxAttempts: limits.maxActivationAttempts,
+      device: { id: body.device, name: body.deviceName, signatureKey: entry.signatureKey },
+      deviceList: { version: verdict.list.version, accountKey: verdict.list.accountKey, body: signed.body, signature: signed.signature },
+      keyPackages,
+      lastResort: lastResort!,
+    });
+    switch (result) {
+      case 'ok':
+        req.log.info({ user: body.user, device: body.device }, 'device enrolled');
+        return { user: body.user, device: body.device, domain: ctx.domain };
+      case 'invalid':
+        throw new SealpostError('ACTIVATION_CODE_INVALID', 'activation code is wrong, used, or not issued for this user');
+      case 'expired':
+        throw new SealpostError('ACTIVATION_CODE_EXPIRED', 'activation code has expired; ask an admin for a new one');
+      case 'exhausted':
+        throw new SealpostError('ACTIVATION_ATTEMPTS_EXCEEDED', 'too many wrong attempts; this activation code no longer works');
+      case 'user-disabled':
+        throw new SealpostError('USER_DISABLED', 'user is disabled');
+      case 'device-exists':
+        throw new SealpostError('DEVICE_EXISTS', 'device id already registered');
+    }
+  });
+
+  // ---- device auth -------------------------------------------------------------------------------------------
+  app.post('/v1/auth/challenge', json, async (req) => {
+    const { device } = parseUnknown(zChallengeRequest, req.body, 'body');
+    const challenge = new Uint8Array(randomBytes(32));
+    // Issued for unknown devices too, so the answer does not reveal which device ids exist.
+    await ctx.store.putChallenge(device, challenge, ctx.clock.now() + CHALLENGE_TTL_MS);
+    return { challenge: toBase64Url(challenge), domain: ctx.domain };
+  });
+
+  app.post('/v1/auth/session', json, async (req) => {
+    const body = parseUnknown(zSessionRequest, req.body, 'body');
+    const challenge = b64(body.challenge, 'challenge');
+    const signature = b64(body.signature, 'signature');
+    const fail = () => new SealpostError('AUTH_FAILED', 'challenge signature does not verify for this device');
+    if (!(await ctx.store.takeChallenge(body.device, challenge, ctx.clock.now()))) {
+      throw new SealpostError('AUTH_FAILED', 'challenge is unknown, used or expired');
+    }
+    const device = await ctx.store.getDevice(body.device);
+    if (!device) throw fail();
+    const ok = await verifyLabelled(ctx.cs.signature, device.signatureKey, 'auth-challenge', challengeMessage(ctx.domain, body.device, challenge), signature);
+    if (!ok) throw fail();
+    const user = await ctx.store.getUser(device.user);
+    if (user?.status !== 'active') throw new SealpostError('USER_DISABLED', 'user is disabled');
+    const token = newToken();
+    const expiresAt = ctx.clock.now() + SESSION_TTL_MS;
+    await ctx.store.createSession(sha256(token), body.device, expiresAt);
+    await ctx.store.touchDevice(body.device, ctx.clock.now());
+    return { token, expiresAt: new Date(expiresAt).toISOString(), user: device.user, device: device.id };
+  });
+
+  // ---- directory ---------------------------------------------------------------------------------------------
+  app.get('/v1/users/:user/devices', async (req) => {
+    await authenticateDevice(ctx, bearer(req));
+    const user = parseUnknown(z.object({ user: zUserId }).strict(), req.params, 'params').user;
+    const list = await ctx.store.getDeviceList(user);
+    if (!list) throw new SealpostError('USER_NOT_FOUND', `no enrolled user ${user}`);
+    return { user, deviceList: signedDeviceListToJson(list) };
+  });
+
+  // ---- key packages ------------------------------------------------------------------------------------------
+  app.post('/v1/keypackages', withKeyPackages, async (req) => {
+    const me = await authenticateDevice(ctx, bearer(req));
+    const body = parseUnknown(zKeyPackageUpload, req.body, 'body');
+    const device = await ctx.store.getDevice(me.device);
+    if (!device) throw new SealpostError('DEVICE_NOT_FOUND', 'device not found');
+    const kps = await checkKeyPackages(ctx, me.user, me.device, device.signatureKey, body.keyPackages);
+    const lastResort = body.lastResortKeyPackage
+      ? (await checkKeyPackages(ctx, me.user, me.device, device.signatureKey, [body.lastResortKeyPackage]))[0]
+      : undefined;
+    const count = await ctx.store.addKeyPackages(me.device, kps, lastResort, limits.maxKeyPackagesPerDevice);
+    if (count === undefined) {
+      throw new SealpostError('TOO_MANY_KEY_PACKAGES', `a device may store at most ${limits.maxKeyPackagesPerDevice} KeyPackages`);
+    }
+    return { count };
+  });
+
+  app.get('/v1/keypackages/count', async (req) => {
+    const me = await authenticateDevice(ctx, bearer(req));
+    return { count: await ctx.store.countKeyPackages(me.device) };
+  });
+
+  app.post('/v1/keypackages/claim', json, async (req) => {
+    const me = await authenticateDevice(ctx, bearer(req));
+    const body = parseUnknown(zKeyPackageClaim, req.body, 'body');
+    for (const user of body.users) {
+      if (!(await ctx.store.getDeviceList(user))) throw new SealpostError('USER_NOT_FOUND', `no enrolled user ${user}`);
+    }
+    const claimed = await ctx.store.claimKeyPackages(body.users, [me.device, ...(body.exclude ?? [])]);
+    const missing = claimed.find((c) => !c.data);
+    if (missing) throw new SealpostError('NO_KEY_PACKAGE', `device ${missing.device} of ${missing.user} has no KeyPackage left`);
+    return { keyPackages: claimed.map((c) => ({ user: c.user, device: c.device, keyPackage: toBase64Url(c.data!) })) };
+  });
+
+  // ---- conversations -----------------------------------------------------------------------------------------
+  app.post('/v1/conversations', json, async (req) => {
+    const me = await authenticateDevice(ctx, bearer(req));
+    const { id } = parseUnknown(zCreateConversation, req.body, 'body');
+    if (!(await ctx.store.createConversation(id, me.device, ctx.clock.now()))) {
+      throw new SealpostError('CONVERSATION_EXISTS', `conversation ${id} already exists`);
+    }
+    return { id, epoch: 0 };
+  });
+
+  app.get('/v1/conversations/:id', async (req) => {
+    const me = await authenticateDevice(ctx, bearer(req));
+    const { id } = parseUnknown(z.object({ id: zConversationId }).strict(), req.params, 'params');
+    const conv = await ctx.store.getConversation(id);
+    if (!conv) throw new SealpostError('CONVERSATION_NOT_FOUND', `no conversation ${id}`);
+    if (!conv.members.includes(me.device)) throw new SealpostError('NOT_A_MEMBER', 'this device is not a member of the conversation');
+    return { id, epoch: conv.epoch, members: conv.members };
+  });
+}

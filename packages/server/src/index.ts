@@ -1,0 +1,8 @@
+// @sealpost/server: the Delivery Service, directory and admin API.
+export * from './context.js';
+export * from './server.js';
+export * from './start.js';
+export * from './store/store.js';
+export * from './store/sqlite.js';
+export * from './bus/bus.js';
+export * from './bus/local.js';

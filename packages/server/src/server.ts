@@ -1,0 +1,66 @@
+// createServer: fastify HTTP API plus the WebSocket endpoint, from injected ports. No files, no globals.
+import Fastify, { type FastifyInstance } from 'fastify';
+import { WebSocketServer } from 'ws';
+import { limits } from '@sealpost/protocol';
+import type { ServerContext } from './context.js';
+import { handleHttpError, errorBody } from './http/errors.js';
+import { registerRoutes } from './http/routes.js';
+import { ConnectionRegistry, handleConnection } from './ws/connection.js';
+
+export interface SealpostServer {
+  app: FastifyInstance;
+  connections: ConnectionRegistry;
+  /** Listen; returns the base URL (http://host:port). */
+  listen(host: string, port: number): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface TlsOptions {
+  cert: Buffer;
+  key: Buffer;
+}
+
+export function createServer(ctx: ServerContext, opts: { tls?: TlsOptions } = {}): SealpostServer {
+  const app = Fastify({
+    loggerInstance: ctx.log,
+    bodyLimit: limits.maxJsonBodyBytes,
+    ...(opts.tls ? { https: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
+  }) as unknown as FastifyInstance;
+  app.setErrorHandler(handleHttpError);
+  app.setNotFoundHandler((req, reply) => {
+    void reply.status(404).send(errorBody('INVALID_INPUT', `no route ${req.method} ${req.url.split('?')[0]}`));
+  });
+  registerRoutes(app, ctx);
+
+  const connections = new ConnectionRegistry();
+  // ws enforces a hard ceiling above our frame limit, so a frame a little too large gets a clear `err` frame,
+  // and only an absurdly large one closes the socket (1009).
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 2 * limits.maxFrameBytes, perMessageDeflate: false });
+  app.server.on('upgrade', (req, socket, head) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== '/v1/ws') {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => handleConnection(ctx, connections, ws));
+  });
+
+  return {
+    app,
+    connections,
+    async listen(host, port) {
+      await app.listen({ host, port });
+      const addr = app.server.address();
+      if (addr === null || typeof addr === 'string') throw new Error('server has no TCP address');
+      const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+      return `${opts.tls ? 'https' : 'http'}://${h}:${addr.port}`;
+    },
+    async close() {
+      for (const ws of wss.clients) ws.terminate();
+      wss.close();
+      await app.close();
+      await ctx.bus.close();
+      await ctx.store.close();
+    },
+  };
+}

@@ -1,0 +1,117 @@
+// Starting a server from a data folder: open (and migrate) the SQLite store, create the server key and the admin
+// token on first start, listen. This is what `sealpost server` and `npm start` run.
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync, timingSafeEqual } from 'node:crypto';
+import { isIP } from 'node:net';
+import { join, resolve } from 'node:path';
+import pino, { type Logger } from 'pino';
+import { SealpostError, defaultCiphersuite, parseDomain } from '@sealpost/protocol';
+import { openSqliteStore } from './store/sqlite.js';
+import { createLocalBus } from './bus/local.js';
+import { systemClock, type Clock } from './context.js';
+import { createServer, type SealpostServer } from './server.js';
+import { newToken, sha256 } from './auth.js';
+
+export interface StartOptions {
+  dataDir: string;
+  host: string;
+  port: number;
+  domain: string;
+  tls?: { certFile: string; keyFile: string };
+  /** Plain HTTP on a non-loopback address, for a TLS proxy in front. Off by default. */
+  insecureHttp?: boolean;
+  activationTtlMs?: number;
+  logLevel?: string;
+  /** Where logs go (default stdout). Logs never contain payloads, tokens or keys. */
+  logDestination?: NodeJS.WritableStream;
+  clock?: Clock;
+  /** Called once, on first start, with the new admin token. */
+  onAdminToken?: (token: string, file: string) => void;
+}
+
+export interface StartedServer {
+  url: string;
+  server: SealpostServer;
+  adminTokenFile: string;
+  close(): Promise<void>;
+}
+
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  if (isIP(host) === 6) return host === '::1';
+  return false;
+}
+
+export function createLogger(level = 'info', destination?: NodeJS.WritableStream): Logger {
+  return pino(
+    {
+      level,
+      // Belt and braces: even if a log call passes a request, these never reach the log.
+      redact: { paths: ['req.headers.authorization', 'headers.authorization', 'token', 'body', 'payload'], censor: '[redacted]' },
+    },
+    destination ?? process.stdout,
+  );
+}
+
+export async function startServer(opts: StartOptions): Promise<StartedServer> {
+  const domain = parseDomain(opts.domain);
+  if (!isLoopback(opts.host) && !opts.tls && !opts.insecureHttp) {
+    throw new SealpostError(
+      'INSECURE_LISTEN',
+      `refusing plain HTTP on ${opts.host}: give --tls-cert and --tls-key, or --insecure-http when a TLS proxy sits in front`,
+    );
+  }
+  const dataDir = resolve(opts.dataDir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+
+  const store = openSqliteStore(join(dataDir, 'sealpost.db'));
+  const storedDomain = await store.getMeta('domain');
+  if (storedDomain && storedDomain !== domain) {
+    await store.close();
+    throw new SealpostError('CONFIG_INVALID', `data folder belongs to domain ${storedDomain}, not ${domain}`);
+  }
+  if (!storedDomain) await store.setMeta('domain', domain);
+
+  // The server's own signing key (for its role as MLS external sender and for key transparency).
+  const keyFile = join(dataDir, 'server-key.pem');
+  if (!existsSync(keyFile)) {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  }
+
+  // The admin token is printed once and written to a 0600 file; only its hash is kept in the database.
+  const adminTokenFile = join(dataDir, 'admin-token');
+  let tokenHashHex = await store.getMeta('admin_token_sha256');
+  if (!tokenHashHex) {
+    const token = newToken();
+    writeFileSync(adminTokenFile, `${token}\n`, { mode: 0o600 });
+    chmodSync(adminTokenFile, 0o600);
+    tokenHashHex = Buffer.from(sha256(token)).toString('hex');
+    await store.setMeta('admin_token_sha256', tokenHashHex);
+    opts.onAdminToken?.(token, adminTokenFile);
+  } else if (existsSync(adminTokenFile)) {
+    const onDisk = readFileSync(adminTokenFile, 'utf8').trim();
+    if (!timingSafeEqual(sha256(onDisk), Buffer.from(tokenHashHex, 'hex'))) {
+      // Not fatal: the operator may have removed or replaced the file; the database is authoritative.
+    }
+  }
+
+  const log = createLogger(opts.logLevel, opts.logDestination);
+  const tls = opts.tls ? { cert: readFileSync(opts.tls.certFile), key: readFileSync(opts.tls.keyFile) } : undefined;
+  const server = createServer(
+    {
+      store,
+      bus: createLocalBus(),
+      clock: opts.clock ?? systemClock,
+      log,
+      cs: await defaultCiphersuite(),
+      domain,
+      adminTokenHash: new Uint8Array(Buffer.from(tokenHashHex, 'hex')),
+      activationTtlMs: opts.activationTtlMs ?? 7 * 24 * 60 * 60_000,
+    },
+    tls ? { tls } : {},
+  );
+  const url = await server.listen(opts.host, opts.port);
+  return { url, server, adminTokenFile, close: () => server.close() };
+}

@@ -1,0 +1,96 @@
+// Versioned schema migrations for the SQLite store. Append only: never edit a migration that has shipped.
+
+export const sqliteMigrations: { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'initial',
+    sql: `
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE users (
+        user TEXT PRIMARY KEY,
+        name TEXT,
+        status TEXT NOT NULL DEFAULT 'active',
+        created_at INTEGER NOT NULL
+      );
+      CREATE TABLE activation_codes (
+        user TEXT PRIMARY KEY REFERENCES users(user),
+        code_hash BLOB NOT NULL,
+        expires_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        used_at INTEGER
+      );
+      CREATE TABLE device_lists (
+        user TEXT PRIMARY KEY REFERENCES users(user),
+        version INTEGER NOT NULL,
+        account_key BLOB NOT NULL,
+        body BLOB NOT NULL,
+        signature BLOB NOT NULL
+      );
+      CREATE TABLE devices (
+        id TEXT PRIMARY KEY,
+        user TEXT NOT NULL REFERENCES users(user),
+        name TEXT,
+        signature_key BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_seen_at INTEGER
+      );
+      CREATE INDEX devices_user ON devices(user);
+      CREATE TABLE key_packages (
+        ref TEXT PRIMARY KEY,
+        device TEXT NOT NULL REFERENCES devices(id),
+        data BLOB NOT NULL,
+        last_resort INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX key_packages_device ON key_packages(device, last_resort);
+      CREATE TABLE auth_challenges (
+        device TEXT NOT NULL,
+        challenge BLOB NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (device, challenge)
+      );
+      CREATE TABLE sessions (
+        token_hash BLOB PRIMARY KEY,
+        device TEXT NOT NULL REFERENCES devices(id),
+        expires_at INTEGER NOT NULL
+      );
+      CREATE TABLE conversations (
+        id TEXT PRIMARY KEY,
+        epoch INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE TABLE conversation_members (
+        conversation TEXT NOT NULL REFERENCES conversations(id),
+        device TEXT NOT NULL,
+        PRIMARY KEY (conversation, device)
+      );
+      -- One accepted commit per epoch: the per-conversation handshake log.
+      CREATE TABLE conversation_epochs (
+        conversation TEXT NOT NULL REFERENCES conversations(id),
+        epoch INTEGER NOT NULL,
+        commit_id TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (conversation, epoch)
+      );
+      CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        conversation TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        epoch INTEGER NOT NULL,
+        msg_id TEXT NOT NULL,
+        sender_device TEXT NOT NULL,
+        sender_user TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        payload BLOB NOT NULL
+      );
+      CREATE UNIQUE INDEX messages_dedupe ON messages(conversation, kind, msg_id);
+      CREATE TABLE queue (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        device TEXT NOT NULL,
+        message INTEGER NOT NULL REFERENCES messages(id)
+      );
+      CREATE INDEX queue_device ON queue(device, seq);
+      CREATE INDEX queue_message ON queue(message);
+    `,
+  },
+];

@@ -1,0 +1,128 @@
+// ServerStore: every durable thing the server keeps, behind one interface shaped for both SQLite and PostgreSQL
+// (all methods async; every multi-step change is one transaction inside the adapter).
+import type { ConversationId, DeviceId, MessageId, QueueItem, QueueKind, UserId } from '@sealpost/protocol';
+
+export interface UserRecord {
+  user: UserId;
+  name: string | undefined;
+  status: 'active' | 'disabled';
+  createdAt: number;
+  deviceCount: number;
+}
+
+export interface DeviceRecord {
+  id: DeviceId;
+  user: UserId;
+  name: string | undefined;
+  signatureKey: Uint8Array;
+  createdAt: number;
+  lastSeenAt: number | undefined;
+}
+
+export interface StoredDeviceList {
+  version: number;
+  accountKey: Uint8Array;
+  body: Uint8Array;
+  signature: Uint8Array;
+}
+
+export interface NewKeyPackage {
+  ref: string;
+  data: Uint8Array;
+}
+
+export type EnrollVerdict = 'ok' | 'invalid' | 'expired' | 'exhausted' | 'user-disabled' | 'device-exists';
+
+export interface EnrollInput {
+  user: UserId;
+  codeHash: Uint8Array;
+  now: number;
+  maxAttempts: number;
+  device: { id: DeviceId; name: string | undefined; signatureKey: Uint8Array };
+  deviceList: StoredDeviceList;
+  keyPackages: NewKeyPackage[];
+  lastResort: NewKeyPackage;
+}
+
+export interface ClaimedKeyPackage {
+  user: UserId;
+  device: DeviceId;
+  data: Uint8Array | undefined;
+}
+
+export interface ConversationRecord {
+  id: ConversationId;
+  epoch: number;
+  members: DeviceId[];
+}
+
+export interface AppendInput {
+  conversation: ConversationId;
+  sender: { device: DeviceId; user: UserId };
+  epoch: number;
+  id: MessageId;
+  payload: Uint8Array;
+  now: number;
+}
+
+export interface CommitInput extends AppendInput {
+  welcome: Uint8Array | undefined;
+  add: DeviceId[];
+  remove: DeviceId[];
+}
+
+/** Who must be told about a newly stored message: queue items per recipient device. */
+export type Delivery = { device: DeviceId; item: QueueItem }[];
+
+export type AppendResult =
+  | { kind: 'ok'; epoch: number; deliveries: Delivery; duplicate: boolean }
+  | { kind: 'epoch-conflict'; epoch: number }
+  | { kind: 'not-found' }
+  | { kind: 'not-member' }
+  | { kind: 'invalid'; message: string };
+
+export interface ServerStore {
+  close(): Promise<void>;
+
+  getMeta(key: string): Promise<string | undefined>;
+  setMeta(key: string, value: string): Promise<void>;
+
+  /** Creates the user with its first activation code; false if the user exists. */
+  createUser(user: { user: UserId; name: string | undefined; now: number }, activation: { codeHash: Uint8Array; expiresAt: number }): Promise<boolean>;
+  getUser(user: UserId): Promise<UserRecord | undefined>;
+  listUsers(): Promise<UserRecord[]>;
+
+  /** Checks the activation code (counting a wrong one) and, when it is right, registers the first device. */
+  enroll(input: EnrollInput): Promise<EnrollVerdict>;
+
+  getDevice(device: DeviceId): Promise<DeviceRecord | undefined>;
+  listDevices(user: UserId): Promise<DeviceRecord[]>;
+  touchDevice(device: DeviceId, now: number): Promise<void>;
+  getDeviceList(user: UserId): Promise<StoredDeviceList | undefined>;
+
+  /** Adds KeyPackages; returns the new count, or undefined when it would exceed `max`. */
+  addKeyPackages(device: DeviceId, kps: NewKeyPackage[], lastResort: NewKeyPackage | undefined, max: number): Promise<number | undefined>;
+  countKeyPackages(device: DeviceId): Promise<number>;
+  /** One KeyPackage for every device of every user (one-time ones first; the last-resort one is not deleted). */
+  claimKeyPackages(users: UserId[], exclude: DeviceId[]): Promise<ClaimedKeyPackage[]>;
+
+  putChallenge(device: DeviceId, challenge: Uint8Array, expiresAt: number): Promise<void>;
+  /** True once for a challenge that was issued to this device and has not expired. */
+  takeChallenge(device: DeviceId, challenge: Uint8Array, now: number): Promise<boolean>;
+  createSession(tokenHash: Uint8Array, device: DeviceId, expiresAt: number): Promise<void>;
+  getSession(tokenHash: Uint8Array, now: number): Promise<{ device: DeviceId; user: UserId } | undefined>;
+
+  createConversation(id: ConversationId, creator: DeviceId, now: number): Promise<boolean>;
+  getConversation(id: ConversationId): Promise<ConversationRecord | undefined>;
+
+  /** Stores an application message in every other member's queue, if it is for the current epoch. */
+  appendMessage(input: AppendInput): Promise<AppendResult>;
+  /** Accepts the first commit for the current epoch (idempotent by id), advances the epoch, queues commit and Welcome. */
+  appendCommit(input: CommitInput): Promise<AppendResult>;
+
+  fetchQueue(device: DeviceId, after: number, limit: number): Promise<QueueItem[]>;
+  /** Deletes acknowledged items of this device's queue; returns how many were deleted. */
+  ack(device: DeviceId, seqs: number[]): Promise<number>;
+}
+
+export type { QueueKind };

@@ -1,0 +1,166 @@
+// One device's WebSocket: binary CBOR frames, authenticated by the first frame, then send/commit/fetch/ack requests
+// and server pushes of new queue items. Bad frames get an `err` frame; the connection and the server carry on.
+import type { WebSocket } from 'ws';
+import {
+  SealpostError,
+  decodeClientFrame,
+  encodeFrame,
+  limits,
+  toSealpostError,
+  type ClientFrame,
+  type DeviceId,
+  type QueueItem,
+  type ServerFrame,
+  type UserId,
+} from '@sealpost/protocol';
+import type { ServerContext } from '../context.js';
+import { authenticateDevice } from '../http/routes.js';
+import type { AppendResult } from '../store/store.js';
+
+const AUTH_TIMEOUT_MS = 10_000;
+const MAX_BAD_FRAMES = 20;
+/** Above this much unsent data the client is too slow: close, and let it reconnect and fetch from its queue. */
+const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+
+export class ConnectionRegistry {
+  private readonly perDevice = new Map<DeviceId, number>();
+  tryAdd(device: DeviceId): boolean {
+    const n = this.perDevice.get(device) ?? 0;
+    if (n >= limits.maxConnectionsPerDevice) return false;
+    this.perDevice.set(device, n + 1);
+    return true;
+  }
+  remove(device: DeviceId): void {
+    const n = (this.perDevice.get(device) ?? 1) - 1;
+    if (n <= 0) this.perDevice.delete(device);
+    else this.perDevice.set(device, n);
+  }
+  get size(): number {
+    let n = 0;
+    for (const v of this.perDevice.values()) n += v;
+    return n;
+  }
+}
+
+export function handleConnection(ctx: ServerContext, registry: ConnectionRegistry, ws: WebSocket): void {
+  let me: { device: DeviceId; user: UserId } | undefined;
+  let unsubscribe: (() => void) | undefined;
+  let badFrames = 0;
+  let queue = Promise.resolve();
+
+  const send = (frame: ServerFrame) => {
+    if (ws.readyState !== ws.OPEN) return;
+    ws.send(encodeFrame(frame), { binary: true });
+  };
+  const sendError = (err: unknown, r?: number, epoch?: number) => {
+    const e = toSealpostError(err);
+    if (e.code === 'INTERNAL') ctx.log.error({ err: e.cause ?? e, device: me?.device }, 'ws: internal error');
+    send({ t: 'err', ...(r === undefined ? {} : { r }), code: e.code, message: e.message, ...(epoch === undefined ? {} : { epoch }) });
+  };
+
+  const authTimer = setTimeout(() => {
+    if (!me) ws.close(4001, 'authentication timeout');
+  }, AUTH_TIMEOUT_MS);
+
+  ws.on('close', () => {
+    clearTimeout(authTimer);
+    unsubscribe?.();
+    if (me) registry.remove(me.device);
+  });
+  ws.on('error', () => ws.terminate());
+
+  ws.on('message', (data, isBinary) => {
+    // Requests of one connection are handled in order, one at a time.
+    queue = queue.then(() => onMessage(data as Buffer, isBinary)).catch((err) => sendError(err));
+  });
+
+  async function onMessage(data: Buffer, isBinary: boolean): Promise<void> {
+    let frame: ClientFrame;
+    try {
+      if (!isBinary) throw new SealpostError('MALFORMED_FRAME', 'frame: text frames are not accepted; send binary CBOR');
+      frame = decodeClientFrame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    } catch (err) {
+      badFrames++;
+      sendError(err);
+      if (badFrames >= MAX_BAD_FRAMES) ws.close(1008, 'too many malformed frames');
+      return;
+    }
+    if (frame.t === 'auth') return onAuth(frame.token);
+    if (!me) return sendError(new SealpostError('UNAUTHENTICATED', 'send an auth frame first'), 'r' in frame ? frame.r : undefined);
+    const sender = me;
+    switch (frame.t) {
+      case 'send': {
+        const res = await ctx.store.appendMessage({ conversation: frame.c, sender, epoch: frame.e, id: frame.id, payload: frame.p, now: ctx.clock.now() });
+        return answer(frame.r, res);
+      }
+      case 'commit': {
+        const res = await ctx.store.appendCommit({
+          conversation: frame.c,
+          sender,
+          epoch: frame.e,
+          id: frame.id,
+          payload: frame.p,
+          welcome: frame.w,
+          add: frame.add,
+          remove: frame.remove,
+          now: ctx.clock.now(),
+        });
+        if (res.kind === 'ok' && !res.duplicate) ctx.log.info({ conversation: frame.c, epoch: res.epoch, device: sender.device }, 'commit accepted');
+        return answer(frame.r, res);
+      }
+      case 'fetch': {
+        const items = await ctx.store.fetchQueue(sender.device, frame.after, frame.limit + 1);
+        const more = items.length > frame.limit;
+        return send({ t: 'batch', r: frame.r, items: items.slice(0, frame.limit), more });
+      }
+      case 'ack': {
+        await ctx.store.ack(sender.device, frame.seqs);
+        return;
+      }
+    }
+  }
+
+  function answer(r: number, res: AppendResult): void {
+    switch (res.kind) {
+      case 'ok':
+        send({ t: 'ok', r, epoch: res.epoch });
+        for (const { device, item } of res.deliveries) ctx.bus.publish(device, item);
+        return;
+      case 'epoch-conflict':
+        return sendError(new SealpostError('EPOCH_CONFLICT', `conversation is at epoch ${res.epoch}`), r, res.epoch);
+      case 'not-found':
+        return sendError(new SealpostError('CONVERSATION_NOT_FOUND', 'no such conversation'), r);
+      case 'not-member':
+        return sendError(new SealpostError('NOT_A_MEMBER', 'this device is not a member of the conversation'), r);
+      case 'invalid':
+        return sendError(new SealpostError('INVALID_INPUT', res.message), r);
+    }
+  }
+
+  async function onAuth(token: string): Promise<void> {
+    if (me) return sendError(new SealpostError('INVALID_INPUT', 'already authenticated'));
+    let session: { device: DeviceId; user: UserId };
+    try {
+      session = await authenticateDevice(ctx, token);
+    } catch (err) {
+      sendError(err);
+      ws.close(4001, 'authentication failed');
+      return;
+    }
+    if (!registry.tryAdd(session.device)) {
+      sendError(new SealpostError('TOO_MANY_CONNECTIONS', `at most ${limits.maxConnectionsPerDevice} connections per device`));
+      ws.close(4029, 'too many connections');
+      return;
+    }
+    me = session;
+    clearTimeout(authTimer);
+    unsubscribe = ctx.bus.subscribe(session.device, (item: QueueItem) => {
+      if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+        ws.close(1013, 'client too slow; reconnect and fetch');
+        return;
+      }
+      send({ t: 'push', item });
+    });
+    send({ t: 'auth-ok', user: session.user, device: session.device });
+  }
+}

@@ -1,0 +1,81 @@
+// Shared test setup: a real server on 127.0.0.1:0 with a real SQLite file in a temp folder, and real clients.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { startServer, type StartedServer } from '@sealpost/server';
+import { SealpostClient, HttpApi, type ClientOptions } from '@sealpost/client';
+
+export interface TestServer {
+  url: string;
+  dataDir: string;
+  adminToken: string;
+  started: StartedServer;
+  logs: string[];
+  close(): Promise<void>;
+  addUser(name: string): Promise<{ user: string; activationCode: string }>;
+  enroll(name: string, options?: ClientOptions): Promise<TestClient>;
+}
+
+export interface TestClient {
+  client: SealpostClient;
+  profile: string;
+  warnings: string[];
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `sealpost-${prefix}-`));
+}
+
+export async function startTestServer(opts: { activationTtlMs?: number } = {}): Promise<TestServer> {
+  const dataDir = tempDir('server');
+  const logs: string[] = [];
+  const logDestination = new Writable({
+    write(chunk, _enc, cb) {
+      logs.push(String(chunk));
+      cb();
+    },
+  });
+  const started = await startServer({
+    dataDir,
+    host: '127.0.0.1',
+    port: 0,
+    domain: 'localhost',
+    logLevel: 'info',
+    logDestination,
+    ...(opts.activationTtlMs ? { activationTtlMs: opts.activationTtlMs } : {}),
+  });
+  const adminToken = readFileSync(started.adminTokenFile, 'utf8').trim();
+  const clients: SealpostClient[] = [];
+  const profiles: string[] = [];
+  const admin = new HttpApi(started.url);
+  const server: TestServer = {
+    url: started.url,
+    dataDir,
+    adminToken,
+    started,
+    logs,
+    async close() {
+      for (const c of clients) await c.close().catch(() => {});
+      await started.close();
+      rmSync(dataDir, { recursive: true, force: true });
+      for (const p of profiles) rmSync(p, { recursive: true, force: true });
+    },
+    addUser(name) {
+      return admin.request('POST', '/v1/admin/users', { user: name }, { admin: adminToken });
+    },
+    async enroll(name, options = {}) {
+      const { user, activationCode } = await server.addUser(name);
+      const profile = tempDir(`profile-${name}`);
+      profiles.push(profile);
+      const warnings: string[] = [];
+      const client = await SealpostClient.enroll(
+        { server: started.url, user, code: activationCode, profile },
+        { warn: (m) => warnings.push(m), ...options },
+      );
+      clients.push(client);
+      return { client, profile, warnings };
+    },
+  };
+  return server;
+}
