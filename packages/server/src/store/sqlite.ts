@@ -19,11 +19,14 @@ import type {
   UserRecord,
 } from './store.js';
 import { timingSafeEqual } from 'node:crypto';
+import { chmodSync } from 'node:fs';
 
 type Row = Record<string, unknown>;
 
 export function openSqliteStore(file: string): SqliteStore {
   const db = new Database(file);
+  // The database holds hashes and metadata only, but no one else on the machine needs to read it.
+  if (file !== ':memory:') chmodSync(file, 0o600);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');

@@ -1,0 +1,2 @@
+// @sealpost/cli: the `sealpost` command.
+export { main, buildProgram } from './main.js';

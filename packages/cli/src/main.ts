@@ -1,0 +1,285 @@
+// The `sealpost` command line: server, admin, enroll, send, sync, watch, messages, conversations.
+// Scriptable: every command takes --json (one JSON object per line on stdout); failures exit non-zero with a
+// stable error code on stderr.
+import { Command, CommanderError, Option } from 'commander';
+import { SealpostError, parseConversationId, type ConversationId } from '@sealpost/protocol';
+import { HttpApi, SealpostClient, normaliseServerUrl, type ChatMessage } from '@sealpost/client';
+import { makeOutput, reportError, type Output } from './output.js';
+
+const VERSION = '0.1.0';
+
+interface JsonOpt {
+  json?: boolean;
+}
+
+function required(value: string | undefined, flag: string, env: string): string {
+  if (value && value.length > 0) return value;
+  throw new SealpostError('INVALID_INPUT', `${flag} is required (or set ${env})`);
+}
+
+const profileOption = () => new Option('--profile <dir>', 'profile folder of this device (env SEALPOST_PROFILE)');
+const jsonOption = () => new Option('--json', 'print one JSON object per line');
+
+function profileOf(o: { profile?: string }): string {
+  return required(o.profile ?? process.env.SEALPOST_PROFILE, '--profile', 'SEALPOST_PROFILE');
+}
+
+async function withClient<T>(o: { profile?: string }, out: Output, fn: (c: SealpostClient) => Promise<T>): Promise<T> {
+  const client = await SealpostClient.open(profileOf(o), { warn: (m) => out.warn(m) });
+  try {
+    return await fn(client);
+  } finally {
+    await client.close();
+  }
+}
+
+function humanMessage(m: ChatMessage): string {
+  return `[${m.sentAt.replace('T', ' ').slice(0, 19)}] ${m.conversation} ${m.from}: ${m.text}`;
+}
+
+function parseListen(s: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(s);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new SealpostError('INVALID_INPUT', `--listen: expected HOST:PORT, got ${JSON.stringify(s)}`);
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+export function buildProgram(): Command {
+  const program = new Command('sealpost')
+    .description('Sealpost: end-to-end encrypted chat on MLS, self-hosted')
+    .version(VERSION)
+    .showHelpAfterError()
+    .exitOverride();
+
+  // ---- server -------------------------------------------------------------------------------------------------
+  program
+    .command('server')
+    .description('run a Sealpost server (SQLite in the data folder)')
+    .option('--data <dir>', 'data folder', 'sealpost-data')
+    .option('--listen <host:port>', 'address to listen on', '127.0.0.1:8080')
+    .option('--domain <domain>', 'the domain of user ids on this server', 'localhost')
+    .option('--tls-cert <file>', 'TLS certificate (PEM)')
+    .option('--tls-key <file>', 'TLS private key (PEM)')
+    .option('--insecure-http', 'serve plain HTTP on a non-loopback address (only behind a TLS proxy)')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
+    .addOption(jsonOption())
+    .action(async (o: { data: string; listen: string; domain: string; tlsCert?: string; tlsKey?: string; insecureHttp?: boolean; logLevel: string } & JsonOpt) => {
+      const { startServer } = await import('@sealpost/server');
+      const { host, port } = parseListen(o.listen);
+      if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new SealpostError('INVALID_INPUT', '--tls-cert and --tls-key go together');
+      const started = await startServer({
+        dataDir: o.data,
+        host,
+        port,
+        domain: o.domain,
+        logLevel: o.logLevel,
+        // Logs go to stderr so that stdout carries only what a script reads.
+        logDestination: process.stderr,
+        ...(o.tlsCert && o.tlsKey ? { tls: { certFile: o.tlsCert, keyFile: o.tlsKey } } : {}),
+        ...(o.insecureHttp ? { insecureHttp: true } : {}),
+        onAdminToken: (token, file) => {
+          if (o.json) process.stdout.write(`${JSON.stringify({ adminToken: token, adminTokenFile: file })}\n`);
+          else process.stdout.write(`Admin token (shown once; also saved to ${file}):\n  ${token}\n`);
+        },
+      });
+      if (o.json) process.stdout.write(`${JSON.stringify({ listening: started.url, domain: o.domain, data: o.data })}\n`);
+      else process.stdout.write(`Sealpost listening on ${started.url} (domain ${o.domain}, data in ${o.data})\n`);
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          void started.close().then(resolve, resolve);
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+    });
+
+  // ---- admin --------------------------------------------------------------------------------------------------
+  const admin = program.command('admin').description('administer users (needs the admin token)');
+  const adminUser = admin.command('user').description('users of this server');
+  const adminApi = (o: { server?: string; token?: string }) => {
+    const server = normaliseServerUrl(required(o.server ?? process.env.SEALPOST_SERVER, '--server', 'SEALPOST_SERVER'));
+    const token = required(o.token ?? process.env.SEALPOST_ADMIN_TOKEN, '--token', 'SEALPOST_ADMIN_TOKEN');
+    return { api: new HttpApi(server), token };
+  };
+  adminUser
+    .command('add <user>')
+    .description('create a user and print a one-time activation code')
+    .option('--name <name>', 'display name')
+    .option('--server <url>', 'server URL (env SEALPOST_SERVER)')
+    .option('--token <token>', 'admin token (env SEALPOST_ADMIN_TOKEN)')
+    .addOption(jsonOption())
+    .action(async (user: string, o: { name?: string; server?: string; token?: string } & JsonOpt) => {
+      const out = makeOutput(Boolean(o.json));
+      const { api, token } = adminApi(o);
+      const res = await api.request<{ user: string; activationCode: string; expiresAt: string }>(
+        'POST',
+        '/v1/admin/users',
+        { user, ...(o.name ? { name: o.name } : {}) },
+        { admin: token },
+      );
+      out.result(
+        { user: res.user, activationCode: res.activationCode, expiresAt: res.expiresAt },
+        `${res.user}: activation code ${res.activationCode} (one-time, expires ${res.expiresAt})`,
+      );
+    });
+  adminUser
+    .command('list')
+    .description('list users')
+    .option('--server <url>', 'server URL (env SEALPOST_SERVER)')
+    .option('--token <token>', 'admin token (env SEALPOST_ADMIN_TOKEN)')
+    .addOption(jsonOption())
+    .action(async (o: { server?: string; token?: string } & JsonOpt) => {
+      const out = makeOutput(Boolean(o.json));
+      const { api, token } = adminApi(o);
+      const res = await api.request<{ users: { user: string; name: string | null; status: string; devices: number; createdAt: string }[] }>(
+        'GET',
+        '/v1/admin/users',
+        undefined,
+        { admin: token },
+      );
+      for (const u of res.users) out.result(u, `${u.user}\t${u.status}\t${u.devices} device(s)\t${u.name ?? ''}`.trimEnd());
+    });
+
+  // ---- enroll -------------------------------------------------------------------------------------------------
+  program
+    .command('enroll')
+    .description('enroll this device with an activation code: makes the account and device keys here')
+    .option('--server <url>', 'server URL (env SEALPOST_SERVER)')
+    .requiredOption('--user <user@domain>', 'your user id')
+    .requiredOption('--code <code>', 'the activation code from your admin')
+    .addOption(profileOption())
+    .option('--device-name <name>', 'a name for this device')
+    .addOption(jsonOption())
+    .action(async (o: { server?: string; user: string; code: string; profile?: string; deviceName?: string } & JsonOpt) => {
+      const out = makeOutput(Boolean(o.json));
+      const server = required(o.server ?? process.env.SEALPOST_SERVER, '--server', 'SEALPOST_SERVER');
+      const client = await SealpostClient.enroll(
+        { server, user: o.user, code: o.code, profile: profileOf(o), ...(o.deviceName ? { deviceName: o.deviceName } : {}) },
+        { warn: (m) => out.warn(m) },
+      );
+      out.result({ user: client.user, device: client.device, server: client.server }, `enrolled ${client.user} (device ${client.device}) on ${client.server}`);
+      await client.close();
+    });
+
+  // ---- send ---------------------------------------------------------------------------------------------------
+  program
+    .command('send <text>')
+    .description('send a message to users (reusing your chat with exactly them) or to a conversation')
+    .addOption(profileOption())
+    .option('--to <users>', 'comma-separated user ids')
+    .option('--conversation <id>', 'conversation id')
+    .addOption(jsonOption())
+    .action(async (text: string, o: { profile?: string; to?: string; conversation?: string } & JsonOpt) => {
+      const out = makeOutput(Boolean(o.json));
+      if (Boolean(o.to) === Boolean(o.conversation)) throw new SealpostError('INVALID_INPUT', 'give exactly one of --to or --conversation');
+      const target = o.conversation
+        ? { conversation: parseConversationId(o.conversation) }
+        : { to: o.to!.split(',').map((s) => s.trim()).filter(Boolean) };
+      await withClient(o, out, async (c) => {
+        const res = await c.send(target, text);
+        out.result(res, `sent ${res.id} to ${res.conversation}`);
+      });
+    });
+
+  // ---- receiving ----------------------------------------------------------------------------------------------
+  program
+    .command('sync')
+    .description('fetch, decrypt and acknowledge everything pending; print the new messages')
+    .addOption(profileOption())
+    .addOption(jsonOption())
+    .action(async (o: { profile?: string } & JsonOpt) => {
+      const out = makeOutput(Boolean(o.json));
+      await withClient(o, out, async (c) => {
+        const msgs = await c.sync();
+        for (const m of msgs) out.result({ ...m }, humanMessage(m));
+        if (msgs.length === 0) out.info('no new messages');
+      });
+    });
+
+  program
+    .command('watch')
+    .description('stay connected and print messages as they arrive (Ctrl-C to stop)')
+    .addOption(profileOption())
+    .addOption(jsonOption())
+    .action(async (o: { profile?: string } & JsonOpt) => {
+      const out = makeOutput(Boolean(o.json));
+      await withClient(o, out, async (c) => {
+        const ac = new AbortController();
+        const stop = () => ac.abort();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+        await c.watch((m) => out.result({ ...m }, humanMessage(m)), ac.signal);
+      });
+    });
+
+  program
+    .command('messages')
+    .description('print message history from this device')
+    .addOption(profileOption())
+    .option('--conversation <id>', 'only this conversation')
+    .addOption(jsonOption())
+    .action(async (o: { profile?: string; conversation?: string } & JsonOpt) => {
+      const out = makeOutput(Boolean(o.json));
+      const conv: ConversationId | undefined = o.conversation ? parseConversationId(o.conversation) : undefined;
+      await withClient(o, out, async (c) => {
+        for (const m of c.messages(conv)) out.result({ ...m }, humanMessage(m));
+      });
+    });
+
+  program
+    .command('conversations')
+    .description('list conversations on this device')
+    .addOption(profileOption())
+    .addOption(jsonOption())
+    .action(async (o: { profile?: string } & JsonOpt) => {
+      const out = makeOutput(Boolean(o.json));
+      await withClient(o, out, async (c) => {
+        for (const conv of c.conversations()) {
+          const value = { id: conv.id, kind: conv.kind, members: conv.members, ...(conv.status === 'active' ? {} : { status: conv.status }) };
+          out.result(value, `${conv.id}\t${conv.kind}\t${conv.members.join(', ')}${conv.status === 'active' ? '' : `\t(${conv.status})`}`);
+        }
+      });
+    });
+
+  const conversation = program.command('conversation').description('change who is in a conversation');
+  for (const verb of ['add', 'remove'] as const) {
+    conversation
+      .command(`${verb} <user>`)
+      .description(verb === 'add' ? 'add a user (all their devices)' : 'remove a user (all their devices)')
+      .addOption(profileOption())
+      .requiredOption('--conversation <id>', 'conversation id')
+      .addOption(jsonOption())
+      .action(async (user: string, o: { profile?: string; conversation: string } & JsonOpt) => {
+        const out = makeOutput(Boolean(o.json));
+        const id = parseConversationId(o.conversation);
+        await withClient(o, out, async (c) => {
+          if (verb === 'add') await c.addMember(id, user);
+          else await c.removeMember(id, user);
+          const members = c.conversations().find((x) => x.id === id)?.members ?? [];
+          out.result({ conversation: id, [verb === 'add' ? 'added' : 'removed']: user, members }, `${verb === 'add' ? 'added' : 'removed'} ${user}; members: ${members.join(', ')}`);
+        });
+      });
+  }
+  return program;
+}
+
+/** Run the CLI; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const json = argv.includes('--json');
+  const program = buildProgram();
+  if (json) program.configureOutput({ writeErr: () => {} });
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) return 0; // --help, --version
+      const message = err.message.replace(/^error: /, '');
+      if (json) return reportError(new SealpostError('INVALID_INPUT', message), true);
+      return err.exitCode || 2;
+    }
+    return reportError(err, json);
+  }
+}

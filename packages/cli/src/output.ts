@@ -1,0 +1,35 @@
+// How the CLI talks: with --json one JSON object per line on stdout; errors on stderr as one human line and, with
+// --json, also {"error":{"code","message"}}; a non-zero exit code on every failure.
+import { SealpostError, toSealpostError } from '@sealpost/protocol';
+
+export interface Output {
+  json: boolean;
+  /** A result: JSON line with --json, else the human text. */
+  result(value: Record<string, unknown>, human: string): void;
+  info(line: string): void;
+  warn(line: string): void;
+}
+
+export function makeOutput(json: boolean): Output {
+  return {
+    json,
+    result(value, human) {
+      process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${human}\n`);
+    },
+    info(line) {
+      if (!json) process.stdout.write(`${line}\n`);
+    },
+    warn(line) {
+      process.stderr.write(`warning: ${line}\n`);
+    },
+  };
+}
+
+export function reportError(err: unknown, json: boolean): number {
+  const e = err instanceof SealpostError ? err : toSealpostError(err);
+  const message = e.message.replace(/\s+/g, ' ').trim();
+  process.stderr.write(`error: ${message} [${e.code}]\n`);
+  if (json) process.stderr.write(`${JSON.stringify({ error: { code: e.code, message } })}\n`);
+  if (e.code === 'INTERNAL' && process.env.SEALPOST_DEBUG) process.stderr.write(`${(e.cause as Error | undefined)?.stack ?? e.stack}\n`);
+  return 1;
+}
