@@ -8,7 +8,9 @@ const encoder = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Ar
 const decoder = new Decoder({ useRecords: false, mapsAsObjects: true });
 
 export function encodeCbor(value: unknown): Uint8Array {
-  return encoder.encode(value);
+  const b = encoder.encode(value);
+  // A plain Uint8Array view (not a Node Buffer), so `.slice()` copies as everywhere else.
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
 /** Decode CBOR of at most `maxSize` bytes; `where` names the thing for the error message. */

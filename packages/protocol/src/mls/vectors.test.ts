@@ -1,0 +1,127 @@
+// The official RFC 9420 interop vectors (../shared/vectors/mls, from mlswg/mls-implementations), run against the
+// parts of ts-mls that GroupEngine relies on, for Sealpost's ciphersuite (0x0001). Vectors are read, never copied.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { decodeMlsMessage, joinGroup, makePskIndex, processMessage, acceptAll, type ClientState } from 'ts-mls';
+import { defaultClientConfig } from 'ts-mls/clientConfig.js';
+import { makeKeyPackageRef } from 'ts-mls/keyPackage.js';
+import { decryptGroupInfo, decryptGroupSecrets } from 'ts-mls/welcome.js';
+import { verifyGroupInfoConfirmationTag, verifyGroupInfoSignature } from 'ts-mls/groupInfo.js';
+import { protectApplicationData, unprotectPrivateMessage } from 'ts-mls/messageProtection.js';
+import { createSecretTree } from 'ts-mls/secretTree.js';
+import { decodeRatchetTree } from 'ts-mls/ratchetTree.js';
+import { defaultPaddingConfig } from 'ts-mls/paddingConfig.js';
+import { bytesToBase64 } from 'ts-mls/util/byteArray.js';
+import { defaultCiphersuite } from './ciphersuite.js';
+
+const SUITE = 1; // MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519
+const vectorDir = new URL('../../../../../shared/vectors/mls/', import.meta.url);
+const hex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
+function load<T>(name: string): T[] {
+  return (JSON.parse(readFileSync(new URL(name, vectorDir), 'utf8')) as (T & { cipher_suite: number })[]).filter((v) => v.cipher_suite === SUITE);
+}
+function mls(bytes: string) {
+  const decoded = decodeMlsMessage(hex(bytes), 0);
+  if (!decoded) throw new Error('vector does not decode');
+  return decoded[0];
+}
+// The vectors' credentials are arbitrary test identities, so these tests use an accept-all credential check.
+// Product code never does (GroupEngine checks every leaf against the account-signed device list).
+const unsafeAcceptAllCredentials = { ...defaultClientConfig, authService: { validateCredential: async () => true } };
+
+describe('MLS vectors: welcome.json', () => {
+  const vectors = load<{ init_priv: string; key_package: string; signer_pub: string; welcome: string }>('welcome.json');
+  it('has vectors for our suite', () => expect(vectors.length).toBeGreaterThan(0));
+  it.each(vectors.map((v, i) => [i, v] as const))('vector %i: decrypts group secrets and info, verifies signature and confirmation tag', async (_i, v) => {
+    const cs = await defaultCiphersuite();
+    const kp = mls(v.key_package);
+    const w = mls(v.welcome);
+    if (kp.wireformat !== 'mls_key_package' || w.wireformat !== 'mls_welcome') throw new Error('wrong wire formats');
+    const ref = await makeKeyPackageRef(kp.keyPackage, cs.hash);
+    const secrets = await decryptGroupSecrets(await cs.hpke.importPrivateKey(hex(v.init_priv)), ref, w.welcome, cs.hpke);
+    expect(secrets).toBeDefined();
+    const noPsk = new Uint8Array(cs.kdf.size);
+    const gi = await decryptGroupInfo(w.welcome, secrets!.joinerSecret, noPsk, cs);
+    expect(gi).toBeDefined();
+    expect(await verifyGroupInfoSignature(gi!, hex(v.signer_pub), cs.signature)).toBe(true);
+    expect(await verifyGroupInfoConfirmationTag(gi!, secrets!.joinerSecret, noPsk, cs)).toBe(true);
+  });
+});
+
+describe('MLS vectors: message-protection.json', () => {
+  type V = {
+    group_id: string; epoch: number; tree_hash: string; confirmed_transcript_hash: string;
+    signature_priv: string; signature_pub: string; encryption_secret: string; sender_data_secret: string;
+    application: string; application_priv: string;
+  };
+  const vectors = load<V>('message-protection.json');
+  it('has vectors for our suite', () => expect(vectors.length).toBeGreaterThan(0));
+  it.each(vectors.map((v, i) => [i, v] as const))('vector %i: application message unprotects, and protect→unprotect round-trips', async (_i, v) => {
+    const cs = await defaultCiphersuite();
+    const groupContext = {
+      version: 'mls10' as const,
+      cipherSuite: 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519' as const,
+      groupId: hex(v.group_id),
+      epoch: BigInt(v.epoch),
+      treeHash: hex(v.tree_hash),
+      confirmedTranscriptHash: hex(v.confirmed_transcript_hash),
+      extensions: [],
+    };
+    const tree = () => createSecretTree(2, hex(v.encryption_secret), cs.kdf);
+    const ratchetTree = [undefined, undefined, undefined];
+    const retention = defaultClientConfig.keyRetentionConfig;
+    const priv = mls(v.application_priv);
+    if (priv.wireformat !== 'mls_private_message') throw new Error('wrong wire format');
+    const out = await unprotectPrivateMessage(hex(v.sender_data_secret), priv.privateMessage, await tree(), ratchetTree, groupContext, retention, cs, hex(v.signature_pub));
+    expect(out.content.content.contentType).toBe('application');
+    if (out.content.content.contentType === 'application') expect(Buffer.from(out.content.content.applicationData).toString('hex')).toBe(v.application);
+
+    const mine = await protectApplicationData(hex(v.signature_priv), hex(v.sender_data_secret), hex(v.application), new Uint8Array(), groupContext, await tree(), 1, defaultPaddingConfig, cs);
+    const back = await unprotectPrivateMessage(hex(v.sender_data_secret), mine.privateMessage, await tree(), ratchetTree, groupContext, retention, cs, hex(v.signature_pub));
+    if (back.content.content.contentType !== 'application') throw new Error('not application');
+    expect(Buffer.from(back.content.content.applicationData).toString('hex')).toBe(v.application);
+  });
+});
+
+type Passive = {
+  external_psks: { psk_id: string; psk: string }[];
+  key_package: string; signature_priv: string; encryption_priv: string; init_priv: string;
+  welcome: string; ratchet_tree: string | null; initial_epoch_authenticator: string;
+  epochs: { proposals: string[]; commit: string; epoch_authenticator: string }[];
+};
+
+async function runPassive(v: Passive): Promise<void> {
+  const cs = await defaultCiphersuite();
+  const kp = mls(v.key_package);
+  const w = mls(v.welcome);
+  if (kp.wireformat !== 'mls_key_package' || w.wireformat !== 'mls_welcome') throw new Error('wrong wire formats');
+  const psks = Object.fromEntries(v.external_psks.map((p) => [bytesToBase64(hex(p.psk_id)), hex(p.psk)]));
+  const tree = v.ratchet_tree ? decodeRatchetTree(hex(v.ratchet_tree), 0)?.[0] : undefined;
+  let state: ClientState = await joinGroup(
+    w.welcome,
+    kp.keyPackage,
+    { initPrivateKey: hex(v.init_priv), hpkePrivateKey: hex(v.encryption_priv), signaturePrivateKey: hex(v.signature_priv) },
+    makePskIndex(undefined, psks),
+    cs,
+    tree,
+    undefined,
+    unsafeAcceptAllCredentials,
+  );
+  expect(Buffer.from(state.keySchedule.epochAuthenticator).toString('hex')).toBe(v.initial_epoch_authenticator);
+  for (const epoch of v.epochs) {
+    for (const p of [...epoch.proposals, epoch.commit]) {
+      const msg = mls(p);
+      if (msg.wireformat !== 'mls_private_message' && msg.wireformat !== 'mls_public_message') throw new Error('unexpected wire format');
+      state = (await processMessage(msg, state, makePskIndex(state, psks), acceptAll, cs)).newState;
+    }
+    expect(Buffer.from(state.keySchedule.epochAuthenticator).toString('hex')).toBe(epoch.epoch_authenticator);
+  }
+}
+
+for (const file of ['passive-client-welcome.json', 'passive-client-handling-commit.json', 'passive-client-random.json']) {
+  describe(`MLS vectors: ${file}`, () => {
+    const vectors = load<Passive>(file);
+    it('has vectors for our suite', () => expect(vectors.length).toBeGreaterThan(0));
+    it.each(vectors.map((v, i) => [i, v] as const))('vector %i: joins and follows every epoch', async (_i, v) => runPassive(v), 120_000);
+  });
+}
