@@ -1,0 +1,167 @@
+// The contract every ServerStore adapter must pass (SQLite now, PostgreSQL next): run it with a factory.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { newConversationId, newDeviceId, newMessageId, parseUserId, type DeviceId, type UserId } from '@sealpost/protocol';
+import type { EnrollInput, ServerStore } from './store.js';
+
+const h = (n: number) => new Uint8Array(32).fill(n);
+
+export function runStoreContract(name: string, open: () => Promise<ServerStore>): void {
+  describe(`ServerStore contract: ${name}`, () => {
+    let store: ServerStore;
+    beforeEach(async () => {
+      store = await open();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    const alice = parseUserId('alice@localhost');
+    const bob = parseUserId('bob@localhost');
+
+    async function enrolled(user: UserId, device: DeviceId = newDeviceId(), kps = 3): Promise<DeviceId> {
+      expect(await store.createUser({ user, name: undefined, now: 1 }, { codeHash: h(1), expiresAt: 1000 })).toBe(true);
+      const input: EnrollInput = {
+        user,
+        codeHash: h(1),
+        now: 10,
+        maxAttempts: 3,
+        device: { id: device, name: 'laptop', signatureKey: h(9) },
+        deviceList: { version: 1, accountKey: h(8), body: h(7), signature: h(6) },
+        keyPackages: Array.from({ length: kps }, (_, i) => ({ ref: `${device}-kp${i}`, data: h(i) })),
+        lastResort: { ref: `${device}-last`, data: h(99) },
+      };
+      expect(await store.enroll(input)).toBe('ok');
+      return device;
+    }
+
+    it('keeps meta values', async () => {
+      expect(await store.getMeta('x')).toBeUndefined();
+      await store.setMeta('x', '1');
+      await store.setMeta('x', '2');
+      expect(await store.getMeta('x')).toBe('2');
+    });
+
+    it('creates a user once', async () => {
+      expect(await store.createUser({ user: alice, name: 'Alice', now: 1 }, { codeHash: h(1), expiresAt: 100 })).toBe(true);
+      expect(await store.createUser({ user: alice, name: 'Alice', now: 1 }, { codeHash: h(2), expiresAt: 100 })).toBe(false);
+      expect(await store.getUser(alice)).toMatchObject({ user: alice, name: 'Alice', status: 'active', deviceCount: 0 });
+      expect((await store.listUsers()).map((u) => u.user)).toEqual([alice]);
+    });
+
+    it('counts wrong activation codes and kills the code after the limit', async () => {
+      await store.createUser({ user: alice, name: undefined, now: 1 }, { codeHash: h(1), expiresAt: 1000 });
+      const base = {
+        user: alice,
+        now: 10,
+        maxAttempts: 3,
+        device: { id: newDeviceId(), name: undefined, signatureKey: h(9) },
+        deviceList: { version: 1, accountKey: h(8), body: h(7), signature: h(6) },
+        keyPackages: [],
+        lastResort: { ref: 'last', data: h(99) },
+      };
+      expect(await store.enroll({ ...base, codeHash: h(2) })).toBe('invalid');
+      expect(await store.enroll({ ...base, codeHash: h(2) })).toBe('invalid');
+      expect(await store.enroll({ ...base, codeHash: h(2) })).toBe('exhausted');
+      expect(await store.enroll({ ...base, codeHash: h(1) })).toBe('exhausted');
+    });
+
+    it('refuses an expired code and a used code', async () => {
+      await store.createUser({ user: alice, name: undefined, now: 1 }, { codeHash: h(1), expiresAt: 5 });
+      const input = {
+        user: alice,
+        codeHash: h(1),
+        now: 10,
+        maxAttempts: 3,
+        device: { id: newDeviceId(), name: undefined, signatureKey: h(9) },
+        deviceList: { version: 1, accountKey: h(8), body: h(7), signature: h(6) },
+        keyPackages: [],
+        lastResort: { ref: 'last', data: h(99) },
+      };
+      expect(await store.enroll(input)).toBe('expired');
+      expect(await store.enroll({ ...input, now: 4 })).toBe('ok');
+      expect(await store.enroll({ ...input, now: 4, device: { ...input.device, id: newDeviceId() } })).toBe('invalid');
+      expect((await store.getDeviceList(alice))?.version).toBe(1);
+    });
+
+    it('claims one-time KeyPackages first and keeps the last-resort one', async () => {
+      const d = await enrolled(alice, newDeviceId(), 2);
+      expect(await store.countKeyPackages(d)).toBe(2);
+      const refs: (number | undefined)[] = [];
+      for (let i = 0; i < 4; i++) {
+        const [c] = await store.claimKeyPackages([alice], []);
+        refs.push(c?.data?.[0]);
+      }
+      expect(refs).toEqual([0, 1, 99, 99]);
+      expect(await store.countKeyPackages(d)).toBe(0);
+      expect(await store.claimKeyPackages([alice], [d])).toEqual([]);
+      expect(await store.addKeyPackages(d, [{ ref: 'n1', data: h(5) }], undefined, 1)).toBe(1);
+      expect(await store.addKeyPackages(d, [{ ref: 'n2', data: h(5) }], undefined, 1)).toBeUndefined();
+    });
+
+    it('takes a challenge once, and finds live sessions only', async () => {
+      const d = await enrolled(alice);
+      await store.putChallenge(d, h(3), 100);
+      expect(await store.takeChallenge(d, h(3), 50)).toBe(true);
+      expect(await store.takeChallenge(d, h(3), 50)).toBe(false);
+      await store.putChallenge(d, h(4), 100);
+      expect(await store.takeChallenge(d, h(4), 100)).toBe(false);
+      await store.createSession(h(5), d, Date.now() + 60_000);
+      expect(await store.getSession(h(5), Date.now())).toEqual({ device: d, user: alice });
+      expect(await store.getSession(h(5), Date.now() + 120_000)).toBeUndefined();
+    });
+
+    it('accepts exactly one commit per epoch and routes commit, Welcome and messages', async () => {
+      const a = await enrolled(alice);
+      const b = await enrolled(bob);
+      const c = newConversationId();
+      expect(await store.createConversation(c, a, 1)).toBe(true);
+      expect(await store.createConversation(c, a, 1)).toBe(false);
+      const id1 = newMessageId();
+      const add = await store.appendCommit({ conversation: c, sender: { device: a, user: alice }, epoch: 0, id: id1, payload: h(1), welcome: h(2), add: [b], remove: [], now: 5 });
+      expect(add).toMatchObject({ kind: 'ok', epoch: 1, duplicate: false });
+      if (add.kind !== 'ok') throw new Error();
+      expect(add.deliveries.map((d) => [d.device, d.item.k])).toEqual([[b, 'welcome']]);
+      // a resend of the winner is acknowledged again; a different commit for the same epoch loses
+      expect(await store.appendCommit({ conversation: c, sender: { device: a, user: alice }, epoch: 0, id: id1, payload: h(1), welcome: h(2), add: [b], remove: [], now: 5 })).toMatchObject({ kind: 'ok', duplicate: true });
+      expect(await store.appendCommit({ conversation: c, sender: { device: b, user: bob }, epoch: 0, id: newMessageId(), payload: h(3), welcome: undefined, add: [], remove: [], now: 6 })).toEqual({ kind: 'epoch-conflict', epoch: 1 });
+      // application messages: current epoch only, fanned out to the others, de-duplicated by id
+      expect(await store.appendMessage({ conversation: c, sender: { device: a, user: alice }, epoch: 0, id: newMessageId(), payload: h(4), now: 7 })).toEqual({ kind: 'epoch-conflict', epoch: 1 });
+      const mid = newMessageId();
+      const sent = await store.appendMessage({ conversation: c, sender: { device: a, user: alice }, epoch: 1, id: mid, payload: h(4), now: 7 });
+      if (sent.kind !== 'ok') throw new Error();
+      expect(sent.deliveries.map((d) => d.device)).toEqual([b]);
+      expect(await store.appendMessage({ conversation: c, sender: { device: a, user: alice }, epoch: 1, id: mid, payload: h(4), now: 7 })).toMatchObject({ kind: 'ok', duplicate: true, deliveries: [] });
+      // outsiders and unknown conversations
+      const eve = await enrolled(parseUserId('eve@localhost'));
+      expect(await store.appendMessage({ conversation: c, sender: { device: eve, user: parseUserId('eve@localhost') }, epoch: 1, id: newMessageId(), payload: h(4), now: 7 })).toEqual({ kind: 'not-member' });
+      expect(await store.appendMessage({ conversation: newConversationId(), sender: { device: a, user: alice }, epoch: 0, id: newMessageId(), payload: h(4), now: 7 })).toEqual({ kind: 'not-found' });
+
+      const queue = await store.fetchQueue(b, 0, 10);
+      expect(queue.map((i) => i.k)).toEqual(['welcome', 'app']);
+      expect(queue[1]).toMatchObject({ c, e: 1, id: mid, from: a, fromUser: alice, at: 7 });
+      expect(queue[0]!.seq).toBeLessThan(queue[1]!.seq);
+      expect(await store.fetchQueue(b, queue[0]!.seq, 10)).toHaveLength(1);
+      expect(await store.ack(a, [queue[0]!.seq])).toBe(0); // not a's item
+      expect(await store.ack(b, queue.map((i) => i.seq))).toBe(2);
+      expect(await store.fetchQueue(b, 0, 10)).toEqual([]);
+
+      // removal: the removed device still receives the commit that removes it, then nothing
+      const rm = await store.appendCommit({ conversation: c, sender: { device: a, user: alice }, epoch: 1, id: newMessageId(), payload: h(5), welcome: undefined, add: [], remove: [b], now: 8 });
+      expect(rm).toMatchObject({ kind: 'ok', epoch: 2 });
+      expect((await store.getConversation(c))?.members).toEqual([a]);
+      expect((await store.fetchQueue(b, 0, 10)).map((i) => i.k)).toEqual(['commit']);
+      expect(await store.appendMessage({ conversation: c, sender: { device: b, user: bob }, epoch: 2, id: newMessageId(), payload: h(4), now: 9 })).toEqual({ kind: 'not-member' });
+    });
+
+    it('refuses commits that add members twice or remove strangers', async () => {
+      const a = await enrolled(alice);
+      const c = newConversationId();
+      await store.createConversation(c, a, 1);
+      const base = { conversation: c, sender: { device: a, user: alice }, epoch: 0, payload: h(1), now: 2 };
+      expect(await store.appendCommit({ ...base, id: newMessageId(), welcome: h(2), add: [a], remove: [] })).toMatchObject({ kind: 'invalid' });
+      expect(await store.appendCommit({ ...base, id: newMessageId(), welcome: undefined, add: [], remove: [newDeviceId()] })).toMatchObject({ kind: 'invalid' });
+      expect(await store.appendCommit({ ...base, id: newMessageId(), welcome: h(2), add: [newDeviceId()], remove: [] })).toMatchObject({ kind: 'invalid' });
+      expect((await store.getConversation(c))?.epoch).toBe(0);
+    });
+  });
+}
