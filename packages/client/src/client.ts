@@ -42,7 +42,7 @@ export interface ClientOptions {
   warn?: (message: string) => void;
   webSocket?: WebSocketFactory;
   /** Test double hooks, named as such: let a test simulate a crash at a precise point. Never set in product code. */
-  testHooks?: { beforeAck?: () => void };
+  testHooks?: { beforeAck?: () => void; beforeCommitSend?: () => Promise<void> };
 }
 
 export interface ChatMessage {
@@ -427,6 +427,7 @@ export class SealpostClient {
       });
       if (!pending) return;
       try {
+        await this.options.testHooks?.beforeCommitSend?.();
         await this.deliverPendingCommit(pending);
         return;
       } catch (err) {
@@ -474,41 +475,37 @@ export class SealpostClient {
   sync(): Promise<ChatMessage[]> {
     return this.serial(async () => {
       await this.flushPendingCommits();
-      const out = await this.syncInternal();
+      await this.syncInternal();
       await this.flushOutbox();
       await this.replenishKeyPackages();
-      return out;
+      return this.store.takeUnseen().map(toChatMessage);
     });
   }
 
-  private async syncInternal(): Promise<ChatMessage[]> {
+  /** Fetch and process the whole queue, in order. New messages are stored as unseen. */
+  private async syncInternal(): Promise<void> {
     const sock = await this.socket();
-    const out: ChatMessage[] = [];
     let after = 0;
     for (let round = 0; round < 10_000; round++) {
       const batch = await sock.request({ t: 'fetch', after, limit: limits.maxFetchBatch });
-      out.push(...(await this.processItems(sock, batch.items)));
+      await this.processItems(sock, batch.items);
       if (!batch.more || batch.items.length === 0) break;
       after = batch.items[batch.items.length - 1]!.seq;
     }
-    return out;
   }
 
-  private async processItems(sock: ServerSocket, items: QueueItem[]): Promise<ChatMessage[]> {
-    const out: ChatMessage[] = [];
+  private async processItems(sock: ServerSocket, items: QueueItem[]): Promise<void> {
     const acks: number[] = [];
     let welcomed = false;
     try {
       for (const item of items) {
-        const shown = await this.store.exclusive(async () => {
+        await this.store.exclusive(async () => {
           const lastSeq = Number(this.store.getMetaText('last_seq') ?? 0);
-          if (item.seq <= lastSeq) return undefined; // processed before a crash, not yet acked
-          const res = await this.processItem(item);
+          if (item.seq <= lastSeq) return; // processed before a crash, not yet acked
+          await this.processItem(item);
           this.store.setMeta('last_seq', String(item.seq));
-          return res;
         });
         if (item.k === 'welcome') welcomed = true;
-        if (shown) out.push(shown);
         acks.push(item.seq);
       }
     } finally {
@@ -518,26 +515,22 @@ export class SealpostClient {
       }
     }
     if (welcomed) await this.replenishKeyPackages().catch((err) => this.warn(`could not upload KeyPackages: ${(err as Error).message}`));
-    return out;
   }
 
   /** Process one queue item inside the store transaction. Bad items are reported and skipped; transient errors propagate. */
-  private async processItem(item: QueueItem): Promise<ChatMessage | undefined> {
+  private async processItem(item: QueueItem): Promise<void> {
     try {
       switch (item.k) {
         case 'welcome':
-          await this.processWelcome(item);
-          return undefined;
+          return await this.processWelcome(item);
         case 'commit':
-          await this.processCommit(item);
-          return undefined;
+          return await this.processCommit(item);
         case 'app':
           return await this.processApplication(item);
       }
     } catch (err) {
       if (err instanceof SealpostError && transientCodes.has(err.code)) throw err;
       this.warn(`skipped a ${item.k} message in conversation ${item.c} (seq ${item.seq}): ${(err as Error).message}`);
-      return undefined;
     }
   }
 
@@ -568,14 +561,14 @@ export class SealpostClient {
     this.saveState(conv, res.state, res.selfRemoved ? { status: 'removed' } : {});
   }
 
-  private async processApplication(item: QueueItem): Promise<ChatMessage | undefined> {
+  private async processApplication(item: QueueItem): Promise<void> {
     const conv = this.store.getConversation(item.c);
     if (!conv) throw new SealpostError('CONVERSATION_NOT_FOUND', 'message for a conversation this device is not in');
     const res = await this.engine.process(this.engine.decodeState(conv.state), item.p);
     if (res.kind !== 'application') throw new SealpostError('MLS_ERROR', 'expected an application message');
     this.saveState(conv, res.state);
     const content = decodeContent(res.plaintext);
-    if (content.type !== 'text') return undefined;
+    if (content.type !== 'text') return;
     const row: MessageRow = {
       conversation: item.c,
       id: content.id as MessageId,
@@ -586,8 +579,8 @@ export class SealpostClient {
       direction: res.sender.user === this.user ? 'out' : 'in',
       content: { type: 'text', text: content.text },
     };
-    // Idempotent receive: a message id already stored (a retry or a replay) is never shown twice.
-    return this.store.addMessage(row) ? toChatMessage(row) : undefined;
+    // Idempotent receive: a message id already stored (a retry or a replay) is never stored or shown twice.
+    this.store.addMessage(row, false);
   }
 
   /**
@@ -617,7 +610,8 @@ export class SealpostClient {
                   void this.serial(async () => {
                     if (stalled) return;
                     try {
-                      for (const m of await this.processItems(sock, [item])) onMessage(m);
+                      await this.processItems(sock, [item]);
+                      for (const m of this.store.takeUnseen()) onMessage(toChatMessage(m));
                     } catch (err) {
                       // Stop taking pushes; a fresh connection fetches from the queue in order.
                       stalled = true;
@@ -626,8 +620,11 @@ export class SealpostClient {
                     }
                   });
                 };
-                for (const m of await this.serial(() => this.syncInternal())) onMessage(m);
-                await this.serial(() => this.flushOutbox());
+                await this.serial(async () => {
+                  await this.syncInternal();
+                  await this.flushOutbox();
+                  for (const m of this.store.takeUnseen()) onMessage(toChatMessage(m));
+                });
                 backoff = 500;
               })().catch((err) => {
                 this.warn(`connection problem: ${(err as Error).message}`);

@@ -61,6 +61,8 @@ const migrations: string[] = [
     first_seen INTEGER NOT NULL
   );
   `,
+  // 2: which received messages have been shown (sync/watch print each exactly once, even across a crash).
+  `ALTER TABLE messages ADD COLUMN seen INTEGER NOT NULL DEFAULT 1;`,
 ];
 
 export interface ConversationRow {
@@ -224,23 +226,32 @@ export class ProfileStore {
   }
 
   // ---- messages ----------------------------------------------------------------------------------------------
-  /** Returns false if a message with this id is already stored in the conversation (a retry or a replay). */
-  addMessage(m: MessageRow): boolean {
+  /**
+   * Stores a message; `seen: false` marks a received one for the next sync/watch output.
+   * Returns false if a message with this id is already stored in the conversation (a retry or a replay).
+   */
+  addMessage(m: MessageRow, seen = true): boolean {
     const res = this.db
       .prepare(
-        `INSERT OR IGNORE INTO messages (conversation, id, sender_user, sender_device, sent_at, received_at, direction, content)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT OR IGNORE INTO messages (conversation, id, sender_user, sender_device, sent_at, received_at, direction, content, seen)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(m.conversation, m.id, m.senderUser, m.senderDevice, m.sentAt, m.receivedAt, m.direction, JSON.stringify(m.content));
+      .run(m.conversation, m.id, m.senderUser, m.senderDevice, m.sentAt, m.receivedAt, m.direction, JSON.stringify(m.content), seen ? 1 : 0);
     return res.changes === 1;
   }
-  listMessages(conversation?: ConversationId, limit = 1000): MessageRow[] {
-    const rows = (
-      conversation
-        ? this.db.prepare('SELECT * FROM messages WHERE conversation = ? ORDER BY received_at, rowid LIMIT ?').all(conversation, limit)
-        : this.db.prepare('SELECT * FROM messages ORDER BY received_at, rowid LIMIT ?').all(limit)
-    ) as Row[];
-    return rows.map((r) => ({
+
+  /** Received messages not shown yet, in arrival order; marks them shown. */
+  takeUnseen(): MessageRow[] {
+    return this.db.transaction(() => {
+      const rows = this.db.prepare('SELECT * FROM messages WHERE seen = 0 ORDER BY received_at, rowid').all() as Row[];
+      const out = rows.map((r) => this.messageFromRow(r));
+      this.db.prepare('UPDATE messages SET seen = 1 WHERE seen = 0').run();
+      return out;
+    })();
+  }
+
+  private messageFromRow(r: Row): MessageRow {
+    return {
       conversation: r.conversation as ConversationId,
       id: r.id as MessageId,
       senderUser: r.sender_user as UserId,
@@ -249,7 +260,15 @@ export class ProfileStore {
       receivedAt: r.received_at as number,
       direction: r.direction as MessageRow['direction'],
       content: JSON.parse(r.content as string) as Record<string, unknown>,
-    }));
+    };
+  }
+  listMessages(conversation?: ConversationId, limit = 1000): MessageRow[] {
+    const rows = (
+      conversation
+        ? this.db.prepare('SELECT * FROM messages WHERE conversation = ? ORDER BY received_at, rowid LIMIT ?').all(conversation, limit)
+        : this.db.prepare('SELECT * FROM messages ORDER BY received_at, rowid LIMIT ?').all(limit)
+    ) as Row[];
+    return rows.map((r) => this.messageFromRow(r));
   }
 
   // ---- outbox and pending commits ----------------------------------------------------------------------------

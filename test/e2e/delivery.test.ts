@@ -1,0 +1,138 @@
+// Delivery guarantees a user notices: offline delivery in order, never twice, nothing lost to a client crash,
+// concurrent membership changes that converge, and live push.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SealpostClient, type ChatMessage } from '@sealpost/client';
+import { startTestServer, type TestServer } from '../helpers.js';
+
+let server: TestServer;
+beforeEach(async () => {
+  server = await startTestServer();
+});
+afterEach(async () => {
+  await server.close();
+});
+
+describe('offline delivery', () => {
+  it('delivers what was sent while a device was offline, in order per conversation, once', async () => {
+    const alice = (await server.enroll('alice')).client;
+    const carol = (await server.enroll('carol')).client;
+    const b = await server.enroll('bob');
+    const one = await alice.send({ to: ['bob@localhost'] }, 'a0');
+    const two = await carol.send({ to: ['bob@localhost'] }, 'c0');
+    await b.client.close(); // bob goes offline
+    for (let i = 1; i <= 15; i++) {
+      await alice.send({ conversation: one.conversation }, `a${i}`);
+      if (i % 3 === 0) await carol.send({ conversation: two.conversation }, `c${i / 3}`);
+    }
+    const bob = await SealpostClient.open(b.profile);
+    try {
+      const got = await bob.sync();
+      const texts = (conv: string) => got.filter((m) => m.conversation === conv).map((m) => m.text);
+      expect(texts(one.conversation)).toEqual(Array.from({ length: 16 }, (_, i) => `a${i}`));
+      expect(texts(two.conversation)).toEqual(['c0', 'c1', 'c2', 'c3', 'c4', 'c5']);
+      expect(await bob.sync()).toEqual([]);
+    } finally {
+      await bob.close();
+    }
+  });
+
+  it('loses nothing and shows nothing twice when the client crashes between processing and acking', async () => {
+    const alice = (await server.enroll('alice')).client;
+    const crashy = await server.enroll('bob', {
+      testHooks: {
+        beforeAck: () => {
+          throw new Error('simulated crash before ack');
+        },
+      },
+    });
+    const { conversation } = await alice.send({ to: ['bob@localhost'] }, 'first');
+    await alice.send({ conversation }, 'second');
+    await expect(crashy.client.sync()).rejects.toThrow('simulated crash before ack');
+    await crashy.client.close();
+
+    const bob = await SealpostClient.open(crashy.profile);
+    try {
+      expect((await bob.sync()).map((m) => m.text)).toEqual(['first', 'second']);
+      expect(await bob.sync()).toEqual([]);
+      await alice.send({ conversation }, 'third');
+      expect((await bob.sync()).map((m) => m.text)).toEqual(['third']);
+      expect(bob.messages(conversation).map((m) => m.text)).toEqual(['first', 'second', 'third']);
+    } finally {
+      await bob.close();
+    }
+  });
+});
+
+describe('concurrent commits', () => {
+  it('two members change the group in the same epoch: one wins, the other re-syncs and retries; no fork', async () => {
+    // Both commits are made before either is sent: a barrier holds each one until both exist.
+    let arrived = 0;
+    let release!: () => void;
+    const bothReady = new Promise<void>((r) => (release = r));
+    const barrier = async () => {
+      if (++arrived === 2) release();
+      await bothReady;
+    };
+    const a = await server.enroll('alice');
+    const b = await server.enroll('bob');
+    await server.enroll('dave');
+    await server.enroll('erin');
+    const { conversation } = await a.client.send({ to: ['bob@localhost'] }, 'start');
+    await b.client.sync();
+    await a.client.close();
+    await b.client.close();
+    const alice = await SealpostClient.open(a.profile, { testHooks: { beforeCommitSend: barrier }, warn: (m) => a.warnings.push(m) });
+    const bob = await SealpostClient.open(b.profile, { testHooks: { beforeCommitSend: barrier }, warn: (m) => b.warnings.push(m) });
+    try {
+      await Promise.all([alice.addMember(conversation, 'dave@localhost'), bob.addMember(conversation, 'erin@localhost')]);
+      const retried = [...a.warnings, ...b.warnings].filter((w) => w.includes('another member'));
+      expect(retried).toHaveLength(1);
+      await alice.sync();
+      await bob.sync();
+      const everyone = ['alice@localhost', 'bob@localhost', 'dave@localhost', 'erin@localhost'];
+      expect(alice.conversations()[0]!.members).toEqual(everyone);
+      expect(bob.conversations()[0]!.members).toEqual(everyone);
+      // No fork: a message from each side decrypts everywhere.
+      await alice.send({ conversation }, 'from alice');
+      await bob.send({ conversation }, 'from bob');
+      expect((await alice.sync()).map((m) => m.text)).toEqual(['from bob']);
+      expect((await bob.sync()).map((m) => m.text)).toEqual(['from alice']);
+    } finally {
+      await alice.close();
+      await bob.close();
+    }
+  });
+});
+
+describe('watch', () => {
+  it('pushes messages to a connected device as they arrive', async () => {
+    const alice = (await server.enroll('alice')).client;
+    const bob = (await server.enroll('bob')).client;
+    const { conversation } = await alice.send({ to: ['bob@localhost'] }, 'before watch');
+    const seen: ChatMessage[] = [];
+    const ac = new AbortController();
+    let notify: () => void = () => {};
+    const watching = bob.watch((m) => {
+      seen.push(m);
+      notify();
+    }, ac.signal);
+    const waitFor = (n: number) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`only ${seen.length} of ${n} messages arrived`)), 10_000);
+        notify = () => {
+          if (seen.length >= n) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        notify();
+      });
+    await waitFor(1);
+    for (let i = 0; i < 3; i++) await alice.send({ conversation }, `live ${i}`);
+    await waitFor(4);
+    ac.abort();
+    await watching;
+    expect(seen.map((m) => m.text)).toEqual(['before watch', 'live 0', 'live 1', 'live 2']);
+    expect(await bob.sync()).toEqual([]);
+  });
+});
