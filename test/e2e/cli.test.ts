@@ -1,0 +1,169 @@
+// The built `sealpost` command, driven as a subprocess exactly as a user or a script would: a real server started
+// by `sealpost server`, users added by `sealpost admin`, devices enrolled, messages sent and received.
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { existsSync, rmSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers.js';
+
+const bin = fileURLToPath(new URL('../../packages/cli/bin/sealpost.js', import.meta.url));
+const dir = tempDir('cli');
+let server: ChildProcess;
+let url = '';
+let adminToken = '';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+  lines: Record<string, unknown>[];
+}
+
+function sealpost(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
+      const code = err ? ((err as { code?: number }).code ?? 1) : 0;
+      const lines = stdout
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr, lines });
+    });
+  });
+}
+
+beforeAll(async () => {
+  if (!existsSync(join(dir, '..'))) throw new Error('no temp dir');
+  server = spawn(process.execPath, [bin, 'server', '--data', join(dir, 'data'), '--listen', '127.0.0.1:0', '--json', '--log-level', 'warn'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const rl = createInterface({ input: server.stdout! });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('server did not start')), 20_000);
+    rl.on('line', (line) => {
+      const msg = JSON.parse(line) as { adminToken?: string; listening?: string };
+      if (msg.adminToken) adminToken = msg.adminToken;
+      if (msg.listening) {
+        url = msg.listening;
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+});
+
+afterAll(async () => {
+  server?.kill('SIGTERM');
+  await new Promise((r) => server?.once('exit', r));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the sealpost CLI', () => {
+  it('runs the two-minute tour: add users, enroll, send, sync, list', async () => {
+    expect(statSync(join(dir, 'data', 'admin-token')).mode & 0o777).toBe(0o600);
+    const env = { SEALPOST_SERVER: url, SEALPOST_ADMIN_TOKEN: adminToken };
+    const codes: Record<string, string> = {};
+    for (const name of ['alice', 'bob']) {
+      const add = await sealpost(['admin', 'user', 'add', name, '--json'], env);
+      expect(add.code).toBe(0);
+      expect(add.lines[0]).toMatchObject({ user: `${name}@localhost`, activationCode: expect.any(String) });
+      codes[name] = add.lines[0]!.activationCode as string;
+      const enroll = await sealpost(['enroll', '--user', `${name}@localhost`, '--code', codes[name]!, '--profile', join(dir, name), '--device-name', 'laptop', '--json'], env);
+      expect(enroll.code, enroll.stderr).toBe(0);
+      expect(enroll.lines[0]).toMatchObject({ user: `${name}@localhost`, device: expect.stringMatching(/^dev_/) });
+    }
+    const list = await sealpost(['admin', 'user', 'list', '--json'], env);
+    expect(list.lines.map((l) => [l.user, l.devices])).toEqual([['alice@localhost', 1], ['bob@localhost', 1]]);
+
+    const t0 = performance.now();
+    const sent = await sealpost(['send', '--profile', join(dir, 'alice'), '--to', 'bob@localhost', 'hello from the CLI', '--json']);
+    expect(sent.code, sent.stderr).toBe(0);
+    expect(sent.lines[0]).toEqual({ conversation: expect.stringMatching(/^c_/), id: expect.any(String) });
+    const synced = await sealpost(['sync', '--json'], { SEALPOST_PROFILE: join(dir, 'bob') });
+    const elapsed = performance.now() - t0;
+    expect(synced.code, synced.stderr).toBe(0);
+    expect(synced.lines).toEqual([
+      {
+        type: 'message',
+        conversation: sent.lines[0]!.conversation,
+        id: sent.lines[0]!.id,
+        from: 'alice@localhost',
+        sentAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+        text: 'hello from the CLI',
+      },
+    ]);
+    console.log(`CLI send + sync (two processes, cold start each): ${elapsed.toFixed(0)} ms`);
+
+    const convs = await sealpost(['conversations', '--profile', join(dir, 'bob'), '--json']);
+    expect(convs.lines).toEqual([{ id: sent.lines[0]!.conversation, kind: 'chat', members: ['alice@localhost', 'bob@localhost'] }]);
+    const history = await sealpost(['messages', '--profile', join(dir, 'alice'), '--conversation', sent.lines[0]!.conversation as string, '--json']);
+    expect(history.lines.map((l) => l.text)).toEqual(['hello from the CLI']);
+    const human = await sealpost(['messages', '--profile', join(dir, 'bob')]);
+    expect(human.stdout).toContain('alice@localhost: hello from the CLI');
+
+    // The activation code was one-time.
+    const again = await sealpost(['enroll', '--user', 'alice@localhost', '--code', codes.alice!, '--profile', join(dir, 'alice2'), '--json'], env);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toContain('"code":"ACTIVATION_CODE_INVALID"');
+    expect(existsSync(join(dir, 'alice2', 'profile.db'))).toBe(false);
+  });
+
+  it('watch prints messages as they arrive and stops on SIGINT', async () => {
+    const env = { SEALPOST_SERVER: url, SEALPOST_ADMIN_TOKEN: adminToken };
+    for (const name of ['carol', 'dan']) {
+      const add = await sealpost(['admin', 'user', 'add', name, '--json'], env);
+      const code = add.lines[0]!.activationCode as string;
+      expect((await sealpost(['enroll', '--user', name, '--code', code, '--profile', join(dir, name)].map((a) => (a === name ? `${name}@localhost` : a)), env)).code).toBe(0);
+    }
+    const watcher = spawn(process.execPath, [bin, 'watch', '--profile', join(dir, 'dan'), '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const got: Record<string, unknown>[] = [];
+    const rl = createInterface({ input: watcher.stdout! });
+    const arrived = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('watch printed nothing')), 20_000);
+      rl.on('line', (l) => {
+        got.push(JSON.parse(l) as Record<string, unknown>);
+        if (got.length === 2) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    await new Promise((r) => setTimeout(r, 1000));
+    const first = await sealpost(['send', '--profile', join(dir, 'carol'), '--to', 'dan@localhost', 'one', '--json']);
+    await sealpost(['send', '--profile', join(dir, 'carol'), '--conversation', first.lines[0]!.conversation as string, 'two']);
+    await arrived;
+    watcher.kill('SIGINT');
+    const code = await new Promise((r) => watcher.once('exit', r));
+    expect(code).toBe(0);
+    expect(got.map((m) => [m.from, m.text])).toEqual([['carol@localhost', 'one'], ['carol@localhost', 'two']]);
+  });
+
+  it('fails with a non-zero exit, one line on stderr, and a JSON error with --json', async () => {
+    const missing = await sealpost(['sync', '--json'], { SEALPOST_PROFILE: '' });
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toBe('');
+    expect(missing.stderr.trim().split('\n')).toEqual([
+      'error: --profile is required (or set SEALPOST_PROFILE) [INVALID_INPUT]',
+      JSON.stringify({ error: { code: 'INVALID_INPUT', message: '--profile is required (or set SEALPOST_PROFILE)' } }),
+    ]);
+    const notEnrolled = await sealpost(['sync', '--profile', join(dir, 'nobody')]);
+    expect(notEnrolled.code).toBe(1);
+    expect(notEnrolled.stderr).toMatch(/^error: no Sealpost profile in .* \[NOT_ENROLLED\]\n$/);
+    const badToken = await sealpost(['admin', 'user', 'list', '--server', url, '--token', 'wrong', '--json']);
+    expect(badToken.code).toBe(1);
+    expect(badToken.stderr).toContain('"code":"ADMIN_TOKEN_INVALID"');
+    const unknownOption = await sealpost(['send', '--bogus', '--json']);
+    expect(unknownOption.code).toBe(1);
+    expect(unknownOption.stderr).toContain('"code":"INVALID_INPUT"');
+    const unreachable = await sealpost(['admin', 'user', 'list', '--server', 'http://127.0.0.1:1', '--token', 'x', '--json']);
+    expect(unreachable.stderr).toContain('"code":"SERVER_UNREACHABLE"');
+  });
+
+  it('refuses plain HTTP on a non-loopback address unless told it sits behind a TLS proxy', async () => {
+    const res = await sealpost(['server', '--data', join(dir, 'data2'), '--listen', '0.0.0.0:0', '--json']);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('"code":"INSECURE_LISTEN"');
+  });
+});
