@@ -395,7 +395,22 @@ export class SealpostClient {
         users: change.addUsers,
         exclude: present,
       });
-      keyPackages = res.keyPackages.map((k) => ({ device: k.device, keyPackage: fromBase64Url(k.keyPackage)! }));
+      // The server only relays KeyPackages. Each must be for a device in its user's account-signed device list;
+      // anything else (a "ghost" device the server made up) is refused here, before it can join.
+      for (const k of res.keyPackages) {
+        const bytes = fromBase64Url(k.keyPackage);
+        const read = bytes ? await this.engine.readKeyPackage(bytes).catch(() => undefined) : undefined;
+        const trusted =
+          read !== undefined &&
+          read.identity.device === k.device &&
+          change.addUsers.includes(read.identity.user) &&
+          (await this.trust.isTrusted(read.identity, read.signatureKey));
+        if (!trusted) {
+          this.warn(`refused a KeyPackage for device ${k.device}: it is not in its user's account-signed device list`);
+          continue;
+        }
+        keyPackages.push({ device: k.device, keyPackage: bytes! });
+      }
     }
     for (let attempt = 1; ; attempt++) {
       const pending = await this.store.exclusive(async () => {
