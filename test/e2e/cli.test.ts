@@ -167,3 +167,13 @@ describe('the sealpost CLI', () => {
     expect(res.stderr).toContain('"code":"INSECURE_LISTEN"');
   });
 });
+
+describe('sealpost server', () => {
+  it('says clearly when its address is taken', async () => {
+    const port = new URL(url).port;
+    const res = await sealpost(['server', '--data', join(dir, 'data3'), '--listen', `127.0.0.1:${port}`, '--json']);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('"code":"LISTEN_FAILED"');
+    expect(res.stderr).toContain('already in use');
+  });
+});

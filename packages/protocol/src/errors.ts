@@ -46,6 +46,7 @@ export const errorCodes = [
   'PROTOCOL_ERROR',
   'CONFIG_INVALID',
   'INSECURE_LISTEN',
+  'LISTEN_FAILED',
   'INTERNAL',
 ] as const;
 

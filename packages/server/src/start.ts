@@ -112,6 +112,14 @@ export async function startServer(opts: StartOptions): Promise<StartedServer> {
     },
     tls ? { tls } : {},
   );
-  const url = await server.listen(opts.host, opts.port);
+  let url: string;
+  try {
+    url = await server.listen(opts.host, opts.port);
+  } catch (err) {
+    await server.close().catch(() => {});
+    const code = (err as { code?: string }).code;
+    const why = code === 'EADDRINUSE' ? 'the address is already in use (another server running? choose one with --listen)' : (err as Error).message;
+    throw new SealpostError('LISTEN_FAILED', `cannot listen on ${opts.host}:${opts.port}: ${why}`, { cause: err });
+  }
   return { url, server, adminTokenFile, close: () => server.close() };
 }
