@@ -177,3 +177,54 @@ describe('sealpost server', () => {
     expect(res.stderr).toContain('already in use');
   });
 });
+
+describe('sealpost server with TLS', () => {
+  it('serves HTTPS and WebSocket over TLS with --tls-cert/--tls-key', async () => {
+    const tls = join(dir, 'tls');
+    const { execFileSync } = await import('node:child_process');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(tls, { recursive: true });
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
+      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+      '-keyout', join(tls, 'key.pem'), '-out', join(tls, 'cert.pem'),
+    ], { stdio: 'ignore' });
+    const tlsServer = spawn(process.execPath, [bin, 'server', '--data', join(dir, 'tls-data'), '--listen', '127.0.0.1:0', '--json', '--log-level', 'warn',
+      '--tls-cert', join(tls, 'cert.pem'), '--tls-key', join(tls, 'key.pem')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const lines: { adminToken?: string; listening?: string }[] = [];
+      const rl = createInterface({ input: tlsServer.stdout! });
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('TLS server did not start')), 20_000);
+        rl.on('line', (l) => {
+          lines.push(JSON.parse(l));
+          if (lines.some((x) => x.listening)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+      const httpsUrl = lines.find((x) => x.listening)!.listening!;
+      const token = lines.find((x) => x.adminToken)!.adminToken!;
+      expect(httpsUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      const env = { SEALPOST_SERVER: httpsUrl, SEALPOST_ADMIN_TOKEN: token, NODE_EXTRA_CA_CERTS: join(tls, 'cert.pem') };
+      const codes: string[] = [];
+      for (const name of ['tina', 'tom']) {
+        const add = await sealpost(['admin', 'user', 'add', name, '--json'], env);
+        expect(add.code, add.stderr).toBe(0);
+        codes.push(add.lines[0]!.activationCode as string);
+      }
+      expect((await sealpost(['enroll', '--user', 'tina@localhost', '--code', codes[0]!, '--profile', join(tls, 'tina')], env)).code).toBe(0);
+      expect((await sealpost(['enroll', '--user', 'tom@localhost', '--code', codes[1]!, '--profile', join(tls, 'tom')], env)).code).toBe(0);
+      expect((await sealpost(['send', '--profile', join(tls, 'tina'), '--to', 'tom@localhost', 'over tls'], env)).code).toBe(0);
+      const got = await sealpost(['sync', '--profile', join(tls, 'tom'), '--json'], env);
+      expect(got.lines.map((l) => l.text)).toEqual(['over tls']);
+      // Without trusting the certificate, the client refuses to talk.
+      const untrusted = await sealpost(['admin', 'user', 'list', '--json'], { SEALPOST_SERVER: httpsUrl, SEALPOST_ADMIN_TOKEN: token });
+      expect(untrusted.stderr).toContain('"code":"SERVER_UNREACHABLE"');
+    } finally {
+      tlsServer.kill('SIGTERM');
+      await new Promise((r) => tlsServer.once('exit', r));
+    }
+  });
+});
