@@ -1,7 +1,7 @@
 // Starting a server from a data folder: open (and migrate) the SQLite store, create the server key and the admin
 // token on first start, listen. This is what `sealpost server` and `npm start` run.
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { generateKeyPairSync, timingSafeEqual } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
@@ -90,11 +90,6 @@ export async function startServer(opts: StartOptions): Promise<StartedServer> {
     tokenHashHex = Buffer.from(sha256(token)).toString('hex');
     await store.setMeta('admin_token_sha256', tokenHashHex);
     opts.onAdminToken?.(token, adminTokenFile);
-  } else if (existsSync(adminTokenFile)) {
-    const onDisk = readFileSync(adminTokenFile, 'utf8').trim();
-    if (!timingSafeEqual(sha256(onDisk), Buffer.from(tokenHashHex, 'hex'))) {
-      // Not fatal: the operator may have removed or replaced the file; the database is authoritative.
-    }
   }
 
   const log = createLogger(opts.logLevel, opts.logDestination);
