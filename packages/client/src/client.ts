@@ -23,6 +23,14 @@ import {
   signLabelled,
   signedDeviceListToJson,
   toBase64Url,
+  summariseFile,
+  userDomain,
+  zFileRef,
+  type AttachmentSummary,
+  type BlobId,
+  type ChatText,
+  type FileRef,
+  type Mail,
   type ConversationId,
   type ConversationKind,
   type DeviceId,
@@ -33,6 +41,8 @@ import {
   type UserId,
 } from '@sealpost/protocol';
 import { HttpApi } from './http-api.js';
+import { FileTransfer, type Progress } from './files.node.js';
+import { forwardSubject, forwardText, mailSummary, newMailMessageId, replyRecipients, replySubject, type MailFull, type MailSummary } from './mail.js';
 import { ProfileStore, type ConversationRow, type MessageRow } from './profile-store.node.js';
 import { ServerSocket, type WebSocketFactory } from './socket.js';
 import { DeviceTrust } from './trust.js';
@@ -42,7 +52,7 @@ export interface ClientOptions {
   warn?: (message: string) => void;
   webSocket?: WebSocketFactory;
   /** Test double hooks, named as such: let a test simulate a crash at a precise point. Never set in product code. */
-  testHooks?: { beforeAck?: () => void; beforeCommitSend?: () => Promise<void> };
+  testHooks?: { beforeAck?: () => void; beforeCommitSend?: () => Promise<void>; afterUploadPart?: (part: number) => void };
 }
 
 export interface ChatMessage {
@@ -52,6 +62,22 @@ export interface ChatMessage {
   from: UserId;
   sentAt: string;
   text: string;
+  /** Present when the message carries files. */
+  attachments?: AttachmentSummary[];
+}
+
+/** What sync and watch report: chat messages and mail. */
+export type Received = ChatMessage | MailSummary;
+
+export interface MailDraft {
+  to: string[];
+  cc?: string[];
+  bcc?: string[];
+  subject: string;
+  text: string;
+  html?: string;
+  /** Paths of files to attach. */
+  attach?: string[];
 }
 
 export interface ConversationSummary {
@@ -159,9 +185,12 @@ export class SealpostClient {
     trust = new DeviceTrust(engine.cs, api, store);
     client = new SealpostClient(store, api, engine, options, user, device, server);
     client.trust = trust;
+    const c = client;
+    client.files = new FileTransfer(api, store, () => c.sessionToken(), options.testHooks ?? {});
     return client;
   }
   private trust!: DeviceTrust;
+  private files!: FileTransfer;
 
   private get deviceKeys(): SignatureKeyPair {
     return { publicKey: this.store.getMeta('device_sig_public')!, privateKey: this.store.getMeta('device_sig_private')! };
@@ -255,32 +284,249 @@ export class SealpostClient {
     return this.store.listConversations().map((c) => ({ id: c.id, kind: c.kind, members: c.members, status: c.status }));
   }
 
+  /** Chat history from the local store (mail is read with `mailList`/`readMail`). */
   messages(conversation?: ConversationId): ChatMessage[] {
-    return this.store.listMessages(conversation).map(toChatMessage);
+    return this.store.listMessages(conversation).filter((m) => m.kind !== 'mail').map(toChatMessage);
   }
 
   // ---- sending ------------------------------------------------------------------------------------------------
 
-  /** Send text to a conversation, or to exactly these users (reusing their chat, or creating one). */
-  send(target: { conversation: ConversationId } | { to: string[] }, text: string): Promise<{ conversation: ConversationId; id: MessageId }> {
-    if (text.length === 0) return Promise.reject(new SealpostError('INVALID_INPUT', 'text: empty message'));
+  /** Send text (and files) to a conversation, or to exactly these users (reusing their chat, or creating one). */
+  send(
+    target: { conversation: ConversationId } | { to: string[] },
+    text: string,
+    opts: { files?: string[]; onProgress?: Progress } = {},
+  ): Promise<{ conversation: ConversationId; id: MessageId }> {
+    const files = opts.files ?? [];
+    if (text.length === 0 && files.length === 0) return Promise.reject(new SealpostError('INVALID_INPUT', 'text: empty message (give text or a file)'));
     if (text.length > limits.maxTextChars) return Promise.reject(new SealpostError('PAYLOAD_TOO_LARGE', `text: longer than ${limits.maxTextChars} characters`));
+    if (files.length > limits.maxAttachments) return Promise.reject(new SealpostError('INVALID_INPUT', `at most ${limits.maxAttachments} files per message`));
     return this.serial(async () => {
       await this.flushPendingCommits();
-      const conversation = 'conversation' in target ? this.requireConversation(target.conversation).id : await this.chatWith(target.to);
+      for (const f of files) await FileTransfer.checkReadable(f);
+      let conversation: ConversationId;
+      if ('conversation' in target) conversation = this.requireConversation(target.conversation).id;
+      else {
+        // Resolve the recipients before uploading anything, so a typo costs nothing.
+        const users = this.chatUsers(target.to);
+        for (const u of users) await this.trust.deviceList(u);
+        conversation = this.findChat(users) ?? (await this.createConversation('chat', users));
+      }
+      const attachments = await this.uploadAll(files, opts.onProgress);
       const id = newMessageId();
-      const sentAt = Date.now();
-      const plaintext = encodeContent({ v: 1, type: 'text', id, sentAt, text });
-      await this.store.exclusive(async () => {
-        const conv = this.requireConversation(conversation);
-        const { state, message } = await this.engine.encrypt(this.engine.decodeState(conv.state), plaintext);
-        this.saveState(conv, state);
-        this.store.addOutbox({ conversation, id, epoch: conv.epoch, payload: message, plaintext });
-        this.store.addMessage({ conversation, id, senderUser: this.user, senderDevice: this.device, sentAt, receivedAt: sentAt, direction: 'out', content: { type: 'text', text } });
-      });
-      await this.flushOutbox();
+      const content: ChatText = { v: 1, type: 'text', id, sentAt: Date.now(), text, ...(attachments.length > 0 ? { attachments } : {}) };
+      await this.sendContent(conversation, content);
       return { conversation, id };
     });
+  }
+
+  // ---- mail -------------------------------------------------------------------------------------------------
+
+  /**
+   * Send a mail. Each mail starts a thread (a conversation of kind `mail`) with the sender, To and Cc; each Bcc
+   * recipient gets an own thread with an own copy that names only them. Everything is checked — recipients exist,
+   * files are readable, the mail fits — before anything is uploaded or sent.
+   */
+  sendMail(draft: MailDraft, opts: { onProgress?: Progress } = {}): Promise<{ id: MessageId; thread: ConversationId }> {
+    return this.serial(async () => {
+      await this.flushPendingCommits();
+      const to = uniqueUsers(draft.to.map(parseUserId));
+      const cc = uniqueUsers((draft.cc ?? []).map(parseUserId)).filter((u) => !to.includes(u));
+      const bcc = uniqueUsers((draft.bcc ?? []).map(parseUserId)).filter((u) => !to.includes(u) && !cc.includes(u));
+      return this.composeAndSend({ to, cc, bcc, subject: draft.subject, text: draft.text, html: draft.html, files: draft.attach ?? [], carried: [] }, undefined, opts.onProgress);
+    });
+  }
+
+  /** Mail in this device's store, oldest first. `inbox`: received; `sent`: sent from this account. */
+  mailList(folder: 'inbox' | 'sent' = 'inbox'): MailSummary[] {
+    return this.store
+      .listMail()
+      .filter((m) => (folder === 'sent' ? m.senderUser === this.user && m.content.copyOf === undefined : m.senderUser !== this.user))
+      .map((m) => mailSummary(m.content as unknown as Mail, m.conversation, !m.read));
+  }
+
+  /** The whole mail, marked read. */
+  readMail(id: string): MailFull {
+    const row = this.requireMail(id);
+    this.store.markRead(row.conversation, row.id);
+    const m = row.content as unknown as Mail;
+    return { ...mailSummary(m, row.conversation, false), text: m.text, html: m.html ?? null };
+  }
+
+  /**
+   * Reply. Reply-all stays in the thread. A reply to the sender alone stays in the thread only when the thread is
+   * just the two of you; otherwise it starts a new thread, so nobody else sees it.
+   */
+  replyMail(id: string, reply: { all?: boolean; text: string; attach?: string[] }, opts: { onProgress?: Progress } = {}): Promise<{ id: MessageId; thread: ConversationId }> {
+    return this.serial(async () => {
+      await this.flushPendingCommits();
+      const row = this.requireMail(id);
+      const orig = row.content as unknown as Mail;
+      const fromBcc = orig.bcc !== undefined && orig.from !== this.user;
+      const { to, cc } = replyRecipients(orig, this.user, Boolean(reply.all) && !fromBcc);
+      if (to.length === 0) throw new SealpostError('INVALID_INPUT', 'nobody to reply to');
+      const thread = this.store.getConversation(row.conversation);
+      const everyone = new Set<string>([this.user, ...to, ...cc]);
+      const sameThread =
+        thread?.status === 'active' && thread.members.length === everyone.size && thread.members.every((u) => everyone.has(u));
+      return this.composeAndSend(
+        {
+          to,
+          cc,
+          bcc: [],
+          subject: replySubject(orig.subject),
+          text: reply.text,
+          files: reply.attach ?? [],
+          carried: [],
+          inReplyTo: orig.messageId,
+          references: [...orig.references, orig.messageId].slice(-100),
+        },
+        sameThread ? row.conversation : undefined,
+        opts.onProgress,
+      );
+    });
+  }
+
+  /** Forward a mail, with its attachments, to new recipients, in a new thread. */
+  forwardMail(id: string, fwd: { to: string[]; cc?: string[]; text?: string }): Promise<{ id: MessageId; thread: ConversationId }> {
+    return this.serial(async () => {
+      await this.flushPendingCommits();
+      const orig = this.requireMail(id).content as unknown as Mail;
+      const to = uniqueUsers(fwd.to.map(parseUserId));
+      const cc = uniqueUsers((fwd.cc ?? []).map(parseUserId)).filter((u) => !to.includes(u));
+      return this.composeAndSend({
+        to,
+        cc,
+        bcc: [],
+        subject: forwardSubject(orig.subject),
+        text: forwardText(fwd.text, orig),
+        ...(orig.html ? { html: orig.html } : {}),
+        files: [],
+        carried: orig.attachments as FileRef[],
+      });
+    });
+  }
+
+  private requireMail(id: string): MessageRow {
+    const row = /^[A-Za-z0-9_-]{8,64}$/.test(id) ? this.store.findMail(id as MessageId) : undefined;
+    if (!row) throw new SealpostError('MAIL_NOT_FOUND', `no mail ${id} on this device`);
+    return row;
+  }
+
+  private async composeAndSend(
+    m: {
+      to: UserId[]; cc: UserId[]; bcc: UserId[]; subject: string; text: string; html?: string | undefined;
+      files: string[]; carried: FileRef[]; inReplyTo?: string; references?: string[];
+    },
+    thread?: ConversationId,
+    onProgress?: Progress,
+  ): Promise<{ id: MessageId; thread: ConversationId }> {
+    const strip = (us: UserId[]) => us.filter((u) => u !== this.user);
+    const to = strip(m.to);
+    const cc = strip(m.cc);
+    const bcc = strip(m.bcc);
+    if (to.length + cc.length === 0) throw new SealpostError('INVALID_INPUT', 'to: name at least one recipient other than yourself');
+    if (to.length + cc.length + bcc.length > limits.maxMailRecipients) {
+      throw new SealpostError('TOO_MANY_RECIPIENTS', `at most ${limits.maxMailRecipients} recipients (To, Cc and Bcc together)`);
+    }
+    if (m.subject.length > limits.maxSubjectChars) throw new SealpostError('PAYLOAD_TOO_LARGE', `subject: longer than ${limits.maxSubjectChars} characters`);
+    for (const [what, body] of [['body', m.text], ['html', m.html ?? '']] as const) {
+      if (body.length > limits.maxMailBodyChars) throw new SealpostError('PAYLOAD_TOO_LARGE', `${what}: longer than ${limits.maxMailBodyChars} characters`);
+    }
+    if (m.files.length + m.carried.length > limits.maxAttachments) throw new SealpostError('INVALID_INPUT', `at most ${limits.maxAttachments} attachments`);
+    for (const u of [...to, ...cc, ...bcc]) await this.trust.deviceList(u);
+    for (const f of m.files) await FileTransfer.checkReadable(f);
+
+    const base = {
+      v: 1 as const,
+      type: 'mail' as const,
+      sentAt: Date.now(),
+      messageId: newMailMessageId(userDomain(this.user)),
+      ...(m.inReplyTo ? { inReplyTo: m.inReplyTo } : {}),
+      references: m.references ?? [],
+      from: this.user,
+      to,
+      cc,
+      subject: m.subject,
+      text: m.text,
+      ...(m.html ? { html: m.html } : {}),
+    };
+    // Size check with stand-in references of the real length, before any upload.
+    const standIn = [...m.carried, ...m.files.map(() => m.carried[0] ?? placeholderRef)];
+    const probe = encodeContent({ ...base, id: newMessageId(), attachments: standIn, ...(bcc.length > 0 ? { bcc: [bcc[0]!], copyOf: newMessageId() } : {}) });
+    if (probe.length > limits.maxMlsMessageBytes - 4096) {
+      throw new SealpostError('PAYLOAD_TOO_LARGE', `mail is ${probe.length} bytes; at most ${limits.maxMlsMessageBytes - 4096} fit one message (send large text as an attachment)`);
+    }
+
+    const attachments = [...m.carried, ...(await this.uploadAll(m.files, onProgress))];
+    const conversation = thread ?? (await this.createConversation('mail', uniqueUsers([...to, ...cc])));
+    const id = newMessageId();
+    const mail: Mail = { ...base, id, attachments };
+    // The sender's own record names all Bcc recipients; each Bcc copy names only its recipient; other copies none.
+    await this.sendContent(conversation, mail, { record: true, ...(bcc.length > 0 ? { as: { ...mail, bcc } } : {}) });
+    for (const b of bcc) {
+      const own = await this.createConversation('mail', [b]);
+      await this.sendContent(own, { ...mail, id: newMessageId(), bcc: [b], copyOf: id }, { record: false });
+    }
+    return { id, thread: conversation };
+  }
+
+  // ---- files --------------------------------------------------------------------------------------------------
+
+  /** Download, verify and decrypt an attachment (by its id, as listed with a message) to `out`. */
+  saveAttachment(id: string, out: string, opts: { onProgress?: Progress } = {}): Promise<AttachmentSummary> {
+    const raw = this.store.findAttachment(id);
+    if (!raw) return Promise.reject(new SealpostError('ATTACHMENT_NOT_FOUND', `no attachment ${id} in this device's messages`));
+    const ref = zFileRef.parse(raw) as FileRef;
+    return this.files.download(ref, out, opts).then(() => summariseFile(ref));
+  }
+
+  /** Delete a message from this device; files no other message here refers to are released on the server. */
+  deleteMessage(conversation: ConversationId, id: MessageId): Promise<void> {
+    return this.serial(async () => {
+      if (!this.store.getMessage(conversation, id)) throw new SealpostError('INVALID_INPUT', `no message ${id} in ${conversation}`);
+      const orphans = this.store.deleteMessage(conversation, id);
+      for (const blob of orphans) await this.files.release(blob as BlobId);
+    });
+  }
+
+  private async uploadAll(paths: string[], onProgress?: Progress): Promise<FileRef[]> {
+    const refs: FileRef[] = [];
+    for (const path of paths) refs.push((await this.files.upload(path, onProgress ? { onProgress } : {})).ref);
+    return refs;
+  }
+
+  /** Encrypt, persist (state, outbox, history) in one transaction, then deliver. Runs inside `serial`. */
+  private async sendContent(
+    conversation: ConversationId,
+    content: ChatText | Mail,
+    history: { record: false } | { record: true; as?: ChatText | Mail } = { record: true },
+  ): Promise<void> {
+    const plaintext = encodeContent(content);
+    if (plaintext.length > limits.maxMlsMessageBytes - 4096) {
+      throw new SealpostError('PAYLOAD_TOO_LARGE', `message is ${plaintext.length} bytes; at most ${limits.maxMlsMessageBytes - 4096} fit one message`);
+    }
+    const blobs = (content.attachments ?? []).map((f) => f.id as BlobId);
+    await this.store.exclusive(async () => {
+      const conv = this.requireConversation(conversation);
+      const { state, message } = await this.engine.encrypt(this.engine.decodeState(conv.state), plaintext);
+      this.saveState(conv, state);
+      this.store.addOutbox({ conversation, id: content.id, epoch: conv.epoch, payload: message, plaintext, blobs });
+      if (history.record) {
+        this.store.addMessage({
+          conversation,
+          id: content.id,
+          senderUser: this.user,
+          senderDevice: this.device,
+          sentAt: content.sentAt,
+          receivedAt: content.sentAt,
+          direction: 'out',
+          kind: content.type,
+          content: localContent(history.as ?? content),
+        });
+      }
+    });
+    await this.flushOutbox();
   }
 
   private requireConversation(id: ConversationId): ConversationRow {
@@ -308,7 +554,14 @@ export class SealpostClient {
       for (let attempt = 1; ; attempt++) {
         try {
           const sock = await this.socket();
-          await sock.request({ t: 'send', c: current.conversation, e: current.epoch, id: current.id, p: current.payload });
+          await sock.request({
+            t: 'send',
+            c: current.conversation,
+            e: current.epoch,
+            id: current.id,
+            p: current.payload,
+            ...(current.blobs.length > 0 ? { b: current.blobs } : {}),
+          });
           this.store.deleteOutbox(row.seq);
           break;
         } catch (err) {
@@ -333,14 +586,16 @@ export class SealpostClient {
 
   // ---- conversations and membership ---------------------------------------------------------------------------
 
-  private async chatWith(to: string[]): Promise<ConversationId> {
+  private chatUsers(to: string[]): UserId[] {
     const users = uniqueUsers(to.map(parseUserId)).filter((u) => u !== this.user);
     if (users.length === 0) throw new SealpostError('INVALID_INPUT', 'to: name at least one other user');
     if (users.length > limits.maxConversationUsers) throw new SealpostError('INVALID_INPUT', `to: at most ${limits.maxConversationUsers} users`);
+    return users;
+  }
+
+  private findChat(users: UserId[]): ConversationId | undefined {
     const wanted = [...users, this.user].sort().join(',');
-    const existing = this.store.listConversations().find((c) => c.kind === 'chat' && c.status === 'active' && [...c.members].sort().join(',') === wanted);
-    if (existing) return existing.id;
-    return this.createConversation('chat', users);
+    return this.store.listConversations().find((c) => c.kind === 'chat' && c.status === 'active' && [...c.members].sort().join(',') === wanted)?.id;
   }
 
   /** Create a conversation and add these users' devices (and this user's other devices). */
@@ -487,13 +742,13 @@ export class SealpostClient {
   // ---- receiving ----------------------------------------------------------------------------------------------
 
   /** Fetch everything pending, process it, ack it; returns the new chat messages. */
-  sync(): Promise<ChatMessage[]> {
+  sync(): Promise<Received[]> {
     return this.serial(async () => {
       await this.flushPendingCommits();
       await this.syncInternal();
       await this.flushOutbox();
       await this.replenishKeyPackages();
-      return this.store.takeUnseen().map(toChatMessage);
+      return this.store.takeUnseen().map(toReceived);
     });
   }
 
@@ -583,7 +838,11 @@ export class SealpostClient {
     if (res.kind !== 'application') throw new SealpostError('MLS_ERROR', 'expected an application message');
     this.saveState(conv, res.state);
     const content = decodeContent(res.plaintext);
-    if (content.type !== 'text') return;
+    if (content.type === 'unknown') return;
+    if (content.type === 'mail' && content.from !== res.sender.user) {
+      // The From inside the encryption must be the member who actually sent it.
+      throw new SealpostError('MLS_ERROR', `mail claims to be from ${content.from} but was sent by ${res.sender.user}`);
+    }
     const row: MessageRow = {
       conversation: item.c,
       id: content.id as MessageId,
@@ -592,7 +851,9 @@ export class SealpostClient {
       sentAt: content.sentAt,
       receivedAt: Date.now(),
       direction: res.sender.user === this.user ? 'out' : 'in',
-      content: { type: 'text', text: content.text },
+      kind: content.type,
+      read: content.type !== 'mail' || res.sender.user === this.user,
+      content: localContent(content),
     };
     // Idempotent receive: a message id already stored (a retry or a replay) is never stored or shown twice.
     this.store.addMessage(row, false);
@@ -601,7 +862,7 @@ export class SealpostClient {
   /**
    * Stay connected and hand each new message to `onMessage` until `signal` aborts. Reconnects with backoff.
    */
-  watch(onMessage: (m: ChatMessage) => void, signal: AbortSignal): Promise<void> {
+  watch(onMessage: (m: Received) => void, signal: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
       let backoff = 500;
       let stopped = false;
@@ -626,7 +887,7 @@ export class SealpostClient {
                     if (stalled) return;
                     try {
                       await this.processItems(sock, [item]);
-                      for (const m of this.store.takeUnseen()) onMessage(toChatMessage(m));
+                      for (const m of this.store.takeUnseen()) onMessage(toReceived(m));
                     } catch (err) {
                       // Stop taking pushes; a fresh connection fetches from the queue in order.
                       stalled = true;
@@ -638,7 +899,7 @@ export class SealpostClient {
                 await this.serial(async () => {
                   await this.syncInternal();
                   await this.flushOutbox();
-                  for (const m of this.store.takeUnseen()) onMessage(toChatMessage(m));
+                  for (const m of this.store.takeUnseen()) onMessage(toReceived(m));
                 });
                 backoff = 500;
               })().catch((err) => {
@@ -661,11 +922,23 @@ export class SealpostClient {
   }
 }
 
+/** Stands in for a real file reference when checking a mail's size before uploading (same encoded length). */
+const placeholderRef: FileRef = {
+  id: 'b_AAAAAAAAAAAAAAAAAAAAAA' as BlobId,
+  key: 'A'.repeat(43),
+  hash: 'A'.repeat(43),
+  size: Number.MAX_SAFE_INTEGER,
+  chunkSize: 1024 * 1024,
+  name: 'n'.repeat(255),
+  type: 't'.repeat(127),
+};
+
 function uniqueUsers(users: UserId[]): UserId[] {
   return [...new Set(users)].sort();
 }
 
 function toChatMessage(m: MessageRow): ChatMessage {
+  const files = (m.content.attachments ?? []) as FileRef[];
   return {
     type: 'message',
     conversation: m.conversation,
@@ -673,7 +946,17 @@ function toChatMessage(m: MessageRow): ChatMessage {
     from: m.senderUser,
     sentAt: new Date(m.sentAt).toISOString(),
     text: typeof m.content.text === 'string' ? m.content.text : '',
+    ...(files.length > 0 ? { attachments: files.map(summariseFile) } : {}),
   };
+}
+
+function toReceived(m: MessageRow): Received {
+  return m.kind === 'mail' ? mailSummary(m.content as unknown as Mail, m.conversation, !m.read) : toChatMessage(m);
+}
+
+/** What the local store keeps of a message: the whole content (keys of attachments included; the profile is private). */
+function localContent(c: ChatText | Mail): Record<string, unknown> {
+  return { ...c } as Record<string, unknown>;
 }
 
 export function normaliseServerUrl(s: string): string {

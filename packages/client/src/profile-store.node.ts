@@ -4,7 +4,7 @@
 import Database from 'better-sqlite3';
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { SealpostError, type ConversationId, type ConversationKind, type DeviceId, type MessageId, type UserId } from '@sealpost/protocol';
+import { SealpostError, type BlobId, type ConversationId, type ConversationKind, type DeviceId, type MessageId, type UserId } from '@sealpost/protocol';
 
 type Row = Record<string, unknown>;
 const u8 = (b: unknown): Uint8Array => new Uint8Array(b as Buffer);
@@ -63,6 +63,29 @@ const migrations: string[] = [
   `,
   // 2: which received messages have been shown (sync/watch print each exactly once, even across a crash).
   `ALTER TABLE messages ADD COLUMN seen INTEGER NOT NULL DEFAULT 1;`,
+  // 3: mail read state, attachments, resumable uploads, blobs named by outgoing messages.
+  `
+  ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'text';
+  ALTER TABLE messages ADD COLUMN read INTEGER NOT NULL DEFAULT 1;
+  CREATE INDEX messages_kind ON messages(kind, id);
+  CREATE TABLE attachments (
+    id TEXT NOT NULL,
+    conversation TEXT NOT NULL,
+    message TEXT NOT NULL,
+    ref TEXT NOT NULL,
+    PRIMARY KEY (id, conversation, message)
+  );
+  CREATE TABLE uploads (
+    path TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime REAL NOT NULL,
+    blob TEXT PRIMARY KEY,
+    key BLOB NOT NULL,
+    chunk_size INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  ALTER TABLE outbox ADD COLUMN blobs TEXT NOT NULL DEFAULT '[]';
+  `,
 ];
 
 export interface ConversationRow {
@@ -85,6 +108,10 @@ export interface MessageRow {
   receivedAt: number;
   direction: 'in' | 'out';
   content: Record<string, unknown>;
+  /** 'text' (chat) or 'mail'. */
+  kind?: 'text' | 'mail';
+  /** Mail read state; chat messages are always read. */
+  read?: boolean;
 }
 
 export interface OutboxRow {
@@ -94,6 +121,7 @@ export interface OutboxRow {
   epoch: number;
   payload: Uint8Array;
   plaintext: Uint8Array;
+  blobs: BlobId[];
 }
 
 export interface PendingCommitRow {
@@ -233,11 +261,18 @@ export class ProfileStore {
   addMessage(m: MessageRow, seen = true): boolean {
     const res = this.db
       .prepare(
-        `INSERT OR IGNORE INTO messages (conversation, id, sender_user, sender_device, sent_at, received_at, direction, content, seen)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT OR IGNORE INTO messages (conversation, id, sender_user, sender_device, sent_at, received_at, direction, content, seen, kind, read)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(m.conversation, m.id, m.senderUser, m.senderDevice, m.sentAt, m.receivedAt, m.direction, JSON.stringify(m.content), seen ? 1 : 0);
-    return res.changes === 1;
+      .run(
+        m.conversation, m.id, m.senderUser, m.senderDevice, m.sentAt, m.receivedAt, m.direction, JSON.stringify(m.content),
+        seen ? 1 : 0, m.kind ?? 'text', m.read === false ? 0 : 1,
+      );
+    if (res.changes !== 1) return false;
+    const files = (m.content.attachments ?? []) as { id: string }[];
+    const ins = this.db.prepare('INSERT OR IGNORE INTO attachments (id, conversation, message, ref) VALUES (?, ?, ?, ?)');
+    for (const f of files) ins.run(f.id, m.conversation, m.id, JSON.stringify(f));
+    return true;
   }
 
   /** Received messages not shown yet, in arrival order; marks them shown. */
@@ -260,7 +295,51 @@ export class ProfileStore {
       receivedAt: r.received_at as number,
       direction: r.direction as MessageRow['direction'],
       content: JSON.parse(r.content as string) as Record<string, unknown>,
+      kind: r.kind as MessageRow['kind'],
+      read: r.read === 1,
     };
+  }
+
+  listMail(): MessageRow[] {
+    return (this.db.prepare("SELECT * FROM messages WHERE kind = 'mail' ORDER BY sent_at, rowid").all() as Row[]).map((r) => this.messageFromRow(r));
+  }
+  findMail(id: MessageId): MessageRow | undefined {
+    const r = this.db.prepare("SELECT * FROM messages WHERE kind = 'mail' AND id = ?").get(id) as Row | undefined;
+    return r ? this.messageFromRow(r) : undefined;
+  }
+  markRead(conversation: ConversationId, id: MessageId): void {
+    this.db.prepare('UPDATE messages SET read = 1 WHERE conversation = ? AND id = ?').run(conversation, id);
+  }
+  getMessage(conversation: ConversationId, id: MessageId): MessageRow | undefined {
+    const r = this.db.prepare('SELECT * FROM messages WHERE conversation = ? AND id = ?').get(conversation, id) as Row | undefined;
+    return r ? this.messageFromRow(r) : undefined;
+  }
+  /** Deletes a message; returns the blob ids no other stored message refers to any more. */
+  deleteMessage(conversation: ConversationId, id: MessageId): string[] {
+    return this.db.transaction(() => {
+      const blobs = (this.db.prepare('SELECT id FROM attachments WHERE conversation = ? AND message = ?').all(conversation, id) as Row[]).map((r) => r.id as string);
+      this.db.prepare('DELETE FROM attachments WHERE conversation = ? AND message = ?').run(conversation, id);
+      this.db.prepare('DELETE FROM messages WHERE conversation = ? AND id = ?').run(conversation, id);
+      return blobs.filter((b) => !this.db.prepare('SELECT 1 FROM attachments WHERE id = ?').get(b));
+    })();
+  }
+
+  // ---- attachments and uploads -------------------------------------------------------------------------------
+  findAttachment(id: string): Record<string, unknown> | undefined {
+    const r = this.db.prepare('SELECT ref FROM attachments WHERE id = ? LIMIT 1').get(id) as Row | undefined;
+    return r ? (JSON.parse(r.ref as string) as Record<string, unknown>) : undefined;
+  }
+  findUpload(path: string, size: number, mtime: number): { blob: BlobId; key: Uint8Array; chunkSize: number } | undefined {
+    const r = this.db.prepare('SELECT * FROM uploads WHERE path = ? AND size = ? AND mtime = ?').get(path, size, mtime) as Row | undefined;
+    return r ? { blob: r.blob as BlobId, key: u8(r.key), chunkSize: r.chunk_size as number } : undefined;
+  }
+  putUpload(path: string, size: number, mtime: number, blob: BlobId, key: Uint8Array, chunkSize: number): void {
+    this.db
+      .prepare('INSERT OR REPLACE INTO uploads (path, size, mtime, blob, key, chunk_size, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(path, size, mtime, blob, key, chunkSize, Date.now());
+  }
+  deleteUpload(blob: BlobId): void {
+    this.db.prepare('DELETE FROM uploads WHERE blob = ?').run(blob);
   }
   listMessages(conversation?: ConversationId, limit = 1000): MessageRow[] {
     const rows = (
@@ -273,7 +352,9 @@ export class ProfileStore {
 
   // ---- outbox and pending commits ----------------------------------------------------------------------------
   addOutbox(o: Omit<OutboxRow, 'seq'>): void {
-    this.db.prepare('INSERT INTO outbox (conversation, id, epoch, payload, plaintext) VALUES (?, ?, ?, ?, ?)').run(o.conversation, o.id, o.epoch, o.payload, o.plaintext);
+    this.db
+      .prepare('INSERT INTO outbox (conversation, id, epoch, payload, plaintext, blobs) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(o.conversation, o.id, o.epoch, o.payload, o.plaintext, JSON.stringify(o.blobs));
   }
   listOutbox(): OutboxRow[] {
     return (this.db.prepare('SELECT * FROM outbox ORDER BY seq').all() as Row[]).map((r) => ({
@@ -283,6 +364,7 @@ export class ProfileStore {
       epoch: r.epoch as number,
       payload: u8(r.payload),
       plaintext: u8(r.plaintext),
+      blobs: JSON.parse(r.blobs as string) as BlobId[],
     }));
   }
   updateOutbox(seq: number, epoch: number, payload: Uint8Array): void {

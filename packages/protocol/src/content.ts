@@ -2,17 +2,54 @@
 // Only clients ever see it. Unknown types decode to `unknown` so old clients skip new content instead of failing.
 import { z } from 'zod';
 import { decodeCbor, encodeCbor, parseUnknown } from './codec.js';
-import { zMessageId } from './ids.js';
+import { zMessageId, zUserId } from './ids.js';
 import { limits } from './limits.js';
+import { zFileRef } from './files/file-ref.js';
+
+const attachments = z.array(zFileRef).max(limits.maxAttachments);
 
 export const zChatText = z
-  .object({ v: z.literal(1), type: z.literal('text'), id: zMessageId, sentAt: z.number().int().min(0), text: z.string().max(limits.maxTextChars) })
+  .object({
+    v: z.literal(1),
+    type: z.literal('text'),
+    id: zMessageId,
+    sentAt: z.number().int().min(0),
+    text: z.string().max(limits.maxTextChars),
+    attachments: attachments.optional(),
+  })
+  .strict();
+
+/** RFC 5322 msg-id as we generate and accept it: `<local@domain>`. */
+const zMailMessageId = z.string().min(3).max(250).regex(/^<[^<>\s]+@[^<>\s]+>$/, 'must look like <id@domain>');
+
+export const zMail = z
+  .object({
+    v: z.literal(1),
+    type: z.literal('mail'),
+    id: zMessageId,
+    sentAt: z.number().int().min(0),
+    messageId: zMailMessageId,
+    inReplyTo: zMailMessageId.optional(),
+    references: z.array(zMailMessageId).max(100),
+    from: zUserId,
+    to: z.array(zUserId).max(limits.maxMailRecipients),
+    cc: z.array(zUserId).max(limits.maxMailRecipients),
+    /** Present only in a Bcc recipient's own copy, naming that recipient. */
+    bcc: z.array(zUserId).max(1).optional(),
+    /** For a Bcc copy: the id of the message everyone else got. */
+    copyOf: zMessageId.optional(),
+    subject: z.string().max(limits.maxSubjectChars),
+    text: z.string().max(limits.maxMailBodyChars),
+    html: z.string().max(limits.maxMailBodyChars).optional(),
+    attachments,
+  })
   .strict();
 
 export type ChatText = z.output<typeof zChatText>;
-export type Content = ChatText | { v: number; type: 'unknown'; id: string; sentAt: number };
+export type Mail = z.output<typeof zMail>;
+export type Content = ChatText | Mail | { v: number; type: 'unknown'; id: string; sentAt: number };
 
-export function encodeContent(c: ChatText): Uint8Array {
+export function encodeContent(c: ChatText | Mail): Uint8Array {
   return encodeCbor(c);
 }
 
@@ -24,6 +61,7 @@ export function decodeContent(bytes: Uint8Array): Content {
     'content',
   );
   if (head.type === 'text' && head.v === 1) return parseUnknown(zChatText, raw, 'content');
+  if (head.type === 'mail' && head.v === 1) return parseUnknown(zMail, raw, 'content');
   return { v: head.v, type: 'unknown', id: head.id, sentAt: head.sentAt };
 }
 

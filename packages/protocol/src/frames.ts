@@ -2,7 +2,7 @@
 // echoes. Every decoder checks size first, then shape (zod, strict), and says where it failed.
 import { z } from 'zod';
 import { decodeCbor, encodeCbor, parseUnknown } from './codec.js';
-import { zConversationId, zDeviceId, zMessageId, zUserId } from './ids.js';
+import { zBlobId, zConversationId, zDeviceId, zMessageId, zUserId } from './ids.js';
 import { limits } from './limits.js';
 import { errorCodes } from './errors.js';
 
@@ -17,9 +17,20 @@ const seq = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
 
 export const zAuthFrame = z.object({ t: z.literal('auth'), token: z.string().min(1).max(200) }).strict();
 
-/** An application message for everyone in the conversation at `e`. */
+/**
+ * An application message for everyone in the conversation at `e`. `b` names the blobs (encrypted files) it refers
+ * to, so the server can let the recipients fetch them; the server learns that files are attached, not what they are.
+ */
 export const zSendFrame = z
-  .object({ t: z.literal('send'), r: reqId, c: zConversationId, e: epoch, id: zMessageId, p: bytes(limits.maxMlsMessageBytes) })
+  .object({
+    t: z.literal('send'),
+    r: reqId,
+    c: zConversationId,
+    e: epoch,
+    id: zMessageId,
+    p: bytes(limits.maxMlsMessageBytes),
+    b: z.array(zBlobId).max(limits.maxBlobsPerMessage).optional(),
+  })
   .strict();
 
 /** A commit made at epoch `e`, with the Welcome for added devices and the devices it adds and removes. */

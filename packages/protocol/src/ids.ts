@@ -7,6 +7,7 @@ export type UserId = string & { readonly __brand: 'UserId' };
 export type DeviceId = string & { readonly __brand: 'DeviceId' };
 export type ConversationId = string & { readonly __brand: 'ConversationId' };
 export type MessageId = string & { readonly __brand: 'MessageId' };
+export type BlobId = string & { readonly __brand: 'BlobId' };
 
 // local part: lower-case letters, digits, dot, dash, underscore; domain: DNS labels (or "localhost").
 const userPattern = /^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?@(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
@@ -14,6 +15,7 @@ const domainPattern = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a
 const devicePattern = /^dev_[A-Za-z0-9_-]{22}$/;
 const conversationPattern = /^c_[A-Za-z0-9_-]{22}$/;
 const messagePattern = /^[A-Za-z0-9_-]{8,64}$/;
+const blobPattern = /^b_[A-Za-z0-9_-]{22}$/;
 
 function parseWith<T extends string>(pattern: RegExp, what: string, max: number) {
   return (x: unknown): T => {
@@ -37,10 +39,12 @@ export function parseDomain(x: unknown): string {
 export const parseDeviceId = parseWith<DeviceId>(devicePattern, 'device id', 26);
 export const parseConversationId = parseWith<ConversationId>(conversationPattern, 'conversation id', 24);
 export const parseMessageId = parseWith<MessageId>(messagePattern, 'message id', 64);
+export const parseBlobId = parseWith<BlobId>(blobPattern, 'blob id', 24);
 
 export const newDeviceId = (): DeviceId => parseDeviceId(`dev_${toBase64Url(randomBytes(16))}`);
 export const newConversationId = (): ConversationId => parseConversationId(`c_${toBase64Url(randomBytes(16))}`);
 export const newMessageId = (): MessageId => parseMessageId(toBase64Url(randomBytes(16)));
+export const newBlobId = (): BlobId => parseBlobId(`b_${toBase64Url(randomBytes(16))}`);
 
 export function userDomain(user: UserId): string {
   return user.slice(user.indexOf('@') + 1);
@@ -61,3 +65,4 @@ export const zUserId = zodFrom(parseUserId);
 export const zDeviceId = zodFrom(parseDeviceId);
 export const zConversationId = zodFrom(parseConversationId);
 export const zMessageId = zodFrom(parseMessageId);
+export const zBlobId = zodFrom(parseBlobId);

@@ -14,3 +14,5 @@ export * from './frames.js';
 export * from './api.js';
 export * from './content.js';
 export * from './auth.js';
+export * from './files/file-format.js';
+export * from './files/file-ref.js';

@@ -35,4 +35,15 @@ export const limits = {
   maxTextChars: 64 * 1024,
   /** Members (users) named when creating a conversation. */
   maxConversationUsers: 500,
+  /** Files in one message. */
+  maxAttachments: 20,
+  /** To + Cc + Bcc of one mail. */
+  maxMailRecipients: 100,
+  maxSubjectChars: 998,
+  /** Text and HTML bodies, each. (The whole mail must also fit one MLS message.) */
+  maxMailBodyChars: 200 * 1024,
+  /** Blob ids declared with one message. */
+  maxBlobsPerMessage: 20,
+  /** Bytes in one blob upload request (a resumable upload is many of these). */
+  maxUploadPartBytes: 64 * 1024 * 1024,
 } as const;

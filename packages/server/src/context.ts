@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { CiphersuiteImpl } from 'ts-mls';
 import type { ServerStore } from './store/store.js';
 import type { Bus } from './bus/bus.js';
+import type { BlobStore } from './blobs/blob-store.js';
 
 export interface Clock {
   now(): number;
@@ -20,4 +21,16 @@ export interface ServerContext {
   /** SHA-256 of the admin token. */
   adminTokenHash: Uint8Array;
   activationTtlMs: number;
+  blobs: BlobStore;
+  /** Largest blob (ciphertext bytes) one upload may declare. */
+  maxBlobBytes: number;
+  /** Total blob bytes one user's devices may hold on the server. */
+  userQuotaBytes: number;
 }
+
+export const defaultBlobLimits = {
+  maxBlobBytes: 2 * 1024 ** 3,
+  userQuotaBytes: 20 * 1024 ** 3,
+  /** Uploads not completed within this time are deleted. */
+  staleUploadMs: 24 * 60 * 60_000,
+};

@@ -2,9 +2,10 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { WebSocketServer } from 'ws';
 import { limits } from '@sealpost/protocol';
-import type { ServerContext } from './context.js';
+import { defaultBlobLimits, type ServerContext } from './context.js';
 import { handleHttpError, errorBody } from './http/errors.js';
 import { registerRoutes } from './http/routes.js';
+import { registerBlobRoutes, sweepStaleUploads } from './http/blob-routes.js';
 import { ConnectionRegistry, handleConnection } from './ws/connection.js';
 
 export interface SealpostServer {
@@ -31,6 +32,11 @@ export function createServer(ctx: ServerContext, opts: { tls?: TlsOptions } = {}
     void reply.status(404).send(errorBody('INVALID_INPUT', `no route ${req.method} ${req.url.split('?')[0]}`));
   });
   registerRoutes(app, ctx);
+  registerBlobRoutes(app, ctx);
+  const sweeper = setInterval(() => {
+    sweepStaleUploads(ctx, ctx.clock.now() - defaultBlobLimits.staleUploadMs).catch((err) => ctx.log.error({ err }, 'stale upload sweep failed'));
+  }, 10 * 60_000);
+  sweeper.unref();
 
   const connections = new ConnectionRegistry();
   // ws enforces a hard ceiling above our frame limit, so a frame a little too large gets a clear `err` frame,
@@ -56,6 +62,7 @@ export function createServer(ctx: ServerContext, opts: { tls?: TlsOptions } = {}
       return `${opts.tls ? 'https' : 'http'}://${h}:${addr.port}`;
     },
     async close() {
+      clearInterval(sweeper);
       for (const ws of wss.clients) ws.terminate();
       wss.close();
       await app.close();

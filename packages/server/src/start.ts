@@ -8,7 +8,8 @@ import pino, { type Logger } from 'pino';
 import { SealpostError, defaultCiphersuite, parseDomain } from '@sealpost/protocol';
 import { openSqliteStore } from './store/sqlite.js';
 import { createLocalBus } from './bus/local.js';
-import { systemClock, type Clock } from './context.js';
+import { defaultBlobLimits, systemClock, type Clock } from './context.js';
+import { createFsBlobStore } from './blobs/fs-blob-store.js';
 import { createServer, type SealpostServer } from './server.js';
 import { newToken, sha256 } from './auth.js';
 
@@ -21,6 +22,10 @@ export interface StartOptions {
   /** Plain HTTP on a non-loopback address, for a TLS proxy in front. Off by default. */
   insecureHttp?: boolean;
   activationTtlMs?: number;
+  /** Largest encrypted file, in bytes (default 2 GiB). */
+  maxBlobBytes?: number;
+  /** Encrypted file bytes one user may keep on the server (default 20 GiB). */
+  userQuotaBytes?: number;
   logLevel?: string;
   /** Where logs go (default stdout). Logs never contain payloads, tokens or keys. */
   logDestination?: NodeJS.WritableStream;
@@ -104,6 +109,9 @@ export async function startServer(opts: StartOptions): Promise<StartedServer> {
       domain,
       adminTokenHash: new Uint8Array(Buffer.from(tokenHashHex, 'hex')),
       activationTtlMs: opts.activationTtlMs ?? 7 * 24 * 60 * 60_000,
+      blobs: createFsBlobStore(join(dataDir, 'blobs')),
+      maxBlobBytes: opts.maxBlobBytes ?? defaultBlobLimits.maxBlobBytes,
+      userQuotaBytes: opts.userQuotaBytes ?? defaultBlobLimits.userQuotaBytes,
     },
     tls ? { tls } : {},
   );

@@ -6,6 +6,10 @@ import { createServer, type SealpostServer } from '../server.js';
 import { openSqliteStore } from '../store/sqlite.js';
 import { createLocalBus } from '../bus/local.js';
 import { sha256 } from '../auth.js';
+import { createFsBlobStore } from '../blobs/fs-blob-store.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 let server: SealpostServer;
 const admin = { authorization: 'Bearer the-admin-token' };
@@ -20,6 +24,9 @@ beforeEach(async () => {
     domain: 'localhost',
     adminTokenHash: sha256('the-admin-token'),
     activationTtlMs: 60_000,
+    blobs: createFsBlobStore(mkdtempSync(join(tmpdir(), 'sealpost-blobs-'))),
+    maxBlobBytes: 1024 * 1024,
+    userQuotaBytes: 4 * 1024 * 1024,
   });
 });
 afterEach(async () => {

@@ -35,7 +35,7 @@ import type { NewKeyPackage } from '../store/store.js';
 
 const VERSION = '0.1.0';
 
-function bearer(req: FastifyRequest): string | undefined {
+export function bearer(req: FastifyRequest): string | undefined {
   const h = req.headers.authorization;
   if (typeof h !== 'string' || !h.startsWith('Bearer ') || h.length > 300) return undefined;
   return h.slice(7).trim();

@@ -93,4 +93,30 @@ export const sqliteMigrations: { version: number; name: string; sql: string }[] 
       CREATE INDEX queue_message ON queue(message);
     `,
   },
+  {
+    version: 2,
+    name: 'blobs',
+    sql: `
+      CREATE TABLE blobs (
+        id TEXT PRIMARY KEY,
+        owner_user TEXT NOT NULL,
+        owner_device TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        received INTEGER NOT NULL DEFAULT 0,
+        complete INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        completed_at INTEGER
+      );
+      CREATE INDEX blobs_owner ON blobs(owner_user);
+      CREATE INDEX blobs_incomplete ON blobs(complete, created_at);
+      -- Which devices may fetch a blob: its uploader, and every device a message naming it was delivered to.
+      -- A blob is deleted when its last grant is released.
+      CREATE TABLE blob_grants (
+        blob TEXT NOT NULL REFERENCES blobs(id) ON DELETE CASCADE,
+        device TEXT NOT NULL,
+        PRIMARY KEY (blob, device)
+      );
+      CREATE INDEX blob_grants_device ON blob_grants(device);
+    `,
+  },
 ];

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runStoreContract } from './contract.testkit.js';
 import { openSqliteStore } from './sqlite.js';
+import { sqliteMigrations } from './sqlite-migrations.js';
 
 runStoreContract('sqlite :memory:', async () => openSqliteStore(':memory:'));
 
@@ -18,7 +19,7 @@ describe('SQLite store file', () => {
       await a.close();
       const b = openSqliteStore(file);
       expect(await b.getMeta('k')).toBe('v');
-      expect(b.db.prepare('SELECT COUNT(*) AS n FROM schema_migrations').get()).toEqual({ n: 1 });
+      expect(b.db.prepare('SELECT COUNT(*) AS n FROM schema_migrations').get()).toEqual({ n: sqliteMigrations.length });
       await b.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });

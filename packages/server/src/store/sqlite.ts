@@ -1,11 +1,12 @@
 // ServerStore on SQLite (better-sqlite3): one file in the data folder, WAL mode, synchronous=FULL so that an
 // acknowledged message survives a crash. better-sqlite3 is synchronous; each method is one transaction.
 import Database from 'better-sqlite3';
-import type { ConversationId, DeviceId, QueueItem, UserId } from '@sealpost/protocol';
+import type { BlobId, ConversationId, DeviceId, QueueItem, UserId } from '@sealpost/protocol';
 import { sqliteMigrations } from './sqlite-migrations.js';
 import type {
   AppendInput,
   AppendResult,
+  BlobRecord,
   ClaimedKeyPackage,
   CommitInput,
   ConversationRecord,
@@ -300,6 +301,11 @@ export class SqliteStore implements ServerStore {
       }
       if (input.epoch !== check.epoch) return { kind: 'epoch-conflict', epoch: check.epoch };
       const recipients = this.membersSync(input.conversation).filter((d) => d !== input.sender.device);
+      const blobs = input.blobs ?? [];
+      const usable = this.db.prepare('SELECT 1 FROM blobs b JOIN blob_grants g ON g.blob = b.id WHERE b.id = ? AND b.complete = 1 AND g.device = ?');
+      for (const blob of blobs) if (!usable.get(blob, input.sender.device)) return { kind: 'blob-not-found', blob };
+      const grant = this.db.prepare('INSERT OR IGNORE INTO blob_grants (blob, device) VALUES (?, ?)');
+      for (const blob of blobs) for (const d of recipients) grant.run(blob, d);
       return { kind: 'ok', epoch: check.epoch, deliveries: this.enqueue(input, 'app', input.payload, recipients), duplicate: false };
     })();
   }
@@ -365,6 +371,61 @@ export class SqliteStore implements ServerStore {
       at: r.created_at as number,
       p: u8(r.payload),
     }));
+  }
+
+  async createBlob(blob: { id: BlobId; ownerUser: UserId; ownerDevice: DeviceId; size: number; now: number }, quotaBytes: number): Promise<'ok' | 'quota'> {
+    return this.db.transaction((): 'ok' | 'quota' => {
+      const used = (this.db.prepare('SELECT COALESCE(SUM(size), 0) AS n FROM blobs WHERE owner_user = ?').get(blob.ownerUser) as Row).n as number;
+      if (used + blob.size > quotaBytes) return 'quota';
+      this.db
+        .prepare('INSERT INTO blobs (id, owner_user, owner_device, size, created_at) VALUES (?, ?, ?, ?, ?)')
+        .run(blob.id, blob.ownerUser, blob.ownerDevice, blob.size, blob.now);
+      this.db.prepare('INSERT INTO blob_grants (blob, device) VALUES (?, ?)').run(blob.id, blob.ownerDevice);
+      return 'ok';
+    })();
+  }
+
+  async getBlob(id: BlobId): Promise<BlobRecord | undefined> {
+    const r = this.db.prepare('SELECT * FROM blobs WHERE id = ?').get(id) as Row | undefined;
+    if (!r) return undefined;
+    return {
+      id: r.id as BlobId,
+      ownerUser: r.owner_user as UserId,
+      ownerDevice: r.owner_device as DeviceId,
+      size: r.size as number,
+      received: r.received as number,
+      complete: r.complete === 1,
+      createdAt: r.created_at as number,
+    };
+  }
+
+  async setBlobReceived(id: BlobId, received: number, complete: boolean, now: number): Promise<void> {
+    this.db.prepare('UPDATE blobs SET received = ?, complete = ?, completed_at = ? WHERE id = ?').run(received, complete ? 1 : 0, complete ? now : null, id);
+  }
+
+  async hasBlobGrant(id: BlobId, device: DeviceId): Promise<boolean> {
+    return this.db.prepare('SELECT 1 FROM blob_grants WHERE blob = ? AND device = ?').get(id, device) !== undefined;
+  }
+
+  async releaseBlobGrant(id: BlobId, device: DeviceId): Promise<boolean> {
+    return this.db.transaction(() => {
+      this.db.prepare('DELETE FROM blob_grants WHERE blob = ? AND device = ?').run(id, device);
+      if (this.db.prepare('SELECT 1 FROM blob_grants WHERE blob = ?').get(id)) return false;
+      return this.db.prepare('DELETE FROM blobs WHERE id = ?').run(id).changes === 1;
+    })();
+  }
+
+  async blobBytesOf(user: UserId): Promise<number> {
+    return (this.db.prepare('SELECT COALESCE(SUM(size), 0) AS n FROM blobs WHERE owner_user = ?').get(user) as Row).n as number;
+  }
+
+  async deleteStaleUploads(before: number): Promise<BlobId[]> {
+    return this.db.transaction(() => {
+      const ids = (this.db.prepare('SELECT id FROM blobs WHERE complete = 0 AND created_at < ?').all(before) as Row[]).map((r) => r.id as BlobId);
+      const del = this.db.prepare('DELETE FROM blobs WHERE id = ?');
+      for (const id of ids) del.run(id);
+      return ids;
+    })();
   }
 
   async ack(device: DeviceId, seqs: number[]): Promise<number> {

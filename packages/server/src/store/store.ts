@@ -1,6 +1,6 @@
 // ServerStore: every durable thing the server keeps, behind one interface shaped for both SQLite and PostgreSQL
 // (all methods async; every multi-step change is one transaction inside the adapter).
-import type { ConversationId, DeviceId, MessageId, QueueItem, QueueKind, UserId } from '@sealpost/protocol';
+import type { BlobId, ConversationId, DeviceId, MessageId, QueueItem, QueueKind, UserId } from '@sealpost/protocol';
 
 export interface UserRecord {
   user: UserId;
@@ -63,6 +63,20 @@ export interface AppendInput {
   id: MessageId;
   payload: Uint8Array;
   now: number;
+  /** Blobs the message refers to: the sender must hold a grant; every recipient device gets one. */
+  blobs?: BlobId[];
+}
+
+export interface BlobRecord {
+  id: BlobId;
+  ownerUser: UserId;
+  ownerDevice: DeviceId;
+  /** Declared ciphertext size. */
+  size: number;
+  /** Bytes durably stored so far. */
+  received: number;
+  complete: boolean;
+  createdAt: number;
 }
 
 export interface CommitInput extends AppendInput {
@@ -79,7 +93,8 @@ export type AppendResult =
   | { kind: 'epoch-conflict'; epoch: number }
   | { kind: 'not-found' }
   | { kind: 'not-member' }
-  | { kind: 'invalid'; message: string };
+  | { kind: 'invalid'; message: string }
+  | { kind: 'blob-not-found'; blob: BlobId };
 
 export interface ServerStore {
   close(): Promise<void>;
@@ -121,6 +136,18 @@ export interface ServerStore {
   appendCommit(input: CommitInput): Promise<AppendResult>;
 
   fetchQueue(device: DeviceId, after: number, limit: number): Promise<QueueItem[]>;
+
+  /** Registers an upload and grants it to its uploader; 'quota' if the user's blobs would exceed `quotaBytes`. */
+  createBlob(blob: { id: BlobId; ownerUser: UserId; ownerDevice: DeviceId; size: number; now: number }, quotaBytes: number): Promise<'ok' | 'quota'>;
+  getBlob(id: BlobId): Promise<BlobRecord | undefined>;
+  setBlobReceived(id: BlobId, received: number, complete: boolean, now: number): Promise<void>;
+  hasBlobGrant(id: BlobId, device: DeviceId): Promise<boolean>;
+  /** Releases a device's grant; returns true when it was the last one and the blob record is gone. */
+  releaseBlobGrant(id: BlobId, device: DeviceId): Promise<boolean>;
+  /** Bytes of the user's live blobs (complete or uploading). */
+  blobBytesOf(user: UserId): Promise<number>;
+  /** Deletes uploads never completed since `before`; returns their ids so their files can go too. */
+  deleteStaleUploads(before: number): Promise<BlobId[]>;
   /** Deletes acknowledged items of this device's queue; returns how many were deleted. */
   ack(device: DeviceId, seqs: number[]): Promise<number>;
 }

@@ -90,7 +90,15 @@ export function handleConnection(ctx: ServerContext, registry: ConnectionRegistr
     const sender = me;
     switch (frame.t) {
       case 'send': {
-        const res = await ctx.store.appendMessage({ conversation: frame.c, sender, epoch: frame.e, id: frame.id, payload: frame.p, now: ctx.clock.now() });
+        const res = await ctx.store.appendMessage({
+          conversation: frame.c,
+          sender,
+          epoch: frame.e,
+          id: frame.id,
+          payload: frame.p,
+          now: ctx.clock.now(),
+          ...(frame.b ? { blobs: frame.b } : {}),
+        });
         return answer(frame.r, res);
       }
       case 'commit': {
@@ -134,6 +142,8 @@ export function handleConnection(ctx: ServerContext, registry: ConnectionRegistr
         return sendError(new SealpostError('NOT_A_MEMBER', 'this device is not a member of the conversation'), r);
       case 'invalid':
         return sendError(new SealpostError('INVALID_INPUT', res.message), r);
+      case 'blob-not-found':
+        return sendError(new SealpostError('BLOB_NOT_FOUND', `blob ${res.blob} is not complete or not available to this device`), r);
     }
   }
 

@@ -1,0 +1,222 @@
+// Encrypted file transfer in Node: encrypt while reading the file and upload in parts that resume after an
+// interruption; download while decrypting, verifying the hash, into a temporary file renamed into place at the end.
+import { createReadStream, createWriteStream } from 'node:fs';
+import { open, rename, rm, stat } from 'node:fs/promises';
+import { randomBytes, createHash } from 'node:crypto';
+import { basename, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import {
+  DEFAULT_FILE_CHUNK_SIZE,
+  FILE_TAG_BYTES,
+  SealpostError,
+  cipherSizeOf,
+  fromBase64Url,
+  isErrorCode,
+  toBase64Url,
+  type BlobId,
+  type FileRef,
+} from '@sealpost/protocol';
+import { decryptChunks, encryptChunks } from './file-cipher.node.js';
+import type { HttpApi } from './http-api.js';
+import type { ProfileStore } from './profile-store.node.js';
+import { mimeTypeOf } from './mime.js';
+
+export type Progress = (done: number, total: number) => void;
+
+/** Chunks per upload request: a broken request costs at most this much to resend. */
+const CHUNKS_PER_PART = 8;
+
+export interface UploadResult {
+  ref: FileRef;
+  /** Plaintext bytes that an earlier, interrupted attempt had already uploaded. */
+  resumedBytes: number;
+}
+
+export class FileTransfer {
+  constructor(
+    private readonly api: HttpApi,
+    private readonly store: ProfileStore,
+    private readonly token: () => Promise<string>,
+    private readonly testHooks: { afterUploadPart?: (part: number) => void } = {},
+  ) {}
+
+  /** Check a local file can be sent: it exists, is a regular file, is readable. */
+  static async checkReadable(path: string): Promise<{ size: number }> {
+    try {
+      const st = await stat(path);
+      if (!st.isFile()) throw new SealpostError('FILE_NOT_FOUND', `${path} is not a regular file`);
+      const h = await open(path, 'r');
+      await h.close();
+      return { size: st.size };
+    } catch (err) {
+      if (err instanceof SealpostError) throw err;
+      throw new SealpostError('FILE_NOT_FOUND', `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  }
+
+  async upload(path: string, opts: { name?: string; type?: string; onProgress?: Progress } = {}): Promise<UploadResult> {
+    const abs = resolve(path);
+    const st = await stat(abs).catch(() => undefined);
+    if (!st?.isFile()) throw new SealpostError('FILE_NOT_FOUND', `cannot read ${path}`);
+    const chunkSize = DEFAULT_FILE_CHUNK_SIZE;
+    const cipherSize = cipherSizeOf(st.size, chunkSize);
+    const sealedChunk = chunkSize + FILE_TAG_BYTES;
+
+    // Resume an interrupted upload of the same file (same path, size and modification time).
+    let pending = this.store.findUpload(abs, st.size, st.mtimeMs);
+    let received = 0;
+    if (pending) {
+      const status = await this.api
+        .request<{ received: number; complete: boolean }>('GET', `/v1/blobs/${pending.blob}/status`)
+        .catch((err: unknown) => {
+          if (err instanceof SealpostError && err.code === 'BLOB_NOT_FOUND') return undefined;
+          throw err;
+        });
+      if (status && status.received % sealedChunk === 0 && !status.complete) received = status.received;
+      else {
+        this.store.deleteUpload(pending.blob);
+        pending = undefined;
+      }
+    }
+    if (!pending) {
+      const created = await this.api.request<{ id: BlobId }>('POST', '/v1/blobs', { size: cipherSize });
+      pending = { blob: created.id, key: new Uint8Array(randomBytes(32)), chunkSize };
+      this.store.putUpload(abs, st.size, st.mtimeMs, pending.blob, pending.key, chunkSize);
+    }
+    const { blob, key } = pending;
+    const total = Math.max(1, Math.ceil(st.size / chunkSize));
+    const startChunk = received / sealedChunk;
+
+    // The hash covers the whole ciphertext, so chunks uploaded before are re-encrypted (not re-sent) to feed it.
+    const hash = createHash('sha256');
+    if (startChunk > 0) {
+      const prefix = createReadStream(abs, { start: 0, end: startChunk * chunkSize - 1, highWaterMark: chunkSize });
+      for await (const sealed of encryptChunks(key, prefix, { plainSize: st.size, chunkSize, to: startChunk })) hash.update(sealed);
+    }
+    const resumedBytes = Math.min(st.size, startChunk * chunkSize);
+    opts.onProgress?.(resumedBytes, st.size);
+
+    let chunk = startChunk;
+    let part = 0;
+    const source = st.size === 0 ? Readable.from([]) : createReadStream(abs, { start: startChunk * chunkSize, highWaterMark: chunkSize });
+    const sealedChunks = encryptChunks(key, source, { plainSize: st.size, chunkSize, from: startChunk })[Symbol.asyncIterator]();
+    while (chunk < total) {
+      const partEnd = Math.min(total, chunk + CHUNKS_PER_PART);
+      const first = chunk;
+      const body = new ReadableStream<Uint8Array>({
+        pull: async (controller) => {
+          if (chunk >= partEnd) return controller.close();
+          const next = await sealedChunks.next();
+          if (next.done) return controller.close();
+          hash.update(next.value);
+          controller.enqueue(next.value);
+          chunk++;
+          opts.onProgress?.(Math.min(st.size, chunk * chunkSize), st.size);
+        },
+      });
+      const res = await this.put(blob, first * sealedChunk, body);
+      if (res.received !== chunk * sealedChunk && !(chunk === total && res.received === cipherSize)) {
+        throw new SealpostError('PROTOCOL_ERROR', `server stored ${res.received} bytes, expected ${chunk * sealedChunk}`);
+      }
+      this.testHooks.afterUploadPart?.(part++);
+    }
+    this.store.deleteUpload(blob);
+    const ref: FileRef = {
+      id: blob,
+      key: toBase64Url(key),
+      hash: toBase64Url(new Uint8Array(hash.digest())),
+      size: st.size,
+      chunkSize,
+      name: opts.name ?? basename(abs),
+      type: opts.type ?? mimeTypeOf(abs),
+    };
+    return { ref, resumedBytes };
+  }
+
+  private async put(blob: BlobId, offset: number, body: ReadableStream<Uint8Array>): Promise<{ received: number; complete: boolean }> {
+    let res: Response;
+    try {
+      res = await fetch(new URL(`/v1/blobs/${blob}?offset=${offset}`, this.api.baseUrl), {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${await this.token()}`, 'content-type': 'application/octet-stream' },
+        body,
+        duplex: 'half',
+      } as RequestInit);
+    } catch (err) {
+      if (err instanceof SealpostError) throw err;
+      throw new SealpostError('SERVER_UNREACHABLE', `upload interrupted (${(err as Error).message}); run the command again to resume`, { cause: err });
+    }
+    return readJson(res);
+  }
+
+  /** Download, verify and decrypt a file to `out` (written to a temporary name first, then renamed). */
+  async download(ref: FileRef, out: string, opts: { onProgress?: Progress } = {}): Promise<void> {
+    const key = fromBase64Url(ref.key);
+    const expectedHash = fromBase64Url(ref.hash);
+    if (!key || key.length !== 32 || !expectedHash) throw new SealpostError('FILE_CORRUPT', 'attachment reference is malformed');
+    let res: Response;
+    try {
+      res = await fetch(new URL(`/v1/blobs/${ref.id}`, this.api.baseUrl), { headers: { authorization: `Bearer ${await this.token()}` } });
+    } catch (err) {
+      throw new SealpostError('SERVER_UNREACHABLE', `cannot reach ${this.api.baseUrl} (${(err as Error).message})`, { cause: err });
+    }
+    if (!res.ok || !res.body) await readJson(res);
+    const hash = createHash('sha256');
+    let got = 0;
+    const body = res.body!;
+    async function* hashed(): AsyncGenerator<Uint8Array> {
+      try {
+        for await (const piece of body as unknown as AsyncIterable<Uint8Array>) {
+          hash.update(piece);
+          yield piece;
+        }
+      } catch (err) {
+        // The server closed early (a truncated blob on its disk, a dropped connection): report what arrived.
+        if (err instanceof SealpostError) throw err;
+      }
+    }
+    const tmp = `${resolve(out)}.sealpost-partial`;
+    const file = createWriteStream(tmp, { mode: 0o600 });
+    try {
+      for await (const plain of decryptChunks(key, hashed(), { plainSize: ref.size, chunkSize: ref.chunkSize })) {
+        if (!file.write(plain)) await new Promise<void>((r) => file.once('drain', () => r()));
+        got += plain.length;
+        opts.onProgress?.(got, ref.size);
+      }
+      if (!Buffer.from(hash.digest()).equals(Buffer.from(expectedHash))) {
+        throw new SealpostError('FILE_CORRUPT', 'the downloaded blob does not match the hash in its reference');
+      }
+      await new Promise<void>((ok, fail) => file.end((err?: Error | null) => (err ? fail(err) : ok())));
+      const h = await open(tmp, 'r');
+      await h.sync();
+      await h.close();
+      await rename(tmp, resolve(out));
+    } catch (err) {
+      file.destroy();
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  async release(blob: BlobId): Promise<void> {
+    await this.api.request('DELETE', `/v1/blobs/${blob}/grant`).catch((err: unknown) => {
+      if (err instanceof SealpostError && err.code === 'BLOB_NOT_FOUND') return;
+      throw err;
+    });
+  }
+}
+
+async function readJson<T>(res: Response): Promise<T> {
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    throw new SealpostError('PROTOCOL_ERROR', `server answered ${res.status} with a body that is not JSON`);
+  }
+  if (!res.ok) {
+    const e = (parsed as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+    throw new SealpostError(isErrorCode(e?.code) ? e.code : 'PROTOCOL_ERROR', typeof e?.message === 'string' ? e.message : `server answered ${res.status}`);
+  }
+  return parsed as T;
+}
