@@ -23,11 +23,16 @@ export interface TestClient {
   warnings: string[];
 }
 
+const tempDirs: string[] = [];
+
+/** A fresh temporary folder; removed when the test server of the test closes. */
 export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `sealpost-${prefix}-`));
+  const d = mkdtempSync(join(tmpdir(), `sealpost-${prefix}-`));
+  tempDirs.push(d);
+  return d;
 }
 
-export async function startTestServer(opts: { activationTtlMs?: number } = {}): Promise<TestServer> {
+export async function startTestServer(opts: { activationTtlMs?: number; maxBlobBytes?: number; userQuotaBytes?: number } = {}): Promise<TestServer> {
   const dataDir = tempDir('server');
   const logs: string[] = [];
   const logDestination = new Writable({
@@ -44,6 +49,8 @@ export async function startTestServer(opts: { activationTtlMs?: number } = {}): 
     logLevel: 'info',
     logDestination,
     ...(opts.activationTtlMs ? { activationTtlMs: opts.activationTtlMs } : {}),
+    ...(opts.maxBlobBytes ? { maxBlobBytes: opts.maxBlobBytes } : {}),
+    ...(opts.userQuotaBytes ? { userQuotaBytes: opts.userQuotaBytes } : {}),
   });
   const adminToken = readFileSync(started.adminTokenFile, 'utf8').trim();
   const clients: SealpostClient[] = [];
@@ -59,7 +66,7 @@ export async function startTestServer(opts: { activationTtlMs?: number } = {}): 
       for (const c of clients) await c.close().catch(() => {});
       await started.close();
       rmSync(dataDir, { recursive: true, force: true });
-      for (const p of profiles) rmSync(p, { recursive: true, force: true });
+      for (const p of [...profiles, ...tempDirs.splice(0)]) rmSync(p, { recursive: true, force: true });
     },
     addUser(name) {
       return admin.request('POST', '/v1/admin/users', { user: name }, { admin: adminToken });

@@ -3,8 +3,10 @@
 // stable error code on stderr.
 import { Command, CommanderError, Option } from 'commander';
 import { SealpostError, parseConversationId, type ConversationId } from '@sealpost/protocol';
-import { HttpApi, SealpostClient, normaliseServerUrl, type ChatMessage } from '@sealpost/client';
+import { HttpApi, SealpostClient, normaliseServerUrl, type ChatMessage, type MailSummary, type Received } from '@sealpost/client';
 import { makeOutput, reportError, type Output } from './output.js';
+import { progressBar } from './progress.js';
+import { readTextFile } from './text-file.js';
 
 const VERSION = '0.1.0';
 
@@ -33,9 +35,26 @@ async function withClient<T>(o: { profile?: string }, out: Output, fn: (c: Sealp
   }
 }
 
+const when = (iso: string) => iso.replace('T', ' ').slice(0, 19);
+const size = (n: number) => (n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`);
+const fileList = (files: { id: string; name: string; size: number }[] | undefined) =>
+  (files ?? []).map((f) => `\n    📎 ${f.name} (${size(f.size)}) id ${f.id}`).join('');
+
 function humanMessage(m: ChatMessage): string {
-  return `[${m.sentAt.replace('T', ' ').slice(0, 19)}] ${m.conversation} ${m.from}: ${m.text}`;
+  return `[${when(m.sentAt)}] ${m.conversation} ${m.from}: ${m.text}${fileList(m.attachments)}`;
 }
+
+function humanMail(m: MailSummary): string {
+  const flag = m.unread ? '*' : ' ';
+  return `${flag} ${m.id}  ${when(m.date)}  ${m.from} → ${[...m.to, ...m.cc].join(', ')}  ${m.subject}${m.attachments.length > 0 ? ` [${m.attachments.length} file(s)]` : ''}`;
+}
+
+function humanReceived(r: Received): string {
+  return r.type === 'mail' ? `[${when(r.date)}] mail ${r.id} from ${r.from}: ${r.subject}${fileList(r.attachments)}` : humanMessage(r);
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+const userList = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean);
 
 function parseListen(s: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(s);
@@ -165,21 +184,26 @@ export function buildProgram(): Command {
 
   // ---- send ---------------------------------------------------------------------------------------------------
   program
-    .command('send <text>')
-    .description('send a message to users (reusing your chat with exactly them) or to a conversation')
+    .command('send [text]')
+    .description('send a message (and files) to users, reusing your chat with exactly them, or to a conversation')
     .addOption(profileOption())
     .option('--to <users>', 'comma-separated user ids')
     .option('--conversation <id>', 'conversation id')
+    .option('--file <path>', 'attach a file (repeatable)', collect)
     .addOption(jsonOption())
-    .action(async (text: string, o: { profile?: string; to?: string; conversation?: string } & JsonOpt) => {
+    .action(async (text: string | undefined, o: { profile?: string; to?: string; conversation?: string; file?: string[] } & JsonOpt) => {
       const out = makeOutput(Boolean(o.json));
       if (Boolean(o.to) === Boolean(o.conversation)) throw new SealpostError('INVALID_INPUT', 'give exactly one of --to or --conversation');
-      const target = o.conversation
-        ? { conversation: parseConversationId(o.conversation) }
-        : { to: o.to!.split(',').map((s) => s.trim()).filter(Boolean) };
+      const target = o.conversation ? { conversation: parseConversationId(o.conversation) } : { to: userList(o.to) };
       await withClient(o, out, async (c) => {
-        const res = await c.send(target, text);
-        out.result(res, `sent ${res.id} to ${res.conversation}`);
+        const bar = progressBar('upload', out.json);
+        try {
+          const res = await c.send(target, text ?? '', { files: o.file ?? [], ...(bar.onProgress ? { onProgress: bar.onProgress } : {}) });
+          bar.stop();
+          out.result(res, `sent ${res.id} to ${res.conversation}`);
+        } finally {
+          bar.stop();
+        }
       });
     });
 
@@ -193,7 +217,7 @@ export function buildProgram(): Command {
       const out = makeOutput(Boolean(o.json));
       await withClient(o, out, async (c) => {
         const msgs = await c.sync();
-        for (const m of msgs) out.result({ ...m }, humanMessage(m));
+        for (const m of msgs) out.result({ ...m }, humanReceived(m));
         if (msgs.length === 0) out.info('no new messages');
       });
     });
@@ -210,7 +234,7 @@ export function buildProgram(): Command {
         const stop = () => ac.abort();
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
-        await c.watch((m) => out.result({ ...m }, humanMessage(m)), ac.signal);
+        await c.watch((m) => out.result({ ...m }, humanReceived(m)), ac.signal);
       });
     });
 
@@ -239,6 +263,159 @@ export function buildProgram(): Command {
         for (const conv of c.conversations()) {
           const value = { id: conv.id, kind: conv.kind, members: conv.members, ...(conv.status === 'active' ? {} : { status: conv.status }) };
           out.result(value, `${conv.id}\t${conv.kind}\t${conv.members.join(', ')}${conv.status === 'active' ? '' : `\t(${conv.status})`}`);
+        }
+      });
+    });
+
+
+  // ---- mail ---------------------------------------------------------------------------------------------------
+  const mail = program.command('mail').description('end-to-end encrypted mail: threads, Cc, Bcc, attachments');
+  const bodyOf = async (o: { body?: string; bodyFile?: string }): Promise<string> => {
+    if ((o.body === undefined) === (o.bodyFile === undefined)) throw new SealpostError('INVALID_INPUT', 'give exactly one of --body or --body-file');
+    return o.body ?? (await readTextFile(o.bodyFile!, 'body'));
+  };
+  mail
+    .command('send')
+    .description('send a mail; each Bcc recipient gets a separate copy that no one else sees')
+    .addOption(profileOption())
+    .requiredOption('--to <users>', 'comma-separated recipients')
+    .option('--cc <users>', 'comma-separated Cc recipients')
+    .option('--bcc <users>', 'comma-separated Bcc recipients')
+    .requiredOption('--subject <subject>', 'subject')
+    .option('--body <text>', 'plain-text body')
+    .option('--body-file <file>', 'read the plain-text body from a file')
+    .option('--html-file <file>', 'an HTML body, from a file')
+    .option('--attach <file>', 'attach a file (repeatable)', collect)
+    .addOption(jsonOption())
+    .action(async (o: { profile?: string; to: string; cc?: string; bcc?: string; subject: string; body?: string; bodyFile?: string; htmlFile?: string; attach?: string[] } & JsonOpt) => {
+      const out = makeOutput(Boolean(o.json));
+      const text = await bodyOf(o);
+      const html = o.htmlFile ? await readTextFile(o.htmlFile, 'html') : undefined;
+      await withClient(o, out, async (c) => {
+        const bar = progressBar('upload', out.json);
+        try {
+          const res = await c.sendMail(
+            { to: userList(o.to), cc: userList(o.cc), bcc: userList(o.bcc), subject: o.subject, text, ...(html ? { html } : {}), attach: o.attach ?? [] },
+            bar.onProgress ? { onProgress: bar.onProgress } : {},
+          );
+          bar.stop();
+          out.result(res, `sent mail ${res.id} (thread ${res.thread})`);
+        } finally {
+          bar.stop();
+        }
+      });
+    });
+  mail
+    .command('list')
+    .description('list mail in a folder (run `sealpost sync` first to fetch new mail)')
+    .addOption(profileOption())
+    .addOption(new Option('--folder <folder>', 'inbox or sent').choices(['inbox', 'sent']).default('inbox'))
+    .addOption(jsonOption())
+    .action(async (o: { profile?: string; folder: 'inbox' | 'sent' } & JsonOpt) => {
+      const out = makeOutput(Boolean(o.json));
+      await withClient(o, out, async (c) => {
+        const list = c.mailList(o.folder);
+        for (const m of list) {
+          const { type: _type, messageId: _mid, inReplyTo: _irt, references: _refs, ...shown } = m;
+          out.result(shown, humanMail(m));
+        }
+        if (list.length === 0) out.info(`no mail in ${o.folder}`);
+      });
+    });
+  mail
+    .command('read <id>')
+    .description('show a mail and mark it read')
+    .addOption(profileOption())
+    .addOption(jsonOption())
+    .action(async (id: string, o: { profile?: string } & JsonOpt) => {
+      const out = makeOutput(Boolean(o.json));
+      await withClient(o, out, async (c) => {
+        const m = c.readMail(id);
+        const { type: _type, ...shown } = m;
+        const head = [
+          `From: ${m.from}`,
+          `To: ${m.to.join(', ')}`,
+          ...(m.cc.length > 0 ? [`Cc: ${m.cc.join(', ')}`] : []),
+          ...(m.bcc ? [`Bcc: ${m.bcc.join(', ')}`] : []),
+          `Date: ${m.date}`,
+          `Subject: ${m.subject}`,
+          `Message-ID: ${m.messageId}`,
+          ...(m.inReplyTo ? [`In-Reply-To: ${m.inReplyTo}`] : []),
+          ...m.attachments.map((f) => `Attachment: ${f.name} (${f.type}, ${size(f.size)}) id ${f.id}`),
+        ];
+        out.result(shown, `${head.join('\n')}\n\n${m.text}`);
+      });
+    });
+  mail
+    .command('reply <id>')
+    .description('reply to the sender (or with --all to everyone, in the same thread)')
+    .addOption(profileOption())
+    .option('--all', 'reply to all recipients')
+    .option('--body <text>', 'plain-text body')
+    .option('--body-file <file>', 'read the body from a file')
+    .option('--attach <file>', 'attach a file (repeatable)', collect)
+    .addOption(jsonOption())
+    .action(async (id: string, o: { profile?: string; all?: boolean; body?: string; bodyFile?: string; attach?: string[] } & JsonOpt) => {
+      const out = makeOutput(Boolean(o.json));
+      const text = await bodyOf(o);
+      await withClient(o, out, async (c) => {
+        const bar = progressBar('upload', out.json);
+        try {
+          const res = await c.replyMail(id, { all: Boolean(o.all), text, attach: o.attach ?? [] }, bar.onProgress ? { onProgress: bar.onProgress } : {});
+          bar.stop();
+          out.result(res, `sent reply ${res.id} (thread ${res.thread})`);
+        } finally {
+          bar.stop();
+        }
+      });
+    });
+  mail
+    .command('forward <id>')
+    .description('forward a mail with its attachments, in a new thread')
+    .addOption(profileOption())
+    .requiredOption('--to <users>', 'comma-separated recipients')
+    .option('--cc <users>', 'comma-separated Cc recipients')
+    .option('--body <text>', 'a note above the forwarded mail')
+    .addOption(jsonOption())
+    .action(async (id: string, o: { profile?: string; to: string; cc?: string; body?: string } & JsonOpt) => {
+      const out = makeOutput(Boolean(o.json));
+      await withClient(o, out, async (c) => {
+        const res = await c.forwardMail(id, { to: userList(o.to), cc: userList(o.cc), ...(o.body ? { text: o.body } : {}) });
+        out.result(res, `forwarded as ${res.id} (thread ${res.thread})`);
+      });
+    });
+  mail
+    .command('delete <id>')
+    .description('delete a mail from this device (its files are released on the server when nothing else here uses them)')
+    .addOption(profileOption())
+    .addOption(jsonOption())
+    .action(async (id: string, o: { profile?: string } & JsonOpt) => {
+      const out = makeOutput(Boolean(o.json));
+      await withClient(o, out, async (c) => {
+        const m = c.readMail(id);
+        await c.deleteMessage(m.thread, m.id);
+        out.result({ deleted: m.id }, `deleted mail ${m.id}`);
+      });
+    });
+
+  // ---- files --------------------------------------------------------------------------------------------------
+  const files = program.command('files').description('attachments of chat messages and mail');
+  files
+    .command('get <attachmentId>')
+    .description('download, verify and decrypt an attachment')
+    .addOption(profileOption())
+    .requiredOption('--out <path>', 'where to save it')
+    .addOption(jsonOption())
+    .action(async (id: string, o: { profile?: string; out: string } & JsonOpt) => {
+      const out = makeOutput(Boolean(o.json));
+      await withClient(o, out, async (c) => {
+        const bar = progressBar('download', out.json);
+        try {
+          const f = await c.saveAttachment(id, o.out, bar.onProgress ? { onProgress: bar.onProgress } : {});
+          bar.stop();
+          out.result({ ...f, out: o.out }, `saved ${f.name} (${size(f.size)}) to ${o.out}`);
+        } finally {
+          bar.stop();
         }
       });
     });

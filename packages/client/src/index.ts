@@ -4,3 +4,5 @@ export * from './profile-store.node.js';
 export * from './socket.js';
 export * from './http-api.js';
 export * from './trust.js';
+export * from './mail.js';
+export * from './files.node.js';
