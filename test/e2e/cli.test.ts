@@ -228,3 +228,80 @@ describe('sealpost server with TLS', () => {
     }
   });
 });
+
+describe('mail and files from the CLI', () => {
+  it('sends, lists, reads, replies to and forwards mail with attachments; saves files', async () => {
+    const env = { SEALPOST_SERVER: url, SEALPOST_ADMIN_TOKEN: adminToken };
+    const users = ['mia', 'noah', 'olga'];
+    for (const name of users) {
+      const add = await sealpost(['admin', 'user', 'add', name, '--json'], env);
+      const code = add.lines[0]!.activationCode as string;
+      expect((await sealpost(['enroll', '--user', `${name}@localhost`, '--code', code, '--profile', join(dir, name)], env)).code).toBe(0);
+    }
+    const { writeFileSync, readFileSync } = await import('node:fs');
+    const { randomBytes } = await import('node:crypto');
+    const attachment = join(dir, 'plan.pdf');
+    const content = randomBytes(6 * 1024 * 1024);
+    writeFileSync(attachment, content);
+    writeFileSync(join(dir, 'body.txt'), 'Hello Noah,\nthe plan is attached.\n');
+    writeFileSync(join(dir, 'body.html'), '<p>the plan is attached</p>');
+
+    const sent = await sealpost([
+      'mail', 'send', '--profile', join(dir, 'mia'), '--to', 'noah@localhost', '--cc', 'olga@localhost',
+      '--subject', 'The plan', '--body-file', join(dir, 'body.txt'), '--html-file', join(dir, 'body.html'), '--attach', attachment, '--json',
+    ]);
+    expect(sent.code, sent.stderr).toBe(0);
+    expect(sent.stderr).toBe(''); // no progress bar with --json
+    expect(sent.lines).toEqual([{ id: expect.any(String), thread: expect.stringMatching(/^c_/) }]);
+
+    const synced = await sealpost(['sync', '--profile', join(dir, 'noah'), '--json']);
+    expect(synced.lines).toEqual([expect.objectContaining({ type: 'mail', id: sent.lines[0]!.id, subject: 'The plan' })]);
+    const list = await sealpost(['mail', 'list', '--profile', join(dir, 'noah'), '--json']);
+    expect(list.lines).toEqual([
+      {
+        id: sent.lines[0]!.id,
+        thread: sent.lines[0]!.thread,
+        from: 'mia@localhost',
+        to: ['noah@localhost'],
+        cc: ['olga@localhost'],
+        subject: 'The plan',
+        date: expect.stringMatching(/Z$/),
+        unread: true,
+        attachments: [{ id: expect.stringMatching(/^b_/), name: 'plan.pdf', size: content.length, type: 'application/pdf' }],
+      },
+    ]);
+    const read = await sealpost(['mail', 'read', '--profile', join(dir, 'noah'), sent.lines[0]!.id as string, '--json']);
+    expect(read.lines[0]).toMatchObject({ text: 'Hello Noah,\nthe plan is attached.\n', html: '<p>the plan is attached</p>', unread: false });
+    const attId = (list.lines[0]!.attachments as { id: string }[])[0]!.id;
+    const got = await sealpost(['files', 'get', '--profile', join(dir, 'noah'), attId, '--out', join(dir, 'noah-plan.pdf'), '--json']);
+    expect(got.code, got.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'noah-plan.pdf')).equals(content)).toBe(true);
+    expect((await sealpost(['mail', 'list', '--profile', join(dir, 'noah'), '--json'])).lines[0]!.unread).toBe(false);
+
+    const reply = await sealpost(['mail', 'reply', '--profile', join(dir, 'noah'), sent.lines[0]!.id as string, '--all', '--body', 'Agreed.', '--json']);
+    expect(reply.lines[0]!.thread).toBe(sent.lines[0]!.thread);
+    const fwd = await sealpost(['mail', 'forward', '--profile', join(dir, 'olga'), sent.lines[0]!.id as string, '--to', 'mia@localhost', '--json']);
+    expect(fwd.code).toBe(1); // Olga has not synced yet: she has no such mail
+    expect(fwd.stderr).toContain('"code":"MAIL_NOT_FOUND"');
+    await sealpost(['sync', '--profile', join(dir, 'olga')]);
+    const fwd2 = await sealpost(['mail', 'forward', '--profile', join(dir, 'olga'), sent.lines[0]!.id as string, '--to', 'mia@localhost', '--body', 'FYI', '--json']);
+    expect(fwd2.code, fwd2.stderr).toBe(0);
+    const miaInbox = await sealpost(['sync', '--profile', join(dir, 'mia'), '--json']);
+    expect(miaInbox.lines.map((l) => l.subject)).toEqual(['Re: The plan', 'Fwd: The plan']);
+    const sentFolder = await sealpost(['mail', 'list', '--profile', join(dir, 'mia'), '--folder', 'sent', '--json']);
+    expect(sentFolder.lines.map((l) => l.subject)).toEqual(['The plan']);
+
+    // A file in chat lists its attachment the same way.
+    const chat = await sealpost(['send', '--profile', join(dir, 'mia'), '--to', 'noah@localhost', 'see file', '--file', join(dir, 'body.txt'), '--json']);
+    expect(chat.code, chat.stderr).toBe(0);
+    const chatSync = await sealpost(['sync', '--profile', join(dir, 'noah'), '--json']);
+    expect(chatSync.lines.find((l) => l.type === 'message')).toMatchObject({
+      text: 'see file',
+      attachments: [{ id: expect.stringMatching(/^b_/), name: 'body.txt', size: 34, type: 'text/plain' }],
+    });
+
+    const missing = await sealpost(['mail', 'send', '--profile', join(dir, 'mia'), '--to', 'noah@localhost', '--subject', 's', '--body', 'b', '--attach', join(dir, 'nope.pdf'), '--json']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('"code":"FILE_NOT_FOUND"');
+  });
+});

@@ -10,6 +10,8 @@ export interface BlobStore {
   append(id: BlobId, offset: number, data: AsyncIterable<Uint8Array>, maxBytes: number): Promise<number>;
   /** Make a fully received upload the blob, atomically (rename after fsync). */
   finish(id: BlobId): Promise<void>;
+  /** Bytes of the complete blob as stored (undefined if absent). */
+  size(id: BlobId): Promise<number | undefined>;
   /** A stream of the complete blob from byte `start`. */
   read(id: BlobId, start: number): Readable;
   /** Remove the blob or the upload in progress; no error if absent. */

@@ -1,7 +1,7 @@
 // The default BlobStore: files under <data>/blobs. Uploads grow in blobs/partial/<id>; a finished blob is fsynced
 // and renamed into blobs/<2 chars>/<id>, then the directory is fsynced, so a blob is either complete or absent.
 import { constants, createReadStream, mkdirSync } from 'node:fs';
-import { open, rename, rm, truncate } from 'node:fs/promises';
+import { open, rename, rm, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { SealpostError, type BlobId } from '@sealpost/protocol';
@@ -48,6 +48,9 @@ export function createFsBlobStore(root: string): BlobStore {
       mkdirSync(finalDir(id), { recursive: true, mode: 0o700 });
       await rename(partial(id), final(id));
       await fsyncDir(finalDir(id));
+    },
+    async size(id) {
+      return (await stat(final(id)).catch(() => undefined))?.size;
     },
     read(id, start) {
       return createReadStream(final(id), { start, highWaterMark: 1024 * 1024 });

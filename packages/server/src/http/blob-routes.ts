@@ -69,14 +69,19 @@ export function registerBlobRoutes(app: FastifyInstance, ctx: ServerContext): vo
     const me = await authenticateDevice(ctx, bearer(req));
     const blob = await blobOf(req, me);
     if (!blob.complete) throw new SealpostError('UPLOAD_INCOMPLETE', 'this blob is still being uploaded');
+    // Serve what is on disk. If that differs from what was uploaded, the client's checks (length, chunk tags,
+    // hash) refuse it; the server cannot repair ciphertext anyway.
+    const stored = await ctx.blobs.size(blob.id);
+    if (stored === undefined) throw new SealpostError('BLOB_NOT_FOUND', `blob ${blob.id} is missing from storage`);
+    if (stored !== blob.size) req.log.error({ blob: blob.id, stored, expected: blob.size }, 'blob size on disk differs from upload');
     const range = /^bytes=(\d+)-$/.exec(String(req.headers.range ?? ''));
-    const start = range ? Math.min(Number(range[1]), blob.size) : 0;
+    const start = range ? Math.min(Number(range[1]), stored) : 0;
     void reply
       .status(range ? 206 : 200)
       .header('content-type', 'application/octet-stream')
-      .header('content-length', String(blob.size - start))
+      .header('content-length', String(stored - start))
       .header('accept-ranges', 'bytes');
-    if (range) void reply.header('content-range', `bytes ${start}-${blob.size - 1}/${blob.size}`);
+    if (range) void reply.header('content-range', `bytes ${start}-${Math.max(start, stored - 1)}/${stored}`);
     return reply.send(ctx.blobs.read(blob.id, start));
   });
 

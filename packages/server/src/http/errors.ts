@@ -2,9 +2,11 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { SealpostError, type ErrorCode } from '@sealpost/protocol';
 
-const status: Partial<Record<ErrorCode, number>> = {
+// Exhaustive on purpose: a new error code does not compile until it has a status here.
+const status: Record<ErrorCode, number> = {
   INVALID_INPUT: 400,
   MALFORMED_FRAME: 400,
+  UNKNOWN_FRAME_TYPE: 400,
   DEVICE_LIST_INVALID: 400,
   MLS_ERROR: 400,
   UNAUTHENTICATED: 401,
@@ -19,20 +21,45 @@ const status: Partial<Record<ErrorCode, number>> = {
   USER_NOT_FOUND: 404,
   DEVICE_NOT_FOUND: 404,
   CONVERSATION_NOT_FOUND: 404,
+  BLOB_NOT_FOUND: 404,
   NO_KEY_PACKAGE: 409,
   USER_EXISTS: 409,
   DEVICE_EXISTS: 409,
   CONVERSATION_EXISTS: 409,
   EPOCH_CONFLICT: 409,
+  DUPLICATE_MESSAGE: 409,
+  UPLOAD_OFFSET_MISMATCH: 409,
+  UPLOAD_INCOMPLETE: 409,
   FRAME_TOO_LARGE: 413,
   PAYLOAD_TOO_LARGE: 413,
+  BLOB_TOO_LARGE: 413,
+  QUOTA_EXCEEDED: 413,
   TOO_MANY_KEY_PACKAGES: 429,
   TOO_MANY_CONNECTIONS: 429,
   RATE_LIMITED: 429,
+  // Codes that only clients raise; a server never answers with them, but if one leaks it is a server fault.
+  ACCOUNT_KEY_CHANGED: 500,
+  DEVICE_NOT_TRUSTED: 500,
+  NOT_ENROLLED: 500,
+  PROFILE_EXISTS: 500,
+  PROFILE_LOCKED: 500,
+  DECRYPT_FAILED: 500,
+  SERVER_UNREACHABLE: 500,
+  PROTOCOL_ERROR: 500,
+  CONFIG_INVALID: 500,
+  INSECURE_LISTEN: 500,
+  LISTEN_FAILED: 500,
+  FILE_CORRUPT: 500,
+  FILE_TRUNCATED: 500,
+  FILE_NOT_FOUND: 500,
+  ATTACHMENT_NOT_FOUND: 500,
+  MAIL_NOT_FOUND: 500,
+  TOO_MANY_RECIPIENTS: 500,
+  INTERNAL: 500,
 };
 
 export function httpStatusOf(code: ErrorCode): number {
-  return status[code] ?? 500;
+  return status[code];
 }
 
 export function errorBody(code: ErrorCode, message: string): { error: { code: ErrorCode; message: string } } {
