@@ -56,6 +56,14 @@ function humanReceived(r: Received): string {
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 const userList = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean);
 
+/** `2G`, `500M`, `64K`, `1GiB` or plain bytes. */
+export function parseSize(s: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$/i.exec(s.trim());
+  if (!m) throw new SealpostError('INVALID_INPUT', `${flag}: expected a size like 2G, 500M or 1048576, got ${JSON.stringify(s)}`);
+  const mult = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[m[2]!.toUpperCase() as '' | 'K' | 'M' | 'G' | 'T'];
+  return Math.floor(Number(m[1]) * mult);
+}
+
 function parseListen(s: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(s);
   const port = m ? Number(m[3]) : NaN;
@@ -80,9 +88,11 @@ export function buildProgram(): Command {
     .option('--tls-cert <file>', 'TLS certificate (PEM)')
     .option('--tls-key <file>', 'TLS private key (PEM)')
     .option('--insecure-http', 'serve plain HTTP on a non-loopback address (only behind a TLS proxy)')
+    .option('--max-file-size <size>', 'largest encrypted file, e.g. 2G', '2G')
+    .option('--user-quota <size>', 'encrypted file storage per user, e.g. 20G', '20G')
     .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
     .addOption(jsonOption())
-    .action(async (o: { data: string; listen: string; domain: string; tlsCert?: string; tlsKey?: string; insecureHttp?: boolean; logLevel: string } & JsonOpt) => {
+    .action(async (o: { data: string; listen: string; domain: string; tlsCert?: string; tlsKey?: string; insecureHttp?: boolean; maxFileSize: string; userQuota: string; logLevel: string } & JsonOpt) => {
       const { startServer } = await import('@sealpost/server');
       const { host, port } = parseListen(o.listen);
       if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new SealpostError('INVALID_INPUT', '--tls-cert and --tls-key go together');
@@ -92,6 +102,8 @@ export function buildProgram(): Command {
         port,
         domain: o.domain,
         logLevel: o.logLevel,
+        maxBlobBytes: parseSize(o.maxFileSize, '--max-file-size'),
+        userQuotaBytes: parseSize(o.userQuota, '--user-quota'),
         // Logs go to stderr so that stdout carries only what a script reads.
         logDestination: process.stderr,
         ...(o.tlsCert && o.tlsKey ? { tls: { certFile: o.tlsCert, keyFile: o.tlsKey } } : {}),

@@ -1,6 +1,6 @@
 // The contract every ServerStore adapter must pass (SQLite now, PostgreSQL next): run it with a factory.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { newConversationId, newDeviceId, newMessageId, parseUserId, type DeviceId, type UserId } from '@sealpost/protocol';
+import { newConversationId, newDeviceId, newMessageId, parseUserId, type BlobId, type DeviceId, type UserId } from '@sealpost/protocol';
 import type { EnrollInput, ServerStore } from './store.js';
 
 const h = (n: number) => new Uint8Array(32).fill(n);
@@ -162,6 +162,40 @@ export function runStoreContract(name: string, open: () => Promise<ServerStore>)
       expect(await store.appendCommit({ ...base, id: newMessageId(), welcome: undefined, add: [], remove: [newDeviceId()] })).toMatchObject({ kind: 'invalid' });
       expect(await store.appendCommit({ ...base, id: newMessageId(), welcome: h(2), add: [newDeviceId()], remove: [] })).toMatchObject({ kind: 'invalid' });
       expect((await store.getConversation(c))?.epoch).toBe(0);
+    });
+
+    it('keeps blob records: quota, grants through delivered messages, release and stale uploads', async () => {
+      const a = await enrolled(alice);
+      const b = await enrolled(bob);
+      const blob = 'b_AAAAAAAAAAAAAAAAAAAAAA' as BlobId;
+      expect(await store.createBlob({ id: blob, ownerUser: alice, ownerDevice: a, size: 600, now: 1 }, 1000)).toBe('ok');
+      expect(await store.createBlob({ id: 'b_BBBBBBBBBBBBBBBBBBBBBB' as BlobId, ownerUser: alice, ownerDevice: a, size: 600, now: 1 }, 1000)).toBe('quota');
+      expect(await store.blobBytesOf(alice)).toBe(600);
+      expect(await store.hasBlobGrant(blob, a)).toBe(true);
+      expect(await store.hasBlobGrant(blob, b)).toBe(false);
+
+      const c = newConversationId();
+      await store.createConversation(c, a, 1);
+      await store.appendCommit({ conversation: c, sender: { device: a, user: alice }, epoch: 0, id: newMessageId(), payload: h(1), welcome: h(2), add: [b], remove: [], now: 2 });
+      // An incomplete blob cannot be sent.
+      expect(await store.appendMessage({ conversation: c, sender: { device: a, user: alice }, epoch: 1, id: newMessageId(), payload: h(3), now: 3, blobs: [blob] })).toEqual({ kind: 'blob-not-found', blob });
+      await store.setBlobReceived(blob, 600, true, 4);
+      expect(await store.getBlob(blob)).toMatchObject({ received: 600, complete: true, size: 600 });
+      // Bob cannot pass on a blob he was never given.
+      const bobs = await store.appendMessage({ conversation: c, sender: { device: b, user: bob }, epoch: 1, id: newMessageId(), payload: h(3), now: 3, blobs: [blob] });
+      expect(bobs).toEqual({ kind: 'blob-not-found', blob });
+      const sent = await store.appendMessage({ conversation: c, sender: { device: a, user: alice }, epoch: 1, id: newMessageId(), payload: h(3), now: 5, blobs: [blob] });
+      expect(sent.kind).toBe('ok');
+      expect(await store.hasBlobGrant(blob, b)).toBe(true);
+      expect(await store.releaseBlobGrant(blob, a)).toBe(false);
+      expect(await store.releaseBlobGrant(blob, b)).toBe(true);
+      expect(await store.getBlob(blob)).toBeUndefined();
+
+      const stale = 'b_CCCCCCCCCCCCCCCCCCCCCC' as BlobId;
+      await store.createBlob({ id: stale, ownerUser: alice, ownerDevice: a, size: 10, now: 100 }, 1000);
+      expect(await store.deleteStaleUploads(50)).toEqual([]);
+      expect(await store.deleteStaleUploads(200)).toEqual([stale]);
+      expect(await store.blobBytesOf(alice)).toBe(0);
     });
   });
 }

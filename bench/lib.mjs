@@ -1,0 +1,74 @@
+// Shared benchmark helpers: a real server in its own process, enrolled clients, timing and table printing.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { HttpApi, SealpostClient } from '../packages/client/dist/index.js';
+
+const bin = fileURLToPath(new URL('../packages/cli/bin/sealpost.js', import.meta.url));
+
+export function tempDir(prefix) {
+  return mkdtempSync(join(tmpdir(), `sealpost-bench-${prefix}-`));
+}
+
+/** Start `sealpost server` in a child process on 127.0.0.1:0. */
+export async function startServer(extraArgs = []) {
+  const dir = tempDir('server');
+  const child = spawn(process.execPath, [bin, 'server', '--data', dir, '--listen', '127.0.0.1:0', '--json', '--log-level', 'warn', ...extraArgs], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let url, token;
+  const rl = createInterface({ input: child.stdout });
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('server did not start')), 30_000);
+    rl.on('line', (line) => {
+      const m = JSON.parse(line);
+      if (m.adminToken) token = m.adminToken;
+      if (m.listening) {
+        url = m.listening;
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  const admin = new HttpApi(url);
+  const profiles = [];
+  return {
+    url,
+    pid: child.pid,
+    async enroll(name) {
+      const r = await admin.request('POST', '/v1/admin/users', { user: name }, { admin: token });
+      const profile = tempDir(`profile-${name}`);
+      profiles.push(profile);
+      const client = await SealpostClient.enroll({ server: url, user: r.user, code: r.activationCode, profile });
+      return { client, profile };
+    },
+    async close() {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      rmSync(dir, { recursive: true, force: true });
+      for (const p of profiles) rmSync(p, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function timeIt(fn) {
+  const t0 = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+export function printTable(rows, columns) {
+  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));
+  const line = (cells) => cells.map((c, i) => String(c).padEnd(widths[i])).join('  ');
+  console.log(line(columns));
+  console.log(line(widths.map((w) => '-'.repeat(w))));
+  for (const r of rows) console.log(line(columns.map((c) => r[c])));
+}
