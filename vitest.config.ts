@@ -8,6 +8,7 @@ export default defineConfig({
   resolve: {
     alias: {
       '@sealpost/protocol': src('protocol'),
+      '@sealpost/crypto': src('crypto'),
       '@sealpost/server': src('server'),
       '@sealpost/client': src('client'),
       '@sealpost/cli': src('cli'),

@@ -40,6 +40,7 @@ import {
   type SignatureKeyPair,
   type UserId,
 } from '@sealpost/protocol';
+import { nodeCiphersuite } from '@sealpost/crypto';
 import { HttpApi } from './http-api.js';
 import { FileTransfer, type Progress } from './files.node.js';
 import { forwardSubject, forwardText, mailSummary, newMailMessageId, replyRecipients, replySubject, type MailFull, type MailSummary } from './mail.js';
@@ -181,7 +182,7 @@ export class SealpostClient {
     let client: SealpostClient | undefined;
     const api = new HttpApi(server, () => client!.sessionToken());
     let trust: DeviceTrust | undefined;
-    const engine = await GroupEngine.create((identity, key) => trust!.isTrusted(identity, key));
+    const engine = await GroupEngine.create((identity, key) => trust!.isTrusted(identity, key), nodeCiphersuite());
     trust = new DeviceTrust(engine.cs, api, store);
     client = new SealpostClient(store, api, engine, options, user, device, server);
     client.trust = trust;

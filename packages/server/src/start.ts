@@ -5,7 +5,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
-import { SealpostError, defaultCiphersuite, parseDomain } from '@sealpost/protocol';
+import { SealpostError, parseDomain } from '@sealpost/protocol';
+import { nodeCiphersuite } from '@sealpost/crypto';
 import { openSqliteStore } from './store/sqlite.js';
 import { createLocalBus } from './bus/local.js';
 import { defaultBlobLimits, systemClock, type Clock } from './context.js';
@@ -105,7 +106,7 @@ export async function startServer(opts: StartOptions): Promise<StartedServer> {
       bus: createLocalBus(),
       clock: opts.clock ?? systemClock,
       log,
-      cs: await defaultCiphersuite(),
+      cs: nodeCiphersuite(),
       domain,
       adminTokenHash: new Uint8Array(Buffer.from(tokenHashHex, 'hex')),
       activationTtlMs: opts.activationTtlMs ?? 7 * 24 * 60 * 60_000,

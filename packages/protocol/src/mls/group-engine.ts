@@ -102,8 +102,12 @@ export class GroupEngine {
     };
   }
 
-  static async create(checkCredential: CredentialCheck): Promise<GroupEngine> {
-    return new GroupEngine(await defaultCiphersuite(), checkCredential);
+  /**
+   * `cs` is the crypto for our ciphersuite: in Node pass `nodeCiphersuite()` from @sealpost/crypto (node:crypto,
+   * many times faster); without it ts-mls's default (WebCrypto) provider is used, as in browsers.
+   */
+  static async create(checkCredential: CredentialCheck, cs?: CiphersuiteImpl): Promise<GroupEngine> {
+    return new GroupEngine(cs ?? (await defaultCiphersuite()), checkCredential);
   }
 
   async generateSignatureKeyPair(): Promise<SignatureKeyPair> {

@@ -12,7 +12,15 @@ import { createSecretTree } from 'ts-mls/secretTree.js';
 import { decodeRatchetTree } from 'ts-mls/ratchetTree.js';
 import { defaultPaddingConfig } from 'ts-mls/paddingConfig.js';
 import { bytesToBase64 } from 'ts-mls/util/byteArray.js';
+import type { CiphersuiteImpl } from 'ts-mls';
+import { nodeCiphersuite } from '@sealpost/crypto';
 import { defaultCiphersuite } from './ciphersuite.js';
+
+// Every vector runs with ts-mls's stock (WebCrypto) provider and with our node:crypto provider.
+const providers: [string, () => Promise<CiphersuiteImpl>][] = [
+  ['stock provider', defaultCiphersuite],
+  ['node:crypto provider', async () => nodeCiphersuite()],
+];
 
 const SUITE = 1; // MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519
 // ../shared/vectors when present (CI and developer machines), else the verbatim copies in test/vectors.
@@ -31,11 +39,12 @@ function mls(bytes: string) {
 // Product code never does (GroupEngine checks every leaf against the account-signed device list).
 const unsafeAcceptAllCredentials = { ...defaultClientConfig, authService: { validateCredential: async () => true } };
 
-describe('MLS vectors: welcome.json', () => {
+for (const [provider, getCs] of providers) {
+describe(`MLS vectors (${provider}): welcome.json`, () => {
   const vectors = load<{ init_priv: string; key_package: string; signer_pub: string; welcome: string }>('welcome.json');
   it('has vectors for our suite', () => expect(vectors.length).toBeGreaterThan(0));
   it.each(vectors.map((v, i) => [i, v] as const))('vector %i: decrypts group secrets and info, verifies signature and confirmation tag', async (_i, v) => {
-    const cs = await defaultCiphersuite();
+    const cs = await getCs();
     const kp = mls(v.key_package);
     const w = mls(v.welcome);
     if (kp.wireformat !== 'mls_key_package' || w.wireformat !== 'mls_welcome') throw new Error('wrong wire formats');
@@ -50,7 +59,7 @@ describe('MLS vectors: welcome.json', () => {
   });
 });
 
-describe('MLS vectors: message-protection.json', () => {
+describe(`MLS vectors (${provider}): message-protection.json`, () => {
   type V = {
     group_id: string; epoch: number; tree_hash: string; confirmed_transcript_hash: string;
     signature_priv: string; signature_pub: string; encryption_secret: string; sender_data_secret: string;
@@ -59,7 +68,7 @@ describe('MLS vectors: message-protection.json', () => {
   const vectors = load<V>('message-protection.json');
   it('has vectors for our suite', () => expect(vectors.length).toBeGreaterThan(0));
   it.each(vectors.map((v, i) => [i, v] as const))('vector %i: application message unprotects, and protect→unprotect round-trips', async (_i, v) => {
-    const cs = await defaultCiphersuite();
+    const cs = await getCs();
     const groupContext = {
       version: 'mls10' as const,
       cipherSuite: 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519' as const,
@@ -84,6 +93,7 @@ describe('MLS vectors: message-protection.json', () => {
     expect(Buffer.from(back.content.content.applicationData).toString('hex')).toBe(v.application);
   });
 });
+}
 
 type Passive = {
   external_psks: { psk_id: string; psk: string }[];
@@ -92,8 +102,7 @@ type Passive = {
   epochs: { proposals: string[]; commit: string; epoch_authenticator: string }[];
 };
 
-async function runPassive(v: Passive): Promise<void> {
-  const cs = await defaultCiphersuite();
+async function runPassive(v: Passive, cs: CiphersuiteImpl): Promise<void> {
   const kp = mls(v.key_package);
   const w = mls(v.welcome);
   if (kp.wireformat !== 'mls_key_package' || w.wireformat !== 'mls_welcome') throw new Error('wrong wire formats');
@@ -120,10 +129,12 @@ async function runPassive(v: Passive): Promise<void> {
   }
 }
 
-for (const file of ['passive-client-welcome.json', 'passive-client-handling-commit.json', 'passive-client-random.json']) {
-  describe(`MLS vectors: ${file}`, () => {
-    const vectors = load<Passive>(file);
-    it('has vectors for our suite', () => expect(vectors.length).toBeGreaterThan(0));
-    it.each(vectors.map((v, i) => [i, v] as const))('vector %i: joins and follows every epoch', async (_i, v) => runPassive(v), 120_000);
-  });
+for (const [provider, getCs] of providers) {
+  for (const file of ['passive-client-welcome.json', 'passive-client-handling-commit.json', 'passive-client-random.json']) {
+    describe(`MLS vectors (${provider}): ${file}`, () => {
+      const vectors = load<Passive>(file);
+      it('has vectors for our suite', () => expect(vectors.length).toBeGreaterThan(0));
+      it.each(vectors.map((v, i) => [i, v] as const))('vector %i: joins and follows every epoch', async (_i, v) => runPassive(v, await getCs()), 120_000);
+    });
+  }
 }

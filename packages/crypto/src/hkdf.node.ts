@@ -1,0 +1,34 @@
+// HKDF-SHA256 (RFC 5869) and HMAC-SHA256 over node:crypto, synchronous (no WebCrypto key import per call).
+import { createHash, createHmac } from 'node:crypto';
+
+export const HASH_LEN = 32;
+
+export function sha256(data: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(data).digest());
+}
+
+export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
+  return new Uint8Array(createHmac('sha256', key).update(data).digest());
+}
+
+/** HKDF-Extract: PRK = HMAC(salt, IKM); an empty salt is HashLen zero bytes (RFC 5869 §2.2). */
+export function hkdfExtract(salt: Uint8Array, ikm: Uint8Array): Uint8Array {
+  return hmacSha256(salt.length === 0 ? new Uint8Array(HASH_LEN) : salt, ikm);
+}
+
+/** HKDF-Expand (RFC 5869 §2.3): T(i) = HMAC(PRK, T(i-1) ‖ info ‖ i). */
+export function hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  if (length > 255 * HASH_LEN) throw new Error(`HKDF-Expand: length ${length} > ${255 * HASH_LEN}`);
+  const out = new Uint8Array(length);
+  let prev = new Uint8Array(0);
+  for (let i = 1, off = 0; off < length; i++) {
+    const h = createHmac('sha256', prk);
+    h.update(prev);
+    h.update(info);
+    h.update(new Uint8Array([i]));
+    prev = new Uint8Array(h.digest());
+    out.set(prev.subarray(0, Math.min(HASH_LEN, length - off)), off);
+    off += HASH_LEN;
+  }
+  return out;
+}

@@ -1,0 +1,158 @@
+// HPKE (RFC 9180), base mode, for one suite: DHKEM(X25519, HKDF-SHA256) / HKDF-SHA256 / AES-128-GCM (0x0020,
+// 0x0001, 0x0001) — the HPKE of MLS ciphersuite 0x0001. Composed over node:crypto primitives only; checked against
+// the MLS interop vectors and differentially against @hpke/core (hpke.node.test.ts).
+import { createCipheriv, createDecipheriv, diffieHellman, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { HASH_LEN, hkdfExpand, hkdfExtract } from './hkdf.node.js';
+import { privateKeyFrom, publicKeyFrom, rawPrivateKey, rawPublicKey } from './der.node.js';
+
+const te = new TextEncoder();
+const KEM_ID = 0x0020;
+const KDF_ID = 0x0001;
+const AEAD_ID = 0x0001;
+export const HPKE_NK = 16; // AES-128-GCM key
+export const HPKE_NN = 12; // nonce
+const NSECRET = 32;
+const NSK = 32;
+
+const i2osp2 = (n: number) => new Uint8Array([(n >> 8) & 0xff, n & 0xff]);
+const concat = (...parts: Uint8Array[]) => {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+};
+
+const KEM_SUITE = concat(te.encode('KEM'), i2osp2(KEM_ID));
+const HPKE_SUITE = concat(te.encode('HPKE'), i2osp2(KEM_ID), i2osp2(KDF_ID), i2osp2(AEAD_ID));
+const V1 = te.encode('HPKE-v1');
+
+// RFC 9180 §4: LabeledExtract / LabeledExpand.
+function labeledExtract(suite: Uint8Array, salt: Uint8Array, label: string, ikm: Uint8Array): Uint8Array {
+  return hkdfExtract(salt, concat(V1, suite, te.encode(label), ikm));
+}
+function labeledExpand(suite: Uint8Array, prk: Uint8Array, label: string, info: Uint8Array, length: number): Uint8Array {
+  return hkdfExpand(prk, concat(i2osp2(length), V1, suite, te.encode(label), info), length);
+}
+
+/** An X25519 key as HPKE uses it; opaque to ts-mls, which only hands it back to this module. */
+export interface HpkeKey {
+  readonly type: 'private' | 'public';
+  readonly key: KeyObject;
+  /** Raw public key (32 bytes). */
+  readonly pub: Uint8Array;
+}
+
+export function importPrivate(raw: Uint8Array): HpkeKey {
+  if (raw.length !== NSK) throw new Error(`X25519 private key: expected ${NSK} bytes, got ${raw.length}`);
+  const key = privateKeyFrom('x25519', raw);
+  return { type: 'private', key, pub: rawPublicKey(key) };
+}
+
+export function importPublic(raw: Uint8Array): HpkeKey {
+  return { type: 'public', key: publicKeyFrom('x25519', raw), pub: new Uint8Array(raw) };
+}
+
+export function exportPrivate(k: HpkeKey): Uint8Array {
+  return rawPrivateKey(k.key);
+}
+
+export function generate(): { privateKey: HpkeKey; publicKey: HpkeKey } {
+  const { privateKey, publicKey } = generateKeyPairSync('x25519');
+  const pub = rawPublicKey(publicKey);
+  return { privateKey: { type: 'private', key: privateKey, pub }, publicKey: { type: 'public', key: publicKey, pub } };
+}
+
+/** RFC 9180 §7.1.3: DeriveKeyPair for X25519 (no rejection sampling; the key is clamped by X25519 itself). */
+export function deriveKeyPair(ikm: Uint8Array): { privateKey: HpkeKey; publicKey: HpkeKey } {
+  const prk = labeledExtract(KEM_SUITE, new Uint8Array(), 'dkp_prk', ikm);
+  const sk = labeledExpand(KEM_SUITE, prk, 'sk', new Uint8Array(), NSK);
+  const privateKey = importPrivate(sk);
+  return { privateKey, publicKey: importPublic(privateKey.pub) };
+}
+
+function dh(priv: KeyObject, pub: KeyObject): Uint8Array {
+  const out = new Uint8Array(diffieHellman({ privateKey: priv, publicKey: pub }));
+  // RFC 9180 §7.1.4: an all-zero X25519 output (a small-order public key) must be rejected.
+  if (out.every((b) => b === 0)) throw new Error('X25519: all-zero shared secret');
+  return out;
+}
+
+// RFC 9180 §4.1: ExtractAndExpand.
+function extractAndExpand(dhOut: Uint8Array, kemContext: Uint8Array): Uint8Array {
+  const prk = labeledExtract(KEM_SUITE, new Uint8Array(), 'eae_prk', dhOut);
+  return labeledExpand(KEM_SUITE, prk, 'shared_secret', kemContext, NSECRET);
+}
+
+function encap(pkR: HpkeKey): { sharedSecret: Uint8Array; enc: Uint8Array } {
+  const e = generate();
+  const enc = e.publicKey.pub;
+  return { sharedSecret: extractAndExpand(dh(e.privateKey.key, pkR.key), concat(enc, pkR.pub)), enc };
+}
+
+function decap(enc: Uint8Array, skR: HpkeKey): Uint8Array {
+  return extractAndExpand(dh(skR.key, publicKeyFrom('x25519', enc)), concat(enc, skR.pub));
+}
+
+interface Context {
+  key: Uint8Array;
+  baseNonce: Uint8Array;
+  exporterSecret: Uint8Array;
+}
+
+// RFC 9180 §5.1: KeySchedule, mode_base (0x00), no PSK.
+function keySchedule(sharedSecret: Uint8Array, info: Uint8Array): Context {
+  const pskIdHash = labeledExtract(HPKE_SUITE, new Uint8Array(), 'psk_id_hash', new Uint8Array());
+  const infoHash = labeledExtract(HPKE_SUITE, new Uint8Array(), 'info_hash', info);
+  const ctx = concat(new Uint8Array([0]), pskIdHash, infoHash);
+  const secret = labeledExtract(HPKE_SUITE, sharedSecret, 'secret', new Uint8Array());
+  return {
+    key: labeledExpand(HPKE_SUITE, secret, 'key', ctx, HPKE_NK),
+    baseNonce: labeledExpand(HPKE_SUITE, secret, 'base_nonce', ctx, HPKE_NN),
+    exporterSecret: labeledExpand(HPKE_SUITE, secret, 'exp', ctx, HASH_LEN),
+  };
+}
+
+export function aesGcmSeal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+  const c = createCipheriv(key.length === 16 ? 'aes-128-gcm' : 'aes-256-gcm', key, nonce);
+  c.setAAD(aad);
+  const body = c.update(plaintext);
+  c.final();
+  return concat(body, c.getAuthTag());
+}
+
+export function aesGcmOpen(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
+  if (ciphertext.length < 16) throw new Error('AES-GCM: ciphertext shorter than the tag');
+  const d = createDecipheriv(key.length === 16 ? 'aes-128-gcm' : 'aes-256-gcm', key, nonce);
+  d.setAAD(aad);
+  d.setAuthTag(ciphertext.subarray(ciphertext.length - 16));
+  const body = d.update(ciphertext.subarray(0, ciphertext.length - 16));
+  d.final(); // throws on a bad tag
+  return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+}
+
+/** Single-shot seal (RFC 9180 §6.1): the first message of the context uses the base nonce as is. */
+export function seal(pkR: HpkeKey, info: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): { enc: Uint8Array; ct: Uint8Array } {
+  const { sharedSecret, enc } = encap(pkR);
+  const ctx = keySchedule(sharedSecret, info);
+  return { enc, ct: aesGcmSeal(ctx.key, ctx.baseNonce, aad, plaintext) };
+}
+
+export function open(skR: HpkeKey, enc: Uint8Array, info: Uint8Array, aad: Uint8Array, ct: Uint8Array): Uint8Array {
+  const ctx = keySchedule(decap(enc, skR), info);
+  return aesGcmOpen(ctx.key, ctx.baseNonce, aad, ct);
+}
+
+/** RFC 9180 §6.2 / §5.3: single-shot secret export. */
+export function sendExport(pkR: HpkeKey, info: Uint8Array, exporterContext: Uint8Array, length: number): { enc: Uint8Array; secret: Uint8Array } {
+  const { sharedSecret, enc } = encap(pkR);
+  const ctx = keySchedule(sharedSecret, info);
+  return { enc, secret: labeledExpand(HPKE_SUITE, ctx.exporterSecret, 'sec', exporterContext, length) };
+}
+
+export function receiveExport(skR: HpkeKey, enc: Uint8Array, info: Uint8Array, exporterContext: Uint8Array, length: number): Uint8Array {
+  const ctx = keySchedule(decap(enc, skR), info);
+  return labeledExpand(HPKE_SUITE, ctx.exporterSecret, 'sec', exporterContext, length);
+}
