@@ -15,10 +15,11 @@ afterEach(async () => {
   await server.close();
 });
 
-function groupState(profile: string, conversation: ConversationId): Uint8Array {
+/** The attacker's copy of a device's saved group state (its parts, as the profile stores them). */
+function groupState(profile: string, conversation: ConversationId): { base: Uint8Array; secrets: Uint8Array[] } {
   const store = ProfileStore.open(profile, { create: false });
   try {
-    return store.getConversation(conversation)!.state;
+    return { base: store.conversationState(conversation), secrets: store.secretNodes(conversation) };
   } finally {
     store.close();
   }
@@ -45,7 +46,7 @@ it('a removed member cannot decrypt messages sent after its removal', async () =
   // Test double: processing an application message never consults credentials.
   const engine = await GroupEngine.create(async () => true);
   for (const state of [carolBefore, carolAfter]) {
-    await expect(engine.process(engine.decodeState(state), new Uint8Array(ciphertext))).rejects.toMatchObject({ code: 'DECRYPT_FAILED' });
+    await expect(engine.process(engine.joinState(state), new Uint8Array(ciphertext))).rejects.toMatchObject({ code: 'DECRYPT_FAILED' });
   }
   expect(carol.client.messages(conversation).map((m) => m.text)).toEqual(['before']);
   expect((await bob.client.sync()).map((m) => m.text)).toEqual(['after removal']);

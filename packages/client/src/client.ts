@@ -508,10 +508,11 @@ export class SealpostClient {
       throw new SealpostError('PAYLOAD_TOO_LARGE', `message is ${plaintext.length} bytes; at most ${limits.maxMlsMessageBytes - 4096} fit one message`);
     }
     const blobs = (content.attachments ?? []).map((f) => f.id as BlobId);
-    await this.store.exclusive(async () => {
+    await this.tx(async () => {
       const conv = this.requireConversation(conversation);
-      const { state, message } = await this.engine.encrypt(this.engine.decodeState(conv.state), plaintext);
-      this.saveState(conv, state);
+      const before = this.loadState(conv);
+      const { state, message } = await this.engine.encrypt(before, plaintext);
+      this.saveState(conv, before, state);
       this.store.addOutbox({ conversation, id: content.id, epoch: conv.epoch, payload: message, plaintext, blobs });
       if (history.record) {
         this.store.addMessage({
@@ -537,16 +538,56 @@ export class SealpostClient {
     return conv;
   }
 
-  private saveState(conv: ConversationRow, state: GroupState, extra: Partial<ConversationRow> = {}): void {
-    this.store.putConversation({
-      ...conv,
-      ...extra,
-      state: this.engine.encodeState(state),
-      epoch: this.engine.epoch(state),
-      members: uniqueUsers(this.engine.members(state).map((m) => m.user)),
-      updatedAt: Date.now(),
-    });
+  /** A store transaction; if it rolls back, cached states that it saved are forgotten too. */
+  private async tx<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await this.store.exclusive(fn);
+    } catch (err) {
+      this.states.clear();
+      throw err;
+    }
   }
+
+  /** The decoded group state of a conversation, from this process's cache when it is still current. */
+  private loadState(conv: ConversationRow): GroupState {
+    const cached = this.states.get(conv.id);
+    if (cached && cached.version === conv.version) return cached.state;
+    const stored = this.store.conversationState(conv.id);
+    const state =
+      conv.stateFormat === 'parts'
+        ? this.engine.joinState({ base: stored, secrets: this.store.secretNodes(conv.id) })
+        : this.engine.decodeState(stored);
+    this.states.set(conv.id, { version: conv.version, state });
+    return state;
+  }
+  private readonly states = new Map<ConversationId, { version: number; state: GroupState }>();
+
+  /**
+   * Save `after` (in the caller's transaction). With `before`, only what changed is written: usually one
+   * secret-tree node per message; the whole state only when the epoch (or anything else) changed.
+   */
+  private saveState(conv: ConversationRow, before: GroupState | undefined, after: GroupState, extra: Partial<ConversationRow> = {}): void {
+    const change = before && conv.stateFormat === 'parts' && Object.keys(extra).length === 0 ? this.engine.stateChange(before, after) : undefined;
+    let version: number;
+    if (change?.kind === 'none') return;
+    if (change?.kind === 'secrets') {
+      version = this.store.updateSecretNodes(conv.id, change.changed, Date.now());
+    } else {
+      const parts = change?.kind === 'full' ? change.parts : this.engine.splitState(after);
+      version = this.store.putConversation({
+        ...conv,
+        ...extra,
+        state: parts.base,
+        stateFormat: 'parts',
+        epoch: this.engine.epoch(after),
+        members: uniqueUsers(this.engine.members(after).map((m) => m.user)),
+        updatedAt: Date.now(),
+      });
+      this.store.putSecretNodes(conv.id, parts.secrets);
+    }
+    this.states.set(conv.id, { version, state: after });
+  }
+
 
   /** Deliver everything in the outbox, in order. A message overtaken by a commit is re-encrypted for the new epoch. */
   private async flushOutbox(): Promise<void> {
@@ -569,10 +610,11 @@ export class SealpostClient {
           if (!(err instanceof SealpostError)) throw err;
           if (err.code === 'EPOCH_CONFLICT' && attempt < MAX_SEND_ATTEMPTS) {
             await this.syncInternal();
-            current = await this.store.exclusive(async () => {
+            current = await this.tx(async () => {
               const conv = this.requireConversation(row.conversation);
-              const { state, message } = await this.engine.encrypt(this.engine.decodeState(conv.state), row.plaintext);
-              this.saveState(conv, state);
+              const before = this.loadState(conv);
+              const { state, message } = await this.engine.encrypt(before, row.plaintext);
+              this.saveState(conv, before, state);
               this.store.updateOutbox(row.seq, conv.epoch, message);
               return { ...row, epoch: conv.epoch, payload: message };
             });
@@ -605,10 +647,12 @@ export class SealpostClient {
     for (const u of users) await this.trust.deviceList(u);
     const id = newConversationId();
     await this.api.request('POST', '/v1/conversations', { id });
-    await this.store.exclusive(async () => {
+    await this.tx(async () => {
       const state = await this.engine.createGroup(id, { user: this.user, device: this.device }, this.deviceKeys);
       const now = Date.now();
-      this.store.putConversation({ id, kind, status: 'active', epoch: 0, members: [this.user], state: this.engine.encodeState(state), createdAt: now, updatedAt: now });
+      const parts = this.engine.splitState(state);
+      this.store.putConversation({ id, kind, status: 'active', epoch: 0, members: [this.user], state: parts.base, stateFormat: 'parts', createdAt: now, updatedAt: now });
+      this.store.putSecretNodes(id, parts.secrets);
     });
     await this.commitChange(id, { addUsers: [...users, this.user] });
     return id;
@@ -646,7 +690,7 @@ export class SealpostClient {
     let keyPackages: { device: DeviceId; keyPackage: Uint8Array }[] = [];
     if (change.addUsers && change.addUsers.length > 0) {
       const conv = this.requireConversation(conversation);
-      const present = this.engine.members(this.engine.decodeState(conv.state)).map((m) => m.device);
+      const present = this.engine.members(this.loadState(conv)).map((m) => m.device);
       const res = await this.api.request<{ keyPackages: { device: DeviceId; keyPackage: string }[] }>('POST', '/v1/keypackages/claim', {
         users: change.addUsers,
         exclude: present,
@@ -669,9 +713,9 @@ export class SealpostClient {
       }
     }
     for (let attempt = 1; ; attempt++) {
-      const pending = await this.store.exclusive(async () => {
+      const pending = await this.tx(async () => {
         const conv = this.requireConversation(conversation);
-        const state = this.engine.decodeState(conv.state);
+        const state = this.loadState(conv);
         const members = this.engine.members(state);
         const present = new Set(members.map((m) => m.device));
         const adds = keyPackages.filter((k) => !present.has(k.device));
@@ -721,9 +765,9 @@ export class SealpostClient {
       if (err instanceof SealpostError && !transientCodes.has(err.code)) this.store.deletePendingCommit(p.conversation);
       throw err;
     }
-    await this.store.exclusive(async () => {
+    await this.tx(async () => {
       const conv = this.store.getConversation(p.conversation);
-      if (conv) this.saveState(conv, this.engine.decodeState(p.newState));
+      if (conv) this.saveState(conv, undefined, this.engine.decodeState(p.newState));
       this.store.deletePendingCommit(p.conversation);
     });
   }
@@ -765,26 +809,38 @@ export class SealpostClient {
     }
   }
 
+  /**
+   * Process a batch of queue items in order, in one store transaction (catch-up after being offline writes once,
+   * not once per message), then ack them. A transient failure (network) stops the batch: what was processed is
+   * committed and acked, the rest comes again.
+   */
   private async processItems(sock: ServerSocket, items: QueueItem[]): Promise<void> {
     const acks: number[] = [];
     let welcomed = false;
-    try {
+    let failure: unknown;
+    await this.tx(async () => {
+      let lastSeq = Number(this.store.getMetaText('last_seq') ?? 0);
       for (const item of items) {
-        await this.store.exclusive(async () => {
-          const lastSeq = Number(this.store.getMetaText('last_seq') ?? 0);
-          if (item.seq <= lastSeq) return; // processed before a crash, not yet acked
-          await this.processItem(item);
-          this.store.setMeta('last_seq', String(item.seq));
-        });
+        // An item at or below last_seq was processed before a crash but not acked: just ack it.
+        if (item.seq > lastSeq) {
+          try {
+            await this.processItem(item);
+          } catch (err) {
+            failure = err;
+            break;
+          }
+          lastSeq = item.seq;
+          this.store.setMeta('last_seq', String(lastSeq));
+        }
         if (item.k === 'welcome') welcomed = true;
         acks.push(item.seq);
       }
-    } finally {
-      if (acks.length > 0) {
-        this.options.testHooks?.beforeAck?.();
-        sock.ack(acks);
-      }
+    });
+    if (acks.length > 0) {
+      this.options.testHooks?.beforeAck?.();
+      sock.ack(acks);
     }
+    if (failure !== undefined) throw failure;
     if (welcomed) await this.replenishKeyPackages().catch((err) => this.warn(`could not upload KeyPackages: ${(err as Error).message}`));
   }
 
@@ -816,7 +872,8 @@ export class SealpostClient {
     const now = Date.now();
     const existing = this.store.getConversation(item.c);
     this.saveState(
-      existing ?? { id: item.c, kind: info.kind, status: 'active', epoch: 0, members: [], state: new Uint8Array(), createdAt: now, updatedAt: now },
+      existing ?? { id: item.c, kind: info.kind, status: 'active', epoch: 0, members: [], stateFormat: 'parts', version: 0, createdAt: now, updatedAt: now },
+      undefined,
       state,
       { kind: info.kind, status: 'active' },
     );
@@ -827,17 +884,19 @@ export class SealpostClient {
     if (!conv) throw new SealpostError('CONVERSATION_NOT_FOUND', 'commit for a conversation this device is not in');
     if (item.e < conv.epoch) return; // already applied (our own commit, or seen before)
     if (item.e > conv.epoch) throw new SealpostError('MLS_ERROR', `commit for epoch ${item.e} but this device is at ${conv.epoch}`);
-    const res = await this.engine.process(this.engine.decodeState(conv.state), item.p);
+    const before = this.loadState(conv);
+    const res = await this.engine.process(before, item.p);
     if (res.kind !== 'commit') throw new SealpostError('MLS_ERROR', 'expected a commit');
-    this.saveState(conv, res.state, res.selfRemoved ? { status: 'removed' } : {});
+    this.saveState(conv, before, res.state, res.selfRemoved ? { status: 'removed' } : {});
   }
 
   private async processApplication(item: QueueItem): Promise<void> {
     const conv = this.store.getConversation(item.c);
     if (!conv) throw new SealpostError('CONVERSATION_NOT_FOUND', 'message for a conversation this device is not in');
-    const res = await this.engine.process(this.engine.decodeState(conv.state), item.p);
+    const before = this.loadState(conv);
+    const res = await this.engine.process(before, item.p);
     if (res.kind !== 'application') throw new SealpostError('MLS_ERROR', 'expected an application message');
-    this.saveState(conv, res.state);
+    this.saveState(conv, before, res.state);
     const content = decodeContent(res.plaintext);
     if (content.type === 'unknown') return;
     if (content.type === 'mail' && content.from !== res.sender.user) {

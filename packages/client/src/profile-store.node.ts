@@ -86,7 +86,24 @@ const migrations: string[] = [
   );
   ALTER TABLE outbox ADD COLUMN blobs TEXT NOT NULL DEFAULT '[]';
   `,
+  // 4: group state in parts: the per-epoch base in conversations.state, the secret tree one node per row, so a
+  // message saves one small row. 'full' marks a state still stored whole (written before this migration).
+  `
+  ALTER TABLE conversations ADD COLUMN state_format TEXT NOT NULL DEFAULT 'full';
+  ALTER TABLE conversations ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+  CREATE TABLE secret_nodes (
+    conversation TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (conversation, idx)
+  );
+  `,
 ];
+
+/** Random, so two processes saving the same conversation never produce the same tag for different states. */
+function newVersionTag(): number {
+  return Math.floor(Math.random() * 2 ** 52) + 1;
+}
 
 export interface ConversationRow {
   id: ConversationId;
@@ -94,7 +111,10 @@ export interface ConversationRow {
   status: 'active' | 'removed';
   epoch: number;
   members: UserId[];
-  state: Uint8Array;
+  /** 'parts': the stored state is the per-epoch base and the secret tree is in secret_nodes; 'full': the whole state. */
+  stateFormat: 'full' | 'parts';
+  /** A fresh random tag on every save; a process trusts its cached decoded state only while the tag matches. */
+  version: number;
   createdAt: number;
   updatedAt: number;
 }
@@ -159,6 +179,8 @@ export class ProfileStore {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('busy_timeout = 15000');
+    // Overwrite deleted content (old ratchet secrets, deleted messages) instead of leaving it in free pages.
+    db.pragma('secure_delete = ON');
     const version = db.pragma('user_version', { simple: true }) as number;
     for (let v = version; v < migrations.length; v++) {
       db.transaction(() => {
@@ -231,26 +253,61 @@ export class ProfileStore {
       status: r.status as ConversationRow['status'],
       epoch: r.epoch as number,
       members: JSON.parse(r.members as string) as UserId[],
-      state: u8(r.state),
+      stateFormat: r.state_format as ConversationRow['stateFormat'],
+      version: r.version as number,
       createdAt: r.created_at as number,
       updatedAt: r.updated_at as number,
     };
   }
+  /** Conversation metadata without the (large) state, to check a cached state is current. */
+  conversationVersion(id: ConversationId): number | undefined {
+    const r = this.db.prepare('SELECT version FROM conversations WHERE id = ?').get(id) as Row | undefined;
+    return r ? (r.version as number) : undefined;
+  }
+  secretNodes(conversation: ConversationId): Uint8Array[] {
+    return (this.db.prepare('SELECT data FROM secret_nodes WHERE conversation = ? ORDER BY idx').all(conversation) as Row[]).map((r) => u8(r.data));
+  }
+  /** Replace the whole secret tree of a conversation. */
+  putSecretNodes(conversation: ConversationId, nodes: Uint8Array[]): void {
+    this.db.prepare('DELETE FROM secret_nodes WHERE conversation = ?').run(conversation);
+    const ins = this.db.prepare('INSERT INTO secret_nodes (conversation, idx, data) VALUES (?, ?, ?)');
+    nodes.forEach((data, idx) => ins.run(conversation, idx, data));
+  }
+  /** Overwrite some secret-tree nodes and set a new version tag, in the caller's transaction. */
+  updateSecretNodes(conversation: ConversationId, changed: { index: number; bytes: Uint8Array }[], now: number): number {
+    const upd = this.db.prepare('UPDATE secret_nodes SET data = ? WHERE conversation = ? AND idx = ?');
+    for (const c of changed) upd.run(c.bytes, conversation, c.index);
+    const version = newVersionTag();
+    this.db.prepare('UPDATE conversations SET version = ?, updated_at = ? WHERE id = ?').run(version, now, conversation);
+    return version;
+  }
+  // The state blob (megabytes in a large group) is read only when a process has no current decoded copy.
+  private static readonly convColumns = 'id, kind, status, epoch, members, state_format, version, created_at, updated_at';
   getConversation(id: ConversationId): ConversationRow | undefined {
-    const r = this.db.prepare('SELECT * FROM conversations WHERE id = ?').get(id) as Row | undefined;
+    const r = this.db.prepare(`SELECT ${ProfileStore.convColumns} FROM conversations WHERE id = ?`).get(id) as Row | undefined;
     return r ? this.convFromRow(r) : undefined;
   }
   listConversations(): ConversationRow[] {
-    return (this.db.prepare('SELECT * FROM conversations ORDER BY created_at, id').all() as Row[]).map((r) => this.convFromRow(r));
+    return (this.db.prepare(`SELECT ${ProfileStore.convColumns} FROM conversations ORDER BY created_at, id`).all() as Row[]).map((r) =>
+      this.convFromRow(r),
+    );
   }
-  putConversation(c: Omit<ConversationRow, 'createdAt'> & { createdAt?: number }): void {
+  conversationState(id: ConversationId): Uint8Array {
+    return u8((this.db.prepare('SELECT state FROM conversations WHERE id = ?').get(id) as Row).state);
+  }
+  /** Insert or replace a conversation with its state; returns the new version tag. */
+  putConversation(c: Omit<ConversationRow, 'createdAt' | 'version'> & { state: Uint8Array; createdAt?: number }): number {
+    const version = newVersionTag();
     this.db
       .prepare(
-        `INSERT INTO conversations (id, kind, status, epoch, members, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO conversations (id, kind, status, epoch, members, state, state_format, version, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, status = excluded.status, epoch = excluded.epoch,
-           members = excluded.members, state = excluded.state, updated_at = excluded.updated_at`,
+           members = excluded.members, state = excluded.state, state_format = excluded.state_format,
+           version = excluded.version, updated_at = excluded.updated_at`,
       )
-      .run(c.id, c.kind, c.status, c.epoch, JSON.stringify(c.members), c.state, c.createdAt ?? c.updatedAt, c.updatedAt);
+      .run(c.id, c.kind, c.status, c.epoch, JSON.stringify(c.members), c.state, c.stateFormat, version, c.createdAt ?? c.updatedAt, c.updatedAt);
+    return version;
   }
 
   // ---- messages ----------------------------------------------------------------------------------------------

@@ -16,3 +16,4 @@ export * from './content.js';
 export * from './auth.js';
 export * from './files/file-format.js';
 export * from './files/file-ref.js';
+export * from './mls/group-state-parts.js';

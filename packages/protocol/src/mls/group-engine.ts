@@ -36,6 +36,7 @@ import { limits } from '../limits.js';
 import type { ConversationId, DeviceId } from '../ids.js';
 import { credentialFor, identityOf, type DeviceIdentity } from './credential.js';
 import { defaultCiphersuite } from './ciphersuite.js';
+import { joinState, splitState, stateChange, type StateChange, type StateParts } from './group-state-parts.js';
 
 /** Opaque MLS group state. Only this module looks inside. */
 export type GroupState = ClientState & { readonly __opaque?: 'GroupState' };
@@ -144,6 +145,20 @@ export class GroupEngine {
 
   encodeState(state: GroupState): Uint8Array {
     return encodeGroupState(state);
+  }
+
+  /** The state in parts, for saving incrementally (see group-state-parts.ts). */
+  splitState(state: GroupState): StateParts {
+    return splitState(state);
+  }
+
+  joinState(parts: StateParts): GroupState {
+    return joinState(parts, this.config);
+  }
+
+  /** What to save after an operation turned `before` into `after`. */
+  stateChange(before: GroupState, after: GroupState): StateChange {
+    return stateChange(before, after);
   }
 
   decodeState(bytes: Uint8Array): GroupState {
