@@ -1,0 +1,195 @@
+// npm run bench:mls — ts-mls's stock (WebCrypto) provider against Sealpost's node:crypto provider, in one run, for
+// groups of 2, 10, 100 and 1,000 members; plus send-including-state-save and catch-up, stock (whole state encoded
+// per message, as before) against ours (incremental parts, one transaction per batch).
+// Goals: key-update commit at 1,000 <= 250 ms; encrypt+decrypt >= 5,000/s at 2; send+save >= 200/s at 1,000;
+// catch-up of 1,000 queued messages <= 2 s.
+import Database from 'better-sqlite3';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  createApplicationMessage, createCommit, createGroup, defaultCapabilities, defaultLifetime, emptyPskIndex, encodeGroupState,
+  generateKeyPackage, getCiphersuiteFromName, getCiphersuiteImpl, joinGroup, processPrivateMessage,
+} from 'ts-mls';
+import { nodeCiphersuite } from '../packages/crypto/dist/index.js';
+import { splitState, stateChange } from '../packages/protocol/dist/index.js';
+import { printTable, tempDir } from './lib.mjs';
+
+const sizes = (process.env.BENCH_SIZES ?? '2,10,100,1000').split(',').map(Number);
+const MSGS = Number(process.env.BENCH_MSGS ?? 500);
+const payload = new Uint8Array(1024);
+const cred = (i) => ({ credentialType: 'basic', identity: new TextEncoder().encode(`user${i}@bench/dev${i}`) });
+const ms = (t0) => performance.now() - t0;
+
+async function group(cs, n) {
+  const kps = [];
+  for (let i = 0; i < n + 1; i++) kps.push(await generateKeyPackage(cred(i), defaultCapabilities(), defaultLifetime, [], cs));
+  let a = await createGroup(new Uint8Array(16), kps[0].publicPackage, kps[0].privatePackage, [], cs);
+  const add = await createCommit({ state: a, cipherSuite: cs }, { extraProposals: kps.slice(1, n).map((k) => ({ proposalType: 'add', add: { keyPackage: k.publicPackage } })), ratchetTreeExtension: true });
+  a = add.newState;
+  return { a, welcome: add.welcome, member: kps[1], spare: kps[n] };
+}
+
+/** A SQLite file like a client profile's, to time the save part of a send. */
+function saveDb(dir, name) {
+  const db = new Database(join(dir, `${name}.db`));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.exec('CREATE TABLE state (id INTEGER PRIMARY KEY, data BLOB); CREATE TABLE nodes (idx INTEGER PRIMARY KEY, data BLOB)');
+  return db;
+}
+
+async function measure(label, cs, n, dir) {
+  const r = {};
+  const g = await group(cs, n);
+  let a = g.a;
+  let t = performance.now();
+  let b = n > 1 ? await joinGroup(g.welcome, g.member.publicPackage, g.member.privatePackage, emptyPskIndex, cs) : undefined;
+  r.join = ms(t);
+
+  t = performance.now();
+  const added = await createCommit({ state: a, cipherSuite: cs }, { extraProposals: [{ proposalType: 'add', add: { keyPackage: g.spare.publicPackage } }], ratchetTreeExtension: true });
+  r.addCommit = ms(t);
+
+  t = performance.now();
+  const upd = await createCommit({ state: a, cipherSuite: cs }, {});
+  r.updateCommit = ms(t);
+  if (b) {
+    const pm = upd.commit.privateMessage ?? upd.commit.publicMessage;
+    t = performance.now();
+    const { processMessage, acceptAll } = await import('ts-mls');
+    b = (await processMessage(upd.commit, b, emptyPskIndex, acceptAll, cs)).newState;
+    r.processCommit = ms(t);
+    void pm;
+  }
+  a = upd.newState;
+  void added;
+
+  // Application messages, 1 KiB.
+  const msgs = [];
+  t = performance.now();
+  for (let i = 0; i < MSGS; i++) {
+    const e = await createApplicationMessage(a, payload, cs);
+    a = e.newState;
+    msgs.push(e.privateMessage);
+  }
+  r.encryptPerSec = MSGS / (ms(t) / 1000);
+  if (b) {
+    t = performance.now();
+    for (const m of msgs) b = (await processPrivateMessage(b, m, emptyPskIndex, cs)).newState;
+    r.decryptPerSec = MSGS / (ms(t) / 1000);
+  }
+
+  // Send including state save: stock re-encodes and writes the whole state; ours writes the changed nodes.
+  const db = saveDb(dir, `${label}-${n}`);
+  const putState = db.prepare('INSERT OR REPLACE INTO state (id, data) VALUES (1, ?)');
+  const putNode = db.prepare('INSERT OR REPLACE INTO nodes (idx, data) VALUES (?, ?)');
+  const sends = n >= 1000 && label === 'stock' ? 20 : 200;
+  if (label === 'ours') {
+    const parts = splitState(a);
+    db.transaction(() => {
+      putState.run(parts.base);
+      parts.secrets.forEach((s, i) => putNode.run(i, s));
+    })();
+  }
+  t = performance.now();
+  for (let i = 0; i < sends; i++) {
+    const e = await createApplicationMessage(a, payload, cs);
+    if (label === 'stock') putState.run(encodeGroupState(e.newState));
+    else {
+      const change = stateChange(a, e.newState);
+      db.transaction(() => {
+        if (change.kind === 'secrets') for (const c of change.changed) putNode.run(c.index, c.bytes);
+        else if (change.kind === 'full') putState.run(change.parts.base);
+      })();
+    }
+    a = e.newState;
+  }
+  r.sendSavePerSec = sends / (ms(t) / 1000);
+  db.close();
+  return r;
+}
+
+/** Catch-up: 1,000 queued messages in a 2-member group, decrypted and saved (stock: whole state per message). */
+async function catchUp(label, cs, dir) {
+  const g = await group(cs, 2);
+  let a = g.a;
+  let b = await joinGroup(g.welcome, g.member.publicPackage, g.member.privatePackage, emptyPskIndex, cs);
+  const queued = [];
+  for (let i = 0; i < 1000; i++) {
+    const e = await createApplicationMessage(a, payload, cs);
+    a = e.newState;
+    queued.push(e.privateMessage);
+  }
+  const db = saveDb(dir, `catchup-${label}`);
+  const putState = db.prepare('INSERT OR REPLACE INTO state (id, data) VALUES (1, ?)');
+  const putNode = db.prepare('INSERT OR REPLACE INTO nodes (idx, data) VALUES (?, ?)');
+  const t = performance.now();
+  if (label === 'stock') {
+    for (const m of queued) {
+      b = (await processPrivateMessage(b, m, emptyPskIndex, cs)).newState;
+      putState.run(encodeGroupState(b));
+    }
+  } else {
+    // One transaction per fetched batch of 200, as the client does.
+    for (let i = 0; i < queued.length; i += 200) {
+      const before = b;
+      for (const m of queued.slice(i, i + 200)) b = (await processPrivateMessage(b, m, emptyPskIndex, cs)).newState;
+      const change = stateChange(before, b);
+      db.transaction(() => {
+        if (change.kind === 'secrets') for (const c of change.changed) putNode.run(c.index, c.bytes);
+        else if (change.kind === 'full') putState.run(change.parts.base);
+      })();
+    }
+  }
+  const elapsed = ms(t);
+  db.close();
+  return elapsed;
+}
+
+const dir = tempDir('mls');
+const providers = [
+  ['stock', await getCiphersuiteImpl(getCiphersuiteFromName('MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519'))],
+  ['ours', nodeCiphersuite()],
+];
+const results = {};
+for (const n of sizes) {
+  for (const [label, cs] of providers) {
+    process.stderr.write(`measuring ${label} at ${n} members...\n`);
+    results[`${label}-${n}`] = await measure(label, cs, n, dir);
+  }
+}
+const catchUps = {};
+for (const [label, cs] of providers) catchUps[label] = await catchUp(label, cs, dir);
+rmSync(dir, { recursive: true, force: true });
+
+const ops = [
+  ['add-member commit (ms)', 'addCommit', 'ms'],
+  ['key-update commit (ms)', 'updateCommit', 'ms'],
+  ['process a commit (ms)', 'processCommit', 'ms'],
+  ['join from Welcome (ms)', 'join', 'ms'],
+  ['encrypt 1 KiB (msg/s)', 'encryptPerSec', 'rate'],
+  ['decrypt 1 KiB (msg/s)', 'decryptPerSec', 'rate'],
+  ['send incl. state save (msg/s)', 'sendSavePerSec', 'rate'],
+];
+const rows = [];
+for (const [name, key, kind] of ops) {
+  for (const n of sizes) {
+    const s = results[`stock-${n}`][key];
+    const o = results[`ours-${n}`][key];
+    if (s === undefined || o === undefined) continue;
+    rows.push({ operation: name, members: n, stock: s.toFixed(kind === 'ms' ? 1 : 0), ours: o.toFixed(kind === 'ms' ? 1 : 0), speedup: `${(kind === 'ms' ? s / o : o / s).toFixed(1)}x` });
+  }
+}
+console.log(`\nbench:mls — ts-mls 1.6.4, suite 0x0001, ${MSGS} messages per rate; speedup = ours vs stock\n`);
+printTable(rows, ['operation', 'members', 'stock', 'ours', 'speedup']);
+const pair = (k) => 1 / (1 / results[`${k}-2`].encryptPerSec + 1 / results[`${k}-2`].decryptPerSec);
+console.log(`\nencrypt+decrypt at 2 members (pairs/s): stock ${pair('stock').toFixed(0)}, ours ${pair('ours').toFixed(0)}`);
+console.log(`catch-up of 1,000 queued messages (2 members, decrypt + save): stock ${catchUps.stock.toFixed(0)} ms, ours ${catchUps.ours.toFixed(0)} ms`);
+const at1000 = results['ours-1000'];
+if (at1000) {
+  console.log('\ngoals (ours):');
+  console.log(`  key-update commit at 1,000 <= 250 ms: ${at1000.updateCommit.toFixed(0)} ms ${at1000.updateCommit <= 250 ? 'MET' : 'NOT MET'}`);
+  console.log(`  send incl. state save at 1,000 >= 200/s: ${at1000.sendSavePerSec.toFixed(0)}/s ${at1000.sendSavePerSec >= 200 ? 'MET' : 'NOT MET'}`);
+}
+console.log(`  encrypt+decrypt at 2 >= 5,000/s: ${pair('ours').toFixed(0)}/s ${pair('ours') >= 5000 ? 'MET' : 'NOT MET'}`);
+console.log(`  catch-up of 1,000 <= 2,000 ms: ${catchUps.ours.toFixed(0)} ms ${catchUps.ours <= 2000 ? 'MET' : 'NOT MET'}`);
