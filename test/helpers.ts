@@ -1,5 +1,5 @@
 // Shared test setup: a real server on 127.0.0.1:0 with a real SQLite file in a temp folder, and real clients.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -85,4 +85,12 @@ export async function startTestServer(opts: { activationTtlMs?: number; maxBlobB
     },
   };
   return server;
+}
+
+/** Every file under a folder, recursively (to scan a data folder for leaked plaintext). */
+export function filesUnder(dir: string): string[] {
+  return readdirSync(dir).flatMap((f) => {
+    const p = join(dir, f);
+    return statSync(p).isDirectory() ? filesUnder(p) : [p];
+  });
 }

@@ -1,10 +1,10 @@
 // Attack: reading the server's data folder for mail. A unique marker in the subject, the body, the HTML, a file
 // name and a file's content never appears in it — database, WAL, blobs, logs.
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { startTestServer, tempDir, type TestServer } from '../helpers.js';
+import { filesUnder, startTestServer, tempDir, type TestServer } from '../helpers.js';
 
 let server: TestServer;
 beforeEach(async () => {
@@ -14,12 +14,6 @@ afterEach(async () => {
   await server.close();
 });
 
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir).flatMap((f) => {
-    const p = join(dir, f);
-    return statSync(p).isDirectory() ? filesUnder(p) : [p];
-  });
-}
 
 it('keeps subject, addresses inside the mail, bodies, file names and file content out of the server', async () => {
   const marker = `M${randomUUID().replace(/-/g, '')}`;

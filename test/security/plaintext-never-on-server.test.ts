@@ -1,10 +1,10 @@
 // Attack: a database thief (or a curious operator) reads the server's data folder — database, WAL, logs.
 // A unique marker sent in a conversation must not appear anywhere in it.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../helpers.js';
+import { filesUnder, startTestServer, type TestServer } from '../helpers.js';
 
 let server: TestServer;
 beforeEach(async () => {
@@ -14,12 +14,6 @@ afterEach(async () => {
   await server.close();
 });
 
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir).flatMap((f) => {
-    const p = join(dir, f);
-    return statSync(p).isDirectory() ? filesUnder(p) : [p];
-  });
-}
 
 it('never writes message plaintext to the server data folder or its logs', async () => {
   const marker = `MARKER-${randomUUID()}`;

@@ -5,7 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { SealpostError, parseConversationId, type ConversationId } from '@sealpost/protocol';
 import { HttpApi, SealpostClient, normaliseServerUrl, type ChatMessage, type MailSummary, type Received } from '@sealpost/client';
 import { makeOutput, reportError, type Output } from './output.js';
-import { progressBar } from './progress.js';
+import { withProgress } from './progress.js';
 import { readTextFile } from './text-file.js';
 
 const VERSION = '0.1.0';
@@ -208,14 +208,8 @@ export function buildProgram(): Command {
       if (Boolean(o.to) === Boolean(o.conversation)) throw new SealpostError('INVALID_INPUT', 'give exactly one of --to or --conversation');
       const target = o.conversation ? { conversation: parseConversationId(o.conversation) } : { to: userList(o.to) };
       await withClient(o, out, async (c) => {
-        const bar = progressBar('upload', out.json);
-        try {
-          const res = await c.send(target, text ?? '', { files: o.file ?? [], ...(bar.onProgress ? { onProgress: bar.onProgress } : {}) });
-          bar.stop();
-          out.result(res, `sent ${res.id} to ${res.conversation}`);
-        } finally {
-          bar.stop();
-        }
+        const res = await withProgress('upload', out.json, (p) => c.send(target, text ?? '', { files: o.file ?? [], ...p }));
+        out.result(res, `sent ${res.id} to ${res.conversation}`);
       });
     });
 
@@ -304,17 +298,9 @@ export function buildProgram(): Command {
       const text = await bodyOf(o);
       const html = o.htmlFile ? await readTextFile(o.htmlFile, 'html') : undefined;
       await withClient(o, out, async (c) => {
-        const bar = progressBar('upload', out.json);
-        try {
-          const res = await c.sendMail(
-            { to: userList(o.to), cc: userList(o.cc), bcc: userList(o.bcc), subject: o.subject, text, ...(html ? { html } : {}), attach: o.attach ?? [] },
-            bar.onProgress ? { onProgress: bar.onProgress } : {},
-          );
-          bar.stop();
-          out.result(res, `sent mail ${res.id} (thread ${res.thread})`);
-        } finally {
-          bar.stop();
-        }
+        const draft = { to: userList(o.to), cc: userList(o.cc), bcc: userList(o.bcc), subject: o.subject, text, ...(html ? { html } : {}), attach: o.attach ?? [] };
+        const res = await withProgress('upload', out.json, (p) => c.sendMail(draft, p));
+        out.result(res, `sent mail ${res.id} (thread ${res.thread})`);
       });
     });
   mail
@@ -371,14 +357,8 @@ export function buildProgram(): Command {
       const out = makeOutput(Boolean(o.json));
       const text = await bodyOf(o);
       await withClient(o, out, async (c) => {
-        const bar = progressBar('upload', out.json);
-        try {
-          const res = await c.replyMail(id, { all: Boolean(o.all), text, attach: o.attach ?? [] }, bar.onProgress ? { onProgress: bar.onProgress } : {});
-          bar.stop();
-          out.result(res, `sent reply ${res.id} (thread ${res.thread})`);
-        } finally {
-          bar.stop();
-        }
+        const res = await withProgress('upload', out.json, (p) => c.replyMail(id, { all: Boolean(o.all), text, attach: o.attach ?? [] }, p));
+        out.result(res, `sent reply ${res.id} (thread ${res.thread})`);
       });
     });
   mail
@@ -421,14 +401,8 @@ export function buildProgram(): Command {
     .action(async (id: string, o: { profile?: string; out: string } & JsonOpt) => {
       const out = makeOutput(Boolean(o.json));
       await withClient(o, out, async (c) => {
-        const bar = progressBar('download', out.json);
-        try {
-          const f = await c.saveAttachment(id, o.out, bar.onProgress ? { onProgress: bar.onProgress } : {});
-          bar.stop();
-          out.result({ ...f, out: o.out }, `saved ${f.name} (${size(f.size)}) to ${o.out}`);
-        } finally {
-          bar.stop();
-        }
+        const f = await withProgress('download', out.json, (p) => c.saveAttachment(id, o.out, p));
+        out.result({ ...f, out: o.out }, `saved ${f.name} (${size(f.size)}) to ${o.out}`);
       });
     });
 

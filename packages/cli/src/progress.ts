@@ -41,3 +41,13 @@ export function progressBar(label: string, json: boolean): ProgressBar {
     },
   };
 }
+
+/** Run a transfer with a progress bar that is always taken down, also when the transfer fails. */
+export async function withProgress<T>(label: string, json: boolean, run: (opts: { onProgress?: Progress }) => Promise<T>): Promise<T> {
+  const bar = progressBar(label, json);
+  try {
+    return await run(bar.onProgress ? { onProgress: bar.onProgress } : {});
+  } finally {
+    bar.stop();
+  }
+}

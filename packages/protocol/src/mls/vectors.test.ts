@@ -12,6 +12,10 @@ import { createSecretTree } from 'ts-mls/secretTree.js';
 import { decodeRatchetTree } from 'ts-mls/ratchetTree.js';
 import { defaultPaddingConfig } from 'ts-mls/paddingConfig.js';
 import { bytesToBase64 } from 'ts-mls/util/byteArray.js';
+import { refhash } from 'ts-mls/crypto/hash.js';
+import { deriveSecret, deriveTreeSecret, expandWithLabel } from 'ts-mls/crypto/kdf.js';
+import { signWithLabel, verifyWithLabel } from 'ts-mls/crypto/signature.js';
+import { decryptWithLabel, encryptWithLabel } from 'ts-mls/crypto/hpke.js';
 import type { CiphersuiteImpl } from 'ts-mls';
 import { nodeCiphersuite } from '@sealpost/crypto';
 import { defaultCiphersuite } from './ciphersuite.js';
@@ -93,6 +97,41 @@ describe(`MLS vectors (${provider}): message-protection.json`, () => {
     expect(Buffer.from(back.content.content.applicationData).toString('hex')).toBe(v.application);
   });
 });
+}
+
+for (const [provider, getCs] of providers) {
+  describe(`MLS vectors (${provider}): crypto-basics.json`, () => {
+    type Basics = {
+      ref_hash: { label: string; value: string; out: string };
+      expand_with_label: { secret: string; label: string; context: string; length: number; out: string };
+      derive_secret: { secret: string; label: string; out: string };
+      derive_tree_secret: { secret: string; label: string; generation: number; length: number; out: string };
+      sign_with_label: { priv: string; pub: string; content: string; label: string; signature: string };
+      encrypt_with_label: { priv: string; pub: string; label: string; context: string; plaintext: string; kem_output: string; ciphertext: string };
+    };
+    const vectors = load<Basics>('crypto-basics.json');
+    const x = (b: Uint8Array) => Buffer.from(b).toString('hex');
+    it('has vectors for our suite', () => expect(vectors.length).toBeGreaterThan(0));
+    it.each(vectors.map((v, i) => [i, v] as const))('vector %i: ref hash, KDF labels, signatures, HPKE', async (_i, v) => {
+      const cs = await getCs();
+      expect(x(await refhash(v.ref_hash.label, hex(v.ref_hash.value), cs.hash))).toBe(v.ref_hash.out);
+      const e = v.expand_with_label;
+      expect(x(await expandWithLabel(hex(e.secret), e.label, hex(e.context), e.length, cs.kdf))).toBe(e.out);
+      expect(x(await deriveSecret(hex(v.derive_secret.secret), v.derive_secret.label, cs.kdf))).toBe(v.derive_secret.out);
+      const t = v.derive_tree_secret;
+      expect(x(await deriveTreeSecret(hex(t.secret), t.label, t.generation, t.length, cs.kdf))).toBe(t.out);
+      const s = v.sign_with_label;
+      expect(await verifyWithLabel(hex(s.pub), s.label, hex(s.content), hex(s.signature), cs.signature)).toBe(true);
+      const mine = await signWithLabel(hex(s.priv), s.label, hex(s.content), cs.signature);
+      expect(await verifyWithLabel(hex(s.pub), s.label, hex(s.content), mine, cs.signature)).toBe(true);
+      expect(x(mine)).toBe(s.signature); // Ed25519 is deterministic (RFC 8032)
+      const h = v.encrypt_with_label;
+      const priv = await cs.hpke.importPrivateKey(hex(h.priv));
+      expect(x(await decryptWithLabel(priv, h.label, hex(h.context), hex(h.kem_output), hex(h.ciphertext), cs.hpke))).toBe(h.plaintext);
+      const again = await encryptWithLabel(await cs.hpke.importPublicKey(hex(h.pub)), h.label, hex(h.context), hex(h.plaintext), cs.hpke);
+      expect(x(await decryptWithLabel(priv, h.label, hex(h.context), again.enc, again.ct, cs.hpke))).toBe(h.plaintext);
+    });
+  });
 }
 
 type Passive = {
