@@ -1,0 +1,120 @@
+// Versioned schema migrations for the PostgreSQL store; the same model as sqlite-migrations.ts. Append only.
+
+export const postgresMigrations: { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'initial',
+    sql: `
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE users (
+        "user" TEXT PRIMARY KEY,
+        name TEXT,
+        status TEXT NOT NULL DEFAULT 'active',
+        created_at BIGINT NOT NULL
+      );
+      CREATE TABLE activation_codes (
+        "user" TEXT PRIMARY KEY REFERENCES users("user"),
+        code_hash BYTEA NOT NULL,
+        expires_at BIGINT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        used_at BIGINT
+      );
+      CREATE TABLE device_lists (
+        "user" TEXT PRIMARY KEY REFERENCES users("user"),
+        version BIGINT NOT NULL,
+        account_key BYTEA NOT NULL,
+        body BYTEA NOT NULL,
+        signature BYTEA NOT NULL
+      );
+      CREATE TABLE devices (
+        id TEXT PRIMARY KEY,
+        "user" TEXT NOT NULL REFERENCES users("user"),
+        name TEXT,
+        signature_key BYTEA NOT NULL,
+        created_at BIGINT NOT NULL,
+        last_seen_at BIGINT
+      );
+      CREATE INDEX devices_user ON devices("user");
+      CREATE TABLE key_packages (
+        seq BIGSERIAL,
+        ref TEXT PRIMARY KEY,
+        device TEXT NOT NULL REFERENCES devices(id),
+        data BYTEA NOT NULL,
+        last_resort BOOLEAN NOT NULL DEFAULT FALSE
+      );
+      CREATE INDEX key_packages_device ON key_packages(device, last_resort, seq);
+      CREATE TABLE auth_challenges (
+        device TEXT NOT NULL,
+        challenge BYTEA NOT NULL,
+        expires_at BIGINT NOT NULL,
+        PRIMARY KEY (device, challenge)
+      );
+      CREATE TABLE sessions (
+        token_hash BYTEA PRIMARY KEY,
+        device TEXT NOT NULL REFERENCES devices(id),
+        expires_at BIGINT NOT NULL
+      );
+      CREATE TABLE conversations (
+        id TEXT PRIMARY KEY,
+        epoch BIGINT NOT NULL,
+        created_at BIGINT NOT NULL
+      );
+      CREATE TABLE conversation_members (
+        conversation TEXT NOT NULL REFERENCES conversations(id),
+        device TEXT NOT NULL,
+        PRIMARY KEY (conversation, device)
+      );
+      CREATE TABLE conversation_epochs (
+        conversation TEXT NOT NULL REFERENCES conversations(id),
+        epoch BIGINT NOT NULL,
+        commit_id TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (conversation, epoch)
+      );
+      CREATE TABLE messages (
+        id BIGSERIAL PRIMARY KEY,
+        conversation TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        epoch BIGINT NOT NULL,
+        msg_id TEXT NOT NULL,
+        sender_device TEXT NOT NULL,
+        sender_user TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        payload BYTEA NOT NULL
+      );
+      CREATE UNIQUE INDEX messages_dedupe ON messages(conversation, kind, msg_id);
+      CREATE TABLE queue (
+        seq BIGSERIAL PRIMARY KEY,
+        device TEXT NOT NULL,
+        message BIGINT NOT NULL REFERENCES messages(id)
+      );
+      CREATE INDEX queue_device ON queue(device, seq);
+      CREATE INDEX queue_message ON queue(message);
+    `,
+  },
+  {
+    version: 2,
+    name: 'blobs',
+    sql: `
+      CREATE TABLE blobs (
+        id TEXT PRIMARY KEY,
+        owner_user TEXT NOT NULL,
+        owner_device TEXT NOT NULL,
+        size BIGINT NOT NULL,
+        received BIGINT NOT NULL DEFAULT 0,
+        complete BOOLEAN NOT NULL DEFAULT FALSE,
+        created_at BIGINT NOT NULL,
+        completed_at BIGINT
+      );
+      CREATE INDEX blobs_owner ON blobs(owner_user);
+      CREATE INDEX blobs_incomplete ON blobs(complete, created_at);
+      CREATE TABLE blob_grants (
+        blob TEXT NOT NULL REFERENCES blobs(id) ON DELETE CASCADE,
+        device TEXT NOT NULL,
+        PRIMARY KEY (blob, device)
+      );
+      CREATE INDEX blob_grants_device ON blob_grants(device);
+    `,
+  },
+];

@@ -1,0 +1,498 @@
+// ServerStore on PostgreSQL (pg), for many server nodes sharing one database. Same contract as the SQLite store
+// (store/contract.testkit.ts). Each method is one transaction; per-conversation rules (one commit per epoch,
+// messages only for the current epoch) hold across nodes because they lock the conversation row.
+import pg from 'pg';
+import { timingSafeEqual } from 'node:crypto';
+import type { BlobId, ConversationId, DeviceId, QueueItem, UserId } from '@sealpost/protocol';
+import { postgresMigrations } from './postgres-migrations.js';
+import type {
+  AppendInput,
+  AppendResult,
+  BlobRecord,
+  ClaimedKeyPackage,
+  CommitInput,
+  ConversationRecord,
+  Delivery,
+  DeviceRecord,
+  EnrollInput,
+  EnrollVerdict,
+  NewKeyPackage,
+  ServerStore,
+  StoredDeviceList,
+  UserRecord,
+} from './store.js';
+
+type Row = Record<string, unknown>;
+type Db = pg.PoolClient;
+
+// BIGINT (oid 20) as a JavaScript number: every BIGINT here is a millisecond time, a size or a sequence number.
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+const u8 = (b: unknown): Uint8Array => new Uint8Array(b as Buffer);
+const buf = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+const schemaPattern = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export interface PostgresStoreOptions {
+  /** postgres://… connection string. */
+  url: string;
+  /** Schema to use (created if missing); default "public". */
+  schema?: string;
+  poolSize?: number;
+}
+
+export async function openPostgresStore(opts: PostgresStoreOptions): Promise<PostgresStore> {
+  const schema = opts.schema ?? 'public';
+  if (!schemaPattern.test(schema)) throw new Error(`invalid schema name ${JSON.stringify(schema)}`);
+  const pool = new pg.Pool({
+    connectionString: opts.url,
+    max: opts.poolSize ?? 10,
+    types,
+    options: `-c search_path=${schema}`,
+    connectionTimeoutMillis: 10_000,
+  });
+  // A pool error (a dropped idle connection, a database restart) must not crash the node; the next query reconnects.
+  pool.on('error', () => {});
+  const store = new PostgresStore(pool);
+  await store.migrate(schema);
+  return store;
+}
+
+export class PostgresStore implements ServerStore {
+  constructor(readonly pool: pg.Pool) {}
+
+  async migrate(schema: string): Promise<void> {
+    await this.tx(async (db) => {
+      // One node migrates at a time.
+      await db.query('SELECT pg_advisory_xact_lock(7361626)');
+      await db.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+      await db.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)');
+      const applied = new Set((await db.query('SELECT version FROM schema_migrations')).rows.map((r: Row) => r.version as number));
+      for (const m of postgresMigrations) {
+        if (applied.has(m.version)) continue;
+        await db.query(m.sql);
+        await db.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, Date.now()]);
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  /** Whether the database answers (for /readyz). */
+  async ping(): Promise<boolean> {
+    try {
+      await this.pool.query('SELECT 1');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private async tx<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+    const db = await this.pool.connect();
+    try {
+      await db.query('BEGIN');
+      const out = await fn(db);
+      await db.query('COMMIT');
+      return out;
+    } catch (err) {
+      await db.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      db.release();
+    }
+  }
+
+  private async one(sql: string, params: unknown[] = [], db?: Db): Promise<Row | undefined> {
+    return (await (db ?? this.pool).query(sql, params)).rows[0] as Row | undefined;
+  }
+
+  async getMeta(key: string): Promise<string | undefined> {
+    return (await this.one('SELECT value FROM meta WHERE key = $1', [key]))?.value as string | undefined;
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    await this.pool.query('INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [key, value]);
+  }
+
+  async createUser(user: { user: UserId; name: string | undefined; now: number }, activation: { codeHash: Uint8Array; expiresAt: number }): Promise<boolean> {
+    return this.tx(async (db) => {
+      const res = await db.query('INSERT INTO users ("user", name, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [user.user, user.name ?? null, user.now]);
+      if (res.rowCount !== 1) return false;
+      await db.query('INSERT INTO activation_codes ("user", code_hash, expires_at) VALUES ($1, $2, $3)', [user.user, buf(activation.codeHash), activation.expiresAt]);
+      return true;
+    });
+  }
+
+  private static readonly userQuery = 'SELECT u.*, (SELECT COUNT(*)::int FROM devices d WHERE d."user" = u."user") AS device_count FROM users u';
+
+  private userFromRow(r: Row): UserRecord {
+    return {
+      user: r.user as UserId,
+      name: (r.name as string | null) ?? undefined,
+      status: r.status as UserRecord['status'],
+      createdAt: r.created_at as number,
+      deviceCount: r.device_count as number,
+    };
+  }
+
+  async getUser(user: UserId): Promise<UserRecord | undefined> {
+    const r = await this.one(`${PostgresStore.userQuery} WHERE u."user" = $1`, [user]);
+    return r ? this.userFromRow(r) : undefined;
+  }
+
+  async listUsers(): Promise<UserRecord[]> {
+    return (await this.pool.query(`${PostgresStore.userQuery} ORDER BY u."user"`)).rows.map((r: Row) => this.userFromRow(r));
+  }
+
+  async enroll(input: EnrollInput): Promise<EnrollVerdict> {
+    return this.tx(async (db): Promise<EnrollVerdict> => {
+      const user = await this.one('SELECT status FROM users WHERE "user" = $1', [input.user], db);
+      const code = await this.one('SELECT * FROM activation_codes WHERE "user" = $1 FOR UPDATE', [input.user], db);
+      if (!user || !code || code.used_at !== null) return 'invalid';
+      if (user.status !== 'active') return 'user-disabled';
+      if ((code.attempts as number) >= input.maxAttempts) return 'exhausted';
+      if ((code.expires_at as number) <= input.now) return 'expired';
+      const stored = u8(code.code_hash);
+      if (stored.length !== input.codeHash.length || !timingSafeEqual(stored, input.codeHash)) {
+        await db.query('UPDATE activation_codes SET attempts = attempts + 1 WHERE "user" = $1', [input.user]);
+        return (code.attempts as number) + 1 >= input.maxAttempts ? 'exhausted' : 'invalid';
+      }
+      if (await this.one('SELECT 1 FROM devices WHERE id = $1', [input.device.id], db)) return 'device-exists';
+      await db.query('UPDATE activation_codes SET used_at = $1 WHERE "user" = $2', [input.now, input.user]);
+      await db.query('INSERT INTO devices (id, "user", name, signature_key, created_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6)', [
+        input.device.id,
+        input.user,
+        input.device.name ?? null,
+        buf(input.device.signatureKey),
+        input.now,
+        input.now,
+      ]);
+      const l = input.deviceList;
+      await db.query(
+        `INSERT INTO device_lists ("user", version, account_key, body, signature) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT ("user") DO UPDATE SET version = excluded.version, account_key = excluded.account_key,
+           body = excluded.body, signature = excluded.signature`,
+        [input.user, l.version, buf(l.accountKey), buf(l.body), buf(l.signature)],
+      );
+      await this.insertKeyPackages(db, input.device.id, input.keyPackages, input.lastResort);
+      return 'ok';
+    });
+  }
+
+  private async insertKeyPackages(db: Db, device: DeviceId, kps: NewKeyPackage[], lastResort: NewKeyPackage | undefined): Promise<void> {
+    for (const kp of kps) {
+      await db.query('INSERT INTO key_packages (ref, device, data, last_resort) VALUES ($1, $2, $3, FALSE) ON CONFLICT DO NOTHING', [kp.ref, device, buf(kp.data)]);
+    }
+    if (lastResort) {
+      await db.query('DELETE FROM key_packages WHERE device = $1 AND last_resort', [device]);
+      await db.query('INSERT INTO key_packages (ref, device, data, last_resort) VALUES ($1, $2, $3, TRUE) ON CONFLICT DO NOTHING', [lastResort.ref, device, buf(lastResort.data)]);
+    }
+  }
+
+  private deviceFromRow(r: Row): DeviceRecord {
+    return {
+      id: r.id as DeviceId,
+      user: r.user as UserId,
+      name: (r.name as string | null) ?? undefined,
+      signatureKey: u8(r.signature_key),
+      createdAt: r.created_at as number,
+      lastSeenAt: (r.last_seen_at as number | null) ?? undefined,
+    };
+  }
+
+  async getDevice(device: DeviceId): Promise<DeviceRecord | undefined> {
+    const r = await this.one('SELECT * FROM devices WHERE id = $1', [device]);
+    return r ? this.deviceFromRow(r) : undefined;
+  }
+
+  async listDevices(user: UserId): Promise<DeviceRecord[]> {
+    return (await this.pool.query('SELECT * FROM devices WHERE "user" = $1 ORDER BY created_at', [user])).rows.map((r: Row) => this.deviceFromRow(r));
+  }
+
+  async touchDevice(device: DeviceId, now: number): Promise<void> {
+    await this.pool.query('UPDATE devices SET last_seen_at = $1 WHERE id = $2', [now, device]);
+  }
+
+  async getDeviceList(user: UserId): Promise<StoredDeviceList | undefined> {
+    const r = await this.one('SELECT * FROM device_lists WHERE "user" = $1', [user]);
+    return r ? { version: r.version as number, accountKey: u8(r.account_key), body: u8(r.body), signature: u8(r.signature) } : undefined;
+  }
+
+  async addKeyPackages(device: DeviceId, kps: NewKeyPackage[], lastResort: NewKeyPackage | undefined, max: number): Promise<number | undefined> {
+    return this.tx(async (db) => {
+      await db.query('SELECT id FROM devices WHERE id = $1 FOR UPDATE', [device]);
+      const have = await this.countIn(db, device);
+      if (have + kps.length > max) return undefined;
+      await this.insertKeyPackages(db, device, kps, lastResort);
+      return this.countIn(db, device);
+    });
+  }
+
+  private async countIn(db: Db | pg.Pool, device: DeviceId): Promise<number> {
+    return ((await db.query('SELECT COUNT(*)::int AS n FROM key_packages WHERE device = $1 AND NOT last_resort', [device])).rows[0] as Row).n as number;
+  }
+
+  async countKeyPackages(device: DeviceId): Promise<number> {
+    return this.countIn(this.pool, device);
+  }
+
+  async claimKeyPackages(users: UserId[], exclude: DeviceId[]): Promise<ClaimedKeyPackage[]> {
+    const skip = new Set<string>(exclude);
+    return this.tx(async (db) => {
+      const out: ClaimedKeyPackage[] = [];
+      for (const user of users) {
+        for (const d of (await db.query('SELECT id FROM devices WHERE "user" = $1 ORDER BY created_at', [user])).rows as Row[]) {
+          const device = d.id as DeviceId;
+          if (skip.has(device)) continue;
+          // SKIP LOCKED: two nodes claiming at once never hand out the same one-time KeyPackage.
+          const kp = await this.one(
+            'SELECT ref, data, last_resort FROM key_packages WHERE device = $1 ORDER BY last_resort, seq LIMIT 1 FOR UPDATE SKIP LOCKED',
+            [device],
+            db,
+          );
+          if (kp && !kp.last_resort) await db.query('DELETE FROM key_packages WHERE ref = $1', [kp.ref]);
+          out.push({ user, device, data: kp ? u8(kp.data) : undefined });
+        }
+      }
+      return out;
+    });
+  }
+
+  async putChallenge(device: DeviceId, challenge: Uint8Array, expiresAt: number): Promise<void> {
+    await this.tx(async (db) => {
+      await db.query('DELETE FROM auth_challenges WHERE expires_at <= $1', [Date.now()]);
+      await db.query(
+        `DELETE FROM auth_challenges WHERE device = $1 AND challenge IN
+           (SELECT challenge FROM auth_challenges WHERE device = $1 ORDER BY expires_at DESC OFFSET 15)`,
+        [device],
+      );
+      await db.query('INSERT INTO auth_challenges (device, challenge, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [device, buf(challenge), expiresAt]);
+    });
+  }
+
+  async takeChallenge(device: DeviceId, challenge: Uint8Array, now: number): Promise<boolean> {
+    const res = await this.pool.query('DELETE FROM auth_challenges WHERE device = $1 AND challenge = $2 AND expires_at > $3', [device, buf(challenge), now]);
+    return res.rowCount === 1;
+  }
+
+  async createSession(tokenHash: Uint8Array, device: DeviceId, expiresAt: number): Promise<void> {
+    await this.tx(async (db) => {
+      await db.query('DELETE FROM sessions WHERE expires_at <= $1', [Date.now()]);
+      await db.query('INSERT INTO sessions (token_hash, device, expires_at) VALUES ($1, $2, $3)', [buf(tokenHash), device, expiresAt]);
+    });
+  }
+
+  async getSession(tokenHash: Uint8Array, now: number): Promise<{ device: DeviceId; user: UserId } | undefined> {
+    const r = await this.one(
+      `SELECT s.device, d."user" FROM sessions s JOIN devices d ON d.id = s.device JOIN users u ON u."user" = d."user"
+       WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.status = 'active'`,
+      [buf(tokenHash), now],
+    );
+    return r ? { device: r.device as DeviceId, user: r.user as UserId } : undefined;
+  }
+
+  async createConversation(id: ConversationId, creator: DeviceId, now: number): Promise<boolean> {
+    return this.tx(async (db) => {
+      const res = await db.query('INSERT INTO conversations (id, epoch, created_at) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING', [id, now]);
+      if (res.rowCount !== 1) return false;
+      await db.query('INSERT INTO conversation_members (conversation, device) VALUES ($1, $2)', [id, creator]);
+      return true;
+    });
+  }
+
+  private async members(db: Db | pg.Pool, id: ConversationId): Promise<DeviceId[]> {
+    return (await db.query('SELECT device FROM conversation_members WHERE conversation = $1 ORDER BY device', [id])).rows.map((r: Row) => r.device as DeviceId);
+  }
+
+  async getConversation(id: ConversationId): Promise<ConversationRecord | undefined> {
+    const r = await this.one('SELECT epoch FROM conversations WHERE id = $1', [id]);
+    return r ? { id, epoch: r.epoch as number, members: await this.members(this.pool, id) } : undefined;
+  }
+
+  private async enqueue(db: Db, input: AppendInput, kind: QueueItem['k'], payload: Uint8Array, recipients: DeviceId[]): Promise<Delivery> {
+    const msg = await this.one(
+      `INSERT INTO messages (conversation, kind, epoch, msg_id, sender_device, sender_user, created_at, payload)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+      [input.conversation, kind, input.epoch, input.id, input.sender.device, input.sender.user, input.now, buf(payload)],
+      db,
+    );
+    if (recipients.length === 0) return [];
+    const rows = (
+      await db.query(
+        'INSERT INTO queue (device, message) SELECT d, $2 FROM unnest($1::text[]) WITH ORDINALITY AS t(d, o) ORDER BY o RETURNING seq, device',
+        [recipients, msg!.id],
+      )
+    ).rows as Row[];
+    return rows.map((r) => ({
+      device: r.device as DeviceId,
+      item: {
+        seq: r.seq as number,
+        c: input.conversation,
+        k: kind,
+        e: input.epoch,
+        id: input.id,
+        from: input.sender.device,
+        fromUser: input.sender.user,
+        at: input.now,
+        p: payload,
+      },
+    }));
+  }
+
+  /** Locks the conversation row (the per-conversation order across nodes) and checks membership. */
+  private async lockMember(db: Db, conversation: ConversationId, device: DeviceId): Promise<{ epoch: number } | AppendResult> {
+    const conv = await this.one('SELECT epoch FROM conversations WHERE id = $1 FOR UPDATE', [conversation], db);
+    if (!conv) return { kind: 'not-found' };
+    if (!(await this.one('SELECT 1 FROM conversation_members WHERE conversation = $1 AND device = $2', [conversation, device], db))) {
+      return { kind: 'not-member' };
+    }
+    return { epoch: conv.epoch as number };
+  }
+
+  async appendMessage(input: AppendInput): Promise<AppendResult> {
+    return this.tx(async (db): Promise<AppendResult> => {
+      const check = await this.lockMember(db, input.conversation, input.sender.device);
+      if ('kind' in check) return check;
+      if (await this.one("SELECT 1 FROM messages WHERE conversation = $1 AND kind = 'app' AND msg_id = $2", [input.conversation, input.id], db)) {
+        return { kind: 'ok', epoch: check.epoch, deliveries: [], duplicate: true };
+      }
+      if (input.epoch !== check.epoch) return { kind: 'epoch-conflict', epoch: check.epoch };
+      const recipients = (await this.members(db, input.conversation)).filter((d) => d !== input.sender.device);
+      for (const blob of input.blobs ?? []) {
+        const ok = await this.one('SELECT 1 FROM blobs b JOIN blob_grants g ON g.blob = b.id WHERE b.id = $1 AND b.complete AND g.device = $2', [blob, input.sender.device], db);
+        if (!ok) return { kind: 'blob-not-found', blob };
+      }
+      for (const blob of input.blobs ?? []) {
+        await db.query('INSERT INTO blob_grants (blob, device) SELECT $1, d FROM unnest($2::text[]) AS d ON CONFLICT DO NOTHING', [blob, recipients]);
+      }
+      return { kind: 'ok', epoch: check.epoch, deliveries: await this.enqueue(db, input, 'app', input.payload, recipients), duplicate: false };
+    });
+  }
+
+  async appendCommit(input: CommitInput): Promise<AppendResult> {
+    return this.tx(async (db): Promise<AppendResult> => {
+      const check = await this.lockMember(db, input.conversation, input.sender.device);
+      if ('kind' in check) return check;
+      const prior = await this.one('SELECT commit_id FROM conversation_epochs WHERE conversation = $1 AND epoch = $2', [input.conversation, input.epoch], db);
+      if (prior) {
+        if (prior.commit_id === input.id) return { kind: 'ok', epoch: input.epoch + 1, deliveries: [], duplicate: true };
+        return { kind: 'epoch-conflict', epoch: check.epoch };
+      }
+      if (input.epoch !== check.epoch) return { kind: 'epoch-conflict', epoch: check.epoch };
+      const members = new Set(await this.members(db, input.conversation));
+      for (const d of input.remove) {
+        if (!members.has(d)) return { kind: 'invalid', message: `commit.remove: ${d} is not a member` };
+        if (d === input.sender.device) return { kind: 'invalid', message: 'commit.remove: a device cannot remove itself by commit' };
+      }
+      for (const d of input.add) {
+        if (members.has(d)) return { kind: 'invalid', message: `commit.add: ${d} is already a member` };
+        if (!(await this.one('SELECT 1 FROM devices WHERE id = $1', [d], db))) return { kind: 'invalid', message: `commit.add: unknown device ${d}` };
+      }
+      if (input.add.length > 0 && !input.welcome) return { kind: 'invalid', message: 'commit.w: a commit that adds devices needs a Welcome' };
+      await db.query('INSERT INTO conversation_epochs (conversation, epoch, commit_id, sender, created_at) VALUES ($1, $2, $3, $4, $5)', [
+        input.conversation,
+        input.epoch,
+        input.id,
+        input.sender.device,
+        input.now,
+      ]);
+      await db.query('UPDATE conversations SET epoch = $1 WHERE id = $2', [input.epoch + 1, input.conversation]);
+      const deliveries = await this.enqueue(db, input, 'commit', input.payload, [...members].filter((d) => d !== input.sender.device));
+      if (input.remove.length > 0) {
+        await db.query('DELETE FROM conversation_members WHERE conversation = $1 AND device = ANY($2::text[])', [input.conversation, input.remove]);
+      }
+      for (const d of input.add) await db.query('INSERT INTO conversation_members (conversation, device) VALUES ($1, $2)', [input.conversation, d]);
+      if (input.welcome && input.add.length > 0) {
+        deliveries.push(...(await this.enqueue(db, { ...input, epoch: input.epoch + 1 }, 'welcome', input.welcome, input.add)));
+      }
+      return { kind: 'ok', epoch: input.epoch + 1, deliveries, duplicate: false };
+    });
+  }
+
+  async fetchQueue(device: DeviceId, after: number, limit: number): Promise<QueueItem[]> {
+    const rows = (
+      await this.pool.query(
+        `SELECT q.seq, m.conversation, m.kind, m.epoch, m.msg_id, m.sender_device, m.sender_user, m.created_at, m.payload
+         FROM queue q JOIN messages m ON m.id = q.message WHERE q.device = $1 AND q.seq > $2 ORDER BY q.seq LIMIT $3`,
+        [device, after, limit],
+      )
+    ).rows as Row[];
+    return rows.map((r) => ({
+      seq: r.seq as number,
+      c: r.conversation as ConversationId,
+      k: r.kind as QueueItem['k'],
+      e: r.epoch as number,
+      id: r.msg_id as QueueItem['id'],
+      from: r.sender_device as DeviceId,
+      fromUser: r.sender_user as UserId,
+      at: r.created_at as number,
+      p: u8(r.payload),
+    }));
+  }
+
+  async ack(device: DeviceId, seqs: number[]): Promise<number> {
+    return this.tx(async (db) => {
+      const gone = (await db.query('DELETE FROM queue WHERE device = $1 AND seq = ANY($2::bigint[]) RETURNING message', [device, seqs])).rows as Row[];
+      const messages = [...new Set(gone.map((r) => r.message as number))];
+      if (messages.length > 0) {
+        await db.query('DELETE FROM messages m WHERE m.id = ANY($1::bigint[]) AND NOT EXISTS (SELECT 1 FROM queue q WHERE q.message = m.id)', [messages]);
+      }
+      return gone.length;
+    });
+  }
+
+  async createBlob(blob: { id: BlobId; ownerUser: UserId; ownerDevice: DeviceId; size: number; now: number }, quotaBytes: number): Promise<'ok' | 'quota'> {
+    return this.tx(async (db): Promise<'ok' | 'quota'> => {
+      // Serialise a user's uploads so two nodes cannot both pass the quota check.
+      await db.query('SELECT pg_advisory_xact_lock(hashtext($1))', [blob.ownerUser]);
+      const used = ((await this.one('SELECT COALESCE(SUM(size), 0)::bigint AS n FROM blobs WHERE owner_user = $1', [blob.ownerUser], db))!.n as number) ?? 0;
+      if (used + blob.size > quotaBytes) return 'quota';
+      await db.query('INSERT INTO blobs (id, owner_user, owner_device, size, created_at) VALUES ($1, $2, $3, $4, $5)', [blob.id, blob.ownerUser, blob.ownerDevice, blob.size, blob.now]);
+      await db.query('INSERT INTO blob_grants (blob, device) VALUES ($1, $2)', [blob.id, blob.ownerDevice]);
+      return 'ok';
+    });
+  }
+
+  async getBlob(id: BlobId): Promise<BlobRecord | undefined> {
+    const r = await this.one('SELECT * FROM blobs WHERE id = $1', [id]);
+    if (!r) return undefined;
+    return {
+      id: r.id as BlobId,
+      ownerUser: r.owner_user as UserId,
+      ownerDevice: r.owner_device as DeviceId,
+      size: r.size as number,
+      received: r.received as number,
+      complete: r.complete as boolean,
+      createdAt: r.created_at as number,
+    };
+  }
+
+  async setBlobReceived(id: BlobId, received: number, complete: boolean, now: number): Promise<void> {
+    await this.pool.query('UPDATE blobs SET received = $1, complete = $2, completed_at = $3 WHERE id = $4', [received, complete, complete ? now : null, id]);
+  }
+
+  async hasBlobGrant(id: BlobId, device: DeviceId): Promise<boolean> {
+    return (await this.one('SELECT 1 FROM blob_grants WHERE blob = $1 AND device = $2', [id, device])) !== undefined;
+  }
+
+  async releaseBlobGrant(id: BlobId, device: DeviceId): Promise<boolean> {
+    return this.tx(async (db) => {
+      await db.query('SELECT id FROM blobs WHERE id = $1 FOR UPDATE', [id]);
+      await db.query('DELETE FROM blob_grants WHERE blob = $1 AND device = $2', [id, device]);
+      if (await this.one('SELECT 1 FROM blob_grants WHERE blob = $1', [id], db)) return false;
+      return (await db.query('DELETE FROM blobs WHERE id = $1', [id])).rowCount === 1;
+    });
+  }
+
+  async blobBytesOf(user: UserId): Promise<number> {
+    return ((await this.one('SELECT COALESCE(SUM(size), 0)::bigint AS n FROM blobs WHERE owner_user = $1', [user]))!.n as number) ?? 0;
+  }
+
+  async deleteStaleUploads(before: number): Promise<BlobId[]> {
+    return (await this.pool.query('DELETE FROM blobs WHERE NOT complete AND created_at < $1 RETURNING id', [before])).rows.map((r: Row) => r.id as BlobId);
+  }
+}
