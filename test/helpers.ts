@@ -32,7 +32,9 @@ export function tempDir(prefix: string): string {
   return d;
 }
 
-export async function startTestServer(opts: { activationTtlMs?: number; maxBlobBytes?: number; userQuotaBytes?: number } = {}): Promise<TestServer> {
+export async function startTestServer(
+  opts: { activationTtlMs?: number; maxBlobBytes?: number; userQuotaBytes?: number; db?: string } = {},
+): Promise<TestServer> {
   const dataDir = tempDir('server');
   const logs: string[] = [];
   const logDestination = new Writable({
@@ -51,6 +53,7 @@ export async function startTestServer(opts: { activationTtlMs?: number; maxBlobB
     ...(opts.activationTtlMs ? { activationTtlMs: opts.activationTtlMs } : {}),
     ...(opts.maxBlobBytes ? { maxBlobBytes: opts.maxBlobBytes } : {}),
     ...(opts.userQuotaBytes ? { userQuotaBytes: opts.userQuotaBytes } : {}),
+    ...(opts.db ? { db: opts.db } : {}),
   });
   const adminToken = readFileSync(started.adminTokenFile, 'utf8').trim();
   const clients: SealpostClient[] = [];

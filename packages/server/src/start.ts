@@ -8,6 +8,7 @@ import pino, { type Logger } from 'pino';
 import { SealpostError, parseDomain } from '@sealpost/protocol';
 import { nodeCiphersuite } from '@sealpost/crypto';
 import { openSqliteStore } from './store/sqlite.js';
+import type { ServerStore } from './store/store.js';
 import { createLocalBus } from './bus/local.js';
 import { defaultBlobLimits, systemClock, type Clock } from './context.js';
 import { createFsBlobStore } from './blobs/fs-blob-store.js';
@@ -16,6 +17,8 @@ import { newToken, sha256 } from './auth.js';
 
 export interface StartOptions {
   dataDir: string;
+  /** postgres://… to keep durable state in PostgreSQL (shared by many nodes); default: SQLite in the data folder. */
+  db?: string;
   host: string;
   port: number;
   domain: string;
@@ -60,6 +63,26 @@ export function createLogger(level = 'info', destination?: NodeJS.WritableStream
   );
 }
 
+/** SQLite by default; PostgreSQL for a postgres:// URL. The PostgreSQL client is only loaded when asked for. */
+async function openStore(db: string | undefined, dataDir: string): Promise<ServerStore> {
+  if (db === undefined) return openSqliteStore(join(dataDir, 'sealpost.db'));
+  let url: URL;
+  try {
+    url = new URL(db);
+  } catch {
+    throw new SealpostError('CONFIG_INVALID', '--db: expected a postgres:// URL');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw new SealpostError('CONFIG_INVALID', '--db: expected a postgres:// URL');
+  const { openPostgresStore } = await import('./store/postgres.js');
+  const schema = url.searchParams.get('schema') ?? undefined;
+  url.searchParams.delete('schema');
+  try {
+    return await openPostgresStore({ url: url.toString(), ...(schema ? { schema } : {}) });
+  } catch (err) {
+    throw new SealpostError('CONFIG_INVALID', `--db: cannot open PostgreSQL at ${url.host} (${(err as Error).message})`, { cause: err });
+  }
+}
+
 export async function startServer(opts: StartOptions): Promise<StartedServer> {
   const domain = parseDomain(opts.domain);
   if (!isLoopback(opts.host) && !opts.tls && !opts.insecureHttp) {
@@ -71,7 +94,7 @@ export async function startServer(opts: StartOptions): Promise<StartedServer> {
   const dataDir = resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
 
-  const store = openSqliteStore(join(dataDir, 'sealpost.db'));
+  const store = await openStore(opts.db, dataDir);
   const storedDomain = await store.getMeta('domain');
   if (storedDomain && storedDomain !== domain) {
     await store.close();

@@ -83,6 +83,13 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
 
   app.get('/v1/info', async () => ({ name: 'sealpost', version: VERSION, domain: ctx.domain }));
 
+  // Liveness: the process serves requests. Readiness: it can also reach its store (a load balancer's check).
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    if (await ctx.store.ping()) return { status: 'ready' };
+    return reply.status(503).send({ error: { code: 'SERVER_UNREACHABLE', message: 'the store does not answer' } });
+  });
+
   // ---- admin -------------------------------------------------------------------------------------------------
   app.post('/v1/admin/users', json, async (req) => {
     requireAdmin(ctx, req);

@@ -57,6 +57,15 @@ export class SqliteStore implements ServerStore {
     if (this.db.open) this.db.close();
   }
 
+  async ping(): Promise<boolean> {
+    try {
+      this.db.prepare('SELECT 1').get();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   async getMeta(key: string): Promise<string | undefined> {
     const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as Row | undefined;
     return row?.value as string | undefined;

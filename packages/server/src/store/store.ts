@@ -98,6 +98,8 @@ export type AppendResult =
 
 export interface ServerStore {
   close(): Promise<void>;
+  /** Whether the store answers (for /readyz). */
+  ping(): Promise<boolean>;
 
   getMeta(key: string): Promise<string | undefined>;
   setMeta(key: string, value: string): Promise<void>;
