@@ -33,7 +33,7 @@ export function tempDir(prefix: string): string {
 }
 
 export async function startTestServer(
-  opts: { activationTtlMs?: number; maxBlobBytes?: number; userQuotaBytes?: number; db?: string } = {},
+  opts: { activationTtlMs?: number; maxBlobBytes?: number; userQuotaBytes?: number; db?: string; bus?: string } = {},
 ): Promise<TestServer> {
   const dataDir = tempDir('server');
   const logs: string[] = [];
@@ -54,6 +54,7 @@ export async function startTestServer(
     ...(opts.maxBlobBytes ? { maxBlobBytes: opts.maxBlobBytes } : {}),
     ...(opts.userQuotaBytes ? { userQuotaBytes: opts.userQuotaBytes } : {}),
     ...(opts.db ? { db: opts.db } : {}),
+    ...(opts.bus ? { bus: opts.bus } : {}),
   });
   const adminToken = readFileSync(started.adminTokenFile, 'utf8').trim();
   const clients: SealpostClient[] = [];

@@ -86,6 +86,7 @@ export function buildProgram(): Command {
     .option('--listen <host:port>', 'address to listen on', '127.0.0.1:8080')
     .option('--domain <domain>', 'the domain of user ids on this server', 'localhost')
     .option('--db <url>', 'keep durable state in PostgreSQL (postgres://…[?schema=NAME]) instead of SQLite in --data')
+    .option('--bus <url>', 'push across server nodes over NATS (nats://…) instead of in-process')
     .option('--tls-cert <file>', 'TLS certificate (PEM)')
     .option('--tls-key <file>', 'TLS private key (PEM)')
     .option('--insecure-http', 'serve plain HTTP on a non-loopback address (only behind a TLS proxy)')
@@ -93,13 +94,14 @@ export function buildProgram(): Command {
     .option('--user-quota <size>', 'encrypted file storage per user, e.g. 20G', '20G')
     .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
     .addOption(jsonOption())
-    .action(async (o: { data: string; listen: string; domain: string; db?: string; tlsCert?: string; tlsKey?: string; insecureHttp?: boolean; maxFileSize: string; userQuota: string; logLevel: string } & JsonOpt) => {
+    .action(async (o: { data: string; listen: string; domain: string; db?: string; bus?: string; tlsCert?: string; tlsKey?: string; insecureHttp?: boolean; maxFileSize: string; userQuota: string; logLevel: string } & JsonOpt) => {
       const { startServer } = await import('@sealpost/server');
       const { host, port } = parseListen(o.listen);
       if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new SealpostError('INVALID_INPUT', '--tls-cert and --tls-key go together');
       const started = await startServer({
         dataDir: o.data,
         ...(o.db ? { db: o.db } : {}),
+        ...(o.bus ? { bus: o.bus } : {}),
         host,
         port,
         domain: o.domain,

@@ -10,6 +10,7 @@ import { nodeCiphersuite } from '@sealpost/crypto';
 import { openSqliteStore } from './store/sqlite.js';
 import type { ServerStore } from './store/store.js';
 import { createLocalBus } from './bus/local.js';
+import type { Bus } from './bus/bus.js';
 import { defaultBlobLimits, systemClock, type Clock } from './context.js';
 import { createFsBlobStore } from './blobs/fs-blob-store.js';
 import { createServer, type SealpostServer } from './server.js';
@@ -19,6 +20,8 @@ export interface StartOptions {
   dataDir: string;
   /** postgres://… to keep durable state in PostgreSQL (shared by many nodes); default: SQLite in the data folder. */
   db?: string;
+  /** nats://… to push across server nodes; default: in-process. */
+  bus?: string;
   host: string;
   port: number;
   domain: string;
@@ -123,10 +126,21 @@ export async function startServer(opts: StartOptions): Promise<StartedServer> {
 
   const log = createLogger(opts.logLevel, opts.logDestination);
   const tls = opts.tls ? { cert: readFileSync(opts.tls.certFile), key: readFileSync(opts.tls.keyFile) } : undefined;
+  let bus: Bus = createLocalBus();
+  if (opts.bus) {
+    // Loaded only when asked for, like the PostgreSQL client.
+    const { createNatsBus } = await import('./bus/nats.js');
+    try {
+      bus = await createNatsBus({ url: opts.bus, store, log });
+    } catch (err) {
+      await store.close();
+      throw new SealpostError('CONFIG_INVALID', `--bus: cannot connect to NATS at ${opts.bus} (${(err as Error).message})`, { cause: err });
+    }
+  }
   const server = createServer(
     {
       store,
-      bus: createLocalBus(),
+      bus,
       clock: opts.clock ?? systemClock,
       log,
       cs: nodeCiphersuite(),

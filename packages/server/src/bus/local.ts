@@ -5,12 +5,13 @@ import type { Bus, BusHandler } from './bus.js';
 export function createLocalBus(): Bus {
   const subs = new Map<DeviceId, Set<BusHandler>>();
   return {
-    publish(device: DeviceId, item: QueueItem) {
-      const set = subs.get(device);
-      if (!set) return;
-      for (const h of set) h(item);
+    publish(deliveries: { device: DeviceId; item: QueueItem }[]) {
+      for (const { device, item } of deliveries) {
+        const set = subs.get(device);
+        if (set) for (const h of set) h(item);
+      }
     },
-    subscribe(device: DeviceId, handler: BusHandler) {
+    async subscribe(device: DeviceId, handler: BusHandler) {
       let set = subs.get(device);
       if (!set) subs.set(device, (set = new Set()));
       set.add(handler);

@@ -197,5 +197,20 @@ export function runStoreContract(name: string, open: () => Promise<ServerStore>)
       expect(await store.deleteStaleUploads(200)).toEqual([stale]);
       expect(await store.blobBytesOf(alice)).toBe(0);
     });
+
+    it('keeps presence per device and node', async () => {
+      const a = newDeviceId();
+      const b = newDeviceId();
+      await store.addPresence(a, 'n1', 1);
+      await store.addPresence(a, 'n2', 2);
+      await store.addPresence(a, 'n2', 3);
+      await store.addPresence(b, 'n1', 4);
+      const sorted = (xs: { device: string; node: string }[]) => xs.map((x) => `${x.device}@${x.node}`).sort();
+      expect(sorted(await store.presenceOf([a, b]))).toEqual([`${a}@n1`, `${a}@n2`, `${b}@n1`].sort());
+      await store.removePresence(a, 'n2');
+      await store.clearPresence('n1');
+      expect(await store.presenceOf([a, b])).toEqual([]);
+      expect(await store.presenceOf([])).toEqual([]);
+    });
   });
 }

@@ -492,6 +492,27 @@ export class PostgresStore implements ServerStore {
     return ((await this.one('SELECT COALESCE(SUM(size), 0)::bigint AS n FROM blobs WHERE owner_user = $1', [user]))!.n as number) ?? 0;
   }
 
+  async addPresence(device: DeviceId, node: string, now: number): Promise<void> {
+    await this.pool.query('INSERT INTO device_presence (device, node, since) VALUES ($1, $2, $3) ON CONFLICT (device, node) DO UPDATE SET since = excluded.since', [
+      device,
+      node,
+      now,
+    ]);
+  }
+
+  async removePresence(device: DeviceId, node: string): Promise<void> {
+    await this.pool.query('DELETE FROM device_presence WHERE device = $1 AND node = $2', [device, node]);
+  }
+
+  async presenceOf(devices: DeviceId[]): Promise<{ device: DeviceId; node: string }[]> {
+    if (devices.length === 0) return [];
+    return (await this.pool.query('SELECT device, node FROM device_presence WHERE device = ANY($1::text[])', [devices])).rows as { device: DeviceId; node: string }[];
+  }
+
+  async clearPresence(node: string): Promise<void> {
+    await this.pool.query('DELETE FROM device_presence WHERE node = $1', [node]);
+  }
+
   async deleteStaleUploads(before: number): Promise<BlobId[]> {
     return (await this.pool.query('DELETE FROM blobs WHERE NOT complete AND created_at < $1 RETURNING id', [before])).rows.map((r: Row) => r.id as BlobId);
   }

@@ -119,4 +119,17 @@ export const sqliteMigrations: { version: number; name: string; sql: string }[] 
       CREATE INDEX blob_grants_device ON blob_grants(device);
     `,
   },
+  {
+    version: 3,
+    name: 'presence',
+    sql: `
+      CREATE TABLE device_presence (
+        device TEXT NOT NULL,
+        node TEXT NOT NULL,
+        since INTEGER NOT NULL,
+        PRIMARY KEY (device, node)
+      );
+      CREATE INDEX device_presence_node ON device_presence(node);
+    `,
+  },
 ];

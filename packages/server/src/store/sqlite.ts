@@ -437,6 +437,23 @@ export class SqliteStore implements ServerStore {
     })();
   }
 
+  async addPresence(device: DeviceId, node: string, now: number): Promise<void> {
+    this.db.prepare('INSERT OR REPLACE INTO device_presence (device, node, since) VALUES (?, ?, ?)').run(device, node, now);
+  }
+
+  async removePresence(device: DeviceId, node: string): Promise<void> {
+    this.db.prepare('DELETE FROM device_presence WHERE device = ? AND node = ?').run(device, node);
+  }
+
+  async presenceOf(devices: DeviceId[]): Promise<{ device: DeviceId; node: string }[]> {
+    const q = this.db.prepare('SELECT device, node FROM device_presence WHERE device = ?');
+    return devices.flatMap((d) => q.all(d) as { device: DeviceId; node: string }[]);
+  }
+
+  async clearPresence(node: string): Promise<void> {
+    this.db.prepare('DELETE FROM device_presence WHERE node = ?').run(node);
+  }
+
   async ack(device: DeviceId, seqs: number[]): Promise<number> {
     return this.db.transaction(() => {
       const find = this.db.prepare('SELECT message FROM queue WHERE seq = ? AND device = ?');

@@ -150,6 +150,13 @@ export interface ServerStore {
   blobBytesOf(user: UserId): Promise<number>;
   /** Deletes uploads never completed since `before`; returns their ids so their files can go too. */
   deleteStaleUploads(before: number): Promise<BlobId[]>;
+
+  /** Which server node holds a connection of which device (for push across nodes). */
+  addPresence(device: DeviceId, node: string, now: number): Promise<void>;
+  removePresence(device: DeviceId, node: string): Promise<void>;
+  presenceOf(devices: DeviceId[]): Promise<{ device: DeviceId; node: string }[]>;
+  /** Forget every connection of a node (it is shutting down). */
+  clearPresence(node: string): Promise<void>;
   /** Deletes acknowledged items of this device's queue; returns how many were deleted. */
   ack(device: DeviceId, seqs: number[]): Promise<number>;
 }

@@ -132,7 +132,7 @@ export function handleConnection(ctx: ServerContext, registry: ConnectionRegistr
     switch (res.kind) {
       case 'ok':
         send({ t: 'ok', r, epoch: res.epoch });
-        for (const { device, item } of res.deliveries) ctx.bus.publish(device, item);
+        if (res.deliveries.length > 0) ctx.bus.publish(res.deliveries);
         return;
       case 'epoch-conflict':
         return sendError(new SealpostError('EPOCH_CONFLICT', `conversation is at epoch ${res.epoch}`), r, res.epoch);
@@ -164,13 +164,19 @@ export function handleConnection(ctx: ServerContext, registry: ConnectionRegistr
     }
     me = session;
     clearTimeout(authTimer);
-    unsubscribe = ctx.bus.subscribe(session.device, (item: QueueItem) => {
+    const off = await ctx.bus.subscribe(session.device, (item: QueueItem) => {
       if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
         ws.close(1013, 'client too slow; reconnect and fetch');
         return;
       }
       send({ t: 'push', item });
     });
+    if (ws.readyState !== ws.OPEN) {
+      off(); // closed while subscribing
+      return;
+    }
+    unsubscribe = off;
+    // Only now: once subscribed, a fetch the client makes next cannot miss an item that is not pushed.
     send({ t: 'auth-ok', user: session.user, device: session.device });
   }
 }

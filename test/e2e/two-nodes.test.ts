@@ -1,0 +1,81 @@
+// Two server nodes sharing one PostgreSQL and one NATS: clients on different nodes talk, and a message accepted on
+// one node is pushed live to a device connected to the other. Needs SEALPOST_TEST_POSTGRES_URL and
+// SEALPOST_TEST_NATS_URL (.ci/run sets both); skipped otherwise.
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import pg from 'pg';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SealpostClient, type Received } from '@sealpost/client';
+import { startServer, type StartedServer } from '@sealpost/server';
+import { startTestServer, tempDir, type TestServer } from '../helpers.js';
+
+const pgUrl = process.env.SEALPOST_TEST_POSTGRES_URL;
+const natsUrl = process.env.SEALPOST_TEST_NATS_URL;
+
+describe.skipIf(!pgUrl || !natsUrl)('two nodes over PostgreSQL and NATS', () => {
+  let nodeA: TestServer;
+  let nodeB: StartedServer;
+  let schema: string;
+  beforeEach(async () => {
+    schema = `sealpost_e2e_${randomBytes(6).toString('hex')}`;
+    const db = new URL(pgUrl!);
+    db.searchParams.set('schema', schema);
+    nodeA = await startTestServer({ db: db.toString(), bus: natsUrl! });
+    // Node B shares the database, the bus and the data folder (blobs, keys), as nodes behind a load balancer do.
+    nodeB = await startServer({
+      dataDir: nodeA.dataDir,
+      db: db.toString(),
+      bus: natsUrl!,
+      host: '127.0.0.1',
+      port: 0,
+      domain: 'localhost',
+      logDestination: new Writable({ write: (_c, _e, cb) => cb() }),
+    });
+  });
+  afterEach(async () => {
+    await nodeB.close();
+    await nodeA.close();
+    const c = new pg.Client({ connectionString: pgUrl });
+    await c.connect();
+    await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await c.end();
+  });
+
+  it('delivers across nodes, live', async () => {
+    const alice = (await nodeA.enroll('alice')).client;
+    const { activationCode } = await nodeA.addUser('bob');
+    const bob = await SealpostClient.enroll({ server: nodeB.url, user: 'bob@localhost', code: activationCode, profile: tempDir('bob-b') });
+    try {
+      const { conversation } = await alice.send({ to: ['bob@localhost'] }, 'from node A');
+      // Bob watches on node B; Alice keeps sending through node A.
+      const seen: Received[] = [];
+      const ac = new AbortController();
+      let wake = () => {};
+      const watching = bob.watch((m) => {
+        seen.push(m);
+        wake();
+      }, ac.signal);
+      const until = (n: number) =>
+        new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`${seen.length} of ${n} arrived`)), 10_000);
+          wake = () => {
+            if (seen.length >= n) {
+              clearTimeout(timer);
+              resolve();
+            }
+          };
+          wake();
+        });
+      await until(1);
+      for (let i = 0; i < 5; i++) await alice.send({ conversation }, `live ${i}`);
+      await until(6);
+      ac.abort();
+      await watching;
+      expect(seen.map((m) => (m as { text: string }).text)).toEqual(['from node A', 'live 0', 'live 1', 'live 2', 'live 3', 'live 4']);
+      await bob.send({ conversation }, 'from node B');
+      expect((await alice.sync()).map((m) => (m as { text: string }).text)).toEqual(['from node B']);
+    } finally {
+      await bob.close();
+    }
+  });
+});
