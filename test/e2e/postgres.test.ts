@@ -52,12 +52,3 @@ describe.skipIf(!url)('a server on PostgreSQL', () => {
   });
 });
 
-it('answers /healthz and /readyz on the default SQLite server', async () => {
-  const server = await startTestServer();
-  try {
-    expect(await (await fetch(`${server.url}/healthz`)).json()).toEqual({ status: 'ok' });
-    expect(await (await fetch(`${server.url}/readyz`)).json()).toEqual({ status: 'ready' });
-  } finally {
-    await server.close();
-  }
-});

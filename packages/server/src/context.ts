@@ -4,6 +4,7 @@ import type { CiphersuiteImpl } from 'ts-mls';
 import type { ServerStore } from './store/store.js';
 import type { Bus } from './bus/bus.js';
 import type { BlobStore } from './blobs/blob-store.js';
+import type { Metrics } from './metrics.js';
 
 export interface Clock {
   now(): number;
@@ -26,6 +27,8 @@ export interface ServerContext {
   maxBlobBytes: number;
   /** Total blob bytes one user's devices may hold on the server. */
   userQuotaBytes: number;
+  /** Set by createServer. */
+  metrics?: Metrics;
 }
 
 export const defaultBlobLimits = {

@@ -7,6 +7,7 @@ import { handleHttpError, errorBody } from './http/errors.js';
 import { registerRoutes } from './http/routes.js';
 import { registerBlobRoutes, sweepStaleUploads } from './http/blob-routes.js';
 import { ConnectionRegistry, handleConnection } from './ws/connection.js';
+import { createMetrics } from './metrics.js';
 
 export interface SealpostServer {
   app: FastifyInstance;
@@ -39,6 +40,12 @@ export function createServer(ctx: ServerContext, opts: { tls?: TlsOptions } = {}
   sweeper.unref();
 
   const connections = new ConnectionRegistry();
+  const metrics = createMetrics({ store: ctx.store, connections: () => connections.size });
+  ctx.metrics = metrics;
+  app.get('/metrics', async (_req, reply) => {
+    void reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
   // ws enforces a hard ceiling above our frame limit, so a frame a little too large gets a clear `err` frame,
   // and only an absurdly large one closes the socket (1009).
   const wss = new WebSocketServer({ noServer: true, maxPayload: 2 * limits.maxFrameBytes, perMessageDeflate: false });

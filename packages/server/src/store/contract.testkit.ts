@@ -144,6 +144,7 @@ export function runStoreContract(name: string, open: () => Promise<ServerStore>)
       expect(await store.ack(a, [queue[0]!.seq])).toBe(0); // not a's item
       expect(await store.ack(b, queue.map((i) => i.seq))).toBe(2);
       expect(await store.fetchQueue(b, 0, 10)).toEqual([]);
+      expect(await store.queueDepth()).toBe(0);
 
       // removal: the removed device still receives the commit that removes it, then nothing
       const rm = await store.appendCommit({ conversation: c, sender: { device: a, user: alice }, epoch: 1, id: newMessageId(), payload: h(5), welcome: undefined, add: [], remove: [b], now: 8 });

@@ -492,6 +492,10 @@ export class PostgresStore implements ServerStore {
     return ((await this.one('SELECT COALESCE(SUM(size), 0)::bigint AS n FROM blobs WHERE owner_user = $1', [user]))!.n as number) ?? 0;
   }
 
+  async queueDepth(): Promise<number> {
+    return ((await this.one('SELECT COUNT(*)::bigint AS n FROM queue'))!.n as number) ?? 0;
+  }
+
   async addPresence(device: DeviceId, node: string, now: number): Promise<void> {
     await this.pool.query('INSERT INTO device_presence (device, node, since) VALUES ($1, $2, $3) ON CONFLICT (device, node) DO UPDATE SET since = excluded.since', [
       device,

@@ -437,6 +437,10 @@ export class SqliteStore implements ServerStore {
     })();
   }
 
+  async queueDepth(): Promise<number> {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM queue').get() as Row).n as number;
+  }
+
   async addPresence(device: DeviceId, node: string, now: number): Promise<void> {
     this.db.prepare('INSERT OR REPLACE INTO device_presence (device, node, since) VALUES (?, ?, ?)').run(device, node, now);
   }

@@ -151,6 +151,9 @@ export interface ServerStore {
   /** Deletes uploads never completed since `before`; returns their ids so their files can go too. */
   deleteStaleUploads(before: number): Promise<BlobId[]>;
 
+  /** Queue items not yet acknowledged, over all devices (for metrics). */
+  queueDepth(): Promise<number>;
+
   /** Which server node holds a connection of which device (for push across nodes). */
   addPresence(device: DeviceId, node: string, now: number): Promise<void>;
   removePresence(device: DeviceId, node: string): Promise<void>;

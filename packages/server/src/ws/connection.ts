@@ -90,6 +90,7 @@ export function handleConnection(ctx: ServerContext, registry: ConnectionRegistr
     const sender = me;
     switch (frame.t) {
       case 'send': {
+        const stop = ctx.metrics?.appendSeconds.startTimer({ kind: 'app' });
         const res = await ctx.store.appendMessage({
           conversation: frame.c,
           sender,
@@ -99,9 +100,12 @@ export function handleConnection(ctx: ServerContext, registry: ConnectionRegistr
           now: ctx.clock.now(),
           ...(frame.b ? { blobs: frame.b } : {}),
         });
+        stop?.();
+        if (res.kind === 'ok' && !res.duplicate) ctx.metrics?.messagesIn.inc({ kind: 'app' });
         return answer(frame.r, res);
       }
       case 'commit': {
+        const stop = ctx.metrics?.appendSeconds.startTimer({ kind: 'commit' });
         const res = await ctx.store.appendCommit({
           conversation: frame.c,
           sender,
@@ -113,7 +117,11 @@ export function handleConnection(ctx: ServerContext, registry: ConnectionRegistr
           remove: frame.remove,
           now: ctx.clock.now(),
         });
-        if (res.kind === 'ok' && !res.duplicate) ctx.log.info({ conversation: frame.c, epoch: res.epoch, device: sender.device }, 'commit accepted');
+        stop?.();
+        if (res.kind === 'ok' && !res.duplicate) {
+          ctx.metrics?.messagesIn.inc({ kind: 'commit' });
+          ctx.log.info({ conversation: frame.c, epoch: res.epoch, device: sender.device }, 'commit accepted');
+        }
         return answer(frame.r, res);
       }
       case 'fetch': {
@@ -170,6 +178,7 @@ export function handleConnection(ctx: ServerContext, registry: ConnectionRegistr
         return;
       }
       send({ t: 'push', item });
+      ctx.metrics?.messagesPushed.inc();
     });
     if (ws.readyState !== ws.OPEN) {
       off(); // closed while subscribing
