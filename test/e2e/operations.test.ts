@@ -30,5 +30,5 @@ it('answers /healthz, /readyz and /metrics', async () => {
   expect(text).toContain('sealpost_process_resident_memory_bytes');
   expect(text).toContain('sealpost_nodejs_eventloop_lag_seconds');
   // No user, device or conversation appears in metrics.
-  expect(text).not.toMatch(/alice@|bob@|dev_[A-Za-z0-9_-]{22}|c_[A-Za-z0-9_-]{22}/);
+  expect(text).not.toMatch(/alice@|bob@|\bdev_[A-Za-z0-9_-]{22}|\bc_[A-Za-z0-9_-]{22}/);
 });
