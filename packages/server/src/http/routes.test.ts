@@ -7,14 +7,16 @@ import { openSqliteStore } from '../store/sqlite.js';
 import { createLocalBus } from '../bus/local.js';
 import { sha256 } from '../auth.js';
 import { createFsBlobStore } from '../blobs/fs-blob-store.js';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 let server: SealpostServer;
+let blobDir: string;
 const admin = { authorization: 'Bearer the-admin-token' };
 
 beforeEach(async () => {
+  blobDir = mkdtempSync(join(tmpdir(), 'sealpost-blobs-'));
   server = createServer({
     store: openSqliteStore(':memory:'),
     bus: createLocalBus(),
@@ -24,13 +26,14 @@ beforeEach(async () => {
     domain: 'localhost',
     adminTokenHash: sha256('the-admin-token'),
     activationTtlMs: 60_000,
-    blobs: createFsBlobStore(mkdtempSync(join(tmpdir(), 'sealpost-blobs-'))),
+    blobs: createFsBlobStore(blobDir),
     maxBlobBytes: 1024 * 1024,
     userQuotaBytes: 4 * 1024 * 1024,
   });
 });
 afterEach(async () => {
   await server.close();
+  rmSync(blobDir, { recursive: true, force: true });
 });
 
 describe('HTTP API', () => {

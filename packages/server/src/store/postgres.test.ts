@@ -28,14 +28,17 @@ describe.skipIf(!url)('PostgreSQL store', () => {
 
   it('migrates once even when two nodes start together', async () => {
     const schema = `sealpost_test_${randomBytes(6).toString('hex')}`;
-    const [a, b] = await Promise.all([openPostgresStore({ url: url!, schema }), openPostgresStore({ url: url!, schema })]);
-    expect((await a.pool.query('SELECT COUNT(*)::int AS n FROM schema_migrations')).rows[0].n).toBe(postgresMigrations.length);
-    expect(await b.ping()).toBe(true);
-    await a.close();
-    await b.close();
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    await c.query(`DROP SCHEMA ${schema} CASCADE`);
-    await c.end();
+    try {
+      const [a, b] = await Promise.all([openPostgresStore({ url: url!, schema }), openPostgresStore({ url: url!, schema })]);
+      expect((await a.pool.query('SELECT COUNT(*)::int AS n FROM schema_migrations')).rows[0].n).toBe(postgresMigrations.length);
+      expect(await b.ping()).toBe(true);
+      await a.close();
+      await b.close();
+    } finally {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await c.end();
+    }
   });
 });
