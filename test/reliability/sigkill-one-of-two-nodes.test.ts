@@ -1,0 +1,142 @@
+// Two server processes on one PostgreSQL and one NATS. The sender's node is killed with SIGKILL mid-burst; the
+// sender reconnects to the other node and resends what it had not seen acknowledged. Every acknowledged message
+// reaches the recipient (connected to the surviving node) exactly once, in order. Needs SEALPOST_TEST_POSTGRES_URL
+// and SEALPOST_TEST_NATS_URL; skipped otherwise.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { HttpApi, ProfileStore, SealpostClient } from '@sealpost/client';
+import { encodeFrame, type ConversationId, type QueueItem } from '@sealpost/protocol';
+import { tempDir } from '../helpers.js';
+import { RawSocket } from '../raw-socket.js';
+
+const pgUrl = process.env.SEALPOST_TEST_POSTGRES_URL;
+const natsUrl = process.env.SEALPOST_TEST_NATS_URL;
+const bin = fileURLToPath(new URL('../../packages/cli/bin/sealpost.js', import.meta.url));
+const BURST = 3000;
+
+function startNode(args: string[]): Promise<{ child: ChildProcess; url: string; token?: string }> {
+  const child = spawn(process.execPath, [bin, 'server', '--listen', '127.0.0.1:0', '--json', '--log-level', 'warn', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const rl = createInterface({ input: child.stdout! });
+  let token: string | undefined;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('server did not start')), 30_000);
+    rl.on('line', (line) => {
+      const m = JSON.parse(line) as { adminToken?: string; listening?: string };
+      if (m.adminToken) token = m.adminToken;
+      if (m.listening) {
+        clearTimeout(timer);
+        resolve({ child, url: m.listening, ...(token ? { token } : {}) });
+      }
+    });
+  });
+}
+const exited = (c: ChildProcess) =>
+  c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => c.once('exit', () => r()));
+function tokenOf(profile: string): string {
+  const s = ProfileStore.open(profile, { create: false });
+  try {
+    return s.getMetaText('session_token')!;
+  } finally {
+    s.close();
+  }
+}
+async function authed(url: string, token: string): Promise<RawSocket> {
+  const s = await RawSocket.open(url);
+  s.send(encodeFrame({ t: 'auth', token }));
+  const [f] = await s.waitFrames(1);
+  if (f?.t !== 'auth-ok') throw new Error(`auth failed: ${JSON.stringify(f)}`);
+  return s;
+}
+
+describe.skipIf(!pgUrl || !natsUrl)('SIGKILL of one of two nodes', () => {
+  const dir = tempDir('two-nodes-kill');
+  const schema = `sealpost_rel_${randomBytes(6).toString('hex')}`;
+  afterAll(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    const c = new pg.Client({ connectionString: pgUrl });
+    await c.connect();
+    await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await c.end();
+  });
+
+  it('delivers every acknowledged message exactly once, in order, after the sender moves to the other node', async () => {
+    const db = new URL(pgUrl!);
+    db.searchParams.set('schema', schema);
+    const common = ['--data', join(dir, 'data'), '--db', db.toString(), '--bus', natsUrl!];
+    const a = await startNode(common);
+    const b = await startNode(common);
+    try {
+      const admin = new HttpApi(a.url);
+      const enroll = async (name: string, server: string) => {
+        const r = await admin.request<{ user: string; activationCode: string }>('POST', '/v1/admin/users', { user: name }, { admin: a.token! });
+        const profile = join(dir, name);
+        const client = await SealpostClient.enroll({ server, user: r.user, code: r.activationCode, profile });
+        return { client, profile };
+      };
+      const alice = await enroll('alice', a.url);
+      const bob = await enroll('bob', b.url);
+      const { conversation } = await alice.client.send({ to: ['bob@localhost'] }, 'setup');
+      await bob.client.sync();
+      await alice.client.close();
+      await bob.client.close();
+
+      // Bob stays connected to node B and collects pushes.
+      const bobSock = await authed(b.url, tokenOf(bob.profile));
+      const ids = Array.from({ length: BURST }, (_, i) => `burst${String(i).padStart(6, '0')}`);
+      const acked = new Set<number>();
+      const burst = async (sock: RawSocket, from: number[], killAfter?: number) => {
+        sock.ws.on('message', () => {
+          const f = sock.frames.at(-1);
+          if (f?.t === 'ok') acked.add(f.r);
+          if (killAfter !== undefined && acked.size >= killAfter && a.child.exitCode === null && a.child.signalCode === null) a.child.kill('SIGKILL');
+        });
+        for (const i of from) {
+          if (sock.ws.readyState !== sock.ws.OPEN) break;
+          sock.send(encodeFrame({ t: 'send', r: i, c: conversation as ConversationId, e: 1, id: ids[i] as never, p: new Uint8Array(32) }));
+          if (i % 300 === 0) await new Promise((r) => setImmediate(r));
+        }
+      };
+      const onA = await authed(a.url, tokenOf(alice.profile));
+      await burst(onA, ids.map((_, i) => i), BURST / 3);
+      await onA.waitClosed();
+      await exited(a.child);
+      // Alice reconnects to node B and resends everything not acknowledged (the server ignores ones it has).
+      const onB = await authed(b.url, tokenOf(alice.profile));
+      const rest = ids.map((_, i) => i).filter((i) => !acked.has(i));
+      await burst(onB, rest);
+      const deadline = Date.now() + 30_000;
+      while (acked.size < BURST && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(acked.size).toBe(BURST);
+      onB.close();
+
+      // What Bob's device got: pushes while connected plus a final fetch, de-duplicated by queue sequence as the
+      // client does.
+      const bySeq = new Map<number, QueueItem>();
+      for (const f of bobSock.frames) if (f.t === 'push') bySeq.set(f.item.seq, f.item);
+      for (let after = 0, r = 1; r < 100; r++) {
+        const before = bobSock.frames.length;
+        bobSock.send(encodeFrame({ t: 'fetch', r, after, limit: 200 }));
+        const batch = (await bobSock.waitFrames(before + 1)).slice(before).find((f) => f.t === 'batch');
+        if (batch?.t !== 'batch') throw new Error('no batch');
+        for (const item of batch.items) bySeq.set(item.seq, item);
+        if (!batch.more) break;
+        after = batch.items.at(-1)!.seq;
+      }
+      bobSock.close();
+      const got = [...bySeq.values()].sort((x, y) => x.seq - y.seq).filter((i) => i.k === 'app').map((i) => i.id as string);
+      expect(got).toEqual(ids); // every message, exactly once, in order
+      const pushed = bobSock.frames.filter((f) => f.t === 'push').length;
+      console.log(`two nodes: ${BURST} acknowledged; ${pushed} pushed live to the device on the surviving node`);
+      expect(pushed).toBeGreaterThan(0);
+    } finally {
+      for (const n of [a, b]) n.child.kill('SIGTERM');
+      await Promise.all([exited(a.child), exited(b.child)]);
+    }
+  }, 120_000);
+});
