@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { startServer, type StartedServer } from '@sealpost/server';
-import { SealpostClient, HttpApi, type ClientOptions } from '@sealpost/client';
+import { SealpostClient, HttpApi, ProfileStore, type ChatMessage, type ClientOptions, type Received } from '@sealpost/client';
 
 export interface TestServer {
   url: string;
@@ -97,4 +97,19 @@ export function filesUnder(dir: string): string[] {
     const p = join(dir, f);
     return statSync(p).isDirectory() ? filesUnder(p) : [p];
   });
+}
+
+/** The session token a device's profile holds (after it has talked to the server), for raw-protocol tests. */
+export function sessionTokenOf(profile: string): string {
+  const s = ProfileStore.open(profile, { create: false });
+  try {
+    return s.getMetaText('session_token')!;
+  } finally {
+    s.close();
+  }
+}
+
+/** The chat messages among what sync or watch reported (chat tests ignore mail). */
+export function chats(received: Received[]): ChatMessage[] {
+  return received.filter((m): m is ChatMessage => m.type === 'message');
 }

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SealpostClient } from '@sealpost/client';
-import { startTestServer, type TestServer } from '../helpers.js';
+import { chats, startTestServer, type TestServer } from '../helpers.js';
 
 let server: TestServer;
 beforeEach(async () => {
@@ -16,7 +16,7 @@ describe('chat end to end', () => {
     const bob = (await server.enroll('bob')).client;
 
     const sent = await alice.send({ to: ['bob@localhost'] }, 'hello bob');
-    const got = await bob.sync();
+    const got = chats(await bob.sync());
     expect(got).toEqual([
       expect.objectContaining({ type: 'message', conversation: sent.conversation, id: sent.id, from: 'alice@localhost', text: 'hello bob' }),
     ]);
@@ -24,13 +24,13 @@ describe('chat end to end', () => {
 
     const reply = await bob.send({ to: ['alice@localhost'] }, 'hi alice');
     expect(reply.conversation).toBe(sent.conversation);
-    expect((await alice.sync()).map((m) => m.text)).toEqual(['hi alice']);
-    expect(await bob.sync()).toEqual([]);
+    expect(chats(await alice.sync()).map((m) => m.text)).toEqual(['hi alice']);
+    expect(chats(await bob.sync())).toEqual([]);
 
     const again = await alice.send({ to: ['bob@localhost'] }, 'second');
     expect(again.conversation).toBe(sent.conversation);
     expect(alice.conversations()).toEqual([{ id: sent.conversation, kind: 'chat', members: ['alice@localhost', 'bob@localhost'], status: 'active' }]);
-    expect((await bob.sync()).map((m) => m.text)).toEqual(['second']);
+    expect(chats(await bob.sync()).map((m) => m.text)).toEqual(['second']);
     expect(bob.messages(sent.conversation).map((m) => `${m.from}: ${m.text}`)).toEqual([
       'alice@localhost: hello bob',
       'bob@localhost: hi alice',
@@ -47,26 +47,26 @@ describe('group chat end to end', () => {
     const dave = (await server.enroll('dave')).client;
 
     const { conversation } = await alice.send({ to: ['bob@localhost', 'carol@localhost'] }, 'hi all');
-    expect((await bob.sync()).map((m) => m.text)).toEqual(['hi all']);
-    expect((await carol.sync()).map((m) => m.text)).toEqual(['hi all']);
+    expect(chats(await bob.sync()).map((m) => m.text)).toEqual(['hi all']);
+    expect(chats(await carol.sync()).map((m) => m.text)).toEqual(['hi all']);
     await carol.send({ conversation }, 'carol here');
-    expect((await alice.sync()).map((m) => `${m.from}: ${m.text}`)).toEqual(['carol@localhost: carol here']);
-    expect((await bob.sync()).map((m) => `${m.from}: ${m.text}`)).toEqual(['carol@localhost: carol here']);
+    expect(chats(await alice.sync()).map((m) => `${m.from}: ${m.text}`)).toEqual(['carol@localhost: carol here']);
+    expect(chats(await bob.sync()).map((m) => `${m.from}: ${m.text}`)).toEqual(['carol@localhost: carol here']);
 
     // Bob adds Dave; Dave sees messages from then on, not before.
     await bob.addMember(conversation, 'dave@localhost');
     await bob.send({ conversation }, 'welcome dave');
-    expect((await dave.sync()).map((m) => m.text)).toEqual(['welcome dave']);
+    expect(chats(await dave.sync()).map((m) => m.text)).toEqual(['welcome dave']);
     expect(dave.conversations()[0]).toMatchObject({ id: conversation, members: ['alice@localhost', 'bob@localhost', 'carol@localhost', 'dave@localhost'] });
 
     // Alice removes Carol.
     await alice.removeMember(conversation, 'carol@localhost');
     await alice.send({ conversation }, 'after carol left');
     // Carol still gets what was sent while she was a member, and nothing after.
-    expect((await carol.sync()).map((m) => m.text)).toEqual(['welcome dave']);
+    expect(chats(await carol.sync()).map((m) => m.text)).toEqual(['welcome dave']);
     expect(carol.conversations()[0]).toMatchObject({ id: conversation, status: 'removed' });
     await expect(carol.send({ conversation }, 'let me back')).rejects.toMatchObject({ code: 'NOT_A_MEMBER' });
-    for (const c of [bob, dave]) expect((await c.sync()).map((m) => m.text)).toContain('after carol left');
+    for (const c of [bob, dave]) expect(chats(await c.sync()).map((m) => m.text)).toContain('after carol left');
     expect(alice.conversations()[0]!.members).toEqual(['alice@localhost', 'bob@localhost', 'dave@localhost']);
   });
 
@@ -90,7 +90,7 @@ describe('a profile reopened from disk', () => {
     const bob = await SealpostClient.open(b.profile);
     try {
       await alice.send({ conversation }, 'two');
-      expect((await bob.sync()).map((m) => m.text)).toEqual(['one', 'two']);
+      expect(chats(await bob.sync()).map((m) => m.text)).toEqual(['one', 'two']);
       expect(alice.messages(conversation).map((m) => m.text)).toEqual(['one', 'two']);
     } finally {
       await alice.close();

@@ -2,7 +2,7 @@
 // concurrent membership changes that converge, and live push.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SealpostClient, type ChatMessage } from '@sealpost/client';
-import { startTestServer, type TestServer } from '../helpers.js';
+import { chats, startTestServer, type TestServer } from '../helpers.js';
 
 let server: TestServer;
 beforeEach(async () => {
@@ -26,11 +26,11 @@ describe('offline delivery', () => {
     }
     const bob = await SealpostClient.open(b.profile);
     try {
-      const got = await bob.sync();
+      const got = chats(await bob.sync());
       const texts = (conv: string) => got.filter((m) => m.conversation === conv).map((m) => m.text);
       expect(texts(one.conversation)).toEqual(Array.from({ length: 16 }, (_, i) => `a${i}`));
       expect(texts(two.conversation)).toEqual(['c0', 'c1', 'c2', 'c3', 'c4', 'c5']);
-      expect(await bob.sync()).toEqual([]);
+      expect(chats(await bob.sync())).toEqual([]);
     } finally {
       await bob.close();
     }
@@ -52,10 +52,10 @@ describe('offline delivery', () => {
 
     const bob = await SealpostClient.open(crashy.profile);
     try {
-      expect((await bob.sync()).map((m) => m.text)).toEqual(['first', 'second']);
-      expect(await bob.sync()).toEqual([]);
+      expect(chats(await bob.sync()).map((m) => m.text)).toEqual(['first', 'second']);
+      expect(chats(await bob.sync())).toEqual([]);
       await alice.send({ conversation }, 'third');
-      expect((await bob.sync()).map((m) => m.text)).toEqual(['third']);
+      expect(chats(await bob.sync()).map((m) => m.text)).toEqual(['third']);
       expect(bob.messages(conversation).map((m) => m.text)).toEqual(['first', 'second', 'third']);
     } finally {
       await bob.close();
@@ -95,8 +95,8 @@ describe('concurrent commits', () => {
       // No fork: a message from each side decrypts everywhere.
       await alice.send({ conversation }, 'from alice');
       await bob.send({ conversation }, 'from bob');
-      expect((await alice.sync()).map((m) => m.text)).toEqual(['from bob']);
-      expect((await bob.sync()).map((m) => m.text)).toEqual(['from alice']);
+      expect(chats(await alice.sync()).map((m) => m.text)).toEqual(['from bob']);
+      expect(chats(await bob.sync()).map((m) => m.text)).toEqual(['from alice']);
     } finally {
       await alice.close();
       await bob.close();
@@ -113,7 +113,7 @@ describe('watch', () => {
     const ac = new AbortController();
     let notify: () => void = () => {};
     const watching = bob.watch((m) => {
-      seen.push(m);
+      seen.push(...chats([m]));
       notify();
     }, ac.signal);
     const waitFor = (n: number) =>
@@ -133,6 +133,6 @@ describe('watch', () => {
     ac.abort();
     await watching;
     expect(seen.map((m) => m.text)).toEqual(['before watch', 'live 0', 'live 1', 'live 2']);
-    expect(await bob.sync()).toEqual([]);
+    expect(chats(await bob.sync())).toEqual([]);
   });
 });

@@ -2,50 +2,21 @@
 // sender reconnects to the other node and resends what it had not seen acknowledged. Every acknowledged message
 // reaches the recipient (connected to the surviving node) exactly once, in order. Needs SEALPOST_TEST_POSTGRES_URL
 // and SEALPOST_TEST_NATS_URL; skipped otherwise.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { HttpApi, ProfileStore, SealpostClient } from '@sealpost/client';
+import { HttpApi, SealpostClient } from '@sealpost/client';
 import { encodeFrame, type ConversationId, type QueueItem } from '@sealpost/protocol';
-import { tempDir } from '../helpers.js';
+import { sessionTokenOf as tokenOf, tempDir } from '../helpers.js';
+import { exited, startNode } from './nodes.js';
 import { RawSocket } from '../raw-socket.js';
 
 const pgUrl = process.env.SEALPOST_TEST_POSTGRES_URL;
 const natsUrl = process.env.SEALPOST_TEST_NATS_URL;
-const bin = fileURLToPath(new URL('../../packages/cli/bin/sealpost.js', import.meta.url));
 const BURST = 3000;
 
-function startNode(args: string[]): Promise<{ child: ChildProcess; url: string; token?: string }> {
-  const child = spawn(process.execPath, [bin, 'server', '--listen', '127.0.0.1:0', '--json', '--log-level', 'warn', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const rl = createInterface({ input: child.stdout! });
-  let token: string | undefined;
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('server did not start')), 30_000);
-    rl.on('line', (line) => {
-      const m = JSON.parse(line) as { adminToken?: string; listening?: string };
-      if (m.adminToken) token = m.adminToken;
-      if (m.listening) {
-        clearTimeout(timer);
-        resolve({ child, url: m.listening, ...(token ? { token } : {}) });
-      }
-    });
-  });
-}
-const exited = (c: ChildProcess) =>
-  c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => c.once('exit', () => r()));
-function tokenOf(profile: string): string {
-  const s = ProfileStore.open(profile, { create: false });
-  try {
-    return s.getMetaText('session_token')!;
-  } finally {
-    s.close();
-  }
-}
 async function authed(url: string, token: string): Promise<RawSocket> {
   const s = await RawSocket.open(url);
   s.send(encodeFrame({ t: 'auth', token }));

@@ -1,59 +1,23 @@
 // SIGKILL of a single SQLite node during a burst of 10,000 messages, then restart: every message the server had
 // acknowledged reaches the recipient exactly once, in order. The burst uses raw frames (the server never reads
 // payloads), so the test measures the server's durability, not the sender's encryption speed.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterAll, expect, it } from 'vitest';
-import { HttpApi, ProfileStore, SealpostClient } from '@sealpost/client';
+import { HttpApi, SealpostClient } from '@sealpost/client';
 import { encodeFrame, type ConversationId, type QueueItem } from '@sealpost/protocol';
-import { tempDir } from '../helpers.js';
+import { sessionTokenOf as tokenOf, tempDir } from '../helpers.js';
+import { exited, startNode } from './nodes.js';
 import { RawSocket } from '../raw-socket.js';
 
-const bin = fileURLToPath(new URL('../../packages/cli/bin/sealpost.js', import.meta.url));
 const dir = tempDir('sigkill');
 const BURST = 10_000;
-
-function startNode(dataDir: string, listen: string): Promise<{ child: ChildProcess; url: string; token?: string }> {
-  const child = spawn(process.execPath, [bin, 'server', '--data', dataDir, '--listen', listen, '--json', '--log-level', 'warn'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const rl = createInterface({ input: child.stdout! });
-  let token: string | undefined;
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('server did not start')), 30_000);
-    rl.on('line', (line) => {
-      const m = JSON.parse(line) as { adminToken?: string; listening?: string };
-      if (m.adminToken) token = m.adminToken;
-      if (m.listening) {
-        clearTimeout(timer);
-        resolve({ child, url: m.listening, ...(token ? { token } : {}) });
-      }
-    });
-  });
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((r) => child.once('exit', () => r()));
-}
-
-function tokenOf(profile: string): string {
-  const s = ProfileStore.open(profile, { create: false });
-  try {
-    return s.getMetaText('session_token')!;
-  } finally {
-    s.close();
-  }
-}
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 it(`keeps every acknowledged message through a SIGKILL during a burst of ${BURST}`, async () => {
   const dataDir = join(dir, 'data');
-  let node = await startNode(dataDir, '127.0.0.1:0');
+  let node = await startNode(['--data', dataDir]);
   const admin = new HttpApi(node.url);
   const enroll = async (name: string) => {
     const r = await admin.request<{ user: string; activationCode: string }>('POST', '/v1/admin/users', { user: name }, { admin: node.token! });
@@ -94,7 +58,7 @@ it(`keeps every acknowledged message through a SIGKILL during a burst of ${BURST
   expect(acked.size).toBeGreaterThanOrEqual(killAt);
 
   // Restart on the same address; Bob fetches his whole queue.
-  node = await startNode(dataDir, new URL(node.url).host);
+  node = await startNode(['--data', dataDir, '--listen', new URL(node.url).host]);
   try {
     const bobSock = await RawSocket.open(node.url);
     bobSock.send(encodeFrame({ t: 'auth', token: tokenOf(bob.profile) }));

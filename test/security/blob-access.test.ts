@@ -4,9 +4,9 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { ProfileStore, type ChatMessage } from '@sealpost/client';
+import type { ChatMessage } from '@sealpost/client';
 import { encodeFrame, newMessageId } from '@sealpost/protocol';
-import { startTestServer, tempDir, type TestServer } from '../helpers.js';
+import { sessionTokenOf as tokenOf, startTestServer, tempDir, type TestServer } from '../helpers.js';
 import { RawSocket } from '../raw-socket.js';
 
 let server: TestServer;
@@ -17,14 +17,6 @@ afterEach(async () => {
   await server.close();
 });
 
-function tokenOf(profile: string): string {
-  const s = ProfileStore.open(profile, { create: false });
-  try {
-    return s.getMetaText('session_token')!;
-  } finally {
-    s.close();
-  }
-}
 
 it('refuses downloads and re-sharing by devices without a grant', async () => {
   const dir = tempDir('grant');

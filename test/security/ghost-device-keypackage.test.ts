@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { GroupEngine, newDeviceId, parseUserId } from '@sealpost/protocol';
-import { startTestServer, type TestServer } from '../helpers.js';
+import { chats, startTestServer, type TestServer } from '../helpers.js';
 
 let server: TestServer;
 beforeEach(async () => {
@@ -33,5 +33,5 @@ it('refuses a device that is in the server database but not in the signed device
   expect(members.map((m) => m.device).sort()).toEqual([alice.client.device, bob.client.device].sort());
   expect(db.prepare('SELECT COUNT(*) AS n FROM queue WHERE device = ?').get(ghost.device)).toEqual({ n: 0 });
   db.close();
-  expect((await bob.client.sync()).map((m) => m.text)).toEqual(['for bob only']);
+  expect(chats(await bob.client.sync()).map((m) => m.text)).toEqual(['for bob only']);
 });

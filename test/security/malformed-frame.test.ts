@@ -2,7 +2,7 @@
 // and a forged session token. Each gets an `err` frame with a stable code; the server keeps serving others.
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { encodeCbor, encodeFrame, newConversationId, newMessageId } from '@sealpost/protocol';
-import { startTestServer, type TestServer } from '../helpers.js';
+import { chats, startTestServer, type TestServer } from '../helpers.js';
 import { RawSocket } from '../raw-socket.js';
 
 let server: TestServer;
@@ -38,7 +38,7 @@ it('answers malformed frames with clear errors and keeps serving', async () => {
 
   // Everyone else is fine.
   await alice.send({ to: ['bob@localhost'] }, 'still working');
-  expect((await bob.sync()).map((m) => m.text)).toEqual(['still working']);
+  expect(chats(await bob.sync()).map((m) => m.text)).toEqual(['still working']);
 });
 
 it('closes a socket that keeps sending garbage', async () => {

@@ -2,7 +2,7 @@
 // (or, far over the limit, a closed socket), and the server keeps serving everyone else.
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { encodeFrame, limits, newMessageId } from '@sealpost/protocol';
-import { startTestServer, type TestServer } from '../helpers.js';
+import { chats, startTestServer, type TestServer } from '../helpers.js';
 import { RawSocket } from '../raw-socket.js';
 
 let server: TestServer;
@@ -34,6 +34,6 @@ it('answers an oversized frame with FRAME_TOO_LARGE, closes on an absurd one, an
   expect((await huge.waitClosed())?.code).toBe(1009);
 
   await alice.send({ conversation }, 'after');
-  expect((await bob.sync()).map((m) => m.text)).toEqual(['before', 'after']);
+  expect(chats(await bob.sync()).map((m) => m.text)).toEqual(['before', 'after']);
   sock.close();
 });

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { filesUnder, startTestServer, type TestServer } from '../helpers.js';
+import { chats, filesUnder, startTestServer, type TestServer } from '../helpers.js';
 
 let server: TestServer;
 beforeEach(async () => {
@@ -24,7 +24,7 @@ it('never writes message plaintext to the server data folder or its logs', async
   await bob.client.send({ conversation }, `reply ${marker}`);
   // Leave one message undelivered so its ciphertext is still stored server-side.
   await alice.client.send({ conversation }, `pending ${marker}`);
-  expect((await alice.client.sync()).map((m) => m.text)).toEqual([`reply ${marker}`]);
+  expect(chats(await alice.client.sync()).map((m) => m.text)).toEqual([`reply ${marker}`]);
 
   const needle = Buffer.from(marker);
   const files = filesUnder(server.dataDir);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { ProfileStore } from '@sealpost/client';
 import { encodeFrame } from '@sealpost/protocol';
-import { startTestServer, type TestServer } from '../helpers.js';
+import { chats, startTestServer, type TestServer } from '../helpers.js';
 import { RawSocket } from '../raw-socket.js';
 
 let server: TestServer;
@@ -37,7 +37,7 @@ it('does not show a replayed message twice, whether re-queued by the operator or
     expect(frames[1]).toMatchObject({ t: 'ok', r: 1 });
     sock.close();
     expect(bobQueue()).toBe(queuedBefore);
-    expect((await bob.client.sync()).map((m) => m.text)).toEqual(['pay 100 to carol']);
+    expect(chats(await bob.client.sync()).map((m) => m.text)).toEqual(['pay 100 to carol']);
 
     // The operator puts the same ciphertext back in Bob's queue, under a new id.
     const device = bob.client.device;
@@ -46,7 +46,7 @@ it('does not show a replayed message twice, whether re-queued by the operator or
       .run(stored.conversation, 'app', stored.epoch, 'replayed-0001', stored.sender_device, stored.sender_user, Date.now(), stored.payload);
     db.prepare('INSERT INTO queue (device, message) VALUES (?, ?)').run(device, row.lastInsertRowid);
 
-    expect(await bob.client.sync()).toEqual([]);
+    expect(chats(await bob.client.sync())).toEqual([]);
     expect(bob.client.messages(conversation).map((m) => m.text)).toEqual(['pay 100 to carol']);
     expect(bob.warnings.join('\n')).toMatch(/skipped a app message/);
     // And it was acked, so it does not come back.
