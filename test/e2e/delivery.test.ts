@@ -71,7 +71,8 @@ describe('concurrent commits', () => {
     const bothReady = new Promise<void>((r) => (release = r));
     const barrier = async () => {
       if (++arrived === 2) release();
-      await bothReady;
+      // Bounded, so a broken run fails with a message instead of waiting forever.
+      await Promise.race([bothReady, new Promise((_, fail) => setTimeout(() => fail(new Error('the other commit never came')), 20_000))]);
     };
     const a = await server.enroll('alice');
     const b = await server.enroll('bob');

@@ -197,8 +197,11 @@ export class SealpostClient {
     return { publicKey: this.store.getMeta('device_sig_public')!, privateKey: this.store.getMeta('device_sig_private')! };
   }
 
+  /** Close the connection and the store, after letting an operation in progress finish (at most 10 s). */
   async close(): Promise<void> {
-    await this.chain.catch(() => {});
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.chain.catch(() => {}), new Promise((r) => (timer = setTimeout(r, 10_000)))]);
+    clearTimeout(timer);
     const sock = this.socketPromise;
     this.socketPromise = undefined;
     if (sock) (await sock.catch(() => undefined))?.close();
