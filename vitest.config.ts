@@ -18,6 +18,7 @@ export default defineConfig({
     include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    teardownTimeout: 15_000,
     pool: 'forks',
   },
 });
