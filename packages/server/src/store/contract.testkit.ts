@@ -213,5 +213,27 @@ export function runStoreContract(name: string, open: () => Promise<ServerStore>)
       expect(await store.presenceOf([a, b])).toEqual([]);
       expect(await store.presenceOf([])).toEqual([]);
     });
+
+    it('accepts many concurrent appends, each exactly once', async () => {
+      const a = await enrolled(alice);
+      const b = await enrolled(bob);
+      const c = newConversationId();
+      await store.createConversation(c, a, 1);
+      await store.appendCommit({ conversation: c, sender: { device: a, user: alice }, epoch: 0, id: newMessageId(), payload: h(1), welcome: h(2), add: [b], remove: [], now: 2 });
+      const ids = Array.from({ length: 300 }, () => newMessageId());
+      const results = await Promise.all([
+        ...ids.map((id) => store.appendMessage({ conversation: c, sender: { device: a, user: alice }, epoch: 1, id, payload: h(3), now: 3 })),
+        // A bad one in the middle of the batch fails alone.
+        store.appendMessage({ conversation: c, sender: { device: a, user: alice }, epoch: 7, id: newMessageId(), payload: h(3), now: 3 }),
+        store.appendMessage({ conversation: c, sender: { device: a, user: alice }, epoch: 1, id: ids[0]!, payload: h(3), now: 3 }),
+      ]);
+      expect(results.slice(0, 300).every((r) => r.kind === 'ok' && !r.duplicate)).toBe(true);
+      expect(results[300]).toEqual({ kind: 'epoch-conflict', epoch: 1 });
+      expect(results[301]).toMatchObject({ kind: 'ok', duplicate: true });
+      // Concurrent calls may be ordered either way (a connection's own frames are handled one at a time, which is
+      // what keeps a sender's order); each is stored exactly once.
+      const queued = (await store.fetchQueue(b, 0, 1000)).filter((i) => i.k === 'app').map((i) => i.id as string);
+      expect([...queued].sort()).toEqual([...ids].sort());
+    });
   });
 }

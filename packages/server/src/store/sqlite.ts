@@ -300,7 +300,48 @@ export class SqliteStore implements ServerStore {
     return { epoch: conv.epoch as number };
   }
 
-  async appendMessage(input: AppendInput): Promise<AppendResult> {
+  /**
+   * Group commit: appends that arrive in the same turn of the event loop share one transaction, so one fsync
+   * (synchronous=FULL) acknowledges them all. Each keeps its own savepoint, so one failing append fails alone.
+   * Order is arrival order, and every caller is answered only after the shared transaction has committed.
+   */
+  appendMessage(input: AppendInput): Promise<AppendResult> {
+    return new Promise((resolve, reject) => {
+      this.pendingAppends.push({ input, resolve, reject });
+      if (this.pendingAppends.length === 1) setImmediate(() => this.flushAppends());
+    });
+  }
+
+  private pendingAppends: { input: AppendInput; resolve: (r: AppendResult) => void; reject: (e: unknown) => void }[] = [];
+
+  private flushAppends(): void {
+    const batch = this.pendingAppends.splice(0, 1000);
+    if (this.pendingAppends.length > 0) setImmediate(() => this.flushAppends());
+    const outcomes: ({ ok: AppendResult } | { err: unknown })[] = [];
+    try {
+      this.db.transaction(() => {
+        for (const { input } of batch) {
+          try {
+            outcomes.push({ ok: this.appendOne(input) });
+          } catch (err) {
+            outcomes.push({ err });
+          }
+        }
+      })();
+    } catch (err) {
+      // The commit itself failed: nobody's message is stored.
+      for (const b of batch) b.reject(err);
+      return;
+    }
+    batch.forEach((b, i) => {
+      const o = outcomes[i]!;
+      if ('ok' in o) b.resolve(o.ok);
+      else b.reject(o.err);
+    });
+  }
+
+  private appendOne(input: AppendInput): AppendResult {
+    // A nested better-sqlite3 transaction is a savepoint: a throw undoes this append only.
     return this.db.transaction((): AppendResult => {
       const check = this.checkMember(input.conversation, input.sender.device);
       if ('kind' in check) return check;
