@@ -38,6 +38,7 @@ export async function startServer(extraArgs = []) {
   return {
     url,
     pid: child.pid,
+    adminToken: token,
     async enroll(name) {
       const r = await admin.request('POST', '/v1/admin/users', { user: name }, { admin: token });
       const profile = tempDir(`profile-${name}`);

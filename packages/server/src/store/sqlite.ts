@@ -53,13 +53,21 @@ const u8 = (b: unknown): Uint8Array => new Uint8Array(b as Buffer);
 export class SqliteStore implements ServerStore {
   constructor(readonly db: Database.Database) {}
 
+  // Prepared once, reused: preparing a statement costs more than running it on the hot path.
+  private readonly statements = new Map<string, Database.Statement>();
+  private stmt(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (!s) this.statements.set(sql, (s = this.db.prepare(sql)));
+    return s;
+  }
+
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
 
   async ping(): Promise<boolean> {
     try {
-      this.db.prepare('SELECT 1').get();
+      this.stmt('SELECT 1').get();
       return true;
     } catch {
       return false;
@@ -67,19 +75,19 @@ export class SqliteStore implements ServerStore {
   }
 
   async getMeta(key: string): Promise<string | undefined> {
-    const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as Row | undefined;
+    const row = this.stmt('SELECT value FROM meta WHERE key = ?').get(key) as Row | undefined;
     return row?.value as string | undefined;
   }
 
   async setMeta(key: string, value: string): Promise<void> {
-    this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+    this.stmt('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 
   async createUser(user: { user: UserId; name: string | undefined; now: number }, activation: { codeHash: Uint8Array; expiresAt: number }): Promise<boolean> {
     return this.db.transaction(() => {
-      const exists = this.db.prepare('SELECT 1 FROM users WHERE user = ?').get(user.user);
+      const exists = this.stmt('SELECT 1 FROM users WHERE user = ?').get(user.user);
       if (exists) return false;
-      this.db.prepare('INSERT INTO users (user, name, created_at) VALUES (?, ?, ?)').run(user.user, user.name ?? null, user.now);
+      this.stmt('INSERT INTO users (user, name, created_at) VALUES (?, ?, ?)').run(user.user, user.name ?? null, user.now);
       this.db
         .prepare('INSERT INTO activation_codes (user, code_hash, expires_at) VALUES (?, ?, ?)')
         .run(user.user, activation.codeHash, activation.expiresAt);
@@ -101,29 +109,29 @@ export class SqliteStore implements ServerStore {
     'SELECT u.*, (SELECT COUNT(*) FROM devices d WHERE d.user = u.user) AS device_count FROM users u';
 
   async getUser(user: UserId): Promise<UserRecord | undefined> {
-    const r = this.db.prepare(`${SqliteStore.userQuery} WHERE u.user = ?`).get(user) as Row | undefined;
+    const r = this.stmt(`${SqliteStore.userQuery} WHERE u.user = ?`).get(user) as Row | undefined;
     return r ? this.userFromRow(r) : undefined;
   }
 
   async listUsers(): Promise<UserRecord[]> {
-    return (this.db.prepare(`${SqliteStore.userQuery} ORDER BY u.user`).all() as Row[]).map((r) => this.userFromRow(r));
+    return (this.stmt(`${SqliteStore.userQuery} ORDER BY u.user`).all() as Row[]).map((r) => this.userFromRow(r));
   }
 
   async enroll(input: EnrollInput): Promise<EnrollVerdict> {
     return this.db.transaction((): EnrollVerdict => {
-      const user = this.db.prepare('SELECT status FROM users WHERE user = ?').get(input.user) as Row | undefined;
-      const code = this.db.prepare('SELECT * FROM activation_codes WHERE user = ?').get(input.user) as Row | undefined;
+      const user = this.stmt('SELECT status FROM users WHERE user = ?').get(input.user) as Row | undefined;
+      const code = this.stmt('SELECT * FROM activation_codes WHERE user = ?').get(input.user) as Row | undefined;
       if (!user || !code || code.used_at !== null) return 'invalid';
       if (user.status !== 'active') return 'user-disabled';
       if ((code.attempts as number) >= input.maxAttempts) return 'exhausted';
       if ((code.expires_at as number) <= input.now) return 'expired';
       const stored = u8(code.code_hash);
       if (stored.length !== input.codeHash.length || !timingSafeEqual(stored, input.codeHash)) {
-        this.db.prepare('UPDATE activation_codes SET attempts = attempts + 1 WHERE user = ?').run(input.user);
+        this.stmt('UPDATE activation_codes SET attempts = attempts + 1 WHERE user = ?').run(input.user);
         return (code.attempts as number) + 1 >= input.maxAttempts ? 'exhausted' : 'invalid';
       }
-      if (this.db.prepare('SELECT 1 FROM devices WHERE id = ?').get(input.device.id)) return 'device-exists';
-      this.db.prepare('UPDATE activation_codes SET used_at = ? WHERE user = ?').run(input.now, input.user);
+      if (this.stmt('SELECT 1 FROM devices WHERE id = ?').get(input.device.id)) return 'device-exists';
+      this.stmt('UPDATE activation_codes SET used_at = ? WHERE user = ?').run(input.now, input.user);
       this.db
         .prepare('INSERT INTO devices (id, user, name, signature_key, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)')
         .run(input.device.id, input.user, input.device.name ?? null, input.device.signatureKey, input.now, input.now);
@@ -140,10 +148,10 @@ export class SqliteStore implements ServerStore {
   }
 
   private insertKeyPackages(device: DeviceId, kps: NewKeyPackage[], lastResort: NewKeyPackage | undefined): void {
-    const ins = this.db.prepare('INSERT OR IGNORE INTO key_packages (ref, device, data, last_resort) VALUES (?, ?, ?, ?)');
+    const ins = this.stmt('INSERT OR IGNORE INTO key_packages (ref, device, data, last_resort) VALUES (?, ?, ?, ?)');
     for (const kp of kps) ins.run(kp.ref, device, kp.data, 0);
     if (lastResort) {
-      this.db.prepare('DELETE FROM key_packages WHERE device = ? AND last_resort = 1').run(device);
+      this.stmt('DELETE FROM key_packages WHERE device = ? AND last_resort = 1').run(device);
       ins.run(lastResort.ref, device, lastResort.data, 1);
     }
   }
@@ -160,20 +168,20 @@ export class SqliteStore implements ServerStore {
   }
 
   async getDevice(device: DeviceId): Promise<DeviceRecord | undefined> {
-    const r = this.db.prepare('SELECT * FROM devices WHERE id = ?').get(device) as Row | undefined;
+    const r = this.stmt('SELECT * FROM devices WHERE id = ?').get(device) as Row | undefined;
     return r ? this.deviceFromRow(r) : undefined;
   }
 
   async listDevices(user: UserId): Promise<DeviceRecord[]> {
-    return (this.db.prepare('SELECT * FROM devices WHERE user = ? ORDER BY created_at').all(user) as Row[]).map((r) => this.deviceFromRow(r));
+    return (this.stmt('SELECT * FROM devices WHERE user = ? ORDER BY created_at').all(user) as Row[]).map((r) => this.deviceFromRow(r));
   }
 
   async touchDevice(device: DeviceId, now: number): Promise<void> {
-    this.db.prepare('UPDATE devices SET last_seen_at = ? WHERE id = ?').run(now, device);
+    this.stmt('UPDATE devices SET last_seen_at = ? WHERE id = ?').run(now, device);
   }
 
   async getDeviceList(user: UserId): Promise<StoredDeviceList | undefined> {
-    const r = this.db.prepare('SELECT * FROM device_lists WHERE user = ?').get(user) as Row | undefined;
+    const r = this.stmt('SELECT * FROM device_lists WHERE user = ?').get(user) as Row | undefined;
     if (!r) return undefined;
     return { version: r.version as number, accountKey: u8(r.account_key), body: u8(r.body), signature: u8(r.signature) };
   }
@@ -188,7 +196,7 @@ export class SqliteStore implements ServerStore {
   }
 
   private countSync(device: DeviceId): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM key_packages WHERE device = ? AND last_resort = 0').get(device) as Row).n as number;
+    return (this.stmt('SELECT COUNT(*) AS n FROM key_packages WHERE device = ? AND last_resort = 0').get(device) as Row).n as number;
   }
 
   async countKeyPackages(device: DeviceId): Promise<number> {
@@ -199,10 +207,10 @@ export class SqliteStore implements ServerStore {
     const skip = new Set<string>(exclude);
     return this.db.transaction(() => {
       const out: ClaimedKeyPackage[] = [];
-      const pick = this.db.prepare('SELECT ref, data, last_resort FROM key_packages WHERE device = ? ORDER BY last_resort, rowid LIMIT 1');
-      const del = this.db.prepare('DELETE FROM key_packages WHERE ref = ?');
+      const pick = this.stmt('SELECT ref, data, last_resort FROM key_packages WHERE device = ? ORDER BY last_resort, rowid LIMIT 1');
+      const del = this.stmt('DELETE FROM key_packages WHERE ref = ?');
       for (const user of users) {
-        for (const d of this.db.prepare('SELECT id FROM devices WHERE user = ? ORDER BY created_at').all(user) as Row[]) {
+        for (const d of this.stmt('SELECT id FROM devices WHERE user = ? ORDER BY created_at').all(user) as Row[]) {
           const device = d.id as DeviceId;
           if (skip.has(device)) continue;
           const kp = pick.get(device) as Row | undefined;
@@ -217,22 +225,22 @@ export class SqliteStore implements ServerStore {
   async putChallenge(device: DeviceId, challenge: Uint8Array, expiresAt: number): Promise<void> {
     this.db.transaction(() => {
       // Expired challenges are swept here, so the table cannot grow without bound.
-      this.db.prepare('DELETE FROM auth_challenges WHERE expires_at <= ?').run(Date.now());
-      const n = (this.db.prepare('SELECT COUNT(*) AS n FROM auth_challenges WHERE device = ?').get(device) as Row).n as number;
-      if (n >= 16) this.db.prepare('DELETE FROM auth_challenges WHERE rowid IN (SELECT rowid FROM auth_challenges WHERE device = ? ORDER BY expires_at LIMIT ?)').run(device, n - 15);
-      this.db.prepare('INSERT OR REPLACE INTO auth_challenges (device, challenge, expires_at) VALUES (?, ?, ?)').run(device, challenge, expiresAt);
+      this.stmt('DELETE FROM auth_challenges WHERE expires_at <= ?').run(Date.now());
+      const n = (this.stmt('SELECT COUNT(*) AS n FROM auth_challenges WHERE device = ?').get(device) as Row).n as number;
+      if (n >= 16) this.stmt('DELETE FROM auth_challenges WHERE rowid IN (SELECT rowid FROM auth_challenges WHERE device = ? ORDER BY expires_at LIMIT ?)').run(device, n - 15);
+      this.stmt('INSERT OR REPLACE INTO auth_challenges (device, challenge, expires_at) VALUES (?, ?, ?)').run(device, challenge, expiresAt);
     })();
   }
 
   async takeChallenge(device: DeviceId, challenge: Uint8Array, now: number): Promise<boolean> {
-    const res = this.db.prepare('DELETE FROM auth_challenges WHERE device = ? AND challenge = ? AND expires_at > ?').run(device, challenge, now);
+    const res = this.stmt('DELETE FROM auth_challenges WHERE device = ? AND challenge = ? AND expires_at > ?').run(device, challenge, now);
     return res.changes === 1;
   }
 
   async createSession(tokenHash: Uint8Array, device: DeviceId, expiresAt: number): Promise<void> {
     this.db.transaction(() => {
-      this.db.prepare('DELETE FROM sessions WHERE expires_at <= ?').run(Date.now());
-      this.db.prepare('INSERT INTO sessions (token_hash, device, expires_at) VALUES (?, ?, ?)').run(tokenHash, device, expiresAt);
+      this.stmt('DELETE FROM sessions WHERE expires_at <= ?').run(Date.now());
+      this.stmt('INSERT INTO sessions (token_hash, device, expires_at) VALUES (?, ?, ?)').run(tokenHash, device, expiresAt);
     })();
   }
 
@@ -248,21 +256,21 @@ export class SqliteStore implements ServerStore {
 
   async createConversation(id: ConversationId, creator: DeviceId, now: number): Promise<boolean> {
     return this.db.transaction(() => {
-      if (this.db.prepare('SELECT 1 FROM conversations WHERE id = ?').get(id)) return false;
-      this.db.prepare('INSERT INTO conversations (id, epoch, created_at) VALUES (?, 0, ?)').run(id, now);
-      this.db.prepare('INSERT INTO conversation_members (conversation, device) VALUES (?, ?)').run(id, creator);
+      if (this.stmt('SELECT 1 FROM conversations WHERE id = ?').get(id)) return false;
+      this.stmt('INSERT INTO conversations (id, epoch, created_at) VALUES (?, 0, ?)').run(id, now);
+      this.stmt('INSERT INTO conversation_members (conversation, device) VALUES (?, ?)').run(id, creator);
       return true;
     })();
   }
 
   private membersSync(id: ConversationId): DeviceId[] {
-    return (this.db.prepare('SELECT device FROM conversation_members WHERE conversation = ? ORDER BY device').all(id) as Row[]).map(
+    return (this.stmt('SELECT device FROM conversation_members WHERE conversation = ? ORDER BY device').all(id) as Row[]).map(
       (r) => r.device as DeviceId,
     );
   }
 
   async getConversation(id: ConversationId): Promise<ConversationRecord | undefined> {
-    const r = this.db.prepare('SELECT epoch FROM conversations WHERE id = ?').get(id) as Row | undefined;
+    const r = this.stmt('SELECT epoch FROM conversations WHERE id = ?').get(id) as Row | undefined;
     return r ? { id, epoch: r.epoch as number, members: this.membersSync(id) } : undefined;
   }
 
@@ -273,7 +281,7 @@ export class SqliteStore implements ServerStore {
         'INSERT INTO messages (conversation, kind, epoch, msg_id, sender_device, sender_user, created_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       )
       .run(input.conversation, kind, input.epoch, input.id, input.sender.device, input.sender.user, input.now, payload);
-    const ins = this.db.prepare('INSERT INTO queue (device, message) VALUES (?, ?)');
+    const ins = this.stmt('INSERT INTO queue (device, message) VALUES (?, ?)');
     return recipients.map((device) => {
       const seq = Number(ins.run(device, msg.lastInsertRowid).lastInsertRowid);
       const item: QueueItem = {
@@ -292,9 +300,9 @@ export class SqliteStore implements ServerStore {
   }
 
   private checkMember(conversation: ConversationId, device: DeviceId): { epoch: number } | AppendResult {
-    const conv = this.db.prepare('SELECT epoch FROM conversations WHERE id = ?').get(conversation) as Row | undefined;
+    const conv = this.stmt('SELECT epoch FROM conversations WHERE id = ?').get(conversation) as Row | undefined;
     if (!conv) return { kind: 'not-found' };
-    if (!this.db.prepare('SELECT 1 FROM conversation_members WHERE conversation = ? AND device = ?').get(conversation, device)) {
+    if (!this.stmt('SELECT 1 FROM conversation_members WHERE conversation = ? AND device = ?').get(conversation, device)) {
       return { kind: 'not-member' };
     }
     return { epoch: conv.epoch as number };
@@ -346,15 +354,15 @@ export class SqliteStore implements ServerStore {
       const check = this.checkMember(input.conversation, input.sender.device);
       if ('kind' in check) return check;
       // A retry of a message we already stored is acknowledged again, not stored twice.
-      if (this.db.prepare("SELECT 1 FROM messages WHERE conversation = ? AND kind = 'app' AND msg_id = ?").get(input.conversation, input.id)) {
+      if (this.stmt("SELECT 1 FROM messages WHERE conversation = ? AND kind = 'app' AND msg_id = ?").get(input.conversation, input.id)) {
         return { kind: 'ok', epoch: check.epoch, deliveries: [], duplicate: true };
       }
       if (input.epoch !== check.epoch) return { kind: 'epoch-conflict', epoch: check.epoch };
       const recipients = this.membersSync(input.conversation).filter((d) => d !== input.sender.device);
       const blobs = input.blobs ?? [];
-      const usable = this.db.prepare('SELECT 1 FROM blobs b JOIN blob_grants g ON g.blob = b.id WHERE b.id = ? AND b.complete = 1 AND g.device = ?');
+      const usable = this.stmt('SELECT 1 FROM blobs b JOIN blob_grants g ON g.blob = b.id WHERE b.id = ? AND b.complete = 1 AND g.device = ?');
       for (const blob of blobs) if (!usable.get(blob, input.sender.device)) return { kind: 'blob-not-found', blob };
-      const grant = this.db.prepare('INSERT OR IGNORE INTO blob_grants (blob, device) VALUES (?, ?)');
+      const grant = this.stmt('INSERT OR IGNORE INTO blob_grants (blob, device) VALUES (?, ?)');
       for (const blob of blobs) for (const d of recipients) grant.run(blob, d);
       return { kind: 'ok', epoch: check.epoch, deliveries: this.enqueue(input, 'app', input.payload, recipients), duplicate: false };
     })();
@@ -382,19 +390,19 @@ export class SqliteStore implements ServerStore {
       }
       for (const d of input.add) {
         if (members.has(d)) return { kind: 'invalid', message: `commit.add: ${d} is already a member` };
-        if (!this.db.prepare('SELECT 1 FROM devices WHERE id = ?').get(d)) return { kind: 'invalid', message: `commit.add: unknown device ${d}` };
+        if (!this.stmt('SELECT 1 FROM devices WHERE id = ?').get(d)) return { kind: 'invalid', message: `commit.add: unknown device ${d}` };
       }
       if (input.add.length > 0 && !input.welcome) return { kind: 'invalid', message: 'commit.w: a commit that adds devices needs a Welcome' };
 
       this.db
         .prepare('INSERT INTO conversation_epochs (conversation, epoch, commit_id, sender, created_at) VALUES (?, ?, ?, ?, ?)')
         .run(input.conversation, input.epoch, input.id, input.sender.device, input.now);
-      this.db.prepare('UPDATE conversations SET epoch = ? WHERE id = ?').run(input.epoch + 1, input.conversation);
+      this.stmt('UPDATE conversations SET epoch = ? WHERE id = ?').run(input.epoch + 1, input.conversation);
       // Everyone who was a member sees the commit — removed devices too, so they learn they were removed.
       const deliveries = this.enqueue(input, 'commit', input.payload, [...members].filter((d) => d !== input.sender.device));
-      const delMember = this.db.prepare('DELETE FROM conversation_members WHERE conversation = ? AND device = ?');
+      const delMember = this.stmt('DELETE FROM conversation_members WHERE conversation = ? AND device = ?');
       for (const d of input.remove) delMember.run(input.conversation, d);
-      const addMember = this.db.prepare('INSERT INTO conversation_members (conversation, device) VALUES (?, ?)');
+      const addMember = this.stmt('INSERT INTO conversation_members (conversation, device) VALUES (?, ?)');
       for (const d of input.add) addMember.run(input.conversation, d);
       if (input.welcome && input.add.length > 0) {
         deliveries.push(...this.enqueue({ ...input, epoch: input.epoch + 1 }, 'welcome', input.welcome, input.add));
@@ -425,18 +433,18 @@ export class SqliteStore implements ServerStore {
 
   async createBlob(blob: { id: BlobId; ownerUser: UserId; ownerDevice: DeviceId; size: number; now: number }, quotaBytes: number): Promise<'ok' | 'quota'> {
     return this.db.transaction((): 'ok' | 'quota' => {
-      const used = (this.db.prepare('SELECT COALESCE(SUM(size), 0) AS n FROM blobs WHERE owner_user = ?').get(blob.ownerUser) as Row).n as number;
+      const used = (this.stmt('SELECT COALESCE(SUM(size), 0) AS n FROM blobs WHERE owner_user = ?').get(blob.ownerUser) as Row).n as number;
       if (used + blob.size > quotaBytes) return 'quota';
       this.db
         .prepare('INSERT INTO blobs (id, owner_user, owner_device, size, created_at) VALUES (?, ?, ?, ?, ?)')
         .run(blob.id, blob.ownerUser, blob.ownerDevice, blob.size, blob.now);
-      this.db.prepare('INSERT INTO blob_grants (blob, device) VALUES (?, ?)').run(blob.id, blob.ownerDevice);
+      this.stmt('INSERT INTO blob_grants (blob, device) VALUES (?, ?)').run(blob.id, blob.ownerDevice);
       return 'ok';
     })();
   }
 
   async getBlob(id: BlobId): Promise<BlobRecord | undefined> {
-    const r = this.db.prepare('SELECT * FROM blobs WHERE id = ?').get(id) as Row | undefined;
+    const r = this.stmt('SELECT * FROM blobs WHERE id = ?').get(id) as Row | undefined;
     if (!r) return undefined;
     return {
       id: r.id as BlobId,
@@ -450,69 +458,91 @@ export class SqliteStore implements ServerStore {
   }
 
   async setBlobReceived(id: BlobId, received: number, complete: boolean, now: number): Promise<void> {
-    this.db.prepare('UPDATE blobs SET received = ?, complete = ?, completed_at = ? WHERE id = ?').run(received, complete ? 1 : 0, complete ? now : null, id);
+    this.stmt('UPDATE blobs SET received = ?, complete = ?, completed_at = ? WHERE id = ?').run(received, complete ? 1 : 0, complete ? now : null, id);
   }
 
   async hasBlobGrant(id: BlobId, device: DeviceId): Promise<boolean> {
-    return this.db.prepare('SELECT 1 FROM blob_grants WHERE blob = ? AND device = ?').get(id, device) !== undefined;
+    return this.stmt('SELECT 1 FROM blob_grants WHERE blob = ? AND device = ?').get(id, device) !== undefined;
   }
 
   async releaseBlobGrant(id: BlobId, device: DeviceId): Promise<boolean> {
     return this.db.transaction(() => {
-      this.db.prepare('DELETE FROM blob_grants WHERE blob = ? AND device = ?').run(id, device);
-      if (this.db.prepare('SELECT 1 FROM blob_grants WHERE blob = ?').get(id)) return false;
-      return this.db.prepare('DELETE FROM blobs WHERE id = ?').run(id).changes === 1;
+      this.stmt('DELETE FROM blob_grants WHERE blob = ? AND device = ?').run(id, device);
+      if (this.stmt('SELECT 1 FROM blob_grants WHERE blob = ?').get(id)) return false;
+      return this.stmt('DELETE FROM blobs WHERE id = ?').run(id).changes === 1;
     })();
   }
 
   async blobBytesOf(user: UserId): Promise<number> {
-    return (this.db.prepare('SELECT COALESCE(SUM(size), 0) AS n FROM blobs WHERE owner_user = ?').get(user) as Row).n as number;
+    return (this.stmt('SELECT COALESCE(SUM(size), 0) AS n FROM blobs WHERE owner_user = ?').get(user) as Row).n as number;
   }
 
   async deleteStaleUploads(before: number): Promise<BlobId[]> {
     return this.db.transaction(() => {
-      const ids = (this.db.prepare('SELECT id FROM blobs WHERE complete = 0 AND created_at < ?').all(before) as Row[]).map((r) => r.id as BlobId);
-      const del = this.db.prepare('DELETE FROM blobs WHERE id = ?');
+      const ids = (this.stmt('SELECT id FROM blobs WHERE complete = 0 AND created_at < ?').all(before) as Row[]).map((r) => r.id as BlobId);
+      const del = this.stmt('DELETE FROM blobs WHERE id = ?');
       for (const id of ids) del.run(id);
       return ids;
     })();
   }
 
   async queueDepth(): Promise<number> {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM queue').get() as Row).n as number;
+    return (this.stmt('SELECT COUNT(*) AS n FROM queue').get() as Row).n as number;
   }
 
   async addPresence(device: DeviceId, node: string, now: number): Promise<void> {
-    this.db.prepare('INSERT OR REPLACE INTO device_presence (device, node, since) VALUES (?, ?, ?)').run(device, node, now);
+    this.stmt('INSERT OR REPLACE INTO device_presence (device, node, since) VALUES (?, ?, ?)').run(device, node, now);
   }
 
   async removePresence(device: DeviceId, node: string): Promise<void> {
-    this.db.prepare('DELETE FROM device_presence WHERE device = ? AND node = ?').run(device, node);
+    this.stmt('DELETE FROM device_presence WHERE device = ? AND node = ?').run(device, node);
   }
 
   async presenceOf(devices: DeviceId[]): Promise<{ device: DeviceId; node: string }[]> {
-    const q = this.db.prepare('SELECT device, node FROM device_presence WHERE device = ?');
+    const q = this.stmt('SELECT device, node FROM device_presence WHERE device = ?');
     return devices.flatMap((d) => q.all(d) as { device: DeviceId; node: string }[]);
   }
 
   async clearPresence(node: string): Promise<void> {
-    this.db.prepare('DELETE FROM device_presence WHERE node = ?').run(node);
+    this.stmt('DELETE FROM device_presence WHERE node = ?').run(node);
   }
 
-  async ack(device: DeviceId, seqs: number[]): Promise<number> {
-    return this.db.transaction(() => {
-      const find = this.db.prepare('SELECT message FROM queue WHERE seq = ? AND device = ?');
-      const del = this.db.prepare('DELETE FROM queue WHERE seq = ?');
-      const gc = this.db.prepare('DELETE FROM messages WHERE id = ? AND NOT EXISTS (SELECT 1 FROM queue WHERE message = ?)');
-      let n = 0;
-      for (const seq of seqs) {
-        const row = find.get(seq, device) as Row | undefined;
-        if (!row) continue;
-        del.run(seq);
-        gc.run(row.message, row.message);
-        n++;
-      }
-      return n;
-    })();
+  /** Acks that arrive in the same turn of the event loop share one transaction, like appends. */
+  ack(device: DeviceId, seqs: number[]): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.pendingAcks.push({ device, seqs, resolve, reject });
+      if (this.pendingAcks.length === 1) setImmediate(() => this.flushAcks());
+    });
   }
+
+  private pendingAcks: { device: DeviceId; seqs: number[]; resolve: (n: number) => void; reject: (e: unknown) => void }[] = [];
+
+  private flushAcks(): void {
+    const batch = this.pendingAcks.splice(0, 1000);
+    if (this.pendingAcks.length > 0) setImmediate(() => this.flushAcks());
+    let counts: number[];
+    try {
+      counts = this.db.transaction(() => batch.map(({ device, seqs }) => this.ackOne(device, seqs)))();
+    } catch (err) {
+      for (const b of batch) b.reject(err);
+      return;
+    }
+    batch.forEach((b, i) => b.resolve(counts[i]!));
+  }
+
+  private ackOne(device: DeviceId, seqs: number[]): number {
+    const find = this.stmt('SELECT message FROM queue WHERE seq = ? AND device = ?');
+    const del = this.stmt('DELETE FROM queue WHERE seq = ?');
+    const gc = this.stmt('DELETE FROM messages WHERE id = ? AND NOT EXISTS (SELECT 1 FROM queue WHERE message = ?)');
+    let n = 0;
+    for (const seq of seqs) {
+      const row = find.get(seq, device) as Row | undefined;
+      if (!row) continue;
+      del.run(seq);
+      gc.run(row.message, row.message);
+      n++;
+    }
+    return n;
+  }
+
 }
