@@ -16,7 +16,9 @@ export function tempDir(prefix) {
 /** Start `sealpost server` in a child process on 127.0.0.1:0. */
 export async function startServer(extraArgs = []) {
   const dir = tempDir('server');
-  const child = spawn(process.execPath, [bin, 'server', '--data', dir, '--listen', '127.0.0.1:0', '--json', '--log-level', 'warn', ...extraArgs], {
+  // BENCH_SERVER_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile the server under load.
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, bin, 'server', '--data', dir, '--listen', '127.0.0.1:0', '--json', '--log-level', 'warn', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let url, token;

@@ -50,8 +50,28 @@ function migrate(db: Database.Database): void {
 
 const u8 = (b: unknown): Uint8Array => new Uint8Array(b as Buffer);
 
+type Outcome = { ok: AppendResult } | { err: unknown };
+
 export class SqliteStore implements ServerStore {
-  constructor(readonly db: Database.Database) {}
+  // better-sqlite3 prepares BEGIN/COMMIT when a transaction function is made, so the hot ones are made once.
+  private readonly appendBatchTx: (inputs: AppendInput[], outcomes: Outcome[]) => void;
+  /** Nested inside appendBatchTx it runs as a savepoint: a throw undoes that one append only. */
+  private readonly appendOneTx: (input: AppendInput) => AppendResult;
+  private readonly ackBatchTx: (batch: { device: DeviceId; seqs: number[] }[]) => number[];
+
+  constructor(readonly db: Database.Database) {
+    this.appendOneTx = db.transaction((input: AppendInput): AppendResult => this.appendOne(input));
+    this.appendBatchTx = db.transaction((inputs: AppendInput[], outcomes: Outcome[]) => {
+      for (const input of inputs) {
+        try {
+          outcomes.push({ ok: this.appendOneTx(input) });
+        } catch (err) {
+          outcomes.push({ err });
+        }
+      }
+    });
+    this.ackBatchTx = db.transaction((batch: { device: DeviceId; seqs: number[] }[]) => batch.map(({ device, seqs }) => this.ackOne(device, seqs)));
+  }
 
   // Prepared once, reused: preparing a statement costs more than running it on the hot path.
   private readonly statements = new Map<string, Database.Statement>();
@@ -325,17 +345,9 @@ export class SqliteStore implements ServerStore {
   private flushAppends(): void {
     const batch = this.pendingAppends.splice(0, 1000);
     if (this.pendingAppends.length > 0) setImmediate(() => this.flushAppends());
-    const outcomes: ({ ok: AppendResult } | { err: unknown })[] = [];
+    const outcomes: Outcome[] = [];
     try {
-      this.db.transaction(() => {
-        for (const { input } of batch) {
-          try {
-            outcomes.push({ ok: this.appendOne(input) });
-          } catch (err) {
-            outcomes.push({ err });
-          }
-        }
-      })();
+      this.appendBatchTx(batch.map((b) => b.input), outcomes);
     } catch (err) {
       // The commit itself failed: nobody's message is stored.
       for (const b of batch) b.reject(err);
@@ -348,9 +360,10 @@ export class SqliteStore implements ServerStore {
     });
   }
 
+  // better-sqlite3 prepares BEGIN/COMMIT when a transaction function is made, so hot ones are made once.
+
   private appendOne(input: AppendInput): AppendResult {
-    // A nested better-sqlite3 transaction is a savepoint: a throw undoes this append only.
-    return this.db.transaction((): AppendResult => {
+    return ((): AppendResult => {
       const check = this.checkMember(input.conversation, input.sender.device);
       if ('kind' in check) return check;
       // A retry of a message we already stored is acknowledged again, not stored twice.
@@ -522,13 +535,14 @@ export class SqliteStore implements ServerStore {
     if (this.pendingAcks.length > 0) setImmediate(() => this.flushAcks());
     let counts: number[];
     try {
-      counts = this.db.transaction(() => batch.map(({ device, seqs }) => this.ackOne(device, seqs)))();
+      counts = this.ackBatchTx(batch);
     } catch (err) {
       for (const b of batch) b.reject(err);
       return;
     }
     batch.forEach((b, i) => b.resolve(counts[i]!));
   }
+
 
   private ackOne(device: DeviceId, seqs: number[]): number {
     const find = this.stmt('SELECT message FROM queue WHERE seq = ? AND device = ?');
