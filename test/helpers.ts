@@ -113,3 +113,32 @@ export function sessionTokenOf(profile: string): string {
 export function chats(received: Received[]): ChatMessage[] {
   return received.filter((m): m is ChatMessage => m.type === 'message');
 }
+
+/** Run `client.watch` and collect the chat messages it reports; `until(n)` waits (10 s at most) for n of them. */
+export function watchChats(client: SealpostClient): { seen: ChatMessage[]; until(n: number): Promise<void>; stop(): Promise<void> } {
+  const seen: ChatMessage[] = [];
+  const ac = new AbortController();
+  let wake: () => void = () => {};
+  const watching = client.watch((m) => {
+    seen.push(...chats([m]));
+    wake();
+  }, ac.signal);
+  return {
+    seen,
+    until: (n) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`only ${seen.length} of ${n} messages arrived`)), 10_000);
+        wake = () => {
+          if (seen.length >= n) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        wake();
+      }),
+    async stop() {
+      ac.abort();
+      await watching;
+    },
+  };
+}

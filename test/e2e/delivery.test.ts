@@ -1,8 +1,8 @@
 // Delivery guarantees a user notices: offline delivery in order, never twice, nothing lost to a client crash,
 // concurrent membership changes that converge, and live push.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SealpostClient, type ChatMessage } from '@sealpost/client';
-import { chats, startTestServer, type TestServer } from '../helpers.js';
+import { SealpostClient } from '@sealpost/client';
+import { chats, startTestServer, watchChats, type TestServer } from '../helpers.js';
 
 let server: TestServer;
 beforeEach(async () => {
@@ -110,30 +110,12 @@ describe('watch', () => {
     const alice = (await server.enroll('alice')).client;
     const bob = (await server.enroll('bob')).client;
     const { conversation } = await alice.send({ to: ['bob@localhost'] }, 'before watch');
-    const seen: ChatMessage[] = [];
-    const ac = new AbortController();
-    let notify: () => void = () => {};
-    const watching = bob.watch((m) => {
-      seen.push(...chats([m]));
-      notify();
-    }, ac.signal);
-    const waitFor = (n: number) =>
-      new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`only ${seen.length} of ${n} messages arrived`)), 10_000);
-        notify = () => {
-          if (seen.length >= n) {
-            clearTimeout(timer);
-            resolve();
-          }
-        };
-        notify();
-      });
-    await waitFor(1);
+    const watch = watchChats(bob);
+    await watch.until(1);
     for (let i = 0; i < 3; i++) await alice.send({ conversation }, `live ${i}`);
-    await waitFor(4);
-    ac.abort();
-    await watching;
-    expect(seen.map((m) => m.text)).toEqual(['before watch', 'live 0', 'live 1', 'live 2']);
+    await watch.until(4);
+    await watch.stop();
+    expect(watch.seen.map((m) => m.text)).toEqual(['before watch', 'live 0', 'live 1', 'live 2']);
     expect(chats(await bob.sync())).toEqual([]);
   });
 });

@@ -5,9 +5,9 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SealpostClient, type Received } from '@sealpost/client';
+import { SealpostClient } from '@sealpost/client';
 import { startServer, type StartedServer } from '@sealpost/server';
-import { startTestServer, tempDir, type TestServer } from '../helpers.js';
+import { startTestServer, tempDir, watchChats, type TestServer } from '../helpers.js';
 
 const pgUrl = process.env.SEALPOST_TEST_POSTGRES_URL;
 const natsUrl = process.env.SEALPOST_TEST_NATS_URL;
@@ -48,30 +48,12 @@ describe.skipIf(!pgUrl || !natsUrl)('two nodes over PostgreSQL and NATS', () => 
     try {
       const { conversation } = await alice.send({ to: ['bob@localhost'] }, 'from node A');
       // Bob watches on node B; Alice keeps sending through node A.
-      const seen: Received[] = [];
-      const ac = new AbortController();
-      let wake = () => {};
-      const watching = bob.watch((m) => {
-        seen.push(m);
-        wake();
-      }, ac.signal);
-      const until = (n: number) =>
-        new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error(`${seen.length} of ${n} arrived`)), 10_000);
-          wake = () => {
-            if (seen.length >= n) {
-              clearTimeout(timer);
-              resolve();
-            }
-          };
-          wake();
-        });
-      await until(1);
+      const watch = watchChats(bob);
+      await watch.until(1);
       for (let i = 0; i < 5; i++) await alice.send({ conversation }, `live ${i}`);
-      await until(6);
-      ac.abort();
-      await watching;
-      expect(seen.map((m) => (m as { text: string }).text)).toEqual(['from node A', 'live 0', 'live 1', 'live 2', 'live 3', 'live 4']);
+      await watch.until(6);
+      await watch.stop();
+      expect(watch.seen.map((m) => m.text)).toEqual(['from node A', 'live 0', 'live 1', 'live 2', 'live 3', 'live 4']);
       await bob.send({ conversation }, 'from node B');
       expect((await alice.sync()).map((m) => (m as { text: string }).text)).toEqual(['from node B']);
     } finally {

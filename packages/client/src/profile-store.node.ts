@@ -259,11 +259,6 @@ export class ProfileStore {
       updatedAt: r.updated_at as number,
     };
   }
-  /** Conversation metadata without the (large) state, to check a cached state is current. */
-  conversationVersion(id: ConversationId): number | undefined {
-    const r = this.db.prepare('SELECT version FROM conversations WHERE id = ?').get(id) as Row | undefined;
-    return r ? (r.version as number) : undefined;
-  }
   secretNodes(conversation: ConversationId): Uint8Array[] {
     return (this.db.prepare('SELECT data FROM secret_nodes WHERE conversation = ? ORDER BY idx').all(conversation) as Row[]).map((r) => u8(r.data));
   }

@@ -363,22 +363,20 @@ export class SqliteStore implements ServerStore {
   // better-sqlite3 prepares BEGIN/COMMIT when a transaction function is made, so hot ones are made once.
 
   private appendOne(input: AppendInput): AppendResult {
-    return ((): AppendResult => {
-      const check = this.checkMember(input.conversation, input.sender.device);
-      if ('kind' in check) return check;
-      // A retry of a message we already stored is acknowledged again, not stored twice.
-      if (this.stmt("SELECT 1 FROM messages WHERE conversation = ? AND kind = 'app' AND msg_id = ?").get(input.conversation, input.id)) {
-        return { kind: 'ok', epoch: check.epoch, deliveries: [], duplicate: true };
-      }
-      if (input.epoch !== check.epoch) return { kind: 'epoch-conflict', epoch: check.epoch };
-      const recipients = this.membersSync(input.conversation).filter((d) => d !== input.sender.device);
-      const blobs = input.blobs ?? [];
-      const usable = this.stmt('SELECT 1 FROM blobs b JOIN blob_grants g ON g.blob = b.id WHERE b.id = ? AND b.complete = 1 AND g.device = ?');
-      for (const blob of blobs) if (!usable.get(blob, input.sender.device)) return { kind: 'blob-not-found', blob };
-      const grant = this.stmt('INSERT OR IGNORE INTO blob_grants (blob, device) VALUES (?, ?)');
-      for (const blob of blobs) for (const d of recipients) grant.run(blob, d);
-      return { kind: 'ok', epoch: check.epoch, deliveries: this.enqueue(input, 'app', input.payload, recipients), duplicate: false };
-    })();
+    const check = this.checkMember(input.conversation, input.sender.device);
+    if ('kind' in check) return check;
+    // A retry of a message we already stored is acknowledged again, not stored twice.
+    if (this.stmt("SELECT 1 FROM messages WHERE conversation = ? AND kind = 'app' AND msg_id = ?").get(input.conversation, input.id)) {
+      return { kind: 'ok', epoch: check.epoch, deliveries: [], duplicate: true };
+    }
+    if (input.epoch !== check.epoch) return { kind: 'epoch-conflict', epoch: check.epoch };
+    const recipients = this.membersSync(input.conversation).filter((d) => d !== input.sender.device);
+    const blobs = input.blobs ?? [];
+    const usable = this.stmt('SELECT 1 FROM blobs b JOIN blob_grants g ON g.blob = b.id WHERE b.id = ? AND b.complete = 1 AND g.device = ?');
+    for (const blob of blobs) if (!usable.get(blob, input.sender.device)) return { kind: 'blob-not-found', blob };
+    const grant = this.stmt('INSERT OR IGNORE INTO blob_grants (blob, device) VALUES (?, ?)');
+    for (const blob of blobs) for (const d of recipients) grant.run(blob, d);
+    return { kind: 'ok', epoch: check.epoch, deliveries: this.enqueue(input, 'app', input.payload, recipients), duplicate: false };
   }
 
   async appendCommit(input: CommitInput): Promise<AppendResult> {

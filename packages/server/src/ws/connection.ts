@@ -90,8 +90,7 @@ export function handleConnection(ctx: ServerContext, registry: ConnectionRegistr
     const sender = me;
     switch (frame.t) {
       case 'send': {
-        const stop = ctx.metrics?.appendSeconds.startTimer({ kind: 'app' });
-        const res = await ctx.store.appendMessage({
+        const res = await measured('app', () => ctx.store.appendMessage({
           conversation: frame.c,
           sender,
           epoch: frame.e,
@@ -99,14 +98,11 @@ export function handleConnection(ctx: ServerContext, registry: ConnectionRegistr
           payload: frame.p,
           now: ctx.clock.now(),
           ...(frame.b ? { blobs: frame.b } : {}),
-        });
-        stop?.();
-        if (res.kind === 'ok' && !res.duplicate) ctx.metrics?.messagesIn.inc({ kind: 'app' });
+        }));
         return answer(frame.r, res);
       }
       case 'commit': {
-        const stop = ctx.metrics?.appendSeconds.startTimer({ kind: 'commit' });
-        const res = await ctx.store.appendCommit({
+        const res = await measured('commit', () => ctx.store.appendCommit({
           conversation: frame.c,
           sender,
           epoch: frame.e,
@@ -116,12 +112,8 @@ export function handleConnection(ctx: ServerContext, registry: ConnectionRegistr
           add: frame.add,
           remove: frame.remove,
           now: ctx.clock.now(),
-        });
-        stop?.();
-        if (res.kind === 'ok' && !res.duplicate) {
-          ctx.metrics?.messagesIn.inc({ kind: 'commit' });
-          ctx.log.info({ conversation: frame.c, epoch: res.epoch, device: sender.device }, 'commit accepted');
-        }
+        }));
+        if (res.kind === 'ok' && !res.duplicate) ctx.log.info({ conversation: frame.c, epoch: res.epoch, device: sender.device }, 'commit accepted');
         return answer(frame.r, res);
       }
       case 'fetch': {
@@ -134,6 +126,15 @@ export function handleConnection(ctx: ServerContext, registry: ConnectionRegistr
         return;
       }
     }
+  }
+
+  /** Time a store append and count it when it stored something new. */
+  async function measured(kind: 'app' | 'commit', run: () => Promise<AppendResult>): Promise<AppendResult> {
+    const stop = ctx.metrics?.appendSeconds.startTimer({ kind });
+    const res = await run();
+    stop?.();
+    if (res.kind === 'ok' && !res.duplicate) ctx.metrics?.messagesIn.inc({ kind });
+    return res;
   }
 
   function answer(r: number, res: AppendResult): void {
