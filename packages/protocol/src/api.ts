@@ -45,3 +45,31 @@ export const zKeyPackageClaim = z
   .strict();
 
 export const zCreateConversation = z.object({ id: zConversationId }).strict();
+
+// ---- devices (device-link.ts) ---------------------------------------------------------------------------------
+
+/** A new device asks to join an account. Unauthenticated: it has no session yet; the code it gets back is the link. */
+export const zLinkRequest = z
+  .object({
+    user: zUserId,
+    device: zDeviceId,
+    deviceName: z.string().min(1).max(100).optional(),
+    signatureKey: b64(32),
+    hpkeKey: b64(32),
+    keyPackages: z.array(b64(limits.maxKeyPackageBytes)).min(1).max(limits.maxKeyPackagesPerUpload),
+    lastResortKeyPackage: b64(limits.maxKeyPackageBytes),
+  })
+  .strict();
+
+/** The approving device: the new signed device list, and the bundle sealed to the new device (HPKE enc ‖ ct). */
+export const zLinkApprove = z
+  .object({
+    deviceList: zSignedDeviceListJson,
+    sealedEnc: b64(32),
+    sealed: b64(8 * 1024 * 1024 + 16),
+  })
+  .strict();
+
+export const zDeviceRevoke = z.object({ device: zDeviceId, deviceList: zSignedDeviceListJson }).strict();
+
+export const zWipeConfirm = z.object({ device: zDeviceId, receipt: b64(64) }).strict();

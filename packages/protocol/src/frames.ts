@@ -59,7 +59,8 @@ export type ClientFrame = z.output<typeof zClientFrame>;
 export type SendFrame = z.output<typeof zSendFrame>;
 export type CommitFrame = z.output<typeof zCommitFrame>;
 
-export const queueKinds = ['app', 'commit', 'welcome'] as const;
+/** 'remove': an organisation-signed notice that a device was revoked; a member commits its removal. */
+export const queueKinds = ['app', 'commit', 'welcome', 'remove'] as const;
 export type QueueKind = (typeof queueKinds)[number];
 
 /** One entry of a device's queue, as delivered. */

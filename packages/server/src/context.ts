@@ -1,6 +1,7 @@
 // The ports a server is built from. Tests pass their own; `start.ts` builds the real ones from a data folder.
 import type { Logger } from 'pino';
 import type { CiphersuiteImpl } from 'ts-mls';
+import type { SignatureKeyPair } from '@sealpost/protocol';
 import type { ServerStore } from './store/store.js';
 import type { Bus } from './bus/bus.js';
 import type { BlobStore } from './blobs/blob-store.js';
@@ -19,8 +20,10 @@ export interface ServerContext {
   log: Logger;
   cs: CiphersuiteImpl;
   domain: string;
-  /** SHA-256 of the admin token. */
+  /** SHA-256 of the bootstrap admin token (the credential named "root"; named ones are in the store). */
   adminTokenHash: Uint8Array;
+  /** The organisation key: signs wipe commands and device-removal notices (admin/org-key.ts). */
+  org: SignatureKeyPair;
   activationTtlMs: number;
   blobs: BlobStore;
   /** Largest blob (ciphertext bytes) one upload may declare. */

@@ -5,6 +5,9 @@ import { limits } from '@sealpost/protocol';
 import { defaultBlobLimits, type ServerContext } from './context.js';
 import { handleHttpError, errorBody } from './http/errors.js';
 import { registerRoutes } from './http/routes.js';
+import { registerAdminRoutes } from './http/admin-routes.js';
+import { registerDeviceRoutes } from './http/device-routes.js';
+import { applyRetention } from './admin/retention.js';
 import { registerBlobRoutes, sweepStaleUploads } from './http/blob-routes.js';
 import { ConnectionRegistry, handleConnection } from './ws/connection.js';
 import { createMetrics } from './metrics.js';
@@ -34,9 +37,16 @@ export function createServer(ctx: ServerContext, opts: { tls?: TlsOptions } = {}
   });
   registerRoutes(app, ctx);
   registerBlobRoutes(app, ctx);
+  registerAdminRoutes(app, ctx);
+  registerDeviceRoutes(app, ctx);
   const sweeper = setInterval(() => {
     sweepStaleUploads(ctx, ctx.clock.now() - defaultBlobLimits.staleUploadMs).catch((err) => ctx.log.error({ err }, 'stale upload sweep failed'));
+    ctx.store.deleteExpiredLinks(ctx.clock.now()).catch((err) => ctx.log.error({ err }, 'link sweep failed'));
   }, 10 * 60_000);
+  const retention = setInterval(() => {
+    applyRetention(ctx).catch((err) => ctx.log.error({ err }, 'retention sweep failed'));
+  }, 60_000);
+  retention.unref();
   sweeper.unref();
 
   const connections = new ConnectionRegistry();
@@ -70,6 +80,7 @@ export function createServer(ctx: ServerContext, opts: { tls?: TlsOptions } = {}
     },
     async close() {
       clearInterval(sweeper);
+      clearInterval(retention);
       for (const ws of wss.clients) ws.terminate();
       wss.close();
       await app.close();

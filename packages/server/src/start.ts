@@ -15,6 +15,7 @@ import { defaultBlobLimits, systemClock, type Clock } from './context.js';
 import { createFsBlobStore } from './blobs/fs-blob-store.js';
 import { createServer, type SealpostServer } from './server.js';
 import { newToken, sha256 } from './auth.js';
+import { loadOrgKey } from './admin/org-key.js';
 
 export interface StartOptions {
   dataDir: string;
@@ -137,13 +138,16 @@ export async function startServer(opts: StartOptions): Promise<StartedServer> {
       throw new SealpostError('CONFIG_INVALID', `--bus: cannot connect to NATS at ${opts.bus} (${(err as Error).message})`, { cause: err });
     }
   }
+  const cs = nodeCiphersuite();
+  const org = await loadOrgKey(store, cs);
   const server = createServer(
     {
       store,
+      org,
       bus,
       clock: opts.clock ?? systemClock,
       log,
-      cs: nodeCiphersuite(),
+      cs,
       domain,
       adminTokenHash: new Uint8Array(Buffer.from(tokenHashHex, 'hex')),
       activationTtlMs: opts.activationTtlMs ?? 7 * 24 * 60 * 60_000,

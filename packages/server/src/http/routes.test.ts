@@ -17,12 +17,15 @@ const admin = { authorization: 'Bearer the-admin-token' };
 
 beforeEach(async () => {
   blobDir = mkdtempSync(join(tmpdir(), 'sealpost-blobs-'));
+  const cs = await defaultCiphersuite();
+  const orgKeys = await cs.signature.keygen();
   server = createServer({
     store: openSqliteStore(':memory:'),
+    org: { publicKey: orgKeys.publicKey, privateKey: orgKeys.signKey },
     bus: createLocalBus(),
     clock: { now: () => Date.now() },
     log: pino({ level: 'silent' }),
-    cs: await defaultCiphersuite(),
+    cs,
     domain: 'localhost',
     adminTokenHash: sha256('the-admin-token'),
     activationTtlMs: 60_000,

@@ -1,22 +1,19 @@
 // HTTP routes: admin, enrollment, device auth, directory, key packages, conversations. Every body has a size
 // limit and a strict schema; every handler takes validated, branded values only.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   SealpostError,
   challengeMessage,
   fromBase64Url,
   limits,
   parseUnknown,
-  parseUserId,
   readKeyPackage,
   signedDeviceListFromJson,
   signedDeviceListToJson,
   toBase64Url,
-  userDomain,
   verifyDeviceList,
   verifyLabelled,
-  zAdminUserAdd,
   zChallengeRequest,
   zConversationId,
   zCreateConversation,
@@ -30,7 +27,8 @@ import {
 } from '@sealpost/protocol';
 import { z } from 'zod';
 import type { ServerContext } from '../context.js';
-import { CHALLENGE_TTL_MS, SESSION_TTL_MS, hashActivationCode, newActivationCode, newToken, sha256 } from '../auth.js';
+import { CHALLENGE_TTL_MS, SESSION_TTL_MS, hashActivationCode, newToken, sha256 } from '../auth.js';
+import { getPolicy } from '../admin/policy-store.js';
 import type { NewKeyPackage } from '../store/store.js';
 
 const VERSION = '0.1.0';
@@ -48,20 +46,13 @@ export async function authenticateDevice(ctx: ServerContext, token: string | und
   return session;
 }
 
-function requireAdmin(ctx: ServerContext, req: FastifyRequest): void {
-  const token = bearer(req);
-  if (!token) throw new SealpostError('ADMIN_TOKEN_INVALID', 'an admin token is required (Authorization: Bearer …)');
-  const h = sha256(token);
-  if (!timingSafeEqual(h, ctx.adminTokenHash)) throw new SealpostError('ADMIN_TOKEN_INVALID', 'admin token is invalid');
-}
-
 function b64(s: string, where: string): Uint8Array {
   const b = fromBase64Url(s);
   if (!b) throw new SealpostError('INVALID_INPUT', `${where}: not base64url`);
   return b;
 }
 
-async function checkKeyPackages(ctx: ServerContext, user: UserId, device: DeviceId, signatureKey: Uint8Array, list: string[]): Promise<NewKeyPackage[]> {
+export async function checkKeyPackages(ctx: ServerContext, user: UserId, device: DeviceId, signatureKey: Uint8Array, list: string[]): Promise<NewKeyPackage[]> {
   const out: NewKeyPackage[] = [];
   for (const [i, s] of list.entries()) {
     const data = b64(s, `keyPackages.${i}`);
@@ -81,45 +72,30 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const json = { bodyLimit: limits.maxJsonBodyBytes };
   const withKeyPackages = { bodyLimit: limits.maxKeyPackageBodyBytes };
 
-  app.get('/v1/info', async () => ({ name: 'sealpost', version: VERSION, domain: ctx.domain }));
+  // What a device needs before it trusts this server with anything: the organisation key it pins (wipe commands
+  // and removal notices must carry its signature) and the policy a client enforces itself.
+  app.get('/v1/info', async () => {
+    const policy = await getPolicy(ctx);
+    return {
+      name: 'sealpost',
+      version: VERSION,
+      domain: ctx.domain,
+      orgKey: toBase64Url(ctx.org.publicKey),
+      policy: {
+        requirePassphrase: policy.requirePassphrase,
+        retentionDefaultMs: policy.retentionDefaultMs,
+        retentionMaxMs: policy.retentionMaxMs,
+        maxAttachmentBytes: policy.maxAttachmentBytes,
+        maxDevicesPerUser: policy.maxDevicesPerUser,
+      },
+    };
+  });
 
   // Liveness: the process serves requests. Readiness: it can also reach its store (a load balancer's check).
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     if (await ctx.store.ping()) return { status: 'ready' };
     return reply.status(503).send({ error: { code: 'SERVER_UNREACHABLE', message: 'the store does not answer' } });
-  });
-
-  // ---- admin -------------------------------------------------------------------------------------------------
-  app.post('/v1/admin/users', json, async (req) => {
-    requireAdmin(ctx, req);
-    const body = parseUnknown(zAdminUserAdd, req.body, 'body');
-    const raw = body.user.includes('@') ? body.user : `${body.user}@${ctx.domain}`;
-    const user = parseUserId(raw);
-    if (userDomain(user) !== ctx.domain) {
-      throw new SealpostError('INVALID_INPUT', `user: ${user} is not in this server's domain ${ctx.domain}`);
-    }
-    const code = newActivationCode();
-    const now = ctx.clock.now();
-    const expiresAt = now + ctx.activationTtlMs;
-    const created = await ctx.store.createUser({ user, name: body.name, now }, { codeHash: hashActivationCode(code), expiresAt });
-    if (!created) throw new SealpostError('USER_EXISTS', `user ${user} already exists`);
-    req.log.info({ user }, 'admin: user added');
-    return { user, activationCode: code, expiresAt: new Date(expiresAt).toISOString() };
-  });
-
-  app.get('/v1/admin/users', async (req) => {
-    requireAdmin(ctx, req);
-    const users = await ctx.store.listUsers();
-    return {
-      users: users.map((u) => ({
-        user: u.user,
-        name: u.name ?? null,
-        status: u.status,
-        devices: u.deviceCount,
-        createdAt: new Date(u.createdAt).toISOString(),
-      })),
-    };
   });
 
   // ---- enrollment --------------------------------------------------------------------------------------------
@@ -182,6 +158,16 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
     if (!device) throw fail();
     const ok = await verifyLabelled(ctx.cs.signature, device.signatureKey, 'auth-challenge', challengeMessage(ctx.domain, body.device, challenge), signature);
     if (!ok) throw fail();
+    if (device.revokedAt !== undefined) {
+      // The device proved it holds its key. If a wipe is pending, this is how it learns of it: it checks the
+      // organisation's signature itself, erases, and confirms at /v1/wipe/confirm.
+      const wipe = await ctx.store.getWipe(device.id);
+      if (wipe && wipe.confirmedAt === undefined) {
+        req.log.info({ device: device.id }, 'wipe command delivered');
+        return { wipe: { command: toBase64Url(wipe.command), signature: toBase64Url(wipe.signature) } };
+      }
+      throw new SealpostError('DEVICE_REVOKED', 'this device was revoked; enroll or link it again');
+    }
     const user = await ctx.store.getUser(device.user);
     if (user?.status !== 'active') throw new SealpostError('USER_DISABLED', 'user is disabled');
     const token = newToken();
@@ -197,7 +183,10 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const user = parseUnknown(z.object({ user: zUserId }).strict(), req.params, 'params').user;
     const list = await ctx.store.getDeviceList(user);
     if (!list) throw new SealpostError('USER_NOT_FOUND', `no enrolled user ${user}`);
-    return { user, deviceList: signedDeviceListToJson(list) };
+    // Devices an admin revoked stay in the account-signed list until one of the user's devices signs a new one;
+    // clients refuse them meanwhile. (The server can take trust away this way, never add it.)
+    const revoked = (await ctx.store.listDevices(user)).filter((d) => d.revokedAt !== undefined).map((d) => d.id);
+    return { user, deviceList: signedDeviceListToJson(list), revoked };
   });
 
   // ---- key packages ------------------------------------------------------------------------------------------

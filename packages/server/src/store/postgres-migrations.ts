@@ -130,4 +130,49 @@ export const postgresMigrations: { version: number; name: string; sql: string }[
       CREATE INDEX device_presence_node ON device_presence(node);
     `,
   },
+  {
+    version: 4,
+    name: 'devices-and-admin',
+    sql: `
+      ALTER TABLE devices ADD COLUMN revoked_at BIGINT;
+      CREATE TABLE device_links (
+        code_hash BYTEA PRIMARY KEY,
+        "user" TEXT NOT NULL REFERENCES users("user"),
+        device TEXT NOT NULL,
+        name TEXT,
+        signature_key BYTEA NOT NULL,
+        hpke_key BYTEA NOT NULL,
+        key_packages BYTEA NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        sealed BYTEA
+      );
+      CREATE INDEX device_links_user ON device_links("user", expires_at);
+      CREATE TABLE wipes (
+        device TEXT PRIMARY KEY,
+        command BYTEA NOT NULL,
+        signature BYTEA NOT NULL,
+        issued_at BIGINT NOT NULL,
+        confirmed_at BIGINT
+      );
+      CREATE TABLE admin_tokens (
+        name TEXT PRIMARY KEY,
+        token_hash BYTEA NOT NULL UNIQUE,
+        created_at BIGINT NOT NULL,
+        revoked_at BIGINT
+      );
+      CREATE TABLE audit_log (
+        seq BIGINT PRIMARY KEY,
+        at BIGINT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        details TEXT NOT NULL,
+        prev_hash BYTEA NOT NULL,
+        hash BYTEA NOT NULL
+      );
+      CREATE INDEX messages_created ON messages(created_at);
+      CREATE INDEX blobs_created ON blobs(complete, completed_at);
+    `,
+  },
 ];

@@ -3,9 +3,16 @@
 // messages only for the current epoch) hold across nodes because they lock the conversation row.
 import pg from 'pg';
 import { timingSafeEqual } from 'node:crypto';
-import type { BlobId, ConversationId, DeviceId, QueueItem, UserId } from '@sealpost/protocol';
+import { auditEntryHash, AUDIT_GENESIS, type AuditEntry, type AuditFields, type BlobId, type ConversationId, type DeviceId, type QueueItem, type UserId } from '@sealpost/protocol';
+import { decodeLinkKeyPackages, encodeLinkKeyPackages } from './link-key-packages.js';
 import { postgresMigrations } from './postgres-migrations.js';
 import type {
+  AdminTokenRecord,
+  LinkApproveVerdict,
+  LinkRecord,
+  Revocation,
+  UserLookup,
+  WipeRecord,
   AppendInput,
   AppendResult,
   BlobRecord,
@@ -127,7 +134,7 @@ export class PostgresStore implements ServerStore {
     });
   }
 
-  private static readonly userQuery = 'SELECT u.*, (SELECT COUNT(*)::int FROM devices d WHERE d."user" = u."user") AS device_count FROM users u';
+  private static readonly userQuery = 'SELECT u.*, (SELECT COUNT(*)::int FROM devices d WHERE d."user" = u."user" AND d.revoked_at IS NULL) AS device_count FROM users u';
 
   private userFromRow(r: Row): UserRecord {
     return {
@@ -201,6 +208,7 @@ export class PostgresStore implements ServerStore {
       signatureKey: u8(r.signature_key),
       createdAt: r.created_at as number,
       lastSeenAt: (r.last_seen_at as number | null) ?? undefined,
+      revokedAt: (r.revoked_at as number | null) ?? undefined,
     };
   }
 
@@ -245,7 +253,7 @@ export class PostgresStore implements ServerStore {
     return this.tx(async (db) => {
       const out: ClaimedKeyPackage[] = [];
       for (const user of users) {
-        for (const d of (await db.query('SELECT id FROM devices WHERE "user" = $1 ORDER BY created_at', [user])).rows as Row[]) {
+        for (const d of (await db.query('SELECT id FROM devices WHERE "user" = $1 AND revoked_at IS NULL ORDER BY created_at', [user])).rows as Row[]) {
           const device = d.id as DeviceId;
           if (skip.has(device)) continue;
           // SKIP LOCKED: two nodes claiming at once never hand out the same one-time KeyPackage.
@@ -289,7 +297,7 @@ export class PostgresStore implements ServerStore {
   async getSession(tokenHash: Uint8Array, now: number): Promise<{ device: DeviceId; user: UserId } | undefined> {
     const r = await this.one(
       `SELECT s.device, d."user" FROM sessions s JOIN devices d ON d.id = s.device JOIN users u ON u."user" = d."user"
-       WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.status = 'active'`,
+       WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.status = 'active' AND d.revoked_at IS NULL`,
       [buf(tokenHash), now],
     );
     return r ? { device: r.device as DeviceId, user: r.user as UserId } : undefined;
@@ -385,12 +393,17 @@ export class PostgresStore implements ServerStore {
       if (input.epoch !== check.epoch) return { kind: 'epoch-conflict', epoch: check.epoch };
       const members = new Set(await this.members(db, input.conversation));
       for (const d of input.remove) {
-        if (!members.has(d)) return { kind: 'invalid', message: `commit.remove: ${d} is not a member` };
+        // A revoked device already left the server's member list; the commit that removes its leaf is welcome.
+        if (!members.has(d) && !(await this.one('SELECT 1 FROM devices WHERE id = $1 AND revoked_at IS NOT NULL', [d], db))) {
+          return { kind: 'invalid', message: `commit.remove: ${d} is not a member` };
+        }
         if (d === input.sender.device) return { kind: 'invalid', message: 'commit.remove: a device cannot remove itself by commit' };
       }
       for (const d of input.add) {
         if (members.has(d)) return { kind: 'invalid', message: `commit.add: ${d} is already a member` };
-        if (!(await this.one('SELECT 1 FROM devices WHERE id = $1', [d], db))) return { kind: 'invalid', message: `commit.add: unknown device ${d}` };
+        if (!(await this.one('SELECT 1 FROM devices WHERE id = $1 AND revoked_at IS NULL', [d], db))) {
+          return { kind: 'invalid', message: `commit.add: unknown or revoked device ${d}` };
+        }
       }
       if (input.add.length > 0 && !input.welcome) return { kind: 'invalid', message: 'commit.w: a commit that adds devices needs a Welcome' };
       await db.query('INSERT INTO conversation_epochs (conversation, epoch, commit_id, sender, created_at) VALUES ($1, $2, $3, $4, $5)', [
@@ -520,4 +533,250 @@ export class PostgresStore implements ServerStore {
   async deleteStaleUploads(before: number): Promise<BlobId[]> {
     return (await this.pool.query('DELETE FROM blobs WHERE NOT complete AND created_at < $1 RETURNING id', [before])).rows.map((r: Row) => r.id as BlobId);
   }
+
+  // ---- devices and administration -------------------------------------------------------------------------
+
+  async setUserStatus(user: UserId, status: UserRecord['status']): Promise<boolean> {
+    return (await this.pool.query('UPDATE users SET status = $1 WHERE "user" = $2', [status, user])).rowCount === 1;
+  }
+
+  /** Inside a transaction: revoke one device and queue its removal notice to the rest of its conversations. */
+  private async revokeOne(db: Db, user: UserId, r: Revocation, now: number): Promise<Delivery> {
+    await db.query('UPDATE devices SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2 AND "user" = $3', [now, r.device, user]);
+    await db.query('DELETE FROM sessions WHERE device = $1', [r.device]);
+    await db.query('DELETE FROM key_packages WHERE device = $1', [r.device]);
+    await db.query('DELETE FROM device_presence WHERE device = $1', [r.device]);
+    const gone = (await db.query('DELETE FROM queue WHERE device = $1 RETURNING message', [r.device])).rows as Row[];
+    const messages = [...new Set(gone.map((g) => g.message as number))];
+    if (messages.length > 0) {
+      await db.query('DELETE FROM messages m WHERE m.id = ANY($1::bigint[]) AND NOT EXISTS (SELECT 1 FROM queue q WHERE q.message = m.id)', [messages]);
+    }
+    const deliveries: Delivery = [];
+    const convs = (await db.query('SELECT conversation FROM conversation_members WHERE device = $1 ORDER BY conversation', [r.device])).rows.map(
+      (c: Row) => c.conversation as ConversationId,
+    );
+    for (const conversation of convs) {
+      // The conversation row lock orders this against commits on other nodes.
+      const epoch = (await this.one('SELECT epoch FROM conversations WHERE id = $1 FOR UPDATE', [conversation], db))!.epoch as number;
+      await db.query('DELETE FROM conversation_members WHERE conversation = $1 AND device = $2', [conversation, r.device]);
+      const rest = await this.members(db, conversation);
+      if (rest.length === 0) continue;
+      const input: AppendInput = { conversation, sender: { device: r.device, user }, epoch, id: r.noticeId, payload: r.notice, now };
+      deliveries.push(...(await this.enqueue(db, input, 'remove', r.notice, rest)));
+    }
+    return deliveries;
+  }
+
+  async resetUser(user: UserId, revocations: Revocation[], activation: { codeHash: Uint8Array; expiresAt: number }, now: number): Promise<Delivery> {
+    return this.tx(async (db) => {
+      const deliveries: Delivery = [];
+      for (const r of revocations) deliveries.push(...(await this.revokeOne(db, user, r, now)));
+      await db.query('DELETE FROM device_lists WHERE "user" = $1', [user]);
+      await db.query('DELETE FROM device_links WHERE "user" = $1', [user]);
+      await db.query(
+        `INSERT INTO activation_codes ("user", code_hash, expires_at) VALUES ($1, $2, $3)
+         ON CONFLICT ("user") DO UPDATE SET code_hash = excluded.code_hash, expires_at = excluded.expires_at, attempts = 0, used_at = NULL`,
+        [user, buf(activation.codeHash), activation.expiresAt],
+      );
+      return deliveries;
+    });
+  }
+
+  async revokeDevices(user: UserId, revocations: Revocation[], now: number, deviceList?: StoredDeviceList): Promise<Delivery | 'list-changed'> {
+    return this.tx(async (db): Promise<Delivery | 'list-changed'> => {
+      if (deviceList) {
+        const cur = await this.one('SELECT version FROM device_lists WHERE "user" = $1 FOR UPDATE', [user], db);
+        if (!cur || (cur.version as number) !== deviceList.version - 1) return 'list-changed';
+        await db.query('UPDATE device_lists SET version = $1, account_key = $2, body = $3, signature = $4 WHERE "user" = $5', [
+          deviceList.version, buf(deviceList.accountKey), buf(deviceList.body), buf(deviceList.signature), user,
+        ]);
+      }
+      const deliveries: Delivery = [];
+      for (const r of revocations) deliveries.push(...(await this.revokeOne(db, user, r, now)));
+      return deliveries;
+    });
+  }
+
+  async createLink(link: LinkRecord, maxPending: number): Promise<boolean> {
+    return this.tx(async (db) => {
+      await db.query('SELECT "user" FROM users WHERE "user" = $1 FOR UPDATE', [link.user]);
+      await db.query('DELETE FROM device_links WHERE expires_at <= $1 AND sealed IS NULL', [link.createdAt]);
+      const n = (await this.one('SELECT COUNT(*)::int AS n FROM device_links WHERE "user" = $1 AND expires_at > $2', [link.user, link.createdAt], db))!.n as number;
+      if (n >= maxPending) return false;
+      await db.query(
+        `INSERT INTO device_links (code_hash, "user", device, name, signature_key, hpke_key, key_packages, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        [buf(link.codeHash), link.user, link.device, link.name ?? null, buf(link.signatureKey), buf(link.hpkeKey), buf(encodeLinkKeyPackages(link)), link.createdAt, link.expiresAt],
+      );
+      return true;
+    });
+  }
+
+  async getLink(codeHash: Uint8Array): Promise<LinkRecord | undefined> {
+    const r = await this.one('SELECT * FROM device_links WHERE code_hash = $1', [buf(codeHash)]);
+    return r ? linkFromRow(r) : undefined;
+  }
+
+  async approveLink(input: { codeHash: Uint8Array; deviceList: StoredDeviceList; sealed: Uint8Array; maxDevices: number; now: number }): Promise<LinkApproveVerdict> {
+    return this.tx(async (db): Promise<LinkApproveVerdict> => {
+      const r = await this.one('SELECT * FROM device_links WHERE code_hash = $1 FOR UPDATE', [buf(input.codeHash)], db);
+      if (!r || r.sealed !== null) return 'not-found';
+      const link = linkFromRow(r);
+      if (link.expiresAt <= input.now) return 'expired';
+      const cur = await this.one('SELECT version FROM device_lists WHERE "user" = $1 FOR UPDATE', [link.user], db);
+      const active = (await this.one('SELECT COUNT(*)::int AS n FROM devices WHERE "user" = $1 AND revoked_at IS NULL', [link.user], db))!.n as number;
+      if (active + 1 > input.maxDevices) return 'too-many-devices';
+      if (await this.one('SELECT 1 FROM devices WHERE id = $1', [link.device], db)) return 'device-exists';
+      if (!cur || (cur.version as number) !== input.deviceList.version - 1) return 'list-changed';
+      await db.query('UPDATE device_lists SET version = $1, account_key = $2, body = $3, signature = $4 WHERE "user" = $5', [
+        input.deviceList.version, buf(input.deviceList.accountKey), buf(input.deviceList.body), buf(input.deviceList.signature), link.user,
+      ]);
+      await db.query('INSERT INTO devices (id, "user", name, signature_key, created_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, NULL)', [
+        link.device, link.user, link.name ?? null, buf(link.signatureKey), input.now,
+      ]);
+      for (const kp of link.keyPackages) {
+        await db.query('INSERT INTO key_packages (ref, device, data, last_resort) VALUES ($1, $2, $3, FALSE) ON CONFLICT DO NOTHING', [kp.ref, link.device, buf(kp.data)]);
+      }
+      await db.query('INSERT INTO key_packages (ref, device, data, last_resort) VALUES ($1, $2, $3, TRUE) ON CONFLICT DO NOTHING', [
+        link.lastResort.ref, link.device, buf(link.lastResort.data),
+      ]);
+      await db.query('UPDATE device_links SET sealed = $1 WHERE code_hash = $2', [buf(input.sealed), buf(input.codeHash)]);
+      return 'ok';
+    });
+  }
+
+  async deleteExpiredLinks(now: number): Promise<void> {
+    await this.pool.query('DELETE FROM device_links WHERE expires_at <= $1', [now]);
+  }
+
+  async putWipe(w: WipeRecord): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO wipes (device, command, signature, issued_at, confirmed_at) VALUES ($1, $2, $3, $4, NULL)
+       ON CONFLICT (device) DO UPDATE SET command = excluded.command, signature = excluded.signature, issued_at = excluded.issued_at, confirmed_at = NULL`,
+      [w.device, buf(w.command), buf(w.signature), w.issuedAt],
+    );
+  }
+
+  async getWipe(device: DeviceId): Promise<WipeRecord | undefined> {
+    const r = await this.one('SELECT * FROM wipes WHERE device = $1', [device]);
+    if (!r) return undefined;
+    return { device, command: u8(r.command), signature: u8(r.signature), issuedAt: r.issued_at as number, confirmedAt: (r.confirmed_at as number | null) ?? undefined };
+  }
+
+  async confirmWipe(device: DeviceId, now: number): Promise<void> {
+    await this.pool.query('UPDATE wipes SET confirmed_at = COALESCE(confirmed_at, $1) WHERE device = $2', [now, device]);
+  }
+
+  async addAdminToken(name: string, tokenHash: Uint8Array, now: number): Promise<boolean> {
+    const res = await this.pool.query('INSERT INTO admin_tokens (name, token_hash, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [name, buf(tokenHash), now]);
+    return res.rowCount === 1;
+  }
+
+  async findAdminToken(tokenHash: Uint8Array): Promise<string | undefined> {
+    return (await this.one('SELECT name FROM admin_tokens WHERE token_hash = $1 AND revoked_at IS NULL', [buf(tokenHash)]))?.name as string | undefined;
+  }
+
+  async listAdminTokens(): Promise<AdminTokenRecord[]> {
+    return (await this.pool.query('SELECT * FROM admin_tokens ORDER BY created_at, name')).rows.map((r: Row) => ({
+      name: r.name as string,
+      createdAt: r.created_at as number,
+      revokedAt: (r.revoked_at as number | null) ?? undefined,
+    }));
+  }
+
+  async revokeAdminToken(name: string, now: number): Promise<boolean> {
+    return (await this.pool.query('UPDATE admin_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL', [now, name])).rowCount === 1;
+  }
+
+  async appendAudit(entry: Omit<AuditFields, 'seq'>): Promise<AuditEntry> {
+    return this.tx(async (db) => {
+      // One writer at a time across nodes, so the chain never forks.
+      await db.query('SELECT pg_advisory_xact_lock(7361627)');
+      const last = await this.one('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1', [], db);
+      const seq = last ? (last.seq as number) + 1 : 1;
+      const prevHash = last ? u8(last.hash) : AUDIT_GENESIS;
+      const fields: AuditFields = { ...entry, seq };
+      const hash = auditEntryHash(prevHash, fields);
+      await db.query('INSERT INTO audit_log (seq, at, actor, action, target, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
+        seq, entry.at, entry.actor, entry.action, entry.target, JSON.stringify(entry.details), buf(prevHash), buf(hash),
+      ]);
+      return { ...fields, prevHash, hash };
+    });
+  }
+
+  async listAudit(afterSeq: number, limit: number): Promise<AuditEntry[]> {
+    return (await this.pool.query('SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2', [afterSeq, limit])).rows.map((r: Row) => ({
+      seq: r.seq as number,
+      at: r.at as number,
+      actor: r.actor as string,
+      action: r.action as string,
+      target: r.target as string,
+      details: JSON.parse(r.details as string) as AuditEntry['details'],
+      prevHash: u8(r.prev_hash),
+      hash: u8(r.hash),
+    }));
+  }
+
+  async lookupUser(user: UserId): Promise<UserLookup> {
+    const convs = (
+      await this.pool.query(
+        `SELECT c.id, c.epoch,
+           (SELECT COUNT(*)::int FROM conversation_members m2 WHERE m2.conversation = c.id) AS member_devices,
+           (SELECT COUNT(*)::int FROM messages m WHERE m.conversation = c.id) AS stored_messages,
+           (SELECT COALESCE(SUM(LENGTH(m.payload)), 0)::bigint FROM messages m WHERE m.conversation = c.id) AS stored_bytes
+         FROM conversations c
+         WHERE c.id IN (SELECT cm.conversation FROM conversation_members cm JOIN devices d ON d.id = cm.device WHERE d."user" = $1)
+         ORDER BY c.created_at`,
+        [user],
+      )
+    ).rows as Row[];
+    const queued = (await this.one(
+      `SELECT COUNT(*)::int AS n, COALESCE(SUM(LENGTH(m.payload)), 0)::bigint AS bytes FROM queue q JOIN messages m ON m.id = q.message
+       JOIN devices d ON d.id = q.device WHERE d."user" = $1`,
+      [user],
+    ))!;
+    const blobs = (await this.one('SELECT COUNT(*)::int AS n, COALESCE(SUM(size), 0)::bigint AS bytes FROM blobs WHERE owner_user = $1', [user]))!;
+    const code = await this.one('SELECT expires_at, used_at, attempts FROM activation_codes WHERE "user" = $1', [user]);
+    const list = await this.one('SELECT version FROM device_lists WHERE "user" = $1', [user]);
+    return {
+      conversations: convs.map((c) => ({
+        id: c.id as ConversationId,
+        epoch: c.epoch as number,
+        memberDevices: c.member_devices as number,
+        storedMessages: c.stored_messages as number,
+        storedBytes: c.stored_bytes as number,
+      })),
+      queuedItems: queued.n as number,
+      queuedBytes: queued.bytes as number,
+      blobs: blobs.n as number,
+      blobBytes: blobs.bytes as number,
+      activationCode: code ? { expiresAt: code.expires_at as number, usedAt: (code.used_at as number | null) ?? undefined, attempts: code.attempts as number } : undefined,
+      deviceListVersion: (list?.version as number | undefined) ?? undefined,
+    };
+  }
+
+  async deleteOlderThan(before: number): Promise<{ messages: number; blobs: BlobId[] }> {
+    return this.tx(async (db) => {
+      // Handshake messages (commits, Welcomes) are kept: a device that misses one could never catch up.
+      await db.query("DELETE FROM queue WHERE message IN (SELECT id FROM messages WHERE created_at < $1 AND kind = 'app')", [before]);
+      const messages = (await db.query("DELETE FROM messages WHERE created_at < $1 AND kind = 'app'", [before])).rowCount ?? 0;
+      const blobs = (await db.query('DELETE FROM blobs WHERE complete AND completed_at < $1 RETURNING id', [before])).rows.map((r: Row) => r.id as BlobId);
+      return { messages, blobs };
+    });
+  }
+}
+
+function linkFromRow(r: Row): LinkRecord {
+  return {
+    codeHash: u8(r.code_hash),
+    user: r.user as UserId,
+    device: r.device as DeviceId,
+    name: (r.name as string | null) ?? undefined,
+    signatureKey: u8(r.signature_key),
+    hpkeKey: u8(r.hpke_key),
+    ...decodeLinkKeyPackages(u8(r.key_packages)),
+    createdAt: r.created_at as number,
+    expiresAt: r.expires_at as number,
+    sealed: r.sealed === null ? undefined : u8(r.sealed),
+  };
 }

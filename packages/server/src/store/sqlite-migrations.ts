@@ -132,4 +132,49 @@ export const sqliteMigrations: { version: number; name: string; sql: string }[] 
       CREATE INDEX device_presence_node ON device_presence(node);
     `,
   },
+  {
+    version: 4,
+    name: 'devices-and-admin',
+    sql: `
+      ALTER TABLE devices ADD COLUMN revoked_at INTEGER;
+      CREATE TABLE device_links (
+        code_hash BLOB PRIMARY KEY,
+        user TEXT NOT NULL REFERENCES users(user),
+        device TEXT NOT NULL,
+        name TEXT,
+        signature_key BLOB NOT NULL,
+        hpke_key BLOB NOT NULL,
+        key_packages BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        sealed BLOB
+      );
+      CREATE INDEX device_links_user ON device_links(user, expires_at);
+      CREATE TABLE wipes (
+        device TEXT PRIMARY KEY,
+        command BLOB NOT NULL,
+        signature BLOB NOT NULL,
+        issued_at INTEGER NOT NULL,
+        confirmed_at INTEGER
+      );
+      CREATE TABLE admin_tokens (
+        name TEXT PRIMARY KEY,
+        token_hash BLOB NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER
+      );
+      CREATE TABLE audit_log (
+        seq INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        details TEXT NOT NULL,
+        prev_hash BLOB NOT NULL,
+        hash BLOB NOT NULL
+      );
+      CREATE INDEX messages_created ON messages(created_at);
+      CREATE INDEX blobs_created ON blobs(complete, completed_at);
+    `,
+  },
 ];

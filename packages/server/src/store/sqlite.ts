@@ -1,9 +1,16 @@
 // ServerStore on SQLite (better-sqlite3): one file in the data folder, WAL mode, synchronous=FULL so that an
 // acknowledged message survives a crash. better-sqlite3 is synchronous; each method is one transaction.
 import Database from 'better-sqlite3';
-import type { BlobId, ConversationId, DeviceId, QueueItem, UserId } from '@sealpost/protocol';
+import { auditEntryHash, AUDIT_GENESIS, type AuditEntry, type AuditFields, type BlobId, type ConversationId, type DeviceId, type MessageId, type QueueItem, type UserId } from '@sealpost/protocol';
 import { sqliteMigrations } from './sqlite-migrations.js';
+import { decodeLinkKeyPackages, encodeLinkKeyPackages } from './link-key-packages.js';
 import type {
+  AdminTokenRecord,
+  LinkApproveVerdict,
+  LinkRecord,
+  Revocation,
+  UserLookup,
+  WipeRecord,
   AppendInput,
   AppendResult,
   BlobRecord,
@@ -126,7 +133,7 @@ export class SqliteStore implements ServerStore {
   }
 
   private static readonly userQuery =
-    'SELECT u.*, (SELECT COUNT(*) FROM devices d WHERE d.user = u.user) AS device_count FROM users u';
+    'SELECT u.*, (SELECT COUNT(*) FROM devices d WHERE d.user = u.user AND d.revoked_at IS NULL) AS device_count FROM users u';
 
   async getUser(user: UserId): Promise<UserRecord | undefined> {
     const r = this.stmt(`${SqliteStore.userQuery} WHERE u.user = ?`).get(user) as Row | undefined;
@@ -184,6 +191,7 @@ export class SqliteStore implements ServerStore {
       signatureKey: u8(r.signature_key),
       createdAt: r.created_at as number,
       lastSeenAt: (r.last_seen_at as number | null) ?? undefined,
+      revokedAt: (r.revoked_at as number | null) ?? undefined,
     };
   }
 
@@ -230,7 +238,7 @@ export class SqliteStore implements ServerStore {
       const pick = this.stmt('SELECT ref, data, last_resort FROM key_packages WHERE device = ? ORDER BY last_resort, rowid LIMIT 1');
       const del = this.stmt('DELETE FROM key_packages WHERE ref = ?');
       for (const user of users) {
-        for (const d of this.stmt('SELECT id FROM devices WHERE user = ? ORDER BY created_at').all(user) as Row[]) {
+        for (const d of this.stmt('SELECT id FROM devices WHERE user = ? AND revoked_at IS NULL ORDER BY created_at').all(user) as Row[]) {
           const device = d.id as DeviceId;
           if (skip.has(device)) continue;
           const kp = pick.get(device) as Row | undefined;
@@ -268,7 +276,7 @@ export class SqliteStore implements ServerStore {
     const r = this.db
       .prepare(
         `SELECT s.device, d.user FROM sessions s JOIN devices d ON d.id = s.device JOIN users u ON u.user = d.user
-         WHERE s.token_hash = ? AND s.expires_at > ? AND u.status = 'active'`,
+         WHERE s.token_hash = ? AND s.expires_at > ? AND u.status = 'active' AND d.revoked_at IS NULL`,
       )
       .get(tokenHash, now) as Row | undefined;
     return r ? { device: r.device as DeviceId, user: r.user as UserId } : undefined;
@@ -396,12 +404,15 @@ export class SqliteStore implements ServerStore {
       if (input.epoch !== check.epoch) return { kind: 'epoch-conflict', epoch: check.epoch };
       const members = new Set(this.membersSync(input.conversation));
       for (const d of input.remove) {
-        if (!members.has(d)) return { kind: 'invalid', message: `commit.remove: ${d} is not a member` };
+        // A revoked device already left the server's member list; the commit that removes its leaf is welcome.
+        if (!members.has(d) && !this.stmt('SELECT 1 FROM devices WHERE id = ? AND revoked_at IS NOT NULL').get(d)) {
+          return { kind: 'invalid', message: `commit.remove: ${d} is not a member` };
+        }
         if (d === input.sender.device) return { kind: 'invalid', message: 'commit.remove: a device cannot remove itself by commit' };
       }
       for (const d of input.add) {
         if (members.has(d)) return { kind: 'invalid', message: `commit.add: ${d} is already a member` };
-        if (!this.stmt('SELECT 1 FROM devices WHERE id = ?').get(d)) return { kind: 'invalid', message: `commit.add: unknown device ${d}` };
+        if (!this.stmt('SELECT 1 FROM devices WHERE id = ? AND revoked_at IS NULL').get(d)) return { kind: 'invalid', message: `commit.add: unknown or revoked device ${d}` };
       }
       if (input.add.length > 0 && !input.welcome) return { kind: 'invalid', message: 'commit.w: a commit that adds devices needs a Welcome' };
 
@@ -557,4 +568,227 @@ export class SqliteStore implements ServerStore {
     return n;
   }
 
+
+  // ---- devices and administration -------------------------------------------------------------------------
+
+  async setUserStatus(user: UserId, status: UserRecord['status']): Promise<boolean> {
+    return this.stmt('UPDATE users SET status = ? WHERE user = ?').run(status, user).changes === 1;
+  }
+
+  /** Inside a transaction: revoke one device and queue its removal notice to the rest of its conversations. */
+  private revokeOne(user: UserId, r: Revocation, now: number): Delivery {
+    this.stmt('UPDATE devices SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? AND user = ?').run(now, r.device, user);
+    this.stmt('DELETE FROM sessions WHERE device = ?').run(r.device);
+    this.stmt('DELETE FROM key_packages WHERE device = ?').run(r.device);
+    this.stmt('DELETE FROM device_presence WHERE device = ?').run(r.device);
+    const queued = (this.stmt('SELECT seq FROM queue WHERE device = ?').all(r.device) as Row[]).map((q) => q.seq as number);
+    this.ackOne(r.device, queued);
+    const deliveries: Delivery = [];
+    const convs = (this.stmt('SELECT conversation FROM conversation_members WHERE device = ?').all(r.device) as Row[]).map((c) => c.conversation as ConversationId);
+    for (const conversation of convs) {
+      this.stmt('DELETE FROM conversation_members WHERE conversation = ? AND device = ?').run(conversation, r.device);
+      const epoch = (this.stmt('SELECT epoch FROM conversations WHERE id = ?').get(conversation) as Row).epoch as number;
+      const rest = this.membersSync(conversation);
+      if (rest.length === 0) continue;
+      const input: AppendInput = { conversation, sender: { device: r.device, user }, epoch, id: r.noticeId, payload: r.notice, now };
+      deliveries.push(...this.enqueue(input, 'remove', r.notice, rest));
+    }
+    return deliveries;
+  }
+
+  async resetUser(user: UserId, revocations: Revocation[], activation: { codeHash: Uint8Array; expiresAt: number }, now: number): Promise<Delivery> {
+    return this.db.transaction(() => {
+      const deliveries = revocations.flatMap((r) => this.revokeOne(user, r, now));
+      this.stmt('DELETE FROM device_lists WHERE user = ?').run(user);
+      this.stmt('DELETE FROM device_links WHERE user = ?').run(user);
+      this.db
+        .prepare(
+          `INSERT INTO activation_codes (user, code_hash, expires_at) VALUES (?, ?, ?)
+           ON CONFLICT(user) DO UPDATE SET code_hash = excluded.code_hash, expires_at = excluded.expires_at, attempts = 0, used_at = NULL`,
+        )
+        .run(user, activation.codeHash, activation.expiresAt);
+      return deliveries;
+    })();
+  }
+
+  async revokeDevices(user: UserId, revocations: Revocation[], now: number, deviceList?: StoredDeviceList): Promise<Delivery | 'list-changed'> {
+    return this.db.transaction((): Delivery | 'list-changed' => {
+      if (deviceList) {
+        const cur = this.stmt('SELECT version FROM device_lists WHERE user = ?').get(user) as Row | undefined;
+        if (!cur || (cur.version as number) !== deviceList.version - 1) return 'list-changed';
+        this.stmt('UPDATE device_lists SET version = ?, account_key = ?, body = ?, signature = ? WHERE user = ?').run(
+          deviceList.version, deviceList.accountKey, deviceList.body, deviceList.signature, user);
+      }
+      return revocations.flatMap((r) => this.revokeOne(user, r, now));
+    })();
+  }
+
+  async createLink(link: LinkRecord, maxPending: number): Promise<boolean> {
+    return this.db.transaction(() => {
+      this.stmt('DELETE FROM device_links WHERE expires_at <= ? AND sealed IS NULL').run(link.createdAt);
+      const n = (this.stmt('SELECT COUNT(*) AS n FROM device_links WHERE user = ? AND expires_at > ?').get(link.user, link.createdAt) as Row).n as number;
+      if (n >= maxPending) return false;
+      this.stmt(
+        `INSERT INTO device_links (code_hash, user, device, name, signature_key, hpke_key, key_packages, created_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(link.codeHash, link.user, link.device, link.name ?? null, link.signatureKey, link.hpkeKey, encodeLinkKeyPackages(link), link.createdAt, link.expiresAt);
+      return true;
+    })();
+  }
+
+  async getLink(codeHash: Uint8Array): Promise<LinkRecord | undefined> {
+    const r = this.stmt('SELECT * FROM device_links WHERE code_hash = ?').get(codeHash) as Row | undefined;
+    return r ? linkFromRow(r) : undefined;
+  }
+
+  async approveLink(input: { codeHash: Uint8Array; deviceList: StoredDeviceList; sealed: Uint8Array; maxDevices: number; now: number }): Promise<LinkApproveVerdict> {
+    return this.db.transaction((): LinkApproveVerdict => {
+      const r = this.stmt('SELECT * FROM device_links WHERE code_hash = ?').get(input.codeHash) as Row | undefined;
+      if (!r || r.sealed !== null) return 'not-found';
+      const link = linkFromRow(r);
+      if (link.expiresAt <= input.now) return 'expired';
+      const active = (this.stmt('SELECT COUNT(*) AS n FROM devices WHERE user = ? AND revoked_at IS NULL').get(link.user) as Row).n as number;
+      if (active + 1 > input.maxDevices) return 'too-many-devices';
+      if (this.stmt('SELECT 1 FROM devices WHERE id = ?').get(link.device)) return 'device-exists';
+      const cur = this.stmt('SELECT version FROM device_lists WHERE user = ?').get(link.user) as Row | undefined;
+      if (!cur || (cur.version as number) !== input.deviceList.version - 1) return 'list-changed';
+      this.stmt('UPDATE device_lists SET version = ?, account_key = ?, body = ?, signature = ? WHERE user = ?').run(
+        input.deviceList.version, input.deviceList.accountKey, input.deviceList.body, input.deviceList.signature, link.user);
+      this.stmt('INSERT INTO devices (id, user, name, signature_key, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, NULL)').run(
+        link.device, link.user, link.name ?? null, link.signatureKey, input.now);
+      this.insertKeyPackages(link.device, link.keyPackages, link.lastResort);
+      this.stmt('UPDATE device_links SET sealed = ? WHERE code_hash = ?').run(input.sealed, input.codeHash);
+      return 'ok';
+    })();
+  }
+
+  async deleteExpiredLinks(now: number): Promise<void> {
+    this.stmt('DELETE FROM device_links WHERE expires_at <= ?').run(now);
+  }
+
+  async putWipe(w: WipeRecord): Promise<void> {
+    this.stmt('INSERT OR REPLACE INTO wipes (device, command, signature, issued_at, confirmed_at) VALUES (?, ?, ?, ?, NULL)').run(w.device, w.command, w.signature, w.issuedAt);
+  }
+
+  async getWipe(device: DeviceId): Promise<WipeRecord | undefined> {
+    const r = this.stmt('SELECT * FROM wipes WHERE device = ?').get(device) as Row | undefined;
+    if (!r) return undefined;
+    return { device, command: u8(r.command), signature: u8(r.signature), issuedAt: r.issued_at as number, confirmedAt: (r.confirmed_at as number | null) ?? undefined };
+  }
+
+  async confirmWipe(device: DeviceId, now: number): Promise<void> {
+    this.stmt('UPDATE wipes SET confirmed_at = COALESCE(confirmed_at, ?) WHERE device = ?').run(now, device);
+  }
+
+  async addAdminToken(name: string, tokenHash: Uint8Array, now: number): Promise<boolean> {
+    return this.stmt('INSERT OR IGNORE INTO admin_tokens (name, token_hash, created_at) VALUES (?, ?, ?)').run(name, tokenHash, now).changes === 1;
+  }
+
+  async findAdminToken(tokenHash: Uint8Array): Promise<string | undefined> {
+    const r = this.stmt('SELECT name FROM admin_tokens WHERE token_hash = ? AND revoked_at IS NULL').get(tokenHash) as Row | undefined;
+    return r?.name as string | undefined;
+  }
+
+  async listAdminTokens(): Promise<AdminTokenRecord[]> {
+    return (this.stmt('SELECT * FROM admin_tokens ORDER BY created_at, name').all() as Row[]).map((r) => ({
+      name: r.name as string,
+      createdAt: r.created_at as number,
+      revokedAt: (r.revoked_at as number | null) ?? undefined,
+    }));
+  }
+
+  async revokeAdminToken(name: string, now: number): Promise<boolean> {
+    return this.stmt('UPDATE admin_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL').run(now, name).changes === 1;
+  }
+
+  async appendAudit(entry: Omit<AuditFields, 'seq'>): Promise<AuditEntry> {
+    return this.db.transaction((): AuditEntry => {
+      const last = this.stmt('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1').get() as Row | undefined;
+      const seq = last ? (last.seq as number) + 1 : 1;
+      const prevHash = last ? u8(last.hash) : AUDIT_GENESIS;
+      const fields: AuditFields = { ...entry, seq };
+      const hash = auditEntryHash(prevHash, fields);
+      this.stmt('INSERT INTO audit_log (seq, at, actor, action, target, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(
+        seq, entry.at, entry.actor, entry.action, entry.target, JSON.stringify(entry.details), prevHash, hash);
+      return { ...fields, prevHash, hash };
+    })();
+  }
+
+  async listAudit(afterSeq: number, limit: number): Promise<AuditEntry[]> {
+    return (this.stmt('SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit) as Row[]).map(auditFromRow);
+  }
+
+  async lookupUser(user: UserId): Promise<UserLookup> {
+    const convs = this.stmt(
+      `SELECT c.id, c.epoch,
+         (SELECT COUNT(*) FROM conversation_members m2 WHERE m2.conversation = c.id) AS member_devices,
+         (SELECT COUNT(*) FROM messages m WHERE m.conversation = c.id) AS stored_messages,
+         (SELECT COALESCE(SUM(LENGTH(m.payload)), 0) FROM messages m WHERE m.conversation = c.id) AS stored_bytes
+       FROM conversations c
+       WHERE c.id IN (SELECT cm.conversation FROM conversation_members cm JOIN devices d ON d.id = cm.device WHERE d.user = ?)
+       ORDER BY c.created_at`,
+    ).all(user) as Row[];
+    const queued = this.stmt(
+      `SELECT COUNT(*) AS n, COALESCE(SUM(LENGTH(m.payload)), 0) AS bytes FROM queue q JOIN messages m ON m.id = q.message
+       JOIN devices d ON d.id = q.device WHERE d.user = ?`,
+    ).get(user) as Row;
+    const blobs = this.stmt('SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM blobs WHERE owner_user = ?').get(user) as Row;
+    const code = this.stmt('SELECT expires_at, used_at, attempts FROM activation_codes WHERE user = ?').get(user) as Row | undefined;
+    const list = this.stmt('SELECT version FROM device_lists WHERE user = ?').get(user) as Row | undefined;
+    return {
+      conversations: convs.map((c) => ({
+        id: c.id as ConversationId,
+        epoch: c.epoch as number,
+        memberDevices: c.member_devices as number,
+        storedMessages: c.stored_messages as number,
+        storedBytes: c.stored_bytes as number,
+      })),
+      queuedItems: queued.n as number,
+      queuedBytes: queued.bytes as number,
+      blobs: blobs.n as number,
+      blobBytes: blobs.bytes as number,
+      activationCode: code ? { expiresAt: code.expires_at as number, usedAt: (code.used_at as number | null) ?? undefined, attempts: code.attempts as number } : undefined,
+      deviceListVersion: (list?.version as number | undefined) ?? undefined,
+    };
+  }
+
+  async deleteOlderThan(before: number): Promise<{ messages: number; blobs: BlobId[] }> {
+    return this.db.transaction(() => {
+      // Handshake messages (commits, Welcomes) are kept: a device that misses one could never catch up.
+      this.stmt("DELETE FROM queue WHERE message IN (SELECT id FROM messages WHERE created_at < ? AND kind = 'app')").run(before);
+      const messages = this.stmt("DELETE FROM messages WHERE created_at < ? AND kind = 'app'").run(before).changes;
+      const blobs = (this.stmt('SELECT id FROM blobs WHERE complete = 1 AND completed_at < ?').all(before) as Row[]).map((r) => r.id as BlobId);
+      const del = this.stmt('DELETE FROM blobs WHERE id = ?');
+      for (const id of blobs) del.run(id);
+      return { messages, blobs };
+    })();
+  }
+}
+
+function linkFromRow(r: Row): LinkRecord {
+  return {
+    codeHash: u8(r.code_hash),
+    user: r.user as UserId,
+    device: r.device as DeviceId,
+    name: (r.name as string | null) ?? undefined,
+    signatureKey: u8(r.signature_key),
+    hpkeKey: u8(r.hpke_key),
+    ...decodeLinkKeyPackages(u8(r.key_packages)),
+    createdAt: r.created_at as number,
+    expiresAt: r.expires_at as number,
+    sealed: r.sealed === null ? undefined : u8(r.sealed),
+  };
+}
+
+export function auditFromRow(r: Row): AuditEntry {
+  return {
+    seq: r.seq as number,
+    at: r.at as number,
+    actor: r.actor as string,
+    action: r.action as string,
+    target: r.target as string,
+    details: JSON.parse(r.details as string) as AuditEntry['details'],
+    prevHash: u8(r.prev_hash),
+    hash: u8(r.hash),
+  };
 }

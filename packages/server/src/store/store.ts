@@ -1,6 +1,6 @@
 // ServerStore: every durable thing the server keeps, behind one interface shaped for both SQLite and PostgreSQL
 // (all methods async; every multi-step change is one transaction inside the adapter).
-import type { BlobId, ConversationId, DeviceId, MessageId, QueueItem, QueueKind, UserId } from '@sealpost/protocol';
+import type { AuditEntry, AuditFields, BlobId, ConversationId, DeviceId, MessageId, QueueItem, QueueKind, UserId } from '@sealpost/protocol';
 
 export interface UserRecord {
   user: UserId;
@@ -17,6 +17,8 @@ export interface DeviceRecord {
   signatureKey: Uint8Array;
   createdAt: number;
   lastSeenAt: number | undefined;
+  /** Set once the device was revoked (by its user, an admin, a wipe or an account reset). */
+  revokedAt: number | undefined;
 }
 
 export interface StoredDeviceList {
@@ -83,6 +85,57 @@ export interface CommitInput extends AppendInput {
   welcome: Uint8Array | undefined;
   add: DeviceId[];
   remove: DeviceId[];
+}
+
+/** A pending request of a new device to join an account (device-link.ts). */
+export interface LinkRecord {
+  codeHash: Uint8Array;
+  user: UserId;
+  device: DeviceId;
+  name: string | undefined;
+  signatureKey: Uint8Array;
+  hpkeKey: Uint8Array;
+  keyPackages: NewKeyPackage[];
+  lastResort: NewKeyPackage;
+  createdAt: number;
+  expiresAt: number;
+  /** The bundle sealed to the new device by the approving device; set on approval. */
+  sealed: Uint8Array | undefined;
+}
+
+export type LinkApproveVerdict = 'ok' | 'not-found' | 'expired' | 'too-many-devices' | 'list-changed' | 'device-exists';
+
+/** Revoking a device: the organisation-signed notice its conversations' members receive, so one of them commits the removal. */
+export interface Revocation {
+  device: DeviceId;
+  notice: Uint8Array;
+  /** Message id for the notices. */
+  noticeId: MessageId;
+}
+
+export interface AdminTokenRecord {
+  name: string;
+  createdAt: number;
+  revokedAt: number | undefined;
+}
+
+export interface WipeRecord {
+  device: DeviceId;
+  command: Uint8Array;
+  signature: Uint8Array;
+  issuedAt: number;
+  confirmedAt: number | undefined;
+}
+
+/** What the server holds about one user, for a lawful request: metadata and sizes, never content (it has none). */
+export interface UserLookup {
+  conversations: { id: ConversationId; epoch: number; memberDevices: number; storedMessages: number; storedBytes: number }[];
+  queuedItems: number;
+  queuedBytes: number;
+  blobs: number;
+  blobBytes: number;
+  activationCode: { expiresAt: number; usedAt: number | undefined; attempts: number } | undefined;
+  deviceListVersion: number | undefined;
 }
 
 /** Who must be told about a newly stored message: queue items per recipient device. */
@@ -162,6 +215,47 @@ export interface ServerStore {
   clearPresence(node: string): Promise<void>;
   /** Deletes acknowledged items of this device's queue; returns how many were deleted. */
   ack(device: DeviceId, seqs: number[]): Promise<number>;
+
+  // ---- devices and administration (see docs/devices-and-admin.md) -------------------------------------------
+
+  setUserStatus(user: UserId, status: UserRecord['status']): Promise<boolean>;
+  /**
+   * Account reset for a user who lost every device: revokes all devices (removal notices to their conversations),
+   * forgets the device list and its account key, and issues a new activation code.
+   */
+  resetUser(user: UserId, revocations: Revocation[], activation: { codeHash: Uint8Array; expiresAt: number }, now: number): Promise<Delivery>;
+  /**
+   * Revokes devices: they lose sessions, KeyPackages, queues and conversation memberships, and every remaining
+   * member of their conversations gets the removal notice. With `deviceList`, the user's new signed list replaces
+   * the stored one if the stored version is still `deviceList.version - 1` (else 'list-changed').
+   */
+  revokeDevices(user: UserId, revocations: Revocation[], now: number, deviceList?: StoredDeviceList): Promise<Delivery | 'list-changed'>;
+
+  /** Stores a link request; false when the user already has `maxPending` unexpired requests. */
+  createLink(link: LinkRecord, maxPending: number): Promise<boolean>;
+  getLink(codeHash: Uint8Array): Promise<LinkRecord | undefined>;
+  /** Registers the linked device under the new signed device list and keeps the sealed bundle for it. */
+  approveLink(input: { codeHash: Uint8Array; deviceList: StoredDeviceList; sealed: Uint8Array; maxDevices: number; now: number }): Promise<LinkApproveVerdict>;
+  deleteExpiredLinks(now: number): Promise<void>;
+
+  putWipe(wipe: WipeRecord): Promise<void>;
+  getWipe(device: DeviceId): Promise<WipeRecord | undefined>;
+  confirmWipe(device: DeviceId, now: number): Promise<void>;
+
+  /** Named admin credentials (stored as hashes); false if the name is taken. */
+  addAdminToken(name: string, tokenHash: Uint8Array, now: number): Promise<boolean>;
+  /** The name of the unrevoked admin credential with this hash. */
+  findAdminToken(tokenHash: Uint8Array): Promise<string | undefined>;
+  listAdminTokens(): Promise<AdminTokenRecord[]>;
+  revokeAdminToken(name: string, now: number): Promise<boolean>;
+
+  /** Appends to the hash-linked audit log (the hash is computed inside the transaction). */
+  appendAudit(entry: Omit<AuditFields, 'seq'>): Promise<AuditEntry>;
+  listAudit(afterSeq: number, limit: number): Promise<AuditEntry[]>;
+
+  lookupUser(user: UserId): Promise<UserLookup>;
+  /** Retention: deletes stored messages (and their queue items) and complete blobs created before `before`. */
+  deleteOlderThan(before: number): Promise<{ messages: number; blobs: BlobId[] }>;
 }
 
 export type { QueueKind };

@@ -16,6 +16,7 @@ import {
 import type { ServerContext } from '../context.js';
 import { authenticateDevice } from '../http/routes.js';
 import type { AppendResult } from '../store/store.js';
+import { DISCONNECT_SEQ } from '../admin/revoke.js';
 
 const AUTH_TIMEOUT_MS = 10_000;
 const MAX_BAD_FRAMES = 20;
@@ -174,6 +175,11 @@ export function handleConnection(ctx: ServerContext, registry: ConnectionRegistr
     me = session;
     clearTimeout(authTimer);
     const off = await ctx.bus.subscribe(session.device, (item: QueueItem) => {
+      if (item.seq === DISCONNECT_SEQ && item.from === session.device) {
+        // This device was revoked (or its user disabled), on whichever node that happened.
+        ws.close(4003, 'device revoked');
+        return;
+      }
       if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
         ws.close(1013, 'client too slow; reconnect and fetch');
         return;

@@ -1,0 +1,125 @@
+// Organisation policy: the rules an admin sets (design.md, Admin). The server enforces what it can (device count,
+// sizes, deleting stored ciphertext and blobs past retention); clients enforce the rest (local retention, a
+// passphrase on the local store). One schema for the API, the store and the CLI's human-readable values.
+import { z } from 'zod';
+import { SealpostError } from '../errors.js';
+import { limits } from '../limits.js';
+
+export interface Policy {
+  /** Devices one user may have at once (1 … limits.maxDevicesPerUser). */
+  maxDevicesPerUser: number;
+  /** How long a client keeps messages when the conversation sets nothing shorter; null: keep. */
+  retentionDefaultMs: number | null;
+  /** The longest any message is kept: clients delete older history, the server deletes older stored ciphertext and blobs; null: no limit. */
+  retentionMaxMs: number | null;
+  /** Largest attachment (ciphertext bytes) one upload may declare. */
+  maxAttachmentBytes: number;
+  /** Whether a device's local store must be encrypted with a passphrase. */
+  requirePassphrase: boolean;
+  /** How long an activation code stays valid. */
+  activationCodeTtlMs: number;
+}
+
+const MINUTE = 60_000;
+const DAY = 24 * 60 * MINUTE;
+const ms = (max: number) => z.number().int().min(MINUTE).max(max);
+
+/** The fields alone (for partial changes); `zPolicy` adds the rules between fields. */
+export const zPolicyFields = z
+  .object({
+    maxDevicesPerUser: z.number().int().min(1).max(limits.maxDevicesPerUser),
+    retentionDefaultMs: ms(100 * 365 * DAY).nullable(),
+    retentionMaxMs: ms(100 * 365 * DAY).nullable(),
+    maxAttachmentBytes: z.number().int().min(1024).max(1024 ** 4),
+    requirePassphrase: z.boolean(),
+    activationCodeTtlMs: ms(90 * DAY),
+  })
+  .strict();
+
+export const zPolicy = zPolicyFields.refine((p) => p.retentionDefaultMs === null || p.retentionMaxMs === null || p.retentionDefaultMs <= p.retentionMaxMs, {
+    message: 'retentionDefaultMs must not exceed retentionMaxMs',
+  });
+
+/** The setting names the CLI and API use, and the policy field each one sets. */
+export const policySettings = {
+  'max-devices': 'maxDevicesPerUser',
+  'retention-default': 'retentionDefaultMs',
+  'retention-max': 'retentionMaxMs',
+  'max-attachment-size': 'maxAttachmentBytes',
+  'require-passphrase': 'requirePassphrase',
+  'activation-code-ttl': 'activationCodeTtlMs',
+} as const satisfies Record<string, keyof Policy>;
+export type PolicySetting = keyof typeof policySettings;
+
+export const zPolicySetting = z.enum(Object.keys(policySettings) as [PolicySetting, ...PolicySetting[]]);
+
+const durationUnits: Record<string, number> = { m: MINUTE, h: 60 * MINUTE, d: DAY, w: 7 * DAY };
+const sizeUnits: Record<string, number> = { '': 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4, kb: 1e3, mb: 1e6, gb: 1e9 };
+
+/** "30d", "12h", "90m", "2w"; "off" or "none" for no limit (where allowed). */
+export function parseDuration(text: string, allowOff: boolean): number | null {
+  const t = text.trim().toLowerCase();
+  if (allowOff && (t === 'off' || t === 'none')) return null;
+  const m = /^(\d{1,6})(m|h|d|w)$/.exec(t);
+  if (!m) throw new SealpostError('INVALID_INPUT', `duration: ${JSON.stringify(text.slice(0, 40))} is not like 90m, 12h, 30d or 2w${allowOff ? ' (or off)' : ''}`);
+  return Number(m[1]) * durationUnits[m[2]!]!;
+}
+
+/** "100MiB", "2GiB", "512KiB", "1000000". */
+export function parseSize(text: string): number {
+  const m = /^(\d{1,13})\s*([a-z]*)$/.exec(text.trim().toLowerCase());
+  const unit = m ? sizeUnits[m[2]!] : undefined;
+  if (!m || unit === undefined) throw new SealpostError('INVALID_INPUT', `size: ${JSON.stringify(text.slice(0, 40))} is not like 100MiB, 2GiB or a number of bytes`);
+  return Number(m[1]) * unit;
+}
+
+/** Turns `policy set KEY VALUE` into the one field it changes (the server validates the whole policy again). */
+export function parsePolicySetting(key: string, value: string): Partial<Policy> {
+  const setting = zPolicySetting.safeParse(key);
+  if (!setting.success) {
+    throw new SealpostError('INVALID_INPUT', `policy: unknown setting ${JSON.stringify(key.slice(0, 40))}; known: ${Object.keys(policySettings).join(', ')}`);
+  }
+  switch (setting.data) {
+    case 'max-devices': {
+      if (!/^\d{1,3}$/.test(value.trim())) throw new SealpostError('INVALID_INPUT', 'max-devices: give a whole number');
+      return { maxDevicesPerUser: Number(value) };
+    }
+    case 'retention-default':
+      return { retentionDefaultMs: parseDuration(value, true) };
+    case 'retention-max':
+      return { retentionMaxMs: parseDuration(value, true) };
+    case 'max-attachment-size':
+      return { maxAttachmentBytes: parseSize(value) };
+    case 'require-passphrase': {
+      const v = value.trim().toLowerCase();
+      if (v !== 'true' && v !== 'false') throw new SealpostError('INVALID_INPUT', 'require-passphrase: give true or false');
+      return { requirePassphrase: v === 'true' };
+    }
+    case 'activation-code-ttl':
+      return { activationCodeTtlMs: parseDuration(value, false)! };
+  }
+}
+
+/** Validates a whole policy (after merging a change); a clear error says which rule failed. */
+export function checkPolicy(p: unknown): Policy {
+  const r = zPolicy.safeParse(p);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    throw new SealpostError('POLICY_INVALID', `policy${issue.path.length ? '.' + issue.path.join('.') : ''}: ${issue.message}`);
+  }
+  return r.data;
+}
+
+/** Human-readable form for `policy get` (the JSON form carries the exact numbers). */
+export function describePolicy(p: Policy): Record<PolicySetting, string> {
+  const dur = (v: number | null) => (v === null ? 'off' : v % DAY === 0 ? `${v / DAY}d` : v % (60 * MINUTE) === 0 ? `${v / (60 * MINUTE)}h` : `${v / MINUTE}m`);
+  const size = (v: number) => (v % 1024 ** 3 === 0 ? `${v / 1024 ** 3}GiB` : v % 1024 ** 2 === 0 ? `${v / 1024 ** 2}MiB` : `${v}`);
+  return {
+    'max-devices': String(p.maxDevicesPerUser),
+    'retention-default': dur(p.retentionDefaultMs),
+    'retention-max': dur(p.retentionMaxMs),
+    'max-attachment-size': size(p.maxAttachmentBytes),
+    'require-passphrase': String(p.requirePassphrase),
+    'activation-code-ttl': dur(p.activationCodeTtlMs),
+  };
+}

@@ -1,0 +1,30 @@
+// The organisation policy as the server keeps it: one JSON value in the store's meta table, defaults for
+// anything never set, validated as a whole on every change.
+import { checkPolicy, type Policy } from '@sealpost/protocol';
+import type { ServerContext } from '../context.js';
+
+const META_KEY = 'policy';
+
+export function defaultPolicy(ctx: Pick<ServerContext, 'maxBlobBytes' | 'activationTtlMs'>): Policy {
+  return {
+    maxDevicesPerUser: 10,
+    retentionDefaultMs: null,
+    retentionMaxMs: null,
+    maxAttachmentBytes: ctx.maxBlobBytes,
+    requirePassphrase: false,
+    activationCodeTtlMs: ctx.activationTtlMs,
+  };
+}
+
+export async function getPolicy(ctx: ServerContext): Promise<Policy> {
+  const raw = await ctx.store.getMeta(META_KEY);
+  if (!raw) return defaultPolicy(ctx);
+  return checkPolicy({ ...defaultPolicy(ctx), ...(JSON.parse(raw) as Partial<Policy>) });
+}
+
+/** Merges a change into the current policy; throws POLICY_INVALID (and stores nothing) if the result breaks a rule. */
+export async function changePolicy(ctx: ServerContext, change: Partial<Policy>): Promise<Policy> {
+  const next = checkPolicy({ ...(await getPolicy(ctx)), ...change });
+  await ctx.store.setMeta(META_KEY, JSON.stringify(next));
+  return next;
+}

@@ -1,0 +1,55 @@
+// Revoking devices: the store takes them out of sessions, queues and member lists; every remaining member of
+// their conversations gets an organisation-signed removal notice, and the first member to process it commits the
+// MLS Remove (docs/devices-and-admin.md explains why a notice rather than an MLS external proposal). Connections
+// the devices still hold, on any node, are closed through the bus.
+import { newMessageId, signOrgCommand, type DeviceId, type QueueItem, type UserId } from '@sealpost/protocol';
+import type { ServerContext } from '../context.js';
+import type { Delivery, Revocation, StoredDeviceList } from '../store/store.js';
+
+/** Sequence number of the bus-only item that tells a node to close a revoked device's connections (never stored). */
+export const DISCONNECT_SEQ = Number.MAX_SAFE_INTEGER;
+
+export async function revocationsFor(ctx: ServerContext, user: UserId, devices: DeviceId[]): Promise<Revocation[]> {
+  const issuedAt = ctx.clock.now();
+  const out: Revocation[] = [];
+  for (const device of devices) {
+    const signed = await signOrgCommand(ctx.cs.signature, ctx.org.privateKey, { kind: 'remove-device', device, user, issuedAt });
+    out.push({ device, notice: encodeNotice(signed), noticeId: newMessageId() });
+  }
+  return out;
+}
+
+/** A notice on the wire: the signed body and the signature, length-prefixed (the client splits them). */
+function encodeNotice(s: { body: Uint8Array; signature: Uint8Array }): Uint8Array {
+  const out = new Uint8Array(2 + s.body.length + s.signature.length);
+  new DataView(out.buffer).setUint16(0, s.body.length);
+  out.set(s.body, 2);
+  out.set(s.signature, 2 + s.body.length);
+  return out;
+}
+
+export function publishRevocation(ctx: ServerContext, user: UserId, devices: DeviceId[], deliveries: Delivery): void {
+  const disconnect = devices.map((device) => {
+    const item: QueueItem = {
+      seq: DISCONNECT_SEQ,
+      c: 'c_AAAAAAAAAAAAAAAAAAAAAA' as QueueItem['c'],
+      k: 'remove',
+      e: 0,
+      id: newMessageId(),
+      from: device,
+      fromUser: user,
+      at: ctx.clock.now(),
+      p: new Uint8Array(0),
+    };
+    return { device, item };
+  });
+  ctx.bus.publish([...deliveries, ...disconnect]);
+}
+
+export async function revokeDevices(ctx: ServerContext, user: UserId, devices: DeviceId[], deviceList?: StoredDeviceList): Promise<'ok' | 'list-changed'> {
+  const revocations = await revocationsFor(ctx, user, devices);
+  const res = await ctx.store.revokeDevices(user, revocations, ctx.clock.now(), deviceList);
+  if (res === 'list-changed') return res;
+  publishRevocation(ctx, user, devices, res);
+  return 'ok';
+}
