@@ -3,37 +3,16 @@
 // stable error code on stderr.
 import { Command, CommanderError, Option } from 'commander';
 import { SealpostError, parseConversationId, type ConversationId } from '@sealpost/protocol';
-import { HttpApi, SealpostClient, normaliseServerUrl, type ChatMessage, type MailSummary, type Received } from '@sealpost/client';
+import { SealpostClient, type ChatMessage, type MailSummary, type Received } from '@sealpost/client';
+import { adminApi, jsonOption, newPassphrase, policyNeedsPassphrase, profileOf, profileOption, required, withClient, type JsonOpt } from './common.js';
+import { registerAdminCommands } from './commands/admin.js';
+import { registerDeviceCommands } from './commands/devices.js';
+import { registerProfileCommands } from './commands/profile.js';
 import { makeOutput, reportError, type Output } from './output.js';
 import { withProgress } from './progress.js';
 import { readTextFile } from './text-file.js';
 
 const VERSION = '0.1.0';
-
-interface JsonOpt {
-  json?: boolean;
-}
-
-function required(value: string | undefined, flag: string, env: string): string {
-  if (value && value.length > 0) return value;
-  throw new SealpostError('INVALID_INPUT', `${flag} is required (or set ${env})`);
-}
-
-const profileOption = () => new Option('--profile <dir>', 'profile folder of this device (env SEALPOST_PROFILE)');
-const jsonOption = () => new Option('--json', 'print one JSON object per line');
-
-function profileOf(o: { profile?: string }): string {
-  return required(o.profile ?? process.env.SEALPOST_PROFILE, '--profile', 'SEALPOST_PROFILE');
-}
-
-async function withClient<T>(o: { profile?: string }, out: Output, fn: (c: SealpostClient) => Promise<T>): Promise<T> {
-  const client = await SealpostClient.open(profileOf(o), { warn: (m) => out.warn(m) });
-  try {
-    return await fn(client);
-  } finally {
-    await client.close();
-  }
-}
 
 const when = (iso: string) => iso.replace('T', ' ').slice(0, 19);
 const size = (n: number) => (n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`);
@@ -133,11 +112,6 @@ export function buildProgram(): Command {
   // ---- admin --------------------------------------------------------------------------------------------------
   const admin = program.command('admin').description('administer users (needs the admin token)');
   const adminUser = admin.command('user').description('users of this server');
-  const adminApi = (o: { server?: string; token?: string }) => {
-    const server = normaliseServerUrl(required(o.server ?? process.env.SEALPOST_SERVER, '--server', 'SEALPOST_SERVER'));
-    const token = required(o.token ?? process.env.SEALPOST_ADMIN_TOKEN, '--token', 'SEALPOST_ADMIN_TOKEN');
-    return { api: new HttpApi(server), token };
-  };
   adminUser
     .command('add <user>')
     .description('create a user and print a one-time activation code')
@@ -177,6 +151,10 @@ export function buildProgram(): Command {
       for (const u of res.users) out.result(u, `${u.user}\t${u.status}\t${u.devices} device(s)\t${u.name ?? ''}`.trimEnd());
     });
 
+  registerAdminCommands(admin, adminUser);
+  registerDeviceCommands(program);
+  registerProfileCommands(program);
+
   // ---- enroll -------------------------------------------------------------------------------------------------
   program
     .command('enroll')
@@ -186,13 +164,15 @@ export function buildProgram(): Command {
     .requiredOption('--code <code>', 'the activation code from your admin')
     .addOption(profileOption())
     .option('--device-name <name>', 'a name for this device')
+    .option('--passphrase', 'encrypt the local store with a passphrase (asked, or SEALPOST_PASSPHRASE); required when policy says so')
     .addOption(jsonOption())
-    .action(async (o: { server?: string; user: string; code: string; profile?: string; deviceName?: string } & JsonOpt) => {
+    .action(async (o: { server?: string; user: string; code: string; profile?: string; deviceName?: string; passphrase?: boolean } & JsonOpt) => {
       const out = makeOutput(Boolean(o.json));
       const server = required(o.server ?? process.env.SEALPOST_SERVER, '--server', 'SEALPOST_SERVER');
+      const passphrase = await newPassphrase(Boolean(o.passphrase) || (await policyNeedsPassphrase(server)));
       const client = await SealpostClient.enroll(
         { server, user: o.user, code: o.code, profile: profileOf(o), ...(o.deviceName ? { deviceName: o.deviceName } : {}) },
-        { warn: (m) => out.warn(m) },
+        { warn: (m) => out.warn(m), ...(passphrase ? { passphrase } : {}) },
       );
       out.result({ user: client.user, device: client.device, server: client.server }, `enrolled ${client.user} (device ${client.device}) on ${client.server}`);
       await client.close();

@@ -2,8 +2,6 @@
 // Sending: encrypt → persist state + outbox in one transaction → deliver. Receiving: process → persist state +
 // message + sync position in one transaction → ack. Membership changes: commit → persist as pending → send →
 // apply on acceptance, or re-sync and retry when another member's commit won the epoch.
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import WebSocket from 'ws';
 import {
   GroupEngine,
@@ -21,6 +19,16 @@ import {
   parseUserId,
   signDeviceList,
   signLabelled,
+  signWipeReceipt,
+  verifyDeviceList,
+  verifyOrgCommand,
+  linkFingerprint,
+  linkQrPayload,
+  parseLinkCode,
+  signedDeviceListFromJson,
+  bytesEqual,
+  type DeviceList,
+  type HistoryItem,
   signedDeviceListToJson,
   toBase64Url,
   summariseFile,
@@ -47,10 +55,13 @@ import { forwardSubject, forwardText, mailSummary, newMailMessageId, replyRecipi
 import { ProfileStore, type ConversationRow, type MessageRow } from './profile-store.node.js';
 import { ServerSocket, type WebSocketFactory } from './socket.js';
 import { DeviceTrust } from './trust.js';
+import { newLinkHpkeKeys, openLinkBundle, sealLinkBundle, splitNotice } from './device-link.node.js';
 
 export interface ClientOptions {
   /** Where warnings go (a message that could not be processed, a retry). Default: nowhere. */
   warn?: (message: string) => void;
+  /** Passphrase of an encrypted local store (required when the organisation's policy says so). */
+  passphrase?: string;
   webSocket?: WebSocketFactory;
   /** Test double hooks, named as such: let a test simulate a crash at a precise point. Never set in product code. */
   testHooks?: { beforeAck?: () => void; beforeCommitSend?: () => Promise<void>; afterUploadPart?: (part: number) => void };
@@ -88,7 +99,42 @@ export interface ConversationSummary {
   status: 'active' | 'removed';
 }
 
+/** What the server tells every device before it trusts it with anything (GET /v1/info). */
+interface ServerInfo {
+  domain: string;
+  orgKey: string;
+  policy: { requirePassphrase: boolean; retentionDefaultMs: number | null; retentionMaxMs: number | null; maxAttachmentBytes: number; maxDevicesPerUser: number };
+}
+
+export interface LinkCode {
+  code: string;
+  /** What a QR code shows: server, user, code and the fingerprint, so the approving device can check it itself. */
+  qr: string;
+  /** The new device's key fingerprint: the approving device shows the same digits. */
+  fingerprint: string;
+  expiresAt: string;
+}
+
+export interface LinkRequestInfo {
+  device: DeviceId;
+  deviceName: string | null;
+  fingerprint: string;
+  createdAt: string;
+}
+
+export interface OwnDevice {
+  id: DeviceId;
+  name: string | null;
+  createdAt: string;
+  lastSeenAt: string | null;
+  status: 'active' | 'revoked';
+  /** Whether the account-signed device list names it. */
+  signed: boolean;
+  current: boolean;
+}
+
 const KEY_PACKAGE_BATCH = 50;
+const LINK_POLL_MS = 1000;
 const KEY_PACKAGE_LOW_WATER = 10;
 const MAX_COMMIT_ATTEMPTS = 6;
 const MAX_SEND_ATTEMPTS = 6;
@@ -123,7 +169,8 @@ export class SealpostClient {
   ): Promise<SealpostClient> {
     const user = parseUserId(params.user);
     const server = normaliseServerUrl(params.server);
-    const store = ProfileStore.open(params.profile, { create: true });
+    const info = await fetchServerInfo(server);
+    const store = openNewProfile(params.profile, info, options);
     try {
       const client = await SealpostClient.build(store, server, user, newDeviceId(), options);
       const account = await client.engine.generateSignatureKeyPair();
@@ -134,11 +181,7 @@ export class SealpostClient {
         accountKey: account.publicKey,
         devices: [{ id: client.device, signatureKey: deviceKeys.publicKey, addedAt: Date.now() }],
       });
-      store.setMeta('server', server);
-      store.setMeta('user', user);
-      store.setMeta('device', client.device);
-      store.setMeta('device_sig_public', deviceKeys.publicKey);
-      store.setMeta('device_sig_private', deviceKeys.privateKey);
+      client.saveIdentity(info, deviceKeys);
       store.setMeta('account_public', account.publicKey);
       store.setMeta('account_private', account.privateKey);
       store.putKnownUser(user, account.publicKey, 1, Date.now());
@@ -161,18 +204,138 @@ export class SealpostClient {
       store.setMeta('enrolled', '1');
       return client;
     } catch (err) {
-      // Never leave a half-made profile behind: the next attempt starts clean.
-      store.close();
-      for (const f of ['profile.db', 'profile.db-wal', 'profile.db-shm']) rmSync(join(store.dir, f), { force: true });
+      discardProfile(store);
       throw err;
     }
   }
 
+  /**
+   * Link this (new) device to an account that has a device already: post this device's keys, hand the code to
+   * `onCode` (show it, or its QR payload), and wait — up to the request's lifetime, or until `signal` aborts — for
+   * the user to approve it on the other device. Then verify the account-signed device list that now names this
+   * device, keep the account key it received sealed to it, and fetch what is waiting.
+   */
+  static async link(
+    params: { server: string; user: string; profile: string; deviceName?: string },
+    options: ClientOptions & { onCode: (code: LinkCode) => void; signal?: AbortSignal; pollMs?: number },
+  ): Promise<SealpostClient> {
+    const user = parseUserId(params.user);
+    const server = normaliseServerUrl(params.server);
+    const info = await fetchServerInfo(server);
+    const store = openNewProfile(params.profile, info, options);
+    try {
+      const client = await SealpostClient.build(store, server, user, newDeviceId(), options);
+      const deviceKeys = await client.engine.generateSignatureKeyPair();
+      const hpke = await newLinkHpkeKeys(client.engine.cs);
+      client.saveIdentity(info, deviceKeys);
+      const kps = await client.makeKeyPackages(KEY_PACKAGE_BATCH);
+      const lastResort = await client.makeKeyPackages(1, true);
+      const anon = new HttpApi(server);
+      const req = await anon.request<{ code: string; expiresAt: string }>(
+        'POST',
+        '/v1/link',
+        {
+          user,
+          device: client.device,
+          ...(params.deviceName ? { deviceName: params.deviceName } : {}),
+          signatureKey: toBase64Url(deviceKeys.publicKey),
+          hpkeKey: toBase64Url(hpke.publicKey),
+          keyPackages: kps.map(toBase64Url),
+          lastResortKeyPackage: toBase64Url(lastResort[0]!),
+        },
+        'none',
+      );
+      const fingerprint = linkFingerprint(deviceKeys.publicKey, hpke.publicKey);
+      options.onCode({ code: req.code, qr: linkQrPayload({ server, user, code: req.code, fingerprint }), fingerprint, expiresAt: req.expiresAt });
+      const deadline = Date.parse(req.expiresAt) + 5_000;
+      let sealed: Uint8Array | undefined;
+      while (!sealed) {
+        if (options.signal?.aborted) throw new SealpostError('LINK_EXPIRED', 'linking was cancelled');
+        if (Date.now() > deadline) throw new SealpostError('LINK_EXPIRED', 'the link request expired before it was approved; start again');
+        await new Promise((r) => setTimeout(r, options.pollMs ?? LINK_POLL_MS));
+        const st = await anon.request<{ status: string; sealed?: string }>('GET', `/v1/link/${req.code}/status?device=${client.device}`, undefined, 'none');
+        if (st.status === 'approved' && st.sealed) sealed = fromBase64Url(st.sealed);
+      }
+      const bundle = await openLinkBundle(client.engine.cs, hpke.privateKey, client.device, sealed);
+      // The bundle came from the server's relay: believe it only if the account key it carries signed a device
+      // list that names exactly this device with exactly this key.
+      const listed = await client.api.request<{ deviceList: { body: string; signature: string } }>('GET', `/v1/users/${encodeURIComponent(user)}/devices`);
+      const verdict = await verifyDeviceList(client.engine.cs.signature, signedDeviceListFromJson(listed.deviceList), {
+        user,
+        pinned: { accountKey: bundle.accountPublic, version: 1 },
+      });
+      const me = verdict.kind === 'ok' ? verdict.list.devices.find((d) => d.id === client.device) : undefined;
+      if (verdict.kind !== 'ok' || !me || !bytesEqual(me.signatureKey, deviceKeys.publicKey)) {
+        throw new SealpostError('DEVICE_LIST_INVALID', 'the approved device list does not name this device with its key under the account key received');
+      }
+      store.setMeta('account_public', bundle.accountPublic);
+      store.setMeta('account_private', bundle.accountPrivate);
+      store.putKnownUser(user, bundle.accountPublic, verdict.list.version, Date.now());
+      client.importHistory(bundle.history);
+      store.setMeta('enrolled', '1');
+      return client;
+    } catch (err) {
+      discardProfile(store);
+      throw err;
+    }
+  }
+
+  /** Device keys, server facts (organisation key, policy) of a new profile. */
+  private saveIdentity(info: ServerInfo, deviceKeys: SignatureKeyPair): void {
+    this.store.setMeta('server', this.server);
+    this.store.setMeta('user', this.user);
+    this.store.setMeta('device', this.device);
+    this.store.setMeta('device_sig_public', deviceKeys.publicKey);
+    this.store.setMeta('device_sig_private', deviceKeys.privateKey);
+    this.rememberServerInfo(info);
+  }
+
+  private rememberServerInfo(info: ServerInfo): void {
+    const org = fromBase64Url(info.orgKey);
+    // Pinned once: a server that later shows another organisation key cannot make this device obey it.
+    if (org && org.length === 32 && !this.store.getMeta('org_key')) this.store.setMeta('org_key', org);
+    this.store.setMeta('policy', JSON.stringify(info.policy));
+  }
+
+  private importHistory(history: HistoryItem[]): void {
+    for (const h of history) {
+      let content: Record<string, unknown>;
+      try {
+        content = JSON.parse(h.content) as Record<string, unknown>;
+      } catch {
+        continue;
+      }
+      this.store.addMessage(
+        {
+          conversation: h.conversation as ConversationId,
+          id: h.id as MessageId,
+          senderUser: h.senderUser as UserId,
+          senderDevice: h.senderDevice as DeviceId,
+          sentAt: h.sentAt,
+          receivedAt: h.sentAt,
+          direction: h.senderUser === this.user ? 'out' : 'in',
+          kind: h.kind,
+          read: true,
+          content,
+        },
+        true,
+      );
+    }
+  }
+
   static async open(profile: string, options: ClientOptions = {}): Promise<SealpostClient> {
-    const store = ProfileStore.open(profile, { create: false });
+    const store = ProfileStore.open(profile, { create: false, ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}) });
     if (store.getMetaText('enrolled') !== '1') {
       store.close();
       throw new SealpostError('NOT_ENROLLED', `the profile in ${store.dir} never finished enrolling; remove it and enroll again`);
+    }
+    const policy = JSON.parse(store.getMetaText('policy') ?? '{}') as Partial<ServerInfo['policy']>;
+    if (policy.requirePassphrase && !store.encrypted) {
+      store.close();
+      throw new SealpostError(
+        'PASSPHRASE_REQUIRED',
+        `your organisation requires a passphrase on this device's store; set one with \`sealpost profile passphrase --profile ${store.dir}\``,
+      );
     }
     const server = store.getMetaText('server')!;
     return SealpostClient.build(store, server, parseUserId(store.getMetaText('user')), store.getMetaText('device') as DeviceId, options);
@@ -183,7 +346,7 @@ export class SealpostClient {
     const api = new HttpApi(server, () => client!.sessionToken());
     let trust: DeviceTrust | undefined;
     const engine = await GroupEngine.create((identity, key) => trust!.isTrusted(identity, key), nodeCiphersuite());
-    trust = new DeviceTrust(engine.cs, api, store);
+    trust = new DeviceTrust(engine.cs, api, store, { user, accountKey: () => store.getMeta('account_public') }, options.warn ?? (() => {}));
     client = new SealpostClient(store, api, engine, options, user, device, server);
     client.trust = trust;
     const c = client;
@@ -226,12 +389,13 @@ export class SealpostClient {
     const challengeBytes = fromBase64Url(challenge);
     if (!challengeBytes || challengeBytes.length !== 32) throw new SealpostError('PROTOCOL_ERROR', 'server sent a malformed challenge');
     const signature = await signLabelled(this.engine.cs.signature, this.deviceKeys.privateKey, 'auth-challenge', challengeMessage(domain, this.device, challengeBytes));
-    const session = await anon.request<{ token: string; expiresAt: string }>(
+    const session = await anon.request<{ token: string; expiresAt: string } | { wipe: { command: string; signature: string } }>(
       'POST',
       '/v1/auth/session',
       { device: this.device, challenge, signature: toBase64Url(signature) },
       'none',
     );
+    if ('wipe' in session) return this.carryOutWipe(session.wipe);
     this.store.setMeta('session_token', session.token);
     this.store.setMeta('session_expires', String(Date.parse(session.expiresAt)));
     return session.token;
@@ -689,7 +853,7 @@ export class SealpostClient {
    * Make and deliver one commit. RFC 9420 §14: the server accepts exactly one commit per epoch; when another
    * member's commit wins, process it and make ours again on top of it.
    */
-  private async commitChange(conversation: ConversationId, change: { addUsers?: UserId[]; removeUsers?: UserId[] }): Promise<void> {
+  private async commitChange(conversation: ConversationId, change: { addUsers?: UserId[]; removeUsers?: UserId[]; removeDevices?: DeviceId[] }): Promise<void> {
     let keyPackages: { device: DeviceId; keyPackage: Uint8Array }[] = [];
     if (change.addUsers && change.addUsers.length > 0) {
       const conv = this.requireConversation(conversation);
@@ -722,7 +886,9 @@ export class SealpostClient {
         const members = this.engine.members(state);
         const present = new Set(members.map((m) => m.device));
         const adds = keyPackages.filter((k) => !present.has(k.device));
-        const removes = members.filter((m) => change.removeUsers?.includes(m.user)).map((m) => m.device);
+        const removes = members
+          .filter((m) => m.device !== this.device && (change.removeUsers?.includes(m.user) || change.removeDevices?.includes(m.device)))
+          .map((m) => m.device);
         if (adds.length === 0 && removes.length === 0) return undefined;
         const result = await this.engine.commit(state, {
           add: adds.map((k) => k.keyPackage),
@@ -794,8 +960,10 @@ export class SealpostClient {
     return this.serial(async () => {
       await this.flushPendingCommits();
       await this.syncInternal();
+      await this.applyRemovals();
       await this.flushOutbox();
       await this.replenishKeyPackages();
+      await this.applyPolicy();
       return this.store.takeUnseen().map(toReceived);
     });
   }
@@ -857,6 +1025,8 @@ export class SealpostClient {
           return await this.processCommit(item);
         case 'app':
           return await this.processApplication(item);
+        case 'remove':
+          return await this.processRemovalNotice(item);
       }
     } catch (err) {
       if (err instanceof SealpostError && transientCodes.has(err.code)) throw err;
@@ -922,6 +1092,197 @@ export class SealpostClient {
     this.store.addMessage(row, false);
   }
 
+  // ---- revoked devices, wipe, policy -------------------------------------------------------------------------
+
+  /**
+   * An organisation-signed notice that a device was revoked. Checked against the organisation key pinned at
+   * enrollment; the removal itself is committed after the batch (it needs the network).
+   */
+  private async processRemovalNotice(item: QueueItem): Promise<void> {
+    const org = this.store.getMeta('org_key');
+    const signed = splitNotice(item.p);
+    if (!org || !signed) throw new SealpostError('MLS_ERROR', 'removal notice: malformed or no organisation key pinned');
+    const v = await verifyOrgCommand(this.engine.cs.signature, org, signed, { kind: 'remove-device', device: item.from });
+    if (v.kind !== 'ok') throw new SealpostError('MLS_ERROR', `removal notice refused: ${v.reason}`);
+    if (v.command.device === this.device) return;
+    this.store.addPendingRemoval(item.c, v.command.device);
+  }
+
+  /** Commit the removal of revoked devices that are still leaves in our groups (another member may be first). */
+  private async applyRemovals(): Promise<void> {
+    for (const r of this.store.listPendingRemovals()) {
+      const conv = this.store.getConversation(r.conversation);
+      try {
+        if (conv?.status === 'active') await this.commitChange(r.conversation, { removeDevices: [r.device] });
+        this.store.deletePendingRemoval(r.conversation, r.device);
+      } catch (err) {
+        if (err instanceof SealpostError && transientCodes.has(err.code)) throw err;
+        this.warn(`could not remove revoked device ${r.device} from ${r.conversation}: ${(err as Error).message}`);
+        this.store.deletePendingRemoval(r.conversation, r.device);
+      }
+    }
+  }
+
+  /**
+   * The server says this device is to be wiped. Obey only a command signed by the organisation key pinned at
+   * enrollment and naming this device; then erase keys, group state and messages, and confirm.
+   */
+  private async carryOutWipe(wipe: { command: string; signature: string }): Promise<never> {
+    const org = this.store.getMeta('org_key');
+    const body = fromBase64Url(wipe.command);
+    const signature = fromBase64Url(wipe.signature);
+    const v = org && body && signature ? await verifyOrgCommand(this.engine.cs.signature, org, { body, signature }, { kind: 'wipe', device: this.device }) : undefined;
+    if (v?.kind !== 'ok') {
+      this.warn(`ignored a wipe command that is not signed by your organisation's key for this device (${v?.reason ?? 'malformed'})`);
+      throw new SealpostError('DEVICE_REVOKED', 'this device was revoked');
+    }
+    const receipt = await signWipeReceipt(this.engine.cs.signature, this.deviceKeys.privateKey, body!);
+    const dir = this.store.dir;
+    this.states.clear();
+    this.store.close();
+    ProfileStore.erase(dir);
+    await new HttpApi(this.server)
+      .request('POST', '/v1/wipe/confirm', { device: this.device, receipt: toBase64Url(receipt) }, 'none')
+      .catch((err) => this.warn(`wiped, but could not confirm to the server: ${(err as Error).message}`));
+    throw new SealpostError('DEVICE_WIPED', `this device was wiped by your organisation: its keys, conversations and messages in ${dir} are erased`);
+  }
+
+  /** Fetch the policy the server publishes; keep it; apply what only the client can (local retention). */
+  private async applyPolicy(): Promise<void> {
+    const info = await fetchServerInfo(this.server).catch(() => undefined);
+    if (info) this.rememberServerInfo(info);
+    const policy = JSON.parse(this.store.getMetaText('policy') ?? '{}') as Partial<ServerInfo['policy']>;
+    const limits = [policy.retentionDefaultMs, policy.retentionMaxMs].filter((v): v is number => typeof v === 'number');
+    if (limits.length === 0) return;
+    const orphans = this.store.deleteMessagesBefore(Date.now() - Math.min(...limits));
+    for (const blob of orphans) await this.files.release(blob as BlobId).catch(() => {});
+  }
+
+  // ---- devices ------------------------------------------------------------------------------------------------
+
+  /** This account's current signed device list, verified with the account key this device holds. */
+  private async ownSignedList(): Promise<{ list: DeviceList; records: { id: DeviceId; name: string | null; createdAt: string; lastSeenAt: string | null; revokedAt: string | null }[] }> {
+    const res = await this.api.request<{
+      deviceList: { body: string; signature: string } | null;
+      devices: { id: DeviceId; name: string | null; createdAt: string; lastSeenAt: string | null; revokedAt: string | null }[];
+    }>('GET', '/v1/devices');
+    const accountKey = this.store.getMeta('account_public');
+    if (!res.deviceList || !accountKey) throw new SealpostError('DEVICE_LIST_INVALID', 'the server holds no device list for this account');
+    const known = this.store.getKnownUser(this.user);
+    const v = await verifyDeviceList(this.engine.cs.signature, signedDeviceListFromJson(res.deviceList), {
+      user: this.user,
+      pinned: { accountKey, version: known?.version ?? 1 },
+    });
+    if (v.kind !== 'ok') throw new SealpostError('DEVICE_LIST_INVALID', `your own device list does not verify: ${v.reason}`);
+    this.store.putKnownUser(this.user, accountKey, v.list.version, Date.now());
+    return { list: v.list, records: res.devices };
+  }
+
+  /** This account's devices: the signed list, with what the server knows of each (name, last seen, revoked). */
+  devices(): Promise<OwnDevice[]> {
+    return this.serial(async () => {
+      const { list, records } = await this.ownSignedList();
+      return records.map((r) => ({
+        id: r.id,
+        name: r.name,
+        createdAt: r.createdAt,
+        lastSeenAt: r.lastSeenAt,
+        status: r.revokedAt ? ('revoked' as const) : ('active' as const),
+        signed: list.devices.some((d) => d.id === r.id),
+        current: r.id === this.device,
+      }));
+    });
+  }
+
+  /** What a new device asked with this code: who, and its fingerprint to compare with the one it shows. */
+  linkRequest(code: string): Promise<LinkRequestInfo> {
+    return this.serial(async () => {
+      const info = await this.fetchLinkRequest(code);
+      return { device: info.device, deviceName: info.deviceName, fingerprint: info.fingerprint, createdAt: info.createdAt };
+    });
+  }
+
+  private async fetchLinkRequest(code: string) {
+    const c = parseLinkCode(code);
+    if (!c) throw new SealpostError('LINK_CODE_INVALID', 'not a link code (like ABCDE-12345)');
+    const r = await this.api.request<{ device: DeviceId; deviceName: string | null; signatureKey: string; hpkeKey: string; createdAt: string }>('GET', `/v1/link/${c}`);
+    const signatureKey = fromBase64Url(r.signatureKey);
+    const hpkeKey = fromBase64Url(r.hpkeKey);
+    if (!signatureKey || !hpkeKey || signatureKey.length !== 32 || hpkeKey.length !== 32) throw new SealpostError('PROTOCOL_ERROR', 'link request: malformed keys');
+    return { ...r, code: c, signatureKey, hpkeKey, fingerprint: linkFingerprint(signatureKey, hpkeKey) };
+  }
+
+  /**
+   * Approve a new device: sign the next device list with it, seal the account key (and the last `history`
+   * messages) to it, and add it to every conversation this device is in. `fingerprint`, when given (from the QR
+   * payload or typed by the user), must match the request's.
+   */
+  approveLink(code: string, opts: { fingerprint?: string; history?: number } = {}): Promise<{ device: DeviceId; conversations: number }> {
+    return this.serial(async () => {
+      await this.flushPendingCommits();
+      const req = await this.fetchLinkRequest(code);
+      if (opts.fingerprint !== undefined && opts.fingerprint.replace(/\s/g, '') !== req.fingerprint.replace(/\s/g, '')) {
+        throw new SealpostError('FINGERPRINT_MISMATCH', `the request's fingerprint is ${req.fingerprint}, not the one given; do not approve it`);
+      }
+      const accountPrivate = this.store.getMeta('account_private');
+      const accountPublic = this.store.getMeta('account_public');
+      if (!accountPrivate || !accountPublic) throw new SealpostError('NOT_ENROLLED', 'this device holds no account key');
+      const { list } = await this.ownSignedList();
+      const signed = await signDeviceList(this.engine.cs.signature, accountPrivate, {
+        ...list,
+        version: list.version + 1,
+        devices: [...list.devices, { id: req.device, signatureKey: req.signatureKey, addedAt: Date.now() }],
+      });
+      const count = Math.max(0, Math.min(opts.history ?? 0, 1000));
+      const history: HistoryItem[] = this.store.recentMessages(count).map((m) => ({
+        conversation: m.conversation,
+        id: m.id,
+        senderUser: m.senderUser,
+        senderDevice: m.senderDevice,
+        sentAt: m.sentAt,
+        kind: m.kind === 'mail' ? 'mail' : 'text',
+        content: JSON.stringify(m.content),
+      }));
+      const sealed = await sealLinkBundle(this.engine.cs, req.hpkeKey, req.device, { accountPublic, accountPrivate, history });
+      await this.api.request('POST', `/v1/link/${req.code}/approve`, {
+        deviceList: signedDeviceListToJson(signed),
+        sealedEnc: toBase64Url(sealed.enc),
+        sealed: toBase64Url(sealed.ct),
+      });
+      this.trust.forget(this.user);
+      // Bring the new device into every conversation this one is in (a commit claims its KeyPackage).
+      await this.syncInternal();
+      let joined = 0;
+      for (const conv of this.store.listConversations()) {
+        if (conv.status !== 'active') continue;
+        await this.commitChange(conv.id, { addUsers: [this.user] });
+        joined++;
+      }
+      return { device: req.device, conversations: joined };
+    });
+  }
+
+  /** Revoke another of this account's devices: a new signed list without it; its conversations remove it. */
+  revokeDevice(id: string): Promise<void> {
+    return this.serial(async () => {
+      if (id === this.device) throw new SealpostError('INVALID_INPUT', 'this is the device you are using; revoke it from another device, or ask an admin');
+      const accountPrivate = this.store.getMeta('account_private');
+      if (!accountPrivate) throw new SealpostError('NOT_ENROLLED', 'this device holds no account key');
+      const { list, records } = await this.ownSignedList();
+      if (!records.some((r) => r.id === id)) throw new SealpostError('DEVICE_NOT_FOUND', `no device ${id} in your account`);
+      const signed = await signDeviceList(this.engine.cs.signature, accountPrivate, {
+        ...list,
+        version: list.version + 1,
+        devices: list.devices.filter((d) => d.id !== id),
+      });
+      await this.api.request('POST', '/v1/devices/revoke', { device: id, deviceList: signedDeviceListToJson(signed) });
+      this.trust.forget(this.user);
+      // The server queued removal notices to every member, this device included: commit them now.
+      await this.syncInternal();
+      await this.applyRemovals();
+    });
+  }
+
   /**
    * Stay connected and hand each new message to `onMessage` until `signal` aborts. Reconnects with backoff.
    */
@@ -950,6 +1311,7 @@ export class SealpostClient {
                     if (stalled) return;
                     try {
                       await this.processItems(sock, [item]);
+                      if (item.k === 'remove') await this.applyRemovals();
                       for (const m of this.store.takeUnseen()) onMessage(toReceived(m));
                     } catch (err) {
                       // Stop taking pushes; a fresh connection fetches from the queue in order.
@@ -961,6 +1323,7 @@ export class SealpostClient {
                 };
                 await this.serial(async () => {
                   await this.syncInternal();
+                  await this.applyRemovals();
                   await this.flushOutbox();
                   for (const m of this.store.takeUnseen()) onMessage(toReceived(m));
                 });
@@ -1033,3 +1396,25 @@ export function normaliseServerUrl(s: string): string {
   return url.origin;
 }
 
+
+async function fetchServerInfo(server: string): Promise<ServerInfo> {
+  const info = await new HttpApi(server).request<ServerInfo>('GET', '/v1/info', undefined, 'none');
+  if (typeof info?.orgKey !== 'string' || typeof info.policy !== 'object' || info.policy === null) {
+    throw new SealpostError('PROTOCOL_ERROR', `${server} did not describe itself as a Sealpost server (GET /v1/info)`);
+  }
+  return info;
+}
+
+/** A new profile, encrypted when a passphrase is given; refused before anything is written when policy needs one. */
+function openNewProfile(dir: string, info: ServerInfo, options: ClientOptions): ProfileStore {
+  if (info.policy.requirePassphrase && !options.passphrase) {
+    throw new SealpostError('PASSPHRASE_REQUIRED', 'your organisation requires a passphrase for the local store; set SEALPOST_PASSPHRASE or enter one when asked');
+  }
+  return ProfileStore.open(dir, { create: true, ...(options.passphrase ? { passphrase: options.passphrase } : {}) });
+}
+
+/** Never leave a half-made profile behind: the next attempt starts clean. */
+function discardProfile(store: ProfileStore): void {
+  store.close();
+  ProfileStore.erase(store.dir);
+}

@@ -7,7 +7,7 @@ export class HttpApi {
     private readonly getToken?: () => Promise<string>,
   ) {}
 
-  async request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, auth: 'device' | { admin: string } | 'none' = 'device'): Promise<T> {
+  async request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, auth: 'device' | { admin: string } | 'none' = 'device'): Promise<T> {
     const headers: Record<string, string> = {};
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (auth === 'device') {

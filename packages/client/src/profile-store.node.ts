@@ -1,8 +1,11 @@
 // The device's local store in Node: one SQLite file in the profile folder (0600). It holds the device's private
 // keys, MLS group state, message history, the outbox and the sync position. A group's state is written in the same
-// transaction as the message it belongs to.
-import Database from 'better-sqlite3';
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+// transaction as the message it belongs to. With a passphrase the whole file (and its WAL) is encrypted at rest:
+// SQLite3 Multiple Ciphers in SQLCipher v4 format, keyed with a raw 256-bit key derived by scrypt (node:crypto);
+// the scrypt parameters and salt sit beside it in profile.key.
+import Database from 'better-sqlite3-multiple-ciphers';
+import { scryptSync, randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SealpostError, type BlobId, type ConversationId, type ConversationKind, type DeviceId, type MessageId, type UserId } from '@sealpost/protocol';
 
@@ -98,6 +101,20 @@ const migrations: string[] = [
     PRIMARY KEY (conversation, idx)
   );
   `,
+  // 5: devices and administration: removals asked for by organisation-signed notices, and account-key changes seen.
+  `
+  CREATE TABLE pending_removals (
+    conversation TEXT NOT NULL,
+    device TEXT NOT NULL,
+    PRIMARY KEY (conversation, device)
+  );
+  CREATE TABLE key_changes (
+    user TEXT NOT NULL,
+    old_key BLOB NOT NULL,
+    new_key BLOB NOT NULL,
+    at INTEGER NOT NULL
+  );
+  `,
 ];
 
 /** Random, so two processes saving the same conversation never produce the same tag for different states. */
@@ -156,17 +173,80 @@ export interface PendingCommitRow {
   newMembers: UserId[];
 }
 
+/** scrypt cost (RFC 7914): N = 2^15, r = 8, p = 1 — about 100 ms and 32 MiB here, per open. */
+const KDF = { N: 32768, r: 8, p: 1 } as const;
+const PROFILE_FILES = ['profile.db', 'profile.db-wal', 'profile.db-shm', 'profile.key'];
+
+interface KdfParams {
+  v: 1;
+  kdf: 'scrypt';
+  N: number;
+  r: number;
+  p: number;
+  salt: string;
+}
+
+function deriveKey(passphrase: string, params: KdfParams): Buffer {
+  if (passphrase.length === 0 || passphrase.length > 1024) throw new SealpostError('INVALID_INPUT', 'passphrase: 1 to 1024 characters');
+  return scryptSync(passphrase.normalize('NFC'), Buffer.from(params.salt, 'base64'), 32, { N: params.N, r: params.r, p: params.p, maxmem: 128 * params.N * params.r * 2 });
+}
+
+function readKdf(dir: string): KdfParams | undefined {
+  const file = join(dir, 'profile.key');
+  if (!existsSync(file)) return undefined;
+  const raw = readFileSync(file, 'utf8');
+  let p: KdfParams;
+  try {
+    p = JSON.parse(raw.slice(0, 4096)) as KdfParams;
+  } catch {
+    throw new SealpostError('CONFIG_INVALID', `${file} is damaged`);
+  }
+  if (p.v !== 1 || p.kdf !== 'scrypt' || ![16384, 32768, 65536, 131072].includes(p.N) || p.r !== 8 || p.p !== 1 || typeof p.salt !== 'string') {
+    throw new SealpostError('CONFIG_INVALID', `${file}: unsupported key derivation parameters`);
+  }
+  return p;
+}
+
+/** The first read is where a wrong key shows; nothing has been written by then. */
+function readable(db: Database.Database): boolean {
+  try {
+    db.prepare('SELECT count(*) FROM sqlite_master').get();
+    return true;
+  } catch (err) {
+    if ((err as { code?: string }).code === 'SQLITE_NOTADB') return false;
+    throw err;
+  }
+}
+
+function applyKey(db: Database.Database, key: Buffer, pragma: 'key' | 'rekey'): void {
+  db.pragma("cipher = 'sqlcipher'");
+  db.pragma('legacy = 4');
+  db.pragma(`${pragma} = "x'${key.toString('hex')}'"`);
+}
+
 export class ProfileStore {
   private constructor(
     readonly dir: string,
     private readonly db: Database.Database,
+    /** Whether the store is encrypted with a passphrase. */
+    readonly encrypted: boolean,
   ) {}
 
   static exists(dir: string): boolean {
     return existsSync(join(resolve(dir), 'profile.db'));
   }
 
-  static open(dir: string, opts: { create: boolean }): ProfileStore {
+  /** Whether the profile in `dir` needs a passphrase to open. */
+  static isEncrypted(dir: string): boolean {
+    return readKdf(resolve(dir)) !== undefined;
+  }
+
+  /** Deletes a profile's files (a failed enrollment, a remote wipe). secure_delete already zeroed freed pages. */
+  static erase(dir: string): void {
+    for (const f of PROFILE_FILES) rmSync(join(resolve(dir), f), { force: true });
+  }
+
+  static open(dir: string, opts: { create: boolean; passphrase?: string }): ProfileStore {
     const abs = resolve(dir);
     const file = join(abs, 'profile.db');
     if (!opts.create && !existsSync(file)) {
@@ -174,21 +254,79 @@ export class ProfileStore {
     }
     if (opts.create && existsSync(file)) throw new SealpostError('PROFILE_EXISTS', `a profile already exists in ${abs}`);
     mkdirSync(abs, { recursive: true, mode: 0o700 });
-    const db = new Database(file);
-    chmodSync(file, 0o600);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
-    db.pragma('busy_timeout = 15000');
-    // Overwrite deleted content (old ratchet secrets, deleted messages) instead of leaving it in free pages.
-    db.pragma('secure_delete = ON');
-    const version = db.pragma('user_version', { simple: true }) as number;
-    for (let v = version; v < migrations.length; v++) {
-      db.transaction(() => {
-        db.exec(migrations[v]!);
-        db.pragma(`user_version = ${v + 1}`);
-      })();
+    let kdf = readKdf(abs);
+    if (opts.create) {
+      if (kdf) rmSync(join(abs, 'profile.key'));
+      kdf = undefined;
+      if (opts.passphrase) {
+        kdf = { v: 1, kdf: 'scrypt', ...KDF, salt: randomBytes(16).toString('base64') };
+        writeFileSync(join(abs, 'profile.key'), JSON.stringify(kdf), { mode: 0o600 });
+      }
+    } else if (kdf && !opts.passphrase) {
+      throw new SealpostError('PASSPHRASE_REQUIRED', `the profile in ${abs} is encrypted; give its passphrase (SEALPOST_PASSPHRASE, or when asked)`);
     }
-    return new ProfileStore(abs, db);
+    let db = new Database(file);
+    try {
+      chmodSync(file, 0o600);
+      if (kdf) applyKey(db, deriveKey(opts.passphrase!, kdf), 'key');
+      if (!readable(db) && kdf && !opts.create) {
+        // A passphrase change interrupted before the data was encrypted leaves a key file beside plain data.
+        db.close();
+        db = new Database(file);
+        if (readable(db)) {
+          rmSync(join(abs, 'profile.key'), { force: true });
+          kdf = undefined;
+        } else {
+          throw new SealpostError('PASSPHRASE_WRONG', 'wrong passphrase for this profile');
+        }
+      } else if (!readable(db)) {
+        throw new SealpostError('PASSPHRASE_WRONG', kdf ? 'wrong passphrase for this profile' : `${file} is encrypted (give its passphrase) or not a Sealpost profile`);
+      }
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      db.pragma('busy_timeout = 15000');
+      // Overwrite deleted content (old ratchet secrets, deleted messages) instead of leaving it in free pages.
+      db.pragma('secure_delete = ON');
+      const version = db.pragma('user_version', { simple: true }) as number;
+      for (let v = version; v < migrations.length; v++) {
+        db.transaction(() => {
+          db.exec(migrations[v]!);
+          db.pragma(`user_version = ${v + 1}`);
+        })();
+      }
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    return new ProfileStore(abs, db, kdf !== undefined);
+  }
+
+  /**
+   * Set or change the passphrase (the whole file is re-encrypted under the new key; with `undefined`, decrypted).
+   * Needs the store to itself: another process using the profile makes it fail with PROFILE_LOCKED.
+   */
+  changePassphrase(next: string | undefined): void {
+    const keyFile = join(this.dir, 'profile.key');
+    // The salt stays when there is one, so the key file never has to change together with the data.
+    const kdf: KdfParams | undefined = next ? (readKdf(this.dir) ?? { v: 1, kdf: 'scrypt', ...KDF, salt: randomBytes(16).toString('base64') }) : undefined;
+    const key = kdf ? deriveKey(next!, kdf) : undefined;
+    try {
+      // SQLite3 Multiple Ciphers rekeys only outside WAL mode.
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+      this.db.pragma('journal_mode = DELETE');
+    } catch (err) {
+      throw new SealpostError('PROFILE_LOCKED', `the profile is in use by another process (${(err as Error).message})`);
+    }
+    // Order matters for a crash: the key file exists whenever the data may be encrypted; `open` copes with a key
+    // file beside data that is still plain.
+    if (kdf && key) {
+      writeFileSync(keyFile, JSON.stringify(kdf), { mode: 0o600 });
+      applyKey(this.db, key, 'rekey');
+    } else {
+      this.db.pragma("rekey = ''");
+      rmSync(keyFile, { force: true });
+    }
+    this.db.pragma('journal_mode = WAL');
   }
 
   close(): void {
@@ -463,5 +601,48 @@ export class ProfileStore {
          ON CONFLICT(user) DO UPDATE SET version = MAX(version, excluded.version)`,
       )
       .run(user, accountKey, version, now);
+  }
+
+  /** The user's account key changed (an account reset): pin the new key and remember the change. */
+  replaceKnownUser(user: UserId, accountKey: Uint8Array, version: number, now: number): void {
+    const old = this.getKnownUser(user);
+    if (old) this.db.prepare('INSERT INTO key_changes (user, old_key, new_key, at) VALUES (?, ?, ?, ?)').run(user, old.accountKey, accountKey, now);
+    this.db
+      .prepare(
+        `INSERT INTO known_users (user, account_key, version, first_seen) VALUES (?, ?, ?, ?)
+         ON CONFLICT(user) DO UPDATE SET account_key = excluded.account_key, version = excluded.version`,
+      )
+      .run(user, accountKey, version, now);
+  }
+  keyChanges(user?: UserId): { user: UserId; oldKey: Uint8Array; newKey: Uint8Array; at: number }[] {
+    const rows = (user
+      ? this.db.prepare('SELECT * FROM key_changes WHERE user = ? ORDER BY at').all(user)
+      : this.db.prepare('SELECT * FROM key_changes ORDER BY at').all()) as Row[];
+    return rows.map((r) => ({ user: r.user as UserId, oldKey: u8(r.old_key), newKey: u8(r.new_key), at: r.at as number }));
+  }
+
+  // ---- device removals and retention -------------------------------------------------------------------------
+  addPendingRemoval(conversation: ConversationId, device: DeviceId): void {
+    this.db.prepare('INSERT OR IGNORE INTO pending_removals (conversation, device) VALUES (?, ?)').run(conversation, device);
+  }
+  listPendingRemovals(): { conversation: ConversationId; device: DeviceId }[] {
+    return this.db.prepare('SELECT conversation, device FROM pending_removals ORDER BY conversation').all() as { conversation: ConversationId; device: DeviceId }[];
+  }
+  deletePendingRemoval(conversation: ConversationId, device: DeviceId): void {
+    this.db.prepare('DELETE FROM pending_removals WHERE conversation = ? AND device = ?').run(conversation, device);
+  }
+  /** Retention: deletes messages sent before `before`; returns the blob ids no remaining message refers to. */
+  deleteMessagesBefore(before: number): string[] {
+    return this.db.transaction(() => {
+      const old = this.db.prepare('SELECT conversation, id FROM messages WHERE sent_at < ?').all(before) as Row[];
+      const orphans = new Set<string>();
+      for (const m of old) for (const b of this.deleteMessage(m.conversation as ConversationId, m.id as MessageId)) orphans.add(b);
+      return [...orphans];
+    })();
+  }
+  /** Recent messages, newest last, for bringing history to a newly linked device. */
+  recentMessages(limit: number): MessageRow[] {
+    const rows = this.db.prepare('SELECT * FROM (SELECT * FROM messages ORDER BY sent_at DESC, rowid DESC LIMIT ?) ORDER BY sent_at, rowid').all(limit) as Row[];
+    return rows.map((r) => this.messageFromRow(r));
   }
 }

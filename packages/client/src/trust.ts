@@ -1,9 +1,12 @@
 // Which devices this client trusts: a device is trusted only if it is in its user's device list signed by the
-// user's account key. Account keys are pinned on first use; a later list signed by another key is refused.
-// (Key transparency will make the first use verifiable too.)
+// user's account key, and the server has not revoked it. Account keys are pinned on first use. A list signed by a
+// new account key (an admin reset of that user) is accepted only with a warning that the safety number changed,
+// and the change is recorded. (Key transparency will make first use and key changes verifiable.)
 import {
   SealpostError,
   bytesEqual,
+  formatSafetyNumber,
+  safetyNumber,
   signedDeviceListFromJson,
   verifyDeviceList,
   type DeviceId,
@@ -16,21 +19,45 @@ import type { HttpApi } from './http-api.js';
 import type { ProfileStore } from './profile-store.node.js';
 
 export class DeviceTrust {
-  private readonly cache = new Map<UserId, DeviceList>();
+  private readonly cache = new Map<UserId, { list: DeviceList; revoked: Set<string> }>();
 
   constructor(
     private readonly cs: CiphersuiteImpl,
     private readonly api: HttpApi,
     private readonly store: ProfileStore,
+    private readonly self: { user: UserId; accountKey: () => Uint8Array | undefined },
+    private readonly warn: (m: string) => void,
   ) {}
 
-  /** The verified device list of `user`, fetched once per session unless `refresh`. */
+  /** The verified device list of `user` (devices the server revoked left out), fetched once per session unless `refresh`. */
   async deviceList(user: UserId, refresh = false): Promise<DeviceList> {
     const cached = this.cache.get(user);
-    if (cached && !refresh) return cached;
-    const res = await this.api.request<{ deviceList: { body: string; signature: string } }>('GET', `/v1/users/${encodeURIComponent(user)}/devices`);
+    if (cached && !refresh) return cached.list;
+    const res = await this.api.request<{ deviceList: { body: string; signature: string }; revoked?: DeviceId[] }>(
+      'GET',
+      `/v1/users/${encodeURIComponent(user)}/devices`,
+    );
+    const signed = signedDeviceListFromJson(res.deviceList);
     const pinned = this.store.getKnownUser(user);
-    const verdict = await verifyDeviceList(this.cs.signature, signedDeviceListFromJson(res.deviceList), { user, ...(pinned ? { pinned } : {}) });
+    let verdict = await verifyDeviceList(this.cs.signature, signed, { user, ...(pinned ? { pinned } : {}) });
+    if (verdict.kind === 'rejected' && verdict.reason === 'account-key-changed' && pinned) {
+      if (user === this.self.user) {
+        // Our own account key is on this device; a different one can only come from a reset that retired this device.
+        throw new SealpostError('ACCOUNT_KEY_CHANGED', 'the server shows another account key for your own account; this device was retired by an account reset');
+      }
+      verdict = await verifyDeviceList(this.cs.signature, signed, { user });
+      if (verdict.kind === 'ok') {
+        const mine = this.self.accountKey();
+        const before = mine ? formatSafetyNumber(safetyNumber({ user: this.self.user, accountKey: mine }, { user, accountKey: pinned.accountKey })) : undefined;
+        const after = mine ? formatSafetyNumber(safetyNumber({ user: this.self.user, accountKey: mine }, { user, accountKey: verdict.list.accountKey })) : undefined;
+        this.warn(
+          `the safety number with ${user} has changed (their account was reset: new account key)` +
+            (before && after ? `; was ${before}, now ${after}` : '') +
+            '. Compare it with them before trusting what they send.',
+        );
+        this.store.replaceKnownUser(user, verdict.list.accountKey, verdict.list.version, Date.now());
+      }
+    }
     if (verdict.kind !== 'ok') {
       if (verdict.reason === 'account-key-changed') {
         throw new SealpostError('ACCOUNT_KEY_CHANGED', `the account key of ${user} has changed since this device first saw it; refusing to trust its devices`);
@@ -38,11 +65,18 @@ export class DeviceTrust {
       throw new SealpostError('DEVICE_LIST_INVALID', `device list of ${user} refused: ${verdict.reason}`);
     }
     this.store.putKnownUser(user, verdict.list.accountKey, verdict.list.version, Date.now());
-    this.cache.set(user, verdict.list);
-    return verdict.list;
+    const revoked = new Set<string>(res.revoked ?? []);
+    const list = { ...verdict.list, devices: verdict.list.devices.filter((d) => !revoked.has(d.id)) };
+    this.cache.set(user, { list, revoked });
+    return list;
   }
 
-  /** The MLS authentication check: is this leaf's key in the user's account-signed device list? */
+  /** The full signed list (revoked devices included), for re-signing one's own list. */
+  forget(user: UserId): void {
+    this.cache.delete(user);
+  }
+
+  /** The MLS authentication check: is this leaf's key in the user's account-signed device list, and not revoked? */
   async isTrusted(identity: DeviceIdentity, signatureKey: Uint8Array): Promise<boolean> {
     const has = (list: DeviceList) => list.devices.some((d) => d.id === identity.device && bytesEqual(d.signatureKey, signatureKey));
     try {

@@ -1,0 +1,185 @@
+// `sealpost admin …`: users (disable, enable, reset), devices (list, revoke, wipe), policy, the audit log (with
+// end-to-end verification), lookup for a lawful request, and admin credentials. `user add|list` live in main.ts.
+import type { Command } from 'commander';
+import { SealpostError, parsePolicySetting, verifyAuditLog, type AuditEntry } from '@sealpost/protocol';
+import { adminApi, jsonOption, serverOption, tokenOption, type JsonOpt } from '../common.js';
+import { makeOutput } from '../output.js';
+
+type AdminOpts = { server?: string; token?: string } & JsonOpt;
+
+interface AuditRow {
+  seq: number;
+  at: string;
+  atMs: number;
+  actor: string;
+  action: string;
+  target: string;
+  details: Record<string, string | number | boolean | null>;
+  prevHash: string;
+  hash: string;
+}
+
+const fromHex = (h: string) => new Uint8Array(Buffer.from(h, 'hex'));
+
+function withAdminOptions(cmd: Command): Command {
+  return cmd.addOption(serverOption()).addOption(tokenOption()).addOption(jsonOption());
+}
+
+export function registerAdminCommands(admin: Command, adminUser: Command): void {
+  // ---- users -------------------------------------------------------------------------------------------------
+  for (const [verb, text] of [
+    ['disable', 'disable a user: sessions end and the user cannot sign in until enabled'],
+    ['enable', 'enable a disabled user'],
+  ] as const) {
+    withAdminOptions(adminUser.command(`${verb} <user>`).description(text)).action(async (user: string, o: AdminOpts) => {
+      const out = makeOutput(Boolean(o.json));
+      const { api, token } = adminApi(o);
+      const res = await api.request<{ user: string; status: string }>('POST', `/v1/admin/users/${encodeURIComponent(user)}/${verb}`, {}, { admin: token });
+      out.result(res, `${res.user}: ${res.status}`);
+    });
+  }
+
+  withAdminOptions(
+    adminUser
+      .command('reset <user>')
+      .description('for a user who lost every device: revoke all devices, retire the account key, issue a new activation code'),
+  ).action(async (user: string, o: AdminOpts) => {
+    const out = makeOutput(Boolean(o.json));
+    const { api, token } = adminApi(o);
+    const res = await api.request<{ user: string; activationCode: string; expiresAt: string; devicesRevoked: string[] }>(
+      'POST',
+      `/v1/admin/users/${encodeURIComponent(user)}/reset`,
+      {},
+      { admin: token },
+    );
+    out.result(
+      res,
+      `${res.user}: reset; ${res.devicesRevoked.length} device(s) revoked; new activation code ${res.activationCode} (expires ${res.expiresAt}). ` +
+        'Contacts will see this user\'s safety number change.',
+    );
+  });
+
+  withAdminOptions(admin.command('lookup <user>').description('export what the server holds about one user (never content); recorded in the audit log')).action(
+    async (user: string, o: AdminOpts) => {
+      const out = makeOutput(Boolean(o.json));
+      const { api, token } = adminApi(o);
+      const res = await api.request<Record<string, unknown>>('GET', `/v1/admin/users/${encodeURIComponent(user)}/lookup`, undefined, { admin: token });
+      out.result(res, JSON.stringify(res, null, 2));
+    },
+  );
+
+  // ---- devices -----------------------------------------------------------------------------------------------
+  const device = admin.command('device').description("a user's devices");
+  withAdminOptions(device.command('list <user>').description("list a user's devices")).action(async (user: string, o: AdminOpts) => {
+    const out = makeOutput(Boolean(o.json));
+    const { api, token } = adminApi(o);
+    const res = await api.request<{ devices: { id: string; name: string | null; status: string; createdAt: string; lastSeenAt: string | null }[] }>(
+      'GET',
+      `/v1/admin/users/${encodeURIComponent(user)}/devices`,
+      undefined,
+      { admin: token },
+    );
+    for (const d of res.devices) out.result(d, `${d.id}\t${d.status}\t${d.name ?? ''}\tlast seen ${d.lastSeenAt ?? 'never'}`);
+  });
+  withAdminOptions(device.command('revoke <user> <device>').description('revoke a device: out of the directory and of every conversation')).action(
+    async (user: string, id: string, o: AdminOpts) => {
+      const out = makeOutput(Boolean(o.json));
+      const { api, token } = adminApi(o);
+      const res = await api.request<{ user: string; device: string; status: string }>(
+        'POST',
+        `/v1/admin/users/${encodeURIComponent(user)}/devices/${encodeURIComponent(id)}/revoke`,
+        {},
+        { admin: token },
+      );
+      out.result(res, `${res.device} of ${res.user}: revoked; its conversations remove it at the next member's action`);
+    },
+  );
+  withAdminOptions(
+    device.command('wipe <user> <device>').description('revoke a device now and have it erase its keys and messages when it next connects'),
+  ).action(async (user: string, id: string, o: AdminOpts) => {
+    const out = makeOutput(Boolean(o.json));
+    const { api, token } = adminApi(o);
+    const res = await api.request<{ user: string; device: string; status: string }>(
+      'POST',
+      `/v1/admin/users/${encodeURIComponent(user)}/devices/${encodeURIComponent(id)}/wipe`,
+      {},
+      { admin: token },
+    );
+    out.result(res, `${res.device} of ${res.user}: revoked; signed wipe command waiting for it`);
+  });
+
+  // ---- policy ------------------------------------------------------------------------------------------------
+  const policy = admin.command('policy').description('organisation policy');
+  withAdminOptions(policy.command('get').description('show the policy')).action(async (o: AdminOpts) => {
+    const out = makeOutput(Boolean(o.json));
+    const { api, token } = adminApi(o);
+    const res = await api.request<{ policy: Record<string, unknown>; settings: Record<string, string> }>('GET', '/v1/admin/policy', undefined, { admin: token });
+    out.result(res, Object.entries(res.settings).map(([k, v]) => `${k}\t${v}`).join('\n'));
+  });
+  withAdminOptions(
+    policy
+      .command('set <key> <value>')
+      .description(
+        'change one setting: max-devices N | retention-default 30d|off | retention-max 90d|off | max-attachment-size 100MiB | require-passphrase true|false | activation-code-ttl 7d',
+      ),
+  ).action(async (key: string, value: string, o: AdminOpts) => {
+    const out = makeOutput(Boolean(o.json));
+    const change = parsePolicySetting(key, value);
+    const { api, token } = adminApi(o);
+    const res = await api.request<{ policy: Record<string, unknown>; settings: Record<string, string> }>('PUT', '/v1/admin/policy', { change }, { admin: token });
+    out.result(res, `${key} = ${res.settings[key] ?? value}`);
+  });
+
+  // ---- audit log ---------------------------------------------------------------------------------------------
+  withAdminOptions(
+    admin
+      .command('audit')
+      .description('print the audit log of admin actions; --verify checks its hash chain end to end')
+      .option('--verify', 'recompute every hash; exit non-zero if any entry was changed, removed or reordered')
+      .option('--head <hash>', 'with --verify: a head hash noted earlier, which must still be in the log'),
+  ).action(async (o: AdminOpts & { verify?: boolean; head?: string }) => {
+    const out = makeOutput(Boolean(o.json));
+    const { api, token } = adminApi(o);
+    const rows: AuditRow[] = [];
+    for (let page = 0; page < 100_000; page++) {
+      const res = await api.request<{ entries: AuditRow[] }>('GET', `/v1/admin/audit?after=${rows.length > 0 ? rows[rows.length - 1]!.seq : 0}&limit=1000`, undefined, {
+        admin: token,
+      });
+      rows.push(...res.entries);
+      if (res.entries.length < 1000) break;
+    }
+    if (!o.verify) {
+      for (const r of rows) out.result({ ...r }, `${r.seq}\t${r.at}\t${r.actor}\t${r.action}\t${r.target}${Object.keys(r.details).length ? `\t${JSON.stringify(r.details)}` : ''}`);
+      return;
+    }
+    if (o.head !== undefined && !/^[0-9a-f]{64}$/.test(o.head)) throw new SealpostError('INVALID_INPUT', '--head: 64 hex digits');
+    const entries: AuditEntry[] = rows.map((r) => ({ ...r, at: r.atMs, prevHash: fromHex(r.prevHash), hash: fromHex(r.hash) }));
+    const verdict = verifyAuditLog(entries, o.head ? fromHex(o.head) : undefined);
+    if (verdict.kind === 'broken') {
+      throw new SealpostError('AUDIT_LOG_TAMPERED', `audit log fails verification at entry ${verdict.seq}: ${verdict.reason}`);
+    }
+    const head = Buffer.from(verdict.head).toString('hex');
+    out.result({ verified: true, entries: verdict.entries, head }, `audit log verified: ${verdict.entries} entries, head ${head}`);
+  });
+
+  // ---- admin credentials -------------------------------------------------------------------------------------
+  const tokens = admin.command('token').description('named admin credentials (stored hashed; revocable)');
+  withAdminOptions(tokens.command('create <name>').description('create a named admin token; it is printed once')).action(async (name: string, o: AdminOpts) => {
+    const out = makeOutput(Boolean(o.json));
+    const { api, token } = adminApi(o);
+    const res = await api.request<{ name: string; token: string }>('POST', '/v1/admin/tokens', { name }, { admin: token });
+    out.result(res, `admin token ${res.name} (shown once):\n  ${res.token}`);
+  });
+  withAdminOptions(tokens.command('list').description('list admin tokens')).action(async (o: AdminOpts) => {
+    const out = makeOutput(Boolean(o.json));
+    const { api, token } = adminApi(o);
+    const res = await api.request<{ tokens: { name: string; createdAt: string; revokedAt: string | null }[] }>('GET', '/v1/admin/tokens', undefined, { admin: token });
+    for (const t of res.tokens) out.result(t, `${t.name}\t${t.revokedAt ? `revoked ${t.revokedAt}` : 'active'}\tcreated ${t.createdAt}`);
+  });
+  withAdminOptions(tokens.command('revoke <name>').description('revoke an admin token')).action(async (name: string, o: AdminOpts) => {
+    const out = makeOutput(Boolean(o.json));
+    const { api, token } = adminApi(o);
+    const res = await api.request<{ name: string; status: string }>('POST', `/v1/admin/tokens/${encodeURIComponent(name)}/revoke`, {}, { admin: token });
+    out.result(res, `admin token ${res.name}: revoked`);
+  });
+}

@@ -1,0 +1,68 @@
+// What every command shares: required options with their environment fallbacks, opening a profile (asking for
+// its passphrase when it has one), the admin API client.
+import { Option } from 'commander';
+import { SealpostError } from '@sealpost/protocol';
+import { HttpApi, ProfileStore, SealpostClient, normaliseServerUrl } from '@sealpost/client';
+import type { Output } from './output.js';
+import { askSecret } from './prompt.js';
+
+export interface JsonOpt {
+  json?: boolean;
+}
+
+export function required(value: string | undefined, flag: string, env: string): string {
+  if (value && value.length > 0) return value;
+  throw new SealpostError('INVALID_INPUT', `${flag} is required (or set ${env})`);
+}
+
+export const profileOption = () => new Option('--profile <dir>', 'profile folder of this device (env SEALPOST_PROFILE)');
+export const jsonOption = () => new Option('--json', 'print one JSON object per line');
+
+export function profileOf(o: { profile?: string }): string {
+  return required(o.profile ?? process.env.SEALPOST_PROFILE, '--profile', 'SEALPOST_PROFILE');
+}
+
+/** The passphrase of an encrypted profile: SEALPOST_PASSPHRASE, else asked on the terminal, else an error. */
+export async function passphraseFor(profile: string): Promise<string | undefined> {
+  if (!ProfileStore.isEncrypted(profile)) return undefined;
+  if (process.env.SEALPOST_PASSPHRASE) return process.env.SEALPOST_PASSPHRASE;
+  if (!process.stdin.isTTY) throw new SealpostError('PASSPHRASE_REQUIRED', 'this profile is encrypted: set SEALPOST_PASSPHRASE');
+  return askSecret('Passphrase: ');
+}
+
+/** A passphrase for a new profile: SEALPOST_PASSPHRASE, or asked twice on a terminal when `ask` (policy or --passphrase). */
+export async function newPassphrase(ask: boolean): Promise<string | undefined> {
+  if (process.env.SEALPOST_PASSPHRASE) return process.env.SEALPOST_PASSPHRASE;
+  if (!ask) return undefined;
+  if (!process.stdin.isTTY) throw new SealpostError('PASSPHRASE_REQUIRED', 'a passphrase is needed for this profile: set SEALPOST_PASSPHRASE');
+  const a = await askSecret('New passphrase: ');
+  const b = await askSecret('Repeat passphrase: ');
+  if (a !== b) throw new SealpostError('INVALID_INPUT', 'the two passphrases differ');
+  return a;
+}
+
+export async function withClient<T>(o: { profile?: string }, out: Output, fn: (c: SealpostClient) => Promise<T>): Promise<T> {
+  const profile = profileOf(o);
+  const passphrase = await passphraseFor(profile);
+  const client = await SealpostClient.open(profile, { warn: (m) => out.warn(m), ...(passphrase ? { passphrase } : {}) });
+  try {
+    return await fn(client);
+  } finally {
+    await client.close();
+  }
+}
+
+export const serverOption = () => new Option('--server <url>', 'server URL (env SEALPOST_SERVER)');
+export const tokenOption = () => new Option('--token <token>', 'admin token (env SEALPOST_ADMIN_TOKEN)');
+
+export function adminApi(o: { server?: string; token?: string }): { api: HttpApi; token: string } {
+  const server = normaliseServerUrl(required(o.server ?? process.env.SEALPOST_SERVER, '--server', 'SEALPOST_SERVER'));
+  const token = required(o.token ?? process.env.SEALPOST_ADMIN_TOKEN, '--token', 'SEALPOST_ADMIN_TOKEN');
+  return { api: new HttpApi(server), token };
+}
+
+/** Whether the server's policy requires an encrypted local store (asked before a new profile is made). */
+export async function policyNeedsPassphrase(server: string): Promise<boolean> {
+  const info = await new HttpApi(normaliseServerUrl(server)).request<{ policy?: { requirePassphrase?: boolean } }>('GET', '/v1/info', undefined, 'none');
+  return info.policy?.requirePassphrase === true;
+}
