@@ -155,8 +155,10 @@ export class FileTransfer {
     const expectedHash = fromBase64Url(ref.hash);
     if (!key || key.length !== 32 || !expectedHash) throw new SealpostError('FILE_CORRUPT', 'attachment reference is malformed');
     let res: Response;
+    // Aborted when we stop reading early (a corrupt chunk), so the connection closes instead of lingering half-read.
+    const abort = new AbortController();
     try {
-      res = await fetch(new URL(`/v1/blobs/${ref.id}`, this.api.baseUrl), { headers: { authorization: `Bearer ${await this.token()}` } });
+      res = await fetch(new URL(`/v1/blobs/${ref.id}`, this.api.baseUrl), { headers: { authorization: `Bearer ${await this.token()}` }, signal: abort.signal });
     } catch (err) {
       throw new SealpostError('SERVER_UNREACHABLE', `cannot reach ${this.api.baseUrl} (${(err as Error).message})`, { cause: err });
     }
@@ -192,6 +194,7 @@ export class FileTransfer {
       await h.close();
       await rename(tmp, resolve(out));
     } catch (err) {
+      abort.abort();
       file.destroy();
       await rm(tmp, { force: true });
       throw err;

@@ -83,7 +83,12 @@ export function createServer(ctx: ServerContext, opts: { tls?: TlsOptions } = {}
       clearInterval(retention);
       for (const ws of wss.clients) ws.terminate();
       wss.close();
+      // In-flight requests get a grace period; a connection a client abandoned without closing must not hold
+      // shutdown forever.
+      const force = setTimeout(() => app.server.closeAllConnections(), 5_000);
+      force.unref();
       await app.close();
+      clearTimeout(force);
       await ctx.bus.close();
       await ctx.store.close();
     },
