@@ -15,6 +15,12 @@ export interface TestServer {
   close(): Promise<void>;
   addUser(name: string): Promise<{ user: string; activationCode: string }>;
   enroll(name: string, options?: ClientOptions): Promise<TestClient>;
+  /** Link a new device to `owner`'s account, approved by `owner` (with the fingerprint check). */
+  link(owner: TestClient, options?: ClientOptions & { history?: number; deviceName?: string }): Promise<TestClient>;
+  /** An admin API call with the bootstrap token. */
+  adminRequest<T = Record<string, unknown>>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<T>;
+  /** Close this client with the server (for clients a test opens itself). */
+  track(client: SealpostClient): SealpostClient;
 }
 
 export interface TestClient {
@@ -86,6 +92,41 @@ export async function startTestServer(
       );
       clients.push(client);
       return { client, profile, warnings };
+    },
+    async link(owner, options = {}) {
+      const profile = tempDir('profile-linked');
+      profiles.push(profile);
+      const warnings: string[] = [];
+      let approved: Promise<unknown> | undefined;
+      const stop = new AbortController();
+      const linking = SealpostClient.link(
+        { server: started.url, user: owner.client.user, profile, ...(options.deviceName ? { deviceName: options.deviceName } : {}) },
+        {
+          warn: (m) => warnings.push(m),
+          ...options,
+          pollMs: 100,
+          signal: stop.signal,
+          onCode: (c) => {
+            approved = owner.client.approveLink(c.code, { fingerprint: c.fingerprint, history: options.history ?? 0 });
+            // A refused approval must not leave the new device waiting for the request to expire.
+            approved.catch(() => stop.abort());
+          },
+        },
+      );
+      const client = await linking.catch(async (err) => {
+        await approved; // the approval's own error explains the failure better than "cancelled"
+        throw err;
+      });
+      await approved;
+      clients.push(client);
+      return { client, profile, warnings };
+    },
+    adminRequest(method, path, body) {
+      return admin.request(method, path, body, { admin: adminToken });
+    },
+    track(client) {
+      clients.push(client);
+      return client;
     },
   };
   return server;

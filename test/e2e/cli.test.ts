@@ -214,8 +214,10 @@ describe('sealpost server with TLS', () => {
         expect(add.code, add.stderr).toBe(0);
         codes.push(add.lines[0]!.activationCode as string);
       }
-      expect((await sealpost(['enroll', '--user', 'tina@localhost', '--code', codes[0]!, '--profile', join(tls, 'tina')], env)).code).toBe(0);
-      expect((await sealpost(['enroll', '--user', 'tom@localhost', '--code', codes[1]!, '--profile', join(tls, 'tom')], env)).code).toBe(0);
+      for (const [i, name] of ['tina', 'tom'].entries()) {
+        const enrolled = await sealpost(['enroll', '--user', `${name}@localhost`, '--code', codes[i]!, '--profile', join(tls, name)], env);
+        expect(enrolled.code, enrolled.stderr).toBe(0);
+      }
       expect((await sealpost(['send', '--profile', join(tls, 'tina'), '--to', 'tom@localhost', 'over tls'], env)).code).toBe(0);
       const got = await sealpost(['sync', '--profile', join(tls, 'tom'), '--json'], env);
       expect(got.lines.map((l) => l.text)).toEqual(['over tls']);

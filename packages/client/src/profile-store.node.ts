@@ -642,7 +642,7 @@ export class ProfileStore {
   }
   /** Recent messages, newest last, for bringing history to a newly linked device. */
   recentMessages(limit: number): MessageRow[] {
-    const rows = this.db.prepare('SELECT * FROM (SELECT * FROM messages ORDER BY sent_at DESC, rowid DESC LIMIT ?) ORDER BY sent_at, rowid').all(limit) as Row[];
+    const rows = this.db.prepare('SELECT * FROM (SELECT *, rowid AS r FROM messages ORDER BY sent_at DESC, rowid DESC LIMIT ?) ORDER BY sent_at, r').all(limit) as Row[];
     return rows.map((r) => this.messageFromRow(r));
   }
 }

@@ -68,12 +68,14 @@ export class DeviceTrust {
     const revoked = new Set<string>(res.revoked ?? []);
     const list = { ...verdict.list, devices: verdict.list.devices.filter((d) => !revoked.has(d.id)) };
     this.cache.set(user, { list, revoked });
+    this.history.delete(user);
     return list;
   }
 
   /** The full signed list (revoked devices included), for re-signing one's own list. */
   forget(user: UserId): void {
     this.cache.delete(user);
+    this.history.delete(user);
   }
 
   /** The MLS authentication check: is this leaf's key in the user's account-signed device list, and not revoked? */
@@ -82,7 +84,10 @@ export class DeviceTrust {
     try {
       if (has(await this.deviceList(identity.user))) return true;
       // The list may have changed since we cached it (a device was just added): look once more.
-      return has(await this.deviceList(identity.user, true));
+      if (has(await this.deviceList(identity.user, true))) return true;
+      // A commit made before the device was removed (we are catching up): it must be in an earlier list signed by
+      // the same account key. The removal that followed is in the queue after it.
+      return (await this.earlierLists(identity.user)).some(has);
     } catch (err) {
       // A list that fails verification means "not trusted"; a network failure is not an answer and propagates,
       // so the message is retried later instead of being dropped as untrusted.
@@ -90,6 +95,22 @@ export class DeviceTrust {
       throw err;
     }
   }
+
+  private async earlierLists(user: UserId): Promise<DeviceList[]> {
+    const cached = this.history.get(user);
+    if (cached) return cached;
+    const pinned = this.store.getKnownUser(user);
+    if (!pinned) return [];
+    const res = await this.api.request<{ history?: { body: string; signature: string }[] }>('GET', `/v1/users/${encodeURIComponent(user)}/devices?history=1`);
+    const lists: DeviceList[] = [];
+    for (const h of (res.history ?? []).slice(0, 100)) {
+      const v = await verifyDeviceList(this.cs.signature, signedDeviceListFromJson(h), { user, pinned: { accountKey: pinned.accountKey, version: 0 } });
+      if (v.kind === 'ok') lists.push(v.list);
+    }
+    this.history.set(user, lists);
+    return lists;
+  }
+  private readonly history = new Map<UserId, DeviceList[]>();
 
   async devicesOf(user: UserId): Promise<DeviceId[]> {
     return (await this.deviceList(user)).devices.map((d) => d.id);

@@ -66,10 +66,12 @@ export const MAX_LINK_BUNDLE_BYTES = 8 * 1024 * 1024;
 export const MAX_LINK_HISTORY = 1000;
 
 const zKey = z.instanceof(Uint8Array).refine((b) => b.length === 32, 'must be 32 bytes');
+// The private key in the ciphersuite provider's own encoding (a raw seed, or PKCS#8 for node:crypto).
+const zPrivateKey = z.instanceof(Uint8Array).refine((b) => b.length >= 32 && b.length <= 128, 'must be 32 to 128 bytes');
 const zBundle = z.tuple([
   z.literal('sealpost-link-bundle-v1'),
   zKey,
-  zKey,
+  zPrivateKey,
   z
     .array(
       z.tuple([

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { SealpostError, limits, newBlobId, parseUnknown, zBlobId, type BlobId, type DeviceId, type UserId } from '@sealpost/protocol';
 import type { ServerContext } from '../context.js';
 import { authenticateDevice, bearer } from './routes.js';
+import { getPolicy } from '../admin/policy-store.js';
 
 const zCreate = z.object({ size: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER) }).strict();
 const zIdParams = z.object({ id: zBlobId }).strict();
@@ -25,7 +26,9 @@ export function registerBlobRoutes(app: FastifyInstance, ctx: ServerContext): vo
   app.post('/v1/blobs', { bodyLimit: limits.maxJsonBodyBytes }, async (req) => {
     const me = await authenticateDevice(ctx, bearer(req));
     const { size } = parseUnknown(zCreate, req.body, 'body');
-    if (size > ctx.maxBlobBytes) throw new SealpostError('BLOB_TOO_LARGE', `files are limited to ${ctx.maxBlobBytes} encrypted bytes; this one has ${size}`);
+    // The smaller of the server's own limit and the organisation's policy.
+    const max = Math.min(ctx.maxBlobBytes, (await getPolicy(ctx)).maxAttachmentBytes);
+    if (size > max) throw new SealpostError('BLOB_TOO_LARGE', `files are limited to ${max} encrypted bytes; this one has ${size}`);
     const id = newBlobId();
     const res = await ctx.store.createBlob({ id, ownerUser: me.user, ownerDevice: me.device, size, now: ctx.clock.now() }, ctx.userQuotaBytes);
     if (res === 'quota') {

@@ -186,7 +186,9 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
     // Devices an admin revoked stay in the account-signed list until one of the user's devices signs a new one;
     // clients refuse them meanwhile. (The server can take trust away this way, never add it.)
     const revoked = (await ctx.store.listDevices(user)).filter((d) => d.revokedAt !== undefined).map((d) => d.id);
-    return { user, deviceList: signedDeviceListToJson(list), revoked };
+    const { history } = parseUnknown(z.object({ history: z.enum(['1']).optional() }).strict(), req.query, 'query');
+    const earlier = history ? (await ctx.store.deviceListHistory(user, 100)).map(signedDeviceListToJson) : undefined;
+    return { user, deviceList: signedDeviceListToJson(list), revoked, ...(earlier ? { history: earlier } : {}) };
   });
 
   // ---- key packages ------------------------------------------------------------------------------------------

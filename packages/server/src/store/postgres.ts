@@ -185,6 +185,7 @@ export class PostgresStore implements ServerStore {
            body = excluded.body, signature = excluded.signature`,
         [input.user, l.version, buf(l.accountKey), buf(l.body), buf(l.signature)],
       );
+      await this.recordListVersion(db, input.user, input.deviceList);
       await this.insertKeyPackages(db, input.device.id, input.keyPackages, input.lastResort);
       return 'ok';
     });
@@ -536,6 +537,20 @@ export class PostgresStore implements ServerStore {
 
   // ---- devices and administration -------------------------------------------------------------------------
 
+  private async recordListVersion(db: Db, user: UserId, list: StoredDeviceList): Promise<void> {
+    await db.query(
+      `INSERT INTO device_list_versions ("user", version, body, signature) VALUES ($1, $2, $3, $4)
+       ON CONFLICT ("user", version) DO UPDATE SET body = excluded.body, signature = excluded.signature`,
+      [user, list.version, buf(list.body), buf(list.signature)],
+    );
+  }
+
+  async deviceListHistory(user: UserId, limit: number): Promise<{ body: Uint8Array; signature: Uint8Array }[]> {
+    return (await this.pool.query('SELECT body, signature FROM device_list_versions WHERE "user" = $1 ORDER BY version DESC LIMIT $2', [user, limit])).rows.map(
+      (r: Row) => ({ body: u8(r.body), signature: u8(r.signature) }),
+    );
+  }
+
   async setUserStatus(user: UserId, status: UserRecord['status']): Promise<boolean> {
     return (await this.pool.query('UPDATE users SET status = $1 WHERE "user" = $2', [status, user])).rowCount === 1;
   }
@@ -572,6 +587,7 @@ export class PostgresStore implements ServerStore {
       const deliveries: Delivery = [];
       for (const r of revocations) deliveries.push(...(await this.revokeOne(db, user, r, now)));
       await db.query('DELETE FROM device_lists WHERE "user" = $1', [user]);
+      await db.query('DELETE FROM device_list_versions WHERE "user" = $1', [user]);
       await db.query('DELETE FROM device_links WHERE "user" = $1', [user]);
       await db.query(
         `INSERT INTO activation_codes ("user", code_hash, expires_at) VALUES ($1, $2, $3)
@@ -590,6 +606,7 @@ export class PostgresStore implements ServerStore {
         await db.query('UPDATE device_lists SET version = $1, account_key = $2, body = $3, signature = $4 WHERE "user" = $5', [
           deviceList.version, buf(deviceList.accountKey), buf(deviceList.body), buf(deviceList.signature), user,
         ]);
+        await this.recordListVersion(db, user, deviceList);
       }
       const deliveries: Delivery = [];
       for (const r of revocations) deliveries.push(...(await this.revokeOne(db, user, r, now)));
@@ -631,6 +648,7 @@ export class PostgresStore implements ServerStore {
       await db.query('UPDATE device_lists SET version = $1, account_key = $2, body = $3, signature = $4 WHERE "user" = $5', [
         input.deviceList.version, buf(input.deviceList.accountKey), buf(input.deviceList.body), buf(input.deviceList.signature), link.user,
       ]);
+      await this.recordListVersion(db, link.user, input.deviceList);
       await db.query('INSERT INTO devices (id, "user", name, signature_key, created_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, NULL)', [
         link.device, link.user, link.name ?? null, buf(link.signatureKey), input.now,
       ]);

@@ -173,6 +173,16 @@ export const sqliteMigrations: { version: number; name: string; sql: string }[] 
         prev_hash BLOB NOT NULL,
         hash BLOB NOT NULL
       );
+      -- Every account-signed device list a user has published: a client checking a commit made before a device
+      -- was removed finds that device in the list of its time.
+      CREATE TABLE device_list_versions (
+        user TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        body BLOB NOT NULL,
+        signature BLOB NOT NULL,
+        PRIMARY KEY (user, version)
+      );
+      INSERT INTO device_list_versions (user, version, body, signature) SELECT user, version, body, signature FROM device_lists;
       CREATE INDEX messages_created ON messages(created_at);
       CREATE INDEX blobs_created ON blobs(complete, completed_at);
     `,

@@ -169,6 +169,7 @@ export class SqliteStore implements ServerStore {
              body = excluded.body, signature = excluded.signature`,
         )
         .run(input.user, input.deviceList.version, input.deviceList.accountKey, input.deviceList.body, input.deviceList.signature);
+      this.recordListVersion(input.user, input.deviceList);
       this.insertKeyPackages(input.device.id, input.keyPackages, input.lastResort);
       return 'ok';
     })();
@@ -571,6 +572,17 @@ export class SqliteStore implements ServerStore {
 
   // ---- devices and administration -------------------------------------------------------------------------
 
+  private recordListVersion(user: UserId, list: StoredDeviceList): void {
+    this.stmt('INSERT OR REPLACE INTO device_list_versions (user, version, body, signature) VALUES (?, ?, ?, ?)').run(user, list.version, list.body, list.signature);
+  }
+
+  async deviceListHistory(user: UserId, limit: number): Promise<{ body: Uint8Array; signature: Uint8Array }[]> {
+    return (this.stmt('SELECT body, signature FROM device_list_versions WHERE user = ? ORDER BY version DESC LIMIT ?').all(user, limit) as Row[]).map((r) => ({
+      body: u8(r.body),
+      signature: u8(r.signature),
+    }));
+  }
+
   async setUserStatus(user: UserId, status: UserRecord['status']): Promise<boolean> {
     return this.stmt('UPDATE users SET status = ? WHERE user = ?').run(status, user).changes === 1;
   }
@@ -600,6 +612,7 @@ export class SqliteStore implements ServerStore {
     return this.db.transaction(() => {
       const deliveries = revocations.flatMap((r) => this.revokeOne(user, r, now));
       this.stmt('DELETE FROM device_lists WHERE user = ?').run(user);
+      this.stmt('DELETE FROM device_list_versions WHERE user = ?').run(user);
       this.stmt('DELETE FROM device_links WHERE user = ?').run(user);
       this.db
         .prepare(
@@ -618,6 +631,7 @@ export class SqliteStore implements ServerStore {
         if (!cur || (cur.version as number) !== deviceList.version - 1) return 'list-changed';
         this.stmt('UPDATE device_lists SET version = ?, account_key = ?, body = ?, signature = ? WHERE user = ?').run(
           deviceList.version, deviceList.accountKey, deviceList.body, deviceList.signature, user);
+        this.recordListVersion(user, deviceList);
       }
       return revocations.flatMap((r) => this.revokeOne(user, r, now));
     })();
@@ -654,6 +668,7 @@ export class SqliteStore implements ServerStore {
       if (!cur || (cur.version as number) !== input.deviceList.version - 1) return 'list-changed';
       this.stmt('UPDATE device_lists SET version = ?, account_key = ?, body = ?, signature = ? WHERE user = ?').run(
         input.deviceList.version, input.deviceList.accountKey, input.deviceList.body, input.deviceList.signature, link.user);
+      this.recordListVersion(link.user, input.deviceList);
       this.stmt('INSERT INTO devices (id, user, name, signature_key, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, NULL)').run(
         link.device, link.user, link.name ?? null, link.signatureKey, input.now);
       this.insertKeyPackages(link.device, link.keyPackages, link.lastResort);

@@ -219,6 +219,8 @@ export interface ServerStore {
   // ---- devices and administration (see docs/devices-and-admin.md) -------------------------------------------
 
   setUserStatus(user: UserId, status: UserRecord['status']): Promise<boolean>;
+  /** Earlier account-signed device lists of the user (newest first), for checking commits made under them. */
+  deviceListHistory(user: UserId, limit: number): Promise<{ body: Uint8Array; signature: Uint8Array }[]>;
   /**
    * Account reset for a user who lost every device: revokes all devices (removal notices to their conversations),
    * forgets the device list and its account key, and issues a new activation code.
