@@ -354,6 +354,7 @@ export class SealpostClient {
     return client;
   }
   private trust!: DeviceTrust;
+  private wiped = false;
   private files!: FileTransfer;
 
   private get deviceKeys(): SignatureKeyPair {
@@ -373,7 +374,19 @@ export class SealpostClient {
 
   /** Operations of one client run one at a time (they share MLS state and the local store). */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(fn, fn);
+    const guarded = async (): Promise<T> => {
+      try {
+        return await fn();
+      } catch (err) {
+        if (err instanceof SealpostError && err.code === 'DEVICE_REVOKED' && !this.wiped) {
+          // The server ended our connection; signing in again says why (revoked, disabled, or a wipe to carry out).
+          this.store.setMeta('session_expires', '0');
+          await this.sessionToken();
+        }
+        throw err;
+      }
+    };
+    const run = this.chain.then(guarded, guarded);
     this.chain = run.catch(() => {});
     return run;
   }
@@ -1139,6 +1152,7 @@ export class SealpostClient {
     const receipt = await signWipeReceipt(this.engine.cs.signature, this.deviceKeys.privateKey, body!);
     const dir = this.store.dir;
     this.states.clear();
+    this.wiped = true;
     this.store.close();
     ProfileStore.erase(dir);
     await new HttpApi(this.server)

@@ -58,7 +58,7 @@ export class ServerSocket {
       ws.onclose = (ev) => {
         clearTimeout(timer);
         if (!authed) reject(new SealpostError('SERVER_UNREACHABLE', `WebSocket closed before authentication (${ev.code} ${ev.reason})`));
-        sock.handleClose(`${ev.code} ${ev.reason}`.trim());
+        sock.handleClose(`${ev.code} ${ev.reason}`.trim(), ev.code);
       };
       ws.onmessage = (ev) => {
         let frame: ServerFrame;
@@ -84,12 +84,16 @@ export class ServerSocket {
     });
   }
 
+  private revoked = false;
+
   get isOpen(): boolean {
     return !this.closed;
   }
 
   request<T extends Request>(frame: T): Promise<T extends { t: 'fetch' } ? Extract<ServerFrame, { t: 'batch' }> : Extract<ServerFrame, { t: 'ok' }>> {
-    if (this.closed) return Promise.reject(new SealpostError('SERVER_UNREACHABLE', 'WebSocket is closed'));
+    if (this.closed) {
+      return Promise.reject(this.revoked ? new SealpostError('DEVICE_REVOKED', 'the server closed this connection: the device was revoked') : new SealpostError('SERVER_UNREACHABLE', 'WebSocket is closed'));
+    }
     const r = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -135,10 +139,17 @@ export class ServerSocket {
     this.pending.clear();
   }
 
-  private handleClose(reason: string): void {
+  private handleClose(reason: string, code?: number): void {
     if (this.closed) return;
     this.closed = true;
-    this.fail(new SealpostError('SERVER_UNREACHABLE', `WebSocket closed (${reason})`));
+    // 4003: the server ended this device's connections (revoked, wiped, or its user disabled). Not a network
+    // problem to retry: the caller asks the server what happened by signing in again.
+    this.revoked = code === 4003;
+    this.fail(
+      this.revoked
+        ? new SealpostError('DEVICE_REVOKED', 'the server closed this connection: the device was revoked or its user disabled')
+        : new SealpostError('SERVER_UNREACHABLE', `WebSocket closed (${reason})`),
+    );
     this.onClose?.(reason);
   }
 }

@@ -210,15 +210,21 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
 
   app.put('/v1/admin/policy', json, async (req) => {
     const actor = await requireAdmin(ctx, req);
-    const body = parseUnknown(z.object({ change: zPolicyFields.partial().strict() }).strict(), req.body, 'body');
+    const body = parseUnknown(z.object({ change: z.record(z.string(), z.unknown()) }).strict(), req.body, 'body');
+    const parsed = zPolicyFields.partial().strict().safeParse(body.change);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new SealpostError('POLICY_INVALID', `policy${issue.path.length ? '.' + issue.path.join('.') : ''}: ${issue.message}`);
+    }
+    const change = parsed.data;
     const before = await getPolicy(ctx);
-    const policy = await changePolicy(ctx, body.change);
+    const policy = await changePolicy(ctx, change);
     const changed = Object.fromEntries(
-      Object.entries(body.change).map(([k, v]) => [k, `${JSON.stringify(before[k as keyof typeof before])} -> ${JSON.stringify(v)}`]),
+      Object.entries(change).map(([k, v]) => [k, `${JSON.stringify(before[k as keyof typeof before])} -> ${JSON.stringify(v)}`]),
     );
-    await audit(ctx, actor, 'policy.set', Object.keys(body.change).join(',') || '-', changed);
+    await audit(ctx, actor, 'policy.set', Object.keys(change).join(',') || '-', changed);
     // A shorter retention takes effect now, not at the next periodic sweep.
-    if ('retentionMaxMs' in body.change) await applyRetention(ctx);
+    if ('retentionMaxMs' in change) await applyRetention(ctx);
     return { policy, settings: describePolicy(policy) };
   });
 
