@@ -112,10 +112,11 @@ describe('devices', () => {
     // The members removed bob's device; what alice sends next is for carol alone, in a new epoch.
     await alice.client.sync();
     await alice.client.send({ conversation }, 'after the wipe');
-    expect(chats(await carol.client.sync()).map((m) => m.text)).toEqual(['before the wipe', 'after the wipe']);
+    // The ciphertext as the server stores it (taken before carol's ack deletes it).
     const db = new Database(join(server.dataDir, 'sealpost.db'), { readonly: true });
     const row = db.prepare("SELECT payload FROM messages WHERE conversation = ? AND kind = 'app' ORDER BY id DESC LIMIT 1").get(conversation) as { payload: Buffer };
     db.close();
+    expect(chats(await carol.client.sync()).map((m) => m.text)).toEqual(['before the wipe', 'after the wipe']);
     // The old copy holds bob's group state from before: it has no key for the new epoch.
     const old = ProfileStore.open(copy, { create: false });
     const engine = await GroupEngine.create(async () => true, nodeCiphersuite()); // test double: accepts any credential
