@@ -343,7 +343,7 @@ export class SealpostClient {
 
   private static async build(store: ProfileStore, server: string, user: UserId, device: DeviceId, options: ClientOptions): Promise<SealpostClient> {
     let client: SealpostClient | undefined;
-    const api = new HttpApi(server, () => client!.sessionToken());
+    const api = new HttpApi(server, () => client!.sessionToken(), () => store.setMeta('session_expires', '0'));
     let trust: DeviceTrust | undefined;
     const engine = await GroupEngine.create((identity, key) => trust!.isTrusted(identity, key), nodeCiphersuite());
     trust = new DeviceTrust(engine.cs, api, store, { user, accountKey: () => store.getMeta('account_public') }, options.warn ?? (() => {}));

@@ -5,9 +5,23 @@ export class HttpApi {
   constructor(
     readonly baseUrl: string,
     private readonly getToken?: () => Promise<string>,
+    /** Forget the device session (it was refused); the next getToken signs in again. */
+    private readonly dropSession?: () => void,
   ) {}
 
   async request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, auth: 'device' | { admin: string } | 'none' = 'device'): Promise<T> {
+    try {
+      return await this.requestOnce<T>(method, path, body, auth);
+    } catch (err) {
+      // A refused session (expired, or the server forgot it) is renewed once; signing in again also tells a
+      // revoked or wiped device what happened to it.
+      if (auth !== 'device' || !this.dropSession || !(err instanceof SealpostError) || err.code !== 'UNAUTHENTICATED') throw err;
+      this.dropSession();
+      return this.requestOnce<T>(method, path, body, auth);
+    }
+  }
+
+  private async requestOnce<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body: unknown, auth: 'device' | { admin: string } | 'none'): Promise<T> {
     const headers: Record<string, string> = {};
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (auth === 'device') {
