@@ -235,5 +235,107 @@ export function runStoreContract(name: string, open: () => Promise<ServerStore>)
       const queued = (await store.fetchQueue(b, 0, 1000)).filter((i) => i.k === 'app').map((i) => i.id as string);
       expect([...queued].sort()).toEqual([...ids].sort());
     });
+    it('revokes devices: sessions, KeyPackages and queue go, members get a removal notice, the list advances', async () => {
+      const a = await enrolled(alice);
+      const b = await enrolled(bob);
+      const c = newConversationId();
+      await store.createConversation(c, a, 1);
+      await store.appendCommit({ conversation: c, sender: { device: a, user: alice }, epoch: 0, id: newMessageId(), payload: h(1), welcome: h(2), add: [b], remove: [], now: 2 });
+      await store.createSession(h(50), b, 10_000);
+      const noticeId = newMessageId();
+      expect(await store.revokeDevices(bob, [{ device: b, notice: h(77), noticeId }], 20, { version: 3, accountKey: h(8), body: h(5), signature: h(4) })).toBe('list-changed');
+      const res = await store.revokeDevices(bob, [{ device: b, notice: h(77), noticeId }], 20, { version: 2, accountKey: h(8), body: h(5), signature: h(4) });
+      if (res === 'list-changed') throw new Error('list-changed');
+      expect(res.map((d) => [d.device, d.item.k, d.item.from, d.item.id])).toEqual([[a, 'remove', b, noticeId]]);
+      expect((await store.getDevice(b))?.revokedAt).toBe(20);
+      expect(await store.getSession(h(50), 30)).toBeUndefined();
+      expect(await store.countKeyPackages(b)).toBe(0);
+      expect(await store.fetchQueue(b, 0, 10)).toEqual([]);
+      expect((await store.getConversation(c))?.members).toEqual([a]);
+      expect((await store.getUser(bob))?.deviceCount).toBe(0);
+      expect((await store.getDeviceList(bob))?.version).toBe(2);
+      expect((await store.deviceListHistory(bob, 10)).map((l) => l.body)).toEqual([h(5), h(7)]);
+      expect(await store.claimKeyPackages([bob], [])).toEqual([]);
+      // A member's commit removing the revoked leaf is accepted although the device is no longer a member.
+      expect(await store.appendCommit({ conversation: c, sender: { device: a, user: alice }, epoch: 1, id: newMessageId(), payload: h(3), welcome: undefined, add: [], remove: [b], now: 21 })).toMatchObject({ kind: 'ok', epoch: 2 });
+      // …but a revoked device cannot be added back.
+      expect(await store.appendCommit({ conversation: c, sender: { device: a, user: alice }, epoch: 2, id: newMessageId(), payload: h(3), welcome: h(2), add: [b], remove: [], now: 22 })).toMatchObject({ kind: 'invalid' });
+    });
+
+    it('resets a user: devices revoked, device list forgotten, a fresh activation code', async () => {
+      const b = await enrolled(bob);
+      await store.resetUser(bob, [{ device: b, notice: h(1), noticeId: newMessageId() }], { codeHash: h(33), expiresAt: 5000 }, 100);
+      expect(await store.getDeviceList(bob)).toBeUndefined();
+      expect(await store.deviceListHistory(bob, 10)).toEqual([]);
+      expect((await store.getDevice(b))?.revokedAt).toBe(100);
+      const again = { user: bob, codeHash: h(33), now: 200, maxAttempts: 3, device: { id: newDeviceId(), name: undefined, signatureKey: h(9) }, deviceList: { version: 1, accountKey: h(44), body: h(7), signature: h(6) }, keyPackages: [], lastResort: { ref: 'last2', data: h(99) } };
+      expect(await store.enroll(again)).toBe('ok');
+      expect((await store.getDeviceList(bob))?.accountKey).toEqual(h(44));
+    });
+
+    it('keeps link requests until approved, within the device limit and on the current list version', async () => {
+      await enrolled(alice);
+      const link = (n: number) => ({
+        codeHash: h(100 + n), user: alice, device: newDeviceId(), name: 'phone', signatureKey: h(10), hpkeKey: h(11),
+        keyPackages: [{ ref: `kp-${n}`, data: h(12) }], lastResort: { ref: `lr-${n}`, data: h(13) }, createdAt: 50, expiresAt: 500, sealed: undefined,
+      });
+      const l1 = link(1);
+      expect(await store.createLink(l1, 2)).toBe(true);
+      expect(await store.createLink(link(2), 2)).toBe(true);
+      expect(await store.createLink(link(3), 2)).toBe(false);
+      expect(await store.getLink(h(101))).toMatchObject({ user: alice, device: l1.device, keyPackages: [{ ref: 'kp-1' }], lastResort: { ref: 'lr-1' } });
+      const list = { version: 2, accountKey: h(8), body: h(20), signature: h(21) };
+      expect(await store.approveLink({ codeHash: h(101), deviceList: list, sealed: h(30), maxDevices: 1, now: 60 })).toBe('too-many-devices');
+      expect(await store.approveLink({ codeHash: h(101), deviceList: { ...list, version: 5 }, sealed: h(30), maxDevices: 5, now: 60 })).toBe('list-changed');
+      expect(await store.approveLink({ codeHash: h(101), deviceList: list, sealed: h(30), maxDevices: 5, now: 600 })).toBe('expired');
+      expect(await store.approveLink({ codeHash: h(101), deviceList: list, sealed: h(30), maxDevices: 5, now: 60 })).toBe('ok');
+      expect(await store.approveLink({ codeHash: h(101), deviceList: list, sealed: h(30), maxDevices: 5, now: 60 })).toBe('not-found');
+      expect((await store.getLink(h(101)))?.sealed).toEqual(h(30));
+      expect((await store.listDevices(alice)).map((d) => d.id)).toContain(l1.device);
+      expect(await store.countKeyPackages(l1.device)).toBe(1);
+      await store.deleteExpiredLinks(1000);
+      expect(await store.getLink(h(101))).toBeUndefined();
+    });
+
+    it('chains audit entries by hash, keeps admin credentials and wipes', async () => {
+      const e1 = await store.appendAudit({ at: 1, actor: 'root', action: 'user.add', target: 'alice@localhost', details: {} });
+      const e2 = await store.appendAudit({ at: 2, actor: 'root', action: 'policy.set', target: 'x', details: { b: 2, a: 'one' } });
+      expect(e1.seq).toBe(1);
+      expect(e2.prevHash).toEqual(e1.hash);
+      const all = await store.listAudit(0, 10);
+      expect(all.map((e) => e.details)).toEqual([{}, { b: 2, a: 'one' }]);
+      expect(all[1]!.hash).toEqual(e2.hash);
+      expect(await store.listAudit(1, 10)).toHaveLength(1);
+
+      expect(await store.addAdminToken('helpdesk', h(60), 1)).toBe(true);
+      expect(await store.addAdminToken('helpdesk', h(61), 1)).toBe(false);
+      expect(await store.findAdminToken(h(60))).toBe('helpdesk');
+      expect(await store.revokeAdminToken('helpdesk', 2)).toBe(true);
+      expect(await store.findAdminToken(h(60))).toBeUndefined();
+      expect(await store.listAdminTokens()).toEqual([{ name: 'helpdesk', createdAt: 1, revokedAt: 2 }]);
+
+      const d = newDeviceId();
+      await store.putWipe({ device: d, command: h(1), signature: h(2), issuedAt: 5, confirmedAt: undefined });
+      await store.confirmWipe(d, 9);
+      expect(await store.getWipe(d)).toEqual({ device: d, command: h(1), signature: h(2), issuedAt: 5, confirmedAt: 9 });
+    });
+
+    it('deletes expired application messages and blobs for retention, keeps handshakes', async () => {
+      const a = await enrolled(alice);
+      const b = await enrolled(bob);
+      const c = newConversationId();
+      await store.createConversation(c, a, 1);
+      await store.appendCommit({ conversation: c, sender: { device: a, user: alice }, epoch: 0, id: newMessageId(), payload: h(1), welcome: h(2), add: [b], remove: [], now: 2 });
+      await store.appendMessage({ conversation: c, sender: { device: a, user: alice }, epoch: 1, id: newMessageId(), payload: h(3), now: 3 });
+      await store.appendMessage({ conversation: c, sender: { device: a, user: alice }, epoch: 1, id: newMessageId(), payload: h(3), now: 300 });
+      const blob = 'b_AAAAAAAAAAAAAAAAAAAAAA' as BlobId;
+      await store.createBlob({ id: blob, ownerUser: alice, ownerDevice: a, size: 10, now: 4 }, 1000);
+      await store.setBlobReceived(blob, 10, true, 5);
+      const res = await store.deleteOlderThan(100);
+      expect(res).toEqual({ messages: 1, blobs: [blob] });
+      expect((await store.fetchQueue(b, 0, 10)).map((i) => [i.k, i.at])).toEqual([['welcome', 2], ['app', 300]]);
+      const held = await store.lookupUser(bob);
+      expect(held).toMatchObject({ queuedItems: 2, blobs: 0, conversations: [{ id: c, memberDevices: 2 }] });
+    });
   });
 }
