@@ -128,6 +128,19 @@ describe('devices', () => {
     await expect(revived.sync()).rejects.toMatchObject({ code: 'DEVICE_REVOKED' });
   });
 
+  it('wipe reaches a device that is online: its watch ends with DEVICE_WIPED and the profile is gone', async () => {
+    await server.enroll('alice');
+    const bob = await server.enroll('bob');
+    const ac = new AbortController();
+    const watching = bob.client.watch(() => {}, ac.signal);
+    await new Promise((r) => setTimeout(r, 300));
+    await server.adminRequest('POST', `/v1/admin/users/bob@localhost/devices/${bob.client.device}/wipe`, {});
+    const outcome = await Promise.race([watching.then(() => 'ended', (err: { code?: string }) => err.code), new Promise((r) => setTimeout(() => r('still running'), 8_000))]);
+    ac.abort();
+    expect(outcome).toBe('DEVICE_WIPED');
+    expect(existsSync(join(bob.profile, 'profile.db'))).toBe(false);
+  });
+
   it('wipe of a device that never comes back still revokes it', async () => {
     const alice = await server.enroll('alice');
     const bob = await server.enroll('bob');

@@ -1,6 +1,8 @@
 // Multi-device, end to end: a user links a second device by code, approves it on the first with the fingerprint
 // check, and from then on both devices receive everything and see what the other sends. The user lists and
 // revokes devices; a revoked device is out of every conversation.
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SealpostError } from '@sealpost/protocol';
 import { SealpostClient } from '@sealpost/client';
@@ -103,5 +105,21 @@ describe('a second device', () => {
     await bob.client.send({ conversation }, 'after the revoke');
     expect(chats(await alice.client.sync()).map((m) => m.text)).toEqual(['hi', 'after the revoke']);
     await expect(phone.client.sync()).rejects.toMatchObject({ code: 'DEVICE_REVOKED' });
+  });
+
+  it('revoked by an admin is signed out of the device list by the user\'s other device', async () => {
+    const alice = await server.enroll('alice');
+    const bob = await server.enroll('bob');
+    await bob.client.send({ to: ['alice@localhost'] }, 'hi');
+    const phone = await server.link(alice);
+    await server.adminRequest('POST', `/v1/admin/users/alice@localhost/devices/${phone.client.device}/revoke`, {});
+    // The removal notice in the shared conversation tells the laptop; its sync re-signs the list.
+    await alice.client.sync();
+    const db = new Database(join(server.dataDir, 'sealpost.db'), { readonly: true });
+    expect((db.prepare('SELECT version FROM device_lists WHERE user = ?').get('alice@localhost') as { version: number }).version).toBe(3);
+    db.close();
+    const devices = await alice.client.devices();
+    expect(devices.find((d) => d.id === phone.client.device)).toMatchObject({ status: 'revoked', signed: false });
+    expect(devices.find((d) => d.id === alice.client.device)).toMatchObject({ status: 'active', signed: true });
   });
 });

@@ -1119,6 +1119,23 @@ export class SealpostClient {
     if (v.kind !== 'ok') throw new SealpostError('MLS_ERROR', `removal notice refused: ${v.reason}`);
     if (v.command.device === this.device) return;
     this.store.addPendingRemoval(item.c, v.command.device);
+    // One of our own devices was revoked (perhaps by an admin, who cannot sign our list): sign it out of the list.
+    if (v.command.user === this.user) this.store.setMeta('own_list_dirty', '1');
+  }
+
+  /** Re-sign this account's device list without devices the server has revoked. */
+  private async tidyOwnList(): Promise<void> {
+    const accountPrivate = this.store.getMeta('account_private');
+    if (!accountPrivate) return;
+    for (let round = 0; round < limits.maxDevicesPerUser; round++) {
+      const { list, records } = await this.ownSignedList();
+      const gone = records.find((r) => r.revokedAt && list.devices.some((d) => d.id === r.id));
+      if (!gone) break;
+      const signed = await signDeviceList(this.engine.cs.signature, accountPrivate, { ...list, version: list.version + 1, devices: list.devices.filter((d) => d.id !== gone.id) });
+      await this.api.request('POST', '/v1/devices/revoke', { device: gone.id, deviceList: signedDeviceListToJson(signed) });
+    }
+    this.trust.forget(this.user);
+    this.store.setMeta('own_list_dirty', '0');
   }
 
   /** Commit the removal of revoked devices that are still leaves in our groups (another member may be first). */
@@ -1133,6 +1150,13 @@ export class SealpostClient {
         this.warn(`could not remove revoked device ${r.device} from ${r.conversation}: ${(err as Error).message}`);
         this.store.deletePendingRemoval(r.conversation, r.device);
       }
+    }
+    if (this.store.getMetaText('own_list_dirty') === '1') {
+      await this.tidyOwnList().catch((err) => {
+        if (err instanceof SealpostError && transientCodes.has(err.code)) throw err;
+        this.warn(`could not update your device list: ${(err as Error).message}`);
+        this.store.setMeta('own_list_dirty', '0');
+      });
     }
   }
 
@@ -1195,7 +1219,11 @@ export class SealpostClient {
   /** This account's devices: the signed list, with what the server knows of each (name, last seen, revoked). */
   devices(): Promise<OwnDevice[]> {
     return this.serial(async () => {
-      const { list, records } = await this.ownSignedList();
+      let { list, records } = await this.ownSignedList();
+      if (records.some((r) => r.revokedAt && list.devices.some((d) => d.id === r.id)) && this.store.getMeta('account_private')) {
+        await this.tidyOwnList();
+        ({ list, records } = await this.ownSignedList());
+      }
       return records.map((r) => ({
         id: r.id,
         name: r.name,
@@ -1301,9 +1329,17 @@ export class SealpostClient {
    * Stay connected and hand each new message to `onMessage` until `signal` aborts. Reconnects with backoff.
    */
   watch(onMessage: (m: Received) => void, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
       let backoff = 500;
       let stopped = false;
+      // A revoked or wiped device has nothing to reconnect for: end the watch with that error.
+      const fatal = (err: unknown) => {
+        if (!(err instanceof SealpostError) || !['DEVICE_REVOKED', 'DEVICE_WIPED'].includes(err.code)) return false;
+        stopped = true;
+        this.onPush = undefined;
+        reject(err);
+        return true;
+      };
       const stop = () => {
         stopped = true;
         this.onPush = undefined;
@@ -1328,6 +1364,7 @@ export class SealpostClient {
                       if (item.k === 'remove') await this.applyRemovals();
                       for (const m of this.store.takeUnseen()) onMessage(toReceived(m));
                     } catch (err) {
+                      if (fatal(err)) return;
                       // Stop taking pushes; a fresh connection fetches from the queue in order.
                       stalled = true;
                       this.warn(`processing stopped: ${(err as Error).message}; reconnecting`);
@@ -1343,7 +1380,7 @@ export class SealpostClient {
                 });
                 backoff = 500;
               })().catch((err) => {
-                this.warn(`connection problem: ${(err as Error).message}`);
+                if (!fatal(err)) this.warn(`connection problem: ${(err as Error).message}`);
                 res();
               });
             });
