@@ -1,0 +1,124 @@
+// ECVRF-EDWARDS25519-SHA512-TAI (RFC 9381 §5, suite 0x03): the verifiable random function that turns a label
+// into its position in the prefix tree, so the tree reveals nothing about which labels exist, while anyone can
+// check the position the server claims. Only the protocol steps are here; the curve arithmetic is @noble/curves'
+// edwards25519 and the hash is @noble/hashes' SHA-512.
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { sha512 } from '@noble/hashes/sha2.js';
+import { bytesEqual, concatBytes } from '../bytes.js';
+
+const Point = ed25519.Point;
+type Pt = InstanceType<typeof Point>;
+const q = Point.Fn.ORDER; // the prime order of the base point (RFC 9381 §5.5: q)
+const SUITE = 0x03;
+const C_LEN = 16; // RFC 9381 §5.5: cLen = 16 for this suite
+const PT_LEN = 32;
+const Q_LEN = 32;
+export const VRF_PROOF_BYTES = PT_LEN + C_LEN + Q_LEN; // 80
+export const VRF_OUTPUT_BYTES = 64;
+
+function leToInt(b: Uint8Array): bigint {
+  let n = 0n;
+  for (let i = b.length - 1; i >= 0; i--) n = (n << 8n) | BigInt(b[i]!);
+  return n;
+}
+
+function intToLe(n: bigint, len: number): Uint8Array {
+  const out = new Uint8Array(len);
+  for (let i = 0; i < len; i++) {
+    out[i] = Number(n & 0xffn);
+    n >>= 8n;
+  }
+  return out;
+}
+
+const mod = (n: bigint) => ((n % q) + q) % q;
+
+/** RFC 8032 §5.1.3 decoding, strict (a non-canonical y is refused); undefined for an invalid string. */
+function stringToPoint(b: Uint8Array): Pt | undefined {
+  try {
+    return Point.fromBytes(b, false);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Multiplication that also accepts 0 (noble's `multiply` refuses it). */
+const mul = (p: Pt, n: bigint): Pt => (mod(n) === 0n ? Point.ZERO : p.multiply(mod(n)));
+
+/** RFC 9381 §5.4.1.1: try-and-increment over SHA-512(suite ‖ 0x01 ‖ PK ‖ alpha ‖ ctr ‖ 0x00), times the cofactor. */
+function encodeToCurve(pk: Uint8Array, alpha: Uint8Array): Pt {
+  for (let ctr = 0; ctr < 256; ctr++) {
+    const h = sha512(concatBytes(new Uint8Array([SUITE, 0x01]), pk, alpha, new Uint8Array([ctr, 0x00])));
+    const p = stringToPoint(h.subarray(0, 32));
+    if (p) return p.clearCofactor();
+  }
+  // Probability 2^-256: RFC 9381 allows failing here.
+  throw new Error('ECVRF encode_to_curve: no valid point');
+}
+
+/** RFC 9381 §5.4.3: cLen bytes of SHA-512(suite ‖ 0x02 ‖ P1 … P5 ‖ 0x00). */
+function challenge(...points: Pt[]): bigint {
+  const h = sha512(concatBytes(new Uint8Array([SUITE, 0x02]), ...points.map((p) => p.toBytes()), new Uint8Array([0x00])));
+  return leToInt(h.subarray(0, C_LEN));
+}
+
+/** RFC 9381 §5.2: beta = SHA-512(suite ‖ 0x03 ‖ point(cofactor · Gamma) ‖ 0x00). */
+function proofToHash(gamma: Pt): Uint8Array {
+  return sha512(concatBytes(new Uint8Array([SUITE, 0x03]), gamma.clearCofactor().toBytes(), new Uint8Array([0x00])));
+}
+
+/** The secret scalar and nonce key of an Ed25519 secret key (RFC 8032 §5.1.5, as RFC 9381 §5.4.2.2 uses them). */
+function expand(sk: Uint8Array): { x: bigint; prefix: Uint8Array } {
+  if (sk.length !== 32) throw new Error('ECVRF: secret key must be 32 bytes');
+  const h = sha512(sk);
+  const a = h.slice(0, 32);
+  a[0]! &= 248;
+  a[31]! &= 127;
+  a[31]! |= 64;
+  return { x: leToInt(a), prefix: h.slice(32, 64) };
+}
+
+export function vrfPublicKey(sk: Uint8Array): Uint8Array {
+  return Point.BASE.multiply(mod(expand(sk).x)).toBytes();
+}
+
+/** RFC 9381 §5.1: the proof pi (80 bytes) and output beta (64 bytes) for input alpha. */
+export function vrfProve(sk: Uint8Array, alpha: Uint8Array): { proof: Uint8Array; output: Uint8Array } {
+  const { x, prefix } = expand(sk);
+  const Y = Point.BASE.multiply(mod(x));
+  const pk = Y.toBytes();
+  const H = encodeToCurve(pk, alpha);
+  const gamma = mul(H, x);
+  // RFC 9381 §5.4.2.2: k = SHA-512(prefix ‖ point(H)) mod q.
+  const k = mod(leToInt(sha512(concatBytes(prefix, H.toBytes()))));
+  const c = challenge(Y, H, gamma, mul(Point.BASE, k), mul(H, k));
+  const s = mod(k + c * x);
+  const proof = concatBytes(gamma.toBytes(), intToLe(c, C_LEN), intToLe(s, Q_LEN));
+  return { proof, output: proofToHash(gamma) };
+}
+
+/**
+ * RFC 9381 §5.3: the output beta if `proof` is valid for `alpha` under `pk`, else undefined (never throws).
+ * The public key is validated (§5.4.5): a small-order key is refused.
+ */
+export function vrfVerify(pk: Uint8Array, alpha: Uint8Array, proof: Uint8Array): Uint8Array | undefined {
+  if (pk.length !== PT_LEN || proof.length !== VRF_PROOF_BYTES) return undefined;
+  const Y = stringToPoint(pk);
+  if (!Y || Y.isSmallOrder()) return undefined;
+  const gamma = stringToPoint(proof.subarray(0, PT_LEN));
+  if (!gamma) return undefined;
+  const c = leToInt(proof.subarray(PT_LEN, PT_LEN + C_LEN));
+  const s = leToInt(proof.subarray(PT_LEN + C_LEN));
+  if (s >= q) return undefined;
+  const H = encodeToCurve(pk, alpha);
+  const U = mul(Point.BASE, s).subtract(mul(Y, c));
+  const V = mul(H, s).subtract(mul(gamma, c));
+  if (challenge(Y, H, gamma, U, V) !== c) return undefined;
+  return proofToHash(gamma);
+}
+
+/** Convenience for tests and callers holding an expected output. */
+export function vrfOutputMatches(pk: Uint8Array, alpha: Uint8Array, proof: Uint8Array, output: Uint8Array): boolean {
+  const beta = vrfVerify(pk, alpha, proof);
+  return beta !== undefined && bytesEqual(beta, output);
+}
