@@ -24,6 +24,8 @@ import {
   verifyOrgCommand,
   linkFingerprint,
   linkQrPayload,
+  safetyNumber,
+  formatSafetyNumber,
   parseLinkCode,
   signedDeviceListFromJson,
   bytesEqual,
@@ -55,6 +57,7 @@ import { forwardSubject, forwardText, mailSummary, newMailMessageId, replyRecipi
 import { ProfileStore, type ConversationRow, type MessageRow } from './profile-store.node.js';
 import { ServerSocket, type WebSocketFactory } from './socket.js';
 import { DeviceTrust } from './trust.js';
+import { KtVerifier, matches, type KtStatus } from './kt-verifier.js';
 import { newLinkHpkeKeys, openLinkBundle, sealLinkBundle, splitNotice } from './device-link.node.js';
 
 export interface ClientOptions {
@@ -103,6 +106,7 @@ export interface ConversationSummary {
 interface ServerInfo {
   domain: string;
   orgKey: string;
+  kt?: { signatureKey: string; vrfKey: string; epochMs: number };
   policy: { requirePassphrase: boolean; retentionDefaultMs: number | null; retentionMaxMs: number | null; maxAttachmentBytes: number; maxDevicesPerUser: number };
 }
 
@@ -120,6 +124,25 @@ export interface LinkRequestInfo {
   deviceName: string | null;
   fingerprint: string;
   createdAt: string;
+}
+
+export interface SelfCheck {
+  ok: boolean;
+  /** What this check found wrong (empty when ok). */
+  problems: string[];
+  /** The last alarm raised on this device, if any (kept until the profile is reset). */
+  alarm: { at: string; problems: string[] } | null;
+  kt: KtStatus;
+}
+
+export interface VerifyResult {
+  user: UserId;
+  safetyNumber: string;
+  qr: string;
+  kt: { verified: boolean; version: number; head: { size: number; root: string } };
+  confirmed: boolean;
+  changedSinceConfirmed: boolean;
+  devices: number;
 }
 
 export interface OwnDevice {
@@ -268,6 +291,7 @@ export class SealpostClient {
       if (verdict.kind !== 'ok' || !me || !bytesEqual(me.signatureKey, deviceKeys.publicKey)) {
         throw new SealpostError('DEVICE_LIST_INVALID', 'the approved device list does not name this device with its key under the account key received');
       }
+      await client.kt.checkDeviceList(user, signedDeviceListFromJson(listed.deviceList).body, verdict.list);
       store.setMeta('account_public', bundle.accountPublic);
       store.setMeta('account_private', bundle.accountPrivate);
       store.putKnownUser(user, bundle.accountPublic, verdict.list.version, Date.now());
@@ -294,6 +318,7 @@ export class SealpostClient {
     const org = fromBase64Url(info.orgKey);
     // Pinned once: a server that later shows another organisation key cannot make this device obey it.
     if (org && org.length === 32 && !this.store.getMeta('org_key')) this.store.setMeta('org_key', org);
+    if (info.kt && !this.store.getMeta('kt_keys')) this.store.setMeta('kt_keys', JSON.stringify({ signatureKey: info.kt.signatureKey, vrfKey: info.kt.vrfKey }));
     this.store.setMeta('policy', JSON.stringify(info.policy));
   }
 
@@ -346,14 +371,17 @@ export class SealpostClient {
     const api = new HttpApi(server, () => client!.sessionToken(), () => store.setMeta('session_expires', '0'));
     let trust: DeviceTrust | undefined;
     const engine = await GroupEngine.create((identity, key) => trust!.isTrusted(identity, key), nodeCiphersuite());
-    trust = new DeviceTrust(engine.cs, api, store, { user, accountKey: () => store.getMeta('account_public') }, options.warn ?? (() => {}));
+    const kt = new KtVerifier(engine.cs, api, store);
+    trust = new DeviceTrust(engine.cs, api, store, { user, accountKey: () => store.getMeta('account_public') }, options.warn ?? (() => {}), kt);
     client = new SealpostClient(store, api, engine, options, user, device, server);
     client.trust = trust;
+    client.kt = kt;
     const c = client;
     client.files = new FileTransfer(api, store, () => c.sessionToken(), options.testHooks ?? {});
     return client;
   }
   private trust!: DeviceTrust;
+  private kt!: KtVerifier;
   private wiped = false;
   private files!: FileTransfer;
 
@@ -977,6 +1005,7 @@ export class SealpostClient {
       await this.flushOutbox();
       await this.replenishKeyPackages();
       await this.applyPolicy();
+      await this.monitorSelfInner();
       return this.store.takeUnseen().map(toReceived);
     });
   }
@@ -1194,6 +1223,84 @@ export class SealpostClient {
     if (limits.length === 0) return;
     const orphans = this.store.deleteMessagesBefore(Date.now() - Math.min(...limits));
     for (const blob of orphans) await this.files.release(blob as BlobId).catch(() => {});
+  }
+
+  // ---- key transparency: self-monitoring and verification ------------------------------------------------------
+
+  /**
+   * Check this account's own label in the log: the latest record must carry this account's key and the hash of a
+   * device list signed by it, and the server must hold no active device outside that list. Anything else is a
+   * change this user's devices did not make: an alarm (kept until checked again, and reported by `verify --self`).
+   */
+  monitorSelf(): Promise<SelfCheck> {
+    return this.serial(() => this.monitorSelfInner());
+  }
+
+  private async monitorSelfInner(): Promise<SelfCheck> {
+    const accountKey = this.store.getMeta('account_public');
+    if (!accountKey) throw new SealpostError('NOT_ENROLLED', 'this device holds no account key');
+    let problems: string[] = [];
+    let status: KtStatus | undefined;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      problems = [];
+      const { record, status: s } = await this.kt.search(this.user);
+      status = s;
+      const res = await this.api.request<{ deviceList: { body: string; signature: string } | null; devices: { id: DeviceId; revokedAt: string | null }[] }>('GET', '/v1/devices');
+      const signed = res.deviceList ? signedDeviceListFromJson(res.deviceList) : undefined;
+      const own = signed ? await verifyDeviceList(this.engine.cs.signature, signed, { user: this.user }) : undefined;
+      if (!record) problems.push('the log holds no record for this account');
+      else if (!bytesEqual(record.accountKey, accountKey)) problems.push('the log shows an account key that is not this account\'s: someone published a key for you');
+      else if (!signed || own?.kind !== 'ok' || !bytesEqual(own.list.accountKey, accountKey)) problems.push('the server shows a device list not signed by this account');
+      else if (!matches(record, signed.body, own.list)) problems.push('the log holds a device list this account did not sign');
+      if (own?.kind === 'ok') {
+        const ghosts = res.devices.filter((d) => !d.revokedAt && !own.list.devices.some((l) => l.id === d.id)).map((d) => d.id);
+        if (ghosts.length > 0) problems.push(`the server holds device(s) this account never approved: ${ghosts.join(', ')}`);
+      }
+      if (problems.length === 0) break;
+      // A change made by another of our devices a moment ago can race with this check: look once more.
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    const at = new Date().toISOString();
+    if (problems.length > 0) {
+      this.store.setMeta('kt_alarm', JSON.stringify({ at, problems }));
+      for (const p of problems) this.warn(`KEY TRANSPARENCY ALARM: ${p}`);
+    }
+    const alarm = this.store.getMetaText('kt_alarm');
+    return { ok: problems.length === 0, problems, alarm: alarm ? (JSON.parse(alarm) as { at: string; problems: string[] }) : null, kt: status! };
+  }
+
+  /**
+   * What two users compare: the 60-digit safety number from both account keys (and a QR payload with it and
+   * this device's latest verified tree head), the key-transparency status of the other user, and whether the
+   * number was confirmed before and has changed since. With `confirm`, record that the user compared it.
+   */
+  verifyUser(user: string, opts: { confirm?: string } = {}): Promise<VerifyResult> {
+    const u = parseUserId(user);
+    return this.serial(async () => {
+      const mine = this.store.getMeta('account_public');
+      if (!mine) throw new SealpostError('NOT_ENROLLED', 'this device holds no account key');
+      const list = await this.trust.deviceList(u, true);
+      const { status } = await this.kt.search(u);
+      const number = safetyNumber({ user: this.user, accountKey: mine }, { user: u, accountKey: list.accountKey });
+      const key = `confirmed:${u}`;
+      if (opts.confirm !== undefined) {
+        if (opts.confirm.replace(/\s/g, '') !== number) {
+          throw new SealpostError('SAFETY_NUMBER_MISMATCH', `the number given is not the safety number with ${u}; do not trust this contact until you find out why`);
+        }
+        this.store.setMeta(key, number);
+      }
+      const confirmed = this.store.getMetaText(key);
+      const head = status.head;
+      return {
+        user: u,
+        safetyNumber: formatSafetyNumber(number),
+        qr: `sealpost-verify:v1?${new URLSearchParams({ a: this.user, b: u, sn: number, head: `${head.size}:${head.root}` }).toString()}`,
+        kt: { verified: true, version: status.version, head },
+        confirmed: confirmed !== undefined,
+        changedSinceConfirmed: confirmed !== undefined && confirmed !== number,
+        devices: list.devices.length,
+      };
+    });
   }
 
   // ---- devices ------------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import {
 import type { CiphersuiteImpl } from 'ts-mls';
 import type { HttpApi } from './http-api.js';
 import type { ProfileStore } from './profile-store.node.js';
+import type { KtVerifier } from './kt-verifier.js';
 
 export class DeviceTrust {
   private readonly cache = new Map<UserId, { list: DeviceList; revoked: Set<string> }>();
@@ -27,6 +28,7 @@ export class DeviceTrust {
     private readonly store: ProfileStore,
     private readonly self: { user: UserId; accountKey: () => Uint8Array | undefined },
     private readonly warn: (m: string) => void,
+    private readonly kt: KtVerifier,
   ) {}
 
   /** The verified device list of `user` (devices the server revoked left out), fetched once per session unless `refresh`. */
@@ -41,6 +43,9 @@ export class DeviceTrust {
     const pinned = this.store.getKnownUser(user);
     let verdict = await verifyDeviceList(this.cs.signature, signed, { user, ...(pinned ? { pinned } : {}) });
     if (verdict.kind === 'rejected' && verdict.reason === 'account-key-changed' && pinned) {
+      // Only a new key the key-transparency log holds is considered at all.
+      const fresh = await verifyDeviceList(this.cs.signature, signed, { user });
+      if (fresh.kind === 'ok') await this.kt.checkDeviceList(user, signed.body, fresh.list);
       if (user === this.self.user) {
         // Our own account key is on this device; a different one can only come from a reset that retired this device.
         throw new SealpostError('ACCOUNT_KEY_CHANGED', 'the server shows another account key for your own account; this device was retired by an account reset');
@@ -64,6 +69,8 @@ export class DeviceTrust {
       }
       throw new SealpostError('DEVICE_LIST_INVALID', `device list of ${user} refused: ${verdict.reason}`);
     }
+    // The list must be the one the key-transparency log commits to for this user (not a list made for us alone).
+    await this.kt.checkDeviceList(user, signed.body, verdict.list);
     this.store.putKnownUser(user, verdict.list.accountKey, verdict.list.version, Date.now());
     const revoked = new Set<string>(res.revoked ?? []);
     const list = { ...verdict.list, devices: verdict.list.devices.filter((d) => !revoked.has(d.id)) };

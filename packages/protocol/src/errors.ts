@@ -36,6 +36,10 @@ export const errorCodes = [
   // administration
   'POLICY_INVALID',
   'AUDIT_LOG_TAMPERED',
+  // key transparency
+  'KT_VERIFICATION_FAILED',
+  'KT_ALARM',
+  'SAFETY_NUMBER_MISMATCH',
   'ADMIN_TOKEN_EXISTS',
   // delivery
   'CONVERSATION_EXISTS',

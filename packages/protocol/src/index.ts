@@ -22,3 +22,8 @@ export * from './admin/audit-log.js';
 export * from './admin/org-signed.js';
 export * from './device-link.js';
 export * from './safety-number.js';
+export * from './kt/vrf.js';
+export * from './kt/log-tree.js';
+export * from './kt/prefix-tree.js';
+export * from './kt/records.js';
+export * from './kt/search.js';

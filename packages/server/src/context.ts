@@ -6,6 +6,7 @@ import type { ServerStore } from './store/store.js';
 import type { Bus } from './bus/bus.js';
 import type { BlobStore } from './blobs/blob-store.js';
 import type { Metrics } from './metrics.js';
+import type { KtKeysPrivate, KtLog } from './kt/kt-log.js';
 
 export interface Clock {
   now(): number;
@@ -24,6 +25,11 @@ export interface ServerContext {
   adminTokenHash: Uint8Array;
   /** The organisation key: signs wipe commands and device-removal notices (admin/org-key.ts). */
   org: SignatureKeyPair;
+  /** Key-transparency keys (kt/kt-log.ts) and how often an epoch is published. */
+  ktKeys: KtKeysPrivate;
+  ktEpochMs: number;
+  /** Set by createServer. */
+  kt?: KtLog;
   activationTtlMs: number;
   blobs: BlobStore;
   /** Largest blob (ciphertext bytes) one upload may declare. */

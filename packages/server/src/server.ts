@@ -8,6 +8,8 @@ import { registerRoutes } from './http/routes.js';
 import { registerAdminRoutes } from './http/admin-routes.js';
 import { registerDeviceRoutes } from './http/device-routes.js';
 import { applyRetention } from './admin/retention.js';
+import { KtLog } from './kt/kt-log.js';
+import { registerKtRoutes } from './http/kt-routes.js';
 import { registerBlobRoutes, sweepStaleUploads } from './http/blob-routes.js';
 import { ConnectionRegistry, handleConnection } from './ws/connection.js';
 import { createMetrics } from './metrics.js';
@@ -39,6 +41,19 @@ export function createServer(ctx: ServerContext, opts: { tls?: TlsOptions } = {}
   registerBlobRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
   registerDeviceRoutes(app, ctx);
+  const kt = new KtLog(ctx.store, ctx.cs, ctx.ktKeys, ctx.clock, ctx.log);
+  ctx.kt = kt;
+  registerKtRoutes(app, ctx, kt);
+  // Epochs: on a timer, and at once (at most every 50 ms) when a search asks for a label that just changed.
+  let publishing = false;
+  const ktTimer = setInterval(() => {
+    if (publishing) return;
+    publishing = true;
+    kt.publish()
+      .catch((err) => ctx.log.error({ err }, 'kt: publishing an epoch failed'))
+      .finally(() => (publishing = false));
+  }, ctx.ktEpochMs);
+  ktTimer.unref();
   const sweeper = setInterval(() => {
     sweepStaleUploads(ctx, ctx.clock.now() - defaultBlobLimits.staleUploadMs).catch((err) => ctx.log.error({ err }, 'stale upload sweep failed'));
     ctx.store.deleteExpiredLinks(ctx.clock.now()).catch((err) => ctx.log.error({ err }, 'link sweep failed'));
@@ -72,6 +87,9 @@ export function createServer(ctx: ServerContext, opts: { tls?: TlsOptions } = {}
     app,
     connections,
     async listen(host, port) {
+      // A node serves key-transparency answers only once it has loaded (and checked) the log; a fresh log gets its
+      // first epoch now, so there is always a signed head.
+      await kt.publish();
       await app.listen({ host, port });
       const addr = app.server.address();
       if (addr === null || typeof addr === 'string') throw new Error('server has no TCP address');
@@ -81,6 +99,7 @@ export function createServer(ctx: ServerContext, opts: { tls?: TlsOptions } = {}
     async close() {
       clearInterval(sweeper);
       clearInterval(retention);
+      clearInterval(ktTimer);
       for (const ws of wss.clients) ws.terminate();
       wss.close();
       // In-flight requests get a grace period; a connection a client abandoned without closing must not hold

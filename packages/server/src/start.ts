@@ -15,7 +15,7 @@ import { defaultBlobLimits, systemClock, type Clock } from './context.js';
 import { createFsBlobStore } from './blobs/fs-blob-store.js';
 import { createServer, type SealpostServer } from './server.js';
 import { newToken, sha256 } from './auth.js';
-import { loadOrgKey } from './admin/org-key.js';
+import { loadKtKeys, loadOrgKey } from './admin/org-key.js';
 
 export interface StartOptions {
   dataDir: string;
@@ -30,6 +30,8 @@ export interface StartOptions {
   /** Plain HTTP on a non-loopback address, for a TLS proxy in front. Off by default. */
   insecureHttp?: boolean;
   activationTtlMs?: number;
+  /** How often a key-transparency epoch is published (default 1 s; a search for a changed label publishes at once). */
+  ktEpochMs?: number;
   /** Largest encrypted file, in bytes (default 2 GiB). */
   maxBlobBytes?: number;
   /** Encrypted file bytes one user may keep on the server (default 20 GiB). */
@@ -140,10 +142,13 @@ export async function startServer(opts: StartOptions): Promise<StartedServer> {
   }
   const cs = nodeCiphersuite();
   const org = await loadOrgKey(store, cs);
+  const ktKeys = await loadKtKeys(store, cs);
   const server = createServer(
     {
       store,
       org,
+      ktKeys,
+      ktEpochMs: opts.ktEpochMs ?? 1000,
       bus,
       clock: opts.clock ?? systemClock,
       log,

@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { consistencyProof, inclusionProof, leafHash, rootOf, verifyConsistency, verifyInclusion } from './log-tree.js';
+import { LogTree, consistencyProof, inclusionProof, leafHash, rootOf, verifyConsistency, verifyInclusion } from './log-tree.js';
 
 const shared = fileURLToPath(new URL('../../../../../shared/vectors/rfc6962/', import.meta.url));
 const dir = existsSync(shared) ? shared : fileURLToPath(new URL('../../../../test/vectors/rfc6962/', import.meta.url));
@@ -50,6 +50,15 @@ describe('our proofs', () => {
       for (let m = 1; m <= n; m++) {
         expect(verifyConsistency(m, n, consistencyProof(leaves, m, n), rootOf(leaves.slice(0, m)), root)).toBe(true);
       }
+    }
+  });
+  it('LogTree (cached subtrees) gives the same roots and proofs', () => {
+    const t = new LogTree();
+    for (let n = 1; n <= 40; n++) {
+      t.append(leaves[n - 1]!);
+      expect(t.root()).toEqual(rootOf(leaves.slice(0, n)));
+      for (let i = 0; i < n; i += 3) expect(t.inclusionProof(i)).toEqual(inclusionProof(leaves, i, n));
+      for (let m = 1; m <= n; m += 2) expect(t.consistencyProof(m)).toEqual(consistencyProof(leaves, m, n));
     }
   });
   it('a proof for another leaf or another root fails', () => {

@@ -119,3 +119,62 @@ export function verifyConsistency(size1: number, size2: number, proof: readonly 
   }
   return sn === 0 && bytesEqual(fr, root1) && bytesEqual(sr, root2);
 }
+
+/**
+ * A growing log tree that answers root, inclusion and consistency queries in O(log² n) hashes: the root of every
+ * complete, aligned power-of-two range is computed once and kept (it never changes as the log grows).
+ */
+export class LogTree {
+  private readonly leaves: Uint8Array[] = [];
+  private readonly complete = new Map<string, Uint8Array>();
+
+  get size(): number {
+    return this.leaves.length;
+  }
+
+  append(leaf: Uint8Array): void {
+    this.leaves.push(leaf);
+  }
+
+  private range(lo: number, hi: number): Uint8Array {
+    const n = hi - lo;
+    if (n === 0) return sha256(new Uint8Array(0));
+    if (n === 1) return this.leaves[lo]!;
+    const aligned = (n & (n - 1)) === 0 && lo % n === 0;
+    const key = `${lo}:${n}`;
+    if (aligned) {
+      const hit = this.complete.get(key);
+      if (hit) return hit;
+    }
+    const k = split(n);
+    const h = nodeHash(this.range(lo, lo + k), this.range(lo + k, hi));
+    if (aligned) this.complete.set(key, h);
+    return h;
+  }
+
+  root(size = this.leaves.length): Uint8Array {
+    return this.range(0, size);
+  }
+
+  inclusionProof(index: number, size = this.leaves.length): Uint8Array[] {
+    if (index < 0 || index >= size || size > this.leaves.length) throw new RangeError('inclusionProof: index out of range');
+    const path = (m: number, lo: number, hi: number): Uint8Array[] => {
+      if (hi - lo <= 1) return [];
+      const k = split(hi - lo);
+      return m < k ? [...path(m, lo, lo + k), this.range(lo + k, hi)] : [...path(m - k, lo + k, hi), this.range(lo, lo + k)];
+    };
+    return path(index, 0, size);
+  }
+
+  consistencyProof(size1: number, size2 = this.leaves.length): Uint8Array[] {
+    if (size1 < 0 || size1 > size2 || size2 > this.leaves.length) throw new RangeError('consistencyProof: sizes out of range');
+    if (size1 === 0 || size1 === size2) return [];
+    const sub = (m: number, lo: number, hi: number, whole: boolean): Uint8Array[] => {
+      const n = hi - lo;
+      if (m === n) return whole ? [] : [this.range(lo, hi)];
+      const k = split(n);
+      return m <= k ? [...sub(m, lo, lo + k, whole), this.range(lo + k, hi)] : [...sub(m - k, lo + k, hi, false), this.range(lo, lo + k)];
+    };
+    return sub(size1, 0, size2, true);
+  }
+}

@@ -1,7 +1,7 @@
 // In-process request tests (fastify inject): error format, admin auth, body limits, strict schemas.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { defaultCiphersuite, limits } from '@sealpost/protocol';
+import { defaultCiphersuite, limits, vrfPublicKey } from '@sealpost/protocol';
 import { createServer, type SealpostServer } from '../server.js';
 import { openSqliteStore } from '../store/sqlite.js';
 import { createLocalBus } from '../bus/local.js';
@@ -22,6 +22,8 @@ beforeEach(async () => {
   server = createServer({
     store: openSqliteStore(':memory:'),
     org: { publicKey: orgKeys.publicKey, privateKey: orgKeys.signKey },
+    ktKeys: { signing: { publicKey: orgKeys.publicKey, privateKey: orgKeys.signKey }, vrf: { secretKey: new Uint8Array(32).fill(7), publicKey: vrfPublicKey(new Uint8Array(32).fill(7)) } },
+    ktEpochMs: 60_000,
     bus: createLocalBus(),
     clock: { now: () => Date.now() },
     log: pino({ level: 'silent' }),

@@ -81,6 +81,7 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
       version: VERSION,
       domain: ctx.domain,
       orgKey: toBase64Url(ctx.org.publicKey),
+      kt: { signatureKey: toBase64Url(ctx.ktKeys.signing.publicKey), vrfKey: toBase64Url(ctx.ktKeys.vrf.publicKey), epochMs: ctx.ktEpochMs },
       policy: {
         requirePassphrase: policy.requirePassphrase,
         retentionDefaultMs: policy.retentionDefaultMs,

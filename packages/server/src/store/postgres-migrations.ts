@@ -185,4 +185,34 @@ export const postgresMigrations: { version: number; name: string; sql: string }[
       CREATE INDEX blobs_created ON blobs(complete, completed_at);
     `,
   },
+  {
+    version: 5,
+    name: 'key-transparency',
+    sql: `
+      -- Users whose account record changed since the last published epoch; seq guards against a change that
+      -- lands while the publisher works (it deletes only the seq it read).
+      CREATE TABLE kt_pending (
+        "user" TEXT PRIMARY KEY,
+        seq BIGINT NOT NULL
+      );
+      INSERT INTO kt_pending ("user", seq) SELECT "user", 1 FROM device_lists;
+      CREATE TABLE kt_epochs (
+        epoch BIGINT PRIMARY KEY,
+        timestamp BIGINT NOT NULL,
+        prefix_root BYTEA NOT NULL,
+        log_root BYTEA NOT NULL,
+        signature BYTEA NOT NULL
+      );
+      CREATE TABLE kt_updates (
+        epoch BIGINT NOT NULL REFERENCES kt_epochs(epoch),
+        label TEXT NOT NULL,
+        version BIGINT NOT NULL,
+        value BYTEA NOT NULL,
+        opening BYTEA NOT NULL,
+        vrf_index BYTEA NOT NULL,
+        PRIMARY KEY (label, version)
+      );
+      CREATE INDEX kt_updates_epoch ON kt_updates(epoch);
+    `,
+  },
 ];

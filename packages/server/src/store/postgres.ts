@@ -7,6 +7,9 @@ import { auditEntryHash, AUDIT_GENESIS, type AuditEntry, type AuditFields, type 
 import { decodeLinkKeyPackages, encodeLinkKeyPackages } from './link-key-packages.js';
 import { postgresMigrations } from './postgres-migrations.js';
 import type {
+  KtEpochRecord,
+  KtPending,
+  KtUpdateRecord,
   AdminTokenRecord,
   LinkApproveVerdict,
   LinkRecord,
@@ -543,6 +546,12 @@ export class PostgresStore implements ServerStore {
        ON CONFLICT ("user", version) DO UPDATE SET body = excluded.body, signature = excluded.signature`,
       [user, list.version, buf(list.body), buf(list.signature)],
     );
+    await this.markKtPending(db, user);
+  }
+
+  /** The user's account record changed: the next key-transparency epoch publishes it. */
+  private async markKtPending(db: Db, user: UserId): Promise<void> {
+    await db.query('INSERT INTO kt_pending ("user", seq) VALUES ($1, 1) ON CONFLICT ("user") DO UPDATE SET seq = kt_pending.seq + 1', [user]);
   }
 
   async deviceListHistory(user: UserId, limit: number): Promise<{ body: Uint8Array; signature: Uint8Array }[]> {
@@ -588,6 +597,7 @@ export class PostgresStore implements ServerStore {
       for (const r of revocations) deliveries.push(...(await this.revokeOne(db, user, r, now)));
       await db.query('DELETE FROM device_lists WHERE "user" = $1', [user]);
       await db.query('DELETE FROM device_list_versions WHERE "user" = $1', [user]);
+      await this.markKtPending(db, user);
       await db.query('DELETE FROM device_links WHERE "user" = $1', [user]);
       await db.query(
         `INSERT INTO activation_codes ("user", code_hash, expires_at) VALUES ($1, $2, $3)
@@ -781,6 +791,53 @@ export class PostgresStore implements ServerStore {
       const blobs = (await db.query('DELETE FROM blobs WHERE complete AND completed_at < $1 RETURNING id', [before])).rows.map((r: Row) => r.id as BlobId);
       return { messages, blobs };
     });
+  }
+
+  // ---- key transparency ----------------------------------------------------------------------------------
+
+  async ktPending(limit: number): Promise<KtPending[]> {
+    const rows = (
+      await this.pool.query(
+        'SELECT p."user", p.seq, l.account_key, l.version, l.body FROM kt_pending p LEFT JOIN device_lists l ON l."user" = p."user" ORDER BY p."user" LIMIT $1',
+        [limit],
+      )
+    ).rows as Row[];
+    return rows.map((r) => ({
+      user: r.user as UserId,
+      seq: r.seq as number,
+      list: r.body === null ? undefined : { accountKey: u8(r.account_key), version: r.version as number, body: u8(r.body) },
+    }));
+  }
+
+  async ktPublish(epoch: KtEpochRecord, updates: KtUpdateRecord[], done: { user: UserId; seq: number }[]): Promise<boolean> {
+    return this.tx(async (db) => {
+      await db.query('SELECT pg_advisory_xact_lock(7361628)');
+      if (await this.one('SELECT 1 FROM kt_epochs WHERE epoch = $1', [epoch.epoch], db)) return false;
+      await db.query('INSERT INTO kt_epochs (epoch, timestamp, prefix_root, log_root, signature) VALUES ($1, $2, $3, $4, $5)', [
+        epoch.epoch, epoch.timestamp, buf(epoch.prefixRoot), buf(epoch.logRoot), buf(epoch.signature),
+      ]);
+      for (const u of updates) {
+        await db.query('INSERT INTO kt_updates (epoch, label, version, value, opening, vrf_index) VALUES ($1, $2, $3, $4, $5, $6)', [
+          epoch.epoch, u.label, u.version, buf(u.value), buf(u.opening), buf(u.index),
+        ]);
+      }
+      for (const d of done) await db.query('DELETE FROM kt_pending WHERE "user" = $1 AND seq = $2', [d.user, d.seq]);
+      return true;
+    });
+  }
+
+  async ktEpochs(afterEpoch: number, limit: number): Promise<(KtEpochRecord & { updates: KtUpdateRecord[] })[]> {
+    const epochs = (await this.pool.query('SELECT * FROM kt_epochs WHERE epoch > $1 ORDER BY epoch LIMIT $2', [afterEpoch, limit])).rows as Row[];
+    if (epochs.length === 0) return [];
+    const ups = (await this.pool.query('SELECT * FROM kt_updates WHERE epoch = ANY($1::bigint[]) ORDER BY epoch, label, version', [epochs.map((e) => e.epoch)])).rows as Row[];
+    return epochs.map((e) => ({
+      epoch: e.epoch as number,
+      timestamp: e.timestamp as number,
+      prefixRoot: u8(e.prefix_root),
+      logRoot: u8(e.log_root),
+      signature: u8(e.signature),
+      updates: ups.filter((u) => u.epoch === e.epoch).map((u) => ({ label: u.label as string, version: u.version as number, value: u8(u.value), opening: u8(u.opening), index: u8(u.vrf_index) })),
+    }));
   }
 }
 

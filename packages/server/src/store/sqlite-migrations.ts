@@ -187,4 +187,34 @@ export const sqliteMigrations: { version: number; name: string; sql: string }[] 
       CREATE INDEX blobs_created ON blobs(complete, completed_at);
     `,
   },
+  {
+    version: 5,
+    name: 'key-transparency',
+    sql: `
+      -- Users whose account record changed since the last published epoch; seq guards against a change that
+      -- lands while the publisher works (it deletes only the seq it read).
+      CREATE TABLE kt_pending (
+        user TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL
+      );
+      INSERT INTO kt_pending (user, seq) SELECT user, 1 FROM device_lists;
+      CREATE TABLE kt_epochs (
+        epoch INTEGER PRIMARY KEY,
+        timestamp INTEGER NOT NULL,
+        prefix_root BLOB NOT NULL,
+        log_root BLOB NOT NULL,
+        signature BLOB NOT NULL
+      );
+      CREATE TABLE kt_updates (
+        epoch INTEGER NOT NULL REFERENCES kt_epochs(epoch),
+        label TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        value BLOB NOT NULL,
+        opening BLOB NOT NULL,
+        vrf_index BLOB NOT NULL,
+        PRIMARY KEY (label, version)
+      );
+      CREATE INDEX kt_updates_epoch ON kt_updates(epoch);
+    `,
+  },
 ];

@@ -5,6 +5,9 @@ import { auditEntryHash, AUDIT_GENESIS, type AuditEntry, type AuditFields, type 
 import { sqliteMigrations } from './sqlite-migrations.js';
 import { decodeLinkKeyPackages, encodeLinkKeyPackages } from './link-key-packages.js';
 import type {
+  KtEpochRecord,
+  KtPending,
+  KtUpdateRecord,
   AdminTokenRecord,
   LinkApproveVerdict,
   LinkRecord,
@@ -574,6 +577,12 @@ export class SqliteStore implements ServerStore {
 
   private recordListVersion(user: UserId, list: StoredDeviceList): void {
     this.stmt('INSERT OR REPLACE INTO device_list_versions (user, version, body, signature) VALUES (?, ?, ?, ?)').run(user, list.version, list.body, list.signature);
+    this.markKtPending(user);
+  }
+
+  /** The user's account record changed: the next key-transparency epoch publishes it. */
+  private markKtPending(user: UserId): void {
+    this.stmt('INSERT INTO kt_pending (user, seq) VALUES (?, 1) ON CONFLICT(user) DO UPDATE SET seq = seq + 1').run(user);
   }
 
   async deviceListHistory(user: UserId, limit: number): Promise<{ body: Uint8Array; signature: Uint8Array }[]> {
@@ -613,6 +622,7 @@ export class SqliteStore implements ServerStore {
       const deliveries = revocations.flatMap((r) => this.revokeOne(user, r, now));
       this.stmt('DELETE FROM device_lists WHERE user = ?').run(user);
       this.stmt('DELETE FROM device_list_versions WHERE user = ?').run(user);
+      this.markKtPending(user);
       this.stmt('DELETE FROM device_links WHERE user = ?').run(user);
       this.db
         .prepare(
@@ -777,6 +787,45 @@ export class SqliteStore implements ServerStore {
       for (const id of blobs) del.run(id);
       return { messages, blobs };
     })();
+  }
+
+  // ---- key transparency ----------------------------------------------------------------------------------
+
+  async ktPending(limit: number): Promise<KtPending[]> {
+    const rows = this.stmt(
+      `SELECT p.user, p.seq, l.account_key, l.version, l.body FROM kt_pending p LEFT JOIN device_lists l ON l.user = p.user ORDER BY p.user LIMIT ?`,
+    ).all(limit) as Row[];
+    return rows.map((r) => ({
+      user: r.user as UserId,
+      seq: r.seq as number,
+      list: r.body === null ? undefined : { accountKey: u8(r.account_key), version: r.version as number, body: u8(r.body) },
+    }));
+  }
+
+  async ktPublish(epoch: KtEpochRecord, updates: KtUpdateRecord[], done: { user: UserId; seq: number }[]): Promise<boolean> {
+    return this.db.transaction(() => {
+      if (this.stmt('SELECT 1 FROM kt_epochs WHERE epoch = ?').get(epoch.epoch)) return false;
+      this.stmt('INSERT INTO kt_epochs (epoch, timestamp, prefix_root, log_root, signature) VALUES (?, ?, ?, ?, ?)').run(
+        epoch.epoch, epoch.timestamp, epoch.prefixRoot, epoch.logRoot, epoch.signature);
+      const ins = this.stmt('INSERT INTO kt_updates (epoch, label, version, value, opening, vrf_index) VALUES (?, ?, ?, ?, ?, ?)');
+      for (const u of updates) ins.run(epoch.epoch, u.label, u.version, u.value, u.opening, u.index);
+      const del = this.stmt('DELETE FROM kt_pending WHERE user = ? AND seq = ?');
+      for (const d of done) del.run(d.user, d.seq);
+      return true;
+    })();
+  }
+
+  async ktEpochs(afterEpoch: number, limit: number): Promise<(KtEpochRecord & { updates: KtUpdateRecord[] })[]> {
+    const epochs = this.stmt('SELECT * FROM kt_epochs WHERE epoch > ? ORDER BY epoch LIMIT ?').all(afterEpoch, limit) as Row[];
+    const ups = this.stmt('SELECT * FROM kt_updates WHERE epoch = ? ORDER BY label, version');
+    return epochs.map((e) => ({
+      epoch: e.epoch as number,
+      timestamp: e.timestamp as number,
+      prefixRoot: u8(e.prefix_root),
+      logRoot: u8(e.log_root),
+      signature: u8(e.signature),
+      updates: (ups.all(e.epoch) as Row[]).map((u) => ({ label: u.label as string, version: u.version as number, value: u8(u.value), opening: u8(u.opening), index: u8(u.vrf_index) })),
+    }));
   }
 }
 

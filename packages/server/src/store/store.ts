@@ -138,6 +138,33 @@ export interface UserLookup {
   deviceListVersion: number | undefined;
 }
 
+/** A user whose account record must be published in the next key-transparency epoch. */
+export interface KtPending {
+  user: UserId;
+  seq: number;
+  /** The current device list; undefined after an account reset (the record is published as retired). */
+  list: { accountKey: Uint8Array; version: number; body: Uint8Array } | undefined;
+}
+
+export interface KtEpochRecord {
+  epoch: number;
+  timestamp: number;
+  prefixRoot: Uint8Array;
+  /** The log tree root after this epoch (the signed tree head's root). */
+  logRoot: Uint8Array;
+  /** The tree head signature over (epoch + 1, logRoot, timestamp). */
+  signature: Uint8Array;
+}
+
+export interface KtUpdateRecord {
+  label: string;
+  version: number;
+  value: Uint8Array;
+  opening: Uint8Array;
+  /** The prefix-tree index: the first 32 bytes of the VRF output. */
+  index: Uint8Array;
+}
+
 /** Who must be told about a newly stored message: queue items per recipient device. */
 export type Delivery = { device: DeviceId; item: QueueItem }[];
 
@@ -258,6 +285,12 @@ export interface ServerStore {
   lookupUser(user: UserId): Promise<UserLookup>;
   /** Retention: deletes stored messages (and their queue items) and complete blobs created before `before`. */
   deleteOlderThan(before: number): Promise<{ messages: number; blobs: BlobId[] }>;
+
+  // ---- key transparency (server/src/kt/) ---------------------------------------------------------------------
+  ktPending(limit: number): Promise<KtPending[]>;
+  /** Stores an epoch with its updates and clears the pending rows it published; false if the epoch exists (another node was first). */
+  ktPublish(epoch: KtEpochRecord, updates: KtUpdateRecord[], done: { user: UserId; seq: number }[]): Promise<boolean>;
+  ktEpochs(afterEpoch: number, limit: number): Promise<(KtEpochRecord & { updates: KtUpdateRecord[] })[]>;
 }
 
 export type { QueueKind };

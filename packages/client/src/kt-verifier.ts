@@ -1,0 +1,81 @@
+// The client side of key transparency: every device list this client trusts must be the one the log commits to
+// for that user, under a tree head consistent with every head this device verified before (persisted). The
+// user's own label is monitored: a record this user's devices did not make raises an alarm.
+import {
+  SealpostError,
+  bytesEqual,
+  decodeAccountRecord,
+  decodeSearchResponse,
+  deviceListHash,
+  fromBase64Url,
+  toBase64Url,
+  verifySearch,
+  type AccountRecord,
+  type DeviceList,
+  type KtKeys,
+  type UserId,
+} from '@sealpost/protocol';
+import type { CiphersuiteImpl } from 'ts-mls';
+import type { HttpApi } from './http-api.js';
+import type { ProfileStore } from './profile-store.node.js';
+
+export interface KtStatus {
+  version: number;
+  head: { size: number; root: string };
+}
+
+export class KtVerifier {
+  constructor(
+    private readonly cs: CiphersuiteImpl,
+    private readonly api: HttpApi,
+    private readonly store: ProfileStore,
+  ) {}
+
+  /** The log's keys, pinned when this device enrolled (or on first use, for a profile made before). */
+  private async keys(): Promise<KtKeys> {
+    const pinned = this.store.getMetaText('kt_keys');
+    if (pinned) {
+      const k = JSON.parse(pinned) as { signatureKey: string; vrfKey: string };
+      return { signatureKey: fromBase64Url(k.signatureKey)!, vrfKey: fromBase64Url(k.vrfKey)! };
+    }
+    const info = await this.api.request<{ kt?: { signatureKey: string; vrfKey: string } }>('GET', '/v1/info', undefined, 'none');
+    if (!info.kt) throw new SealpostError('PROTOCOL_ERROR', 'the server publishes no key-transparency keys');
+    this.store.setMeta('kt_keys', JSON.stringify({ signatureKey: info.kt.signatureKey, vrfKey: info.kt.vrfKey }));
+    return this.keys();
+  }
+
+  lastHead(): { size: number; root: Uint8Array } | undefined {
+    const h = this.store.getMetaText('kt_head');
+    if (!h) return undefined;
+    const { size, root } = JSON.parse(h) as { size: number; root: string };
+    return { size, root: fromBase64Url(root)! };
+  }
+
+  /** The latest version of `label`, verified end to end; the head is remembered for the next check. */
+  async search(label: UserId): Promise<{ version: number; record: AccountRecord | undefined; status: KtStatus }> {
+    const last = this.lastHead();
+    const res = await this.api.request<{ proof: string }>('GET', `/v1/kt/search/${encodeURIComponent(label)}${last ? `?since=${last.size}` : ''}`);
+    const bytes = fromBase64Url(res.proof);
+    if (!bytes) throw new SealpostError('PROTOCOL_ERROR', 'kt: search answer is not base64url');
+    const verdict = await verifySearch(this.cs.signature, await this.keys(), label, decodeSearchResponse(bytes), last);
+    if (verdict.kind !== 'ok') {
+      throw new SealpostError('KT_VERIFICATION_FAILED', `key-transparency check for ${label} failed: ${verdict.reason}`);
+    }
+    this.store.setMeta('kt_head', JSON.stringify({ size: verdict.head.size, root: toBase64Url(verdict.head.root) }));
+    const record = verdict.value ? decodeAccountRecord(verdict.value) : undefined;
+    return { version: verdict.version, record, status: { version: verdict.version, head: { size: verdict.head.size, root: toBase64Url(verdict.head.root) } } };
+  }
+
+  /** Throws unless the log's latest record for `user` is exactly this account key and signed device list. */
+  async checkDeviceList(user: UserId, body: Uint8Array, list: DeviceList): Promise<KtStatus> {
+    const { record, status } = await this.search(user);
+    if (!record || !matches(record, body, list)) {
+      throw new SealpostError('DEVICE_LIST_INVALID', `the device list the server shows for ${user} is not the one in the key-transparency log`);
+    }
+    return status;
+  }
+}
+
+export function matches(record: AccountRecord, body: Uint8Array, list: DeviceList): boolean {
+  return bytesEqual(record.accountKey, list.accountKey) && record.deviceListVersion === list.version && bytesEqual(record.deviceListHash, deviceListHash(body));
+}

@@ -1,0 +1,49 @@
+// Key-transparency routes: the signed tree head, search (a label's latest version, with proofs), and the update
+// feed auditors replay. Search needs a device session (it is a directory lookup); head and feed are public — the
+// feed carries only VRF indexes and commitments, which reveal neither labels nor values.
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { commitment, encodeSearchResponse, parseUnknown, toBase64Url, zUserId } from '@sealpost/protocol';
+import type { ServerContext } from '../context.js';
+import type { KtLog } from '../kt/kt-log.js';
+import { authenticateDevice, bearer } from './routes.js';
+
+const zSince = z.object({ since: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional() }).strict();
+const zFeed = z.object({ after: z.coerce.number().int().min(-1).default(-1), limit: z.coerce.number().int().min(1).max(100).default(20) }).strict();
+
+export function registerKtRoutes(app: FastifyInstance, ctx: ServerContext, kt: KtLog): void {
+  const headJson = () => {
+    const h = kt.treeHead;
+    return h ? { size: h.size, root: toBase64Url(h.root), timestamp: h.timestamp, signature: toBase64Url(h.signature) } : null;
+  };
+
+  app.get('/v1/kt/head', async () => {
+    await kt.catchUp();
+    return { head: headJson() };
+  });
+
+  app.get('/v1/kt/search/:label', async (req) => {
+    await authenticateDevice(ctx, bearer(req));
+    const { label } = parseUnknown(z.object({ label: zUserId }).strict(), req.params, 'params');
+    const { since } = parseUnknown(zSince, req.query, 'query');
+    // A label that changed since the last epoch is published now (batched with whatever else is pending).
+    await kt.publishIfPending(label, 50);
+    return { proof: toBase64Url(encodeSearchResponse(await kt.search(label, since))) };
+  });
+
+  /** For auditors: each epoch with its (index, commitment) insertions, prefix root, log root and head signature. */
+  app.get('/v1/kt/audit', async (req) => {
+    const q = parseUnknown(zFeed, req.query, 'query');
+    const epochs = await ctx.store.ktEpochs(q.after, q.limit);
+    return {
+      epochs: epochs.map((e) => ({
+        epoch: e.epoch,
+        timestamp: e.timestamp,
+        prefixRoot: toBase64Url(e.prefixRoot),
+        logRoot: toBase64Url(e.logRoot),
+        signature: toBase64Url(e.signature),
+        updates: e.updates.map((u) => [toBase64Url(u.index), toBase64Url(commitment(u.opening, u.label, u.version, u.value))]),
+      })),
+    };
+  });
+}

@@ -1,0 +1,203 @@
+// The key-transparency log as a server node keeps it: the prefix tree and log tree in memory, rebuilt from the
+// store on start (and checked against every stored epoch while doing so), extended by publishing epochs of the
+// account records that changed. One node publishes an epoch at a time (the store refuses a second epoch with the
+// same number); the others catch up from the store before answering.
+import { randomBytes } from 'node:crypto';
+import {
+  LogTree,
+  PrefixTree,
+  bytesEqual,
+  commitment,
+  deviceListHash,
+  encodeAccountRecord,
+  encodeEpochLeaf,
+  leafHash,
+  retiredRecord,
+  signTreeHead,
+  vrfInput,
+  vrfProve,
+  type EpochLeaf,
+  type SearchResponse,
+  type SignatureKeyPair,
+  type TreeHead,
+} from '@sealpost/protocol';
+import type { Logger } from 'pino';
+import type { CiphersuiteImpl } from 'ts-mls';
+import type { Clock } from '../context.js';
+import type { KtPending, KtUpdateRecord, ServerStore } from '../store/store.js';
+
+type KtPendingUser = KtPending['user'];
+
+export interface KtKeysPrivate {
+  /** Signs tree heads. */
+  signing: SignatureKeyPair;
+  /** ECVRF secret key (32 bytes) and its public key. */
+  vrf: { secretKey: Uint8Array; publicKey: Uint8Array };
+}
+
+/** Most account records published in one epoch; more wait for the next. */
+const MAX_UPDATES_PER_EPOCH = 50_000;
+
+export class KtLog {
+  private tree = new PrefixTree();
+  private log = new LogTree();
+  private epochs: EpochLeaf[] = [];
+  private head: TreeHead | undefined;
+  private readonly latest = new Map<string, { version: number; value: Uint8Array; opening: Uint8Array }>();
+  private busy: Promise<unknown> = Promise.resolve();
+  private lastPublish = 0;
+
+  constructor(
+    private readonly store: ServerStore,
+    private readonly cs: CiphersuiteImpl,
+    readonly keys: KtKeysPrivate,
+    private readonly clock: Clock,
+    private readonly log_: Logger,
+  ) {}
+
+  /** One operation at a time: searches never see a half-published epoch. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.busy.then(fn, fn);
+    this.busy = run.catch(() => {});
+    return run;
+  }
+
+  get treeHead(): TreeHead | undefined {
+    return this.head;
+  }
+
+  /** Load epochs published since (by this node before a restart, or by other nodes), checking each one. */
+  catchUp(): Promise<void> {
+    return this.exclusive(() => this.catchUpInner());
+  }
+
+  private async catchUpInner(): Promise<void> {
+    for (let page = 0; page < 1_000_000; page++) {
+      const epochs = await this.store.ktEpochs(this.epochs.length - 1, 500);
+      if (epochs.length === 0) return;
+      for (const e of epochs) {
+        if (e.epoch !== this.epochs.length) throw new Error(`kt: epoch ${e.epoch} follows ${this.epochs.length - 1}`);
+        for (const u of e.updates) this.apply(u);
+        const prefixRoot = this.tree.root();
+        if (!bytesEqual(prefixRoot, e.prefixRoot)) throw new Error(`kt: epoch ${e.epoch}: stored prefix root does not match the stored updates`);
+        const leaf = { epoch: e.epoch, timestamp: e.timestamp, prefixRoot };
+        this.epochs.push(leaf);
+        this.log.append(leafHash(encodeEpochLeaf(leaf)));
+        const root = this.log.root();
+        if (!bytesEqual(root, e.logRoot)) throw new Error(`kt: epoch ${e.epoch}: stored log root does not match`);
+        this.head = { size: this.log.size, root, timestamp: e.timestamp, signature: e.signature };
+      }
+    }
+  }
+
+  private apply(u: KtUpdateRecord): void {
+    const prev = this.latest.get(u.label);
+    if (u.version !== (prev?.version ?? 0) + 1) throw new Error(`kt: ${u.label} version ${u.version} does not follow ${prev?.version ?? 0}`);
+    this.tree.insert(u.index, commitment(u.opening, u.label, u.version, u.value));
+    this.latest.set(u.label, { version: u.version, value: u.value, opening: u.opening });
+  }
+
+  /**
+   * Publish one epoch with every pending account record (at most MAX_UPDATES_PER_EPOCH). Returns the number of
+   * records published. An empty log gets a first (empty) epoch so that there is always a signed head.
+   */
+  publish(): Promise<number> {
+    return this.exclusive(async () => {
+      await this.catchUpInner();
+      const pending = await this.store.ktPending(MAX_UPDATES_PER_EPOCH);
+      if (pending.length === 0 && this.head) return 0;
+      const updates: KtUpdateRecord[] = [];
+      for (const p of pending) {
+        const record = p.list
+          ? { accountKey: p.list.accountKey, deviceListVersion: p.list.version, deviceListHash: deviceListHash(p.list.body) }
+          : retiredRecord();
+        const value = encodeAccountRecord(record);
+        const prev = this.latest.get(p.user);
+        if (prev && bytesEqual(prev.value, value)) continue; // nothing changed (e.g. a repeated mark)
+        if (!prev && !p.list) continue; // a label that never had a record needs no retirement
+        const version = (prev?.version ?? 0) + 1;
+        const index = vrfProve(this.keys.vrf.secretKey, vrfInput(p.user, version)).output.subarray(0, 32);
+        updates.push({ label: p.user, version, value, opening: new Uint8Array(randomBytes(16)), index: new Uint8Array(index) });
+      }
+      try {
+        return await this.publishUpdates(updates, pending);
+      } catch (err) {
+        // Whatever failed half-way, the store is the truth: rebuild from it.
+        this.reset();
+        await this.catchUpInner().catch(() => {});
+        throw err;
+      }
+    });
+  }
+
+  private async publishUpdates(updates: KtUpdateRecord[], pending: { user: string; seq: number }[]): Promise<number> {
+    {
+      for (const u of updates) this.apply(u);
+      const prefixRoot = this.tree.root();
+      const leaf: EpochLeaf = { epoch: this.epochs.length, timestamp: this.clock.now(), prefixRoot };
+      this.log.append(leafHash(encodeEpochLeaf(leaf)));
+      const root = this.log.root();
+      const head = await signTreeHead(this.cs.signature, this.keys.signing.privateKey, { size: this.log.size, root, timestamp: leaf.timestamp });
+      const stored = await this.store.ktPublish(
+        { epoch: leaf.epoch, timestamp: leaf.timestamp, prefixRoot, logRoot: root, signature: head.signature },
+        updates,
+        pending.map((p) => ({ user: p.user as KtPendingUser, seq: p.seq })),
+      );
+      if (!stored) {
+        this.log_.info({ epoch: leaf.epoch }, 'kt: another node published this epoch first; reloading');
+        this.reset();
+        await this.catchUpInner();
+        return 0;
+      }
+      this.epochs.push(leaf);
+      this.head = head;
+      this.lastPublish = this.clock.now();
+      return updates.length;
+    }
+  }
+
+  private reset(): void {
+    this.tree = new PrefixTree();
+    this.log = new LogTree();
+    this.epochs = [];
+    this.head = undefined;
+    this.latest.clear();
+  }
+
+  /** Publish now if `label` waits for an epoch and the last epoch is at least `minGapMs` old. */
+  async publishIfPending(label: string, minGapMs: number): Promise<void> {
+    const pending = await this.store.ktPending(MAX_UPDATES_PER_EPOCH);
+    if (!pending.some((p) => p.user === label)) return;
+    const wait = this.lastPublish + minGapMs - this.clock.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    await this.publish();
+  }
+
+  /** The search answer for `label` against the newest head, with a consistency proof from size `since`. */
+  search(label: string, since: number | undefined): Promise<SearchResponse> {
+    return this.exclusive(async () => {
+      await this.catchUpInner();
+      if (!this.head) throw new Error('kt: no epoch published yet');
+      const size = this.head.size;
+      const cur = this.latest.get(label);
+      const version = cur?.version ?? 0;
+      const at = (v: number) => vrfProve(this.keys.vrf.secretKey, vrfInput(label, v));
+      const present = version > 0 ? at(version) : undefined;
+      const next = at(version + 1);
+      return {
+        label,
+        version,
+        value: cur?.value,
+        opening: cur?.opening,
+        vrfProof: present?.proof,
+        prefixProof: present ? this.tree.prove(present.output.subarray(0, 32)) : undefined,
+        nextVrfProof: next.proof,
+        nextPrefixProof: this.tree.prove(next.output.subarray(0, 32)),
+        epoch: this.epochs[size - 1]!,
+        logProof: this.log.inclusionProof(size - 1),
+        head: this.head,
+        consistency: since !== undefined && since > 0 && since < size ? this.log.consistencyProof(since) : [],
+      };
+    });
+  }
+}
