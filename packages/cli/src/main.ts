@@ -8,6 +8,7 @@ import { adminApi, jsonOption, newPassphrase, policyNeedsPassphrase, profileOf, 
 import { registerAdminCommands } from './commands/admin.js';
 import { registerDeviceCommands } from './commands/devices.js';
 import { registerProfileCommands } from './commands/profile.js';
+import { registerKtCommands } from './commands/kt.js';
 import { makeOutput, reportError, type Output } from './output.js';
 import { withProgress } from './progress.js';
 import { readTextFile } from './text-file.js';
@@ -154,6 +155,7 @@ export function buildProgram(): Command {
   registerAdminCommands(admin, adminUser);
   registerDeviceCommands(program);
   registerProfileCommands(program);
+  registerKtCommands(program);
 
   // ---- enroll -------------------------------------------------------------------------------------------------
   program

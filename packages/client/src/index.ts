@@ -6,3 +6,5 @@ export * from './http-api.js';
 export * from './trust.js';
 export * from './mail.js';
 export * from './files.node.js';
+export * from './auditor.node.js';
+export * from './kt-verifier.js';

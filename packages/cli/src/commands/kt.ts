@@ -1,0 +1,106 @@
+// `sealpost verify` (safety numbers and key-transparency status) and `sealpost auditor` (replay a server's log,
+// co-sign the heads it verified, serve them).
+import type { Command } from 'commander';
+import { createServer } from 'node:http';
+import { SealpostError } from '@sealpost/protocol';
+import { KtAuditor, normaliseServerUrl } from '@sealpost/client';
+import { jsonOption, profileOption, required, serverOption, withClient, type JsonOpt } from '../common.js';
+import { makeOutput } from '../output.js';
+
+function parseListen(s: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(s);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new SealpostError('INVALID_INPUT', `--listen: expected HOST:PORT, got ${JSON.stringify(s)}`);
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+export function registerKtCommands(program: Command): void {
+  program
+    .command('verify [user]')
+    .description("show the safety number with USER and the key-transparency status of their keys; --self checks your own account's log entry")
+    .addOption(profileOption())
+    .option('--self', 'check that the log holds only what your devices made; exits non-zero (KT_ALARM) otherwise')
+    .option('--confirm <number>', 'record that you compared this safety number with USER (60 digits, spaces allowed)')
+    .addOption(jsonOption())
+    .action(async (user: string | undefined, o: { profile?: string; self?: boolean; confirm?: string } & JsonOpt) => {
+      const out = makeOutput(Boolean(o.json));
+      if (Boolean(user) === Boolean(o.self)) throw new SealpostError('INVALID_INPUT', 'give a USER to verify, or --self');
+      await withClient(o, out, async (c) => {
+        if (o.self) {
+          const r = await c.monitorSelf();
+          const alarm = r.problems.length > 0 || r.alarm !== null;
+          out.result(
+            { user: c.user, ok: !alarm, alarm, problems: r.problems, lastAlarm: r.alarm, kt: r.kt },
+            alarm
+              ? `ALARM for ${c.user}: ${[...r.problems, ...(r.alarm?.problems ?? [])].join('; ')}`
+              : `${c.user}: the key-transparency log holds only what your devices made (version ${r.kt.version}, head ${r.kt.head.size})`,
+          );
+          if (alarm) throw new SealpostError('KT_ALARM', 'the key-transparency log shows a change to your account that your devices did not make');
+          return;
+        }
+        const r = await c.verifyUser(user!, o.confirm !== undefined ? { confirm: o.confirm } : {});
+        out.result(
+          { ...r },
+          [
+            `Safety number with ${r.user}:`,
+            `  ${r.safetyNumber}`,
+            `QR payload: ${r.qr}`,
+            `Key transparency: verified (version ${r.kt.version} of ${r.user}, tree head ${r.kt.head.size})`,
+            r.confirmed ? (r.changedSinceConfirmed ? 'WARNING: the number has CHANGED since you confirmed it' : 'You confirmed this number before.') : 'Not confirmed yet: compare it in person or by a call, then run with --confirm NUMBER.',
+          ].join('\n'),
+        );
+        if (r.changedSinceConfirmed) out.warn(`the safety number with ${r.user} changed since you confirmed it`);
+      });
+    });
+
+  program
+    .command('auditor')
+    .description("audit a server's key-transparency log: replay every epoch, check roots and heads, co-sign and serve the heads verified")
+    .addOption(serverOption())
+    .requiredOption('--data <dir>', "the auditor's own folder (its key and the heads it signed)")
+    .option('--listen <host:port>', 'serve the signed heads over HTTP (GET /heads/latest, /heads/SIZE)')
+    .option('--interval <seconds>', 'how often to fetch new epochs', '10')
+    .option('--once', 'replay what exists, report, and exit (non-zero if the log does not check out)')
+    .addOption(jsonOption())
+    .action(async (o: { server?: string; data: string; listen?: string; interval: string; once?: boolean } & JsonOpt) => {
+      const out = makeOutput(Boolean(o.json));
+      const server = normaliseServerUrl(required(o.server ?? process.env.SEALPOST_SERVER, '--server', 'SEALPOST_SERVER'));
+      const interval = Number(o.interval);
+      if (!Number.isFinite(interval) || interval < 0.1 || interval > 86_400) throw new SealpostError('INVALID_INPUT', '--interval: seconds between 0.1 and 86400');
+      const auditor = new KtAuditor(server, o.data);
+      const report = async () => {
+        const started = Date.now();
+        const r = await auditor.replay();
+        if (r.kind === 'failed') throw new SealpostError('KT_VERIFICATION_FAILED', `the log of ${server} fails audit at epoch ${r.epoch}: ${r.reason}`);
+        out.result(
+          { server, ok: true, epochs: r.epochs, head: r.head ?? null, auditorKey: auditor.publicKey, ms: Date.now() - started },
+          `${server}: ${r.epochs} epoch(s) replayed and verified; head ${r.head?.size ?? 0} co-signed (auditor key ${auditor.publicKey})`,
+        );
+      };
+      await report();
+      if (o.once) return;
+      let httpServer: ReturnType<typeof createServer> | undefined;
+      if (o.listen) {
+        const { host, port } = parseListen(o.listen);
+        httpServer = createServer((req, res) => {
+          const m = /^\/heads\/(latest|\d{1,15})$/.exec(req.url ?? '');
+          const head = m ? auditor.head(m[1] === 'latest' ? undefined : Number(m[1])) : undefined;
+          res.writeHead(head ? 200 : 404, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(head ? { ...head, auditorKey: auditor.publicKey } : { error: { code: 'INVALID_INPUT', message: 'no such head' } }));
+        });
+        await new Promise<void>((r) => httpServer!.listen(port, host, r));
+        const addr = httpServer.address();
+        out.info(`serving co-signed heads on ${typeof addr === 'object' && addr ? `http://${host}:${addr.port}` : o.listen}`);
+      }
+      await new Promise<void>((resolve, reject) => {
+        const timer = setInterval(() => void report().catch((err) => { clearInterval(timer); httpServer?.close(); reject(err); }), interval * 1000);
+        const stop = () => {
+          clearInterval(timer);
+          httpServer?.close();
+          resolve();
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    });
+}

@@ -1,0 +1,69 @@
+// Key transparency, end to end: every device list a client trusts is the one in the log; two users compare safety
+// numbers; adding a device keeps the number, an account reset changes it and warns; a user's own devices find only
+// their own changes in the log; an independent auditor replays the log and co-signs the same head clients verified.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { KtAuditor, SealpostClient } from '@sealpost/client';
+import { startTestServer, tempDir, type TestServer } from '../helpers.js';
+
+let server: TestServer;
+beforeEach(async () => {
+  server = await startTestServer();
+});
+afterEach(async () => {
+  await server.close();
+});
+
+describe('safety numbers', () => {
+  it('are the same on both sides, survive a new device, change on an account reset', async () => {
+    const alice = await server.enroll('alice');
+    const bob = await server.enroll('bob');
+    await alice.client.send({ to: ['bob@localhost'] }, 'hi');
+    await bob.client.sync();
+
+    const a = await alice.client.verifyUser('bob@localhost');
+    const b = await bob.client.verifyUser('alice@localhost');
+    expect(a.safetyNumber).toMatch(/^\d{5}( \d{5}){11}$/);
+    expect(a.safetyNumber).toBe(b.safetyNumber);
+    expect(a.kt.verified).toBe(true);
+    expect(a.confirmed).toBe(false);
+    await expect(alice.client.verifyUser('bob@localhost', { confirm: '1'.repeat(60) })).rejects.toMatchObject({ code: 'SAFETY_NUMBER_MISMATCH' });
+    expect((await alice.client.verifyUser('bob@localhost', { confirm: b.safetyNumber })).confirmed).toBe(true);
+
+    // Bob adds a phone: his account key is unchanged, so is the number.
+    await server.link(bob);
+    const again = await alice.client.verifyUser('bob@localhost');
+    expect(again.safetyNumber).toBe(a.safetyNumber);
+    expect(again.changedSinceConfirmed).toBe(false);
+    expect(again.devices).toBe(2);
+
+    // Bob loses everything; the admin resets him; his new device has a new account key.
+    const reset = await server.adminRequest<{ activationCode: string }>('POST', '/v1/admin/users/bob@localhost/reset', {});
+    server.track(await SealpostClient.enroll({ server: server.url, user: 'bob@localhost', code: reset.activationCode, profile: tempDir('bob-new') }));
+    const after = await alice.client.verifyUser('bob@localhost');
+    expect(after.safetyNumber).not.toBe(a.safetyNumber);
+    expect(after.changedSinceConfirmed).toBe(true);
+    expect(alice.warnings.join('\n')).toMatch(/safety number with bob@localhost has changed/);
+  });
+});
+
+describe('the log', () => {
+  it("holds exactly what each user's devices made; the auditor replays it and co-signs the head clients verified", async () => {
+    const alice = await server.enroll('alice');
+    const bob = await server.enroll('bob');
+    await alice.client.send({ to: ['bob@localhost'] }, 'hi');
+    await bob.client.sync();
+    await server.link(alice);
+
+    const self = await alice.client.monitorSelf();
+    expect(self).toMatchObject({ ok: true, problems: [], alarm: null });
+    expect(self.kt.version).toBe(2); // enrolled, then one device linked
+
+    const auditor = new KtAuditor(server.url, tempDir('auditor'));
+    const outcome = await auditor.replay();
+    expect(outcome.kind).toBe('ok');
+    // The head the client verified last is one the auditor rebuilt and signed.
+    const verified = (await bob.client.verifyUser('alice@localhost')).kt.head;
+    await auditor.replay();
+    expect(auditor.head(verified.size)?.root).toBe(verified.root);
+  });
+});
