@@ -176,3 +176,28 @@ describe('sealpost admin', () => {
     expect((await sealpost(['sync', '--profile', eve], { SEALPOST_PASSPHRASE: 'new words' })).code).toBe(0);
   });
 });
+
+describe('sealpost verify and sealpost auditor', () => {
+  it('prints the same safety number on both sides, checks the own account, and audits the log', async () => {
+    const gus = await enroll('gus');
+    const hal = await enroll('hal');
+    expect((await sealpost(['send', '--profile', gus, '--to', 'hal@localhost', 'hi'])).code).toBe(0);
+    const a = await sealpost(['verify', 'hal@localhost', '--profile', gus, '--json']);
+    const b = await sealpost(['verify', 'gus@localhost', '--profile', hal, '--json']);
+    expect(a.code, a.stderr).toBe(0);
+    expect(a.lines[0]!.safetyNumber).toBe(b.lines[0]!.safetyNumber);
+    expect(a.lines[0]).toMatchObject({ kt: { verified: true, version: 1 }, confirmed: false });
+    const confirmed = await sealpost(['verify', 'hal@localhost', '--profile', gus, '--confirm', a.lines[0]!.safetyNumber as string, '--json']);
+    expect(confirmed.lines[0]).toMatchObject({ confirmed: true, changedSinceConfirmed: false });
+    const wrong = await sealpost(['verify', 'hal@localhost', '--profile', gus, '--confirm', '12345', '--json']);
+    expect(wrong.stderr).toContain('"code":"SAFETY_NUMBER_MISMATCH"');
+    const self = await sealpost(['verify', '--self', '--profile', gus, '--json']);
+    expect(self.code, self.stderr).toBe(0);
+    expect(self.lines[0]).toMatchObject({ ok: true, alarm: false });
+
+    const audit = await sealpost(['auditor', '--data', join(dir, 'auditor'), '--once', '--json']);
+    expect(audit.code, audit.stderr).toBe(0);
+    expect(audit.lines[0]).toMatchObject({ ok: true });
+    expect(audit.lines[0]!.epochs as number).toBeGreaterThan(0);
+  });
+});

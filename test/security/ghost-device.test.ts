@@ -1,0 +1,161 @@
+// Attacks on the directory by a malicious operator, and how key transparency catches each:
+// - an extra device written straight into the database: other clients refuse it, the user's own devices alarm;
+// - a swapped account key: kept out of the log, every client refuses it; put in the log, the user's devices alarm;
+// - a log entry dropped: the auditor's replay fails, and the server refuses to serve a log that does not rebuild;
+// - a tree head that forks between two clients, and an old head replayed: the client's checks refuse both.
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  GroupEngine,
+  decodeSearchResponse,
+  defaultCiphersuite,
+  fromBase64Url,
+  newDeviceId,
+  parseUserId,
+  signDeviceList,
+  signTreeHead,
+  verifySearch,
+  type KtKeys,
+} from '@sealpost/protocol';
+import { HttpApi, KtAuditor, SealpostClient } from '@sealpost/client';
+import { startTestServer, tempDir, type TestServer } from '../helpers.js';
+
+let server: TestServer;
+beforeEach(async () => {
+  server = await startTestServer();
+});
+afterEach(async () => {
+  await server.close();
+});
+
+const db = () => new Database(join(server.dataDir, 'sealpost.db'));
+const meta = (key: string): string => {
+  const d = db();
+  try {
+    return (d.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string }).value;
+  } finally {
+    d.close();
+  }
+};
+const keyPair = (key: string) => {
+  const [pub, priv] = meta(key).split('.');
+  return { publicKey: fromBase64Url(pub!)!, privateKey: fromBase64Url(priv!)! };
+};
+const sessionOf = (c: SealpostClient) => (c as unknown as { sessionToken(): Promise<string> }).sessionToken();
+
+describe('a ghost device', () => {
+  it('is refused by other clients and raises the alarm on the user\'s own devices', async () => {
+    const alice = await server.enroll('alice');
+    const bob = await server.enroll('bob');
+    expect((await alice.client.monitorSelf()).ok).toBe(true);
+
+    const engine = await GroupEngine.create(async () => true); // test double: the operator's own engine
+    const ghost = { user: parseUserId('alice@localhost'), device: newDeviceId() };
+    const keys = await engine.generateSignatureKeyPair();
+    const kp = await engine.createKeyPackage(ghost, keys);
+    const d = db();
+    d.prepare('INSERT INTO devices (id, user, name, signature_key, created_at) VALUES (?, ?, ?, ?, ?)').run(ghost.device, ghost.user, 'ghost', keys.publicKey, Date.now());
+    d.prepare('INSERT INTO key_packages (ref, device, data, last_resort) VALUES (?, ?, ?, 0)').run(kp.ref, ghost.device, kp.publicBytes);
+    d.close();
+
+    await bob.client.send({ to: ['alice@localhost'] }, 'for alice only');
+    expect(bob.warnings.join('\n')).toMatch(new RegExp(`refused a KeyPackage for device ${ghost.device}`));
+    const self = await alice.client.monitorSelf();
+    expect(self.ok).toBe(false);
+    expect(self.problems.join('\n')).toMatch(new RegExp(`never approved: ${ghost.device}`));
+    expect(alice.warnings.join('\n')).toMatch(/KEY TRANSPARENCY ALARM/);
+  });
+});
+
+describe('a swapped account key', () => {
+  async function swap(publish: boolean): Promise<void> {
+    const cs = await defaultCiphersuite();
+    const operatorKey = await cs.signature.keygen();
+    const deviceKey = await cs.signature.keygen();
+    const signed = await signDeviceList(cs.signature, operatorKey.signKey, {
+      user: parseUserId('alice@localhost'),
+      version: 7,
+      accountKey: operatorKey.publicKey,
+      devices: [{ id: newDeviceId(), signatureKey: deviceKey.publicKey, addedAt: Date.now() }],
+    });
+    const d = db();
+    d.prepare('UPDATE device_lists SET version = 7, account_key = ?, body = ?, signature = ? WHERE user = ?').run(operatorKey.publicKey, signed.body, signed.signature, 'alice@localhost');
+    if (publish) d.prepare("INSERT INTO kt_pending (user, seq) VALUES ('alice@localhost', 99) ON CONFLICT(user) DO UPDATE SET seq = 99").run();
+    d.close();
+  }
+
+  it('kept out of the log: no client trusts it', async () => {
+    const alice = await server.enroll('alice');
+    const carol = await server.enroll('carol');
+    await alice.client.sync(); // alice's record is in the log
+    await swap(false);
+    await expect(carol.client.send({ to: ['alice@localhost'] }, 'hello')).rejects.toMatchObject({ code: 'DEVICE_LIST_INVALID' });
+  });
+
+  it('put in the log: the user\'s own device raises the alarm', async () => {
+    const alice = await server.enroll('alice');
+    await alice.client.sync();
+    await swap(true);
+    const self = await alice.client.monitorSelf();
+    expect(self.ok).toBe(false);
+    expect(self.problems.join('\n')).toMatch(/account key that is not this account's/);
+  });
+});
+
+describe('the log itself', () => {
+  it('with an entry dropped fails the audit, and the server refuses to load it', async () => {
+    await server.enroll('alice');
+    await server.enroll('bob');
+    await server.enroll('carol');
+    const alice = await server.enroll('dave');
+    await alice.client.sync();
+    const d = db();
+    const victim = d.prepare("SELECT epoch, label, version FROM kt_updates WHERE label = 'bob@localhost'").get() as { epoch: number; label: string; version: number };
+    d.prepare('DELETE FROM kt_updates WHERE label = ? AND version = ?').run(victim.label, victim.version);
+    d.close();
+    const outcome = await new KtAuditor(server.url, tempDir('auditor')).replay();
+    expect(outcome).toMatchObject({ kind: 'failed', epoch: victim.epoch });
+    expect((outcome as { reason: string }).reason).toMatch(/prefix root is not what its insertions give/);
+    // A node starting on this database (after a restart) will not serve the damaged log.
+    const { startServer } = await import('@sealpost/server');
+    await server.started.close();
+    await expect(startServer({ dataDir: server.dataDir, host: '127.0.0.1', port: 0, domain: 'localhost', logLevel: 'silent' })).rejects.toThrow(/prefix root does not match/);
+  });
+
+  it('refuses a tree head that forks from the one this client saw, and an old head replayed', async () => {
+    const alice = await server.enroll('alice');
+    const bob = await server.enroll('bob');
+    await alice.client.sync();
+    const api = new HttpApi(server.url);
+    const search = async () => {
+      const res = await fetch(`${server.url}/v1/kt/search/bob%40localhost`, { headers: { authorization: `Bearer ${await sessionOf(alice.client)}` } });
+      return decodeSearchResponse(fromBase64Url(((await res.json()) as { proof: string }).proof)!);
+    };
+    const info = await api.request<{ kt: { signatureKey: string; vrfKey: string } }>('GET', '/v1/info', undefined, 'none');
+    const keys: KtKeys = { signatureKey: fromBase64Url(info.kt.signatureKey)!, vrfKey: fromBase64Url(info.kt.vrfKey)! };
+    const cs = await defaultCiphersuite();
+
+    const old = await search();
+    expect((await verifySearch(cs.signature, keys, 'bob@localhost', old)).kind).toBe('ok');
+    await server.link(bob); // the log grows
+    const fresh = await search();
+    const seen = fresh.head;
+    expect((await verifySearch(cs.signature, keys, 'bob@localhost', fresh, seen)).kind).toBe('ok');
+
+    // Replayed: the old answer after this client saw a newer head.
+    expect(await verifySearch(cs.signature, keys, 'bob@localhost', old, seen)).toEqual({ kind: 'rejected', reason: 'stale-head' });
+
+    // Forked: the operator signs another head of the same size (it holds the key; it cannot make both heads one).
+    const signing = keyPair('kt_signing_key');
+    const forkedRoot = new Uint8Array(seen.root);
+    forkedRoot[0]! ^= 1;
+    const forked = { ...fresh, head: await signTreeHead(cs.signature, signing.privateKey, { size: seen.size, root: forkedRoot, timestamp: seen.timestamp }) };
+    expect(await verifySearch(cs.signature, keys, 'bob@localhost', forked, seen)).toEqual({ kind: 'rejected', reason: 'forked-head' });
+    // Shown to a client that never saw the real head, the fork is caught where heads meet: the auditor's head.
+    const auditor = new KtAuditor(server.url, tempDir('auditor-fork'));
+    await auditor.replay();
+    expect(auditor.head(seen.size)?.root).not.toBe(Buffer.from(forkedRoot).toString('base64url'));
+    expect(await verifySearch(cs.signature, keys, 'bob@localhost', forked)).toEqual({ kind: 'rejected', reason: 'epoch-not-in-head' });
+  });
+});
