@@ -2,7 +2,7 @@
 // refuses any change to the proof, the input or the key.
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { vrfProve, vrfPublicKey, vrfVerify } from './vrf.js';
+import { vrfOutput, vrfProve, vrfPublicKey, vrfVerify } from './vrf.js';
 
 const shared = new URL('../../../../../shared/vectors/ecvrf-edwards25519-sha512-tai.json', import.meta.url);
 const file = existsSync(shared) ? shared : new URL('../../../../test/vectors/ecvrf-edwards25519-sha512-tai.json', import.meta.url);
@@ -17,6 +17,7 @@ describe('ECVRF-EDWARDS25519-SHA512-TAI (RFC 9381)', () => {
     const { proof, output } = vrfProve(hex(v.sk), hex(v.alpha));
     expect(toHex(proof)).toBe(v.pi);
     expect(toHex(output)).toBe(v.beta);
+    expect(toHex(vrfOutput(hex(v.sk), hex(v.alpha)))).toBe(v.beta);
     expect(toHex(vrfVerify(hex(v.pk), hex(v.alpha), hex(v.pi))!)).toBe(v.beta);
   });
   it('refuses a changed proof, input or key', () => {

@@ -15,6 +15,7 @@ import {
   retiredRecord,
   signTreeHead,
   vrfInput,
+  vrfOutput,
   vrfProve,
   type EpochLeaf,
   type SearchResponse,
@@ -116,7 +117,8 @@ export class KtLog {
         if (prev && bytesEqual(prev.value, value)) continue; // nothing changed (e.g. a repeated mark)
         if (!prev && !p.list) continue; // a label that never had a record needs no retirement
         const version = (prev?.version ?? 0) + 1;
-        const index = vrfProve(this.keys.vrf.secretKey, vrfInput(p.user, version)).output.subarray(0, 32);
+        const ahead = this.nextIndex.get(p.user);
+        const index = ahead?.version === version ? ahead.index : vrfOutput(this.keys.vrf.secretKey, vrfInput(p.user, version)).subarray(0, 32);
         updates.push({ label: p.user, version, value, opening: new Uint8Array(randomBytes(16)), index: new Uint8Array(index) });
       }
       try {
@@ -152,8 +154,33 @@ export class KtLog {
       this.epochs.push(leaf);
       this.head = head;
       this.lastPublish = this.clock.now();
+      this.computeAhead(updates.map((u) => ({ label: u.label, version: u.version + 1 })));
       return updates.length;
     }
+  }
+
+  /**
+   * The VRF output (about 2 ms of curve arithmetic each here) of each label's next version, computed between
+   * epochs in small slices, so an epoch with many changed labels does not pay for them all at once.
+   */
+  private readonly nextIndex = new Map<string, { version: number; index: Uint8Array }>();
+  private aheadQueue: { label: string; version: number }[] = [];
+  private aheadRunning = false;
+
+  private computeAhead(items: { label: string; version: number }[]): void {
+    this.aheadQueue.push(...items);
+    if (this.aheadRunning) return;
+    this.aheadRunning = true;
+    const slice = () => {
+      const until = performance.now() + 20;
+      while (this.aheadQueue.length > 0 && performance.now() < until) {
+        const { label, version } = this.aheadQueue.shift()!;
+        this.nextIndex.set(label, { version, index: vrfOutput(this.keys.vrf.secretKey, vrfInput(label, version)).subarray(0, 32) });
+      }
+      if (this.aheadQueue.length > 0) setImmediate(slice);
+      else this.aheadRunning = false;
+    };
+    setImmediate(slice);
   }
 
   private reset(): void {
