@@ -21,7 +21,7 @@ import {
   vrfProve,
   vrfPublicKey,
 } from '../packages/protocol/dist/index.js';
-import { nodeCiphersuite } from '../packages/crypto/dist/index.js';
+import { nodeCiphersuite, sha256Native } from '../packages/crypto/dist/index.js';
 
 const LABELS = Number(process.env.BENCH_KT_LABELS ?? 1_000_000);
 const UPDATES = Number(process.env.BENCH_KT_UPDATES ?? 10_000);
@@ -36,7 +36,7 @@ console.log(`bench:kt — ${LABELS.toLocaleString()} labels, epoch of ${UPDATES.
 
 // The existing log: VRF outputs are uniformly random, so random indexes give the same tree shape at setup speed.
 let t = performance.now();
-const tree = new PrefixTree();
+const tree = new PrefixTree(sha256Native);
 const known = [];
 for (let i = 0; i < LABELS; i++) {
   const index = new Uint8Array(randomBytes(32));

@@ -17,7 +17,7 @@ import {
   toBase64Url,
   verifyTreeHead,
 } from '@sealpost/protocol';
-import { nodeCiphersuite } from '@sealpost/crypto';
+import { nodeCiphersuite, sha256Native } from '@sealpost/crypto';
 import { HttpApi } from './http-api.js';
 
 export interface AuditedHead {
@@ -47,7 +47,7 @@ const b = (s: string, where: string): Uint8Array => {
 
 export class KtAuditor {
   private readonly cs = nodeCiphersuite();
-  private tree = new PrefixTree();
+  private tree = new PrefixTree(sha256Native);
   private log = new LogTree();
   private readonly signed = new Map<number, AuditedHead>();
   private readonly api: HttpApi;

@@ -1,2 +1,3 @@
 // @sealpost/crypto: fast MLS crypto for Node (node:crypto). Browsers use ts-mls's WebCrypto-backed provider.
 export { nodeCiphersuite } from './node-provider.node.js';
+export { sha256Native } from './sha256.node.js';

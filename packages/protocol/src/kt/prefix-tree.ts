@@ -7,13 +7,24 @@
 //   parent = SHA-256(0x01 ‖ left ‖ right)
 // `PrefixTree` (mutable, typed arrays, for servers and auditors) builds it; `prefixRootFromProof` (pure) checks it.
 import { sha256 } from '@noble/hashes/sha2.js';
-import { bytesEqual, concatBytes, toBase64Url } from '../bytes.js';
+import { bytesEqual } from '../bytes.js';
 
 export const INDEX_BYTES = 32;
 export const EMPTY_HASH: Uint8Array = new Uint8Array(32);
 
-export const prefixLeafHash = (index: Uint8Array, commitment: Uint8Array): Uint8Array => sha256(concatBytes(new Uint8Array([0]), index, commitment));
-export const prefixParentHash = (left: Uint8Array, right: Uint8Array): Uint8Array => sha256(concatBytes(new Uint8Array([1]), left, right));
+/** A SHA-256 implementation; the default is @noble/hashes, a server may pass a native one (same results). */
+export type Sha256 = (data: Uint8Array) => Uint8Array;
+
+// One scratch buffer for the 65-byte hash inputs: these run millions of times when a log is replayed.
+const scratch = new Uint8Array(65);
+function hash65(tag: number, a: Uint8Array, b: Uint8Array, h: Sha256 = sha256): Uint8Array {
+  scratch[0] = tag;
+  scratch.set(a, 1);
+  scratch.set(b, 33);
+  return h(scratch);
+}
+export const prefixLeafHash = (index: Uint8Array, commitment: Uint8Array): Uint8Array => hash65(0, index, commitment);
+export const prefixParentHash = (left: Uint8Array, right: Uint8Array): Uint8Array => hash65(1, left, right);
 
 const bit = (index: Uint8Array, depth: number): number => (index[depth >> 3]! >> (7 - (depth & 7))) & 1;
 
@@ -54,6 +65,8 @@ const NONE = -1;
  * only along changed paths when `root()` is asked for. Entries are never removed (a log only grows).
  */
 export class PrefixTree {
+  constructor(private readonly sha: Sha256 = sha256) {}
+
   // Node n: left[n], right[n] are child node numbers (NONE if empty); leaf[n] >= 0 marks a leaf (its entry number).
   private left = new Int32Array(1024);
   private right = new Int32Array(1024);
@@ -66,7 +79,6 @@ export class PrefixTree {
   private indexes = new Uint8Array(1024 * 32);
   private commitments = new Uint8Array(1024 * 32);
   private entries = 0;
-  private readonly byIndex = new Map<string, number>();
 
   get size(): number {
     return this.entries;
@@ -106,8 +118,6 @@ export class PrefixTree {
   /** Adds an entry. An index may be inserted once (a (label, version) pair is never rewritten). */
   insert(index: Uint8Array, commitment: Uint8Array): void {
     if (index.length !== INDEX_BYTES || commitment.length !== 32) throw new RangeError('PrefixTree.insert: 32-byte index and commitment');
-    const key = toBase64Url(index);
-    if (this.byIndex.has(key)) throw new Error('PrefixTree.insert: index already present');
     if (this.entries * 32 === this.indexes.length) {
       const i = new Uint8Array(this.indexes.length * 2);
       i.set(this.indexes);
@@ -119,7 +129,6 @@ export class PrefixTree {
     const e = this.entries++;
     this.indexes.set(index, e * 32);
     this.commitments.set(commitment, e * 32);
-    this.byIndex.set(key, e);
     const node = this.newNode(e);
     if (this.rootNode === NONE) {
       this.rootNode = node;
@@ -133,6 +142,12 @@ export class PrefixTree {
       this.dirty[cur] = 1;
       if (this.leaf[cur]! >= 0) {
         const other = this.entryIndex(this.leaf[cur]!);
+        if (bytesEqual(other, index)) {
+          // Undo the entry just added: the tree is unchanged (paths walked are only marked for re-hashing).
+          this.entries--;
+          this.nodes--;
+          throw new Error('PrefixTree.insert: index already present');
+        }
         let d = depth;
         while (bit(other, d) === bit(index, d)) d++;
         // Chain of parents from `depth` to `d`, then the split.
@@ -173,7 +188,7 @@ export class PrefixTree {
   private hashOf(n: number): Uint8Array {
     if (n === NONE) return EMPTY_HASH;
     if (this.dirty[n]) {
-      const h = this.leaf[n]! >= 0 ? prefixLeafHash(this.entryIndex(this.leaf[n]!), this.entryCommitment(this.leaf[n]!)) : this.parentHash(n);
+      const h = this.leaf[n]! >= 0 ? hash65(0, this.entryIndex(this.leaf[n]!), this.entryCommitment(this.leaf[n]!), this.sha) : this.parentHash(n);
       this.hashes.set(h, n * 32);
       this.dirty[n] = 0;
     }
@@ -181,7 +196,10 @@ export class PrefixTree {
   }
 
   private parentHash(n: number): Uint8Array {
-    return prefixParentHash(this.hashOf(this.left[n]!), this.hashOf(this.right[n]!));
+    // hashOf may itself use the scratch buffer: take both children first.
+    const l = this.hashOf(this.left[n]!);
+    const r = this.hashOf(this.right[n]!);
+    return hash65(1, l, r, this.sha);
   }
 
   root(): Uint8Array {
@@ -203,9 +221,5 @@ export class PrefixTree {
       cur = b === 0 ? this.left[cur]! : this.right[cur]!;
     }
     return { siblings, terminal: { kind: 'empty' } };
-  }
-
-  has(index: Uint8Array): boolean {
-    return this.byIndex.has(toBase64Url(index));
   }
 }

@@ -23,6 +23,7 @@ import {
   type TreeHead,
 } from '@sealpost/protocol';
 import type { Logger } from 'pino';
+import { sha256Native } from '@sealpost/crypto';
 import type { CiphersuiteImpl } from 'ts-mls';
 import type { Clock } from '../context.js';
 import type { KtPending, KtUpdateRecord, ServerStore } from '../store/store.js';
@@ -40,7 +41,7 @@ export interface KtKeysPrivate {
 const MAX_UPDATES_PER_EPOCH = 50_000;
 
 export class KtLog {
-  private tree = new PrefixTree();
+  private tree = new PrefixTree(sha256Native);
   private log = new LogTree();
   private epochs: EpochLeaf[] = [];
   private head: TreeHead | undefined;
@@ -184,7 +185,7 @@ export class KtLog {
   }
 
   private reset(): void {
-    this.tree = new PrefixTree();
+    this.tree = new PrefixTree(sha256Native);
     this.log = new LogTree();
     this.epochs = [];
     this.head = undefined;
