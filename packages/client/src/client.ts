@@ -158,6 +158,7 @@ export interface OwnDevice {
 
 const KEY_PACKAGE_BATCH = 50;
 const LINK_POLL_MS = 1000;
+const SELF_CHECK_INTERVAL_MS = 5 * 60_000;
 const KEY_PACKAGE_LOW_WATER = 10;
 const MAX_COMMIT_ATTEMPTS = 6;
 const MAX_SEND_ATTEMPTS = 6;
@@ -1440,9 +1441,11 @@ export class SealpostClient {
       let backoff = 500;
       let stopped = false;
       // A revoked or wiped device has nothing to reconnect for: end the watch with that error.
+      let monitor: ReturnType<typeof setInterval> | undefined;
       const fatal = (err: unknown) => {
         if (!(err instanceof SealpostError) || !['DEVICE_REVOKED', 'DEVICE_WIPED'].includes(err.code)) return false;
         stopped = true;
+        clearInterval(monitor);
         this.onPush = undefined;
         reject(err);
         return true;
@@ -1500,6 +1503,12 @@ export class SealpostClient {
           backoff = Math.min(backoff * 2, 30_000);
         }
       };
+      // The own label is checked again every few minutes while watching (and on every sync).
+      monitor = setInterval(() => {
+        void this.monitorSelf().catch((err) => this.warn(`key-transparency self-check failed: ${(err as Error).message}`));
+      }, SELF_CHECK_INTERVAL_MS);
+      monitor.unref?.();
+      signal.addEventListener('abort', () => clearInterval(monitor), { once: true });
       if (signal.aborted) stop();
       else void loop();
     });
