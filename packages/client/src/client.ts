@@ -191,12 +191,9 @@ export class SealpostClient {
     params: { server: string; user: string; code: string; profile: string; deviceName?: string },
     options: ClientOptions = {},
   ): Promise<SealpostClient> {
-    const user = parseUserId(params.user);
-    const server = normaliseServerUrl(params.server);
-    const info = await fetchServerInfo(server);
-    const store = openNewProfile(params.profile, info, options);
+    const { client, store, info } = await SealpostClient.start(params, options);
+    const user = client.user;
     try {
-      const client = await SealpostClient.build(store, server, user, newDeviceId(), options);
       const account = await client.engine.generateSignatureKeyPair();
       const deviceKeys = await client.engine.generateSignatureKeyPair();
       const deviceList = await signDeviceList(client.engine.cs.signature, account.privateKey, {
@@ -243,12 +240,9 @@ export class SealpostClient {
     params: { server: string; user: string; profile: string; deviceName?: string },
     options: ClientOptions & { onCode: (code: LinkCode) => void; signal?: AbortSignal; pollMs?: number },
   ): Promise<SealpostClient> {
-    const user = parseUserId(params.user);
-    const server = normaliseServerUrl(params.server);
-    const info = await fetchServerInfo(server);
-    const store = openNewProfile(params.profile, info, options);
+    const { client, store, info } = await SealpostClient.start(params, options);
+    const { user, server } = client;
     try {
-      const client = await SealpostClient.build(store, server, user, newDeviceId(), options);
       const deviceKeys = await client.engine.generateSignatureKeyPair();
       const hpke = await newLinkHpkeKeys(client.engine.cs);
       client.saveIdentity(info, deviceKeys);
@@ -299,6 +293,20 @@ export class SealpostClient {
       client.importHistory(bundle.history);
       store.setMeta('enrolled', '1');
       return client;
+    } catch (err) {
+      discardProfile(store);
+      throw err;
+    }
+  }
+
+  /** A new profile and client for a new device id, after learning what the server requires (policy, keys). */
+  private static async start(params: { server: string; user: string; profile: string }, options: ClientOptions) {
+    const user = parseUserId(params.user);
+    const server = normaliseServerUrl(params.server);
+    const info = await fetchServerInfo(server);
+    const store = openNewProfile(params.profile, info, options);
+    try {
+      return { client: await SealpostClient.build(store, server, user, newDeviceId(), options), store, info };
     } catch (err) {
       discardProfile(store);
       throw err;
