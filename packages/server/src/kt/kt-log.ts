@@ -194,8 +194,7 @@ export class KtLog {
 
   /** Publish now if `label` waits for an epoch and the last epoch is at least `minGapMs` old. */
   async publishIfPending(label: string, minGapMs: number): Promise<void> {
-    const pending = await this.store.ktPending(MAX_UPDATES_PER_EPOCH);
-    if (!pending.some((p) => p.user === label)) return;
+    if ((await this.store.ktPending(1, label as KtPendingUser)).length === 0) return;
     const wait = this.lastPublish + minGapMs - this.clock.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     await this.publish();

@@ -337,5 +337,21 @@ export function runStoreContract(name: string, open: () => Promise<ServerStore>)
       const held = await store.lookupUser(bob);
       expect(held).toMatchObject({ queuedItems: 2, blobs: 0, conversations: [{ id: c, memberDevices: 2 }] });
     });
+    it('queues changed account records for key transparency and keeps published epochs', async () => {
+      await enrolled(alice);
+      const pending = await store.ktPending(10);
+      expect(pending).toEqual([{ user: alice, seq: 1, list: { accountKey: h(8), version: 1, body: h(7) } }]);
+      expect(await store.ktPending(10, bob)).toEqual([]);
+      const epoch = { epoch: 0, timestamp: 5, prefixRoot: h(1), logRoot: h(2), signature: new Uint8Array(64) };
+      const update = { label: alice, version: 1, value: h(3), opening: new Uint8Array(16), index: h(4) };
+      expect(await store.ktPublish(epoch, [update], [{ user: alice, seq: 1 }])).toBe(true);
+      expect(await store.ktPublish(epoch, [], [])).toBe(false); // another node was first
+      expect(await store.ktPending(10)).toEqual([]);
+      expect(await store.ktEpochs(-1, 10)).toEqual([{ ...epoch, updates: [update] }]);
+      expect(await store.ktEpochs(0, 10)).toEqual([]);
+      // A change while an epoch was being built stays pending (its seq moved on).
+      await store.resetUser(alice, [], { codeHash: h(5), expiresAt: 99 }, 6);
+      expect((await store.ktPending(10)).map((p) => [p.user, p.list])).toEqual([[alice, undefined]]);
+    });
   });
 }

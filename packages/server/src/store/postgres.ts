@@ -795,12 +795,10 @@ export class PostgresStore implements ServerStore {
 
   // ---- key transparency ----------------------------------------------------------------------------------
 
-  async ktPending(limit: number): Promise<KtPending[]> {
+  async ktPending(limit: number, user?: UserId): Promise<KtPending[]> {
+    const select = 'SELECT p."user", p.seq, l.account_key, l.version, l.body FROM kt_pending p LEFT JOIN device_lists l ON l."user" = p."user"';
     const rows = (
-      await this.pool.query(
-        'SELECT p."user", p.seq, l.account_key, l.version, l.body FROM kt_pending p LEFT JOIN device_lists l ON l."user" = p."user" ORDER BY p."user" LIMIT $1',
-        [limit],
-      )
+      user ? await this.pool.query(`${select} WHERE p."user" = $1`, [user]) : await this.pool.query(`${select} ORDER BY p."user" LIMIT $1`, [limit])
     ).rows as Row[];
     return rows.map((r) => ({
       user: r.user as UserId,

@@ -791,10 +791,12 @@ export class SqliteStore implements ServerStore {
 
   // ---- key transparency ----------------------------------------------------------------------------------
 
-  async ktPending(limit: number): Promise<KtPending[]> {
-    const rows = this.stmt(
-      `SELECT p.user, p.seq, l.account_key, l.version, l.body FROM kt_pending p LEFT JOIN device_lists l ON l.user = p.user ORDER BY p.user LIMIT ?`,
-    ).all(limit) as Row[];
+  async ktPending(limit: number, user?: UserId): Promise<KtPending[]> {
+    const rows = (
+      user
+        ? this.stmt('SELECT p.user, p.seq, l.account_key, l.version, l.body FROM kt_pending p LEFT JOIN device_lists l ON l.user = p.user WHERE p.user = ?').all(user)
+        : this.stmt('SELECT p.user, p.seq, l.account_key, l.version, l.body FROM kt_pending p LEFT JOIN device_lists l ON l.user = p.user ORDER BY p.user LIMIT ?').all(limit)
+    ) as Row[];
     return rows.map((r) => ({
       user: r.user as UserId,
       seq: r.seq as number,

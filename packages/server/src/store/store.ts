@@ -287,7 +287,8 @@ export interface ServerStore {
   deleteOlderThan(before: number): Promise<{ messages: number; blobs: BlobId[] }>;
 
   // ---- key transparency (server/src/kt/) ---------------------------------------------------------------------
-  ktPending(limit: number): Promise<KtPending[]>;
+  /** Users waiting for an epoch (at most `limit`), or just `user` if it waits. */
+  ktPending(limit: number, user?: UserId): Promise<KtPending[]>;
   /** Stores an epoch with its updates and clears the pending rows it published; false if the epoch exists (another node was first). */
   ktPublish(epoch: KtEpochRecord, updates: KtUpdateRecord[], done: { user: UserId; seq: number }[]): Promise<boolean>;
   ktEpochs(afterEpoch: number, limit: number): Promise<(KtEpochRecord & { updates: KtUpdateRecord[] })[]>;
