@@ -74,6 +74,7 @@ describe('devices', () => {
     const before = readEpoch(server.dataDir, conversation);
     const watching = watchChats(alice.client);
     await new Promise((r) => setTimeout(r, 200));
+    const revokedAt = Date.now();
     await server.adminRequest('POST', `/v1/admin/users/bob@localhost/devices/${bob.client.device}/revoke`, {});
     const deadline = Date.now() + 10_000;
     let members: string[] = [];
@@ -83,6 +84,7 @@ describe('devices', () => {
       if (epochs > before) break;
       await new Promise((r) => setTimeout(r, 100));
     }
+    console.log(`removal committed ${Date.now() - revokedAt} ms after the revoke (idle conversation, one member watching)`);
     await watching.stop();
     // One commit, by one member, removed the device (the others found it done).
     expect(readEpoch(server.dataDir, conversation)).toBe(before + 1);
