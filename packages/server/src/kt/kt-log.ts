@@ -184,6 +184,19 @@ export class KtLog {
     setImmediate(slice);
   }
 
+  /** VRF proofs (about 5 ms each) are deterministic: keep recent ones, bounded. */
+  private readonly proofs = new Map<string, { proof: Uint8Array; output: Uint8Array }>();
+  private proveCached(label: string, version: number): { proof: Uint8Array; output: Uint8Array } {
+    const key = `${version}:${label}`;
+    let p = this.proofs.get(key);
+    if (!p) {
+      p = vrfProve(this.keys.vrf.secretKey, vrfInput(label, version));
+      if (this.proofs.size >= 100_000) this.proofs.delete(this.proofs.keys().next().value!);
+      this.proofs.set(key, p);
+    }
+    return p;
+  }
+
   private reset(): void {
     this.tree = new PrefixTree(sha256Native);
     this.log = new LogTree();
@@ -208,7 +221,7 @@ export class KtLog {
       const size = this.head.size;
       const cur = this.latest.get(label);
       const version = cur?.version ?? 0;
-      const at = (v: number) => vrfProve(this.keys.vrf.secretKey, vrfInput(label, v));
+      const at = (v: number) => this.proveCached(label, v);
       const present = version > 0 ? at(version) : undefined;
       const next = at(version + 1);
       return {
