@@ -28,6 +28,12 @@ describe('safety numbers', () => {
     expect(a.confirmed).toBe(false);
     await expect(alice.client.verifyUser('bob@localhost', { confirm: '1'.repeat(60) })).rejects.toMatchObject({ code: 'SAFETY_NUMBER_MISMATCH' });
     expect((await alice.client.verifyUser('bob@localhost', { confirm: b.safetyNumber })).confirmed).toBe(true);
+    // Scanning bob's code checks the number and that both see one log.
+    expect((await alice.client.verifyUser('bob@localhost', { peer: b.qr })).confirmed).toBe(true);
+    // A code whose head forks from the log alice is shown is caught.
+    const forked = b.qr.replace(/head=(\d+)%3A([A-Za-z0-9_-])/, (_m, size: string, c: string) => `head=${size}%3A${c === 'A' ? 'B' : 'A'}`);
+    expect(forked).not.toBe(b.qr);
+    await expect(alice.client.verifyUser('bob@localhost', { peer: forked })).rejects.toMatchObject({ code: 'KT_VERIFICATION_FAILED' });
 
     // Bob adds a phone: his account key is unchanged, so is the number.
     await server.link(bob);

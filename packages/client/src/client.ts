@@ -1283,7 +1283,7 @@ export class SealpostClient {
    * this device's latest verified tree head), the key-transparency status of the other user, and whether the
    * number was confirmed before and has changed since. With `confirm`, record that the user compared it.
    */
-  verifyUser(user: string, opts: { confirm?: string } = {}): Promise<VerifyResult> {
+  verifyUser(user: string, opts: { confirm?: string; peer?: string } = {}): Promise<VerifyResult> {
     const u = parseUserId(user);
     return this.serial(async () => {
       const mine = this.store.getMeta('account_public');
@@ -1291,6 +1291,16 @@ export class SealpostClient {
       const list = await this.trust.deviceList(u, true);
       const { status } = await this.kt.search(u);
       const number = safetyNumber({ user: this.user, accountKey: mine }, { user: u, accountKey: list.accountKey });
+      if (opts.peer !== undefined) {
+        // The contact's QR payload: their view of the same safety number and of the log.
+        const peer = parseVerifyPayload(opts.peer);
+        if (peer.a !== u || peer.b !== this.user) throw new SealpostError('INVALID_INPUT', `this QR payload is ${peer.a}'s code for ${peer.b}, not ${u}'s for you`);
+        if (peer.sn !== number) {
+          throw new SealpostError('SAFETY_NUMBER_MISMATCH', `${u} sees another safety number than you: one of you is shown a key that is not the other's`);
+        }
+        await this.kt.checkPeerHead(u, peer.head);
+        this.store.setMeta(`confirmed:${u}`, number);
+      }
       const key = `confirmed:${u}`;
       if (opts.confirm !== undefined) {
         if (opts.confirm.replace(/\s/g, '') !== number) {
@@ -1592,4 +1602,18 @@ function openNewProfile(dir: string, info: ServerInfo, options: ClientOptions): 
 function discardProfile(store: ProfileStore): void {
   store.close();
   ProfileStore.erase(store.dir);
+}
+
+/** `sealpost-verify:v1?a=USER&b=PEER&sn=60DIGITS&head=SIZE:ROOT` (what `verifyUser` prints as `qr`). */
+function parseVerifyPayload(text: string): { a: string; b: string; sn: string; head: { size: number; root: Uint8Array } } {
+  const prefix = 'sealpost-verify:v1?';
+  if (!text.startsWith(prefix) || text.length > 1000) throw new SealpostError('INVALID_INPUT', 'not a Sealpost verify QR payload (sealpost-verify:v1?…)');
+  const q = new URLSearchParams(text.slice(prefix.length));
+  const [size, root] = (q.get('head') ?? '').split(':');
+  const r = root ? fromBase64Url(root) : undefined;
+  const n = Number(size);
+  if (!q.get('a') || !q.get('b') || !/^\d{60}$/.test(q.get('sn') ?? '') || !Number.isSafeInteger(n) || n < 1 || !r || r.length !== 32) {
+    throw new SealpostError('INVALID_INPUT', 'verify QR payload: missing or malformed fields');
+  }
+  return { a: q.get('a')!, b: q.get('b')!, sn: q.get('sn')!, head: { size: n, root: r } };
 }

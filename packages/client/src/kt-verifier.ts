@@ -66,6 +66,21 @@ export class KtVerifier {
     return { version: verdict.version, record, status: { version: verdict.version, head: { size: verdict.head.size, root: toBase64Url(verdict.head.root) } } };
   }
 
+  /**
+   * Check that the head another device saw (a peer's, from their verify QR payload) and the head the server shows
+   * this device are on one log: a consistency proof from the peer's head to the current one must verify. A server
+   * that shows two people different logs is caught here, when their heads meet.
+   */
+  async checkPeerHead(label: UserId, peer: { size: number; root: Uint8Array }): Promise<void> {
+    const res = await this.api.request<{ proof: string }>('GET', `/v1/kt/search/${encodeURIComponent(label)}?since=${peer.size}`);
+    const bytes = fromBase64Url(res.proof);
+    if (!bytes) throw new SealpostError('PROTOCOL_ERROR', 'kt: search answer is not base64url');
+    const verdict = await verifySearch(this.cs.signature, await this.keys(), label, decodeSearchResponse(bytes), peer);
+    if (verdict.kind !== 'ok') {
+      throw new SealpostError('KT_VERIFICATION_FAILED', `the key-transparency head your contact saw and the one shown to you are not one log (${verdict.reason}): the server may be showing you different keys`);
+    }
+  }
+
   /** Throws unless the log's latest record for `user` is exactly this account key and signed device list. */
   async checkDeviceList(user: UserId, body: Uint8Array, list: DeviceList): Promise<KtStatus> {
     const { record, status } = await this.search(user);

@@ -21,8 +21,9 @@ export function registerKtCommands(program: Command): void {
     .addOption(profileOption())
     .option('--self', 'check that the log holds only what your devices made; exits non-zero (KT_ALARM) otherwise')
     .option('--confirm <number>', 'record that you compared this safety number with USER (60 digits, spaces allowed)')
+    .option('--peer <qr>', "USER's verify QR payload: checks the number and that both of you see one key-transparency log, then confirms")
     .addOption(jsonOption())
-    .action(async (user: string | undefined, o: { profile?: string; self?: boolean; confirm?: string } & JsonOpt) => {
+    .action(async (user: string | undefined, o: { profile?: string; self?: boolean; confirm?: string; peer?: string } & JsonOpt) => {
       const out = makeOutput(Boolean(o.json));
       if (Boolean(user) === Boolean(o.self)) throw new SealpostError('INVALID_INPUT', 'give a USER to verify, or --self');
       await withClient(o, out, async (c) => {
@@ -38,7 +39,7 @@ export function registerKtCommands(program: Command): void {
           if (alarm) throw new SealpostError('KT_ALARM', 'the key-transparency log shows a change to your account that your devices did not make');
           return;
         }
-        const r = await c.verifyUser(user!, o.confirm !== undefined ? { confirm: o.confirm } : {});
+        const r = await c.verifyUser(user!, { ...(o.confirm !== undefined ? { confirm: o.confirm } : {}), ...(o.peer !== undefined ? { peer: o.peer } : {}) });
         out.result(
           { ...r },
           [
