@@ -73,3 +73,36 @@ describe('the log', () => {
     expect(auditor.head(verified.size)?.root).toBe(verified.root);
   });
 });
+
+describe('auditors required by policy', () => {
+  it('a client trusts a new head only once the required auditors co-signed it', async () => {
+    const alice = await server.enroll('alice', { ktAuditWaitMs: 3_000 });
+    const bob = await server.enroll('bob');
+    const auditor = new KtAuditor(server.url, tempDir('auditor-policy'));
+    await auditor.replay();
+    const served = await auditor.serve('127.0.0.1', 0);
+    let auditing = true;
+    const loop = (async () => {
+      while (auditing) {
+        await auditor.replay().catch(() => {});
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    try {
+      await server.adminRequest('PUT', '/v1/admin/policy', { change: { ktAuditors: [{ url: served.url, key: auditor.publicKey }], ktMinAuditorSignatures: 1 } });
+      await alice.client.sync(); // learns the policy
+      await server.link(bob); // a new head, co-signed within moments (the new device checks too)
+      expect((await alice.client.verifyUser('bob@localhost')).kt.verified).toBe(true);
+
+      // The auditor stops; the next new head (carol joins) cannot get its co-signature, so alice trusts nothing new.
+      auditing = false;
+      await loop;
+      await server.enroll('carol');
+      await expect(alice.client.verifyUser('carol@localhost')).rejects.toMatchObject({ code: 'KT_VERIFICATION_FAILED' });
+    } finally {
+      auditing = false;
+      await served.close();
+    }
+  });
+});
+

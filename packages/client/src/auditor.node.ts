@@ -4,6 +4,7 @@
 // the ones before. It co-signs the heads it verified, so clients (and people comparing safety numbers) can check
 // a head against an auditor's. State lives in a data folder: its own signing key and the heads it signed.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join, resolve } from 'node:path';
 import {
   LogTree,
@@ -143,6 +144,20 @@ export class KtAuditor {
       appendFileSync(join(resolve(this.dataDir), 'heads.jsonl'), `${JSON.stringify(rec)}\n`, { mode: 0o600 });
     }
     return undefined;
+  }
+
+  /** Serve the signed heads over HTTP: GET /heads/latest and /heads/SIZE. Returns the base URL and a closer. */
+  async serve(host: string, port: number): Promise<{ url: string; close(): Promise<void> }> {
+    const server = createServer((req, res) => {
+      const m = /^\/heads\/(latest|\d{1,15})$/.exec(req.url ?? '');
+      const head = m ? this.head(m[1] === 'latest' ? undefined : Number(m[1])) : undefined;
+      res.writeHead(head ? 200 : 404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(head ? { ...head, auditorKey: this.publicKey } : { error: { code: 'INVALID_INPUT', message: 'no such head' } }));
+    });
+    await new Promise<void>((r) => server.listen(port, host, r));
+    const addr = server.address();
+    const p = typeof addr === 'object' && addr ? addr.port : port;
+    return { url: `http://${host.includes(':') ? `[${host}]` : host}:${p}`, close: () => new Promise<void>((r) => server.close(() => r())) };
   }
 
   /** A head this auditor verified and signed (the latest, or one of a given size). */

@@ -65,6 +65,8 @@ export interface ClientOptions {
   warn?: (message: string) => void;
   /** Passphrase of an encrypted local store (required when the organisation's policy says so). */
   passphrase?: string;
+  /** How long to wait for key-transparency auditors to co-sign a new tree head when policy requires it (default 20 s). */
+  ktAuditWaitMs?: number;
   webSocket?: WebSocketFactory;
   /** Test double hooks, named as such: let a test simulate a crash at a precise point. Never set in product code. */
   testHooks?: { beforeAck?: () => void; beforeCommitSend?: () => Promise<void>; afterUploadPart?: (part: number) => void };
@@ -380,7 +382,7 @@ export class SealpostClient {
     const api = new HttpApi(server, () => client!.sessionToken(), () => store.setMeta('session_expires', '0'));
     let trust: DeviceTrust | undefined;
     const engine = await GroupEngine.create((identity, key) => trust!.isTrusted(identity, key), nodeCiphersuite());
-    const kt = new KtVerifier(engine.cs, api, store);
+    const kt = new KtVerifier(engine.cs, api, store, options.ktAuditWaitMs);
     trust = new DeviceTrust(engine.cs, api, store, { user, accountKey: () => store.getMeta('account_public') }, options.warn ?? (() => {}), kt);
     client = new SealpostClient(store, api, engine, options, user, device, server);
     client.trust = trust;

@@ -13,7 +13,9 @@ import {
   type AccountRecord,
   type DeviceList,
   type KtKeys,
+  type TreeHead,
   type UserId,
+  verifyAuditedHead,
 } from '@sealpost/protocol';
 import type { CiphersuiteImpl } from 'ts-mls';
 import type { HttpApi } from './http-api.js';
@@ -29,7 +31,43 @@ export class KtVerifier {
     private readonly cs: CiphersuiteImpl,
     private readonly api: HttpApi,
     private readonly store: ProfileStore,
+    /** How long to wait for auditors to co-sign a new head when policy requires it. */
+    private readonly auditWaitMs = 20_000,
   ) {}
+
+  /**
+   * Organisation policy may require N auditors' co-signatures on a head before it is trusted: ask each listed
+   * auditor for the head of this size (auditors replay on their own schedule, so wait for them, bounded).
+   */
+  private async requireAuditors(head: TreeHead): Promise<void> {
+    const policy = JSON.parse(this.store.getMetaText('policy') ?? '{}') as { ktAuditors?: { url: string; key: string }[]; ktMinAuditorSignatures?: number };
+    const need = policy.ktMinAuditorSignatures ?? 0;
+    if (need === 0) return;
+    const auditors = (policy.ktAuditors ?? []).slice(0, 8);
+    const deadline = Date.now() + this.auditWaitMs;
+    const signedBy = new Set<string>();
+    for (let round = 0; ; round++) {
+      for (const a of auditors) {
+        if (signedBy.has(a.key)) continue;
+        try {
+          const res = await fetch(new URL(`/heads/${head.size}`, a.url), { signal: AbortSignal.timeout(3000) });
+          if (!res.ok) continue;
+          const h = (await res.json()) as { size: number; root: string; timestamp: number; auditorSignature: string };
+          const key = fromBase64Url(a.key);
+          const sig = fromBase64Url(h.auditorSignature ?? '');
+          if (!key || !sig || h.size !== head.size || h.root !== toBase64Url(head.root) || h.timestamp !== head.timestamp) continue;
+          if (await verifyAuditedHead(this.cs.signature, key, head, sig)) signedBy.add(a.key);
+        } catch {
+          // An unreachable auditor simply does not count.
+        }
+      }
+      if (signedBy.size >= need) return;
+      if (Date.now() > deadline) {
+        throw new SealpostError('KT_VERIFICATION_FAILED', `tree head ${head.size} is co-signed by ${signedBy.size} of the ${need} auditors policy requires`);
+      }
+      await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** Math.min(round, 3), 2000)));
+    }
+  }
 
   /** The log's keys, pinned when this device enrolled (or on first use, for a profile made before). */
   private async keys(): Promise<KtKeys> {
@@ -61,6 +99,8 @@ export class KtVerifier {
     if (verdict.kind !== 'ok') {
       throw new SealpostError('KT_VERIFICATION_FAILED', `key-transparency check for ${label} failed: ${verdict.reason}`);
     }
+    const last2 = this.lastHead();
+    if (!last2 || last2.size !== verdict.head.size) await this.requireAuditors(verdict.head);
     this.store.setMeta('kt_head', JSON.stringify({ size: verdict.head.size, root: toBase64Url(verdict.head.root) }));
     const record = verdict.value ? decodeAccountRecord(verdict.value) : undefined;
     return { version: verdict.version, record, status: { version: verdict.version, head: { size: verdict.head.size, root: toBase64Url(verdict.head.root) } } };

@@ -1,7 +1,6 @@
 // `sealpost verify` (safety numbers and key-transparency status) and `sealpost auditor` (replay a server's log,
 // co-sign the heads it verified, serve them).
 import type { Command } from 'commander';
-import { createServer } from 'node:http';
 import { SealpostError } from '@sealpost/protocol';
 import { KtAuditor, normaliseServerUrl } from '@sealpost/client';
 import { jsonOption, profileOption, required, serverOption, withClient, type JsonOpt } from '../common.js';
@@ -80,24 +79,17 @@ export function registerKtCommands(program: Command): void {
       };
       await report();
       if (o.once) return;
-      let httpServer: ReturnType<typeof createServer> | undefined;
+      let served: { url: string; close(): Promise<void> } | undefined;
       if (o.listen) {
         const { host, port } = parseListen(o.listen);
-        httpServer = createServer((req, res) => {
-          const m = /^\/heads\/(latest|\d{1,15})$/.exec(req.url ?? '');
-          const head = m ? auditor.head(m[1] === 'latest' ? undefined : Number(m[1])) : undefined;
-          res.writeHead(head ? 200 : 404, { 'content-type': 'application/json' });
-          res.end(JSON.stringify(head ? { ...head, auditorKey: auditor.publicKey } : { error: { code: 'INVALID_INPUT', message: 'no such head' } }));
-        });
-        await new Promise<void>((r) => httpServer!.listen(port, host, r));
-        const addr = httpServer.address();
-        out.info(`serving co-signed heads on ${typeof addr === 'object' && addr ? `http://${host}:${addr.port}` : o.listen}`);
+        served = await auditor.serve(host, port);
+        out.info(`serving co-signed heads on ${served.url}`);
       }
       await new Promise<void>((resolve, reject) => {
-        const timer = setInterval(() => void report().catch((err) => { clearInterval(timer); httpServer?.close(); reject(err); }), interval * 1000);
+        const timer = setInterval(() => void report().catch((err) => { clearInterval(timer); void served?.close(); reject(err); }), interval * 1000);
         const stop = () => {
           clearInterval(timer);
-          httpServer?.close();
+          void served?.close();
           resolve();
         };
         process.once('SIGINT', stop);

@@ -18,6 +18,10 @@ export interface Policy {
   requirePassphrase: boolean;
   /** How long an activation code stays valid. */
   activationCodeTtlMs: number;
+  /** Key-transparency auditors clients may ask for co-signatures (URL and Ed25519 key, base64url). */
+  ktAuditors: { url: string; key: string }[];
+  /** How many of them must have co-signed a tree head before a client trusts it (0: none needed). */
+  ktMinAuditorSignatures: number;
 }
 
 const MINUTE = 60_000;
@@ -33,10 +37,16 @@ export const zPolicyFields = z
     maxAttachmentBytes: z.number().int().min(1024).max(1024 ** 4),
     requirePassphrase: z.boolean(),
     activationCodeTtlMs: ms(90 * DAY),
+    ktAuditors: z
+      .array(z.object({ url: z.string().url().max(300), key: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be a 32-byte key, base64url') }).strict())
+      .max(8),
+    ktMinAuditorSignatures: z.number().int().min(0).max(8),
   })
   .strict();
 
-export const zPolicy = zPolicyFields.refine((p) => p.retentionDefaultMs === null || p.retentionMaxMs === null || p.retentionDefaultMs <= p.retentionMaxMs, {
+export const zPolicy = zPolicyFields.refine((p) => p.ktMinAuditorSignatures <= p.ktAuditors.length, {
+  message: 'ktMinAuditorSignatures must not exceed the number of ktAuditors',
+}).refine((p) => p.retentionDefaultMs === null || p.retentionMaxMs === null || p.retentionDefaultMs <= p.retentionMaxMs, {
     message: 'retentionDefaultMs must not exceed retentionMaxMs',
   });
 
@@ -48,6 +58,8 @@ export const policySettings = {
   'max-attachment-size': 'maxAttachmentBytes',
   'require-passphrase': 'requirePassphrase',
   'activation-code-ttl': 'activationCodeTtlMs',
+  'kt-auditors': 'ktAuditors',
+  'kt-min-auditors': 'ktMinAuditorSignatures',
 } as const satisfies Record<string, keyof Policy>;
 export type PolicySetting = keyof typeof policySettings;
 
@@ -97,6 +109,21 @@ export function parsePolicySetting(key: string, value: string): Partial<Policy> 
     }
     case 'activation-code-ttl':
       return { activationCodeTtlMs: parseDuration(value, false)! };
+    case 'kt-auditors': {
+      // "URL=KEY,URL=KEY" (the key an auditor prints), or "none".
+      if (value.trim() === 'none' || value.trim() === '') return { ktAuditors: [] };
+      return {
+        ktAuditors: value.split(',').map((entry) => {
+          const i = entry.lastIndexOf('=');
+          if (i < 1) throw new SealpostError('INVALID_INPUT', 'kt-auditors: give URL=KEY entries, comma-separated (or none)');
+          return { url: entry.slice(0, i).trim(), key: entry.slice(i + 1).trim() };
+        }),
+      };
+    }
+    case 'kt-min-auditors': {
+      if (!/^\d$/.test(value.trim())) throw new SealpostError('INVALID_INPUT', 'kt-min-auditors: give a number 0 to 8');
+      return { ktMinAuditorSignatures: Number(value) };
+    }
   }
 }
 
@@ -121,5 +148,7 @@ export function describePolicy(p: Policy): Record<PolicySetting, string> {
     'max-attachment-size': size(p.maxAttachmentBytes),
     'require-passphrase': String(p.requirePassphrase),
     'activation-code-ttl': dur(p.activationCodeTtlMs),
+    'kt-auditors': p.ktAuditors.length === 0 ? 'none' : p.ktAuditors.map((a) => `${a.url}=${a.key}`).join(','),
+    'kt-min-auditors': String(p.ktMinAuditorSignatures),
   };
 }

@@ -13,6 +13,8 @@ export function defaultPolicy(ctx: Pick<ServerContext, 'maxBlobBytes' | 'activat
     maxAttachmentBytes: ctx.maxBlobBytes,
     requirePassphrase: false,
     activationCodeTtlMs: ctx.activationTtlMs,
+    ktAuditors: [],
+    ktMinAuditorSignatures: 0,
   };
 }
 

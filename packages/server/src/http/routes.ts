@@ -88,6 +88,8 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
         retentionMaxMs: policy.retentionMaxMs,
         maxAttachmentBytes: policy.maxAttachmentBytes,
         maxDevicesPerUser: policy.maxDevicesPerUser,
+        ktAuditors: policy.ktAuditors,
+        ktMinAuditorSignatures: policy.ktMinAuditorSignatures,
       },
     };
   });
