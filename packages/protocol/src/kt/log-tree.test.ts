@@ -61,6 +61,17 @@ describe('our proofs', () => {
       for (let m = 1; m <= n; m += 2) expect(t.consistencyProof(m)).toEqual(consistencyProof(leaves, m, n));
     }
   });
+  it('LogTree.truncate undoes appends, cached ranges included', () => {
+    const t = new LogTree();
+    for (let n = 0; n < 13; n++) t.append(leaves[n]!);
+    const r13 = t.root();
+    for (let n = 13; n < 20; n++) t.append(leaves[n]!);
+    t.root();
+    t.truncate(13);
+    expect(t.root()).toEqual(r13);
+    t.append(leaves[30]!);
+    expect(t.root()).toEqual(rootOf([...leaves.slice(0, 13), leaves[30]!]));
+  });
   it('a proof for another leaf or another root fails', () => {
     const root = rootOf(leaves.slice(0, 13));
     expect(verifyInclusion(leaves[3]!, 4, 13, inclusionProof(leaves, 3, 13), root)).toBe(false);

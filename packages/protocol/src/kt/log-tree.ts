@@ -136,6 +136,16 @@ export class LogTree {
     this.leaves.push(leaf);
   }
 
+  /** Drop leaves after the first `size` (undo an append), with every cached range that covered them. */
+  truncate(size: number): void {
+    if (size < 0 || size > this.leaves.length) throw new RangeError('truncate: size out of range');
+    this.leaves.length = size;
+    for (const key of [...this.complete.keys()]) {
+      const [lo, n] = key.split(':').map(Number) as [number, number];
+      if (lo + n > size) this.complete.delete(key);
+    }
+  }
+
   private range(lo: number, hi: number): Uint8Array {
     const n = hi - lo;
     if (n === 0) return sha256(new Uint8Array(0));

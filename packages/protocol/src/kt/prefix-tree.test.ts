@@ -55,6 +55,33 @@ describe('PrefixTree', () => {
     expect(hex(hidden.root)).not.toBe(hex(root));
   });
 
+  it('rolls back a batch of inserts exactly (an epoch another node published first)', () => {
+    const t = new PrefixTree();
+    const entries: [Uint8Array, Uint8Array][] = [];
+    for (let n = 0; n < 100; n++) {
+      t.insert(idx(n), com(n));
+      entries.push([idx(n), com(n)]);
+    }
+    const before = hex(t.root());
+    t.checkpoint();
+    for (let n = 100; n < 160; n++) t.insert(idx(n), com(n));
+    expect(hex(t.root())).not.toBe(before);
+    t.rollback();
+    expect(hex(t.root())).toBe(before);
+    expect(t.size).toBe(100);
+    expect(prefixRootFromProof(idx(150), t.prove(idx(150)))!.found).toBeUndefined();
+    for (let n = 200; n < 230; n++) {
+      t.insert(idx(n), com(n));
+      entries.push([idx(n), com(n)]);
+    }
+    expect(hex(t.root())).toBe(hex(reference(entries)));
+    t.checkpoint();
+    t.insert(idx(300), com(300));
+    t.commit();
+    entries.push([idx(300), com(300)]);
+    expect(hex(t.root())).toBe(hex(reference(entries)));
+  });
+
   it('keeps its committed vectors (hashing must never change silently)', () => {
     const t = new PrefixTree();
     expect(hex(t.root())).toBe('0000000000000000000000000000000000000000000000000000000000000000');

@@ -79,6 +79,8 @@ export class PrefixTree {
   private indexes = new Uint8Array(1024 * 32);
   private commitments = new Uint8Array(1024 * 32);
   private entries = 0;
+  /** While a checkpoint is open: how to undo the pointer changes made to nodes that existed before it. */
+  private journal: { saved: { nodes: number; entries: number; rootNode: number }; links: [node: number, side: 0 | 1 | 2, old: number][]; touched: number[] } | undefined;
 
   get size(): number {
     return this.entries;
@@ -131,7 +133,7 @@ export class PrefixTree {
     this.commitments.set(commitment, e * 32);
     const node = this.newNode(e);
     if (this.rootNode === NONE) {
-      this.rootNode = node;
+      this.link(NONE, 2, node);
       return;
     }
     // Walk down; on reaching a leaf, push it and the new one apart until their bits differ.
@@ -140,6 +142,7 @@ export class PrefixTree {
     let cur = this.rootNode;
     for (let depth = 0; ; depth++) {
       this.dirty[cur] = 1;
+      if (this.journal && cur < this.journal.saved.nodes) this.journal.touched.push(cur);
       if (this.leaf[cur]! >= 0) {
         const other = this.entryIndex(this.leaf[cur]!);
         if (bytesEqual(other, index)) {
@@ -167,22 +170,56 @@ export class PrefixTree {
           this.left[bottom] = cur;
           this.right[bottom] = node;
         }
-        if (parent === NONE) this.rootNode = top;
-        else if (side === 0) this.left[parent] = top;
-        else this.right[parent] = top;
+        if (parent === NONE) this.link(NONE, 2, top);
+        else this.link(parent, side as 0 | 1, top);
         return;
       }
       const b = bit(index, depth);
       const next = b === 0 ? this.left[cur]! : this.right[cur]!;
       if (next === NONE) {
-        if (b === 0) this.left[cur] = node;
-        else this.right[cur] = node;
+        this.link(cur, b as 0 | 1, node);
         return;
       }
       parent = cur;
       side = b;
       cur = next;
     }
+  }
+
+  /** Point an existing node's child (side 0/1), or the root (side 2), at `to` — journaled under a checkpoint. */
+  private link(node: number, side: 0 | 1 | 2, to: number): void {
+    const old = side === 2 ? this.rootNode : side === 0 ? this.left[node]! : this.right[node]!;
+    if (this.journal && (side === 2 || node < this.journal.saved.nodes)) this.journal.links.push([node, side, old]);
+    if (side === 2) this.rootNode = to;
+    else if (side === 0) this.left[node] = to;
+    else this.right[node] = to;
+  }
+
+  /** Start a batch of inserts that `rollback` can undo (an epoch another node published first). */
+  checkpoint(): void {
+    this.journal = { saved: { nodes: this.nodes, entries: this.entries, rootNode: this.rootNode }, links: [], touched: [] };
+  }
+
+  /** Keep the inserts since `checkpoint`. */
+  commit(): void {
+    this.journal = undefined;
+  }
+
+  /** Undo every insert since `checkpoint`: the tree, its root and its proofs are as they were. */
+  rollback(): void {
+    const j = this.journal;
+    if (!j) throw new Error('PrefixTree.rollback: no checkpoint');
+    for (let i = j.links.length - 1; i >= 0; i--) {
+      const [node, side, old] = j.links[i]!;
+      if (side === 2) this.rootNode = old;
+      else if (side === 0) this.left[node] = old;
+      else this.right[node] = old;
+    }
+    for (const n of j.touched) this.dirty[n] = 1;
+    this.nodes = j.saved.nodes;
+    this.entries = j.saved.entries;
+    this.rootNode = j.saved.rootNode;
+    this.journal = undefined;
   }
 
   private hashOf(n: number): Uint8Array {

@@ -122,18 +122,37 @@ export class KtLog {
         const index = ahead?.version === version ? ahead.index : vrfOutput(this.keys.vrf.secretKey, vrfInput(p.user, version)).subarray(0, 32);
         updates.push({ label: p.user, version, value, opening: new Uint8Array(randomBytes(16)), index: new Uint8Array(index) });
       }
+      // Built in place under a checkpoint: undone exactly if the store does not take it.
+      this.tree.checkpoint();
+      const logSize = this.log.size;
+      const previous = new Map(updates.map((u) => [u.label, this.latest.get(u.label)]));
+      const undo = () => {
+        this.tree.rollback();
+        this.log.truncate(logSize);
+        for (const [label, prev] of previous) {
+          if (prev) this.latest.set(label, prev);
+          else this.latest.delete(label);
+        }
+      };
       try {
-        return await this.publishUpdates(updates, pending);
+        const n = await this.publishUpdates(updates, pending);
+        if (n === undefined) {
+          undo();
+          this.log_.info({ epoch: this.epochs.length }, 'kt: another node published this epoch first; following it');
+          await this.catchUpInner();
+          return 0;
+        }
+        this.tree.commit();
+        return n;
       } catch (err) {
-        // Whatever failed half-way, the store is the truth: rebuild from it.
-        this.reset();
-        await this.catchUpInner().catch(() => {});
+        undo();
         throw err;
       }
     });
   }
 
-  private async publishUpdates(updates: KtUpdateRecord[], pending: { user: string; seq: number }[]): Promise<number> {
+  /** The number of records published, or undefined when another node stored this epoch first. */
+  private async publishUpdates(updates: KtUpdateRecord[], pending: { user: string; seq: number }[]): Promise<number | undefined> {
     {
       for (const u of updates) this.apply(u);
       const prefixRoot = this.tree.root();
@@ -146,12 +165,7 @@ export class KtLog {
         updates,
         pending.map((p) => ({ user: p.user as KtPendingUser, seq: p.seq })),
       );
-      if (!stored) {
-        this.log_.info({ epoch: leaf.epoch }, 'kt: another node published this epoch first; reloading');
-        this.reset();
-        await this.catchUpInner();
-        return 0;
-      }
+      if (!stored) return undefined;
       this.epochs.push(leaf);
       this.head = head;
       this.lastPublish = this.clock.now();
@@ -197,13 +211,6 @@ export class KtLog {
     return p;
   }
 
-  private reset(): void {
-    this.tree = new PrefixTree(sha256Native);
-    this.log = new LogTree();
-    this.epochs = [];
-    this.head = undefined;
-    this.latest.clear();
-  }
 
   /** Publish now if `label` waits for an epoch and the last epoch is at least `minGapMs` old. */
   async publishIfPending(label: string, minGapMs: number): Promise<void> {
