@@ -66,3 +66,11 @@ export async function policyNeedsPassphrase(server: string): Promise<boolean> {
   const info = await new HttpApi(normaliseServerUrl(server)).request<{ policy?: { requirePassphrase?: boolean } }>('GET', '/v1/info', undefined, 'none');
   return info.policy?.requirePassphrase === true;
 }
+
+/** `HOST:PORT` or `[IPv6]:PORT`, for --listen. */
+export function parseListen(s: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(s);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new SealpostError('INVALID_INPUT', `--listen: expected HOST:PORT, got ${JSON.stringify(s)}`);
+  return { host: (m[1] ?? m[2])!, port };
+}

@@ -4,7 +4,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { SealpostError, parseConversationId, type ConversationId } from '@sealpost/protocol';
 import { SealpostClient, type ChatMessage, type MailSummary, type Received } from '@sealpost/client';
-import { adminApi, jsonOption, newPassphrase, policyNeedsPassphrase, profileOf, profileOption, required, withClient, type JsonOpt } from './common.js';
+import { adminApi, jsonOption, newPassphrase, parseListen, policyNeedsPassphrase, profileOf, profileOption, required, withClient, type JsonOpt } from './common.js';
 import { registerAdminCommands } from './commands/admin.js';
 import { registerDeviceCommands } from './commands/devices.js';
 import { registerProfileCommands } from './commands/profile.js';
@@ -44,12 +44,6 @@ export function parseSize(s: string, flag: string): number {
   return Math.floor(Number(m[1]) * mult);
 }
 
-function parseListen(s: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(s);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new SealpostError('INVALID_INPUT', `--listen: expected HOST:PORT, got ${JSON.stringify(s)}`);
-  return { host: (m[1] ?? m[2])!, port };
-}
 
 export function buildProgram(): Command {
   const program = new Command('sealpost')

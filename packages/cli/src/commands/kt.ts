@@ -3,15 +3,9 @@
 import type { Command } from 'commander';
 import { SealpostError } from '@sealpost/protocol';
 import { KtAuditor, normaliseServerUrl } from '@sealpost/client';
-import { jsonOption, profileOption, required, serverOption, withClient, type JsonOpt } from '../common.js';
+import { jsonOption, parseListen, profileOption, required, serverOption, withClient, type JsonOpt } from '../common.js';
 import { makeOutput } from '../output.js';
 
-function parseListen(s: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(s);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new SealpostError('INVALID_INPUT', `--listen: expected HOST:PORT, got ${JSON.stringify(s)}`);
-  return { host: (m[1] ?? m[2])!, port };
-}
 
 export function registerKtCommands(program: Command): void {
   program

@@ -7,7 +7,6 @@ import {
   SealpostError,
   bytesEqual,
   decodeOrgCommand,
-  fromBase64Url,
   limits,
   newLinkCode,
   parseLinkCode,
@@ -29,7 +28,7 @@ import type { ServerContext } from '../context.js';
 import { sha256 } from '../auth.js';
 import { getPolicy } from '../admin/policy-store.js';
 import { revokeDevices } from '../admin/revoke.js';
-import { authenticateDevice, bearer, checkKeyPackages } from './routes.js';
+import { authenticateDevice, b64, bearer, checkKeyPackages } from './routes.js';
 
 /** A link request lives this long; the new device polls until then. */
 export const LINK_TTL_MS = 10 * 60_000;
@@ -39,11 +38,6 @@ const zCodeParams = z.object({ code: z.string().min(10).max(20) }).strict();
 
 const hashLinkCode = (code: string) => sha256(`sealpost-link\0${code}`);
 
-function b64(s: string, where: string): Uint8Array {
-  const b = fromBase64Url(s);
-  if (!b) throw new SealpostError('INVALID_INPUT', `${where}: not base64url`);
-  return b;
-}
 
 function codeOf(params: unknown): string {
   const code = parseLinkCode(parseUnknown(zCodeParams, params, 'params').code);

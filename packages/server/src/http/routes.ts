@@ -46,7 +46,8 @@ export async function authenticateDevice(ctx: ServerContext, token: string | und
   return session;
 }
 
-function b64(s: string, where: string): Uint8Array {
+/** A base64url field of a request body, or INVALID_INPUT naming it. */
+export function b64(s: string, where: string): Uint8Array {
   const b = fromBase64Url(s);
   if (!b) throw new SealpostError('INVALID_INPUT', `${where}: not base64url`);
   return b;
