@@ -97,7 +97,21 @@ export function buildProgram(): Command {
         const stop = () => {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
-          void started.close().then(resolve, resolve);
+          // A graceful close gets 10 s; a dependency that does not let go (a bus reconnecting, a stuck database
+          // connection) must not keep a node that was told to stop alive.
+          const force = setTimeout(() => {
+            process.stderr.write('sealpost: shutdown took longer than 10 s; exiting anyway\n');
+            process.exit(1);
+          }, 10_000);
+          force.unref();
+          void started.close().then(
+            () => {
+              resolve();
+              // Nothing else to wait for: exit even if a library left a timer or socket behind.
+              setImmediate(() => process.exit(0));
+            },
+            () => resolve(),
+          );
         };
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);
