@@ -2,6 +2,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { encodeFrame, type QueueItem } from '@sealpost/protocol';
+import { RawSocket } from '../raw-socket.js';
 
 const bin = fileURLToPath(new URL('../../packages/cli/bin/sealpost.js', import.meta.url));
 
@@ -34,4 +36,32 @@ export function startNode(args: string[]): Promise<NodeProcess> {
 export function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((r) => child.once('exit', () => r()));
+}
+
+/** A raw device socket, authenticated with a session token. */
+export async function authed(url: string, token: string): Promise<RawSocket> {
+  const s = await RawSocket.open(url);
+  s.send(encodeFrame({ t: 'auth', token }));
+  const [f] = await s.waitFrames(1);
+  if (f?.t !== 'auth-ok') throw new Error(`auth failed: ${JSON.stringify(f)}`);
+  return s;
+}
+
+/**
+ * What a device got: the pushes it saw while connected plus a final fetch of its whole queue, de-duplicated by
+ * queue sequence as the client does; the ids of application messages in queue order.
+ */
+export async function receivedAppIds(sock: RawSocket): Promise<string[]> {
+  const bySeq = new Map<number, QueueItem>();
+  for (const f of sock.frames) if (f.t === 'push') bySeq.set(f.item.seq, f.item);
+  for (let after = 0, r = 1; r < 100; r++) {
+    const before = sock.frames.length;
+    sock.send(encodeFrame({ t: 'fetch', r, after, limit: 200 }));
+    const batch = (await sock.waitFrames(before + 1)).slice(before).find((f) => f.t === 'batch');
+    if (batch?.t !== 'batch') throw new Error('no batch');
+    for (const item of batch.items) bySeq.set(item.seq, item);
+    if (!batch.more) break;
+    after = batch.items.at(-1)!.seq;
+  }
+  return [...bySeq.values()].sort((x, y) => x.seq - y.seq).filter((i) => i.k === 'app').map((i) => i.id as string);
 }

@@ -8,22 +8,14 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HttpApi, SealpostClient } from '@sealpost/client';
-import { encodeFrame, type ConversationId, type QueueItem } from '@sealpost/protocol';
+import { encodeFrame, type ConversationId } from '@sealpost/protocol';
 import { sessionTokenOf as tokenOf, tempDir } from '../helpers.js';
-import { exited, startNode } from './nodes.js';
-import { RawSocket } from '../raw-socket.js';
+import { authed, exited, receivedAppIds, startNode } from './nodes.js';
+import type { RawSocket } from '../raw-socket.js';
 
 const pgUrl = process.env.SEALPOST_TEST_POSTGRES_URL;
 const natsUrl = process.env.SEALPOST_TEST_NATS_URL;
 const BURST = 3000;
-
-async function authed(url: string, token: string): Promise<RawSocket> {
-  const s = await RawSocket.open(url);
-  s.send(encodeFrame({ t: 'auth', token }));
-  const [f] = await s.waitFrames(1);
-  if (f?.t !== 'auth-ok') throw new Error(`auth failed: ${JSON.stringify(f)}`);
-  return s;
-}
 
 describe.skipIf(!pgUrl || !natsUrl)('SIGKILL of one of two nodes', () => {
   const dir = tempDir('two-nodes-kill');
@@ -88,19 +80,8 @@ describe.skipIf(!pgUrl || !natsUrl)('SIGKILL of one of two nodes', () => {
 
       // What Bob's device got: pushes while connected plus a final fetch, de-duplicated by queue sequence as the
       // client does.
-      const bySeq = new Map<number, QueueItem>();
-      for (const f of bobSock.frames) if (f.t === 'push') bySeq.set(f.item.seq, f.item);
-      for (let after = 0, r = 1; r < 100; r++) {
-        const before = bobSock.frames.length;
-        bobSock.send(encodeFrame({ t: 'fetch', r, after, limit: 200 }));
-        const batch = (await bobSock.waitFrames(before + 1)).slice(before).find((f) => f.t === 'batch');
-        if (batch?.t !== 'batch') throw new Error('no batch');
-        for (const item of batch.items) bySeq.set(item.seq, item);
-        if (!batch.more) break;
-        after = batch.items.at(-1)!.seq;
-      }
+      const got = await receivedAppIds(bobSock);
       bobSock.close();
-      const got = [...bySeq.values()].sort((x, y) => x.seq - y.seq).filter((i) => i.k === 'app').map((i) => i.id as string);
       expect(got).toEqual(ids); // every message, exactly once, in order
       const pushed = bobSock.frames.filter((f) => f.t === 'push').length;
       console.log(`two nodes: ${BURST} acknowledged; ${pushed} pushed live to the device on the surviving node`);
