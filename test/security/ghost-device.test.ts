@@ -1,6 +1,7 @@
 // Attacks on the directory by a malicious operator, and how key transparency catches each:
 // - an extra device written straight into the database: other clients refuse it, the user's own devices alarm;
 // - a swapped account key: kept out of the log, every client refuses it; put in the log, the user's devices alarm;
+//   swapped in and back again before the user's device looks: its monitoring still sees the version in between;
 // - a log entry dropped: the auditor's replay fails, and the server refuses to serve a log that does not rebuild;
 // - a tree head that forks between two clients, and an old head replayed: the client's checks refuse both.
 import Database from 'better-sqlite3';
@@ -68,22 +69,25 @@ describe('a ghost device', () => {
   });
 });
 
+/** The operator signs its own device list for alice and writes it over hers (and queues it for the log). */
+async function swapAccountKey(publish: boolean): Promise<void> {
+  const cs = await defaultCiphersuite();
+  const operatorKey = await cs.signature.keygen();
+  const deviceKey = await cs.signature.keygen();
+  const signed = await signDeviceList(cs.signature, operatorKey.signKey, {
+    user: parseUserId('alice@localhost'),
+    version: 7,
+    accountKey: operatorKey.publicKey,
+    devices: [{ id: newDeviceId(), signatureKey: deviceKey.publicKey, addedAt: Date.now() }],
+  });
+  const d = db();
+  d.prepare('UPDATE device_lists SET version = 7, account_key = ?, body = ?, signature = ? WHERE user = ?').run(operatorKey.publicKey, signed.body, signed.signature, 'alice@localhost');
+  if (publish) d.prepare("INSERT INTO kt_pending (user, seq) VALUES ('alice@localhost', 99) ON CONFLICT(user) DO UPDATE SET seq = 99").run();
+  d.close();
+}
+
 describe('a swapped account key', () => {
-  async function swap(publish: boolean): Promise<void> {
-    const cs = await defaultCiphersuite();
-    const operatorKey = await cs.signature.keygen();
-    const deviceKey = await cs.signature.keygen();
-    const signed = await signDeviceList(cs.signature, operatorKey.signKey, {
-      user: parseUserId('alice@localhost'),
-      version: 7,
-      accountKey: operatorKey.publicKey,
-      devices: [{ id: newDeviceId(), signatureKey: deviceKey.publicKey, addedAt: Date.now() }],
-    });
-    const d = db();
-    d.prepare('UPDATE device_lists SET version = 7, account_key = ?, body = ?, signature = ? WHERE user = ?').run(operatorKey.publicKey, signed.body, signed.signature, 'alice@localhost');
-    if (publish) d.prepare("INSERT INTO kt_pending (user, seq) VALUES ('alice@localhost', 99) ON CONFLICT(user) DO UPDATE SET seq = 99").run();
-    d.close();
-  }
+  const swap = swapAccountKey;
 
   it('kept out of the log: no client trusts it', async () => {
     const alice = await server.enroll('alice');
@@ -100,6 +104,35 @@ describe('a swapped account key', () => {
     const self = await alice.client.monitorSelf();
     expect(self.ok).toBe(false);
     expect(self.problems.join('\n')).toMatch(/account key that is not this account's/);
+  });
+});
+
+describe('a key swapped in and back between two checks', () => {
+  it('is caught by the user\'s own device: monitoring proves every version, not only the latest', async () => {
+    const alice = await server.enroll('alice');
+    const carol = await server.enroll('carol');
+    expect((await alice.client.monitorSelf()).ok).toBe(true);
+    const d = db();
+    const original = d.prepare("SELECT version, account_key, body, signature FROM device_lists WHERE user = 'alice@localhost'").get() as Record<string, unknown>;
+    d.close();
+    // The operator publishes its own account key for alice (version 2), lets it be seen, then puts the real
+    // record back (version 3), so that the latest version looks exactly as alice's devices left it.
+    const publish = async () => {
+      const res = await fetch(`${server.url}/v1/kt/search/alice%40localhost`, { headers: { authorization: `Bearer ${await sessionOf(carol.client)}` } });
+      expect(res.status).toBe(200);
+    };
+    await swapAccountKey(true);
+    await publish();
+    const d2 = db();
+    d2.prepare('UPDATE device_lists SET version = ?, account_key = ?, body = ?, signature = ? WHERE user = ?').run(original.version, original.account_key, original.body, original.signature, 'alice@localhost');
+    d2.prepare("INSERT INTO kt_pending (user, seq) VALUES ('alice@localhost', 100) ON CONFLICT(user) DO UPDATE SET seq = 100").run();
+    d2.close();
+    await publish();
+    const self = await alice.client.monitorSelf();
+    expect(self.kt.version).toBe(3);
+    expect(self.ok).toBe(false);
+    expect(self.problems.join('\n')).toMatch(/version 2 in the log carries an account key that is not this account's/);
+    expect(alice.warnings.join('\n')).toMatch(/KEY TRANSPARENCY ALARM/);
   });
 });
 

@@ -29,6 +29,7 @@ import {
   parseLinkCode,
   signedDeviceListFromJson,
   bytesEqual,
+  deviceListHash,
   type DeviceList,
   type HistoryItem,
   signedDeviceListToJson,
@@ -57,7 +58,7 @@ import { forwardSubject, forwardText, mailSummary, newMailMessageId, replyRecipi
 import { ProfileStore, type ConversationRow, type MessageRow } from './profile-store.node.js';
 import { ServerSocket, type WebSocketFactory } from './socket.js';
 import { DeviceTrust } from './trust.js';
-import { KtVerifier, matches, type KtStatus } from './kt-verifier.js';
+import { KtVerifier, checkOwnVersions, matches, type KtStatus } from './kt-verifier.js';
 import { newLinkHpkeKeys, openLinkBundle, sealLinkBundle, splitNotice } from './device-link.node.js';
 
 export interface ClientOptions {
@@ -1254,11 +1255,17 @@ export class SealpostClient {
     let status: KtStatus | undefined;
     for (let attempt = 0; attempt < 2; attempt++) {
       problems = [];
-      const { record, status: s } = await this.kt.search(this.user);
-      status = s;
+      // Every version since the last one this device verified, each proven in the log.
+      const seen = Number(this.store.getMetaText('kt_self_version') ?? 0);
+      const monitored = await this.kt.monitor(this.user, Math.max(1, seen));
+      status = monitored.status;
       const res = await this.api.request<{ deviceList: { body: string; signature: string } | null; devices: { id: DeviceId; revokedAt: string | null }[] }>('GET', '/v1/devices');
       const signed = res.deviceList ? signedDeviceListFromJson(res.deviceList) : undefined;
       const own = signed ? await verifyDeviceList(this.engine.cs.signature, signed, { user: this.user }) : undefined;
+      const lists = await this.ownSignedLists(accountKey);
+      problems.push(...checkOwnVersions(monitored.versions, monitored.latest, seen, accountKey, lists));
+      const newest = monitored.versions.at(-1);
+      const record = newest?.version === monitored.latest ? newest.record : undefined;
       if (!record) problems.push('the log holds no record for this account');
       else if (!bytesEqual(record.accountKey, accountKey)) problems.push('the log shows an account key that is not this account\'s: someone published a key for you');
       else if (!signed || own?.kind !== 'ok' || !bytesEqual(own.list.accountKey, accountKey)) problems.push('the server shows a device list not signed by this account');
@@ -1267,6 +1274,8 @@ export class SealpostClient {
         const ghosts = res.devices.filter((d) => !d.revokedAt && !own.list.devices.some((l) => l.id === d.id)).map((d) => d.id);
         if (ghosts.length > 0) problems.push(`the server holds device(s) this account never approved: ${ghosts.join(', ')}`);
       }
+      problems = [...new Set(problems)];
+      if (problems.length === 0) this.store.setMeta('kt_self_version', String(monitored.latest));
       if (problems.length === 0) break;
       // A change made by another of our devices a moment ago can race with this check: look once more.
       await new Promise((r) => setTimeout(r, 300));
@@ -1278,6 +1287,21 @@ export class SealpostClient {
     }
     const alarm = this.store.getMetaText('kt_alarm');
     return { ok: problems.length === 0, problems, alarm: alarm ? (JSON.parse(alarm) as { at: string; problems: string[] }) : null, kt: status! };
+  }
+
+  /** Version → hash of each device list of this user, signed by this account key, that the server still holds. */
+  private async ownSignedLists(accountKey: Uint8Array): Promise<Map<number, Uint8Array>> {
+    const res = await this.api.request<{ deviceList: { body: string; signature: string }; history?: { body: string; signature: string }[] }>(
+      'GET',
+      `/v1/users/${encodeURIComponent(this.user)}/devices?history=1`,
+    );
+    const lists = new Map<number, Uint8Array>();
+    for (const json of [res.deviceList, ...(res.history ?? []).slice(0, 100)]) {
+      const signed = signedDeviceListFromJson(json);
+      const v = await verifyDeviceList(this.engine.cs.signature, signed, { user: this.user });
+      if (v.kind === 'ok' && bytesEqual(v.list.accountKey, accountKey)) lists.set(v.list.version, deviceListHash(signed.body));
+    }
+    return lists;
   }
 
   /**

@@ -5,10 +5,12 @@ import {
   SealpostError,
   bytesEqual,
   decodeAccountRecord,
+  decodeMonitorResponse,
   decodeSearchResponse,
   deviceListHash,
   fromBase64Url,
   toBase64Url,
+  verifyMonitor,
   verifySearch,
   type AccountRecord,
   type DeviceList,
@@ -107,6 +109,34 @@ export class KtVerifier {
   }
 
   /**
+   * Every version of `label` from `from` up to the latest, each proven present under one verified head (paged,
+   * 64 versions per answer): no version can have come and gone unseen. The head is remembered like a search's.
+   */
+  async monitor(label: UserId, from: number): Promise<{ versions: { version: number; record: AccountRecord }[]; latest: number; status: KtStatus }> {
+    const versions: { version: number; record: AccountRecord }[] = [];
+    for (let page = 0; page < 1_000; page++) {
+      const last = this.lastHead();
+      const query = `from=${from}${last ? `&since=${last.size}` : ''}`;
+      const res = await this.api.request<{ proof: string }>('GET', `/v1/kt/monitor/${encodeURIComponent(label)}?${query}`);
+      const bytes = fromBase64Url(res.proof);
+      if (!bytes) throw new SealpostError('PROTOCOL_ERROR', 'kt: monitor answer is not base64url');
+      const verdict = await verifyMonitor(this.cs.signature, await this.keys(), label, from, decodeMonitorResponse(bytes), last);
+      if (verdict.kind !== 'ok') {
+        throw new SealpostError('KT_VERIFICATION_FAILED', `key-transparency monitoring of ${label} failed: ${verdict.reason}`);
+      }
+      if (!last || last.size !== verdict.head.size) await this.requireAuditors(verdict.head);
+      this.store.setMeta('kt_head', JSON.stringify({ size: verdict.head.size, root: toBase64Url(verdict.head.root) }));
+      for (const v of verdict.versions) versions.push({ version: v.version, record: decodeAccountRecord(v.value) });
+      if (verdict.complete) {
+        const head = { size: verdict.head.size, root: toBase64Url(verdict.head.root) };
+        return { versions, latest: verdict.latest, status: { version: verdict.latest, head } };
+      }
+      from = versions[versions.length - 1]!.version + 1;
+    }
+    throw new SealpostError('KT_VERIFICATION_FAILED', `key-transparency monitoring of ${label}: too many versions`);
+  }
+
+  /**
    * Check that the head another device saw (a peer's, from their verify QR payload) and the head the server shows
    * this device are on one log: a consistency proof from the peer's head to the current one must verify. A server
    * that shows two people different logs is caught here, when their heads meet.
@@ -133,4 +163,45 @@ export class KtVerifier {
 
 export function matches(record: AccountRecord, body: Uint8Array, list: DeviceList): boolean {
   return bytesEqual(record.accountKey, list.accountKey) && record.deviceListVersion === list.version && bytesEqual(record.deviceListHash, deviceListHash(body));
+}
+
+/**
+ * What self-monitoring finds wrong in the versions of the user's own label (from `seen`, the last version this
+ * device verified, or from 1 on a device's first check). Before a device's first version with its account key
+ * the records belong to an earlier account (before an admin reset) and are not this device's to judge; from then
+ * on every version must carry this account key and name a device list this account signed (`lists`: list version
+ * → hash of each signed list the server still holds), with list versions only going up. A version that came and
+ * went between two checks is caught here: monitoring proves every version, not only the latest.
+ */
+export function checkOwnVersions(
+  versions: { version: number; record: AccountRecord }[],
+  latest: number,
+  seen: number,
+  accountKey: Uint8Array,
+  lists: Map<number, Uint8Array>,
+): string[] {
+  const problems: string[] = [];
+  if (latest < seen) problems.push(`the log's latest version of this account is ${latest}, older than version ${seen} this device verified before: the log was rolled back`);
+  const oldestKept = lists.size > 0 ? Math.min(...lists.keys()) : Infinity;
+  let started = seen > 0;
+  let lastListVersion = 0;
+  for (const { version, record } of versions) {
+    const ours = bytesEqual(record.accountKey, accountKey);
+    if (!started && !ours) continue;
+    started = true;
+    if (!ours) {
+      problems.push(`version ${version} in the log ${record.accountKey.length === 0 ? 'retires this account' : 'carries an account key that is not this account\'s'}: none of your devices made it`);
+      continue;
+    }
+    const hash = lists.get(record.deviceListVersion);
+    // On a first check, lists older than the server keeps (100 versions) cannot be compared.
+    const tooOld = seen === 0 && record.deviceListVersion < oldestKept;
+    if (hash ? !bytesEqual(hash, record.deviceListHash) : !tooOld) {
+      problems.push(`version ${version} in the log holds a device list (version ${record.deviceListVersion}) this account did not sign`);
+    }
+    if (record.deviceListVersion <= lastListVersion) problems.push(`version ${version} in the log goes back to device list version ${record.deviceListVersion}`);
+    lastListVersion = record.deviceListVersion;
+  }
+  if (!started) problems.push('the log holds no record with this account\'s key');
+  return problems;
 }

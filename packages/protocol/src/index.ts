@@ -27,3 +27,4 @@ export * from './kt/log-tree.js';
 export * from './kt/prefix-tree.js';
 export * from './kt/records.js';
 export * from './kt/search.js';
+export * from './kt/monitor.js';

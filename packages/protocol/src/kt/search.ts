@@ -31,7 +31,8 @@ export interface SearchResponse {
 export const MAX_SEARCH_RESPONSE_BYTES = 64 * 1024;
 
 const b = (len?: number) => z.instanceof(Uint8Array).refine((x) => len === undefined || x.length === len, `must be ${len} bytes`);
-const zPrefixProof = z.tuple([z.array(b(32)).max(256), z.union([z.null(), z.tuple([b(32), b(32)])])]);
+/** CBOR shape of a prefix proof (also used by monitor answers). */
+export const zPrefixProof = z.tuple([z.array(b(32)).max(256), z.union([z.null(), z.tuple([b(32), b(32)])])]);
 const zSearch = z.tuple([
   z.literal('sealpost-kt-search-v1'),
   z.string().max(320),
@@ -48,8 +49,8 @@ const zSearch = z.tuple([
   z.array(b(32)).max(128),
 ]);
 
-const encPrefix = (p: PrefixProof) => [p.siblings, p.terminal.kind === 'empty' ? null : [p.terminal.index, p.terminal.commitment]];
-const decPrefix = (p: z.output<typeof zPrefixProof>): PrefixProof => ({
+export const encPrefix = (p: PrefixProof) => [p.siblings, p.terminal.kind === 'empty' ? null : [p.terminal.index, p.terminal.commitment]];
+export const decPrefix = (p: z.output<typeof zPrefixProof>): PrefixProof => ({
   siblings: p[0].map((s) => new Uint8Array(s)),
   terminal: p[1] === null ? { kind: 'empty' } : { kind: 'leaf', index: new Uint8Array(p[1][0]), commitment: new Uint8Array(p[1][1]) },
 });

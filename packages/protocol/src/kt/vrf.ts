@@ -108,6 +108,68 @@ export function vrfOutput(sk: Uint8Array, alpha: Uint8Array): Uint8Array {
 }
 
 /**
+ * X25519 (RFC 7748) with one fixed secret scalar: the Montgomery u-coordinate of x·P from P's. The VRF's secret
+ * scalar is already clamped (RFC 8032 §5.1.5), so X25519 with it computes exactly x·P for a point of the
+ * prime-order subgroup. Supplied by the platform (node:crypto) — protocol code stays pure.
+ */
+export type X25519WithScalar = (u: Uint8Array) => Uint8Array;
+
+/** The clamped secret scalar x of an ECVRF secret key, as the 32-byte little-endian string X25519 takes. */
+export function vrfSecretScalar(sk: Uint8Array): Uint8Array {
+  return intToLe(expand(sk).x, 32);
+}
+
+const Fp = Point.Fp;
+const A = 486662n; // Curve25519: v² = u³ + A·u² + u (RFC 7748 §4.1)
+/** Either square root of −(A + 2): the birational map (x, y) ↔ (u, v) = ((1 + y)/(1 − y), c·u/x) with it. */
+const C = Fp.sqrt(Fp.neg(A + 2n));
+const rhs = (u: bigint) => Fp.mul(Fp.add(Fp.mul(Fp.add(u, A), u), 1n), u); // u³ + A·u² + u
+
+/**
+ * A VRF output function for one secret key (RFC 9381 §5.2 over §5.1 steps 1–4, like `vrfOutput`), its public
+ * key computed once. With `x25519` the secret multiplication Gamma = x·H runs as X25519 on H's u-coordinate
+ * (constant time, native). u loses Gamma's v-coordinate; one more X25519, on H + B, gives u(x·(H + B)) =
+ * u(Gamma + Y) for the public point Y = x·B, from which the Montgomery addition law gives v exactly:
+ *   v_G = (f(u_Y) + f(u_G) − (A + u_Y + u_G + u_{G+Y})·(u_G − u_Y)²) / (2·v_Y),  f(u) = u³ + A·u² + u
+ * (Okeya–Sakurai y-recovery). Field inversions are the expensive part in bigint arithmetic, so the two
+ * u-coordinates share one (u = (Z + Y)/(Z − Y) in projective coordinates) and Gamma is built projectively.
+ * Degenerate points (an identity or a 2-torsion point anywhere, probability ~2^-250) take the pure-JS path.
+ * Equal to `vrfOutput(sk, alpha)` for every input.
+ */
+export function vrfOutputFunction(sk: Uint8Array, x25519?: (scalar: Uint8Array) => X25519WithScalar): (alpha: Uint8Array) => Uint8Array {
+  const { x } = expand(sk);
+  const Y = Point.BASE.multiply(mod(x));
+  const pk = Y.toBytes();
+  const slow = (H: Pt) => proofToHash(mul(H, x));
+  if (!x25519) return (alpha) => slow(encodeToCurve(pk, alpha));
+  const mulU = x25519(intToLe(x, 32));
+  const { x: xY, y: yY } = Y.toAffine();
+  const uY = Fp.div(Fp.add(1n, yY), Fp.sub(1n, yY));
+  const inv2VY = Fp.inv(Fp.mul(2n, Fp.div(Fp.mul(C, uY), xY)));
+  const fY = rhs(uY);
+  return (alpha) => {
+    const H = encodeToCurve(pk, alpha);
+    const HB = H.add(Point.BASE);
+    const dH = Fp.sub(H.Z, H.Y);
+    const dHB = Fp.sub(HB.Z, HB.Y);
+    if (dH === 0n || dHB === 0n) return slow(H);
+    const inv = Fp.inv(Fp.mul(dH, dHB));
+    const uH = Fp.mul(Fp.add(H.Z, H.Y), Fp.mul(inv, dHB));
+    const uHB = Fp.mul(Fp.add(HB.Z, HB.Y), Fp.mul(inv, dH));
+    const uG = leToInt(mulU(intToLe(uH, 32)));
+    const uGY = leToInt(mulU(intToLe(uHB, 32)));
+    const d = Fp.sub(uG, uY);
+    const vG = Fp.mul(Fp.sub(Fp.add(fY, rhs(uG)), Fp.mul(Fp.add(Fp.add(A, uY), Fp.add(uG, uGY)), Fp.sqr(d))), inv2VY);
+    const uG1 = Fp.add(uG, 1n);
+    if (vG === 0n || uG1 === 0n) return slow(H);
+    // Affine x = C·u/v, y = (u − 1)/(u + 1); extended (X : Y : Z : T) = (xn·zd·… ) without inverting anything.
+    const xn = Fp.mul(C, uG), xd = vG, yn = Fp.sub(uG, 1n), yd = uG1;
+    const gamma = new Point(Fp.mul(xn, yd), Fp.mul(yn, xd), Fp.mul(xd, yd), Fp.mul(xn, yn));
+    return proofToHash(gamma);
+  };
+}
+
+/**
  * RFC 9381 §5.3: the output beta if `proof` is valid for `alpha` under `pk`, else undefined (never throws).
  * The public key is validated (§5.4.5): a small-order key is refused.
  */

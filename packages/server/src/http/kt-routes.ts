@@ -1,14 +1,16 @@
-// Key-transparency routes: the signed tree head, search (a label's latest version, with proofs), and the update
-// feed auditors replay. Search needs a device session (it is a directory lookup); head and feed are public — the
-// feed carries only VRF indexes and commitments, which reveal neither labels nor values.
+// Key-transparency routes: the signed tree head, search (a label's latest version, with proofs), monitor (each
+// version of a label from one on, with proofs), and the update feed auditors replay. Search and monitor need a
+// device session (directory lookups); head and feed are public — the feed carries only VRF indexes and
+// commitments, which reveal neither labels nor values.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { commitment, encodeSearchResponse, parseUnknown, toBase64Url, zUserId } from '@sealpost/protocol';
+import { commitment, encodeMonitorResponse, encodeSearchResponse, parseUnknown, toBase64Url, zUserId } from '@sealpost/protocol';
 import type { ServerContext } from '../context.js';
 import type { KtLog } from '../kt/kt-log.js';
 import { authenticateDevice, bearer } from './routes.js';
 
 const zSince = z.object({ since: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional() }).strict();
+const zMonitor = zSince.extend({ from: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER) }).strict();
 const zFeed = z.object({ after: z.coerce.number().int().min(-1).default(-1), limit: z.coerce.number().int().min(1).max(100).default(20) }).strict();
 
 export function registerKtRoutes(app: FastifyInstance, ctx: ServerContext, kt: KtLog): void {
@@ -29,6 +31,14 @@ export function registerKtRoutes(app: FastifyInstance, ctx: ServerContext, kt: K
     // A label that changed since the last epoch is published now (batched with whatever else is pending).
     await kt.publishIfPending(label, 50);
     return { proof: toBase64Url(encodeSearchResponse(await kt.search(label, since))) };
+  });
+
+  app.get('/v1/kt/monitor/:label', async (req) => {
+    await authenticateDevice(ctx, bearer(req));
+    const { label } = parseUnknown(z.object({ label: zUserId }).strict(), req.params, 'params');
+    const { since, from } = parseUnknown(zMonitor, req.query, 'query');
+    await kt.publishIfPending(label, 50);
+    return { proof: toBase64Url(encodeMonitorResponse(await kt.monitor(label, from, since))) };
   });
 
   /** For auditors: each epoch with its (index, commitment) insertions, prefix root, log root and head signature. */

@@ -1,8 +1,20 @@
 // The server's key-transparency log: two nodes on one store building the same epoch at once — the store keeps the
 // first, the other undoes its own build exactly and follows; both then answer with the same head and proofs.
+// Monitoring: every version of a label from one on is proven, and an answer with a version left out or changed
+// is refused.
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { decodeSearchResponse, encodeSearchResponse, newDeviceId, parseUserId, verifySearch, vrfPublicKey } from '@sealpost/protocol';
+import {
+  decodeMonitorResponse,
+  decodeSearchResponse,
+  encodeMonitorResponse,
+  encodeSearchResponse,
+  newDeviceId,
+  parseUserId,
+  verifyMonitor,
+  verifySearch,
+  vrfPublicKey,
+} from '@sealpost/protocol';
 import { nodeCiphersuite } from '@sealpost/crypto';
 import { openSqliteStore } from '../store/sqlite.js';
 import { KtLog } from './kt-log.js';
@@ -45,6 +57,47 @@ describe('KtLog', () => {
       const v = await verifySearch(cs.signature, keysPublic, 'carol@localhost', answer);
       expect(v).toMatchObject({ kind: 'ok', version: 1 });
     }
+    await store.close();
+  });
+
+  it('monitor answers prove every version from the one asked; a gap or a changed value is refused', async () => {
+    const store = openSqliteStore(':memory:');
+    const cs = nodeCiphersuite();
+    const { publicKey, signKey } = await cs.signature.keygen();
+    const keys = { signing: { publicKey, privateKey: signKey }, vrf: { secretKey: h(7), publicKey: vrfPublicKey(h(7)) } };
+    const kt = new KtLog(store, cs, keys, { now: () => Date.now() }, pino({ level: 'silent' }));
+    const alice = parseUserId('alice@localhost');
+    const enroll = async (code: Uint8Array, accountKey: Uint8Array) => {
+      await store.enroll({
+        user: alice, codeHash: code, now: 2, maxAttempts: 3, device: { id: newDeviceId(), name: undefined, signatureKey: h(9) },
+        deviceList: { version: 1, accountKey, body: accountKey, signature: h(6) }, keyPackages: [], lastResort: { ref: `lr-${code[0]}`, data: h(5) },
+      });
+      await kt.publish();
+    };
+    await store.createUser({ user: alice, name: undefined, now: 1 }, { codeHash: h(1), expiresAt: Date.now() + 60_000 });
+    await enroll(h(1), h(8)); // version 1
+    await store.resetUser(alice, [], { codeHash: h(2), expiresAt: Date.now() + 60_000 }, 3);
+    await kt.publish(); // version 2: retired
+    await enroll(h(2), h(10)); // version 3
+    const pub = { signatureKey: publicKey, vrfKey: keys.vrf.publicKey };
+    const answer = async (from: number) => decodeMonitorResponse(encodeMonitorResponse(await kt.monitor(alice, from, undefined)));
+
+    const all = await verifyMonitor(cs.signature, pub, alice, 1, await answer(1));
+    expect(all).toMatchObject({ kind: 'ok', latest: 3, complete: true });
+    expect((all as { versions: { version: number }[] }).versions.map((v) => v.version)).toEqual([1, 2, 3]);
+    const some = await verifyMonitor(cs.signature, pub, alice, 3, await answer(3));
+    expect((some as { versions: { version: number }[] }).versions.map((v) => v.version)).toEqual([3]);
+
+    const gap = await answer(1);
+    gap.earlier.splice(1, 1);
+    expect(await verifyMonitor(cs.signature, pub, alice, 1, gap)).toEqual({ kind: 'rejected', reason: 'missing-version' });
+    const changed = await answer(1);
+    changed.earlier[1]!.value = changed.earlier[0]!.value;
+    expect(await verifyMonitor(cs.signature, pub, alice, 1, changed)).toEqual({ kind: 'rejected', reason: 'commitment-mismatch' });
+    const swapped = await answer(1);
+    swapped.earlier.reverse();
+    expect(await verifyMonitor(cs.signature, pub, alice, 1, swapped)).toEqual({ kind: 'rejected', reason: 'missing-version' });
+    expect(await verifyMonitor(cs.signature, pub, alice, 2, await answer(1))).toEqual({ kind: 'rejected', reason: 'wrong-range' });
     await store.close();
   });
 });

@@ -15,15 +15,18 @@ import {
   retiredRecord,
   signTreeHead,
   vrfInput,
-  vrfOutput,
+  vrfOutputFunction,
   vrfProve,
+  MAX_MONITOR_VERSIONS,
   type EpochLeaf,
+  type MonitorResponse,
+  type VersionProof,
   type SearchResponse,
   type SignatureKeyPair,
   type TreeHead,
 } from '@sealpost/protocol';
 import type { Logger } from 'pino';
-import { sha256Native } from '@sealpost/crypto';
+import { sha256Native, x25519WithScalar } from '@sealpost/crypto';
 import type { CiphersuiteImpl } from 'ts-mls';
 import type { Clock } from '../context.js';
 import type { KtPending, KtUpdateRecord, ServerStore } from '../store/store.js';
@@ -48,6 +51,8 @@ export class KtLog {
   private readonly latest = new Map<string, { version: number; value: Uint8Array; opening: Uint8Array }>();
   private busy: Promise<unknown> = Promise.resolve();
   private lastPublish = 0;
+  /** A label version's VRF output, its secret multiplication in native X25519 (~0.3 ms; pure JS: ~2.5 ms). */
+  private readonly vrfOutput: (alpha: Uint8Array) => Uint8Array;
 
   constructor(
     private readonly store: ServerStore,
@@ -55,7 +60,9 @@ export class KtLog {
     readonly keys: KtKeysPrivate,
     private readonly clock: Clock,
     private readonly log_: Logger,
-  ) {}
+  ) {
+    this.vrfOutput = vrfOutputFunction(keys.vrf.secretKey, x25519WithScalar);
+  }
 
   /** One operation at a time: searches never see a half-published epoch. */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -119,7 +126,7 @@ export class KtLog {
         if (!prev && !p.list) continue; // a label that never had a record needs no retirement
         const version = (prev?.version ?? 0) + 1;
         const ahead = this.nextIndex.get(p.user);
-        const index = ahead?.version === version ? ahead.index : vrfOutput(this.keys.vrf.secretKey, vrfInput(p.user, version)).subarray(0, 32);
+        const index = ahead?.version === version ? ahead.index : this.vrfOutput(vrfInput(p.user, version)).subarray(0, 32);
         updates.push({ label: p.user, version, value, opening: new Uint8Array(randomBytes(16)), index: new Uint8Array(index) });
       }
       // Built in place under a checkpoint: undone exactly if the store does not take it.
@@ -175,7 +182,7 @@ export class KtLog {
   }
 
   /**
-   * The VRF output (about 2 ms of curve arithmetic each here) of each label's next version, computed between
+   * The VRF output of each label's next version, computed between
    * epochs in small slices, so an epoch with many changed labels does not pay for them all at once.
    */
   private readonly nextIndex = new Map<string, { version: number; index: Uint8Array }>();
@@ -190,7 +197,7 @@ export class KtLog {
       const until = performance.now() + 20;
       while (this.aheadQueue.length > 0 && performance.now() < until) {
         const { label, version } = this.aheadQueue.shift()!;
-        this.nextIndex.set(label, { version, index: vrfOutput(this.keys.vrf.secretKey, vrfInput(label, version)).subarray(0, 32) });
+        this.nextIndex.set(label, { version, index: this.vrfOutput(vrfInput(label, version)).subarray(0, 32) });
       }
       if (this.aheadQueue.length > 0) setImmediate(slice);
       else this.aheadRunning = false;
@@ -224,6 +231,30 @@ export class KtLog {
   search(label: string, since: number | undefined): Promise<SearchResponse> {
     return this.exclusive(async () => {
       await this.catchUpInner();
+      return this.searchInner(label, since);
+    });
+  }
+
+  /**
+   * The monitor answer for `label`: the search answer, plus proofs for each version from `from` below the latest
+   * (at most MAX_MONITOR_VERSIONS), all against the newest head.
+   */
+  monitor(label: string, from: number, since: number | undefined): Promise<MonitorResponse> {
+    return this.exclusive(async () => {
+      await this.catchUpInner();
+      const search = this.searchInner(label, since);
+      const count = Math.min(search.version - from, MAX_MONITOR_VERSIONS);
+      const rows = count > 0 ? await this.store.ktVersions(label, from, count) : [];
+      const earlier = rows.map((u): VersionProof => {
+        const p = this.proveCached(label, u.version);
+        return { version: u.version, value: u.value, opening: u.opening, vrfProof: p.proof, prefixProof: this.tree.prove(p.output.subarray(0, 32)) };
+      });
+      return { from, earlier, search };
+    });
+  }
+
+  private searchInner(label: string, since: number | undefined): SearchResponse {
+    {
       if (!this.head) throw new Error('kt: no epoch published yet');
       const size = this.head.size;
       const cur = this.latest.get(label);
@@ -245,6 +276,6 @@ export class KtLog {
         head: this.head,
         consistency: since !== undefined && since > 0 && since < size ? this.log.consistencyProof(since) : [],
       };
-    });
+    }
   }
 }

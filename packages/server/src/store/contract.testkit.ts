@@ -349,6 +349,12 @@ export function runStoreContract(name: string, open: () => Promise<ServerStore>)
       expect(await store.ktPending(10)).toEqual([]);
       expect(await store.ktEpochs(-1, 10)).toEqual([{ ...epoch, updates: [update] }]);
       expect(await store.ktEpochs(0, 10)).toEqual([]);
+      const update2 = { label: alice, version: 2, value: h(9), opening: new Uint8Array(16), index: h(10) };
+      expect(await store.ktPublish({ ...epoch, epoch: 1 }, [update2], [])).toBe(true);
+      expect(await store.ktVersions(alice, 1, 10)).toEqual([update, update2]);
+      expect(await store.ktVersions(alice, 2, 10)).toEqual([update2]);
+      expect(await store.ktVersions(alice, 1, 1)).toEqual([update]);
+      expect(await store.ktVersions(bob, 1, 10)).toEqual([]);
       // A change while an epoch was being built stays pending (its seq moved on).
       await store.resetUser(alice, [], { codeHash: h(5), expiresAt: 99 }, 6);
       expect((await store.ktPending(10)).map((p) => [p.user, p.list])).toEqual([[alice, undefined]]);

@@ -834,9 +834,18 @@ export class PostgresStore implements ServerStore {
       prefixRoot: u8(e.prefix_root),
       logRoot: u8(e.log_root),
       signature: u8(e.signature),
-      updates: ups.filter((u) => u.epoch === e.epoch).map((u) => ({ label: u.label as string, version: u.version as number, value: u8(u.value), opening: u8(u.opening), index: u8(u.vrf_index) })),
+      updates: ups.filter((u) => u.epoch === e.epoch).map(ktUpdateFromRow),
     }));
   }
+
+  async ktVersions(label: string, fromVersion: number, limit: number): Promise<KtUpdateRecord[]> {
+    const rows = (await this.pool.query('SELECT * FROM kt_updates WHERE label = $1 AND version >= $2 ORDER BY version LIMIT $3', [label, fromVersion, limit])).rows as Row[];
+    return rows.map(ktUpdateFromRow);
+  }
+}
+
+function ktUpdateFromRow(u: Row): KtUpdateRecord {
+  return { label: u.label as string, version: u.version as number, value: u8(u.value), opening: u8(u.opening), index: u8(u.vrf_index) };
 }
 
 function linkFromRow(r: Row): LinkRecord {

@@ -826,9 +826,18 @@ export class SqliteStore implements ServerStore {
       prefixRoot: u8(e.prefix_root),
       logRoot: u8(e.log_root),
       signature: u8(e.signature),
-      updates: (ups.all(e.epoch) as Row[]).map((u) => ({ label: u.label as string, version: u.version as number, value: u8(u.value), opening: u8(u.opening), index: u8(u.vrf_index) })),
+      updates: (ups.all(e.epoch) as Row[]).map(ktUpdateFromRow),
     }));
   }
+
+  async ktVersions(label: string, fromVersion: number, limit: number): Promise<KtUpdateRecord[]> {
+    const rows = this.stmt('SELECT * FROM kt_updates WHERE label = ? AND version >= ? ORDER BY version LIMIT ?').all(label, fromVersion, limit) as Row[];
+    return rows.map(ktUpdateFromRow);
+  }
+}
+
+function ktUpdateFromRow(u: Row): KtUpdateRecord {
+  return { label: u.label as string, version: u.version as number, value: u8(u.value), opening: u8(u.opening), index: u8(u.vrf_index) };
 }
 
 function linkFromRow(r: Row): LinkRecord {

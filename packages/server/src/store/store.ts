@@ -292,6 +292,8 @@ export interface ServerStore {
   /** Stores an epoch with its updates and clears the pending rows it published; false if the epoch exists (another node was first). */
   ktPublish(epoch: KtEpochRecord, updates: KtUpdateRecord[], done: { user: UserId; seq: number }[]): Promise<boolean>;
   ktEpochs(afterEpoch: number, limit: number): Promise<(KtEpochRecord & { updates: KtUpdateRecord[] })[]>;
+  /** The published versions of one label from `fromVersion` on, in order (at most `limit`): what monitoring proves. */
+  ktVersions(label: string, fromVersion: number, limit: number): Promise<KtUpdateRecord[]>;
 }
 
 export type { QueueKind };
