@@ -100,6 +100,7 @@ export function createServer(ctx: ServerContext, opts: { tls?: TlsOptions } = {}
       clearInterval(sweeper);
       clearInterval(retention);
       clearInterval(ktTimer);
+      await kt.close();
       for (const ws of wss.clients) ws.terminate();
       wss.close();
       // In-flight requests get a grace period; a connection a client abandoned without closing must not hold

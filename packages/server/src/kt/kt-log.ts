@@ -30,6 +30,7 @@ import { sha256Native, x25519WithScalar } from '@sealpost/crypto';
 import type { CiphersuiteImpl } from 'ts-mls';
 import type { Clock } from '../context.js';
 import type { KtPending, KtUpdateRecord, ServerStore } from '../store/store.js';
+import { VrfPool } from './vrf-pool.js';
 
 type KtPendingUser = KtPending['user'];
 
@@ -41,6 +42,9 @@ export interface KtKeysPrivate {
 }
 
 /** Most account records published in one epoch; more wait for the next. */
+const EMPTY_INDEX = new Uint8Array(0);
+/** From this many indexes to compute at once, the worker threads do it. */
+const POOL_THRESHOLD = 64;
 const MAX_UPDATES_PER_EPOCH = 50_000;
 
 export class KtLog {
@@ -53,6 +57,7 @@ export class KtLog {
   private lastPublish = 0;
   /** A label version's VRF output, its secret multiplication in native X25519 (~0.3 ms; pure JS: ~2.5 ms). */
   private readonly vrfOutput: (alpha: Uint8Array) => Uint8Array;
+  private readonly pool: VrfPool;
 
   constructor(
     private readonly store: ServerStore,
@@ -62,6 +67,7 @@ export class KtLog {
     private readonly log_: Logger,
   ) {
     this.vrfOutput = vrfOutputFunction(keys.vrf.secretKey, x25519WithScalar);
+    this.pool = new VrfPool(keys.vrf.secretKey);
   }
 
   /** One operation at a time: searches never see a half-published epoch. */
@@ -126,9 +132,10 @@ export class KtLog {
         if (!prev && !p.list) continue; // a label that never had a record needs no retirement
         const version = (prev?.version ?? 0) + 1;
         const ahead = this.nextIndex.get(p.user);
-        const index = ahead?.version === version ? ahead.index : this.vrfOutput(vrfInput(p.user, version)).subarray(0, 32);
-        updates.push({ label: p.user, version, value, opening: new Uint8Array(randomBytes(16)), index: new Uint8Array(index) });
+        const index = ahead?.version === version ? ahead.index : EMPTY_INDEX;
+        updates.push({ label: p.user, version, value, opening: new Uint8Array(randomBytes(16)), index });
       }
+      await this.computeIndexes(updates.filter((u) => u.index === EMPTY_INDEX));
       // Built in place under a checkpoint: undone exactly if the store does not take it.
       this.tree.checkpoint();
       const logSize = this.log.size;
@@ -182,27 +189,53 @@ export class KtLog {
   }
 
   /**
-   * The VRF output of each label's next version, computed between
-   * epochs in small slices, so an epoch with many changed labels does not pay for them all at once.
+   * The VRF output of each label's next version, computed right after each epoch — on the worker threads for
+   * many labels, else here in 20 ms slices — so the next epoch that changes these labels does not pay for them.
    */
   private readonly nextIndex = new Map<string, { version: number; index: Uint8Array }>();
   private aheadQueue: { label: string; version: number }[] = [];
   private aheadRunning = false;
 
   private computeAhead(items: { label: string; version: number }[]): void {
+    if (items.length >= POOL_THRESHOLD && this.pool.available) {
+      this.pool.indexes(items.map((i) => vrfInput(i.label, i.version))).then(
+        (indexes) => items.forEach((i, k) => this.nextIndex.set(i.label, { version: i.version, index: indexes[k]! })),
+        (err: Error) => this.log_.warn({ err: err.message }, 'kt: indexes not computed ahead; the next epoch computes them'),
+      );
+      return;
+    }
     this.aheadQueue.push(...items);
     if (this.aheadRunning) return;
     this.aheadRunning = true;
+    let next = 0;
     const slice = () => {
       const until = performance.now() + 20;
-      while (this.aheadQueue.length > 0 && performance.now() < until) {
-        const { label, version } = this.aheadQueue.shift()!;
-        this.nextIndex.set(label, { version, index: this.vrfOutput(vrfInput(label, version)).subarray(0, 32) });
+      while (next < this.aheadQueue.length && performance.now() < until) {
+        const { label, version } = this.aheadQueue[next++]!;
+        this.nextIndex.set(label, { version, index: this.vrfOutput(vrfInput(label, version)).slice(0, 32) });
       }
-      if (this.aheadQueue.length > 0) setImmediate(slice);
-      else this.aheadRunning = false;
+      if (next < this.aheadQueue.length) setImmediate(slice);
+      else {
+        this.aheadQueue = [];
+        this.aheadRunning = false;
+      }
     };
     setImmediate(slice);
+  }
+
+  /**
+   * The indexes not computed ahead: on the worker threads when there are many (a burst after a restart or a bulk
+   * enrollment: the event loop stays free and every core works), else here.
+   */
+  private async computeIndexes(updates: KtUpdateRecord[]): Promise<void> {
+    const alphas = updates.map((u) => vrfInput(u.label, u.version));
+    const indexes = updates.length >= POOL_THRESHOLD && this.pool.available ? await this.pool.indexes(alphas) : alphas.map((a) => this.vrfOutput(a).slice(0, 32));
+    updates.forEach((u, i) => (u.index = indexes[i]!));
+  }
+
+  /** Ends the VRF worker threads (if any started). */
+  close(): Promise<void> {
+    return this.pool.close();
   }
 
   /** VRF proofs (about 5 ms each) are deterministic: keep recent ones, bounded. */
