@@ -69,6 +69,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     const created = await ctx.store.createUser({ user, name: body.name, now }, { codeHash: hashActivationCode(code), expiresAt });
     if (!created) throw new SealpostError('USER_EXISTS', `user ${user} already exists`);
     await audit(ctx, actor, 'user.add', user);
+    ctx.kt?.prepare(user); // the user's first key-transparency index, ahead of enrollment
     req.log.info({ user }, 'admin: user added');
     return { user, activationCode: code, expiresAt: new Date(expiresAt).toISOString() };
   });

@@ -13,6 +13,8 @@ import {
   parseUserId,
   verifyMonitor,
   verifySearch,
+  vrfInput,
+  vrfOutput,
   vrfPublicKey,
 } from '@sealpost/protocol';
 import { nodeCiphersuite } from '@sealpost/crypto';
@@ -57,6 +59,36 @@ describe('KtLog', () => {
       const v = await verifySearch(cs.signature, keysPublic, 'carol@localhost', answer);
       expect(v).toMatchObject({ kind: 'ok', version: 1 });
     }
+    await store.close();
+  });
+
+  it('computes each label\'s next index ahead and remembers it in the store, where any node finds it', async () => {
+    const store = openSqliteStore(':memory:');
+    const cs = nodeCiphersuite();
+    const { publicKey, signKey } = await cs.signature.keygen();
+    const keys = { signing: { publicKey, privateKey: signKey }, vrf: { secretKey: h(3), publicKey: vrfPublicKey(h(3)) } };
+    const kt = new KtLog(store, cs, keys, { now: () => Date.now() }, pino({ level: 'silent' }));
+    const alice = parseUserId('alice@localhost');
+    await store.createUser({ user: alice, name: undefined, now: 1 }, { codeHash: h(1), expiresAt: Date.now() + 60_000 });
+    kt.prepare(alice); // as when an admin adds the user
+    const remembered = async (version: number) => {
+      for (let i = 0; i < 200; i++) {
+        const [r] = await store.ktNextIndexes([alice]);
+        if (r?.version === version) return r.index;
+        await new Promise((res) => setTimeout(res, 10));
+      }
+      throw new Error(`no index for version ${version}`);
+    };
+    const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+    expect(hex(await remembered(1))).toBe(hex(vrfOutput(h(3), vrfInput(alice, 1)).subarray(0, 32)));
+    await store.enroll({
+      user: alice, codeHash: h(1), now: 2, maxAttempts: 3, device: { id: newDeviceId(), name: undefined, signatureKey: h(9) },
+      deviceList: { version: 1, accountKey: h(8), body: h(8), signature: h(6) }, keyPackages: [], lastResort: { ref: 'lr', data: h(5) },
+    });
+    await kt.publish();
+    expect(hex((await store.ktVersions(alice, 1, 1))[0]!.index)).toBe(hex(vrfOutput(h(3), vrfInput(alice, 1)).subarray(0, 32)));
+    expect(hex(await remembered(2))).toBe(hex(vrfOutput(h(3), vrfInput(alice, 2)).subarray(0, 32)));
+    await kt.close();
     await store.close();
   });
 

@@ -131,11 +131,9 @@ export class KtLog {
         if (prev && bytesEqual(prev.value, value)) continue; // nothing changed (e.g. a repeated mark)
         if (!prev && !p.list) continue; // a label that never had a record needs no retirement
         const version = (prev?.version ?? 0) + 1;
-        const ahead = this.nextIndex.get(p.user);
-        const index = ahead?.version === version ? ahead.index : EMPTY_INDEX;
-        updates.push({ label: p.user, version, value, opening: new Uint8Array(randomBytes(16)), index });
+        updates.push({ label: p.user, version, value, opening: new Uint8Array(randomBytes(16)), index: EMPTY_INDEX });
       }
-      await this.computeIndexes(updates.filter((u) => u.index === EMPTY_INDEX));
+      await this.computeIndexes(updates);
       // Built in place under a checkpoint: undone exactly if the store does not take it.
       this.tree.checkpoint();
       const logSize = this.log.size;
@@ -190,47 +188,53 @@ export class KtLog {
 
   /**
    * The VRF output of each label's next version, computed right after each epoch — on the worker threads for
-   * many labels, else here in 20 ms slices — so the next epoch that changes these labels does not pay for them.
+   * many labels, else here in 20 ms slices — and remembered in the store, so the next epoch that changes these
+   * labels does not pay for them, on any node, even after a restart (and a million labels cost no memory here).
    */
-  private readonly nextIndex = new Map<string, { version: number; index: Uint8Array }>();
-  private aheadQueue: { label: string; version: number }[] = [];
-  private aheadRunning = false;
-
   private computeAhead(items: { label: string; version: number }[]): void {
+    const remember = (indexes: Uint8Array[]) => {
+      return this.store.ktPutNextIndexes(items.map((i, k) => ({ label: i.label, version: i.version, index: indexes[k]! })));
+    };
+    const warn = (err: Error) => this.log_.warn({ err: err.message }, 'kt: indexes not computed ahead; the next epoch computes them');
     if (items.length >= POOL_THRESHOLD && this.pool.available) {
-      this.pool.indexes(items.map((i) => vrfInput(i.label, i.version))).then(
-        (indexes) => items.forEach((i, k) => this.nextIndex.set(i.label, { version: i.version, index: indexes[k]! })),
-        (err: Error) => this.log_.warn({ err: err.message }, 'kt: indexes not computed ahead; the next epoch computes them'),
-      );
+      this.pool.indexes(items.map((i) => vrfInput(i.label, i.version))).then(remember).catch(warn);
       return;
     }
-    this.aheadQueue.push(...items);
-    if (this.aheadRunning) return;
-    this.aheadRunning = true;
-    let next = 0;
+    // A few: here, in 20 ms slices between other work.
+    const indexes: Uint8Array[] = [];
     const slice = () => {
       const until = performance.now() + 20;
-      while (next < this.aheadQueue.length && performance.now() < until) {
-        const { label, version } = this.aheadQueue[next++]!;
-        this.nextIndex.set(label, { version, index: this.vrfOutput(vrfInput(label, version)).slice(0, 32) });
+      while (indexes.length < items.length && performance.now() < until) {
+        const { label, version } = items[indexes.length]!;
+        indexes.push(this.vrfOutput(vrfInput(label, version)).slice(0, 32));
       }
-      if (next < this.aheadQueue.length) setImmediate(slice);
-      else {
-        this.aheadQueue = [];
-        this.aheadRunning = false;
-      }
+      if (indexes.length < items.length) setImmediate(slice);
+      else remember(indexes).catch(warn);
     };
     setImmediate(slice);
   }
 
+  /** A new user's first index, ahead of enrollment (called when an admin adds the user). */
+  prepare(label: string): void {
+    if (!this.latest.has(label)) this.computeAhead([{ label, version: 1 }]);
+  }
+
   /**
-   * The indexes not computed ahead: on the worker threads when there are many (a burst after a restart or a bulk
-   * enrollment: the event loop stays free and every core works), else here.
+   * Each update's index: as computed ahead and remembered in the store (by any node), else now — on the worker
+   * threads when there are many (the event loop stays free and every core works), else here.
    */
   private async computeIndexes(updates: KtUpdateRecord[]): Promise<void> {
-    const alphas = updates.map((u) => vrfInput(u.label, u.version));
-    const indexes = updates.length >= POOL_THRESHOLD && this.pool.available ? await this.pool.indexes(alphas) : alphas.map((a) => this.vrfOutput(a).slice(0, 32));
-    updates.forEach((u, i) => (u.index = indexes[i]!));
+    if (updates.length === 0) return;
+    const remembered = new Map((await this.store.ktNextIndexes(updates.map((u) => u.label))).map((r) => [r.label, r]));
+    const rest: KtUpdateRecord[] = [];
+    for (const u of updates) {
+      const r = remembered.get(u.label);
+      if (r?.version === u.version) u.index = r.index;
+      else rest.push(u);
+    }
+    const alphas = rest.map((u) => vrfInput(u.label, u.version));
+    const indexes = rest.length >= POOL_THRESHOLD && this.pool.available ? await this.pool.indexes(alphas) : alphas.map((a) => this.vrfOutput(a).slice(0, 32));
+    rest.forEach((u, i) => (u.index = indexes[i]!));
   }
 
   /** Ends the VRF worker threads (if any started). */

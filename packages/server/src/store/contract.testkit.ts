@@ -355,6 +355,12 @@ export function runStoreContract(name: string, open: () => Promise<ServerStore>)
       expect(await store.ktVersions(alice, 2, 10)).toEqual([update2]);
       expect(await store.ktVersions(alice, 1, 1)).toEqual([update]);
       expect(await store.ktVersions(bob, 1, 10)).toEqual([]);
+      // Next-version indexes: a newer one replaces an older one, never the other way round.
+      await store.ktPutNextIndexes([{ label: alice, version: 3, index: h(11) }, { label: bob, version: 1, index: h(12) }]);
+      await store.ktPutNextIndexes([{ label: alice, version: 2, index: h(13) }]);
+      expect((await store.ktNextIndexes([alice, bob, 'carol@example.org'])).sort((a, b) => a.label.localeCompare(b.label))).toEqual([{ label: alice, version: 3, index: h(11) }, { label: bob, version: 1, index: h(12) }]);
+      await store.ktPutNextIndexes([{ label: alice, version: 4, index: h(14) }]);
+      expect(await store.ktNextIndexes([alice])).toEqual([{ label: alice, version: 4, index: h(14) }]);
       // A change while an epoch was being built stays pending (its seq moved on).
       await store.resetUser(alice, [], { codeHash: h(5), expiresAt: 99 }, 6);
       expect((await store.ktPending(10)).map((p) => [p.user, p.list])).toEqual([[alice, undefined]]);

@@ -9,6 +9,7 @@ import { postgresMigrations } from './postgres-migrations.js';
 import type {
   KtEpochRecord,
   KtPending,
+  KtNextIndex,
   KtUpdateRecord,
   AdminTokenRecord,
   LinkApproveVerdict,
@@ -836,6 +837,26 @@ export class PostgresStore implements ServerStore {
       signature: u8(e.signature),
       updates: ups.filter((u) => u.epoch === e.epoch).map(ktUpdateFromRow),
     }));
+  }
+
+  async ktPutNextIndexes(rows: KtNextIndex[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += 1000) {
+      const part = rows.slice(i, i + 1000);
+      await this.pool.query(
+        `INSERT INTO kt_next_index (label, version, vrf_index) SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[])
+         ON CONFLICT (label) DO UPDATE SET version = excluded.version, vrf_index = excluded.vrf_index WHERE excluded.version > kt_next_index.version`,
+        [part.map((r) => r.label), part.map((r) => r.version), part.map((r) => Buffer.from(r.index))],
+      );
+    }
+  }
+
+  async ktNextIndexes(labels: string[]): Promise<KtNextIndex[]> {
+    const out: KtNextIndex[] = [];
+    for (let i = 0; i < labels.length; i += 1000) {
+      const rows = (await this.pool.query('SELECT label, version, vrf_index FROM kt_next_index WHERE label = ANY($1::text[])', [labels.slice(i, i + 1000)])).rows as Row[];
+      for (const r of rows) out.push({ label: r.label as string, version: r.version as number, index: u8(r.vrf_index) });
+    }
+    return out;
   }
 
   async ktVersions(label: string, fromVersion: number, limit: number): Promise<KtUpdateRecord[]> {

@@ -217,4 +217,17 @@ export const sqliteMigrations: { version: number; name: string; sql: string }[] 
       CREATE INDEX kt_updates_epoch ON kt_updates(epoch);
     `,
   },
+  {
+    version: 6,
+    name: 'key-transparency-next-indexes',
+    sql: `
+      -- The VRF output of each label's next version, computed ahead (right after an epoch, or when a user is
+      -- created) by whichever node, so that no node pays for it inside an epoch, even after a restart.
+      CREATE TABLE kt_next_index (
+        label TEXT PRIMARY KEY,
+        version INTEGER NOT NULL,
+        vrf_index BLOB NOT NULL
+      );
+    `,
+  },
 ];

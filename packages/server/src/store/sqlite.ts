@@ -7,6 +7,7 @@ import { decodeLinkKeyPackages, encodeLinkKeyPackages } from './link-key-package
 import type {
   KtEpochRecord,
   KtPending,
+  KtNextIndex,
   KtUpdateRecord,
   AdminTokenRecord,
   LinkApproveVerdict,
@@ -828,6 +829,20 @@ export class SqliteStore implements ServerStore {
       signature: u8(e.signature),
       updates: (ups.all(e.epoch) as Row[]).map(ktUpdateFromRow),
     }));
+  }
+
+  async ktPutNextIndexes(rows: KtNextIndex[]): Promise<void> {
+    const put = this.stmt(
+      'INSERT INTO kt_next_index (label, version, vrf_index) VALUES (?, ?, ?) ON CONFLICT(label) DO UPDATE SET version = excluded.version, vrf_index = excluded.vrf_index WHERE excluded.version > kt_next_index.version',
+    );
+    this.db.transaction(() => {
+      for (const r of rows) put.run(r.label, r.version, r.index);
+    })();
+  }
+
+  async ktNextIndexes(labels: string[]): Promise<KtNextIndex[]> {
+    const get = this.stmt('SELECT label, version, vrf_index FROM kt_next_index WHERE label = ?');
+    return labels.flatMap((l) => (get.all(l) as Row[]).map((r) => ({ label: r.label as string, version: r.version as number, index: u8(r.vrf_index) })));
   }
 
   async ktVersions(label: string, fromVersion: number, limit: number): Promise<KtUpdateRecord[]> {

@@ -156,6 +156,12 @@ export interface KtEpochRecord {
   signature: Uint8Array;
 }
 
+export interface KtNextIndex {
+  label: string;
+  version: number;
+  index: Uint8Array;
+}
+
 export interface KtUpdateRecord {
   label: string;
   version: number;
@@ -294,6 +300,10 @@ export interface ServerStore {
   ktEpochs(afterEpoch: number, limit: number): Promise<(KtEpochRecord & { updates: KtUpdateRecord[] })[]>;
   /** The published versions of one label from `fromVersion` on, in order (at most `limit`): what monitoring proves. */
   ktVersions(label: string, fromVersion: number, limit: number): Promise<KtUpdateRecord[]>;
+  /** Remembers the VRF index of each label's next version (replacing an older one). */
+  ktPutNextIndexes(rows: KtNextIndex[]): Promise<void>;
+  /** The remembered next-version indexes of these labels (those it has). */
+  ktNextIndexes(labels: string[]): Promise<KtNextIndex[]>;
 }
 
 export type { QueueKind };
