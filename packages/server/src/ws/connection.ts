@@ -22,6 +22,12 @@ const AUTH_TIMEOUT_MS = 10_000;
 const MAX_BAD_FRAMES = 20;
 /** Above this much unsent data the client is too slow: close, and let it reconnect and fetch from its queue. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+/**
+ * Requests of one connection waiting to be handled, beyond which the server stops reading from its socket until
+ * half are done: a client sending faster than the server stores is slowed by TCP (backpressure) instead of
+ * growing the server's memory.
+ */
+export const MAX_PENDING_REQUESTS = 64;
 
 export class ConnectionRegistry {
   private readonly perDevice = new Map<DeviceId, number>();
@@ -48,6 +54,7 @@ export function handleConnection(ctx: ServerContext, registry: ConnectionRegistr
   let unsubscribe: (() => void) | undefined;
   let badFrames = 0;
   let queue = Promise.resolve();
+  let pending = 0;
 
   const send = (frame: ServerFrame) => {
     if (ws.readyState !== ws.OPEN) return;
@@ -71,8 +78,14 @@ export function handleConnection(ctx: ServerContext, registry: ConnectionRegistr
   ws.on('error', () => ws.terminate());
 
   ws.on('message', (data, isBinary) => {
-    // Requests of one connection are handled in order, one at a time.
-    queue = queue.then(() => onMessage(data as Buffer, isBinary)).catch((err) => sendError(err));
+    // Requests of one connection are handled in order, one at a time; too many waiting pause the socket.
+    if (++pending >= MAX_PENDING_REQUESTS && !ws.isPaused) ws.pause();
+    queue = queue
+      .then(() => onMessage(data as Buffer, isBinary))
+      .catch((err) => sendError(err))
+      .finally(() => {
+        if (--pending <= MAX_PENDING_REQUESTS / 2 && ws.isPaused && ws.readyState === ws.OPEN) ws.resume();
+      });
   });
 
   async function onMessage(data: Buffer, isBinary: boolean): Promise<void> {
