@@ -1,23 +1,39 @@
-// npm run bench:delivery — the live delivery path of a real Sealpost server (its own process, SQLite) against a
-// raw `ws` relay measured in the same run. N clients in pairs; each sender keeps a window of frames in flight;
-// receivers ack. Prints delivered msgs/s, p50/p99 latency, server CPU µs per message and the ratio to the relay.
-// BENCH_CLIENTS (default 2000), BENCH_SECONDS (default 10), BENCH_SIZES (default 256,4096).
+// npm run bench:delivery — the delivery path of real Sealpost servers (each in its own process), driven by this
+// process as the load generator over WebSocket, against baselines measured in the same run:
+//   live       N clients in pairs, each sender keeps a window of frames in flight (closed loop), 256 B and 4 KiB,
+//              against a raw `ws` relay (receive a frame, forward it to one other socket; no auth, no storage);
+//   rate       an open-loop 1,000 msgs/s over the same clients: p50/p99 latency;
+//   overload   an open loop at 2× the saturation rate the live case found: goodput and server memory;
+//   durable    recipients offline while senders store, then the recipients drain their queues, against a plain
+//              SQLite batched insert+delete loop (same PRAGMAs) in this process;
+//   idle       server memory per authenticated idle connection at BENCH_IDLE_CLIENTS (10,000) connections;
+//   two-node   two nodes over PostgreSQL + NATS, each pair split across the nodes (BENCH_POSTGRES_URL and
+//              BENCH_NATS_URL, default the local services; skipped when they are unreachable).
+// Prints delivered msgs/s, p50/p99 latency, server CPU µs per message and ratios to the baselines.
+// BENCH_CLIENTS (2000), BENCH_SECONDS (10), BENCH_SIZES (256,4096), BENCH_CASES (all: live,rate,overload,durable,
+// idle,two-node), BENCH_IDLE_CLIENTS (10000), BENCH_TWO_NODE_CLIENTS (1000), BENCH_DURABLE_MESSAGES (20000).
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import WebSocket from 'ws';
-import { decodeServerFrame, encodeFrame, newConversationId, newMessageId, newDeviceId, signDeviceList, toBase64Url, challengeMessage, signLabelled, fromBase64Url } from '../packages/protocol/dist/index.js';
-import { nodeCiphersuite } from '../packages/crypto/dist/index.js';
-import { GroupEngine } from '../packages/protocol/dist/index.js';
-import { HttpApi } from '../packages/client/dist/index.js';
-import { printTable, startServer } from './lib.mjs';
+import { decodeServerFrame, encodeFrame, limits, newConversationId, newMessageId } from '../packages/protocol/dist/index.js';
+import { enrollDevices, printTable, startServer, tempDir } from './lib.mjs';
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 2000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const SIZES = (process.env.BENCH_SIZES ?? '256,4096').split(',').map(Number);
+const CASES = new Set((process.env.BENCH_CASES ?? 'live,rate,overload,durable,idle,two-node').split(','));
+const IDLE_CLIENTS = Number(process.env.BENCH_IDLE_CLIENTS ?? 10_000);
+const TWO_NODE_CLIENTS = Number(process.env.BENCH_TWO_NODE_CLIENTS ?? 1000);
+const DURABLE_MESSAGES = Number(process.env.BENCH_DURABLE_MESSAGES ?? 20_000);
+const POSTGRES_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const NATS_URL = process.env.BENCH_NATS_URL ?? 'nats://127.0.0.1:4222';
 const WINDOW = 2;
-const PAIRS = CLIENTS / 2;
+const RATE = 1000;
 
 function cpuOf(pid) {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
@@ -26,43 +42,157 @@ function cpuOf(pid) {
 function rssOf(pid) {
   return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
 }
-const pct = (xs, p) => xs.length === 0 ? NaN : [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
-const open = (url) => new Promise((res, rej) => { const ws = new WebSocket(url, { perMessageDeflate: false }); ws.binaryType = 'nodebuffer'; ws.once('open', () => res(ws)); ws.once('error', rej); });
+const pct = (xs, p) => (xs.length === 0 ? NaN : [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const open = (url) =>
+  new Promise((res, rej) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    ws.binaryType = 'nodebuffer';
+    ws.once('open', () => res(ws));
+    ws.once('error', rej);
+  });
+const log = (m) => process.stderr.write(`${m}\n`);
 
-/** Run a closed-loop load over `pairs` for SECONDS: returns delivered count and latencies (ms). */
-async function load(pairs, size, send) {
+/** Closed loop over `pairs` for SECONDS: each sender keeps WINDOW frames in flight. */
+async function closedLoop(pairs, size, send) {
   const lat = [];
   let delivered = 0;
   let stop = false;
   const t0 = performance.now();
-  await Promise.all(pairs.map(async (pair) => {
-    let inflight = 0;
-    await new Promise((resolve) => {
-      pair.onDeliver = (sentAt) => {
-        delivered++;
-        lat.push(performance.now() - sentAt);
-        inflight--;
+  await Promise.all(
+    pairs.map(async (pair) => {
+      let inflight = 0;
+      await new Promise((resolve) => {
+        pair.onDeliver = (sentAt) => {
+          delivered++;
+          lat.push(performance.now() - sentAt);
+          inflight--;
+          pump();
+        };
+        const pump = () => {
+          if (stop) {
+            if (inflight === 0) resolve();
+            return;
+          }
+          while (inflight < WINDOW) {
+            inflight++;
+            send(pair, size);
+          }
+        };
         pump();
-      };
-      const pump = () => {
-        if (stop) { if (inflight === 0) resolve(); return; }
-        while (inflight < WINDOW) { inflight++; send(pair, size); }
-      };
-      pump();
-      setTimeout(() => { stop = true; if (inflight === 0) resolve(); }, SECONDS * 1000);
-    });
-  }));
+        setTimeout(() => {
+          stop = true;
+          if (inflight === 0) resolve();
+        }, SECONDS * 1000);
+      });
+    }),
+  );
   return { delivered, seconds: (performance.now() - t0) / 1000, lat };
 }
 
-const results = [];
+/**
+ * Open loop: `rate` msgs/s in total for SECONDS, round robin over the pairs, whatever the server answers. The
+ * latency counts from when each message was due (no coordinated omission). Then up to 10 s to drain.
+ */
+async function openLoop(pairs, size, rate, send, pid) {
+  const lat = [];
+  let delivered = 0;
+  let deliveredInWindow = 0;
+  let maxRss = rssOf(pid);
+  for (const pair of pairs) pair.onDeliver = (sentAt) => {
+    delivered++;
+    lat.push(performance.now() - sentAt);
+  };
+  const t0 = performance.now();
+  const end = t0 + SECONDS * 1000;
+  let sent = 0;
+  let next = 0;
+  while (performance.now() < end) {
+    const due = Math.floor(((performance.now() - t0) / 1000) * rate);
+    for (; sent < due; sent++) {
+      const pair = pairs[next++ % pairs.length];
+      send(pair, size, t0 + (sent / rate) * 1000);
+    }
+    maxRss = Math.max(maxRss, rssOf(pid));
+    await sleep(5);
+  }
+  deliveredInWindow = delivered;
+  for (let i = 0; i < 200 && delivered < sent; i++) {
+    maxRss = Math.max(maxRss, rssOf(pid));
+    await sleep(50);
+  }
+  return { sent, delivered, deliveredInWindow, seconds: SECONDS, lat, maxRss };
+}
+
+/** Authenticated sockets for devices, optionally spread over several server URLs. */
+async function connect(devices, urls) {
+  const sockets = [];
+  for (const [i, d] of devices.entries()) {
+    const ws = await open(`${urls[i % urls.length].replace('http', 'ws')}/v1/ws`);
+    ws.send(encodeFrame({ t: 'auth', token: d.token }));
+    await new Promise((res) => ws.once('message', res));
+    sockets.push(ws);
+  }
+  return sockets;
+}
+
+/** Pair devices 2i and 2i+1 in a conversation: the server routes by membership and never reads MLS content. */
+async function makePairs(url, devices, sockets) {
+  const pairs = [];
+  let r = 1;
+  for (let i = 0; i + 1 < devices.length; i += 2) {
+    const a = sockets[i];
+    const b = sockets[i + 1];
+    const c = newConversationId();
+    const auth = { authorization: `Bearer ${devices[i].token}` };
+    await fetch(`${url}/v1/conversations`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ id: c }) });
+    a.send(encodeFrame({ t: 'commit', r: r++, c, e: 0, id: newMessageId(), p: new Uint8Array(64), w: new Uint8Array(64), add: [devices[i + 1].device], remove: [] }));
+    await new Promise((res) => a.once('message', res));
+    const pair = { a, b, c, onDeliver: () => {}, r: 0, acked: 0 };
+    attachReceiver(pair, b);
+    a.on('message', (data) => {
+      if (decodeServerFrame(new Uint8Array(data)).t === 'ok') pair.acked++;
+    });
+    pairs.push(pair);
+  }
+  return pairs;
+}
+
+function attachReceiver(pair, b) {
+  b.on('message', (data) => {
+    const f = decodeServerFrame(new Uint8Array(data));
+    if (f.t !== 'push') return;
+    b.send(encodeFrame({ t: 'ack', seqs: [f.item.seq] }));
+    if (f.item.k === 'app') pair.onDeliver(Buffer.from(f.item.p.buffer, f.item.p.byteOffset, 8).readDoubleLE(0));
+  });
+}
+
+const sendApp = (pair, n, at = performance.now()) => {
+  const p = Buffer.alloc(n);
+  p.writeDoubleLE(at, 0);
+  pair.a.send(encodeFrame({ t: 'send', r: ++pair.r, c: pair.c, e: 1, id: newMessageId(), p }));
+};
+
+const rows = [];
+const notes = [];
+const row = (target, size, r, cpu, extra = {}) =>
+  rows.push({
+    target,
+    size: `${size} B`,
+    'msgs/s': (r.delivered / r.seconds).toFixed(0),
+    'p50 ms': pct(r.lat, 50).toFixed(1),
+    'p99 ms': pct(r.lat, 99).toFixed(1),
+    'server CPU µs/msg': cpu === undefined ? '' : ((cpu / Math.max(1, r.delivered)) * 1e6).toFixed(0),
+    ...extra,
+  });
+const relayRate = {};
 
 // ---- baseline: raw ws relay ----------------------------------------------------------------------------------
-{
+if (CASES.has('live')) {
   const child = spawn(process.execPath, [fileURLToPath(new URL('./relay.mjs', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise((res) => createInterface({ input: child.stdout }).once('line', (l) => res(JSON.parse(l).listening)));
   const pairs = [];
-  for (let i = 0; i < PAIRS; i++) {
+  for (let i = 0; i < CLIENTS / 2; i++) {
     const a = await open(`${url}/?id=a${i}&peer=b${i}`);
     const b = await open(`${url}/?id=b${i}&peer=a${i}`);
     const pair = { a, b, onDeliver: () => {} };
@@ -71,91 +201,225 @@ const results = [];
   }
   for (const size of SIZES) {
     const cpu0 = cpuOf(child.pid);
-    const r = await load(pairs, size, (pair, n) => { const buf = Buffer.alloc(n); buf.writeDoubleLE(performance.now(), 0); pair.a.send(buf); });
-    const cpu = cpuOf(child.pid) - cpu0;
-    results.push({ target: 'raw ws relay', size, rate: r.delivered / r.seconds, p50: pct(r.lat, 50), p99: pct(r.lat, 99), cpuUs: (cpu / r.delivered) * 1e6 });
+    const r = await closedLoop(pairs, size, (pair, n) => {
+      const buf = Buffer.alloc(n);
+      buf.writeDoubleLE(performance.now(), 0);
+      pair.a.send(buf);
+    });
+    relayRate[size] = r.delivered / r.seconds;
+    row('raw ws relay (live)', size, r, cpuOf(child.pid) - cpu0, { ratio: '1.00' });
   }
-  for (const p of pairs) { p.a.terminate(); p.b.terminate(); }
+  for (const p of pairs) {
+    p.a.terminate();
+    p.b.terminate();
+  }
   child.kill('SIGTERM');
 }
 
-// ---- Sealpost: enroll devices over the real API, pair them in conversations, then load --------------------------
-{
+// ---- one SQLite node: live, rate, overload, durable ---------------------------------------------------------
+if (['live', 'rate', 'overload', 'durable'].some((c) => CASES.has(c))) {
   const server = await startServer();
   const pid = server.pid;
-  const cs = nodeCiphersuite();
-  const engine = await GroupEngine.create(async () => true, cs);
-  const admin = new HttpApi(server.url);
-  process.stderr.write(`enrolling ${CLIENTS} devices...\n`);
-  const devices = [];
-  for (let i = 0; i < CLIENTS; i++) {
-    const r = await admin.request('POST', '/v1/admin/users', { user: `load${i}` }, { admin: server.adminToken });
-    const device = newDeviceId();
-    const account = await engine.generateSignatureKeyPair();
-    const keys = await engine.generateSignatureKeyPair();
-    const list = await signDeviceList(cs.signature, account.privateKey, { user: r.user, version: 1, accountKey: account.publicKey, devices: [{ id: device, signatureKey: keys.publicKey, addedAt: Date.now() }] });
-    const kp = await engine.createKeyPackage({ user: r.user, device }, keys);
-    const last = await engine.createKeyPackage({ user: r.user, device }, keys);
-    await admin.request('POST', '/v1/enroll', { user: r.user, code: r.activationCode, device, deviceList: { body: toBase64Url(list.body), signature: toBase64Url(list.signature) }, keyPackages: [toBase64Url(kp.publicBytes)], lastResortKeyPackage: toBase64Url(last.publicBytes) }, 'none');
-    const ch = await admin.request('POST', '/v1/auth/challenge', { device }, 'none');
-    const sig = await signLabelled(cs.signature, keys.privateKey, 'auth-challenge', challengeMessage(ch.domain, device, fromBase64Url(ch.challenge)));
-    const s = await admin.request('POST', '/v1/auth/session', { device, challenge: ch.challenge, signature: toBase64Url(sig) }, 'none');
-    devices.push({ device, token: s.token });
+  log(`enrolling ${CLIENTS} devices...`);
+  const devices = await enrollDevices(server, CLIENTS, 'load');
+  let sockets = await connect(devices, [server.url]);
+  const pairs = await makePairs(server.url, devices, sockets);
+  let saturation;
+  if (CASES.has('live')) {
+    for (const size of SIZES) {
+      const cpu0 = cpuOf(pid);
+      log(`live, ${size} B...`);
+      const r = await closedLoop(pairs, size, sendApp);
+      if (size === SIZES[0]) saturation = r.delivered / r.seconds;
+      row('sealpost live (SQLite)', size, r, cpuOf(pid) - cpu0, { ratio: (r.delivered / r.seconds / relayRate[size]).toFixed(2) });
+    }
   }
-  const wsUrl = `${server.url.replace('http', 'ws')}/v1/ws`;
-  const rssBefore = rssOf(pid);
-  const sockets = [];
-  for (const d of devices) {
-    const ws = await open(wsUrl);
-    ws.send(encodeFrame({ t: 'auth', token: d.token }));
-    await new Promise((res) => ws.once('message', res));
-    sockets.push(ws);
-  }
-  const idleBytes = (rssOf(pid) - rssBefore) / CLIENTS;
-  // Pair devices 2i and 2i+1 in a conversation (the server routes by membership; it never reads MLS content).
-  const pairs = [];
-  let r = 1;
-  for (let i = 0; i < PAIRS; i++) {
-    const a = sockets[2 * i], b = sockets[2 * i + 1];
-    const c = newConversationId();
-    const auth = { authorization: `Bearer ${devices[2 * i].token}` };
-    await fetch(`${server.url}/v1/conversations`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ id: c }) });
-    a.send(encodeFrame({ t: 'commit', r: r++, c, e: 0, id: newMessageId(), p: new Uint8Array(64), w: new Uint8Array(64), add: [devices[2 * i + 1].device], remove: [] }));
-    await new Promise((res) => a.once('message', res));
-    const pair = { a, b, c, onDeliver: () => {}, r: 0 };
-    b.on('message', (data) => {
-      const f = decodeServerFrame(new Uint8Array(data));
-      if (f.t === 'push' && f.item.k === 'app') {
-        b.send(encodeFrame({ t: 'ack', seqs: [f.item.seq] }));
-        pair.onDeliver(Buffer.from(f.item.p.buffer, f.item.p.byteOffset, 8).readDoubleLE(0));
-      } else if (f.t === 'push') b.send(encodeFrame({ t: 'ack', seqs: [f.item.seq] }));
-    });
-    a.on('message', () => {}); // ok frames
-    pairs.push(pair);
-  }
-  for (const size of SIZES) {
+  if (CASES.has('rate')) {
+    log(`open loop at ${RATE} msgs/s...`);
     const cpu0 = cpuOf(pid);
-    const res = await load(pairs, size, (pair, n) => {
-      const p = Buffer.alloc(n);
-      p.writeDoubleLE(performance.now(), 0);
-      pair.a.send(encodeFrame({ t: 'send', r: ++pair.r, c: pair.c, e: 1, id: newMessageId(), p }));
-    });
+    const r = await openLoop(pairs, SIZES[0], RATE, sendApp, pid);
+    row(`sealpost open loop ${RATE}/s`, SIZES[0], r, cpuOf(pid) - cpu0, { ratio: '' });
+    notes.push(`open loop at ${RATE} msgs/s over ${CLIENTS} clients: p50 ${pct(r.lat, 50).toFixed(1)} ms, p99 ${pct(r.lat, 99).toFixed(1)} ms (goal p99 ≤ 20 ms)`);
+  }
+  if (CASES.has('overload') && saturation) {
+    log(`open loop at 2× saturation (${Math.round(2 * saturation)} msgs/s)...`);
+    const rss0 = rssOf(pid);
+    const cpu0 = cpuOf(pid);
+    const offered = Math.round(2 * saturation);
+    const r = await openLoop(pairs, SIZES[0], offered, sendApp, pid);
+    const goodput = r.deliveredInWindow / r.seconds;
+    row(`sealpost open loop 2× (${offered}/s)`, SIZES[0], { ...r, delivered: r.deliveredInWindow }, cpuOf(pid) - cpu0, { ratio: '' });
+    notes.push(
+      `overload at 2× saturation (${offered} msgs/s offered for ${SECONDS} s): goodput ${goodput.toFixed(0)} msgs/s = ${((goodput / saturation) * 100).toFixed(0)} % of saturation (goal ≥ 80 %); ` +
+        `server RSS ${(rss0 / 2 ** 20).toFixed(0)} MiB before, at most ${(r.maxRss / 2 ** 20).toFixed(0)} MiB during; ${r.delivered} of ${r.sent} delivered ${r.delivered === r.sent ? 'after draining' : 'by the end of the drain wait'}`,
+    );
+  }
+  if (CASES.has('durable')) {
+    log(`durable: storing ${DURABLE_MESSAGES} messages for offline recipients, then draining...`);
+    // Recipients go offline; senders store DURABLE_MESSAGES (closed loop on the acks); recipients come back and drain.
+    for (const p of pairs) p.b.terminate();
+    await sleep(500);
+    const perSender = Math.ceil(DURABLE_MESSAGES / pairs.length);
+    const total = perSender * pairs.length;
+    const cpu0 = cpuOf(pid);
+    const t0 = performance.now();
+    await Promise.all(
+      pairs.map(
+        (pair) =>
+          new Promise((resolve) => {
+            let sent = 0;
+            const start = pair.acked;
+            const onOk = () => {
+              const done = pair.acked - start;
+              while (sent < perSender && sent - done < WINDOW) {
+                sent++;
+                sendApp(pair, SIZES[0]);
+              }
+              if (done >= perSender) {
+                pair.a.off('message', onOk);
+                resolve();
+              }
+            };
+            pair.a.on('message', onOk);
+            onOk();
+          }),
+      ),
+    );
+    const storeSeconds = (performance.now() - t0) / 1000;
+    const t1 = performance.now();
+    let drained = 0;
+    const receivers = await connect(devices.filter((_, i) => i % 2 === 1), [server.url]);
+    await Promise.all(
+      receivers.map(async (ws) => {
+        let r = 0;
+        for (let round = 0; round < 1000; round++) {
+          ws.send(encodeFrame({ t: 'fetch', r: ++r, after: 0, limit: limits.maxFetchBatch }));
+          const batch = await new Promise((res, rej) => {
+            const on = (data) => {
+              const f = decodeServerFrame(new Uint8Array(data));
+              if (f.t === 'batch' || f.t === 'err') ws.off('message', on);
+              if (f.t === 'batch') res(f);
+              if (f.t === 'err') rej(new Error(`fetch refused: ${f.code} ${f.message}`));
+            };
+            ws.on('message', on);
+          });
+          const seqs = batch.items.map((x) => x.seq);
+          if (seqs.length > 0) ws.send(encodeFrame({ t: 'ack', seqs }));
+          drained += batch.items.filter((x) => x.k === 'app').length;
+          if (!batch.more) break;
+        }
+      }),
+    );
+    const drainSeconds = (performance.now() - t1) / 1000;
     const cpu = cpuOf(pid) - cpu0;
-    results.push({ target: 'sealpost (SQLite)', size, rate: res.delivered / res.seconds, p50: pct(res.lat, 50), p99: pct(res.lat, 99), cpuUs: (cpu / res.delivered) * 1e6 });
+    for (const ws of receivers) ws.terminate();
+    const durableRate = total / (storeSeconds + drainSeconds);
+    const plain = plainSqliteLoop(total, SIZES[0]);
+    rows.push({ target: 'plain SQLite insert+delete loop', size: `${SIZES[0]} B`, 'msgs/s': plain.rate.toFixed(0), 'p50 ms': '', 'p99 ms': '', 'server CPU µs/msg': '', ratio: '1.00' });
+    rows.push({
+      target: 'sealpost durable (store, then drain)',
+      size: `${SIZES[0]} B`,
+      'msgs/s': durableRate.toFixed(0),
+      'p50 ms': '',
+      'p99 ms': '',
+      'server CPU µs/msg': ((cpu / total) * 1e6).toFixed(0),
+      ratio: (durableRate / plain.rate).toFixed(2),
+    });
+    notes.push(
+      `durable: ${total} messages stored with recipients offline in ${storeSeconds.toFixed(1)} s (${(total / storeSeconds).toFixed(0)} msgs/s), drained in ${drainSeconds.toFixed(1)} s (${(drained / drainSeconds).toFixed(0)} msgs/s; ${drained} delivered); ` +
+        `plain SQLite loop: insert ${plain.insertRate.toFixed(0)}/s, delete ${plain.deleteRate.toFixed(0)}/s (goal: durable ≥ 50 % of plain)`,
+    );
   }
   for (const s of sockets) s.terminate();
+  sockets = [];
   await server.close();
-  console.log(`\nidle memory per authenticated connection (server RSS growth / ${CLIENTS}): ${(idleBytes / 1024).toFixed(1)} KB`);
 }
 
-const base = Object.fromEntries(results.filter((x) => x.target === 'raw ws relay').map((x) => [x.size, x.rate]));
-console.log(`\nbench:delivery — ${CLIENTS} clients in ${PAIRS} pairs, window ${WINDOW} per sender, ${SECONDS} s per case\n`);
-printTable(results.map((x) => ({
-  target: x.target,
-  size: `${x.size} B`,
-  'msgs/s': x.rate.toFixed(0),
-  'p50 ms': x.p50.toFixed(1),
-  'p99 ms': x.p99.toFixed(1),
-  'server CPU µs/msg': x.cpuUs.toFixed(0),
-  'ratio to relay': (x.rate / base[x.size]).toFixed(2),
-})), ['target', 'size', 'msgs/s', 'p50 ms', 'p99 ms', 'server CPU µs/msg', 'ratio to relay']);
+// ---- idle memory at IDLE_CLIENTS authenticated connections ----------------------------------------------------
+if (CASES.has('idle')) {
+  const server = await startServer();
+  log(`enrolling ${IDLE_CLIENTS} devices for the idle case...`);
+  const devices = await enrollDevices(server, IDLE_CLIENTS, 'idle');
+  await sleep(1000);
+  const rss0 = rssOf(server.pid);
+  const sockets = await connect(devices, [server.url]);
+  await sleep(2000);
+  const perConn = (rssOf(server.pid) - rss0) / IDLE_CLIENTS;
+  notes.push(`idle memory per authenticated connection at ${IDLE_CLIENTS} connections (server RSS growth / ${IDLE_CLIENTS}): ${(perConn / 1024).toFixed(1)} KB (goal ≤ 10 KB)`);
+  for (const s of sockets) s.terminate();
+  await server.close();
+}
+
+// ---- two nodes over PostgreSQL + NATS ------------------------------------------------------------------------
+if (CASES.has('two-node')) {
+  const pg = (await import('pg')).default;
+  const schema = `sealpost_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: POSTGRES_URL });
+  let reachable = true;
+  try {
+    await admin.connect();
+  } catch (err) {
+    reachable = false;
+    notes.push(`two-node: skipped, PostgreSQL at ${POSTGRES_URL} unreachable (${err.message}); set BENCH_POSTGRES_URL and BENCH_NATS_URL`);
+  }
+  if (reachable) {
+    const dbUrl = `${POSTGRES_URL}${POSTGRES_URL.includes('?') ? '&' : '?'}schema=${schema}`;
+    const data = tempDir('two-node-blobs');
+    const args = ['--db', dbUrl, '--bus', NATS_URL, '--data', data];
+    const node1 = await startServer(args);
+    const node2 = await startServer(args);
+    try {
+      log(`enrolling ${TWO_NODE_CLIENTS} devices on PostgreSQL...`);
+      const devices = await enrollDevices(node1, TWO_NODE_CLIENTS, 'two');
+      // Device 2i on node 1, device 2i+1 on node 2: every message crosses nodes through NATS.
+      const sockets = await connect(devices, [node1.url, node2.url]);
+      const pairs = await makePairs(node1.url, devices, sockets);
+      const cpu0 = cpuOf(node1.pid) + cpuOf(node2.pid);
+      const r = await closedLoop(pairs, SIZES[0], sendApp);
+      const rate = r.delivered / r.seconds;
+      row('sealpost two nodes (PostgreSQL + NATS)', SIZES[0], r, cpuOf(node1.pid) + cpuOf(node2.pid) - cpu0, {
+        ratio: relayRate[SIZES[0]] ? (rate / relayRate[SIZES[0]]).toFixed(2) : '',
+      });
+      notes.push(`two nodes over PostgreSQL + NATS, ${TWO_NODE_CLIENTS} clients, every pair split across the nodes: ${rate.toFixed(0)} msgs/s, p99 ${pct(r.lat, 99).toFixed(1)} ms`);
+      for (const s of sockets) s.terminate();
+    } finally {
+      await node1.close();
+      await node2.close();
+      await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await admin.end();
+      rmSync(data, { recursive: true, force: true });
+    }
+  }
+}
+
+/** The baseline for the durable path: N rows inserted, then deleted, 100 per transaction, WAL + synchronous=FULL. */
+function plainSqliteLoop(n, size) {
+  const dir = tempDir('plain-sqlite');
+  const db = new Database(join(dir, 'plain.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.exec('CREATE TABLE queue (seq INTEGER PRIMARY KEY, device TEXT NOT NULL, payload BLOB NOT NULL)');
+  const ins = db.prepare('INSERT INTO queue (device, payload) VALUES (?, ?)');
+  const del = db.prepare('DELETE FROM queue WHERE seq = ?');
+  const payload = randomBytes(size);
+  const t0 = performance.now();
+  const insertBatch = db.transaction((k) => {
+    for (let i = 0; i < k; i++) ins.run('device', payload);
+  });
+  for (let done = 0; done < n; done += 100) insertBatch(Math.min(100, n - done));
+  const t1 = performance.now();
+  const seqs = db.prepare('SELECT seq FROM queue ORDER BY seq').pluck().all();
+  const deleteBatch = db.transaction((xs) => {
+    for (const s of xs) del.run(s);
+  });
+  for (let i = 0; i < seqs.length; i += 100) deleteBatch(seqs.slice(i, i + 100));
+  const t2 = performance.now();
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+  return { rate: n / ((t2 - t0) / 1000), insertRate: n / ((t1 - t0) / 1000), deleteRate: n / ((t2 - t1) / 1000) };
+}
+
+console.log(`\nbench:delivery — ${CLIENTS} clients in ${CLIENTS / 2} pairs, window ${WINDOW} per sender, ${SECONDS} s per case (load generator: this process)\n`);
+printTable(rows, ['target', 'size', 'msgs/s', 'p50 ms', 'p99 ms', 'server CPU µs/msg', 'ratio']);
+console.log('');
+for (const n of notes) console.log(`- ${n}`);

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { HttpApi, SealpostClient } from '../packages/client/dist/index.js';
+import { nodeCiphersuite } from '../packages/crypto/dist/index.js';
+import { GroupEngine, challengeMessage, fromBase64Url, newDeviceId, signDeviceList, signLabelled, toBase64Url } from '../packages/protocol/dist/index.js';
 
 const bin = fileURLToPath(new URL('../packages/cli/bin/sealpost.js', import.meta.url));
 
@@ -55,6 +57,33 @@ export async function startServer(extraArgs = []) {
       for (const p of profiles) rmSync(p, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * `n` users with one device each, enrolled over the real API (account-signed device list, KeyPackages) and signed
+ * in: [{ device, token }]. Raw API calls instead of the SDK: thousands of profiles on disk would measure the disk.
+ */
+export async function enrollDevices(server, n, prefix) {
+  const cs = nodeCiphersuite();
+  const engine = await GroupEngine.create(async () => true, cs);
+  const admin = new HttpApi(server.url);
+  const devices = [];
+  for (let i = 0; i < n; i++) {
+    const r = await admin.request('POST', '/v1/admin/users', { user: `${prefix}${i}` }, { admin: server.adminToken });
+    const device = newDeviceId();
+    const account = await engine.generateSignatureKeyPair();
+    const keys = await engine.generateSignatureKeyPair();
+    const list = await signDeviceList(cs.signature, account.privateKey, { user: r.user, version: 1, accountKey: account.publicKey, devices: [{ id: device, signatureKey: keys.publicKey, addedAt: Date.now() }] });
+    const kp = await engine.createKeyPackage({ user: r.user, device }, keys);
+    const last = await engine.createKeyPackage({ user: r.user, device }, keys);
+    await admin.request('POST', '/v1/enroll', { user: r.user, code: r.activationCode, device, deviceList: { body: toBase64Url(list.body), signature: toBase64Url(list.signature) }, keyPackages: [toBase64Url(kp.publicBytes)], lastResortKeyPackage: toBase64Url(last.publicBytes) }, 'none');
+    const ch = await admin.request('POST', '/v1/auth/challenge', { device }, 'none');
+    const sig = await signLabelled(cs.signature, keys.privateKey, 'auth-challenge', challengeMessage(ch.domain, device, fromBase64Url(ch.challenge)));
+    const s = await admin.request('POST', '/v1/auth/session', { device, challenge: ch.challenge, signature: toBase64Url(sig) }, 'none');
+    devices.push({ device, token: s.token });
+    if ((i + 1) % 1000 === 0) process.stderr.write(`  ${i + 1} enrolled\n`);
+  }
+  return devices;
 }
 
 export async function timeIt(fn) {
