@@ -366,7 +366,49 @@ export class PostgresStore implements ServerStore {
     return { epoch: conv.epoch as number };
   }
 
+  /**
+   * The common case of an application message (sender is a member, epoch current, not a duplicate, no blobs) in
+   * one statement — one round trip instead of eight. The conversation row is locked first (FOR UPDATE waits for
+   * a concurrent commit and then re-reads the row), and membership only changes together with the epoch, so the
+   * checks hold exactly as in the step-by-step transaction. Anything else inserts nothing and takes that path.
+   */
+  private static readonly fastAppend = `
+    WITH conv AS (SELECT epoch FROM conversations WHERE id = $1 FOR UPDATE),
+    ok AS (
+      SELECT epoch FROM conv
+      WHERE epoch = $4
+        AND EXISTS (SELECT 1 FROM conversation_members WHERE conversation = $1 AND device = $2)
+        AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation = $1 AND kind = 'app' AND msg_id = $3)
+    ),
+    msg AS (
+      INSERT INTO messages (conversation, kind, epoch, msg_id, sender_device, sender_user, created_at, payload)
+      SELECT $1, 'app', $4, $3, $2, $5, $6, $7 FROM ok
+      RETURNING id
+    ),
+    q AS (
+      INSERT INTO queue (device, message)
+      SELECT m.device, msg.id FROM msg CROSS JOIN conversation_members m WHERE m.conversation = $1 AND m.device <> $2
+      RETURNING seq, device
+    )
+    SELECT (SELECT id FROM msg) AS id, (SELECT COALESCE(json_agg(json_build_array(seq, device) ORDER BY seq), '[]'::json) FROM q) AS q`;
+
   async appendMessage(input: AppendInput): Promise<AppendResult> {
+    if (!input.blobs?.length) {
+      const r = (await this.pool.query(PostgresStore.fastAppend, [
+        input.conversation,
+        input.sender.device,
+        input.id,
+        input.epoch,
+        input.sender.user,
+        input.now,
+        buf(input.payload),
+      ])).rows[0] as Row;
+      if (r.id !== null) {
+        const item = { c: input.conversation, k: 'app' as const, e: input.epoch, id: input.id, from: input.sender.device, fromUser: input.sender.user, at: input.now, p: input.payload };
+        const deliveries = (r.q as [number, DeviceId][]).map(([seq, device]) => ({ device, item: { seq: Number(seq), ...item } }));
+        return { kind: 'ok', epoch: input.epoch, deliveries, duplicate: false };
+      }
+    }
     return this.tx(async (db): Promise<AppendResult> => {
       const check = await this.lockMember(db, input.conversation, input.sender.device);
       if ('kind' in check) return check;
@@ -452,15 +494,23 @@ export class PostgresStore implements ServerStore {
     }));
   }
 
+  /**
+   * One statement: the device's queue rows go, and each message no other queue row refers to. (The statement's
+   * snapshot still shows the rows being deleted, so those are excluded from the check by hand.)
+   */
   async ack(device: DeviceId, seqs: number[]): Promise<number> {
-    return this.tx(async (db) => {
-      const gone = (await db.query('DELETE FROM queue WHERE device = $1 AND seq = ANY($2::bigint[]) RETURNING message', [device, seqs])).rows as Row[];
-      const messages = [...new Set(gone.map((r) => r.message as number))];
-      if (messages.length > 0) {
-        await db.query('DELETE FROM messages m WHERE m.id = ANY($1::bigint[]) AND NOT EXISTS (SELECT 1 FROM queue q WHERE q.message = m.id)', [messages]);
-      }
-      return gone.length;
-    });
+    const r = (
+      await this.pool.query(
+        `WITH gone AS (DELETE FROM queue WHERE device = $1 AND seq = ANY($2::bigint[]) RETURNING message),
+         dropped AS (
+           DELETE FROM messages m WHERE m.id IN (SELECT message FROM gone)
+             AND NOT EXISTS (SELECT 1 FROM queue q WHERE q.message = m.id AND NOT (q.device = $1 AND q.seq = ANY($2::bigint[])))
+         )
+         SELECT COUNT(*)::int AS n FROM gone`,
+        [device, seqs],
+      )
+    ).rows[0] as Row;
+    return r.n as number;
   }
 
   async createBlob(blob: { id: BlobId; ownerUser: UserId; ownerDevice: DeviceId; size: number; now: number }, quotaBytes: number): Promise<'ok' | 'quota'> {
