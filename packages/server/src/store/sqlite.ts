@@ -119,8 +119,7 @@ export class SqliteStore implements ServerStore {
       const exists = this.stmt('SELECT 1 FROM users WHERE user = ?').get(user.user);
       if (exists) return false;
       this.stmt('INSERT INTO users (user, name, created_at) VALUES (?, ?, ?)').run(user.user, user.name ?? null, user.now);
-      this.db
-        .prepare('INSERT INTO activation_codes (user, code_hash, expires_at) VALUES (?, ?, ?)')
+      this.stmt('INSERT INTO activation_codes (user, code_hash, expires_at) VALUES (?, ?, ?)')
         .run(user.user, activation.codeHash, activation.expiresAt);
       return true;
     })();
@@ -163,11 +162,9 @@ export class SqliteStore implements ServerStore {
       }
       if (this.stmt('SELECT 1 FROM devices WHERE id = ?').get(input.device.id)) return 'device-exists';
       this.stmt('UPDATE activation_codes SET used_at = ? WHERE user = ?').run(input.now, input.user);
-      this.db
-        .prepare('INSERT INTO devices (id, user, name, signature_key, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)')
+      this.stmt('INSERT INTO devices (id, user, name, signature_key, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)')
         .run(input.device.id, input.user, input.device.name ?? null, input.device.signatureKey, input.now, input.now);
-      this.db
-        .prepare(
+      this.stmt(
           `INSERT INTO device_lists (user, version, account_key, body, signature) VALUES (?, ?, ?, ?, ?)
            ON CONFLICT(user) DO UPDATE SET version = excluded.version, account_key = excluded.account_key,
              body = excluded.body, signature = excluded.signature`,
@@ -278,8 +275,7 @@ export class SqliteStore implements ServerStore {
   }
 
   async getSession(tokenHash: Uint8Array, now: number): Promise<{ device: DeviceId; user: UserId } | undefined> {
-    const r = this.db
-      .prepare(
+    const r = this.stmt(
         `SELECT s.device, d.user FROM sessions s JOIN devices d ON d.id = s.device JOIN users u ON u.user = d.user
          WHERE s.token_hash = ? AND s.expires_at > ? AND u.status = 'active' AND d.revoked_at IS NULL`,
       )
@@ -309,8 +305,7 @@ export class SqliteStore implements ServerStore {
 
   /** Inserts one message row and a queue row per recipient; returns what to push. */
   private enqueue(input: AppendInput, kind: QueueItem['k'], payload: Uint8Array, recipients: DeviceId[]): Delivery {
-    const msg = this.db
-      .prepare(
+    const msg = this.stmt(
         'INSERT INTO messages (conversation, kind, epoch, msg_id, sender_device, sender_user, created_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       )
       .run(input.conversation, kind, input.epoch, input.id, input.sender.device, input.sender.user, input.now, payload);
@@ -398,8 +393,7 @@ export class SqliteStore implements ServerStore {
       if ('kind' in check) {
         return check;
       }
-      const prior = this.db
-        .prepare('SELECT commit_id FROM conversation_epochs WHERE conversation = ? AND epoch = ?')
+      const prior = this.stmt('SELECT commit_id FROM conversation_epochs WHERE conversation = ? AND epoch = ?')
         .get(input.conversation, input.epoch) as Row | undefined;
       if (prior) {
         // RFC 9420 §14: exactly one commit per epoch. A retry of the winner is acknowledged again.
@@ -421,8 +415,7 @@ export class SqliteStore implements ServerStore {
       }
       if (input.add.length > 0 && !input.welcome) return { kind: 'invalid', message: 'commit.w: a commit that adds devices needs a Welcome' };
 
-      this.db
-        .prepare('INSERT INTO conversation_epochs (conversation, epoch, commit_id, sender, created_at) VALUES (?, ?, ?, ?, ?)')
+      this.stmt('INSERT INTO conversation_epochs (conversation, epoch, commit_id, sender, created_at) VALUES (?, ?, ?, ?, ?)')
         .run(input.conversation, input.epoch, input.id, input.sender.device, input.now);
       this.stmt('UPDATE conversations SET epoch = ? WHERE id = ?').run(input.epoch + 1, input.conversation);
       // Everyone who was a member sees the commit — removed devices too, so they learn they were removed.
@@ -439,8 +432,7 @@ export class SqliteStore implements ServerStore {
   }
 
   async fetchQueue(device: DeviceId, after: number, limit: number): Promise<QueueItem[]> {
-    const rows = this.db
-      .prepare(
+    const rows = this.stmt(
         `SELECT q.seq, m.conversation, m.kind, m.epoch, m.msg_id, m.sender_device, m.sender_user, m.created_at, m.payload
          FROM queue q JOIN messages m ON m.id = q.message WHERE q.device = ? AND q.seq > ? ORDER BY q.seq LIMIT ?`,
       )
@@ -462,8 +454,7 @@ export class SqliteStore implements ServerStore {
     return this.db.transaction((): 'ok' | 'quota' => {
       const used = (this.stmt('SELECT COALESCE(SUM(size), 0) AS n FROM blobs WHERE owner_user = ?').get(blob.ownerUser) as Row).n as number;
       if (used + blob.size > quotaBytes) return 'quota';
-      this.db
-        .prepare('INSERT INTO blobs (id, owner_user, owner_device, size, created_at) VALUES (?, ?, ?, ?, ?)')
+      this.stmt('INSERT INTO blobs (id, owner_user, owner_device, size, created_at) VALUES (?, ?, ?, ?, ?)')
         .run(blob.id, blob.ownerUser, blob.ownerDevice, blob.size, blob.now);
       this.stmt('INSERT INTO blob_grants (blob, device) VALUES (?, ?)').run(blob.id, blob.ownerDevice);
       return 'ok';
@@ -625,8 +616,7 @@ export class SqliteStore implements ServerStore {
       this.stmt('DELETE FROM device_list_versions WHERE user = ?').run(user);
       this.markKtPending(user);
       this.stmt('DELETE FROM device_links WHERE user = ?').run(user);
-      this.db
-        .prepare(
+      this.stmt(
           `INSERT INTO activation_codes (user, code_hash, expires_at) VALUES (?, ?, ?)
            ON CONFLICT(user) DO UPDATE SET code_hash = excluded.code_hash, expires_at = excluded.expires_at, attempts = 0, used_at = NULL`,
         )
