@@ -114,11 +114,6 @@ export function vrfOutput(sk: Uint8Array, alpha: Uint8Array): Uint8Array {
  */
 export type X25519WithScalar = (u: Uint8Array) => Uint8Array;
 
-/** The clamped secret scalar x of an ECVRF secret key, as the 32-byte little-endian string X25519 takes. */
-export function vrfSecretScalar(sk: Uint8Array): Uint8Array {
-  return intToLe(expand(sk).x, 32);
-}
-
 const Fp = Point.Fp;
 const A = 486662n; // Curve25519: v² = u³ + A·u² + u (RFC 7748 §4.1)
 /** Either square root of −(A + 2): the birational map (x, y) ↔ (u, v) = ((1 + y)/(1 − y), c·u/x) with it. */
@@ -162,7 +157,8 @@ export function vrfOutputFunction(sk: Uint8Array, x25519?: (scalar: Uint8Array) 
     const vG = Fp.mul(Fp.sub(Fp.add(fY, rhs(uG)), Fp.mul(Fp.add(Fp.add(A, uY), Fp.add(uG, uGY)), Fp.sqr(d))), inv2VY);
     const uG1 = Fp.add(uG, 1n);
     if (vG === 0n || uG1 === 0n) return slow(H);
-    // Affine x = C·u/v, y = (u − 1)/(u + 1); extended (X : Y : Z : T) = (xn·zd·… ) without inverting anything.
+    // Affine x = xn/xd = C·u/v and y = yn/yd = (u − 1)/(u + 1), so in extended coordinates, without inverting:
+    // (X : Y : Z : T) = (xn·yd : yn·xd : xd·yd : xn·yn).
     const xn = Fp.mul(C, uG), xd = vG, yn = Fp.sub(uG, 1n), yd = uG1;
     const gamma = new Point(Fp.mul(xn, yd), Fp.mul(yn, xd), Fp.mul(xd, yd), Fp.mul(xn, yn));
     return proofToHash(gamma);

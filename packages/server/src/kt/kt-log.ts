@@ -42,10 +42,11 @@ export interface KtKeysPrivate {
 }
 
 /** Most account records published in one epoch; more wait for the next. */
-const EMPTY_INDEX = new Uint8Array(0);
+const MAX_UPDATES_PER_EPOCH = 50_000;
 /** From this many indexes to compute at once, the worker threads do it. */
 const POOL_THRESHOLD = 64;
-const MAX_UPDATES_PER_EPOCH = 50_000;
+/** An update's index before computeIndexes fills it in. */
+const EMPTY_INDEX = new Uint8Array(0);
 
 export class KtLog {
   private tree = new PrefixTree(sha256Native);
@@ -55,7 +56,7 @@ export class KtLog {
   private readonly latest = new Map<string, { version: number; value: Uint8Array; opening: Uint8Array }>();
   private busy: Promise<unknown> = Promise.resolve();
   private lastPublish = 0;
-  /** A label version's VRF output, its secret multiplication in native X25519 (~0.3 ms; pure JS: ~2.5 ms). */
+  /** A label version's VRF output, its secret multiplication in native X25519 (4–7× faster than pure JS here). */
   private readonly vrfOutput: (alpha: Uint8Array) => Uint8Array;
   private readonly pool: VrfPool;
 
@@ -192,9 +193,7 @@ export class KtLog {
    * labels does not pay for them, on any node, even after a restart (and a million labels cost no memory here).
    */
   private computeAhead(items: { label: string; version: number }[]): void {
-    const remember = (indexes: Uint8Array[]) => {
-      return this.store.ktPutNextIndexes(items.map((i, k) => ({ label: i.label, version: i.version, index: indexes[k]! })));
-    };
+    const remember = (indexes: Uint8Array[]) => this.store.ktPutNextIndexes(items.map((i, k) => ({ label: i.label, version: i.version, index: indexes[k]! })));
     const warn = (err: Error) => this.log_.warn({ err: err.message }, 'kt: indexes not computed ahead; the next epoch computes them');
     if (items.length >= POOL_THRESHOLD && this.pool.available) {
       this.pool.indexes(items.map((i) => vrfInput(i.label, i.version))).then(remember).catch(warn);
