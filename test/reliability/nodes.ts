@@ -2,7 +2,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { encodeFrame, type QueueItem } from '@sealpost/protocol';
+import { join } from 'node:path';
+import { HttpApi, SealpostClient } from '@sealpost/client';
+import { encodeFrame, type ConversationId, type QueueItem } from '@sealpost/protocol';
+import { sessionTokenOf } from '../helpers.js';
 import { RawSocket } from '../raw-socket.js';
 
 const bin = fileURLToPath(new URL('../../packages/cli/bin/sealpost.js', import.meta.url));
@@ -64,4 +67,25 @@ export async function receivedAppIds(sock: RawSocket): Promise<string[]> {
     after = batch.items.at(-1)!.seq;
   }
   return [...bySeq.values()].sort((x, y) => x.seq - y.seq).filter((i) => i.k === 'app').map((i) => i.id as string);
+}
+
+/**
+ * alice enrolled on node `a` and bob on node `b` (profiles under `dir`), a chat between them set up (alice's
+ * first message, bob synced), both clients closed: what the tests then drive with raw sockets.
+ */
+export async function aliceAndBob(dir: string, a: NodeProcess, b: NodeProcess): Promise<{ conversation: ConversationId; aliceToken: string; bobToken: string }> {
+  const admin = new HttpApi(a.url);
+  const enroll = async (name: string, server: string) => {
+    const r = await admin.request<{ user: string; activationCode: string }>('POST', '/v1/admin/users', { user: name }, { admin: a.token! });
+    const profile = join(dir, name);
+    const client = await SealpostClient.enroll({ server, user: r.user, code: r.activationCode, profile });
+    return { client, profile };
+  };
+  const alice = await enroll('alice', a.url);
+  const bob = await enroll('bob', b.url);
+  const { conversation } = await alice.client.send({ to: ['bob@localhost'] }, 'setup');
+  await bob.client.sync();
+  await alice.client.close();
+  await bob.client.close();
+  return { conversation: conversation as ConversationId, aliceToken: sessionTokenOf(alice.profile), bobToken: sessionTokenOf(bob.profile) };
 }

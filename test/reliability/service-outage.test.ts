@@ -11,10 +11,9 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { HttpApi, SealpostClient } from '@sealpost/client';
-import { encodeFrame, type ConversationId } from '@sealpost/protocol';
-import { sessionTokenOf as tokenOf, tempDir } from '../helpers.js';
-import { authed, exited, receivedAppIds, startNode } from './nodes.js';
+import { encodeFrame } from '@sealpost/protocol';
+import { tempDir } from '../helpers.js';
+import { aliceAndBob, authed, exited, receivedAppIds, startNode } from './nodes.js';
 import type { RawSocket } from '../raw-socket.js';
 import { startProxy } from './tcp-proxy.js';
 import { privateNatsUnavailable, privatePostgresUnavailable, startPrivateNats, startPrivatePostgres } from './private-services.js';
@@ -38,21 +37,9 @@ async function sendThroughOutages(o: Outages): Promise<void> {
   const a = await startNode(common);
   const b = await startNode(common);
   try {
-    const admin = new HttpApi(a.url);
-    const enroll = async (name: string, server: string) => {
-      const r = await admin.request<{ user: string; activationCode: string }>('POST', '/v1/admin/users', { user: name }, { admin: a.token! });
-      const profile = join(o.dir, name);
-      const client = await SealpostClient.enroll({ server, user: r.user, code: r.activationCode, profile });
-      return { client, profile };
-    };
-    const alice = await enroll('alice', a.url);
-    const bob = await enroll('bob', b.url);
-    const { conversation } = await alice.client.send({ to: ['bob@localhost'] }, 'setup');
-    await bob.client.sync();
-    await alice.client.close();
-    await bob.client.close();
-    const bobSock = await authed(b.url, tokenOf(bob.profile));
-    const onA = await authed(a.url, tokenOf(alice.profile));
+    const { conversation, aliceToken, bobToken } = await aliceAndBob(o.dir, a, b);
+    const bobSock = await authed(b.url, bobToken);
+    const onA = await authed(a.url, aliceToken);
 
     // Alice sends one message at a time, as the client's outbox does, retrying a refused one until it is
     // acknowledged. Outages start a third and two thirds of the way in.
@@ -70,7 +57,7 @@ async function sendThroughOutages(o: Outages): Promise<void> {
       for (let attempt = 0; ; attempt++) {
         if (attempt > 300) throw new Error(`message ${i} never acknowledged`);
         const before = onA.frames.length;
-        onA.send(encodeFrame({ t: 'send', r: r++, c: conversation as ConversationId, e: 1, id: ids[i] as never, p: new Uint8Array(32) }));
+        onA.send(encodeFrame({ t: 'send', r: r++, c: conversation, e: 1, id: ids[i] as never, p: new Uint8Array(32) }));
         const answer = (await onA.waitFrames(before + 1)).slice(before).find((f) => f.t === 'ok' || f.t === 'err');
         if (answer?.t === 'ok') break;
         refused++;

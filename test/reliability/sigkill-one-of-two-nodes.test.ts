@@ -7,10 +7,9 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { HttpApi, SealpostClient } from '@sealpost/client';
-import { encodeFrame, type ConversationId } from '@sealpost/protocol';
-import { sessionTokenOf as tokenOf, tempDir } from '../helpers.js';
-import { authed, exited, receivedAppIds, startNode } from './nodes.js';
+import { encodeFrame } from '@sealpost/protocol';
+import { tempDir } from '../helpers.js';
+import { aliceAndBob, authed, exited, receivedAppIds, startNode } from './nodes.js';
 import type { RawSocket } from '../raw-socket.js';
 
 const pgUrl = process.env.SEALPOST_TEST_POSTGRES_URL;
@@ -35,22 +34,10 @@ describe.skipIf(!pgUrl || !natsUrl)('SIGKILL of one of two nodes', () => {
     const a = await startNode(common);
     const b = await startNode(common);
     try {
-      const admin = new HttpApi(a.url);
-      const enroll = async (name: string, server: string) => {
-        const r = await admin.request<{ user: string; activationCode: string }>('POST', '/v1/admin/users', { user: name }, { admin: a.token! });
-        const profile = join(dir, name);
-        const client = await SealpostClient.enroll({ server, user: r.user, code: r.activationCode, profile });
-        return { client, profile };
-      };
-      const alice = await enroll('alice', a.url);
-      const bob = await enroll('bob', b.url);
-      const { conversation } = await alice.client.send({ to: ['bob@localhost'] }, 'setup');
-      await bob.client.sync();
-      await alice.client.close();
-      await bob.client.close();
+      const { conversation, aliceToken, bobToken } = await aliceAndBob(dir, a, b);
 
       // Bob stays connected to node B and collects pushes.
-      const bobSock = await authed(b.url, tokenOf(bob.profile));
+      const bobSock = await authed(b.url, bobToken);
       const ids = Array.from({ length: BURST }, (_, i) => `burst${String(i).padStart(6, '0')}`);
       const acked = new Set<number>();
       const burst = async (sock: RawSocket, from: number[], killAfter?: number) => {
@@ -61,16 +48,16 @@ describe.skipIf(!pgUrl || !natsUrl)('SIGKILL of one of two nodes', () => {
         });
         for (const i of from) {
           if (sock.ws.readyState !== sock.ws.OPEN) break;
-          sock.send(encodeFrame({ t: 'send', r: i, c: conversation as ConversationId, e: 1, id: ids[i] as never, p: new Uint8Array(32) }));
+          sock.send(encodeFrame({ t: 'send', r: i, c: conversation, e: 1, id: ids[i] as never, p: new Uint8Array(32) }));
           if (i % 300 === 0) await new Promise((r) => setImmediate(r));
         }
       };
-      const onA = await authed(a.url, tokenOf(alice.profile));
+      const onA = await authed(a.url, aliceToken);
       await burst(onA, ids.map((_, i) => i), BURST / 3);
       await onA.waitClosed();
       await exited(a.child);
       // Alice reconnects to node B and resends everything not acknowledged (the server ignores ones it has).
-      const onB = await authed(b.url, tokenOf(alice.profile));
+      const onB = await authed(b.url, aliceToken);
       const rest = ids.map((_, i) => i).filter((i) => !acked.has(i));
       await burst(onB, rest);
       const deadline = Date.now() + 30_000;

@@ -23,6 +23,15 @@ import { KtLog } from './kt-log.js';
 
 const h = (n: number) => new Uint8Array(32).fill(n);
 
+/** A log over an in-memory store, with a fresh head-signing key and the VRF key `vrfSecret`. */
+async function newLog(vrfSecret: Uint8Array) {
+  const store = openSqliteStore(':memory:');
+  const cs = nodeCiphersuite();
+  const { publicKey, signKey } = await cs.signature.keygen();
+  const keys = { signing: { publicKey, privateKey: signKey }, vrf: { secretKey: vrfSecret, publicKey: vrfPublicKey(vrfSecret) } };
+  return { store, cs, keys, kt: new KtLog(store, cs, keys, { now: () => Date.now() }, pino({ level: 'silent' })) };
+}
+
 describe('KtLog', () => {
   it('two nodes racing for one epoch end with one log', async () => {
     const store = openSqliteStore(':memory:');
@@ -63,11 +72,7 @@ describe('KtLog', () => {
   });
 
   it('computes each label\'s next index ahead and remembers it in the store, where any node finds it', async () => {
-    const store = openSqliteStore(':memory:');
-    const cs = nodeCiphersuite();
-    const { publicKey, signKey } = await cs.signature.keygen();
-    const keys = { signing: { publicKey, privateKey: signKey }, vrf: { secretKey: h(3), publicKey: vrfPublicKey(h(3)) } };
-    const kt = new KtLog(store, cs, keys, { now: () => Date.now() }, pino({ level: 'silent' }));
+    const { store, kt } = await newLog(h(3));
     const alice = parseUserId('alice@localhost');
     await store.createUser({ user: alice, name: undefined, now: 1 }, { codeHash: h(1), expiresAt: Date.now() + 60_000 });
     kt.prepare(alice); // as when an admin adds the user
@@ -93,11 +98,7 @@ describe('KtLog', () => {
   });
 
   it('monitor answers prove every version from the one asked; a gap or a changed value is refused', async () => {
-    const store = openSqliteStore(':memory:');
-    const cs = nodeCiphersuite();
-    const { publicKey, signKey } = await cs.signature.keygen();
-    const keys = { signing: { publicKey, privateKey: signKey }, vrf: { secretKey: h(7), publicKey: vrfPublicKey(h(7)) } };
-    const kt = new KtLog(store, cs, keys, { now: () => Date.now() }, pino({ level: 'silent' }));
+    const { store, cs, keys, kt } = await newLog(h(7));
     const alice = parseUserId('alice@localhost');
     const enroll = async (code: Uint8Array, accountKey: Uint8Array) => {
       await store.enroll({
@@ -111,7 +112,7 @@ describe('KtLog', () => {
     await store.resetUser(alice, [], { codeHash: h(2), expiresAt: Date.now() + 60_000 }, 3);
     await kt.publish(); // version 2: retired
     await enroll(h(2), h(10)); // version 3
-    const pub = { signatureKey: publicKey, vrfKey: keys.vrf.publicKey };
+    const pub = { signatureKey: keys.signing.publicKey, vrfKey: keys.vrf.publicKey };
     const answer = async (from: number) => decodeMonitorResponse(encodeMonitorResponse(await kt.monitor(alice, from, undefined)));
 
     const all = await verifyMonitor(cs.signature, pub, alice, 1, await answer(1));
