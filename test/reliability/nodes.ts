@@ -2,10 +2,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll } from 'vitest';
 import { HttpApi, SealpostClient } from '@sealpost/client';
 import { encodeFrame, type ConversationId, type QueueItem } from '@sealpost/protocol';
-import { sessionTokenOf } from '../helpers.js';
+import { sessionTokenOf, tempDir } from '../helpers.js';
 import { RawSocket } from '../raw-socket.js';
 
 const bin = fileURLToPath(new URL('../../packages/cli/bin/sealpost.js', import.meta.url));
@@ -88,4 +92,19 @@ export async function aliceAndBob(dir: string, a: NodeProcess, b: NodeProcess): 
   await alice.client.close();
   await bob.client.close();
   return { conversation: conversation as ConversationId, aliceToken: sessionTokenOf(alice.profile), bobToken: sessionTokenOf(bob.profile) };
+}
+
+/** A folder and a PostgreSQL schema name of one suite's own, both removed after the suite. */
+export function suiteScratch(pgUrl: string | undefined, prefix: string): { dir: string; schema: string } {
+  const dir = tempDir(prefix);
+  const schema = `sealpost_${prefix}_${randomBytes(6).toString('hex')}`;
+  afterAll(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    if (!pgUrl) return;
+    const c = new pg.Client({ connectionString: pgUrl });
+    await c.connect();
+    await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await c.end();
+  });
+  return { dir, schema };
 }

@@ -6,14 +6,12 @@
 // A sender on node A keeps sending through both outages, retrying what was refused; the nodes recover by
 // themselves (no restart of theirs, /readyz ready again) and every acknowledged message reaches the recipient on
 // node B exactly once, in order.
-import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeFrame } from '@sealpost/protocol';
 import { tempDir } from '../helpers.js';
-import { aliceAndBob, authed, exited, receivedAppIds, startNode } from './nodes.js';
+import { aliceAndBob, authed, exited, receivedAppIds, startNode, suiteScratch } from './nodes.js';
 import type { RawSocket } from '../raw-socket.js';
 import { startProxy } from './tcp-proxy.js';
 import { privateNatsUnavailable, privatePostgresUnavailable, startPrivateNats, startPrivatePostgres } from './private-services.js';
@@ -103,15 +101,7 @@ describe.skipIf(noPrivate !== undefined)('a private PostgreSQL and a private NAT
 });
 
 describe.skipIf(!pgUrl || !natsUrl)('PostgreSQL and NATS outages (a proxy drops every connection) during traffic', () => {
-  const dir = tempDir('outage');
-  const schema = `sealpost_out_${randomBytes(6).toString('hex')}`;
-  afterAll(async () => {
-    rmSync(dir, { recursive: true, force: true });
-    const c = new pg.Client({ connectionString: pgUrl });
-    await c.connect();
-    await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await c.end();
-  });
+  const { dir, schema } = suiteScratch(pgUrl, 'out');
 
   it('recovers by itself and loses nothing acknowledged', async () => {
     const pgTarget = new URL(pgUrl!);

@@ -2,14 +2,10 @@
 // sender reconnects to the other node and resends what it had not seen acknowledged. Every acknowledged message
 // reaches the recipient (connected to the surviving node) exactly once, in order. Needs SEALPOST_TEST_POSTGRES_URL
 // and SEALPOST_TEST_NATS_URL; skipped otherwise.
-import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeFrame } from '@sealpost/protocol';
-import { tempDir } from '../helpers.js';
-import { aliceAndBob, authed, exited, receivedAppIds, startNode } from './nodes.js';
+import { aliceAndBob, authed, exited, receivedAppIds, startNode, suiteScratch } from './nodes.js';
 import type { RawSocket } from '../raw-socket.js';
 
 const pgUrl = process.env.SEALPOST_TEST_POSTGRES_URL;
@@ -17,15 +13,7 @@ const natsUrl = process.env.SEALPOST_TEST_NATS_URL;
 const BURST = 3000;
 
 describe.skipIf(!pgUrl || !natsUrl)('SIGKILL of one of two nodes', () => {
-  const dir = tempDir('two-nodes-kill');
-  const schema = `sealpost_rel_${randomBytes(6).toString('hex')}`;
-  afterAll(async () => {
-    rmSync(dir, { recursive: true, force: true });
-    const c = new pg.Client({ connectionString: pgUrl });
-    await c.connect();
-    await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await c.end();
-  });
+  const { dir, schema } = suiteScratch(pgUrl, 'rel');
 
   it('delivers every acknowledged message exactly once, in order, after the sender moves to the other node', async () => {
     const db = new URL(pgUrl!);
