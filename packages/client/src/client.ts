@@ -294,6 +294,7 @@ export class SealpostClient {
       store.setMeta('account_private', bundle.accountPrivate);
       store.putKnownUser(user, bundle.accountPublic, verdict.list.version, Date.now());
       client.importHistory(bundle.history);
+      store.setMeta('link_conversations', JSON.stringify(bundle.conversations ?? []));
       store.setMeta('enrolled', '1');
       return client;
     } catch (err) {
@@ -1411,6 +1412,23 @@ export class SealpostClient {
    * messages) to it, and add it to every conversation this device is in. `fingerprint`, when given (from the QR
    * payload or typed by the user), must match the request's.
    */
+  /**
+   * Right after linking: sync until this device has joined every conversation the approving device said it
+   * would add it to (their Welcomes arrive a moment after the approval), or `timeoutMs` passes.
+   */
+  async awaitLinkedConversations(timeoutMs = 30_000): Promise<{ joined: number; expected: number; received: Received[] }> {
+    const expected = JSON.parse(this.store.getMetaText('link_conversations') ?? '[]') as string[];
+    const received: Received[] = [];
+    const deadline = Date.now() + timeoutMs;
+    for (let round = 0; ; round++) {
+      received.push(...(await this.sync()));
+      const have = new Set(this.conversations().map((c) => c.id as string));
+      const joined = expected.filter((id) => have.has(id)).length;
+      if (joined === expected.length || Date.now() > deadline) return { joined, expected: expected.length, received };
+      await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** Math.min(round, 3), 1000)));
+    }
+  }
+
   approveLink(code: string, opts: { fingerprint?: string; history?: number } = {}): Promise<{ device: DeviceId; conversations: number }> {
     return this.serial(async () => {
       await this.flushPendingCommits();
@@ -1437,7 +1455,8 @@ export class SealpostClient {
         kind: m.kind === 'mail' ? 'mail' : 'text',
         content: JSON.stringify(m.content),
       }));
-      const sealed = await sealLinkBundle(this.engine.cs, req.hpkeKey, req.device, { accountPublic, accountPrivate, history });
+      const conversations = this.store.listConversations().filter((c) => c.status === 'active').map((c) => c.id);
+      const sealed = await sealLinkBundle(this.engine.cs, req.hpkeKey, req.device, { accountPublic, accountPrivate, history, conversations });
       await this.api.request('POST', `/v1/link/${req.code}/approve`, {
         deviceList: signedDeviceListToJson(signed),
         sealedEnc: toBase64Url(sealed.enc),

@@ -60,7 +60,11 @@ export interface LinkBundle {
   accountPublic: Uint8Array;
   accountPrivate: Uint8Array;
   history: HistoryItem[];
+  /** The conversations the approving device adds the new one to right after approving (it waits for them). */
+  conversations?: string[];
 }
+
+export const MAX_LINK_CONVERSATIONS = 10_000;
 
 export const MAX_LINK_BUNDLE_BYTES = 8 * 1024 * 1024;
 export const MAX_LINK_HISTORY = 1000;
@@ -85,6 +89,7 @@ const zBundle = z.tuple([
       ]),
     )
     .max(MAX_LINK_HISTORY),
+  z.array(z.string().max(64)).max(MAX_LINK_CONVERSATIONS).optional(),
 ]);
 
 export function encodeLinkBundle(b: LinkBundle): Uint8Array {
@@ -93,17 +98,19 @@ export function encodeLinkBundle(b: LinkBundle): Uint8Array {
     b.accountPublic,
     b.accountPrivate,
     b.history.map((h) => [h.conversation, h.id, h.senderUser, h.senderDevice, h.sentAt, h.kind, h.content]),
+    ...(b.conversations ? [b.conversations] : []),
   ]);
   if (out.length > MAX_LINK_BUNDLE_BYTES) throw new SealpostError('PAYLOAD_TOO_LARGE', `link bundle: ${out.length} bytes > ${MAX_LINK_BUNDLE_BYTES}; bring over less history`);
   return out;
 }
 
 export function decodeLinkBundle(bytes: Uint8Array): LinkBundle {
-  const [, accountPublic, accountPrivate, history] = parseUnknown(zBundle, decodeCbor(bytes, MAX_LINK_BUNDLE_BYTES, 'linkBundle'), 'linkBundle');
+  const [, accountPublic, accountPrivate, history, conversations] = parseUnknown(zBundle, decodeCbor(bytes, MAX_LINK_BUNDLE_BYTES, 'linkBundle'), 'linkBundle');
   return {
     accountPublic: new Uint8Array(accountPublic),
     accountPrivate: new Uint8Array(accountPrivate),
     history: history.map(([conversation, id, senderUser, senderDevice, sentAt, kind, content]) => ({ conversation, id, senderUser, senderDevice, sentAt, kind, content })),
+    ...(conversations ? { conversations } : {}),
   };
 }
 

@@ -51,10 +51,11 @@ export function registerDeviceCommands(program: Command): void {
           },
         );
         try {
-          // The approving device adds this one to its conversations right after approving; fetch what arrived.
-          const received = await client.sync();
+          // The approving device adds this one to its conversations right after approving: wait for them (30 s).
+          const { received, joined, expected } = await client.awaitLinkedConversations();
           out.result({ status: 'linked', user: client.user, device: client.device, received: received.length, conversations: client.conversations().length },
-            `linked: ${client.user}, device ${client.device}; ${client.conversations().length} conversation(s) so far`);
+            `linked: ${client.user}, device ${client.device}; in ${joined} of the ${expected} conversation(s) the approving device is adding it to` +
+              (joined < expected ? ' (the rest arrive with the next sync)' : ''));
         } finally {
           await client.close();
         }
