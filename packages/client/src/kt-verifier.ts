@@ -84,6 +84,12 @@ export class KtVerifier {
     return this.keys();
   }
 
+  /** A verified head becomes this device's latest once the auditors policy requires have co-signed a new one. */
+  private async acceptHead(head: TreeHead): Promise<void> {
+    if (this.lastHead()?.size !== head.size) await this.requireAuditors(head);
+    this.store.setMeta('kt_head', JSON.stringify({ size: head.size, root: toBase64Url(head.root) }));
+  }
+
   lastHead(): { size: number; root: Uint8Array } | undefined {
     const h = this.store.getMetaText('kt_head');
     if (!h) return undefined;
@@ -101,9 +107,7 @@ export class KtVerifier {
     if (verdict.kind !== 'ok') {
       throw new SealpostError('KT_VERIFICATION_FAILED', `key-transparency check for ${label} failed: ${verdict.reason}`);
     }
-    const last2 = this.lastHead();
-    if (!last2 || last2.size !== verdict.head.size) await this.requireAuditors(verdict.head);
-    this.store.setMeta('kt_head', JSON.stringify({ size: verdict.head.size, root: toBase64Url(verdict.head.root) }));
+    await this.acceptHead(verdict.head);
     const record = verdict.value ? decodeAccountRecord(verdict.value) : undefined;
     return { version: verdict.version, record, status: { version: verdict.version, head: { size: verdict.head.size, root: toBase64Url(verdict.head.root) } } };
   }
@@ -124,8 +128,7 @@ export class KtVerifier {
       if (verdict.kind !== 'ok') {
         throw new SealpostError('KT_VERIFICATION_FAILED', `key-transparency monitoring of ${label} failed: ${verdict.reason}`);
       }
-      if (!last || last.size !== verdict.head.size) await this.requireAuditors(verdict.head);
-      this.store.setMeta('kt_head', JSON.stringify({ size: verdict.head.size, root: toBase64Url(verdict.head.root) }));
+      await this.acceptHead(verdict.head);
       for (const v of verdict.versions) versions.push({ version: v.version, record: decodeAccountRecord(v.value) });
       if (verdict.complete) {
         const head = { size: verdict.head.size, root: toBase64Url(verdict.head.root) };
