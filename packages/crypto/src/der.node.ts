@@ -21,6 +21,15 @@ export function privateKeyFrom(curve: Curve, key: Uint8Array): KeyObject {
   return createPrivateKey({ key: { kty: 'OKP', crv: crv[curve], d: b64u(raw), x: PLACEHOLDER_X }, format: 'jwk' });
 }
 
+/** The 48-byte PKCS#8 form of a raw 32-byte private key. */
+export function pkcs8PrivateKey(curve: Curve, raw: Uint8Array): Uint8Array {
+  if (raw.length !== 32) throw new Error(`${curve} private key: expected 32 bytes, got ${raw.length}`);
+  const out = new Uint8Array(48);
+  out.set(pkcs8Prefix[curve]);
+  out.set(raw, 16);
+  return out;
+}
+
 export function publicKeyFrom(curve: Curve, raw: Uint8Array): KeyObject {
   if (raw.length !== 32) throw new Error(`${curve} public key: expected 32 bytes, got ${raw.length}`);
   return createPublicKey({ key: { kty: 'OKP', crv: crv[curve], x: b64u(raw) }, format: 'jwk' });

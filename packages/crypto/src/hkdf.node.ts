@@ -3,12 +3,16 @@ import { createHash, createHmac } from 'node:crypto';
 
 export const HASH_LEN = 32;
 
+// digest() returns a Buffer, which is a Uint8Array; viewing it (not copying) saves an allocation per call. Small
+// digests may share Node's buffer pool, so callers must not take `.buffer` as theirs alone (ts-mls does not).
+const view = (b: Buffer) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+
 export function sha256(data: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(data).digest());
+  return view(createHash('sha256').update(data).digest());
 }
 
 export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
-  return new Uint8Array(createHmac('sha256', key).update(data).digest());
+  return view(createHmac('sha256', key).update(data).digest());
 }
 
 /** HKDF-Extract: PRK = HMAC(salt, IKM); an empty salt is HashLen zero bytes (RFC 5869 §2.2). */
@@ -16,9 +20,16 @@ export function hkdfExtract(salt: Uint8Array, ikm: Uint8Array): Uint8Array {
   return hmacSha256(salt.length === 0 ? new Uint8Array(HASH_LEN) : salt, ikm);
 }
 
+const BLOCK_1 = new Uint8Array([1]);
+
 /** HKDF-Expand (RFC 5869 §2.3): T(i) = HMAC(PRK, T(i-1) ‖ info ‖ i). */
 export function hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
   if (length > 255 * HASH_LEN) throw new Error(`HKDF-Expand: length ${length} > ${255 * HASH_LEN}`);
+  if (length <= HASH_LEN) {
+    // One block — every MLS key, nonce and secret: T(1) = HMAC(PRK, info ‖ 0x01), cut to length.
+    const t1 = createHmac('sha256', prk).update(info).update(BLOCK_1).digest();
+    return new Uint8Array(t1.buffer, t1.byteOffset, length);
+  }
   const out = new Uint8Array(length);
   let prev = new Uint8Array(0);
   for (let i = 1, off = 0; off < length; i++) {

@@ -1,7 +1,7 @@
 // HPKE (RFC 9180), base mode, for one suite: DHKEM(X25519, HKDF-SHA256) / HKDF-SHA256 / AES-128-GCM (0x0020,
 // 0x0001, 0x0001) — the HPKE of MLS ciphersuite 0x0001. Composed over node:crypto primitives only; checked against
 // the MLS interop vectors and differentially against @hpke/core (hpke.node.test.ts).
-import { createCipheriv, createDecipheriv, diffieHellman, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createCipheriv, createDecipheriv, diffieHellman, randomBytes, type KeyObject } from 'node:crypto';
 import { HASH_LEN, hkdfExpand, hkdfExtract } from './hkdf.node.js';
 import { privateKeyFrom, publicKeyFrom, rawPrivateKey, rawPublicKey } from './der.node.js';
 
@@ -51,18 +51,33 @@ export function importPrivate(raw: Uint8Array): HpkeKey {
   return { type: 'private', key, pub: rawPublicKey(key) };
 }
 
+/** A public key is turned into a KeyObject only when used here: seals handed to a worker never need it. */
+class LazyPublicKey implements HpkeKey {
+  readonly type = 'public';
+  private object: KeyObject | undefined;
+  constructor(readonly pub: Uint8Array) {}
+  get key(): KeyObject {
+    return (this.object ??= publicKeyFrom('x25519', this.pub));
+  }
+}
+
 export function importPublic(raw: Uint8Array): HpkeKey {
-  return { type: 'public', key: publicKeyFrom('x25519', raw), pub: new Uint8Array(raw) };
+  if (raw.length !== 32) throw new Error(`x25519 public key: expected 32 bytes, got ${raw.length}`);
+  return new LazyPublicKey(new Uint8Array(raw));
 }
 
 export function exportPrivate(k: HpkeKey): Uint8Array {
   return rawPrivateKey(k.key);
 }
 
+/**
+ * A fresh key pair: 32 bytes from the CSPRNG are an X25519 private key (RFC 7748 §5; X25519 clamps them). Not
+ * generateKeyPairSync: in Node 20, exporting a key it made can deadlock the thread when garbage collection runs
+ * during the export and frees the key-generation job, which takes the same lock (seen here under load).
+ */
 export function generate(): { privateKey: HpkeKey; publicKey: HpkeKey } {
-  const { privateKey, publicKey } = generateKeyPairSync('x25519');
-  const pub = rawPublicKey(publicKey);
-  return { privateKey: { type: 'private', key: privateKey, pub }, publicKey: { type: 'public', key: publicKey, pub } };
+  const privateKey = importPrivate(new Uint8Array(randomBytes(NSK)));
+  return { privateKey, publicKey: importPublic(privateKey.pub) };
 }
 
 /** RFC 9180 §7.1.3: DeriveKeyPair for X25519 (no rejection sampling; the key is clamped by X25519 itself). */
@@ -102,11 +117,11 @@ interface Context {
   exporterSecret: Uint8Array;
 }
 
-// RFC 9180 §5.1: KeySchedule, mode_base (0x00), no PSK.
+// RFC 9180 §5.1: KeySchedule, mode_base (0x00), no PSK (so psk_id_hash is the same every time).
+const PSK_ID_HASH = labeledExtract(HPKE_SUITE, new Uint8Array(), 'psk_id_hash', new Uint8Array());
 function keySchedule(sharedSecret: Uint8Array, info: Uint8Array): Context {
-  const pskIdHash = labeledExtract(HPKE_SUITE, new Uint8Array(), 'psk_id_hash', new Uint8Array());
   const infoHash = labeledExtract(HPKE_SUITE, new Uint8Array(), 'info_hash', info);
-  const ctx = concat(new Uint8Array([0]), pskIdHash, infoHash);
+  const ctx = concat(new Uint8Array([0]), PSK_ID_HASH, infoHash);
   const secret = labeledExtract(HPKE_SUITE, sharedSecret, 'secret', new Uint8Array());
   return {
     key: labeledExpand(HPKE_SUITE, secret, 'key', ctx, HPKE_NK),

@@ -1,13 +1,15 @@
 // A ts-mls CiphersuiteImpl for MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519 backed by node:crypto: synchronous
 // SHA-256, HMAC and HKDF, X25519 and Ed25519 KeyObjects, AES-128-GCM — no WebCrypto key import per operation,
 // which is where ts-mls's default provider spends most of its time.
-import { randomBytes, sign as edSign, verify as edVerify, generateKeyPairSync, timingSafeEqual } from 'node:crypto';
+import { randomFillSync, sign as edSign, verify as edVerify, timingSafeEqual } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import type { CiphersuiteImpl, Hpke, PrivateKey, PublicKey } from 'ts-mls';
 import { getCiphersuiteFromName } from 'ts-mls';
 import { CryptoError } from 'ts-mls/mlsError.js';
 import { HASH_LEN, hkdfExpand, hkdfExtract, hmacSha256, sha256 } from './hkdf.node.js';
-import { privateKeyFrom, publicKeyFrom } from './der.node.js';
+import { pkcs8PrivateKey, privateKeyFrom, publicKeyFrom, rawPublicKey } from './der.node.js';
 import * as hpke from './hpke.node.js';
+import { pooledSeal } from './hpke-seal-pool.node.js';
 
 const SUITE = 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519' as const;
 
@@ -28,7 +30,11 @@ const nodeHpke: Hpke = {
   keyLength: hpke.HPKE_NK,
   nonceLength: hpke.HPKE_NN,
   async seal(publicKey, plaintext, info, aad) {
-    return wrap('HPKE seal', () => hpke.seal(fromKey(publicKey), info, aad ?? new Uint8Array(), plaintext));
+    try {
+      return await pooledSeal(fromKey(publicKey), info, aad ?? new Uint8Array(), plaintext);
+    } catch (err) {
+      throw new CryptoError(`HPKE seal: ${(err as Error).message}`);
+    }
   },
   async open(privateKey, kemOutput, ciphertext, info, aad) {
     return wrap('HPKE open', () => hpke.open(fromKey(privateKey), kemOutput, info, aad ?? new Uint8Array(), ciphertext));
@@ -67,17 +73,48 @@ const nodeHpke: Hpke = {
   },
 };
 
-/** Ed25519 private keys come as 32 raw bytes or as PKCS#8 (what WebCrypto's keygen exports); both are accepted. */
-const signKeys = new Map<string, ReturnType<typeof privateKeyFrom>>();
-function signKey(k: Uint8Array) {
-  const id = Buffer.from(k).toString('base64');
-  let key = signKeys.get(id);
-  if (!key) {
-    key = privateKeyFrom('ed25519', k);
-    if (signKeys.size > 64) signKeys.clear();
-    signKeys.set(id, key);
+/**
+ * KeyObjects for Ed25519 keys, by key bytes: importing costs about as much as the rest of an AES-GCM message, and a
+ * group signs with one key and verifies a handful of members' keys over and over. Bounded; cleared when full.
+ */
+class KeyCache {
+  private readonly keys = new Map<string, KeyObject>();
+  constructor(
+    private readonly max: number,
+    private readonly make: (k: Uint8Array) => KeyObject,
+  ) {}
+  get(k: Uint8Array): KeyObject {
+    const id = Buffer.from(k.buffer, k.byteOffset, k.byteLength).toString('latin1');
+    let key = this.keys.get(id);
+    if (!key) {
+      key = this.make(k);
+      if (this.keys.size >= this.max) this.keys.clear();
+      this.keys.set(id, key);
+    }
+    return key;
   }
-  return key;
+}
+/** Ed25519 private keys come as 32 raw bytes or as PKCS#8 (what WebCrypto's keygen exports); both are accepted. */
+const signKeys = new KeyCache(64, (k) => privateKeyFrom('ed25519', k));
+const verifyKeys = new KeyCache(4096, (k) => publicKeyFrom('ed25519', k));
+
+/**
+ * Random bytes from a pool refilled 4 KiB at a time: ts-mls asks for 4 bytes (the reuse guard) per message, and a
+ * small randomFillSync costs about as much as a large one. Every byte is handed out once, as a copy.
+ */
+const POOL_SIZE = 4096;
+const pool = new Uint8Array(POOL_SIZE);
+let poolOffset = POOL_SIZE;
+function randomBytes(n: number): Uint8Array {
+  if (n > POOL_SIZE / 4) return new Uint8Array(randomFillSync(new Uint8Array(n)));
+  if (poolOffset + n > POOL_SIZE) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const out = pool.slice(poolOffset, poolOffset + n);
+  pool.fill(0, poolOffset, poolOffset + n);
+  poolOffset += n;
+  return out;
 }
 
 export function nodeCiphersuite(): CiphersuiteImpl {
@@ -106,28 +143,27 @@ export function nodeCiphersuite(): CiphersuiteImpl {
     },
     signature: {
       async sign(key, message) {
-        return new Uint8Array(edSign(null, message, signKey(key)));
+        return new Uint8Array(edSign(null, message, signKeys.get(key)));
       },
       async verify(publicKey, message, signature) {
         if (publicKey.length !== 32 || signature.length !== 64) return false;
         try {
-          return edVerify(null, message, publicKeyFrom('ed25519', publicKey), signature);
+          return edVerify(null, message, verifyKeys.get(publicKey), signature);
         } catch {
           return false;
         }
       },
       async keygen() {
-        const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-        const der = publicKey.export({ format: 'der', type: 'spki' });
+        // 32 random bytes are an Ed25519 private key (RFC 8032 §5.1.5); not generateKeyPairSync (see hpke.generate).
+        const raw = randomBytes(32);
+        const publicKey = rawPublicKey(privateKeyFrom('ed25519', raw));
         // PKCS#8, like ts-mls's WebCrypto keygen, so keys stay usable with either provider.
-        return { signKey: new Uint8Array(privateKey.export({ format: 'der', type: 'pkcs8' })), publicKey: new Uint8Array(der.subarray(der.length - 32)) };
+        return { signKey: pkcs8PrivateKey('ed25519', raw), publicKey };
       },
     },
     hpke: nodeHpke,
     rng: {
-      randomBytes(n) {
-        return new Uint8Array(randomBytes(n));
-      },
+      randomBytes,
     },
   };
 }

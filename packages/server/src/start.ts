@@ -1,12 +1,12 @@
 // Starting a server from a data folder: open (and migrate) the SQLite store, create the server key and the admin
 // token on first start, listen. This is what `sealpost server` and `npm start` run.
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { SealpostError, parseDomain } from '@sealpost/protocol';
-import { nodeCiphersuite } from '@sealpost/crypto';
+import { nodeCiphersuite, pkcs8PrivateKey } from '@sealpost/crypto';
 import { openSqliteStore } from './store/sqlite.js';
 import type { ServerStore } from './store/store.js';
 import { createLocalBus } from './bus/local.js';
@@ -111,7 +111,8 @@ export async function startServer(opts: StartOptions): Promise<StartedServer> {
   // The server's own signing key (for its role as MLS external sender and for key transparency).
   const keyFile = join(dataDir, 'server-key.pem');
   if (!existsSync(keyFile)) {
-    const { privateKey } = generateKeyPairSync('ed25519');
+    // 32 random bytes as an Ed25519 key (not generateKeyPairSync: see generate() in @sealpost/crypto's hpke).
+    const privateKey = createPrivateKey({ key: Buffer.from(pkcs8PrivateKey('ed25519', randomBytes(32))), format: 'der', type: 'pkcs8' });
     writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   }
 

@@ -1,0 +1,153 @@
+// HPKE seals on a worker thread when a commit makes many at once. A key-update (or add) commit in a group of n
+// members encrypts its path secrets to about n−1 recipients — ~60 µs of X25519 key generation and DH each, ~60 ms at
+// 1,000 members — and ts-mls issues them all together (Promise.all), then waits. The seals asked for in one turn of
+// the event loop are collected; a small batch is sealed in-thread, a large one is split between this thread and the
+// workers (one per spare core). Each seal uses a fresh ephemeral key drawn from node:crypto in the thread that makes
+// it; what crosses to a worker is the recipient's public key, the info and the plaintext (a path secret), which never
+// leave the process. The workers start on first use, are unreferenced while idle and end with the process.
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { seal, type HpkeKey } from './hpke.node.js';
+
+/** Below this many seals in one turn, the round trip to a worker costs more than it saves. */
+export const POOL_THRESHOLD = 48;
+
+export interface SealJob {
+  pub: Uint8Array;
+  info: Uint8Array;
+  aad: Uint8Array;
+  pt: Uint8Array;
+}
+export interface Sealed {
+  enc: Uint8Array;
+  ct: Uint8Array;
+}
+
+/** The compiled worker next to this module; when tests run the TypeScript sources, the built one in dist/. */
+function workerScript(): URL | undefined {
+  const built = new URL('./hpke-seal-worker.node.js', import.meta.url);
+  if (import.meta.url.endsWith('.js') && existsSync(fileURLToPath(built))) return built;
+  const dist = new URL('../dist/hpke-seal-worker.node.js', import.meta.url);
+  return existsSync(fileURLToPath(dist)) ? dist : undefined;
+}
+
+/** Posting a view clones its whole buffer (a decoded message can be megabytes): send exactly the bytes. */
+const own = (b: Uint8Array) => (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : b.slice());
+
+interface Pending {
+  job: SealJob;
+  key: HpkeKey;
+  resolve: (s: Sealed) => void;
+  reject: (e: Error) => void;
+}
+
+class SealPool {
+  private queue: Pending[] = [];
+  private scheduled = false;
+  private workers: Worker[] | undefined;
+  private broken = false;
+  private nextId = 0;
+  private readonly waiting = new Map<number, Pending[]>();
+  readonly counts = { inThread: 0, inWorkers: 0 };
+
+  constructor(private readonly threads = Math.max(availableParallelism() - 1, 1)) {}
+
+  seal(key: HpkeKey, info: Uint8Array, aad: Uint8Array, pt: Uint8Array): Promise<Sealed> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ key, job: { pub: own(key.pub), info: own(info), aad: own(aad), pt: own(pt) }, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        // After the current turn's promise callbacks: by then ts-mls has asked for every seal of the commit.
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const batch = this.queue;
+    this.queue = [];
+    const workers = batch.length >= POOL_THRESHOLD ? this.start() : [];
+    // This thread takes an equal share: it would otherwise only wait.
+    const per = Math.ceil(batch.length / (workers.length + 1));
+    workers.forEach((w, i) => {
+      const part = batch.slice((i + 1) * per, (i + 2) * per);
+      if (part.length === 0) return;
+      const id = this.nextId++;
+      this.waiting.set(id, part);
+      w.ref();
+      this.counts.inWorkers += part.length;
+      w.postMessage({ id, jobs: part.map((p) => p.job) });
+    });
+    const mine = workers.length > 0 ? batch.slice(0, per) : batch;
+    this.counts.inThread += mine.length;
+    for (const p of mine) {
+      try {
+        p.resolve(seal(p.key, p.job.info, p.job.aad, p.job.pt));
+      } catch (err) {
+        p.reject(err as Error);
+      }
+    }
+  }
+
+  private start(): Worker[] {
+    if (this.workers || this.broken) return this.workers ?? [];
+    const script = workerScript();
+    if (!script) {
+      this.broken = true; // an unbuilt checkout: seal in-thread
+      return [];
+    }
+    this.workers = [];
+    for (let i = 0; i < this.threads; i++) {
+      const w = new Worker(script, { execArgv: [] });
+      w.unref();
+      w.on('message', (m: { id: number; results: (Sealed | { error: string })[] }) => {
+        const part = this.waiting.get(m.id);
+        this.waiting.delete(m.id);
+        if (this.waiting.size === 0) for (const x of this.workers ?? []) x.unref();
+        part?.forEach((p, i) => {
+          const r = m.results[i];
+          if (r && 'enc' in r) p.resolve({ enc: new Uint8Array(r.enc), ct: new Uint8Array(r.ct) });
+          else p.reject(new Error(r?.error ?? 'HPKE seal: no answer from the worker'));
+        });
+      });
+      w.on('error', (err) => this.fail(err));
+      w.on('exit', () => this.fail(new Error('HPKE: a seal worker thread exited')));
+      this.workers.push(w);
+    }
+    return this.workers;
+  }
+
+  /** A worker died: what it held is sealed in-thread instead (nothing is lost), and later batches stay in-thread. */
+  private fail(err: Error): void {
+    if (this.broken) return;
+    this.broken = true;
+    const workers = this.workers ?? [];
+    this.workers = undefined;
+    for (const w of workers) void w.terminate();
+    const held = [...this.waiting.values()].flat();
+    this.waiting.clear();
+    for (const p of held) {
+      try {
+        p.resolve(seal(p.key, p.job.info, p.job.aad, p.job.pt));
+      } catch {
+        p.reject(err);
+      }
+    }
+  }
+}
+
+const pool = new SealPool();
+
+/** RFC 9180 single-shot seal, batched with the other seals of this turn (see the top of this file). */
+export function pooledSeal(key: HpkeKey, info: Uint8Array, aad: Uint8Array, pt: Uint8Array): Promise<Sealed> {
+  return pool.seal(key, info, aad, pt);
+}
+
+
+/** How many seals were made in this thread and on workers since the process started (for tests and benchmarks). */
+export function sealPoolCounts(): { inThread: number; inWorkers: number } {
+  return { ...pool.counts };
+}
