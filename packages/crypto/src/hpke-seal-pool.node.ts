@@ -1,6 +1,6 @@
 // HPKE seals on a worker thread when a commit makes many at once. A key-update (or add) commit in a group of n
-// members encrypts its path secrets to about n−1 recipients — ~60 µs of X25519 key generation and DH each, ~60 ms at
-// 1,000 members — and ts-mls issues them all together (Promise.all), then waits. The seals asked for in one turn of
+// members encrypts its path secrets to about n−1 recipients — ~100 µs each (a fresh X25519 key, one DH, the key
+// schedule), ~100 ms at 1,000 members — and ts-mls issues them all together (Promise.all), then waits. The seals asked for in one turn of
 // the event loop are collected; a small batch is sealed in-thread, a large one is split between this thread and the
 // workers (one per spare core). Each seal uses a fresh ephemeral key drawn from node:crypto in the thread that makes
 // it; what crosses to a worker is the recipient's public key, the info and the plaintext (a path secret), which never
@@ -145,7 +145,6 @@ const pool = new SealPool();
 export function pooledSeal(key: HpkeKey, info: Uint8Array, aad: Uint8Array, pt: Uint8Array): Promise<Sealed> {
   return pool.seal(key, info, aad, pt);
 }
-
 
 /** How many seals were made in this thread and on workers since the process started (for tests and benchmarks). */
 export function sealPoolCounts(): { inThread: number; inWorkers: number } {

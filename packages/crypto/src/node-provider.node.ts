@@ -1,8 +1,7 @@
 // A ts-mls CiphersuiteImpl for MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519 backed by node:crypto: synchronous
 // SHA-256, HMAC and HKDF, X25519 and Ed25519 KeyObjects, AES-128-GCM — no WebCrypto key import per operation,
 // which is where ts-mls's default provider spends most of its time.
-import { randomFillSync, sign as edSign, verify as edVerify, timingSafeEqual } from 'node:crypto';
-import type { KeyObject } from 'node:crypto';
+import { randomFillSync, sign as edSign, verify as edVerify, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { CiphersuiteImpl, Hpke, PrivateKey, PublicKey } from 'ts-mls';
 import { getCiphersuiteFromName } from 'ts-mls';
 import { CryptoError } from 'ts-mls/mlsError.js';
