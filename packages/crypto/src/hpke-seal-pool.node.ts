@@ -1,10 +1,11 @@
 // HPKE seals on a worker thread when a commit makes many at once. A key-update (or add) commit in a group of n
 // members encrypts its path secrets to about n−1 recipients — ~100 µs each (a fresh X25519 key, one DH, the key
-// schedule), ~100 ms at 1,000 members — and ts-mls issues them all together (Promise.all), then waits. The seals asked for in one turn of
-// the event loop are collected; a small batch is sealed in-thread, a large one is split between this thread and the
-// workers (one per spare core). Each seal uses a fresh ephemeral key drawn from node:crypto in the thread that makes
-// it; what crosses to a worker is the recipient's public key, the info and the plaintext (a path secret), which never
-// leave the process. The workers start on first use, are unreferenced while idle and end with the process.
+// schedule), ~100 ms at 1,000 members — and ts-mls issues them all together (Promise.all), then waits. The seals
+// asked for in one turn of the event loop are collected; a small batch is sealed in-thread, a large one is split
+// between this thread and the workers (one per spare core). Each seal uses a fresh ephemeral key drawn from
+// node:crypto in the thread that makes it; what crosses to a worker is the recipient's public key, the info and the
+// plaintext (a path secret), which never leave the process. The workers start on first use, are unreferenced while
+// idle and end with the process.
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
