@@ -3,4 +3,4 @@ export { nodeCiphersuite } from './node-provider.node.js';
 export { sealPoolCounts } from './hpke-seal-pool.node.js';
 export { sha256Native } from './sha256.node.js';
 export { x25519WithScalar } from './x25519.node.js';
-export { pkcs8PrivateKey } from './der.node.js';
+export { privateKeyFrom } from './der.node.js';

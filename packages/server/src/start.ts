@@ -1,12 +1,12 @@
 // Starting a server from a data folder: open (and migrate) the SQLite store, create the server key and the admin
 // token on first start, listen. This is what `sealpost server` and `npm start` run.
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createPrivateKey, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { SealpostError, parseDomain } from '@sealpost/protocol';
-import { nodeCiphersuite, pkcs8PrivateKey } from '@sealpost/crypto';
+import { nodeCiphersuite, privateKeyFrom } from '@sealpost/crypto';
 import { openSqliteStore } from './store/sqlite.js';
 import type { ServerStore } from './store/store.js';
 import { createLocalBus } from './bus/local.js';
@@ -112,7 +112,7 @@ export async function startServer(opts: StartOptions): Promise<StartedServer> {
   const keyFile = join(dataDir, 'server-key.pem');
   if (!existsSync(keyFile)) {
     // 32 random bytes as an Ed25519 key (not generateKeyPairSync: see generate() in @sealpost/crypto's hpke).
-    const privateKey = createPrivateKey({ key: Buffer.from(pkcs8PrivateKey('ed25519', randomBytes(32))), format: 'der', type: 'pkcs8' });
+    const privateKey = privateKeyFrom('ed25519', randomBytes(32));
     writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   }
 
