@@ -40,10 +40,6 @@ export function rawPublicKey(key: KeyObject): Uint8Array {
   return new Uint8Array(Buffer.from(pub.export({ format: 'jwk' }).x as string, 'base64url'));
 }
 
-export function rawPrivateKey(key: KeyObject): Uint8Array {
-  return new Uint8Array(Buffer.from(key.export({ format: 'jwk' }).d as string, 'base64url'));
-}
-
 // RFC 7748 §6.1: Alice's key pair. Proves at load that the public key comes from `d`, not from the placeholder.
 const alice = privateKeyFrom('x25519', Buffer.from('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a', 'hex'));
 if (Buffer.from(rawPublicKey(alice)).toString('hex') !== '8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a') {

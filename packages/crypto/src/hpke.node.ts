@@ -1,9 +1,10 @@
 // HPKE (RFC 9180), base mode, for one suite: DHKEM(X25519, HKDF-SHA256) / HKDF-SHA256 / AES-128-GCM (0x0020,
-// 0x0001, 0x0001) — the HPKE of MLS ciphersuite 0x0001. Composed over node:crypto primitives only; checked against
-// the MLS interop vectors and differentially against @hpke/core (hpke.node.test.ts).
-import { createCipheriv, createDecipheriv, diffieHellman, randomBytes, type KeyObject } from 'node:crypto';
+// 0x0001, 0x0001) — the HPKE of MLS ciphersuite 0x0001. Composed over node:crypto's HMAC and AES-GCM and X25519
+// from x25519.node.ts (libsodium or node:crypto); checked against the MLS interop vectors and differentially against
+// @hpke/core (hpke.node.test.ts).
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { HASH_LEN, hkdfExpand, hkdfExtract } from './hkdf.node.js';
-import { privateKeyFrom, publicKeyFrom, rawPrivateKey, rawPublicKey } from './der.node.js';
+import { x25519 } from './x25519.node.js';
 
 const te = new TextEncoder();
 const KEM_ID = 0x0020;
@@ -40,34 +41,30 @@ function labeledExpand(suite: Uint8Array, prk: Uint8Array, label: string, info: 
 /** An X25519 key as HPKE uses it; opaque to ts-mls, which only hands it back to this module. */
 export interface HpkeKey {
   readonly type: 'private' | 'public';
-  readonly key: KeyObject;
   /** Raw public key (32 bytes). */
   readonly pub: Uint8Array;
+  /** Raw private key (32 bytes); private keys only. */
+  readonly sk?: Uint8Array;
 }
 
 export function importPrivate(raw: Uint8Array): HpkeKey {
   if (raw.length !== NSK) throw new Error(`X25519 private key: expected ${NSK} bytes, got ${raw.length}`);
-  const key = privateKeyFrom('x25519', raw);
-  return { type: 'private', key, pub: rawPublicKey(key) };
-}
-
-/** A public key is turned into a KeyObject only when used here: seals handed to a worker never need it. */
-class LazyPublicKey implements HpkeKey {
-  readonly type = 'public';
-  private object: KeyObject | undefined;
-  constructor(readonly pub: Uint8Array) {}
-  get key(): KeyObject {
-    return (this.object ??= publicKeyFrom('x25519', this.pub));
-  }
+  const sk = new Uint8Array(raw);
+  return { type: 'private', sk, pub: x25519.publicKey(sk) };
 }
 
 export function importPublic(raw: Uint8Array): HpkeKey {
   if (raw.length !== 32) throw new Error(`x25519 public key: expected 32 bytes, got ${raw.length}`);
-  return new LazyPublicKey(new Uint8Array(raw));
+  return { type: 'public', pub: new Uint8Array(raw) };
+}
+
+function secretOf(k: HpkeKey): Uint8Array {
+  if (!k.sk) throw new Error('X25519: a public key was given where a private key is needed');
+  return k.sk;
 }
 
 export function exportPrivate(k: HpkeKey): Uint8Array {
-  return rawPrivateKey(k.key);
+  return new Uint8Array(secretOf(k));
 }
 
 /**
@@ -88,13 +85,6 @@ export function deriveKeyPair(ikm: Uint8Array): { privateKey: HpkeKey; publicKey
   return { privateKey, publicKey: importPublic(privateKey.pub) };
 }
 
-function dh(priv: KeyObject, pub: KeyObject): Uint8Array {
-  const out = new Uint8Array(diffieHellman({ privateKey: priv, publicKey: pub }));
-  // RFC 9180 §7.1.4: an all-zero X25519 output (a small-order public key) must be rejected.
-  if (out.every((b) => b === 0)) throw new Error('X25519: all-zero shared secret');
-  return out;
-}
-
 // RFC 9180 §4.1: ExtractAndExpand.
 function extractAndExpand(dhOut: Uint8Array, kemContext: Uint8Array): Uint8Array {
   const prk = labeledExtract(KEM_SUITE, new Uint8Array(), 'eae_prk', dhOut);
@@ -104,11 +94,11 @@ function extractAndExpand(dhOut: Uint8Array, kemContext: Uint8Array): Uint8Array
 function encap(pkR: HpkeKey): { sharedSecret: Uint8Array; enc: Uint8Array } {
   const e = generate();
   const enc = e.publicKey.pub;
-  return { sharedSecret: extractAndExpand(dh(e.privateKey.key, pkR.key), concat(enc, pkR.pub)), enc };
+  return { sharedSecret: extractAndExpand(x25519.sharedSecret(secretOf(e.privateKey), pkR.pub), concat(enc, pkR.pub)), enc };
 }
 
 function decap(enc: Uint8Array, skR: HpkeKey): Uint8Array {
-  return extractAndExpand(dh(skR.key, publicKeyFrom('x25519', enc)), concat(enc, skR.pub));
+  return extractAndExpand(x25519.sharedSecret(secretOf(skR), enc), concat(enc, skR.pub));
 }
 
 interface Context {

@@ -1,4 +1,4 @@
-// @sealpost/crypto: fast MLS crypto for Node (node:crypto). Browsers use ts-mls's WebCrypto-backed provider.
+// @sealpost/crypto: fast MLS crypto for Node (node:crypto, and libsodium where its addon loads). Browsers use ts-mls's WebCrypto-backed provider.
 export { nodeCiphersuite } from './node-provider.node.js';
 export { sealPoolCounts } from './hpke-seal-pool.node.js';
 export { sha256Native } from './sha256.node.js';

@@ -1,12 +1,14 @@
-// A ts-mls CiphersuiteImpl for MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519 backed by node:crypto: synchronous
-// SHA-256, HMAC and HKDF, X25519 and Ed25519 KeyObjects, AES-128-GCM — no WebCrypto key import per operation,
-// which is where ts-mls's default provider spends most of its time.
-import { randomFillSync, sign as edSign, verify as edVerify, timingSafeEqual, type KeyObject } from 'node:crypto';
+// A ts-mls CiphersuiteImpl for MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519 on native code: synchronous SHA-256,
+// HMAC, HKDF and AES-128-GCM from node:crypto — no WebCrypto key import per operation, which is where ts-mls's
+// default provider spends most of its time — and Ed25519 and X25519 from libsodium where its addon loads, else from
+// node:crypto (ed25519.node.ts, x25519.node.ts).
+import { randomFillSync, timingSafeEqual } from 'node:crypto';
 import type { CiphersuiteImpl, Hpke, PrivateKey, PublicKey } from 'ts-mls';
 import { getCiphersuiteFromName } from 'ts-mls';
 import { CryptoError } from 'ts-mls/mlsError.js';
 import { HASH_LEN, hkdfExpand, hkdfExtract, hmacSha256, sha256 } from './hkdf.node.js';
-import { pkcs8PrivateKey, privateKeyFrom, publicKeyFrom, rawPublicKey } from './der.node.js';
+import { pkcs8PrivateKey, privateKeyFrom, rawPublicKey } from './der.node.js';
+import { ed25519 } from './ed25519.node.js';
 import * as hpke from './hpke.node.js';
 import { pooledSeal } from './hpke-seal-pool.node.js';
 
@@ -73,31 +75,6 @@ const nodeHpke: Hpke = {
 };
 
 /**
- * KeyObjects for Ed25519 keys, by key bytes: importing costs about as much as the rest of an AES-GCM message, and a
- * group signs with one key and verifies a handful of members' keys over and over. Bounded; cleared when full.
- */
-class KeyCache {
-  private readonly keys = new Map<string, KeyObject>();
-  constructor(
-    private readonly max: number,
-    private readonly make: (k: Uint8Array) => KeyObject,
-  ) {}
-  get(k: Uint8Array): KeyObject {
-    const id = Buffer.from(k.buffer, k.byteOffset, k.byteLength).toString('latin1');
-    let key = this.keys.get(id);
-    if (!key) {
-      key = this.make(k);
-      if (this.keys.size >= this.max) this.keys.clear();
-      this.keys.set(id, key);
-    }
-    return key;
-  }
-}
-/** Ed25519 private keys come as 32 raw bytes or as PKCS#8 (what WebCrypto's keygen exports); both are accepted. */
-const signKeys = new KeyCache(64, (k) => privateKeyFrom('ed25519', k));
-const verifyKeys = new KeyCache(4096, (k) => publicKeyFrom('ed25519', k));
-
-/**
  * Random bytes from a pool refilled 4 KiB at a time: ts-mls asks for 4 bytes (the reuse guard) per message, and a
  * small randomFillSync costs about as much as a large one. Every byte is handed out once, as a copy.
  */
@@ -142,15 +119,10 @@ export function nodeCiphersuite(): CiphersuiteImpl {
     },
     signature: {
       async sign(key, message) {
-        return new Uint8Array(edSign(null, message, signKeys.get(key)));
+        return wrap('Ed25519 sign', () => ed25519.sign(key, message));
       },
       async verify(publicKey, message, signature) {
-        if (publicKey.length !== 32 || signature.length !== 64) return false;
-        try {
-          return edVerify(null, message, verifyKeys.get(publicKey), signature);
-        } catch {
-          return false;
-        }
+        return ed25519.verify(publicKey, message, signature);
       },
       async keygen() {
         // 32 random bytes are an Ed25519 private key (RFC 8032 §5.1.5); not generateKeyPairSync (see hpke.generate).
