@@ -1,6 +1,7 @@
 // The Bus over NATS, for many server nodes. Each node subscribes to one subject of its own, sealpost.node.<id>
 // (per node, not per user), and records in the store which devices are connected to it. Publishing looks up the
-// recipients' nodes after the message is committed and sends each node one message for its devices.
+// recipients' nodes after the message is committed; the deliveries published in one turn of the event loop share
+// one lookup, and each node gets them in as few NATS messages as its size limits allow, in publishing order.
 // Ordering argument: a node records a device's presence before telling the device it is authenticated, and the
 // device fetches its queue only after that; a message committed later is looked up later and so finds the node.
 import { connect, type NatsConnection, type Subscription } from 'nats';
@@ -10,8 +11,36 @@ import type { Logger } from 'pino';
 import type { ServerStore } from '../store/store.js';
 import type { Bus, BusHandler } from './bus.js';
 
-const zPush = z.object({ items: z.array(z.object({ d: zDeviceId, i: zQueueItem }).strict()).max(10_000) }).strict();
+const MAX_PUSH_ITEMS = 10_000;
+const zPush = z.object({ items: z.array(z.object({ d: zDeviceId, i: zQueueItem }).strict()).max(MAX_PUSH_ITEMS) }).strict();
 const MAX_PUSH_BYTES = 64 * 1024 * 1024;
+/** A bound on what one item adds to a push beyond its payload (ids, numbers, CBOR framing). */
+const ITEM_OVERHEAD_BYTES = 512;
+
+type Delivery = { device: DeviceId; item: QueueItem };
+type PushItem = { d: DeviceId; i: QueueItem };
+
+/**
+ * Items cut into pushes of at most MAX_PUSH_ITEMS and about `maxBytes` each (an item larger than that goes alone;
+ * the NATS server refuses it if it exceeds its max_payload, and the device fetches it from its queue).
+ */
+export function splitPush(items: PushItem[], maxBytes: number): PushItem[][] {
+  const out: PushItem[][] = [];
+  let cur: PushItem[] = [];
+  let bytes = 0;
+  for (const it of items) {
+    const size = it.i.p.byteLength + ITEM_OVERHEAD_BYTES;
+    if (cur.length > 0 && (cur.length >= MAX_PUSH_ITEMS || bytes + size > maxBytes)) {
+      out.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(it);
+    bytes += size;
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}
 
 export interface NatsBusOptions {
   url: string;
@@ -45,25 +74,52 @@ export async function createNatsBus(opts: NatsBusOptions): Promise<Bus & { nodeI
     },
   });
 
+  // Deliveries published in this turn of the event loop, sent together in the next.
+  let pending: Delivery[] = [];
+  let flushing = false;
+  let closed = false;
+  const flushPending = () => {
+    flushing = false;
+    const batch = pending;
+    pending = [];
+    if (closed) return;
+    void pushRemote(batch).catch((err) => opts.log.warn({ err }, 'nats: push not sent (devices will fetch it from their queue)'));
+  };
+  async function pushRemote(batch: Delivery[]): Promise<void> {
+    const where = await opts.store.presenceOf([...new Set(batch.map((d) => d.device))]);
+    const nodesOf = new Map<DeviceId, string[]>();
+    for (const { device, node } of where) {
+      if (node !== nodeId) (nodesOf.get(device) ?? nodesOf.set(device, []).get(device)!).push(node);
+    }
+    const byNode = new Map<string, PushItem[]>();
+    for (const r of batch) {
+      for (const node of nodesOf.get(r.device) ?? []) (byNode.get(node) ?? byNode.set(node, []).get(node)!).push({ d: r.device, i: r.item });
+    }
+    const maxBytes = Math.min(nc.info?.max_payload ?? 1024 * 1024, MAX_PUSH_BYTES);
+    for (const [node, items] of byNode) {
+      for (const part of splitPush(items, maxBytes)) {
+        try {
+          nc.publish(subject(node), encodeCbor({ items: part }));
+        } catch (err) {
+          opts.log.warn({ err, node, items: part.length }, 'nats: push not sent (devices will fetch it from their queue)');
+        }
+      }
+    }
+  }
+
   return {
     nodeId,
     connection: nc,
     publish(deliveries) {
-      const remote: typeof deliveries = [];
       for (const d of deliveries) {
         if (subs.has(d.device)) deliverLocal(d.device, d.item);
-        remote.push(d);
+        // The device may also be connected to other nodes.
+        pending.push(d);
       }
-      if (remote.length === 0) return;
-      void (async () => {
-        const where = await opts.store.presenceOf([...new Set(remote.map((d) => d.device))]);
-        const byNode = new Map<string, { d: DeviceId; i: QueueItem }[]>();
-        for (const { device, node } of where) {
-          if (node === nodeId) continue;
-          for (const r of remote) if (r.device === device) (byNode.get(node) ?? byNode.set(node, []).get(node)!).push({ d: device, i: r.item });
-        }
-        for (const [node, items] of byNode) nc.publish(subject(node), encodeCbor({ items }));
-      })().catch((err) => opts.log.warn({ err }, 'nats: push not sent (devices will fetch it from their queue)'));
+      if (pending.length > 0 && !flushing) {
+        flushing = true;
+        setImmediate(flushPending);
+      }
     },
     async subscribe(device, handler) {
       let set = subs.get(device);
@@ -90,6 +146,7 @@ export async function createNatsBus(opts: NatsBusOptions): Promise<Bus & { nodeI
       };
     },
     async close() {
+      closed = true;
       sub.unsubscribe();
       subs.clear();
       await opts.store.clearPresence(nodeId).catch(() => {});

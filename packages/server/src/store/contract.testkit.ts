@@ -154,6 +154,36 @@ export function runStoreContract(name: string, open: () => Promise<ServerStore>)
       expect(await store.appendMessage({ conversation: c, sender: { device: b, user: bob }, epoch: 2, id: newMessageId(), payload: h(4), now: 9 })).toEqual({ kind: 'not-member' });
     });
 
+    it('acks sent together are each counted for their own device, once, and free the message when the last goes', async () => {
+      const a = await enrolled(alice);
+      const b = await enrolled(bob);
+      const carol = parseUserId('carol@localhost');
+      const d = await enrolled(carol);
+      const c = newConversationId();
+      await store.createConversation(c, a, 1);
+      const add = await store.appendCommit({ conversation: c, sender: { device: a, user: alice }, epoch: 0, id: newMessageId(), payload: h(1), welcome: h(2), add: [b, d], remove: [], now: 5 });
+      expect(add).toMatchObject({ kind: 'ok', epoch: 1 });
+      const m = await store.appendMessage({ conversation: c, sender: { device: a, user: alice }, epoch: 1, id: newMessageId(), payload: h(4), now: 7 });
+      if (m.kind !== 'ok') throw new Error();
+      const qb = await store.fetchQueue(b, 0, 10);
+      const qd = await store.fetchQueue(d, 0, 10);
+      expect(qb).toHaveLength(2);
+      expect(qd).toHaveLength(2);
+      // Same turn of the event loop: b's items, d's items, d naming b's items (not its own), b again (already gone).
+      const counts = await Promise.all([
+        store.ack(b, qb.map((i) => i.seq)),
+        store.ack(d, [...qd.map((i) => i.seq), ...qb.map((i) => i.seq)]),
+        store.ack(b, [qb[1]!.seq, qb[1]!.seq]),
+      ]);
+      expect(counts).toEqual([2, 2, 0]);
+      expect(await store.queueDepth()).toBe(0);
+      // Nothing refers to the message any more, so a fetch finds nothing and a new message still flows.
+      expect(await store.fetchQueue(b, 0, 10)).toEqual([]);
+      const again = await store.appendMessage({ conversation: c, sender: { device: a, user: alice }, epoch: 1, id: newMessageId(), payload: h(5), now: 8 });
+      expect(again).toMatchObject({ kind: 'ok', duplicate: false });
+      expect(await store.fetchQueue(d, 0, 10)).toHaveLength(1);
+    });
+
     it('refuses commits that add members twice or remove strangers', async () => {
       const a = await enrolled(alice);
       const c = newConversationId();
@@ -234,6 +264,31 @@ export function runStoreContract(name: string, open: () => Promise<ServerStore>)
       // what keeps a sender's order); each is stored exactly once.
       const queued = (await store.fetchQueue(b, 0, 1000)).filter((i) => i.k === 'app').map((i) => i.id as string);
       expect([...queued].sort()).toEqual([...ids].sort());
+    });
+    it('appends arriving together to two conversations keep their arrival order; bad ones fail alone', async () => {
+      const a = await enrolled(alice);
+      const b = await enrolled(bob);
+      const c1 = newConversationId();
+      const c2 = newConversationId();
+      for (const c of [c1, c2]) {
+        await store.createConversation(c, a, 1);
+        await store.appendCommit({ conversation: c, sender: { device: a, user: alice }, epoch: 0, id: newMessageId(), payload: h(1), welcome: h(2), add: [b], remove: [], now: 2 });
+      }
+      const eve = await enrolled(parseUserId('eve@localhost'));
+      const ids = Array.from({ length: 100 }, () => newMessageId());
+      const results = await Promise.all([
+        ...ids.map((id, i) => store.appendMessage({ conversation: i % 2 ? c2 : c1, sender: { device: i % 3 ? a : b, user: i % 3 ? alice : bob }, epoch: 1, id, payload: h(i), now: 3 })),
+        store.appendMessage({ conversation: c1, sender: { device: eve, user: parseUserId('eve@localhost') }, epoch: 1, id: newMessageId(), payload: h(3), now: 3 }),
+        store.appendMessage({ conversation: c2, sender: { device: a, user: alice }, epoch: 0, id: newMessageId(), payload: h(3), now: 3 }),
+        store.appendMessage({ conversation: newConversationId(), sender: { device: a, user: alice }, epoch: 0, id: newMessageId(), payload: h(3), now: 3 }),
+      ]);
+      expect(results.slice(0, 100).every((r) => r.kind === 'ok' && !r.duplicate && r.deliveries.length === 1)).toBe(true);
+      expect(results.slice(100)).toEqual([{ kind: 'not-member' }, { kind: 'epoch-conflict', epoch: 1 }, { kind: 'not-found' }]);
+      // Each recipient's queue holds the messages meant for it in the order they arrived.
+      const fromA = (await store.fetchQueue(b, 0, 1000)).filter((i) => i.k === 'app').map((i) => i.id as string);
+      const fromB = (await store.fetchQueue(a, 0, 1000)).filter((i) => i.k === 'app').map((i) => i.id as string);
+      expect(fromA).toEqual(ids.filter((_id, i) => i % 3 !== 0));
+      expect(fromB).toEqual(ids.filter((_id, i) => i % 3 === 0));
     });
     it('revokes devices: sessions, KeyPackages and queue go, members get a removal notice, the list advances', async () => {
       const a = await enrolled(alice);
