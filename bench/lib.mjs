@@ -15,9 +15,9 @@ export function tempDir(prefix) {
   return mkdtempSync(join(tmpdir(), `sealpost-bench-${prefix}-`));
 }
 
-/** Start `sealpost server` in a child process on 127.0.0.1:0. */
-export async function startServer(extraArgs = []) {
-  const dir = tempDir('server');
+/** Start `sealpost server` in a child process on 127.0.0.1:0 (in a new data folder unless `opts.dataDir`). */
+export async function startServer(extraArgs = [], opts = {}) {
+  const dir = opts.dataDir ?? tempDir('server');
   // BENCH_SERVER_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile the server under load.
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, bin, 'server', '--data', dir, '--listen', '127.0.0.1:0', '--json', '--log-level', 'warn', ...extraArgs], {
@@ -43,6 +43,7 @@ export async function startServer(extraArgs = []) {
     url,
     pid: child.pid,
     adminToken: token,
+    dataDir: dir,
     async enroll(name) {
       const r = await admin.request('POST', '/v1/admin/users', { user: name }, { admin: token });
       const profile = tempDir(`profile-${name}`);
@@ -50,10 +51,11 @@ export async function startServer(extraArgs = []) {
       const client = await SealpostClient.enroll({ server: url, user: r.user, code: r.activationCode, profile });
       return { client, profile };
     },
-    async close() {
+    /** Stop the server; its data folder goes too unless `keepData`. */
+    async close({ keepData = false } = {}) {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
-      rmSync(dir, { recursive: true, force: true });
+      if (!keepData) rmSync(dir, { recursive: true, force: true });
       for (const p of profiles) rmSync(p, { recursive: true, force: true });
     },
   };
@@ -98,8 +100,8 @@ export function median(xs) {
 }
 
 export function printTable(rows, columns) {
-  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));
-  const line = (cells) => cells.map((c, i) => String(c).padEnd(widths[i])).join('  ');
+  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c] ?? '').length)));
+  const line = (cells) => cells.map((c, i) => String(c ?? '').padEnd(widths[i])).join('  ');
   console.log(line(columns));
   console.log(line(widths.map((w) => '-'.repeat(w))));
   for (const r of rows) console.log(line(columns.map((c) => r[c])));

@@ -413,8 +413,12 @@ export class PostgresStore implements ServerStore {
   private pendingAppends: { input: AppendInput; resolve: (r: AppendResult) => void; reject: (e: unknown) => void }[] = [];
 
   private async flushAppends(): Promise<void> {
-    // At most 500 messages per statement (each at most limits.maxFrameBytes); the rest go in the next turn.
-    const batch = this.pendingAppends.splice(0, 500);
+    // At most 500 messages and about 8 MiB of payload per statement; the rest go in the next turn.
+    let take = 0;
+    for (let bytes = 0; take < this.pendingAppends.length && take < 500 && bytes < 8 * 1024 * 1024; take++) {
+      bytes += this.pendingAppends[take]!.input.payload.byteLength;
+    }
+    const batch = this.pendingAppends.splice(0, take);
     if (this.pendingAppends.length > 0) setImmediate(() => void this.flushAppends());
     const inputs = batch.map((b) => b.input);
     let stored = new Map<string, Row>();
