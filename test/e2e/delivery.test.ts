@@ -1,5 +1,8 @@
-// Delivery guarantees a user notices: offline delivery in order, never twice, nothing lost to a client crash,
-// concurrent membership changes that converge, and live push.
+// Delivery guarantees a user notices: offline delivery in order, never twice, nothing lost to a client crash or to
+// queue items that become visible out of order across conversations, concurrent membership changes that converge,
+// and live push.
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SealpostClient } from '@sealpost/client';
 import { chats, startTestServer, watchChats, type TestServer } from '../helpers.js';
@@ -60,6 +63,37 @@ describe('offline delivery', () => {
     } finally {
       await bob.close();
     }
+  });
+});
+
+describe('queue items visible out of order across conversations', () => {
+  // With several nodes on PostgreSQL, two messages for one device from different conversations are stored by
+  // concurrent transactions: the one with the lower seq can commit, and so become visible, after the other. (Within
+  // a conversation this cannot happen: its row is locked until commit.) Here the server's own database is edited
+  // to produce exactly that: bob's queue row for alice's message is taken away and put back, with its seq, after
+  // carol's later message has been processed.
+  it('still delivers the message whose lower seq became visible later', async () => {
+    const alice = (await server.enroll('alice')).client;
+    const carol = (await server.enroll('carol')).client;
+    const bob = (await server.enroll('bob')).client;
+    const one = await alice.send({ to: ['bob@localhost'] }, 'a0');
+    const two = await carol.send({ to: ['bob@localhost'] }, 'c0');
+    expect(chats(await bob.sync()).map((m) => m.text).sort()).toEqual(['a0', 'c0']);
+
+    await alice.send({ conversation: one.conversation }, 'a1');
+    const db = new Database(join(server.dataDir, 'sealpost.db'));
+    try {
+      const late = db.prepare('SELECT seq, device, message FROM queue WHERE device = ? ORDER BY seq DESC LIMIT 1').get(bob.device) as { seq: number; device: string; message: number };
+      db.prepare('DELETE FROM queue WHERE seq = ?').run(late.seq);
+      await carol.send({ conversation: two.conversation }, 'c1');
+      expect(chats(await bob.sync()).map((m) => m.text)).toEqual(['c1']);
+      db.prepare('INSERT INTO queue (seq, device, message) VALUES (?, ?, ?)').run(late.seq, late.device, late.message);
+    } finally {
+      db.close();
+    }
+    expect(chats(await bob.sync()).map((m) => m.text)).toEqual(['a1']);
+    expect(chats(await bob.sync())).toEqual([]);
+    expect(bob.messages(one.conversation).map((m) => m.text)).toEqual(['a0', 'a1']);
   });
 });
 

@@ -1045,18 +1045,18 @@ export class SealpostClient {
     let welcomed = false;
     let failure: unknown;
     await this.tx(async () => {
-      let lastSeq = Number(this.store.getMetaText('last_seq') ?? 0);
       for (const item of items) {
-        // An item at or below last_seq was processed before a crash but not acked: just ack it.
-        if (item.seq > lastSeq) {
+        // An item at or below its conversation's mark was processed before a crash but not acked: just ack it.
+        // The mark is per conversation: the server orders a conversation's items by seq as they commit, but with
+        // several nodes a lower seq of another conversation can become visible after a higher one.
+        if (item.seq > this.store.lastSeq(item.c)) {
           try {
             await this.processItem(item);
           } catch (err) {
             failure = err;
             break;
           }
-          lastSeq = item.seq;
-          this.store.setMeta('last_seq', String(lastSeq));
+          this.store.setLastSeq(item.c, item.seq);
         }
         if (item.k === 'welcome') welcomed = true;
         acks.push(item.seq);

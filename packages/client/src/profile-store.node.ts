@@ -115,6 +115,12 @@ const migrations: string[] = [
     at INTEGER NOT NULL
   );
   `,
+  // 6: the highest queue seq processed, per conversation instead of one for the device: with several server nodes
+  // a lower seq of another conversation can become visible after a higher one, and the device-wide mark skipped it.
+  `
+  CREATE TABLE queue_marks (conversation TEXT PRIMARY KEY, last_seq INTEGER NOT NULL);
+  DELETE FROM meta WHERE key = 'last_seq';
+  `,
 ];
 
 /** Random, so two processes saving the same conversation never produce the same tag for different states. */
@@ -368,6 +374,15 @@ export class ProfileStore {
   setMeta(key: string, value: Uint8Array | string): void {
     const v = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
     this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, v);
+  }
+
+  /** The highest queue seq of this conversation already processed (0 if none). */
+  lastSeq(conversation: string): number {
+    const r = this.db.prepare('SELECT last_seq FROM queue_marks WHERE conversation = ?').get(conversation) as Row | undefined;
+    return r ? (r.last_seq as number) : 0;
+  }
+  setLastSeq(conversation: string, seq: number): void {
+    this.db.prepare('INSERT INTO queue_marks (conversation, last_seq) VALUES (?, ?) ON CONFLICT(conversation) DO UPDATE SET last_seq = excluded.last_seq').run(conversation, seq);
   }
 
   // ---- key packages ------------------------------------------------------------------------------------------
