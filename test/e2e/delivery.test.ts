@@ -97,6 +97,44 @@ describe('queue items visible out of order across conversations', () => {
   });
 });
 
+describe('profile upgrade', () => {
+  it('a profile from before the per-conversation marks does not process again what it processed but had not acked', async () => {
+    const alice = (await server.enroll('alice')).client;
+    const crashy = await server.enroll('bob', {
+      testHooks: {
+        beforeAck: () => {
+          throw new Error('simulated crash before ack');
+        },
+      },
+    });
+    const { conversation } = await alice.send({ to: ['bob@localhost'] }, 'first');
+    await expect(crashy.client.sync()).rejects.toThrow('simulated crash before ack');
+    await crashy.client.close();
+    // Turn the profile back into the previous format: one device-wide mark in meta, no queue_marks.
+    const db = new Database(join(crashy.profile, 'profile.db'));
+    try {
+      const { last_seq: mark } = db.prepare('SELECT last_seq FROM queue_marks WHERE conversation = ?').get(conversation) as { last_seq: number };
+      db.exec('DROP TABLE queue_marks');
+      db.prepare("INSERT INTO meta (key, value) VALUES ('last_seq', ?)").run(Buffer.from(String(mark)));
+      db.pragma('user_version = 5');
+    } finally {
+      db.close();
+    }
+    const warnings: string[] = [];
+    const bob = await SealpostClient.open(crashy.profile, { warn: (m) => warnings.push(m) });
+    try {
+      // Shown once (it was stored as unseen before the crash), and not processed again: no replay warning.
+      expect(chats(await bob.sync()).map((m) => m.text)).toEqual(['first']);
+      expect(warnings).toEqual([]);
+      await alice.send({ conversation }, 'second');
+      expect(chats(await bob.sync()).map((m) => m.text)).toEqual(['second']);
+      expect(bob.messages(conversation).map((m) => m.text)).toEqual(['first', 'second']);
+    } finally {
+      await bob.close();
+    }
+  });
+});
+
 describe('concurrent commits', () => {
   it('two members change the group in the same epoch: one wins, the other re-syncs and retries; no fork', async () => {
     // Both commits are made before either is sent: a barrier holds each one until both exist.

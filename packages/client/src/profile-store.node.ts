@@ -117,8 +117,11 @@ const migrations: string[] = [
   `,
   // 6: the highest queue seq processed, per conversation instead of one for the device: with several server nodes
   // a lower seq of another conversation can become visible after a higher one, and the device-wide mark skipped it.
+  // Each known conversation starts at the old mark, so nothing processed before the upgrade is processed again.
   `
   CREATE TABLE queue_marks (conversation TEXT PRIMARY KEY, last_seq INTEGER NOT NULL);
+  INSERT INTO queue_marks (conversation, last_seq)
+    SELECT c.id, CAST(CAST(m.value AS TEXT) AS INTEGER) FROM conversations c, meta m WHERE m.key = 'last_seq';
   DELETE FROM meta WHERE key = 'last_seq';
   `,
 ];
