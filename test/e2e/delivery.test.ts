@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SealpostClient } from '@sealpost/client';
+import type { QueueItem } from '@sealpost/protocol';
 import { chats, startTestServer, watchChats, type TestServer } from '../helpers.js';
 
 let server: TestServer;
@@ -97,8 +98,48 @@ describe('queue items visible out of order across conversations', () => {
   });
 });
 
+describe('pushes out of order', () => {
+  // Two nodes publish independently, so a device can be pushed a conversation's items in the other order. The
+  // client's internals are driven directly to deliver two real queue items that way.
+  it('processes each item once, whatever order it comes in, and forgets what was acked', async () => {
+    const alice = (await server.enroll('alice')).client;
+    const warnings: string[] = [];
+    const b = await server.enroll('bob', { warn: (m) => warnings.push(m) });
+    const bob = b.client;
+    const { conversation } = await alice.send({ to: ['bob@localhost'] }, 'a0');
+    expect(chats(await bob.sync()).map((m) => m.text)).toEqual(['a0']);
+    await alice.send({ conversation }, 'a1');
+    await alice.send({ conversation }, 'a2');
+
+    type Socket = { request(f: { t: 'fetch'; after: number; limit: number }): Promise<{ items: QueueItem[] }> };
+    const internals = bob as unknown as {
+      socket(): Promise<Socket>;
+      serial<T>(f: () => Promise<T>): Promise<T>;
+      processItems(s: Socket, items: QueueItem[]): Promise<void>;
+      store: { processedCount(): number };
+    };
+    const sock = await internals.socket();
+    const { items } = await sock.request({ t: 'fetch', after: 0, limit: 10 });
+    expect(items).toHaveLength(2);
+    await internals.serial(() => internals.processItems(sock, [items[1]!]));
+    await internals.serial(() => internals.processItems(sock, [items[0]!]));
+    // Pushed again (a second node's copy, or a fetch racing the ack): acked, not processed again.
+    await internals.serial(() => internals.processItems(sock, [items[0]!, items[1]!]));
+
+    expect(chats(await bob.sync()).map((m) => m.text).sort()).toEqual(['a1', 'a2']);
+    expect(warnings).toEqual([]);
+    expect(bob.messages(conversation).map((m) => m.text).sort()).toEqual(['a0', 'a1', 'a2']);
+    // Once the acks have reached the server, a full pass forgets the processed seqs (bounded wait for the acks).
+    for (let i = 0; i < 50 && internals.store.processedCount() > 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      await bob.sync();
+    }
+    expect(internals.store.processedCount()).toBe(0);
+  });
+});
+
 describe('profile upgrade', () => {
-  it('a profile from before the per-conversation marks does not process again what it processed but had not acked', async () => {
+  it('a profile from before the processed-seq table does not process again what it processed but had not acked', async () => {
     const alice = (await server.enroll('alice')).client;
     const crashy = await server.enroll('bob', {
       testHooks: {
@@ -113,8 +154,8 @@ describe('profile upgrade', () => {
     // Turn the profile back into the previous format: one device-wide mark in meta, no queue_marks.
     const db = new Database(join(crashy.profile, 'profile.db'));
     try {
-      const { last_seq: mark } = db.prepare('SELECT last_seq FROM queue_marks WHERE conversation = ?').get(conversation) as { last_seq: number };
-      db.exec('DROP TABLE queue_marks');
+      const { mark } = db.prepare('SELECT MAX(seq) AS mark FROM processed_seqs').get() as { mark: number };
+      db.exec('DROP TABLE processed_seqs');
       db.prepare("INSERT INTO meta (key, value) VALUES ('last_seq', ?)").run(Buffer.from(String(mark)));
       db.pragma('user_version = 5');
     } finally {

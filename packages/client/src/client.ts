@@ -165,6 +165,8 @@ const SELF_CHECK_INTERVAL_MS = 5 * 60_000;
 const KEY_PACKAGE_LOW_WATER = 10;
 const MAX_COMMIT_ATTEMPTS = 6;
 const MAX_SEND_ATTEMPTS = 6;
+/** Processed seqs remembered from pushes before a full pass over the queue is made to forget the acked ones. */
+const PROCESSED_SEQS_BEFORE_SYNC = 2000;
 /** Errors that mean "try again later", never "this message is bad". */
 const transientCodes = new Set(['SERVER_UNREACHABLE', 'UNAUTHENTICATED', 'PROTOCOL_ERROR', 'INTERNAL', 'RATE_LIMITED']);
 
@@ -1027,10 +1029,16 @@ export class SealpostClient {
   private async syncInternal(): Promise<void> {
     const sock = await this.socket();
     let after = 0;
+    const queued = new Set<number>();
     for (let round = 0; round < 10_000; round++) {
       const batch = await sock.request({ t: 'fetch', after, limit: limits.maxFetchBatch });
+      for (const item of batch.items) queued.add(item.seq);
       await this.processItems(sock, batch.items);
-      if (!batch.more || batch.items.length === 0) break;
+      if (!batch.more || batch.items.length === 0) {
+        // A complete pass over the queue: what is processed and no longer queued cannot come again.
+        this.store.forgetProcessedExcept(queued);
+        return;
+      }
       after = batch.items[batch.items.length - 1]!.seq;
     }
   }
@@ -1046,17 +1054,17 @@ export class SealpostClient {
     let failure: unknown;
     await this.tx(async () => {
       for (const item of items) {
-        // An item at or below its conversation's mark was processed before a crash but not acked: just ack it.
-        // The mark is per conversation: the server orders a conversation's items by seq as they commit, but with
-        // several nodes a lower seq of another conversation can become visible after a higher one.
-        if (item.seq > this.store.lastSeq(item.c)) {
+        // An item processed before (a crash before its ack, or pushed and then fetched): just ack it. Processed
+        // items are remembered by seq, not by a high-water mark: with several nodes a lower seq can become
+        // visible, or be pushed, after a higher one.
+        if (!this.store.wasProcessed(item.seq)) {
           try {
             await this.processItem(item);
           } catch (err) {
             failure = err;
             break;
           }
-          this.store.setLastSeq(item.c, item.seq);
+          this.store.markProcessed(item.seq);
         }
         if (item.k === 'welcome') welcomed = true;
         acks.push(item.seq);
@@ -1535,6 +1543,8 @@ export class SealpostClient {
                     try {
                       await this.processItems(sock, [item]);
                       if (item.k === 'remove') await this.applyRemovals();
+                      // Pushes only add to the processed seqs; a full pass over the queue now and then forgets them.
+                      if (this.store.processedCount() > PROCESSED_SEQS_BEFORE_SYNC) await this.syncInternal();
                       for (const m of this.store.takeUnseen()) onMessage(toReceived(m));
                     } catch (err) {
                       if (fatal(err)) return;

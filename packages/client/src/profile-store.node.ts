@@ -115,14 +115,12 @@ const migrations: string[] = [
     at INTEGER NOT NULL
   );
   `,
-  // 6: the highest queue seq processed, per conversation instead of one for the device: with several server nodes
-  // a lower seq of another conversation can become visible after a higher one, and the device-wide mark skipped it.
-  // Each known conversation starts at the old mark, so nothing processed before the upgrade is processed again.
+  // 6: which queue items were processed, by seq, instead of one device-wide high-water mark: with several server
+  // nodes a lower seq can become visible, or be pushed, after a higher one, and the mark skipped it. The old mark
+  // stays as a fixed floor: everything at or below it was processed by an earlier version.
   `
-  CREATE TABLE queue_marks (conversation TEXT PRIMARY KEY, last_seq INTEGER NOT NULL);
-  INSERT INTO queue_marks (conversation, last_seq)
-    SELECT c.id, CAST(CAST(m.value AS TEXT) AS INTEGER) FROM conversations c, meta m WHERE m.key = 'last_seq';
-  DELETE FROM meta WHERE key = 'last_seq';
+  CREATE TABLE processed_seqs (seq INTEGER PRIMARY KEY);
+  UPDATE meta SET key = 'processed_floor' WHERE key = 'last_seq';
   `,
 ];
 
@@ -379,13 +377,28 @@ export class ProfileStore {
     this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, v);
   }
 
-  /** The highest queue seq of this conversation already processed (0 if none). */
-  lastSeq(conversation: string): number {
-    const r = this.db.prepare('SELECT last_seq FROM queue_marks WHERE conversation = ?').get(conversation) as Row | undefined;
-    return r ? (r.last_seq as number) : 0;
+  /** Whether the queue item with this seq was processed (its effects are stored), whether or not it was acked. */
+  wasProcessed(seq: number): boolean {
+    if (seq <= Number(this.getMetaText('processed_floor') ?? 0)) return true;
+    return this.db.prepare('SELECT 1 FROM processed_seqs WHERE seq = ?').get(seq) !== undefined;
   }
-  setLastSeq(conversation: string, seq: number): void {
-    this.db.prepare('INSERT INTO queue_marks (conversation, last_seq) VALUES (?, ?) ON CONFLICT(conversation) DO UPDATE SET last_seq = excluded.last_seq').run(conversation, seq);
+  /** Record, in the caller's transaction, that the item with this seq was processed. */
+  markProcessed(seq: number): void {
+    this.db.prepare('INSERT OR IGNORE INTO processed_seqs (seq) VALUES (?)').run(seq);
+  }
+  /**
+   * Forget processed seqs that are no longer in the server's queue (`queued`: every seq a complete fetch just
+   * returned): they were acked and deleted there, and seqs are never reused, so they cannot come again.
+   */
+  forgetProcessedExcept(queued: Set<number>): void {
+    const seqs = (this.db.prepare('SELECT seq FROM processed_seqs').pluck().all() as number[]).filter((s) => !queued.has(s));
+    const del = this.db.prepare('DELETE FROM processed_seqs WHERE seq = ?');
+    this.db.transaction(() => {
+      for (const s of seqs) del.run(s);
+    })();
+  }
+  processedCount(): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM processed_seqs').get() as Row).n as number;
   }
 
   // ---- key packages ------------------------------------------------------------------------------------------
