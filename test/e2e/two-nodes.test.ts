@@ -60,4 +60,42 @@ describe.skipIf(!pgUrl || !natsUrl)('two nodes over PostgreSQL and NATS', () => 
       await bob.close();
     }
   });
+
+  it('a device watching on one node gets every message of many conversations sent through both nodes, once', async () => {
+    // Concurrent transactions on PostgreSQL and two nodes publishing independently: the device sees some items
+    // with a lower seq after higher ones, across and within conversations. Nothing may be skipped or shown twice.
+    const { activationCode } = await nodeA.addUser('bob');
+    const bob = await SealpostClient.enroll({ server: nodeB.url, user: 'bob@localhost', code: activationCode, profile: tempDir('bob-b') });
+    const senders: SealpostClient[] = [];
+    for (let i = 0; i < 6; i++) {
+      if (i % 2 === 0) senders.push((await nodeA.enroll(`s${i}`)).client);
+      else {
+        const { activationCode: code } = await nodeA.addUser(`s${i}`);
+        senders.push(await SealpostClient.enroll({ server: nodeB.url, user: `s${i}@localhost`, code, profile: tempDir(`s${i}-b`) }));
+      }
+    }
+    try {
+      const conversations = await Promise.all(senders.map((s, i) => s.send({ to: ['bob@localhost'] }, `s${i} 0`).then((r) => r.conversation)));
+      const watch = watchChats(bob);
+      await watch.until(6);
+      const PER_SENDER = 20;
+      await Promise.all(
+        senders.map(async (s, i) => {
+          for (let k = 1; k <= PER_SENDER; k++) await s.send({ conversation: conversations[i]! }, `s${i} ${k}`);
+        }),
+      );
+      await watch.until(6 * (PER_SENDER + 1));
+      await watch.stop();
+      const texts = watch.seen.map((m) => m.text);
+      expect(texts).toHaveLength(6 * (PER_SENDER + 1));
+      expect(new Set(texts).size).toBe(texts.length);
+      // Within each conversation, in the order sent.
+      for (let i = 0; i < 6; i++) {
+        expect(texts.filter((t) => t.startsWith(`s${i} `))).toEqual(Array.from({ length: PER_SENDER + 1 }, (_v, k) => `s${i} ${k}`));
+      }
+    } finally {
+      await bob.close();
+      for (const [i, s] of senders.entries()) if (i % 2 === 1) await s.close();
+    }
+  });
 });
