@@ -138,6 +138,36 @@ describe('pushes out of order', () => {
   });
 });
 
+describe('pushes ahead of the state', () => {
+  it('takes a message pushed before the commit it depends on, after that commit, without a warning', async () => {
+    const alice = (await server.enroll('alice')).client;
+    await server.enroll('carol');
+    const warnings: string[] = [];
+    const bob = (await server.enroll('bob', { warn: (m) => warnings.push(m) })).client;
+    const { conversation } = await alice.send({ to: ['bob@localhost'] }, 'hello');
+    expect(chats(await bob.sync()).map((m) => m.text)).toEqual(['hello']);
+    // A commit (carol joins: a new epoch), then a message of the new epoch; bob is pushed them in the other order.
+    await alice.addMember(conversation, 'carol@localhost');
+    await alice.send({ conversation }, 'carol is here');
+
+    type Socket = { request(f: { t: 'fetch'; after: number; limit: number }): Promise<{ items: QueueItem[] }> };
+    const internals = bob as unknown as {
+      socket(): Promise<Socket>;
+      serial<T>(f: () => Promise<T>): Promise<T>;
+      handlePush(s: Socket, item: QueueItem): Promise<void>;
+    };
+    const sock = await internals.socket();
+    const { items } = await sock.request({ t: 'fetch', after: 0, limit: 10 });
+    expect(items.map((i) => i.k)).toEqual(['commit', 'app']);
+    await internals.serial(() => internals.handlePush(sock, items[1]!));
+    await internals.serial(() => internals.handlePush(sock, items[0]!));
+
+    expect(chats(await bob.sync()).map((m) => m.text)).toEqual(['carol is here']);
+    expect(warnings).toEqual([]);
+    expect(bob.conversations().find((c) => c.id === conversation)?.members.sort()).toEqual(['alice@localhost', 'bob@localhost', 'carol@localhost']);
+  });
+});
+
 describe('profile upgrade', () => {
   it('a profile from before the processed-seq table does not process again what it processed but had not acked', async () => {
     const alice = (await server.enroll('alice')).client;

@@ -1078,6 +1078,28 @@ export class SealpostClient {
     if (welcomed) await this.replenishKeyPackages().catch((err) => this.warn(`could not upload KeyPackages: ${(err as Error).message}`));
   }
 
+  /**
+   * A pushed queue item. Several nodes push independently, so an item can arrive before an earlier one of its
+   * conversation that it depends on (a message of an epoch this device has not reached, a commit for a later
+   * epoch): then the queue is fetched and processed in order instead, which brings the earlier item first (within
+   * a conversation the server's seq order is commit order).
+   */
+  private async handlePush(sock: ServerSocket, item: QueueItem): Promise<void> {
+    const ahead = this.isAheadOfState(item);
+    if (ahead) await this.syncInternal();
+    else await this.processItems(sock, [item]);
+    if (ahead || item.k === 'remove') await this.applyRemovals();
+    // Pushes only add to the processed seqs; a full pass over the queue now and then forgets them.
+    if (this.store.processedCount() > PROCESSED_SEQS_BEFORE_SYNC) await this.syncInternal();
+  }
+
+  /** Whether an unprocessed message or commit is for an epoch (or a conversation) this device has not reached. */
+  private isAheadOfState(item: QueueItem): boolean {
+    if ((item.k !== 'app' && item.k !== 'commit') || this.store.wasProcessed(item.seq)) return false;
+    const conv = this.store.getConversation(item.c);
+    return !conv || item.e > conv.epoch;
+  }
+
   /** Process one queue item inside the store transaction. Bad items are reported and skipped; transient errors propagate. */
   private async processItem(item: QueueItem): Promise<void> {
     try {
@@ -1541,10 +1563,7 @@ export class SealpostClient {
                   void this.serial(async () => {
                     if (stalled) return;
                     try {
-                      await this.processItems(sock, [item]);
-                      if (item.k === 'remove') await this.applyRemovals();
-                      // Pushes only add to the processed seqs; a full pass over the queue now and then forgets them.
-                      if (this.store.processedCount() > PROCESSED_SEQS_BEFORE_SYNC) await this.syncInternal();
+                      await this.handlePush(sock, item);
                       for (const m of this.store.takeUnseen()) onMessage(toReceived(m));
                     } catch (err) {
                       if (fatal(err)) return;

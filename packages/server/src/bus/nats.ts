@@ -74,16 +74,20 @@ export async function createNatsBus(opts: NatsBusOptions): Promise<Bus & { nodeI
     },
   });
 
-  // Deliveries published in this turn of the event loop, sent together in the next.
+  // Deliveries published in this turn of the event loop, sent together in the next; one turn's batch at a time,
+  // so that this node's pushes leave in the order they were published even when a lookup is slow.
   let pending: Delivery[] = [];
   let flushing = false;
   let closed = false;
+  let sending = Promise.resolve();
   const flushPending = () => {
     flushing = false;
     const batch = pending;
     pending = [];
     if (closed) return;
-    void pushRemote(batch).catch((err) => opts.log.warn({ err }, 'nats: push not sent (devices will fetch it from their queue)'));
+    sending = sending.then(() =>
+      pushRemote(batch).catch((err) => opts.log.warn({ err }, 'nats: push not sent (devices will fetch it from their queue)')),
+    );
   };
   async function pushRemote(batch: Delivery[]): Promise<void> {
     const where = await opts.store.presenceOf([...new Set(batch.map((d) => d.device))]);
