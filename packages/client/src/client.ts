@@ -1,6 +1,6 @@
 // SealpostClient: one enrolled device. Holds every key; the server only ever sees MLS ciphertext.
 // Sending: encrypt → persist state + outbox in one transaction → deliver. Receiving: process → persist state +
-// message + sync position in one transaction → ack. Membership changes: commit → persist as pending → send →
+// message + processed seq in one transaction → ack. Membership changes: commit → persist as pending → send →
 // apply on acceptance, or re-sync and retry when another member's commit won the epoch.
 import WebSocket from 'ws';
 import {
