@@ -1,8 +1,8 @@
 // The device's local store in Node: one SQLite file in the profile folder (0600). It holds the device's private
-// keys, MLS group state, message history, the outbox and which queue items were processed. A group's state is written in the same
-// transaction as the message it belongs to. With a passphrase the whole file (and its WAL) is encrypted at rest:
-// SQLite3 Multiple Ciphers in SQLCipher v4 format, keyed with a raw 256-bit key derived by scrypt (node:crypto);
-// the scrypt parameters and salt sit beside it in profile.key.
+// keys, MLS group state, message history, the outbox and which queue items were processed. A group's state is
+// written in the same transaction as the message it belongs to. With a passphrase the whole file (and its WAL) is
+// encrypted at rest: SQLite3 Multiple Ciphers in SQLCipher v4 format, keyed with a raw 256-bit key derived by
+// scrypt (node:crypto); the scrypt parameters and salt sit beside it in profile.key.
 import Database from 'better-sqlite3-multiple-ciphers';
 import { scryptSync, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
