@@ -379,9 +379,12 @@ export class ProfileStore {
 
   /** Whether the queue item with this seq was processed (its effects are stored), whether or not it was acked. */
   wasProcessed(seq: number): boolean {
-    if (seq <= Number(this.getMetaText('processed_floor') ?? 0)) return true;
+    // The floor (the mark of a profile from before migration 6) never changes after the migration.
+    this.processedFloor ??= Number(this.getMetaText('processed_floor') ?? 0);
+    if (seq <= this.processedFloor) return true;
     return this.db.prepare('SELECT 1 FROM processed_seqs WHERE seq = ?').get(seq) !== undefined;
   }
+  private processedFloor: number | undefined;
   /** Record, in the caller's transaction, that the item with this seq was processed. */
   markProcessed(seq: number): void {
     this.db.prepare('INSERT OR IGNORE INTO processed_seqs (seq) VALUES (?)').run(seq);
