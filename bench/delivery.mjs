@@ -171,10 +171,18 @@ async function makePairs(url, devices, sockets) {
 }
 
 function attachReceiver(pair, b) {
+  // Like the client: the acks of one turn of the event loop go in one frame.
+  let acks = [];
   b.on('message', (data) => {
     const f = readFrame(data);
     if (f.t !== 'push') return;
-    b.send(encodeFrame({ t: 'ack', seqs: [f.item.seq] }));
+    if (acks.length === 0) {
+      setImmediate(() => {
+        b.send(encodeFrame({ t: 'ack', seqs: acks }));
+        acks = [];
+      });
+    }
+    acks.push(f.item.seq);
     if (f.item.k === 'app') pair.onDeliver(Buffer.from(f.item.p.buffer, f.item.p.byteOffset, 8).readDoubleLE(0));
   });
 }

@@ -4,6 +4,7 @@ import {
   SealpostError,
   decodeServerFrame,
   encodeFrame,
+  limits,
   type ClientFrame,
   type QueueItem,
   type ServerFrame,
@@ -105,12 +106,26 @@ export class ServerSocket {
     });
   }
 
+  /**
+   * Acknowledge processed items. The acks of one turn of the event loop go in one frame (a burst of pushes is
+   * acknowledged together); an ack lost with the connection only means the item comes again and is recognised.
+   */
   ack(seqs: number[]): void {
     if (seqs.length === 0 || this.closed) return;
-    for (let i = 0; i < seqs.length; i += 1000) this.ws.send(encodeFrame({ t: 'ack', seqs: seqs.slice(i, i + 1000) }));
+    if (this.acks.length === 0) setTimeout(() => this.flushAcks(), 0);
+    this.acks.push(...seqs);
+  }
+  private acks: number[] = [];
+
+  private flushAcks(): void {
+    const seqs = this.acks;
+    this.acks = [];
+    if (this.closed) return;
+    for (let i = 0; i < seqs.length; i += limits.maxAckBatch) this.ws.send(encodeFrame({ t: 'ack', seqs: seqs.slice(i, i + limits.maxAckBatch) }));
   }
 
   close(): void {
+    this.flushAcks();
     if (!this.closed) this.ws.close(1000, 'bye');
     this.handleClose('closed by client');
   }
