@@ -371,12 +371,17 @@ export class SqliteStore implements ServerStore {
   // better-sqlite3 prepares BEGIN/COMMIT when a transaction function is made, so hot ones are made once.
 
   private appendOne(input: AppendInput): AppendResult {
-    const check = this.checkMember(input.conversation, input.sender.device);
-    if ('kind' in check) return check;
+    // The conversation's epoch, the sender's membership and whether the message is a retry, in one statement.
+    const check = this.stmt(
+      `SELECT epoch,
+         EXISTS (SELECT 1 FROM conversation_members WHERE conversation = c.id AND device = ?) AS member,
+         EXISTS (SELECT 1 FROM messages WHERE conversation = c.id AND kind = 'app' AND msg_id = ?) AS stored
+       FROM conversations c WHERE c.id = ?`,
+    ).get(input.sender.device, input.id, input.conversation) as { epoch: number; member: number; stored: number } | undefined;
+    if (!check) return { kind: 'not-found' };
+    if (!check.member) return { kind: 'not-member' };
     // A retry of a message we already stored is acknowledged again, not stored twice.
-    if (this.stmt("SELECT 1 FROM messages WHERE conversation = ? AND kind = 'app' AND msg_id = ?").get(input.conversation, input.id)) {
-      return { kind: 'ok', epoch: check.epoch, deliveries: [], duplicate: true };
-    }
+    if (check.stored) return { kind: 'ok', epoch: check.epoch, deliveries: [], duplicate: true };
     if (input.epoch !== check.epoch) return { kind: 'epoch-conflict', epoch: check.epoch };
     const recipients = this.membersSync(input.conversation).filter((d) => d !== input.sender.device);
     const blobs = input.blobs ?? [];
@@ -550,14 +555,13 @@ export class SqliteStore implements ServerStore {
 
 
   private ackOne(device: DeviceId, seqs: number[]): number {
-    const find = this.stmt('SELECT message FROM queue WHERE seq = ? AND device = ?');
-    const del = this.stmt('DELETE FROM queue WHERE seq = ?');
+    // Only the device's own items; each message goes with its last queue row.
+    const del = this.stmt('DELETE FROM queue WHERE seq = ? AND device = ? RETURNING message');
     const gc = this.stmt('DELETE FROM messages WHERE id = ? AND NOT EXISTS (SELECT 1 FROM queue WHERE message = ?)');
     let n = 0;
     for (const seq of seqs) {
-      const row = find.get(seq, device) as Row | undefined;
+      const row = del.get(seq, device) as Row | undefined;
       if (!row) continue;
-      del.run(seq);
       gc.run(row.message, row.message);
       n++;
     }
