@@ -8,6 +8,27 @@ import { SealpostClient } from '@sealpost/client';
 import type { QueueItem } from '@sealpost/protocol';
 import { chats, startTestServer, watchChats, type TestServer } from '../helpers.js';
 
+/** A client that crashes after processing a batch and before acking it. */
+const crashBeforeAck = {
+  testHooks: {
+    beforeAck: () => {
+      throw new Error('simulated crash before ack');
+    },
+  },
+};
+
+/** The client's internals the out-of-order tests drive, to hand it real queue items in an order of their choosing. */
+type QueueSocket = { request(f: { t: 'fetch'; after: number; limit: number }): Promise<{ items: QueueItem[] }> };
+function internalsOf(client: SealpostClient) {
+  return client as unknown as {
+    socket(): Promise<QueueSocket>;
+    serial<T>(f: () => Promise<T>): Promise<T>;
+    processItems(s: QueueSocket, items: QueueItem[]): Promise<void>;
+    handlePush(s: QueueSocket, item: QueueItem): Promise<void>;
+    store: { processedCount(): number };
+  };
+}
+
 let server: TestServer;
 beforeEach(async () => {
   server = await startTestServer();
@@ -42,13 +63,7 @@ describe('offline delivery', () => {
 
   it('loses nothing and shows nothing twice when the client crashes between processing and acking', async () => {
     const alice = (await server.enroll('alice')).client;
-    const crashy = await server.enroll('bob', {
-      testHooks: {
-        beforeAck: () => {
-          throw new Error('simulated crash before ack');
-        },
-      },
-    });
+    const crashy = await server.enroll('bob', crashBeforeAck);
     const { conversation } = await alice.send({ to: ['bob@localhost'] }, 'first');
     await alice.send({ conversation }, 'second');
     await expect(crashy.client.sync()).rejects.toThrow('simulated crash before ack');
@@ -111,13 +126,7 @@ describe('pushes out of order', () => {
     await alice.send({ conversation }, 'a1');
     await alice.send({ conversation }, 'a2');
 
-    type Socket = { request(f: { t: 'fetch'; after: number; limit: number }): Promise<{ items: QueueItem[] }> };
-    const internals = bob as unknown as {
-      socket(): Promise<Socket>;
-      serial<T>(f: () => Promise<T>): Promise<T>;
-      processItems(s: Socket, items: QueueItem[]): Promise<void>;
-      store: { processedCount(): number };
-    };
+    const internals = internalsOf(bob);
     const sock = await internals.socket();
     const { items } = await sock.request({ t: 'fetch', after: 0, limit: 10 });
     expect(items).toHaveLength(2);
@@ -150,12 +159,7 @@ describe('pushes ahead of the state', () => {
     await alice.addMember(conversation, 'carol@localhost');
     await alice.send({ conversation }, 'carol is here');
 
-    type Socket = { request(f: { t: 'fetch'; after: number; limit: number }): Promise<{ items: QueueItem[] }> };
-    const internals = bob as unknown as {
-      socket(): Promise<Socket>;
-      serial<T>(f: () => Promise<T>): Promise<T>;
-      handlePush(s: Socket, item: QueueItem): Promise<void>;
-    };
+    const internals = internalsOf(bob);
     const sock = await internals.socket();
     const { items } = await sock.request({ t: 'fetch', after: 0, limit: 10 });
     expect(items.map((i) => i.k)).toEqual(['commit', 'app']);
@@ -171,17 +175,11 @@ describe('pushes ahead of the state', () => {
 describe('profile upgrade', () => {
   it('a profile from before the processed-seq table does not process again what it processed but had not acked', async () => {
     const alice = (await server.enroll('alice')).client;
-    const crashy = await server.enroll('bob', {
-      testHooks: {
-        beforeAck: () => {
-          throw new Error('simulated crash before ack');
-        },
-      },
-    });
+    const crashy = await server.enroll('bob', crashBeforeAck);
     const { conversation } = await alice.send({ to: ['bob@localhost'] }, 'first');
     await expect(crashy.client.sync()).rejects.toThrow('simulated crash before ack');
     await crashy.client.close();
-    // Turn the profile back into the previous format: one device-wide mark in meta, no queue_marks.
+    // Turn the profile back into the previous format: one device-wide mark in meta, no processed_seqs.
     const db = new Database(join(crashy.profile, 'profile.db'));
     try {
       const { mark } = db.prepare('SELECT MAX(seq) AS mark FROM processed_seqs').get() as { mark: number };
