@@ -370,9 +370,9 @@ export class PostgresStore implements ServerStore {
    * The common case of application messages (sender a member, epoch current, not a duplicate, no blobs), for every
    * such message that arrived in one turn of the event loop, in one statement: one round trip and one commit for
    * the batch instead of eight round trips each. The batch's conversation rows are locked first, in id order (so
-   * two nodes' batches cannot deadlock; FOR UPDATE waits for a concurrent commit and then re-reads the row), and
-   * membership only changes together with the epoch, so the checks hold exactly as in the step-by-step
-   * transaction. Messages keep their arrival order. A message that fails a check is not inserted and takes the
+   * two nodes' batches cannot deadlock; FOR UPDATE waits for a concurrent commit and then re-reads the row), then
+   * the senders' membership rows are share-locked, which re-reads them too: a device removed by a commit that
+   * committed while the statement waited is not a member, as in the step-by-step transaction. Messages keep their arrival order. A message that fails a check is not inserted and takes the
    * step-by-step path, which gives its precise answer; so does the whole batch if the statement fails (e.g. one
    * message id twice in a batch).
    */
@@ -382,9 +382,14 @@ export class PostgresStore implements ServerStore {
         WITH ORDINALITY AS i(conversation, device, msg_id, epoch, sender_user, created_at, payload, ord)
     ),
     conv AS (SELECT id, epoch FROM conversations WHERE id IN (SELECT conversation FROM input) ORDER BY id FOR UPDATE),
+    mem AS (
+      SELECT m.conversation, m.device FROM conversation_members m JOIN conv c ON c.id = m.conversation
+      WHERE (m.conversation, m.device) IN (SELECT conversation, device FROM input)
+      FOR SHARE OF m
+    ),
     ok AS (
       SELECT i.* FROM input i JOIN conv c ON c.id = i.conversation AND c.epoch = i.epoch
-      WHERE EXISTS (SELECT 1 FROM conversation_members m WHERE m.conversation = i.conversation AND m.device = i.device)
+      WHERE EXISTS (SELECT 1 FROM mem WHERE mem.conversation = i.conversation AND mem.device = i.device)
         AND NOT EXISTS (SELECT 1 FROM messages x WHERE x.conversation = i.conversation AND x.kind = 'app' AND x.msg_id = i.msg_id)
     ),
     msg AS (
