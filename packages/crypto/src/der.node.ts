@@ -13,11 +13,16 @@ const PLACEHOLDER_X = 'A'.repeat(43);
 
 const b64u = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64url');
 
+/** The raw 32 bytes of a private key given raw or in the 48-byte PKCS#8 form of exactly that. */
+export function rawPrivateKeyOf(curve: Curve, key: Uint8Array): Uint8Array {
+  if (key.length === 32) return key;
+  if (key.length === 48 && Buffer.from(key.subarray(0, 16)).equals(pkcs8Prefix[curve])) return key.subarray(16);
+  throw new Error(`${curve} private key: expected 32 raw bytes or 48-byte PKCS#8, got ${key.length}`);
+}
+
 /** A private key from its raw 32 bytes, or from the 48-byte PKCS#8 form of exactly that. */
 export function privateKeyFrom(curve: Curve, key: Uint8Array): KeyObject {
-  let raw = key;
-  if (key.length === 48 && Buffer.from(key.subarray(0, 16)).equals(pkcs8Prefix[curve])) raw = key.subarray(16);
-  if (raw.length !== 32) throw new Error(`${curve} private key: expected 32 raw bytes or 48-byte PKCS#8, got ${key.length}`);
+  const raw = rawPrivateKeyOf(curve, key);
   return createPrivateKey({ key: { kty: 'OKP', crv: crv[curve], d: b64u(raw), x: PLACEHOLDER_X }, format: 'jwk' });
 }
 

@@ -4,7 +4,7 @@
 // not load (a platform without a prebuild), node:crypto does the same work; both are tested against RFC 8032's
 // vectors and against each other.
 import { sign as osslSign, verify as osslVerify, type KeyObject } from 'node:crypto';
-import { privateKeyFrom, publicKeyFrom } from './der.node.js';
+import { privateKeyFrom, publicKeyFrom, rawPrivateKeyOf } from './der.node.js';
 import { loadSodium, type Sodium } from './sodium.node.js';
 
 export interface Ed25519 {
@@ -13,15 +13,6 @@ export interface Ed25519 {
   sign(privateKey: Uint8Array, message: Uint8Array): Uint8Array;
   /** False for any malformed key or signature; never throws. */
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
-}
-
-const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
-
-/** The 32-byte seed of a private key given raw or as PKCS#8. */
-function seedOf(key: Uint8Array): Uint8Array {
-  if (key.length === 32) return key;
-  if (key.length === 48 && ED25519_PKCS8_PREFIX.equals(key.subarray(0, 16))) return key.subarray(16);
-  throw new Error(`ed25519 private key: expected 32 raw bytes or 48-byte PKCS#8, got ${key.length}`);
 }
 
 /**
@@ -51,7 +42,7 @@ export function sodiumEd25519(sodium: Sodium): Ed25519 {
   const secretKeys = new KeyCache(64, (k) => {
     const pk = new Uint8Array(32);
     const sk = new Uint8Array(64);
-    sodium.crypto_sign_seed_keypair(pk, sk, seedOf(k));
+    sodium.crypto_sign_seed_keypair(pk, sk, rawPrivateKeyOf('ed25519', k));
     return sk;
   });
   return {
@@ -71,7 +62,7 @@ export function sodiumEd25519(sodium: Sodium): Ed25519 {
 }
 
 export function nodeEd25519(): Ed25519 {
-  const signKeys = new KeyCache<KeyObject>(64, (k) => privateKeyFrom('ed25519', seedOf(k)));
+  const signKeys = new KeyCache<KeyObject>(64, (k) => privateKeyFrom('ed25519', k));
   const verifyKeys = new KeyCache<KeyObject>(4096, (k) => publicKeyFrom('ed25519', k));
   return {
     name: 'node:crypto',
