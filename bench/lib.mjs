@@ -1,6 +1,6 @@
 // Shared benchmark helpers: a real server in its own process, enrolled clients, timing and table printing.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -10,6 +10,15 @@ import { nodeCiphersuite } from '../packages/crypto/dist/index.js';
 import { GroupEngine, challengeMessage, fromBase64Url, newDeviceId, signDeviceList, signLabelled, toBase64Url } from '../packages/protocol/dist/index.js';
 
 const bin = fileURLToPath(new URL('../packages/cli/bin/sealpost.js', import.meta.url));
+
+/** Whether every file that patches/patches.json lists for `pkg` is installed patched (scripts/patch-deps.mjs). */
+export function patchesApplied(pkg) {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const { patches } = JSON.parse(readFileSync(join(root, 'patches', 'patches.json'), 'utf8'));
+  return patches
+    .filter((p) => p.package === pkg)
+    .every((p) => readFileSync(join(root, 'node_modules', pkg, p.file)).equals(readFileSync(join(root, 'patches', `${pkg}@${p.version}`, p.file))));
+}
 
 export function tempDir(prefix) {
   return mkdtempSync(join(tmpdir(), `sealpost-bench-${prefix}-`));
