@@ -31,7 +31,15 @@ for (const p of patches) {
     continue;
   }
   const target = join(installedDir, p.file);
-  const patched = readFileSync(join(root, 'patches', `${p.package}@${p.version}`, p.file));
+  const source = join(root, 'patches', `${p.package}@${p.version}`, p.file);
+  let patched;
+  try {
+    patched = readFileSync(source);
+  } catch {
+    console.warn(`patch-deps: ${source} is missing; ${what} not applied`);
+    problems++;
+    continue;
+  }
   const current = readFileSync(target);
   if (current.equals(patched)) continue;
   if (sha256(current) !== p.upstreamSha256) {
