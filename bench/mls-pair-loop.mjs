@@ -1,7 +1,8 @@
 // N alternating encrypt/decrypt pairs of 1 KiB in a 2-member group with our provider, and nothing else: for counting
 // instructions, which unlike time does not depend on what else the machine is doing (docs/performance.md, MLS):
 //   valgrind --tool=callgrind --smc-check=all-non-file --callgrind-out-file=/dev/null node bench/mls-pair-loop.mjs 500
-//   … the same with 2500; (instructions at 2500 − at 500) / 2000 = instructions per pair. Needs `npm run build`.
+//   … the same with 4500; (instructions at 4500 − at 500) / 4000 = instructions per pair (±2 % between runs: JIT and
+//   garbage collection differ). Needs `npm run build`.
 import { createApplicationMessage, createCommit, createGroup, defaultCapabilities, defaultLifetime, emptyPskIndex, generateKeyPackage, joinGroup, processPrivateMessage } from 'ts-mls';
 import { nodeCiphersuite } from '../packages/crypto/dist/index.js';
 const cs = nodeCiphersuite();

@@ -5,7 +5,7 @@
 // for, is reported and left as it is (the dependency still works, only unpatched); test/build/patched-dependencies
 // fails in that case, so an upgrade cannot drop a patch unnoticed. Why each patch exists: patches/README.md.
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -47,7 +47,9 @@ for (const p of patches) {
     problems++;
     continue;
   }
-  writeFileSync(target, patched);
+  // Whole or not at all: an interrupted install leaves upstream's file, never half of each.
+  writeFileSync(`${target}.patch-deps-tmp`, patched);
+  renameSync(`${target}.patch-deps-tmp`, target);
   console.log(`patch-deps: patched ${what} (patches/README.md)`);
 }
 if (problems > 0) console.warn(`patch-deps: ${problems} patch(es) not applied; the dependencies work unpatched, only slower`);
