@@ -18,7 +18,7 @@ describe('patched dependencies', () => {
     expect(readFileSync(join(root, 'node_modules', p.package, p.file), 'utf8')).toBe(patched);
   });
 
-  it('the patched ExpandWithLabel takes upstream encoding for a label or context of 64 bytes or more', async () => {
+  it("the patched ExpandWithLabel writes the RFC 9420 KDFLabel on its direct path and on upstream's encoder path", async () => {
     // The fast path covers prefixes of one byte; longer fields must still serialise with two-byte prefixes (RFC 9000
     // §16). Both paths reach kdf.expand with the KDFLabel bytes, which this fake KDF returns as they are.
     const seen: Uint8Array[] = [];

@@ -1,7 +1,7 @@
 // ts-mls 1.6.4 dist/src/crypto/kdf.js, patched by Sealpost (scripts/patch-deps.mjs; docs/performance.md).
 // Upstream builds a new encoder and a new TextEncoder for every KDFLabel; an application message derives ten of them
-// on each side. Here the label bytes are cached (bounded) and a label with a label and context under 64 bytes each
-// (every label MLS derives) is written directly; anything longer takes upstream's path. The bytes are the same
+// on each side. Here the label bytes are cached (bounded), and a KDFLabel whose label and context are each under 64
+// bytes (every label MLS derives) is written directly; anything longer takes upstream's encoder. The bytes are the same
 // (RFC 9420 §8: struct { uint16 length; opaque label<V>; opaque context<V>; } KDFLabel), checked by the MLS
 // crypto-basics, secret-tree, key-schedule and message-protection vectors.
 import { varLenDataEncoder } from "../codec/variableLength.js";
