@@ -1,7 +1,9 @@
-// The binary codec for frames and local records: CBOR (RFC 8949) via cbor-x, size-checked before decoding.
+// The binary codec for frames and local records: CBOR (RFC 8949) via cbor-x, size-checked and checked against
+// Sealpost's CBOR profile (cbor-profile.ts: no tags, definite lengths) before decoding.
 import { Decoder, Encoder } from 'cbor-x';
 import type { z } from 'zod';
 import { SealpostError } from './errors.js';
+import { checkCborProfile } from './cbor-profile.js';
 
 // No record extension (stateful), plain maps as objects, Uint8Array in and out.
 const encoder = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false });
@@ -13,11 +15,15 @@ export function encodeCbor(value: unknown): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
-/** Decode CBOR of at most `maxSize` bytes; `where` names the thing for the error message. */
+/**
+ * Decode CBOR of at most `maxSize` bytes; `where` names the thing for the error message. Linear in the length:
+ * the profile check refuses, before cbor-x does any work, the constructs it decodes in superlinear time.
+ */
 export function decodeCbor(bytes: Uint8Array, maxSize: number, where: string): unknown {
   if (bytes.length > maxSize) {
     throw new SealpostError('FRAME_TOO_LARGE', `${where}: length ${bytes.length} > ${maxSize}`);
   }
+  checkCborProfile(bytes, where);
   try {
     return decoder.decode(bytes);
   } catch (err) {
