@@ -37,9 +37,9 @@ export class RawSocket {
     this.ws.send(data);
   }
 
-  /** Wait (at most 5 s) until `n` frames have arrived or the socket closed. */
-  async waitFrames(n: number): Promise<ServerFrame[]> {
-    const deadline = Date.now() + 5000;
+  /** Wait (at most `timeoutMs`) until `n` frames have arrived or the socket closed. */
+  async waitFrames(n: number, timeoutMs = 5000): Promise<ServerFrame[]> {
+    const deadline = Date.now() + timeoutMs;
     while (this.frames.length < n && !this.closed && Date.now() < deadline) {
       await new Promise<void>((r) => {
         this.waiters.push(r);

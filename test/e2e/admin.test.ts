@@ -209,6 +209,35 @@ describe('policy', () => {
   });
 });
 
+describe("a device's queue", () => {
+  it('an admin sees what waits for a device (sizes and senders, no content) and drops items, audited', async () => {
+    const alice = await server.enroll('alice');
+    const bob = await server.enroll('bob');
+    const { conversation } = await alice.client.send({ to: ['bob@localhost'] }, 'one');
+    await alice.client.send({ conversation }, 'two');
+    await alice.client.send({ conversation }, 'three');
+    type Queue = { items: number; bytes: number; oldestAt: string; first: { seq: number; kind: string; from: string; bytes: number; conversation: string }[] };
+    const path = `/v1/admin/users/bob@localhost/devices/${bob.client.device}/queue`;
+    const q = await server.adminRequest<Queue>('GET', path);
+    expect(q.items).toBe(4); // the Welcome and three messages
+    expect(q.first.map((e) => e.kind)).toEqual(['welcome', 'app', 'app', 'app']);
+    expect(q.first.every((e) => e.from === 'alice@localhost' && e.conversation === conversation && e.bytes > 0)).toBe(true);
+    expect(q.bytes).toBe(q.first.reduce((n, e) => n + e.bytes, 0));
+    expect(JSON.stringify(q)).not.toContain('one');
+
+    const second = q.first[2]!.seq;
+    expect(await server.adminRequest('POST', `${path}/drop`, { seqs: [second] })).toMatchObject({ dropped: 1 });
+    expect(chats(await bob.client.sync()).map((m) => m.text)).toEqual(['one', 'three']);
+    await alice.client.send({ conversation }, 'four');
+    expect(await server.adminRequest('POST', `${path}/drop`, { all: true })).toMatchObject({ dropped: 1 });
+    expect((await server.adminRequest<Queue>('GET', path)).items).toBe(0);
+    await expect(server.adminRequest('POST', `${path}/drop`, { seqs: [1], all: true })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    const actions = (await auditLog()).map((e) => e.action);
+    expect(actions.filter((a) => a === 'device.queue.drop')).toHaveLength(2);
+    expect(actions).toContain('device.queue');
+  });
+});
+
 describe('audit log and lookup', () => {
   it('records every admin action in a hash chain that verifies, and reports a changed entry', async () => {
     await server.enroll('alice');

@@ -253,6 +253,23 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('unreadable')
+    .description('queue items this device could not read and skipped (who sent them, when, why; never content)')
+    .addOption(profileOption())
+    .addOption(jsonOption())
+    .action(async (o: { profile?: string } & JsonOpt) => {
+      const out = makeOutput(Boolean(o.json));
+      await withClient(o, out, async (c) => {
+        const items = c.unreadable();
+        for (const u of items) {
+          const value = { seq: u.seq ?? null, conversation: u.conversation ?? null, kind: u.kind ?? null, from: u.fromUser ?? null, at: new Date(u.at).toISOString(), reason: u.reason };
+          out.result(value, `${value.at}\t${value.kind ?? '?'}\tfrom ${value.from ?? '?'}\tseq ${value.seq ?? '?'}\t${value.reason}`);
+        }
+        if (items.length === 0) out.info('nothing was skipped');
+      });
+    });
+
+  program
     .command('conversations')
     .description('list conversations on this device')
     .addOption(profileOption())

@@ -55,7 +55,7 @@ import { nodeCiphersuite } from '@sealpost/crypto';
 import { HttpApi } from './http-api.js';
 import { FileTransfer, type Progress } from './files.node.js';
 import { forwardSubject, forwardText, mailSummary, newMailMessageId, replyRecipients, replySubject, type MailFull, type MailSummary } from './mail.js';
-import { ProfileStore, type ConversationRow, type MessageRow } from './profile-store.node.js';
+import { ProfileStore, type ConversationRow, type MessageRow, type UnreadableRecord } from './profile-store.node.js';
 import { ServerSocket, type WebSocketFactory } from './socket.js';
 import { DeviceTrust } from './trust.js';
 import { KtVerifier, checkOwnVersions, matches, type KtStatus } from './kt-verifier.js';
@@ -170,7 +170,7 @@ const PROCESSED_SEQS_BEFORE_SYNC = 2000;
 /** Errors that mean "try again later", never "this message is bad". */
 const transientCodes = new Set(['SERVER_UNREACHABLE', 'UNAUTHENTICATED', 'PROTOCOL_ERROR', 'INTERNAL', 'RATE_LIMITED']);
 
-const nodeWebSocket: WebSocketFactory = (url) => new WebSocket(url, { maxPayload: 64 * limits.maxFrameBytes }) as never;
+const nodeWebSocket: WebSocketFactory = (url) => new WebSocket(url, { maxPayload: 2 * limits.maxServerFrameBytes }) as never;
 
 export class SealpostClient {
   private socketPromise: Promise<ServerSocket> | undefined;
@@ -1033,14 +1033,33 @@ export class SealpostClient {
     for (let round = 0; round < 10_000; round++) {
       const batch = await sock.request({ t: 'fetch', after, limit: limits.maxFetchBatch });
       for (const item of batch.items) queued.add(item.seq);
+      // Items that did not even pass the frame schema: recorded and acked, so the queue behind them moves on.
+      const unreadable = batch.unreadable ?? [];
+      for (const u of unreadable) this.skipUnreadable({ seq: u.seq, conversation: undefined, kind: undefined, fromUser: undefined, reason: u.reason });
+      sock.ack(unreadable.flatMap((u) => (u.seq === undefined ? [] : [u.seq])));
       await this.processItems(sock, batch.items);
-      if (!batch.more || batch.items.length === 0) {
+      const seqs = [...batch.items.map((i) => i.seq), ...unreadable.flatMap((u) => (u.seq === undefined ? [] : [u.seq]))];
+      if (!batch.more || seqs.length === 0) {
         // A complete pass over the queue: what is processed and no longer queued cannot come again.
         this.store.forgetProcessedExcept(queued);
         return;
       }
-      after = batch.items[batch.items.length - 1]!.seq;
+      after = Math.max(...seqs);
     }
+  }
+
+  /** Record (and say) that a queue item could not be read and was skipped; its seq is acked by the caller. */
+  private skipUnreadable(r: Omit<UnreadableRecord, 'at'>): void {
+    this.store.recordUnreadable({ ...r, at: Date.now() });
+    const what = r.kind ? `a ${r.kind} message` : 'a queue item';
+    const from = r.fromUser ? ` from ${r.fromUser}` : '';
+    const where = r.conversation ? ` in conversation ${r.conversation}` : '';
+    this.warn(`skipped ${what}${from}${where} (seq ${r.seq ?? '?'}) that this device cannot read: ${r.reason}`);
+  }
+
+  /** Queue items this device skipped because it could not read them (newest last). */
+  unreadable(): UnreadableRecord[] {
+    return this.store.listUnreadable();
   }
 
   /**
@@ -1115,7 +1134,7 @@ export class SealpostClient {
       }
     } catch (err) {
       if (err instanceof SealpostError && transientCodes.has(err.code)) throw err;
-      this.warn(`skipped a ${item.k} message in conversation ${item.c} (seq ${item.seq}): ${(err as Error).message}`);
+      this.skipUnreadable({ seq: item.seq, conversation: item.c, kind: item.k, fromUser: item.fromUser, reason: (err as Error).message });
     }
   }
 

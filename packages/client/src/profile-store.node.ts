@@ -122,7 +122,30 @@ const migrations: string[] = [
   CREATE TABLE processed_seqs (seq INTEGER PRIMARY KEY);
   UPDATE meta SET key = 'processed_floor' WHERE key = 'last_seq';
   `,
+  // 7: queue items this device could not read and skipped (acked), so the queue behind them moves on; kept so the
+  // user can see what was lost and from whom (never the payload).
+  `
+  CREATE TABLE unreadable_items (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER,
+    conversation TEXT,
+    kind TEXT,
+    from_user TEXT,
+    reason TEXT NOT NULL,
+    at INTEGER NOT NULL
+  );
+  `,
 ];
+
+/** A queue item that was skipped because this device could not read it. */
+export interface UnreadableRecord {
+  seq: number | undefined;
+  conversation: ConversationId | undefined;
+  kind: string | undefined;
+  fromUser: UserId | undefined;
+  reason: string;
+  at: number;
+}
 
 /** Random, so two processes saving the same conversation never produce the same tag for different states. */
 function newVersionTag(): number {
@@ -653,6 +676,25 @@ export class ProfileStore {
       ? this.db.prepare('SELECT * FROM key_changes WHERE user = ? ORDER BY at').all(user)
       : this.db.prepare('SELECT * FROM key_changes ORDER BY at').all()) as Row[];
     return rows.map((r) => ({ user: r.user as UserId, oldKey: u8(r.old_key), newKey: u8(r.new_key), at: r.at as number }));
+  }
+
+  // ---- items skipped as unreadable ---------------------------------------------------------------------------
+  /** Keeps the newest 1,000: a sender who floods a device with garbage must not grow its store without bound. */
+  recordUnreadable(r: UnreadableRecord): void {
+    this.db
+      .prepare('INSERT INTO unreadable_items (seq, conversation, kind, from_user, reason, at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(r.seq ?? null, r.conversation ?? null, r.kind ?? null, r.fromUser ?? null, r.reason.slice(0, 500), r.at);
+    this.db.prepare('DELETE FROM unreadable_items WHERE id <= (SELECT MAX(id) FROM unreadable_items) - 1000').run();
+  }
+  listUnreadable(): UnreadableRecord[] {
+    return (this.db.prepare('SELECT * FROM unreadable_items ORDER BY id').all() as Row[]).map((r) => ({
+      seq: (r.seq as number | null) ?? undefined,
+      conversation: (r.conversation as ConversationId | null) ?? undefined,
+      kind: (r.kind as string | null) ?? undefined,
+      fromUser: (r.from_user as UserId | null) ?? undefined,
+      reason: r.reason as string,
+      at: r.at as number,
+    }));
   }
 
   // ---- device removals and retention -------------------------------------------------------------------------

@@ -79,7 +79,13 @@ export const zQueueItem = z
   .strict();
 export type QueueItem = z.output<typeof zQueueItem>;
 
-export const zServerFrame = z.discriminatedUnion('t', [
+/**
+ * A batch's items are checked one by one (decodeServerFrame), so one item a client cannot read is reported and
+ * skipped instead of failing the whole batch, and with it every item behind it.
+ */
+const zRawBatch = z.object({ t: z.literal('batch'), r: reqId, items: z.array(z.unknown()).max(limits.maxFetchBatch), more: z.boolean() }).strict();
+
+const zServerFrameRaw = z.discriminatedUnion('t', [
   z.object({ t: z.literal('auth-ok'), user: zUserId, device: zDeviceId }).strict(),
   z.object({ t: z.literal('ok'), r: reqId, seq: z.number().int().min(0).optional(), epoch: epoch.optional() }).strict(),
   z
@@ -91,10 +97,17 @@ export const zServerFrame = z.discriminatedUnion('t', [
       epoch: epoch.optional(),
     })
     .strict(),
-  z.object({ t: z.literal('batch'), r: reqId, items: z.array(zQueueItem).max(limits.maxFetchBatch), more: z.boolean() }).strict(),
+  zRawBatch,
   z.object({ t: z.literal('push'), item: zQueueItem }).strict(),
 ]);
-export type ServerFrame = z.output<typeof zServerFrame>;
+
+/** A queue item in a batch that did not pass its schema: its seq when that much could be read, so it can be acked. */
+export interface UnreadableItem {
+  seq: number | undefined;
+  reason: string;
+}
+export type BatchFrame = { t: 'batch'; r: number; items: QueueItem[]; more: boolean; unreadable?: UnreadableItem[] };
+export type ServerFrame = Exclude<z.output<typeof zServerFrameRaw>, { t: 'batch' }> | BatchFrame;
 
 export function encodeFrame(frame: ClientFrame | ServerFrame): Uint8Array {
   return encodeCbor(frame);
@@ -105,6 +118,16 @@ export function decodeClientFrame(data: Uint8Array): ClientFrame {
 }
 
 export function decodeServerFrame(data: Uint8Array): ServerFrame {
-  // A server frame may carry a full batch of messages.
-  return parseUnknown(zServerFrame, decodeCbor(data, 64 * limits.maxFrameBytes, 'frame'), 'frame', 'MALFORMED_FRAME');
+  const frame = parseUnknown(zServerFrameRaw, decodeCbor(data, limits.maxServerFrameBytes, 'frame'), 'frame', 'MALFORMED_FRAME');
+  if (frame.t !== 'batch') return frame;
+  const items: QueueItem[] = [];
+  const unreadable: UnreadableItem[] = [];
+  frame.items.forEach((raw, i) => {
+    const item = zQueueItem.safeParse(raw);
+    if (item.success) return items.push(item.data);
+    const seqOf = seq.safeParse((raw as { seq?: unknown } | null)?.seq);
+    const issue = item.error.issues[0];
+    unreadable.push({ seq: seqOf.success ? seqOf.data : undefined, reason: `frame.items.${i}${issue?.path.length ? `.${issue.path.join('.')}` : ''}: ${issue?.message ?? 'invalid'}` });
+  });
+  return { t: 'batch', r: frame.r, items, more: frame.more, ...(unreadable.length > 0 ? { unreadable } : {}) };
 }

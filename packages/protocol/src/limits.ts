@@ -25,6 +25,13 @@ export const limits = {
   maxDevicesPerCommit: 1000,
   /** Queue items returned in one fetch. */
   maxFetchBatch: 200,
+  /**
+   * Payload bytes in one fetch batch (a batch holds at least one item, however large): 200 items of 512 KiB
+   * would make a frame no client takes, and then the queue behind them could never be fetched.
+   */
+  maxBatchBytes: 4 * 1024 * 1024,
+  /** A frame from the server: a full batch, or one item of the largest size, with room for item metadata. */
+  maxServerFrameBytes: 4 * 1024 * 1024 + 1024 * 1024,
   /** Queue sequence numbers in one ack. */
   maxAckBatch: 1000,
   /** Concurrent WebSocket connections per device. */

@@ -16,6 +16,8 @@ import { createMetrics } from './metrics.js';
 
 export interface SealpostServer {
   app: FastifyInstance;
+  /** The ports it was built from (tests reach the store through it). */
+  ctx: ServerContext;
   connections: ConnectionRegistry;
   /** Listen; returns the base URL (http://host:port). */
   listen(host: string, port: number): Promise<string>;
@@ -85,6 +87,7 @@ export function createServer(ctx: ServerContext, opts: { tls?: TlsOptions } = {}
 
   return {
     app,
+    ctx,
     connections,
     async listen(host, port) {
       // A node serves key-transparency answers only once it has loaded (and checked) the log; a fresh log gets its

@@ -108,6 +108,30 @@ export function registerAdminCommands(admin: Command, adminUser: Command): void 
     out.result(res, `${res.device} of ${res.user}: revoked; signed wipe command waiting for it`);
   });
 
+  withAdminOptions(
+    device
+      .command('queue <user> <device>')
+      .description("what waits in a device's queue (sizes, senders, never content); --drop SEQ,… or --drop-all removes items that stopped it")
+      .option('--drop <seqs>', 'comma-separated queue seqs to drop')
+      .option('--drop-all', 'drop every item in the queue (the device then misses them for good)'),
+  ).action(async (user: string, id: string, o: AdminOpts & { drop?: string; dropAll?: boolean }) => {
+    const out = makeOutput(Boolean(o.json));
+    const { api, token } = adminApi(o);
+    const path = `/v1/admin/users/${encodeURIComponent(user)}/devices/${encodeURIComponent(id)}/queue`;
+    if (o.drop !== undefined || o.dropAll) {
+      const seqs = o.drop?.split(',').map((x) => Number(x.trim()));
+      if (seqs && seqs.some((n) => !Number.isSafeInteger(n) || n < 1)) throw new SealpostError('INVALID_INPUT', '--drop takes queue seqs: positive integers, comma-separated');
+      const res = await api.request<{ user: string; device: string; dropped: number }>('POST', `${path}/drop`, o.dropAll ? { all: true } : { seqs }, { admin: token });
+      out.result(res, `${res.device} of ${res.user}: ${res.dropped} queue item(s) dropped (recorded in the audit log)`);
+      return;
+    }
+    type Entry = { seq: number; conversation: string; kind: string; from: string; at: string; bytes: number };
+    const res = await api.request<{ user: string; device: string; items: number; bytes: number; oldestAt: string | null; first: Entry[] }>('GET', path, undefined, { admin: token });
+    const lines = [`${res.device} of ${res.user}: ${res.items} item(s), ${res.bytes} bytes, oldest ${res.oldestAt ?? '-'}`];
+    for (const e of res.first) lines.push(`${e.seq}\t${e.kind}\t${e.bytes} B\tfrom ${e.from}\t${e.at}\t${e.conversation}`);
+    out.result(res, lines.join('\n'));
+  });
+
   // ---- policy ------------------------------------------------------------------------------------------------
   const policy = admin.command('policy').description('organisation policy');
   withAdminOptions(policy.command('get').description('show the policy')).action(async (o: AdminOpts) => {

@@ -17,6 +17,7 @@ import {
   zDeviceId,
   zPolicyFields,
   zUserId,
+  type DeviceId,
   type UserId,
 } from '@sealpost/protocol';
 import type { ServerContext } from '../context.js';
@@ -33,6 +34,35 @@ const zUserParams = z.object({ user: zUserId }).strict();
 const zDeviceParams = z.object({ user: zUserId, device: zDeviceId }).strict();
 const zTokenName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'use 1-63 of a-z 0-9 . _ - (starting with a letter or digit)');
 const zAuditQuery = z.object({ after: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(1000).default(1000) }).strict();
+
+const zQueueDrop = z
+  .object({ seqs: z.array(z.number().int().min(1).max(Number.MAX_SAFE_INTEGER)).min(1).max(limits.maxAckBatch).optional(), all: z.literal(true).optional() })
+  .strict()
+  .refine((b) => (b.seqs === undefined) !== (b.all === undefined), 'give either seqs or all: true');
+
+/** The first items of a device's queue and its totals (count, bytes, oldest), read in pages. */
+async function queueSummary(ctx: ServerContext, device: DeviceId) {
+  const first = await ctx.store.listQueue(device, 0, 50);
+  let items = 0;
+  let bytes = 0;
+  let oldestAt: number | undefined;
+  for (let after = 0; ; ) {
+    const page = await ctx.store.listQueue(device, after, 1000);
+    for (const e of page) {
+      items++;
+      bytes += e.bytes;
+      oldestAt = Math.min(oldestAt ?? e.at, e.at);
+    }
+    if (page.length < 1000) break;
+    after = page.at(-1)!.seq;
+  }
+  return {
+    items,
+    bytes,
+    oldestAt: iso(oldestAt),
+    first: first.map((e) => ({ seq: e.seq, conversation: e.conversation, kind: e.kind, from: e.fromUser, at: iso(e.at), bytes: e.bytes })),
+  };
+}
 
 /** Which admin credential made this request; throws ADMIN_TOKEN_INVALID for none, a wrong or a revoked one. */
 export async function requireAdmin(ctx: ServerContext, req: FastifyRequest): Promise<string> {
@@ -199,6 +229,34 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     if (!d.revokedAt) await revokeDevices(ctx, d.user, [d.id]);
     await audit(ctx, actor, 'device.wipe', d.user, { device: d.id });
     return { user: d.user, device: d.id, status: 'wipe-pending' };
+  });
+
+  // ---- a device's queue: what waits for it (never payloads), and dropping items that stopped it ---------------
+  app.get('/v1/admin/users/:user/devices/:device/queue', async (req) => {
+    const actor = await requireAdmin(ctx, req);
+    const d = await deviceOf(req);
+    const summary = await queueSummary(ctx, d.id);
+    await audit(ctx, actor, 'device.queue', d.user, { device: d.id });
+    return { user: d.user, device: d.id, ...summary };
+  });
+
+  app.post('/v1/admin/users/:user/devices/:device/queue/drop', json, async (req) => {
+    const actor = await requireAdmin(ctx, req);
+    const d = await deviceOf(req);
+    const body = parseUnknown(zQueueDrop, req.body, 'body');
+    let dropped = 0;
+    if (body.all) {
+      for (let after = 0; ; ) {
+        const page = await ctx.store.listQueue(d.id, after, limits.maxAckBatch);
+        if (page.length === 0) break;
+        dropped += await ctx.store.ack(d.id, page.map((e) => e.seq));
+        after = page.at(-1)!.seq;
+      }
+    } else {
+      dropped = await ctx.store.ack(d.id, body.seqs ?? []);
+    }
+    await audit(ctx, actor, 'device.queue.drop', d.user, { device: d.id, dropped, ...(body.all ? { all: true } : { seqs: body.seqs!.slice(0, 50).join(',') }) });
+    return { user: d.user, device: d.id, dropped };
   });
 
   // ---- policy ------------------------------------------------------------------------------------------------

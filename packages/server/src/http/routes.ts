@@ -39,7 +39,7 @@ export function bearer(req: FastifyRequest): string | undefined {
   return h.slice(7).trim();
 }
 
-export async function authenticateDevice(ctx: ServerContext, token: string | undefined): Promise<{ device: DeviceId; user: UserId }> {
+export async function authenticateDevice(ctx: ServerContext, token: string | undefined): Promise<{ device: DeviceId; user: UserId; expiresAt: number }> {
   if (!token) throw new SealpostError('UNAUTHENTICATED', 'a device session token is required (Authorization: Bearer …)');
   const session = await ctx.store.getSession(sha256(token), ctx.clock.now());
   if (!session) throw new SealpostError('UNAUTHENTICATED', 'session token is invalid or expired');

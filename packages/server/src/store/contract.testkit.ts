@@ -141,6 +141,13 @@ export function runStoreContract(name: string, open: () => Promise<ServerStore>)
       expect(queue[1]).toMatchObject({ c, e: 1, id: mid, from: a, fromUser: alice, at: 7 });
       expect(queue[0]!.seq).toBeLessThan(queue[1]!.seq);
       expect(await store.fetchQueue(b, queue[0]!.seq, 10)).toHaveLength(1);
+      expect(await store.fetchQueue(b, 0, 10, queue[0]!.seq)).toEqual([queue[0]]);
+      // the queue's metadata, for byte-budgeted batches and the admin's view: never the payload
+      expect(await store.listQueue(b, 0, 10)).toEqual([
+        { seq: queue[0]!.seq, conversation: c, kind: 'welcome', fromUser: alice, at: 5, bytes: queue[0]!.p.length },
+        { seq: queue[1]!.seq, conversation: c, kind: 'app', fromUser: alice, at: 7, bytes: queue[1]!.p.length },
+      ]);
+      expect(await store.listQueue(b, queue[0]!.seq, 10)).toHaveLength(1);
       expect(await store.ack(a, [queue[0]!.seq])).toBe(0); // not a's item
       expect(await store.ack(b, queue.map((i) => i.seq))).toBe(2);
       expect(await store.fetchQueue(b, 0, 10)).toEqual([]);

@@ -6,6 +6,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { auditEntryHash, AUDIT_GENESIS, type AuditEntry, type AuditFields, type BlobId, type ConversationId, type DeviceId, type QueueItem, type UserId } from '@sealpost/protocol';
 import { decodeLinkKeyPackages, encodeLinkKeyPackages } from './link-key-packages.js';
 import { postgresMigrations } from './postgres-migrations.js';
+import { queueEntryFromRow } from './store.js';
 import type {
   KtEpochRecord,
   KtPending,
@@ -31,6 +32,7 @@ import type {
   ServerStore,
   StoredDeviceList,
   UserRecord,
+  QueueEntry,
 } from './store.js';
 
 type Row = Record<string, unknown>;
@@ -299,13 +301,13 @@ export class PostgresStore implements ServerStore {
     });
   }
 
-  async getSession(tokenHash: Uint8Array, now: number): Promise<{ device: DeviceId; user: UserId } | undefined> {
+  async getSession(tokenHash: Uint8Array, now: number): Promise<{ device: DeviceId; user: UserId; expiresAt: number } | undefined> {
     const r = await this.one(
-      `SELECT s.device, d."user" FROM sessions s JOIN devices d ON d.id = s.device JOIN users u ON u."user" = d."user"
+      `SELECT s.device, d."user", s.expires_at FROM sessions s JOIN devices d ON d.id = s.device JOIN users u ON u."user" = d."user"
        WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.status = 'active' AND d.revoked_at IS NULL`,
       [buf(tokenHash), now],
     );
-    return r ? { device: r.device as DeviceId, user: r.user as UserId } : undefined;
+    return r ? { device: r.device as DeviceId, user: r.user as UserId, expiresAt: Number(r.expires_at) } : undefined;
   }
 
   async createConversation(id: ConversationId, creator: DeviceId, now: number): Promise<boolean> {
@@ -519,12 +521,12 @@ export class PostgresStore implements ServerStore {
     });
   }
 
-  async fetchQueue(device: DeviceId, after: number, limit: number): Promise<QueueItem[]> {
+  async fetchQueue(device: DeviceId, after: number, limit: number, through = Number.MAX_SAFE_INTEGER): Promise<QueueItem[]> {
     const rows = (
       await this.pool.query(
         `SELECT q.seq, m.conversation, m.kind, m.epoch, m.msg_id, m.sender_device, m.sender_user, m.created_at, m.payload
-         FROM queue q JOIN messages m ON m.id = q.message WHERE q.device = $1 AND q.seq > $2 ORDER BY q.seq LIMIT $3`,
-        [device, after, limit],
+         FROM queue q JOIN messages m ON m.id = q.message WHERE q.device = $1 AND q.seq > $2 AND q.seq <= $3 ORDER BY q.seq LIMIT $4`,
+        [device, after, through, limit],
       )
     ).rows as Row[];
     return rows.map((r) => ({
@@ -538,6 +540,17 @@ export class PostgresStore implements ServerStore {
       at: r.created_at as number,
       p: u8(r.payload),
     }));
+  }
+
+  async listQueue(device: DeviceId, after: number, limit: number): Promise<QueueEntry[]> {
+    const rows = (
+      await this.pool.query(
+        `SELECT q.seq, m.conversation, m.kind, m.sender_user, m.created_at, octet_length(m.payload) AS bytes
+         FROM queue q JOIN messages m ON m.id = q.message WHERE q.device = $1 AND q.seq > $2 ORDER BY q.seq LIMIT $3`,
+        [device, after, limit],
+      )
+    ).rows as Row[];
+    return rows.map(queueEntryFromRow);
   }
 
   /**

@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { auditEntryHash, AUDIT_GENESIS, type AuditEntry, type AuditFields, type BlobId, type ConversationId, type DeviceId, type MessageId, type QueueItem, type UserId } from '@sealpost/protocol';
 import { sqliteMigrations } from './sqlite-migrations.js';
 import { decodeLinkKeyPackages, encodeLinkKeyPackages } from './link-key-packages.js';
+import { queueEntryFromRow } from './store.js';
 import type {
   KtEpochRecord,
   KtPending,
@@ -29,6 +30,7 @@ import type {
   ServerStore,
   StoredDeviceList,
   UserRecord,
+  QueueEntry,
 } from './store.js';
 import { timingSafeEqual } from 'node:crypto';
 import { chmodSync } from 'node:fs';
@@ -274,13 +276,13 @@ export class SqliteStore implements ServerStore {
     })();
   }
 
-  async getSession(tokenHash: Uint8Array, now: number): Promise<{ device: DeviceId; user: UserId } | undefined> {
+  async getSession(tokenHash: Uint8Array, now: number): Promise<{ device: DeviceId; user: UserId; expiresAt: number } | undefined> {
     const r = this.stmt(
-        `SELECT s.device, d.user FROM sessions s JOIN devices d ON d.id = s.device JOIN users u ON u.user = d.user
+        `SELECT s.device, d.user, s.expires_at FROM sessions s JOIN devices d ON d.id = s.device JOIN users u ON u.user = d.user
          WHERE s.token_hash = ? AND s.expires_at > ? AND u.status = 'active' AND d.revoked_at IS NULL`,
       )
       .get(tokenHash, now) as Row | undefined;
-    return r ? { device: r.device as DeviceId, user: r.user as UserId } : undefined;
+    return r ? { device: r.device as DeviceId, user: r.user as UserId, expiresAt: Number(r.expires_at) } : undefined;
   }
 
   async createConversation(id: ConversationId, creator: DeviceId, now: number): Promise<boolean> {
@@ -436,12 +438,12 @@ export class SqliteStore implements ServerStore {
     })();
   }
 
-  async fetchQueue(device: DeviceId, after: number, limit: number): Promise<QueueItem[]> {
+  async fetchQueue(device: DeviceId, after: number, limit: number, through = Number.MAX_SAFE_INTEGER): Promise<QueueItem[]> {
     const rows = this.stmt(
         `SELECT q.seq, m.conversation, m.kind, m.epoch, m.msg_id, m.sender_device, m.sender_user, m.created_at, m.payload
-         FROM queue q JOIN messages m ON m.id = q.message WHERE q.device = ? AND q.seq > ? ORDER BY q.seq LIMIT ?`,
+         FROM queue q JOIN messages m ON m.id = q.message WHERE q.device = ? AND q.seq > ? AND q.seq <= ? ORDER BY q.seq LIMIT ?`,
       )
-      .all(device, after, limit) as Row[];
+      .all(device, after, through, limit) as Row[];
     return rows.map((r) => ({
       seq: r.seq as number,
       c: r.conversation as ConversationId,
@@ -453,6 +455,14 @@ export class SqliteStore implements ServerStore {
       at: r.created_at as number,
       p: u8(r.payload),
     }));
+  }
+
+  async listQueue(device: DeviceId, after: number, limit: number): Promise<QueueEntry[]> {
+    const rows = this.stmt(
+      `SELECT q.seq, m.conversation, m.kind, m.sender_user, m.created_at, length(m.payload) AS bytes
+       FROM queue q JOIN messages m ON m.id = q.message WHERE q.device = ? AND q.seq > ? ORDER BY q.seq LIMIT ?`,
+    ).all(device, after, limit) as Row[];
+    return rows.map(queueEntryFromRow);
   }
 
   async createBlob(blob: { id: BlobId; ownerUser: UserId; ownerDevice: DeviceId; size: number; now: number }, quotaBytes: number): Promise<'ok' | 'quota'> {

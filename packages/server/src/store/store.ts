@@ -52,6 +52,29 @@ export interface ClaimedKeyPackage {
   data: Uint8Array | undefined;
 }
 
+/** One queue item's metadata (never its payload). */
+export interface QueueEntry {
+  seq: number;
+  conversation: ConversationId;
+  kind: QueueKind;
+  fromUser: UserId;
+  at: number;
+  /** Payload bytes. */
+  bytes: number;
+}
+
+/** Both adapters select seq, conversation, kind, sender_user, created_at and the payload's length as bytes. */
+export function queueEntryFromRow(r: Record<string, unknown>): QueueEntry {
+  return {
+    seq: Number(r.seq),
+    conversation: r.conversation as ConversationId,
+    kind: r.kind as QueueKind,
+    fromUser: r.sender_user as UserId,
+    at: Number(r.created_at),
+    bytes: Number(r.bytes),
+  };
+}
+
 export interface ConversationRecord {
   id: ConversationId;
   epoch: number;
@@ -213,7 +236,7 @@ export interface ServerStore {
   /** True once for a challenge that was issued to this device and has not expired. */
   takeChallenge(device: DeviceId, challenge: Uint8Array, now: number): Promise<boolean>;
   createSession(tokenHash: Uint8Array, device: DeviceId, expiresAt: number): Promise<void>;
-  getSession(tokenHash: Uint8Array, now: number): Promise<{ device: DeviceId; user: UserId } | undefined>;
+  getSession(tokenHash: Uint8Array, now: number): Promise<{ device: DeviceId; user: UserId; expiresAt: number } | undefined>;
 
   createConversation(id: ConversationId, creator: DeviceId, now: number): Promise<boolean>;
   getConversation(id: ConversationId): Promise<ConversationRecord | undefined>;
@@ -223,7 +246,10 @@ export interface ServerStore {
   /** Accepts the first commit for the current epoch (idempotent by id), advances the epoch, queues commit and Welcome. */
   appendCommit(input: CommitInput): Promise<AppendResult>;
 
-  fetchQueue(device: DeviceId, after: number, limit: number): Promise<QueueItem[]>;
+  /** Queue items after `after` in seq order, at most `limit`, and none above `through` when given. */
+  fetchQueue(device: DeviceId, after: number, limit: number, through?: number): Promise<QueueItem[]>;
+  /** What a device's queue holds after `after`, without payloads: sizes for batching, and the admin's view. */
+  listQueue(device: DeviceId, after: number, limit: number): Promise<QueueEntry[]>;
 
   /** Registers an upload and grants it to its uploader; 'quota' if the user's blobs would exceed `quotaBytes`. */
   createBlob(blob: { id: BlobId; ownerUser: UserId; ownerDevice: DeviceId; size: number; now: number }, quotaBytes: number): Promise<'ok' | 'quota'>;

@@ -16,6 +16,7 @@ import {
 import type { ServerContext } from '../context.js';
 import { authenticateDevice } from '../http/routes.js';
 import type { AppendResult } from '../store/store.js';
+import { fetchBatch } from '../delivery/fetch-batch.js';
 import { DISCONNECT_SEQ } from '../admin/revoke.js';
 
 const AUTH_TIMEOUT_MS = 10_000;
@@ -70,8 +71,10 @@ export function handleConnection(ctx: ServerContext, registry: ConnectionRegistr
     if (!me) ws.close(4001, 'authentication timeout');
   }, AUTH_TIMEOUT_MS);
 
+  let sessionTimer: ReturnType<typeof setTimeout> | undefined;
   ws.on('close', () => {
     clearTimeout(authTimer);
+    clearTimeout(sessionTimer);
     unsubscribe?.();
     if (me) registry.remove(me.device);
   });
@@ -100,8 +103,17 @@ export function handleConnection(ctx: ServerContext, registry: ConnectionRegistr
       return;
     }
     if (frame.t === 'auth') return onAuth(frame.token);
-    if (!me) return sendError(new SealpostError('UNAUTHENTICATED', 'send an auth frame first'), 'r' in frame ? frame.r : undefined);
-    const sender = me;
+    const r = 'r' in frame ? frame.r : undefined;
+    if (!me) return sendError(new SealpostError('UNAUTHENTICATED', 'send an auth frame first'), r);
+    // A failure (a store error, say) is answered with the request's id, so the client does not wait for a timeout.
+    try {
+      await handleRequest(frame, me);
+    } catch (err) {
+      sendError(err, r);
+    }
+  }
+
+  async function handleRequest(frame: Exclude<ClientFrame, { t: 'auth' }>, sender: { device: DeviceId; user: UserId }): Promise<void> {
     switch (frame.t) {
       case 'send': {
         const res = await measured('app', () => ctx.store.appendMessage({
@@ -131,9 +143,8 @@ export function handleConnection(ctx: ServerContext, registry: ConnectionRegistr
         return answer(frame.r, res);
       }
       case 'fetch': {
-        const items = await ctx.store.fetchQueue(sender.device, frame.after, frame.limit + 1);
-        const more = items.length > frame.limit;
-        return send({ t: 'batch', r: frame.r, items: items.slice(0, frame.limit), more });
+        const { items, more } = await fetchBatch(ctx.store, sender.device, frame.after, frame.limit);
+        return send({ t: 'batch', r: frame.r, items, more });
       }
       case 'ack': {
         await ctx.store.ack(sender.device, frame.seqs);
@@ -172,7 +183,7 @@ export function handleConnection(ctx: ServerContext, registry: ConnectionRegistr
 
   async function onAuth(token: string): Promise<void> {
     if (me) return sendError(new SealpostError('INVALID_INPUT', 'already authenticated'));
-    let session: { device: DeviceId; user: UserId };
+    let session: { device: DeviceId; user: UserId; expiresAt: number };
     try {
       session = await authenticateDevice(ctx, token);
     } catch (err) {
@@ -180,13 +191,19 @@ export function handleConnection(ctx: ServerContext, registry: ConnectionRegistr
       ws.close(4001, 'authentication failed');
       return;
     }
+    // Closed while the store looked the session up: taking a slot now would keep it forever (the close handler
+    // has already run), and four such sockets locked a device out.
+    if (ws.readyState !== ws.OPEN) return;
     if (!registry.tryAdd(session.device)) {
       sendError(new SealpostError('TOO_MANY_CONNECTIONS', `at most ${limits.maxConnectionsPerDevice} connections per device`));
       ws.close(4029, 'too many connections');
       return;
     }
-    me = session;
+    me = { device: session.device, user: session.user };
     clearTimeout(authTimer);
+    // A connection lives no longer than the session that opened it; the client signs in again.
+    sessionTimer = setTimeout(() => ws.close(4001, 'session expired'), Math.max(0, session.expiresAt - ctx.clock.now()));
+    sessionTimer.unref?.();
     const off = await ctx.bus.subscribe(session.device, (item: QueueItem) => {
       if (item.seq === DISCONNECT_SEQ && item.from === session.device) {
         // This device was revoked (or its user disabled), on whichever node that happened.
