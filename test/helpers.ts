@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { startServer, type StartedServer } from '@sealpost/server';
+import { startServer, type StartedServer, type StartOptions } from '@sealpost/server';
 import { SealpostClient, HttpApi, ProfileStore, type ChatMessage, type ClientOptions, type Received } from '@sealpost/client';
 
 export interface TestServer {
@@ -39,7 +39,7 @@ export function tempDir(prefix: string): string {
 }
 
 export async function startTestServer(
-  opts: { activationTtlMs?: number; maxBlobBytes?: number; userQuotaBytes?: number; db?: string; bus?: string } = {},
+  opts: { activationTtlMs?: number; maxBlobBytes?: number; userQuotaBytes?: number; db?: string; bus?: string } & Pick<StartOptions, 'timeouts' | 'rateLimits'> = {},
 ): Promise<TestServer> {
   const dataDir = tempDir('server');
   const logs: string[] = [];
@@ -61,6 +61,8 @@ export async function startTestServer(
     ...(opts.userQuotaBytes ? { userQuotaBytes: opts.userQuotaBytes } : {}),
     ...(opts.db ? { db: opts.db } : {}),
     ...(opts.bus ? { bus: opts.bus } : {}),
+    ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
+    ...(opts.rateLimits ? { rateLimits: opts.rateLimits } : {}),
   });
   const adminToken = readFileSync(started.adminTokenFile, 'utf8').trim();
   const clients: SealpostClient[] = [];

@@ -19,8 +19,9 @@ export class RawSocket {
     ws.on('error', () => {});
   }
 
-  static open(baseUrl: string): Promise<RawSocket> {
-    const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/v1/ws`);
+  /** `localAddress`: another loopback address (127.0.0.2, …) to come from, for per-address limits. */
+  static open(baseUrl: string, opts: { localAddress?: string } = {}): Promise<RawSocket> {
+    const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/v1/ws`, opts.localAddress ? { localAddress: opts.localAddress } : {});
     return new Promise((resolve, reject) => {
       ws.once('open', () => resolve(new RawSocket(ws)));
       ws.once('error', reject);

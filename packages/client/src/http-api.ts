@@ -1,6 +1,9 @@
 // The client side of the HTTP API: JSON over fetch, server errors turned back into SealpostErrors with their code.
 import { SealpostError, isErrorCode } from '@sealpost/protocol';
 
+const MAX_RATE_LIMIT_WAIT_MS = 30_000;
+const MAX_RATE_LIMIT_RETRIES = 5;
+
 export class HttpApi {
   constructor(
     readonly baseUrl: string,
@@ -10,6 +13,20 @@ export class HttpApi {
   ) {}
 
   async request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, auth: 'device' | { admin: string } | 'none' = 'device'): Promise<T> {
+    // The server's rate limits are for scripts, not people: a short wait it asks for (Retry-After) is waited out,
+    // a few times, so a large group or a long catch-up slows down instead of failing.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.requestRenewing<T>(method, path, body, auth);
+      } catch (err) {
+        const wait = err instanceof SealpostError && err.code === 'RATE_LIMITED' ? Number(err.details?.retryAfterMs) : NaN;
+        if (!(wait <= MAX_RATE_LIMIT_WAIT_MS) || attempt >= MAX_RATE_LIMIT_RETRIES) throw err;
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  }
+
+  private async requestRenewing<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body: unknown, auth: 'device' | { admin: string } | 'none'): Promise<T> {
     try {
       return await this.requestOnce<T>(method, path, body, auth);
     } catch (err) {
@@ -52,7 +69,8 @@ export class HttpApi {
     if (!res.ok) {
       const e = (parsed as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
       const code = isErrorCode(e?.code) ? e.code : 'PROTOCOL_ERROR';
-      throw new SealpostError(code, typeof e?.message === 'string' ? e.message : `server answered ${res.status}`);
+      const retryAfter = Number(res.headers.get('retry-after'));
+      throw new SealpostError(code, typeof e?.message === 'string' ? e.message : `server answered ${res.status}`, Number.isFinite(retryAfter) && retryAfter > 0 ? { details: { retryAfterMs: retryAfter * 1000 } } : undefined);
     }
     return parsed as T;
   }

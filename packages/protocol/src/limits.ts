@@ -36,8 +36,12 @@ export const limits = {
   maxAckBatch: 1000,
   /** Concurrent WebSocket connections per device. */
   maxConnectionsPerDevice: 4,
-  /** Wrong activation codes before the code dies. */
-  maxActivationAttempts: 5,
+  /**
+   * Wrong activation codes before the code dies. A code is 60 random bits, so this bounds guessing far below any
+   * real chance (100 / 2^60); what stops one person burning a colleague's code is the per-address limit on wrong
+   * codes (server http/rate-limit.ts), not this number.
+   */
+  maxActivationAttempts: 100,
   /** Chat text, in characters. */
   maxTextChars: 64 * 1024,
   /** Members (users) named when creating a conversation. */

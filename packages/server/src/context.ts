@@ -7,6 +7,7 @@ import type { Bus } from './bus/bus.js';
 import type { BlobStore } from './blobs/blob-store.js';
 import type { Metrics } from './metrics.js';
 import type { KtKeysPrivate, KtLog } from './kt/kt-log.js';
+import type { RateLimiters } from './http/rate-limit.js';
 
 export interface Clock {
   now(): number;
@@ -38,6 +39,8 @@ export interface ServerContext {
   userQuotaBytes: number;
   /** Set by createServer. */
   metrics?: Metrics;
+  /** Per-address and per-device budgets (http/rate-limit.ts). */
+  rateLimits: RateLimiters;
 }
 
 export const defaultBlobLimits = {

@@ -6,3 +6,5 @@ export * from './store/store.js';
 export * from './store/sqlite.js';
 export * from './bus/bus.js';
 export * from './bus/local.js';
+export * from './http/rate-limit.js';
+export * from './ws/connection.js';

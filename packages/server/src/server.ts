@@ -29,11 +29,30 @@ export interface TlsOptions {
   key: Buffer;
 }
 
-export function createServer(ctx: ServerContext, opts: { tls?: TlsOptions } = {}): SealpostServer {
+export interface HttpTimeouts {
+  /** A whole request, headers and body (default 2 minutes: an 8 MiB upload part at 560 kbit/s). */
+  requestTimeoutMs?: number;
+  /** An idle HTTP connection (default 1 minute). Upgraded WebSockets are not affected. */
+  connectionTimeoutMs?: number;
+}
+
+export function createServer(ctx: ServerContext, opts: { tls?: TlsOptions; timeouts?: HttpTimeouts } = {}): SealpostServer {
+  const requestTimeout = opts.timeouts?.requestTimeoutMs ?? 120_000;
+  const checkEvery = Math.min(30_000, Math.max(100, Math.floor(requestTimeout / 4)));
   const app = Fastify({
     loggerInstance: ctx.log,
     bodyLimit: limits.maxJsonBodyBytes,
-    ...(opts.tls ? { https: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
+    // A slow body no longer holds a socket open (fastify's defaults are no timeouts at all).
+    requestTimeout,
+    connectionTimeout: opts.timeouts?.connectionTimeoutMs ?? 60_000,
+    // User ids are up to 320 characters, percent-encoded in paths.
+    routerOptions: { maxParamLength: 1000 },
+    // Node checks request timeouts on this interval (30 s by default), so it follows the timeout; given at
+    // construction, requestTimeout also sets Node's headersTimeout to at most itself (set later, it does not, and
+    // then a body dripping in a byte at a time was never timed out).
+    ...(opts.tls
+      ? { https: { cert: opts.tls.cert, key: opts.tls.key, connectionsCheckingInterval: checkEvery, requestTimeout } }
+      : { http: { connectionsCheckingInterval: checkEvery, requestTimeout } }),
   }) as unknown as FastifyInstance;
   app.setErrorHandler(handleHttpError);
   app.setNotFoundHandler((req, reply) => {
@@ -82,7 +101,19 @@ export function createServer(ctx: ServerContext, opts: { tls?: TlsOptions } = {}
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => handleConnection(ctx, connections, ws));
+    const address = req.socket.remoteAddress ?? '';
+    try {
+      ctx.rateLimits.wsUpgrades.take(address);
+    } catch {
+      socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nRetry-After: 5\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      // Counted once the upgrade succeeded (a failed handshake never reaches here, so never leaks a count).
+      const admitted = connections.tryOpen(address);
+      if (admitted === 'ok') return handleConnection(ctx, connections, ws, address);
+      ws.close(1013, admitted === 'server-full' ? 'server is full; try again later' : 'too many unauthenticated connections from this address');
+    });
   });
 
   return {

@@ -13,9 +13,10 @@ import { createLocalBus } from './bus/local.js';
 import type { Bus } from './bus/bus.js';
 import { defaultBlobLimits, systemClock, type Clock } from './context.js';
 import { createFsBlobStore } from './blobs/fs-blob-store.js';
-import { createServer, type SealpostServer } from './server.js';
+import { createServer, type HttpTimeouts, type SealpostServer } from './server.js';
 import { newToken, sha256 } from './auth.js';
 import { loadKtKeys, loadOrgKey } from './admin/org-key.js';
+import { createRateLimiters, type RateRules } from './http/rate-limit.js';
 
 export interface StartOptions {
   dataDir: string;
@@ -40,6 +41,10 @@ export interface StartOptions {
   /** Where logs go (default stdout). Logs never contain payloads, tokens or keys. */
   logDestination?: NodeJS.WritableStream;
   clock?: Clock;
+  /** HTTP request and idle-connection timeouts (defaults in server.ts). */
+  timeouts?: HttpTimeouts;
+  /** Rate-limit rules to change (http/rate-limit.ts), or 'off' for load tests (--insecure-no-rate-limits). */
+  rateLimits?: Partial<RateRules> | 'off';
   /** Called once, on first start, with the new admin token. */
   onAdminToken?: (token: string, file: string) => void;
 }
@@ -91,6 +96,9 @@ async function openStore(db: string | undefined, dataDir: string): Promise<Serve
 
 export async function startServer(opts: StartOptions): Promise<StartedServer> {
   const domain = parseDomain(opts.domain);
+  if (opts.rateLimits === 'off' && !isLoopback(opts.host)) {
+    throw new SealpostError('INSECURE_LISTEN', `refusing to turn rate limits off on ${opts.host}: --insecure-no-rate-limits is for load tests on loopback`);
+  }
   if (!isLoopback(opts.host) && !opts.tls && !opts.insecureHttp) {
     throw new SealpostError(
       'INSECURE_LISTEN',
@@ -152,6 +160,7 @@ export async function startServer(opts: StartOptions): Promise<StartedServer> {
       ktEpochMs: opts.ktEpochMs ?? 1000,
       bus,
       clock: opts.clock ?? systemClock,
+      rateLimits: createRateLimiters(opts.clock ?? systemClock, opts.rateLimits),
       log,
       cs,
       domain,
@@ -161,7 +170,7 @@ export async function startServer(opts: StartOptions): Promise<StartedServer> {
       maxBlobBytes: opts.maxBlobBytes ?? defaultBlobLimits.maxBlobBytes,
       userQuotaBytes: opts.userQuotaBytes ?? defaultBlobLimits.userQuotaBytes,
     },
-    tls ? { tls } : {},
+    { ...(tls ? { tls } : {}), ...(opts.timeouts ? { timeouts: opts.timeouts } : {}) },
   );
   let url: string;
   try {

@@ -28,7 +28,7 @@ import type { ServerContext } from '../context.js';
 import { sha256 } from '../auth.js';
 import { getPolicy } from '../admin/policy-store.js';
 import { revokeDevices } from '../admin/revoke.js';
-import { authenticateDevice, b64, bearer, checkKeyPackages } from './routes.js';
+import { addressLimit, authenticateDevice, b64, bearer, checkKeyPackages } from './routes.js';
 
 /** A link request lives this long; the new device polls until then. */
 export const LINK_TTL_MS = 10 * 60_000;
@@ -68,12 +68,15 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ServerContext): 
   const json = { bodyLimit: limits.maxJsonBodyBytes };
 
   // ---- linking -----------------------------------------------------------------------------------------------
-  app.post('/v1/link', { bodyLimit: limits.maxKeyPackageBodyBytes }, async (req) => {
+  app.post('/v1/link', { bodyLimit: limits.maxKeyPackageBodyBytes, onRequest: addressLimit(ctx) }, async (req) => {
     const body = parseUnknown(zLinkRequest, req.body, 'body');
     const user = await ctx.store.getUser(body.user);
-    if (!user || !(await ctx.store.getDeviceList(body.user))) throw new SealpostError('USER_NOT_FOUND', `no enrolled user ${body.user}`);
-    if (user.status !== 'active') throw new SealpostError('USER_DISABLED', 'user is disabled');
-    if (await ctx.store.getDevice(body.device)) throw new SealpostError('DEVICE_EXISTS', 'device id already registered');
+    // Unauthenticated: one answer for an unknown, a disabled and a not yet enrolled user (and a taken device id),
+    // so this cannot sort addresses into those kinds.
+    const enrolled = user?.status === 'active' && (await ctx.store.getDeviceList(body.user)) !== undefined;
+    if (!enrolled || (await ctx.store.getDevice(body.device))) {
+      throw new SealpostError('USER_NOT_FOUND', `${body.user} cannot link a device (no such active, enrolled user, or the device id is taken)`);
+    }
     const signatureKey = b64(body.signatureKey, 'signatureKey');
     const hpkeKey = b64(body.hpkeKey, 'hpkeKey');
     if (signatureKey.length !== 32 || hpkeKey.length !== 32) throw new SealpostError('INVALID_INPUT', 'signatureKey, hpkeKey: must be 32 bytes');

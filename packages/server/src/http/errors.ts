@@ -90,5 +90,7 @@ export function handleHttpError(err: FastifyError | Error, req: FastifyRequest, 
     req.log.error({ err }, 'unhandled error');
     e = new SealpostError('INTERNAL', 'internal server error');
   }
+  const retryAfterMs = e.details?.retryAfterMs;
+  if (typeof retryAfterMs === 'number') void reply.header('retry-after', String(Math.ceil(retryAfterMs / 1000)));
   void reply.status(httpStatusOf(e.code)).send(errorBody(e.code, e.message));
 }

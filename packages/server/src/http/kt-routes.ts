@@ -24,8 +24,10 @@ export function registerKtRoutes(app: FastifyInstance, ctx: ServerContext, kt: K
     return { head: headJson() };
   });
 
+  // Each search or monitor builds proofs (a new label costs ~6 ms of event loop): a budget per device.
   app.get('/v1/kt/search/:label', async (req) => {
-    await authenticateDevice(ctx, bearer(req));
+    const me = await authenticateDevice(ctx, bearer(req));
+    ctx.rateLimits.ktRequests.take(me.device);
     const { label } = parseUnknown(z.object({ label: zUserId }).strict(), req.params, 'params');
     const { since } = parseUnknown(zSince, req.query, 'query');
     // A label that changed since the last epoch is published now (batched with whatever else is pending).
@@ -34,7 +36,8 @@ export function registerKtRoutes(app: FastifyInstance, ctx: ServerContext, kt: K
   });
 
   app.get('/v1/kt/monitor/:label', async (req) => {
-    await authenticateDevice(ctx, bearer(req));
+    const me = await authenticateDevice(ctx, bearer(req));
+    ctx.rateLimits.ktRequests.take(me.device);
     const { label } = parseUnknown(z.object({ label: zUserId }).strict(), req.params, 'params');
     const { since, from } = parseUnknown(zMonitor, req.query, 'query');
     await kt.publishIfPending(label, 50);

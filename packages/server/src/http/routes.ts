@@ -1,10 +1,11 @@
 // HTTP routes: admin, enrollment, device auth, directory, key packages, conversations. Every body has a size
 // limit and a strict schema; every handler takes validated, branded values only.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import {
   SealpostError,
   challengeMessage,
+  decodeDeviceList,
   fromBase64Url,
   limits,
   parseUnknown,
@@ -69,8 +70,14 @@ export async function checkKeyPackages(ctx: ServerContext, user: UserId, device:
   return out;
 }
 
+/** An onRequest hook for unauthenticated routes that cost the server work: a budget per source address. */
+export function addressLimit(ctx: ServerContext) {
+  return async (req: FastifyRequest): Promise<void> => ctx.rateLimits.unauthenticated.take(req.ip);
+}
+
 export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const json = { bodyLimit: limits.maxJsonBodyBytes };
+  const byAddress = addressLimit(ctx);
   const withKeyPackages = { bodyLimit: limits.maxKeyPackageBodyBytes };
 
   // What a device needs before it trusts this server with anything: the organisation key it pins (wipe commands
@@ -103,8 +110,21 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
   });
 
   // ---- enrollment --------------------------------------------------------------------------------------------
-  app.post('/v1/enroll', withKeyPackages, async (req) => {
+  app.post('/v1/enroll', { ...withKeyPackages, onRequest: byAddress }, async (req) => {
     const body = parseUnknown(zEnrollRequest, req.body, 'body');
+    // Cheap checks first: the code (one hash), then one device-list signature, and only then up to 101 KeyPackages.
+    ctx.rateLimits.wrongActivationCodes.admit(req.ip);
+    const codeHash = hashActivationCode(body.code);
+    const stored = await ctx.store.activationCodeHash(body.user);
+    const wrongCode = () => {
+      ctx.rateLimits.wrongActivationCodes.charge(req.ip);
+      // One answer for an unknown user, a used code and a wrong one.
+      return new SealpostError('ACTIVATION_CODE_INVALID', 'activation code is wrong, used, or not issued for this user');
+    };
+    if (!stored || stored.length !== codeHash.length || !timingSafeEqual(stored, codeHash)) {
+      if (stored) await ctx.store.countWrongActivation(body.user);
+      throw wrongCode();
+    }
     const signed = signedDeviceListFromJson(body.deviceList);
     const verdict = await verifyDeviceList(ctx.cs.signature, signed, { user: body.user });
     if (verdict.kind !== 'ok') throw new SealpostError('DEVICE_LIST_INVALID', `deviceList: ${verdict.reason}`);
@@ -116,7 +136,7 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const [lastResort] = await checkKeyPackages(ctx, body.user, body.device, entry.signatureKey, [body.lastResortKeyPackage]);
     const result = await ctx.store.enroll({
       user: body.user,
-      codeHash: hashActivationCode(body.code),
+      codeHash,
       now: ctx.clock.now(),
       maxAttempts: limits.maxActivationAttempts,
       device: { id: body.device, name: body.deviceName, signatureKey: entry.signatureKey },
@@ -124,16 +144,17 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
       keyPackages,
       lastResort: lastResort!,
     });
+    // Past the code check, the holder of the right code is told exactly what is wrong.
     switch (result) {
       case 'ok':
         req.log.info({ user: body.user, device: body.device }, 'device enrolled');
         return { user: body.user, device: body.device, domain: ctx.domain };
       case 'invalid':
-        throw new SealpostError('ACTIVATION_CODE_INVALID', 'activation code is wrong, used, or not issued for this user');
+        throw wrongCode(); // used meanwhile by a concurrent enrollment
       case 'expired':
         throw new SealpostError('ACTIVATION_CODE_EXPIRED', 'activation code has expired; ask an admin for a new one');
       case 'exhausted':
-        throw new SealpostError('ACTIVATION_ATTEMPTS_EXCEEDED', 'too many wrong attempts; this activation code no longer works');
+        throw new SealpostError('ACTIVATION_ATTEMPTS_EXCEEDED', 'too many wrong attempts were made with this activation code; ask an admin for a new one');
       case 'user-disabled':
         throw new SealpostError('USER_DISABLED', 'user is disabled');
       case 'device-exists':
@@ -142,7 +163,7 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
   });
 
   // ---- device auth -------------------------------------------------------------------------------------------
-  app.post('/v1/auth/challenge', json, async (req) => {
+  app.post('/v1/auth/challenge', { ...json, onRequest: byAddress }, async (req) => {
     const { device } = parseUnknown(zChallengeRequest, req.body, 'body');
     const challenge = new Uint8Array(randomBytes(32));
     // Issued for unknown devices too, so the answer does not reveal which device ids exist.
@@ -150,7 +171,7 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return { challenge: toBase64Url(challenge), domain: ctx.domain };
   });
 
-  app.post('/v1/auth/session', json, async (req) => {
+  app.post('/v1/auth/session', { ...json, onRequest: byAddress }, async (req) => {
     const body = parseUnknown(zSessionRequest, req.body, 'body');
     const challenge = b64(body.challenge, 'challenge');
     const signature = b64(body.signature, 'signature');
@@ -220,10 +241,17 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.post('/v1/keypackages/claim', json, async (req) => {
     const me = await authenticateDevice(ctx, bearer(req));
     const body = parseUnknown(zKeyPackageClaim, req.body, 'body');
+    const targets: DeviceId[] = [];
     for (const user of body.users) {
-      if (!(await ctx.store.getDeviceList(user))) throw new SealpostError('USER_NOT_FOUND', `no enrolled user ${user}`);
+      const list = await ctx.store.getDeviceList(user);
+      if (!list) throw new SealpostError('USER_NOT_FOUND', `no enrolled user ${user}`);
+      targets.push(...decodeDeviceList(list.body).devices.map((d) => d.id));
     }
-    const claimed = await ctx.store.claimKeyPackages(body.users, [me.device, ...(body.exclude ?? [])]);
+    // A budget per claiming device, and per claimer and target: past a few one-time KeyPackages of one device, the
+    // claimer gets its last-resort one, so no device can drain another's one-time stock.
+    ctx.rateLimits.keyPackageClaims.take(me.device, Math.max(1, targets.length));
+    const lastResortOnly = new Set(targets.filter((t) => !ctx.rateLimits.oneTimeKeyPackagesPerTarget.tryTake(`${me.device}>${t}`)));
+    const claimed = await ctx.store.claimKeyPackages(body.users, [me.device, ...(body.exclude ?? [])], lastResortOnly);
     const missing = claimed.find((c) => !c.data);
     if (missing) throw new SealpostError('NO_KEY_PACKAGE', `device ${missing.device} of ${missing.user} has no KeyPackage left`);
     return { keyPackages: claimed.map((c) => ({ user: c.user, device: c.device, keyPackage: toBase64Url(c.data!) })) };

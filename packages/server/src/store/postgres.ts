@@ -161,19 +161,29 @@ export class PostgresStore implements ServerStore {
     return (await this.pool.query(`${PostgresStore.userQuery} ORDER BY u."user"`)).rows.map((r: Row) => this.userFromRow(r));
   }
 
+  async activationCodeHash(user: UserId): Promise<Uint8Array | undefined> {
+    const r = await this.one('SELECT code_hash FROM activation_codes WHERE "user" = $1 AND used_at IS NULL', [user]);
+    return r ? u8(r.code_hash) : undefined;
+  }
+
+  async countWrongActivation(user: UserId): Promise<void> {
+    await this.pool.query('UPDATE activation_codes SET attempts = attempts + 1 WHERE "user" = $1', [user]);
+  }
+
   async enroll(input: EnrollInput): Promise<EnrollVerdict> {
     return this.tx(async (db): Promise<EnrollVerdict> => {
       const user = await this.one('SELECT status FROM users WHERE "user" = $1', [input.user], db);
       const code = await this.one('SELECT * FROM activation_codes WHERE "user" = $1 FOR UPDATE', [input.user], db);
       if (!user || !code || code.used_at !== null) return 'invalid';
-      if (user.status !== 'active') return 'user-disabled';
-      if ((code.attempts as number) >= input.maxAttempts) return 'exhausted';
-      if ((code.expires_at as number) <= input.now) return 'expired';
+      // The code first: whoever does not hold it learns nothing about the user or the code's state.
       const stored = u8(code.code_hash);
       if (stored.length !== input.codeHash.length || !timingSafeEqual(stored, input.codeHash)) {
         await db.query('UPDATE activation_codes SET attempts = attempts + 1 WHERE "user" = $1', [input.user]);
-        return (code.attempts as number) + 1 >= input.maxAttempts ? 'exhausted' : 'invalid';
+        return 'invalid';
       }
+      if (user.status !== 'active') return 'user-disabled';
+      if ((code.attempts as number) >= input.maxAttempts) return 'exhausted';
+      if ((code.expires_at as number) <= input.now) return 'expired';
       if (await this.one('SELECT 1 FROM devices WHERE id = $1', [input.device.id], db)) return 'device-exists';
       await db.query('UPDATE activation_codes SET used_at = $1 WHERE "user" = $2', [input.now, input.user]);
       await db.query('INSERT INTO devices (id, "user", name, signature_key, created_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6)', [
@@ -255,7 +265,7 @@ export class PostgresStore implements ServerStore {
     return this.countIn(this.pool, device);
   }
 
-  async claimKeyPackages(users: UserId[], exclude: DeviceId[]): Promise<ClaimedKeyPackage[]> {
+  async claimKeyPackages(users: UserId[], exclude: DeviceId[], lastResortOnly: ReadonlySet<DeviceId> = new Set()): Promise<ClaimedKeyPackage[]> {
     const skip = new Set<string>(exclude);
     return this.tx(async (db) => {
       const out: ClaimedKeyPackage[] = [];
@@ -265,8 +275,8 @@ export class PostgresStore implements ServerStore {
           if (skip.has(device)) continue;
           // SKIP LOCKED: two nodes claiming at once never hand out the same one-time KeyPackage.
           const kp = await this.one(
-            'SELECT ref, data, last_resort FROM key_packages WHERE device = $1 ORDER BY last_resort, seq LIMIT 1 FOR UPDATE SKIP LOCKED',
-            [device],
+            'SELECT ref, data, last_resort FROM key_packages WHERE device = $1 AND (last_resort OR NOT $2) ORDER BY last_resort, seq LIMIT 1 FOR UPDATE SKIP LOCKED',
+            [device, lastResortOnly.has(device)],
             db,
           );
           if (kp && !kp.last_resort) await db.query('DELETE FROM key_packages WHERE ref = $1', [kp.ref]);

@@ -154,14 +154,15 @@ export class SqliteStore implements ServerStore {
       const user = this.stmt('SELECT status FROM users WHERE user = ?').get(input.user) as Row | undefined;
       const code = this.stmt('SELECT * FROM activation_codes WHERE user = ?').get(input.user) as Row | undefined;
       if (!user || !code || code.used_at !== null) return 'invalid';
-      if (user.status !== 'active') return 'user-disabled';
-      if ((code.attempts as number) >= input.maxAttempts) return 'exhausted';
-      if ((code.expires_at as number) <= input.now) return 'expired';
+      // The code first: whoever does not hold it learns nothing about the user or the code's state.
       const stored = u8(code.code_hash);
       if (stored.length !== input.codeHash.length || !timingSafeEqual(stored, input.codeHash)) {
         this.stmt('UPDATE activation_codes SET attempts = attempts + 1 WHERE user = ?').run(input.user);
-        return (code.attempts as number) + 1 >= input.maxAttempts ? 'exhausted' : 'invalid';
+        return 'invalid';
       }
+      if (user.status !== 'active') return 'user-disabled';
+      if ((code.attempts as number) >= input.maxAttempts) return 'exhausted';
+      if ((code.expires_at as number) <= input.now) return 'expired';
       if (this.stmt('SELECT 1 FROM devices WHERE id = ?').get(input.device.id)) return 'device-exists';
       this.stmt('UPDATE activation_codes SET used_at = ? WHERE user = ?').run(input.now, input.user);
       this.stmt('INSERT INTO devices (id, user, name, signature_key, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)')
@@ -176,6 +177,15 @@ export class SqliteStore implements ServerStore {
       this.insertKeyPackages(input.device.id, input.keyPackages, input.lastResort);
       return 'ok';
     })();
+  }
+
+  async activationCodeHash(user: UserId): Promise<Uint8Array | undefined> {
+    const r = this.stmt('SELECT code_hash FROM activation_codes WHERE user = ? AND used_at IS NULL').get(user) as Row | undefined;
+    return r ? u8(r.code_hash) : undefined;
+  }
+
+  async countWrongActivation(user: UserId): Promise<void> {
+    this.stmt('UPDATE activation_codes SET attempts = attempts + 1 WHERE user = ?').run(user);
   }
 
   private insertKeyPackages(device: DeviceId, kps: NewKeyPackage[], lastResort: NewKeyPackage | undefined): void {
@@ -235,17 +245,18 @@ export class SqliteStore implements ServerStore {
     return this.countSync(device);
   }
 
-  async claimKeyPackages(users: UserId[], exclude: DeviceId[]): Promise<ClaimedKeyPackage[]> {
+  async claimKeyPackages(users: UserId[], exclude: DeviceId[], lastResortOnly: ReadonlySet<DeviceId> = new Set()): Promise<ClaimedKeyPackage[]> {
     const skip = new Set<string>(exclude);
     return this.db.transaction(() => {
       const out: ClaimedKeyPackage[] = [];
       const pick = this.stmt('SELECT ref, data, last_resort FROM key_packages WHERE device = ? ORDER BY last_resort, rowid LIMIT 1');
+      const pickLastResort = this.stmt('SELECT ref, data, last_resort FROM key_packages WHERE device = ? AND last_resort = 1');
       const del = this.stmt('DELETE FROM key_packages WHERE ref = ?');
       for (const user of users) {
         for (const d of this.stmt('SELECT id FROM devices WHERE user = ? AND revoked_at IS NULL ORDER BY created_at').all(user) as Row[]) {
           const device = d.id as DeviceId;
           if (skip.has(device)) continue;
-          const kp = pick.get(device) as Row | undefined;
+          const kp = (lastResortOnly.has(device) ? pickLastResort : pick).get(device) as Row | undefined;
           if (kp && kp.last_resort === 0) del.run(kp.ref);
           out.push({ user, device, data: kp ? u8(kp.data) : undefined });
         }

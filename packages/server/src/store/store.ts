@@ -226,11 +226,19 @@ export interface ServerStore {
   touchDevice(device: DeviceId, now: number): Promise<void>;
   getDeviceList(user: UserId): Promise<StoredDeviceList | undefined>;
 
+  /** The hash of the user's unused activation code, if any (a cheap check before enroll verifies signatures). */
+  activationCodeHash(user: UserId): Promise<Uint8Array | undefined>;
+  /** One more wrong attempt against the user's activation code. */
+  countWrongActivation(user: UserId): Promise<void>;
+
   /** Adds KeyPackages; returns the new count, or undefined when it would exceed `max`. */
   addKeyPackages(device: DeviceId, kps: NewKeyPackage[], lastResort: NewKeyPackage | undefined, max: number): Promise<number | undefined>;
   countKeyPackages(device: DeviceId): Promise<number>;
-  /** One KeyPackage for every device of every user (one-time ones first; the last-resort one is not deleted). */
-  claimKeyPackages(users: UserId[], exclude: DeviceId[]): Promise<ClaimedKeyPackage[]>;
+  /**
+   * One KeyPackage for every device of every user (one-time ones first; the last-resort one is not deleted), and
+   * only the last-resort one for the devices in `lastResortOnly`.
+   */
+  claimKeyPackages(users: UserId[], exclude: DeviceId[], lastResortOnly?: ReadonlySet<DeviceId>): Promise<ClaimedKeyPackage[]>;
 
   putChallenge(device: DeviceId, challenge: Uint8Array, expiresAt: number): Promise<void>;
   /** True once for a challenge that was issued to this device and has not expired. */

@@ -30,8 +30,36 @@ const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
  */
 export const MAX_PENDING_REQUESTS = 64;
 
+/** Sockets on this node, authenticated or not: beyond this an upgrade is refused (503). */
+export const MAX_SOCKETS = 100_000;
+/** Sockets of one source address that have not authenticated yet (each is closed after AUTH_TIMEOUT_MS). */
+export const MAX_UNAUTHENTICATED_PER_ADDRESS = 64;
+
 export class ConnectionRegistry {
   private readonly perDevice = new Map<DeviceId, number>();
+  private readonly unauthenticated = new Map<string, number>();
+  /** Every open socket, authenticated or not. */
+  sockets = 0;
+
+  /** Whether a new socket from `address` may be opened; counts it as unauthenticated when so. */
+  tryOpen(address: string): 'ok' | 'server-full' | 'address-full' {
+    if (this.sockets >= MAX_SOCKETS) return 'server-full';
+    const n = this.unauthenticated.get(address) ?? 0;
+    if (n >= MAX_UNAUTHENTICATED_PER_ADDRESS) return 'address-full';
+    this.unauthenticated.set(address, n + 1);
+    this.sockets++;
+    return 'ok';
+  }
+  /** The socket authenticated, or closed before it did. */
+  leaveUnauthenticated(address: string): void {
+    const n = (this.unauthenticated.get(address) ?? 1) - 1;
+    if (n <= 0) this.unauthenticated.delete(address);
+    else this.unauthenticated.set(address, n);
+  }
+  closed(): void {
+    this.sockets--;
+  }
+
   tryAdd(device: DeviceId): boolean {
     const n = this.perDevice.get(device) ?? 0;
     if (n >= limits.maxConnectionsPerDevice) return false;
@@ -43,6 +71,7 @@ export class ConnectionRegistry {
     if (n <= 0) this.perDevice.delete(device);
     else this.perDevice.set(device, n);
   }
+  /** Authenticated connections. */
   get size(): number {
     let n = 0;
     for (const v of this.perDevice.values()) n += v;
@@ -50,8 +79,14 @@ export class ConnectionRegistry {
   }
 }
 
-export function handleConnection(ctx: ServerContext, registry: ConnectionRegistry, ws: WebSocket): void {
+/** A socket `registry.tryOpen(address)` admitted. */
+export function handleConnection(ctx: ServerContext, registry: ConnectionRegistry, ws: WebSocket, address: string): void {
   let me: { device: DeviceId; user: UserId } | undefined;
+  let counted = true; // among the address's unauthenticated sockets
+  const leaveUnauthenticated = () => {
+    if (counted) registry.leaveUnauthenticated(address);
+    counted = false;
+  };
   let unsubscribe: (() => void) | undefined;
   let badFrames = 0;
   let queue = Promise.resolve();
@@ -73,6 +108,8 @@ export function handleConnection(ctx: ServerContext, registry: ConnectionRegistr
 
   let sessionTimer: ReturnType<typeof setTimeout> | undefined;
   ws.on('close', () => {
+    leaveUnauthenticated();
+    registry.closed();
     clearTimeout(authTimer);
     clearTimeout(sessionTimer);
     unsubscribe?.();
@@ -200,6 +237,7 @@ export function handleConnection(ctx: ServerContext, registry: ConnectionRegistr
       return;
     }
     me = { device: session.device, user: session.user };
+    leaveUnauthenticated();
     clearTimeout(authTimer);
     // A connection lives no longer than the session that opened it; the client signs in again.
     sessionTimer = setTimeout(() => ws.close(4001, 'session expired'), Math.max(0, session.expiresAt - ctx.clock.now()));
