@@ -6,12 +6,13 @@
 import { sign as osslSign, verify as osslVerify, type KeyObject } from 'node:crypto';
 import { privateKeyFrom, publicKeyFrom, rawPrivateKeyOf } from './der.node.js';
 import { loadSodium, type Sodium } from './sodium.node.js';
+import { ed25519PolicyAllows } from '@sealpost/protocol';
 
 export interface Ed25519 {
   readonly name: 'libsodium' | 'node:crypto';
   /** `privateKey`: the 32-byte seed, or its 48-byte PKCS#8 form. */
   sign(privateKey: Uint8Array, message: Uint8Array): Uint8Array;
-  /** False for any malformed key or signature; never throws. */
+  /** False for any malformed key or signature, and for what the Ed25519 policy refuses; never throws. */
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
 }
 
@@ -53,10 +54,8 @@ export function sodiumEd25519(sodium: Sodium): Ed25519 {
       return sig;
     },
     verify(publicKey, message, signature) {
-      if (publicKey.length !== 32 || signature.length !== 64) return false;
-      // libsodium also refuses small-order and non-canonical public keys and R values, which OpenSSL accepts: no
-      // honest signer produces them.
-      return sodium.crypto_sign_verify_detached(signature, message, publicKey);
+      // The policy first (ed25519-policy.ts): the same verdict as every other backend on the edge cases.
+      return ed25519PolicyAllows(publicKey, signature) && sodium.crypto_sign_verify_detached(signature, message, publicKey);
     },
   };
 }
@@ -70,7 +69,7 @@ export function nodeEd25519(): Ed25519 {
       return new Uint8Array(osslSign(null, message, signKeys.get(privateKey)));
     },
     verify(publicKey, message, signature) {
-      if (publicKey.length !== 32 || signature.length !== 64) return false;
+      if (!ed25519PolicyAllows(publicKey, signature)) return false;
       try {
         return osslVerify(null, message, verifyKeys.get(publicKey), signature);
       } catch {

@@ -28,3 +28,4 @@ export * from './kt/prefix-tree.js';
 export * from './kt/records.js';
 export * from './kt/search.js';
 export * from './kt/monitor.js';
+export * from './ed25519-policy.js';
