@@ -12,25 +12,28 @@ import { registerKtCommands } from './commands/kt.js';
 import { makeOutput, reportError, type Output } from './output.js';
 import { withProgress } from './progress.js';
 import { readTextFile } from './text-file.js';
+import { indented, oneLine } from './terminal-safe.js';
 
 const VERSION = '0.1.0';
 
 const when = (iso: string) => iso.replace('T', ' ').slice(0, 19);
 const size = (n: number) => (n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`);
+// Other people's words (texts, subjects, file names) go through terminal-safe.ts: no control characters, and no
+// line of theirs can pass for one of ours.
 const fileList = (files: { id: string; name: string; size: number }[] | undefined) =>
-  (files ?? []).map((f) => `\n    📎 ${f.name} (${size(f.size)}) id ${f.id}`).join('');
+  (files ?? []).map((f) => `\n    📎 ${oneLine(f.name)} (${size(f.size)}) id ${f.id}`).join('');
 
 function humanMessage(m: ChatMessage): string {
-  return `[${when(m.sentAt)}] ${m.conversation} ${m.from}: ${m.text}${fileList(m.attachments)}`;
+  return `[${when(m.sentAt)}] ${m.conversation} ${m.from}: ${indented(m.text)}${fileList(m.attachments)}`;
 }
 
 function humanMail(m: MailSummary): string {
   const flag = m.unread ? '*' : ' ';
-  return `${flag} ${m.id}  ${when(m.date)}  ${m.from} → ${[...m.to, ...m.cc].join(', ')}  ${m.subject}${m.attachments.length > 0 ? ` [${m.attachments.length} file(s)]` : ''}`;
+  return `${flag} ${m.id}  ${when(m.date)}  ${m.from} → ${[...m.to, ...m.cc].join(', ')}  ${oneLine(m.subject)}${m.attachments.length > 0 ? ` [${m.attachments.length} file(s)]` : ''}`;
 }
 
 function humanReceived(r: Received): string {
-  return r.type === 'mail' ? `[${when(r.date)}] mail ${r.id} from ${r.from}: ${r.subject}${fileList(r.attachments)}` : humanMessage(r);
+  return r.type === 'mail' ? `[${when(r.date)}] mail ${r.id} from ${r.from}: ${oneLine(r.subject)}${fileList(r.attachments)}` : humanMessage(r);
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -159,7 +162,7 @@ export function buildProgram(): Command {
         undefined,
         { admin: token },
       );
-      for (const u of res.users) out.result(u, `${u.user}\t${u.status}\t${u.devices} device(s)\t${u.name ?? ''}`.trimEnd());
+      for (const u of res.users) out.result(u, `${u.user}\t${u.status}\t${u.devices} device(s)\t${oneLine(u.name ?? '')}`.trimEnd());
     });
 
   registerAdminCommands(admin, adminUser);
@@ -349,10 +352,10 @@ export function buildProgram(): Command {
           ...(m.cc.length > 0 ? [`Cc: ${m.cc.join(', ')}`] : []),
           ...(m.bcc ? [`Bcc: ${m.bcc.join(', ')}`] : []),
           `Date: ${m.date}`,
-          `Subject: ${m.subject}`,
+          `Subject: ${oneLine(m.subject)}`,
           `Message-ID: ${m.messageId}`,
           ...(m.inReplyTo ? [`In-Reply-To: ${m.inReplyTo}`] : []),
-          ...m.attachments.map((f) => `Attachment: ${f.name} (${f.type}, ${size(f.size)}) id ${f.id}`),
+          ...m.attachments.map((f) => `Attachment: ${oneLine(f.name)} (${oneLine(f.type)}, ${size(f.size)}) id ${f.id}`),
         ];
         out.result(shown, `${head.join('\n')}\n\n${m.text}`);
       });
@@ -415,7 +418,7 @@ export function buildProgram(): Command {
       const out = makeOutput(Boolean(o.json));
       await withClient(o, out, async (c) => {
         const f = await withProgress('download', out.json, (p) => c.saveAttachment(id, o.out, p));
-        out.result({ ...f, out: o.out }, `saved ${f.name} (${size(f.size)}) to ${o.out}`);
+        out.result({ ...f, out: o.out }, `saved ${oneLine(f.name)} (${size(f.size)}) to ${o.out}`);
       });
     });
 

@@ -1,6 +1,7 @@
 // How the CLI talks: with --json one JSON object per line on stdout; errors on stderr as one human line and, with
 // --json, also {"error":{"code","message"}}; a non-zero exit code on every failure.
 import { SealpostError, toSealpostError } from '@sealpost/protocol';
+import { oneLine, terminalSafe } from './terminal-safe.js';
 
 export interface Output {
   json: boolean;
@@ -14,13 +15,13 @@ export function makeOutput(json: boolean): Output {
   return {
     json,
     result(value, human) {
-      process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${human}\n`);
+      process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${terminalSafe(human)}\n`);
     },
     info(line) {
-      if (!json) process.stdout.write(`${line}\n`);
+      if (!json) process.stdout.write(`${terminalSafe(line)}\n`);
     },
     warn(line) {
-      process.stderr.write(`warning: ${line}\n`);
+      process.stderr.write(`warning: ${oneLine(line)}\n`);
     },
   };
 }
@@ -28,7 +29,7 @@ export function makeOutput(json: boolean): Output {
 export function reportError(err: unknown, json: boolean): number {
   const e = err instanceof SealpostError ? err : toSealpostError(err);
   const message = e.message.replace(/\s+/g, ' ').trim();
-  process.stderr.write(`error: ${message} [${e.code}]\n`);
+  process.stderr.write(`error: ${oneLine(message)} [${e.code}]\n`);
   if (json) process.stderr.write(`${JSON.stringify({ error: { code: e.code, message } })}\n`);
   if (e.code === 'INTERNAL' && process.env.SEALPOST_DEBUG) process.stderr.write(`${(e.cause as Error | undefined)?.stack ?? e.stack}\n`);
   return 1;

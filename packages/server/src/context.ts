@@ -24,6 +24,8 @@ export interface ServerContext {
   domain: string;
   /** SHA-256 of the bootstrap admin token (the credential named "root"; named ones are in the store). */
   adminTokenHash: Uint8Array;
+  /** SHA-256 of the token that reads /metrics (the data folder's metrics-token file). */
+  metricsTokenHash: Uint8Array;
   /** The organisation key: signs wipe commands and device-removal notices (admin/org-key.ts). */
   org: SignatureKeyPair;
   /** Key-transparency keys (kt/kt-log.ts) and how often an epoch is published. */

@@ -1,10 +1,12 @@
 // createServer: fastify HTTP API plus the WebSocket endpoint, from injected ports. No files, no globals.
 import Fastify, { type FastifyInstance } from 'fastify';
 import { WebSocketServer } from 'ws';
-import { limits } from '@sealpost/protocol';
+import { timingSafeEqual } from 'node:crypto';
+import { SealpostError, limits } from '@sealpost/protocol';
+import { sha256 } from './auth.js';
 import { defaultBlobLimits, type ServerContext } from './context.js';
 import { handleHttpError, errorBody } from './http/errors.js';
-import { registerRoutes } from './http/routes.js';
+import { bearer, registerRoutes } from './http/routes.js';
 import { registerAdminRoutes } from './http/admin-routes.js';
 import { registerDeviceRoutes } from './http/device-routes.js';
 import { applyRetention } from './admin/retention.js';
@@ -88,7 +90,12 @@ export function createServer(ctx: ServerContext, opts: { tls?: TlsOptions; timeo
   const connections = new ConnectionRegistry();
   const metrics = createMetrics({ store: ctx.store, connections: () => connections.size });
   ctx.metrics = metrics;
-  app.get('/metrics', async (_req, reply) => {
+  // Metrics tell who is busy when: behind their own token (the data folder's metrics-token), not public.
+  app.get('/metrics', async (req, reply) => {
+    const token = bearer(req);
+    if (!token || !timingSafeEqual(sha256(token), ctx.metricsTokenHash)) {
+      throw new SealpostError('UNAUTHENTICATED', 'metrics need the metrics token (Authorization: Bearer …; the data folder\'s metrics-token file)');
+    }
     void reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });

@@ -53,6 +53,8 @@ export interface StartedServer {
   url: string;
   server: SealpostServer;
   adminTokenFile: string;
+  /** Holds the token that reads /metrics. */
+  metricsTokenFile: string;
   close(): Promise<void>;
 }
 
@@ -67,6 +69,13 @@ export function createLogger(level = 'info', destination?: NodeJS.WritableStream
   return pino(
     {
       level,
+      // A request is logged by its method and route pattern only: never its URL (who looked up whom, link codes)
+      // nor the address it came from.
+      serializers: {
+        req: (req: { method?: string; routeOptions?: { url?: string } }) => ({ method: req.method, route: req.routeOptions?.url ?? '(no route)' }),
+        res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
+        err: pino.stdSerializers.err,
+      },
       // Belt and braces: even if a log call passes a request, these never reach the log.
       redact: { paths: ['req.headers.authorization', 'headers.authorization', 'token', 'body', 'payload'], censor: '[redacted]' },
     },
@@ -136,6 +145,17 @@ export async function startServer(opts: StartOptions): Promise<StartedServer> {
     opts.onAdminToken?.(token, adminTokenFile);
   }
 
+  // The metrics token, for a Prometheus scraper (bearer_token_file): made once, kept as a file and a hash.
+  const metricsTokenFile = join(dataDir, 'metrics-token');
+  let metricsHashHex = await store.getMeta('metrics_token_sha256');
+  if (!metricsHashHex) {
+    const token = newToken();
+    writeFileSync(metricsTokenFile, `${token}\n`, { mode: 0o600 });
+    chmodSync(metricsTokenFile, 0o600);
+    metricsHashHex = Buffer.from(sha256(token)).toString('hex');
+    await store.setMeta('metrics_token_sha256', metricsHashHex);
+  }
+
   const log = createLogger(opts.logLevel, opts.logDestination);
   const tls = opts.tls ? { cert: readFileSync(opts.tls.certFile), key: readFileSync(opts.tls.keyFile) } : undefined;
   let bus: Bus = createLocalBus();
@@ -165,6 +185,7 @@ export async function startServer(opts: StartOptions): Promise<StartedServer> {
       cs,
       domain,
       adminTokenHash: new Uint8Array(Buffer.from(tokenHashHex, 'hex')),
+      metricsTokenHash: new Uint8Array(Buffer.from(metricsHashHex, 'hex')),
       activationTtlMs: opts.activationTtlMs ?? 7 * 24 * 60 * 60_000,
       blobs: createFsBlobStore(join(dataDir, 'blobs')),
       maxBlobBytes: opts.maxBlobBytes ?? defaultBlobLimits.maxBlobBytes,
@@ -181,5 +202,5 @@ export async function startServer(opts: StartOptions): Promise<StartedServer> {
     const why = code === 'EADDRINUSE' ? 'the address is already in use (another server running? choose one with --listen)' : (err as Error).message;
     throw new SealpostError('LISTEN_FAILED', `cannot listen on ${opts.host}:${opts.port}: ${why}`, { cause: err });
   }
-  return { url, server, adminTokenFile, close: () => server.close() };
+  return { url, server, adminTokenFile, metricsTokenFile, close: () => server.close() };
 }

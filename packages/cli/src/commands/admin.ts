@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { SealpostError, parsePolicySetting, verifyAuditLog, type AuditEntry } from '@sealpost/protocol';
 import { adminApi, jsonOption, serverOption, tokenOption, type JsonOpt } from '../common.js';
 import { makeOutput } from '../output.js';
+import { oneLine } from '../terminal-safe.js';
 
 type AdminOpts = { server?: string; token?: string } & JsonOpt;
 
@@ -79,7 +80,7 @@ export function registerAdminCommands(admin: Command, adminUser: Command): void 
       undefined,
       { admin: token },
     );
-    for (const d of res.devices) out.result(d, `${d.id}\t${d.status}\t${d.name ?? ''}\tlast seen ${d.lastSeenAt ?? 'never'}`);
+    for (const d of res.devices) out.result(d, `${d.id}\t${d.status}\t${oneLine(d.name ?? '')}\tlast seen ${d.lastSeenAt ?? 'never'}`);
   });
   withAdminOptions(device.command('revoke <user> <device>').description('revoke a device: out of the directory and of every conversation')).action(
     async (user: string, id: string, o: AdminOpts) => {

@@ -5,6 +5,7 @@ import { SealpostClient } from '@sealpost/client';
 import { jsonOption, newPassphrase, policyNeedsPassphrase, profileOf, profileOption, required, serverOption, withClient, type JsonOpt } from '../common.js';
 import { makeOutput } from '../output.js';
 import { confirm } from '../prompt.js';
+import { oneLine } from '../terminal-safe.js';
 
 /** The approving side accepts the code itself, or the whole QR payload (then the fingerprint is checked for you). */
 function parseCodeOrQr(input: string): { code: string; fingerprint?: string } {
@@ -83,7 +84,7 @@ export function registerDeviceCommands(program: Command): void {
         if (expected === undefined) {
           if (!o.yes) {
             if (!process.stdin.isTTY) throw new SealpostError('INVALID_INPUT', 'give --fingerprint (the digits the new device shows), or --yes after checking them');
-            process.stderr.write(`New device ${req.device}${req.deviceName ? ` (${req.deviceName})` : ''} asks to join your account.\nFingerprint: ${req.fingerprint}\n`);
+            process.stderr.write(`New device ${req.device}${req.deviceName ? ` (${oneLine(req.deviceName)})` : ''} asks to join your account.\nFingerprint: ${req.fingerprint}\n`);
             if (!(await confirm('Does the new device show exactly this fingerprint?'))) throw new SealpostError('FINGERPRINT_MISMATCH', 'not approved');
           }
         }
@@ -101,7 +102,7 @@ export function registerDeviceCommands(program: Command): void {
       const out = makeOutput(Boolean(o.json));
       await withClient(o, out, async (c) => {
         for (const d of await c.devices()) {
-          out.result({ ...d }, `${d.current ? '*' : ' '} ${d.id}\t${d.status}${d.signed ? '' : ' (not in signed list)'}\t${d.name ?? ''}\tlast seen ${d.lastSeenAt ?? 'never'}`);
+          out.result({ ...d }, `${d.current ? '*' : ' '} ${d.id}\t${d.status}${d.signed ? '' : ' (not in signed list)'}\t${oneLine(d.name ?? '')}\tlast seen ${d.lastSeenAt ?? 'never'}`);
         }
       });
     });

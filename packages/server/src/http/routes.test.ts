@@ -32,6 +32,7 @@ beforeEach(async () => {
     cs,
     domain: 'localhost',
     adminTokenHash: sha256('the-admin-token'),
+    metricsTokenHash: sha256('the-metrics-token'),
     activationTtlMs: 60_000,
     blobs: createFsBlobStore(blobDir),
     maxBlobBytes: 1024 * 1024,
