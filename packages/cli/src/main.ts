@@ -67,12 +67,13 @@ export function buildProgram(): Command {
     .option('--tls-cert <file>', 'TLS certificate (PEM)')
     .option('--tls-key <file>', 'TLS private key (PEM)')
     .option('--insecure-http', 'serve plain HTTP on a non-loopback address (only behind a TLS proxy)')
+    .option('--secret-file <file>', 'the server secret that seals the keys in the database (default: server-secret in --data; every node of a cluster needs the same file)')
     .option('--insecure-no-rate-limits', 'turn off every per-address and per-device rate limit (load tests on loopback only)')
     .option('--max-file-size <size>', 'largest encrypted file, e.g. 2G', '2G')
     .option('--user-quota <size>', 'encrypted file storage per user, e.g. 20G', '20G')
     .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
     .addOption(jsonOption())
-    .action(async (o: { data: string; listen: string; domain: string; db?: string; bus?: string; tlsCert?: string; tlsKey?: string; insecureHttp?: boolean; insecureNoRateLimits?: boolean; maxFileSize: string; userQuota: string; logLevel: string } & JsonOpt) => {
+    .action(async (o: { data: string; listen: string; domain: string; db?: string; bus?: string; tlsCert?: string; tlsKey?: string; insecureHttp?: boolean; secretFile?: string; insecureNoRateLimits?: boolean; maxFileSize: string; userQuota: string; logLevel: string } & JsonOpt) => {
       const { startServer } = await import('@sealpost/server');
       const { host, port } = parseListen(o.listen);
       if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new SealpostError('INVALID_INPUT', '--tls-cert and --tls-key go together');
@@ -91,6 +92,7 @@ export function buildProgram(): Command {
         ...(o.tlsCert && o.tlsKey ? { tls: { certFile: o.tlsCert, keyFile: o.tlsKey } } : {}),
         ...(o.insecureHttp ? { insecureHttp: true } : {}),
         ...(o.insecureNoRateLimits ? { rateLimits: 'off' as const } : {}),
+        ...(o.secretFile ? { secretFile: o.secretFile } : {}),
         onAdminToken: (token, file) => {
           if (o.json) process.stdout.write(`${JSON.stringify({ adminToken: token, adminTokenFile: file })}\n`);
           else process.stdout.write(`Admin token (shown once; also saved to ${file}):\n  ${token}\n`);

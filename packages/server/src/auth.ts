@@ -1,5 +1,6 @@
 // Device authentication without passwords: the server issues a random challenge, the device signs it with its
-// device key, and gets a short-lived bearer session. Tokens and codes are stored only as SHA-256 hashes.
+// device key, and gets a short-lived bearer session. Tokens are stored only as SHA-256 hashes (they are 256 random
+// bits); activation codes, 60 bits, as HMACs under the server secret (server-secret.ts).
 import { createHash, randomBytes } from 'node:crypto';
 
 export const CHALLENGE_TTL_MS = 60_000;
@@ -22,6 +23,7 @@ export function newActivationCode(): string {
   return `${s.slice(0, 4)}-${s.slice(4, 8)}-${s.slice(8, 12)}`;
 }
 
-export function hashActivationCode(code: string): Uint8Array {
+/** How activation codes were kept before the server secret (server-secret.ts activationCodeMac); still accepted. */
+export function legacyActivationCodeHash(code: string): Uint8Array {
   return sha256(`sealpost-activation\0${code.toUpperCase().replace(/[\s-]/g, '')}`);
 }

@@ -8,6 +8,7 @@ import type { BlobStore } from './blobs/blob-store.js';
 import type { Metrics } from './metrics.js';
 import type { KtKeysPrivate, KtLog } from './kt/kt-log.js';
 import type { RateLimiters } from './http/rate-limit.js';
+import type { ServerSecret } from './server-secret.js';
 
 export interface Clock {
   now(): number;
@@ -26,6 +27,8 @@ export interface ServerContext {
   adminTokenHash: Uint8Array;
   /** SHA-256 of the token that reads /metrics (the data folder's metrics-token file). */
   metricsTokenHash: Uint8Array;
+  /** The server secret, from a file outside the store (server-secret.ts). */
+  secret: ServerSecret;
   /** The organisation key: signs wipe commands and device-removal notices (admin/org-key.ts). */
   org: SignatureKeyPair;
   /** Key-transparency keys (kt/kt-log.ts) and how often an epoch is published. */

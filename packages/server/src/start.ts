@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
-import { SealpostError, parseDomain } from '@sealpost/protocol';
+import { SealpostError, parseDomain, type SignatureKeyPair } from '@sealpost/protocol';
 import { nodeCiphersuite, privateKeyFrom } from '@sealpost/crypto';
 import { openSqliteStore } from './store/sqlite.js';
 import type { ServerStore } from './store/store.js';
@@ -16,6 +16,8 @@ import { createFsBlobStore } from './blobs/fs-blob-store.js';
 import { createServer, type HttpTimeouts, type SealpostServer } from './server.js';
 import { newToken, sha256 } from './auth.js';
 import { loadKtKeys, loadOrgKey } from './admin/org-key.js';
+import { loadServerSecret, type ServerSecret } from './server-secret.js';
+import type { KtKeysPrivate } from './kt/kt-log.js';
 import { createRateLimiters, type RateRules } from './http/rate-limit.js';
 
 export interface StartOptions {
@@ -43,6 +45,11 @@ export interface StartOptions {
   clock?: Clock;
   /** HTTP request and idle-connection timeouts (defaults in server.ts). */
   timeouts?: HttpTimeouts;
+  /**
+   * The server secret (default: server-secret in the data folder, made on first start). Nodes sharing a PostgreSQL
+   * database must all be given the same file.
+   */
+  secretFile?: string;
   /** Rate-limit rules to change (http/rate-limit.ts), or 'off' for load tests (--insecure-no-rate-limits). */
   rateLimits?: Partial<RateRules> | 'off';
   /** Called once, on first start, with the new admin token. */
@@ -170,11 +177,24 @@ export async function startServer(opts: StartOptions): Promise<StartedServer> {
     }
   }
   const cs = nodeCiphersuite();
-  const org = await loadOrgKey(store, cs);
-  const ktKeys = await loadKtKeys(store, cs);
+  // The secret is made only with a new store: a store whose keys are sealed needs the secret that sealed them.
+  const secretFile = resolve(opts.secretFile ?? join(dataDir, 'server-secret'));
+  let secret: ServerSecret;
+  let org: SignatureKeyPair;
+  let ktKeys: KtKeysPrivate;
+  try {
+    const sealedAlready = (await store.getMeta('org_signing_key'))?.includes('.sealed1.') ?? false;
+    secret = loadServerSecret(secretFile, !sealedAlready);
+    org = await loadOrgKey(store, cs, secret);
+    ktKeys = await loadKtKeys(store, cs, secret);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const server = createServer(
     {
       store,
+      secret,
       org,
       ktKeys,
       ktEpochMs: opts.ktEpochMs ?? 1000,

@@ -21,7 +21,8 @@ import {
   type UserId,
 } from '@sealpost/protocol';
 import type { ServerContext } from '../context.js';
-import { hashActivationCode, newActivationCode, newToken, sha256 } from '../auth.js';
+import { newActivationCode, newToken, sha256 } from '../auth.js';
+import { activationCodeMac } from '../server-secret.js';
 import { audit } from '../admin/audit.js';
 import { changePolicy, getPolicy } from '../admin/policy-store.js';
 import { publishRevocation, revocationsFor, revokeDevices } from '../admin/revoke.js';
@@ -96,7 +97,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     const code = newActivationCode();
     const now = ctx.clock.now();
     const expiresAt = now + (await getPolicy(ctx)).activationCodeTtlMs;
-    const created = await ctx.store.createUser({ user, name: body.name, now }, { codeHash: hashActivationCode(code), expiresAt });
+    const created = await ctx.store.createUser({ user, name: body.name, now }, { codeHash: activationCodeMac(ctx.secret, code), expiresAt });
     if (!created) throw new SealpostError('USER_EXISTS', `user ${user} already exists`);
     await audit(ctx, actor, 'user.add', user);
     ctx.kt?.prepare(user); // the user's first key-transparency index, ahead of enrollment
@@ -144,7 +145,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     const revocations = await revocationsFor(ctx, user, devices);
     const code = newActivationCode();
     const expiresAt = ctx.clock.now() + (await getPolicy(ctx)).activationCodeTtlMs;
-    const deliveries = await ctx.store.resetUser(user, revocations, { codeHash: hashActivationCode(code), expiresAt }, ctx.clock.now());
+    const deliveries = await ctx.store.resetUser(user, revocations, { codeHash: activationCodeMac(ctx.secret, code), expiresAt }, ctx.clock.now());
     publishRevocation(ctx, user, devices, deliveries);
     await audit(ctx, actor, 'user.reset', user, { devicesRevoked: devices.length });
     return { user, activationCode: code, expiresAt: new Date(expiresAt).toISOString(), devicesRevoked: devices };

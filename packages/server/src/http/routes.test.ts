@@ -8,6 +8,7 @@ import { createLocalBus } from '../bus/local.js';
 import { sha256 } from '../auth.js';
 import { createFsBlobStore } from '../blobs/fs-blob-store.js';
 import { createRateLimiters } from './rate-limit.js';
+import { loadServerSecret } from '../server-secret.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +34,7 @@ beforeEach(async () => {
     domain: 'localhost',
     adminTokenHash: sha256('the-admin-token'),
     metricsTokenHash: sha256('the-metrics-token'),
+    secret: loadServerSecret(join(blobDir, 'server-secret'), true),
     activationTtlMs: 60_000,
     blobs: createFsBlobStore(blobDir),
     maxBlobBytes: 1024 * 1024,

@@ -28,7 +28,8 @@ import {
 } from '@sealpost/protocol';
 import { z } from 'zod';
 import type { ServerContext } from '../context.js';
-import { CHALLENGE_TTL_MS, SESSION_TTL_MS, hashActivationCode, newToken, sha256 } from '../auth.js';
+import { CHALLENGE_TTL_MS, SESSION_TTL_MS, legacyActivationCodeHash, newToken, sha256 } from '../auth.js';
+import { activationCodeMac } from '../server-secret.js';
 import { getPolicy } from '../admin/policy-store.js';
 import type { NewKeyPackage } from '../store/store.js';
 
@@ -114,14 +115,17 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const body = parseUnknown(zEnrollRequest, req.body, 'body');
     // Cheap checks first: the code (one hash), then one device-list signature, and only then up to 101 KeyPackages.
     ctx.rateLimits.wrongActivationCodes.admit(req.ip);
-    const codeHash = hashActivationCode(body.code);
     const stored = await ctx.store.activationCodeHash(body.user);
+    const matches = (h: Uint8Array) => stored !== undefined && stored.length === h.length && timingSafeEqual(stored, h);
+    // Codes issued before the server secret were kept as plain SHA-256; they expire within days.
+    const mac = activationCodeMac(ctx.secret, body.code);
+    const codeHash = matches(mac) ? mac : legacyActivationCodeHash(body.code);
     const wrongCode = () => {
       ctx.rateLimits.wrongActivationCodes.charge(req.ip);
       // One answer for an unknown user, a used code and a wrong one.
       return new SealpostError('ACTIVATION_CODE_INVALID', 'activation code is wrong, used, or not issued for this user');
     };
-    if (!stored || stored.length !== codeHash.length || !timingSafeEqual(stored, codeHash)) {
+    if (!matches(codeHash)) {
       if (stored) await ctx.store.countWrongActivation(body.user);
       throw wrongCode();
     }
