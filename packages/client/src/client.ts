@@ -110,7 +110,7 @@ interface ServerInfo {
   domain: string;
   orgKey: string;
   kt?: { signatureKey: string; vrfKey: string; epochMs: number };
-  policy: { requirePassphrase: boolean; retentionDefaultMs: number | null; retentionMaxMs: number | null; maxAttachmentBytes: number; maxDevicesPerUser: number };
+  policy: { requirePassphrase: boolean; retentionDefaultMs: number | null; retentionMaxMs: number | null; maxAttachmentBytes: number; maxDevicesPerUser: number; keyUpdateIntervalMs?: number | null };
 }
 
 export interface LinkCode {
@@ -163,6 +163,8 @@ const KEY_PACKAGE_BATCH = 50;
 const LINK_POLL_MS = 1000;
 const SELF_CHECK_INTERVAL_MS = 5 * 60_000;
 const KEY_PACKAGE_LOW_WATER = 10;
+/** What a server that names no key-update interval gets (the server's own default). */
+const DEFAULT_KEY_UPDATE_INTERVAL_MS = 7 * 24 * 60 * 60_000;
 const MAX_COMMIT_ATTEMPTS = 6;
 const MAX_SEND_ATTEMPTS = 6;
 /** Processed seqs remembered from pushes before a full pass over the queue is made to forget the acked ones. */
@@ -909,7 +911,8 @@ export class SealpostClient {
    * Make and deliver one commit. RFC 9420 §14: the server accepts exactly one commit per epoch; when another
    * member's commit wins, process it and make ours again on top of it.
    */
-  private async commitChange(conversation: ConversationId, change: { addUsers?: UserId[]; removeUsers?: UserId[]; removeDevices?: DeviceId[] }): Promise<void> {
+  /** `update`: commit even without a membership change — fresh keys for this device's own leaf (its path). */
+  private async commitChange(conversation: ConversationId, change: { addUsers?: UserId[]; removeUsers?: UserId[]; removeDevices?: DeviceId[]; update?: boolean }): Promise<void> {
     let keyPackages: { device: DeviceId; keyPackage: Uint8Array }[] = [];
     if (change.addUsers && change.addUsers.length > 0) {
       const conv = this.requireConversation(conversation);
@@ -945,7 +948,7 @@ export class SealpostClient {
         const removes = members
           .filter((m) => m.device !== this.device && (change.removeUsers?.includes(m.user) || change.removeDevices?.includes(m.device)))
           .map((m) => m.device);
-        if (adds.length === 0 && removes.length === 0) return undefined;
+        if (adds.length === 0 && removes.length === 0 && !change.update) return undefined;
         const result = await this.engine.commit(state, {
           add: adds.map((k) => k.keyPackage),
           removeDevices: removes,
@@ -994,6 +997,8 @@ export class SealpostClient {
       const conv = this.store.getConversation(p.conversation);
       if (conv) this.saveState(conv, undefined, this.engine.decodeState(p.newState));
       this.store.deletePendingCommit(p.conversation);
+      // Every commit of ours carries a path, so it renews this device's own keys in the conversation.
+      this.store.setKeyUpdatedAt(p.conversation, Date.now());
     });
   }
 
@@ -1282,9 +1287,42 @@ export class SealpostClient {
     if (info) this.rememberServerInfo(info);
     const policy = JSON.parse(this.store.getMetaText('policy') ?? '{}') as Partial<ServerInfo['policy']>;
     const limits = [policy.retentionDefaultMs, policy.retentionMaxMs].filter((v): v is number => typeof v === 'number');
-    if (limits.length === 0) return;
-    const orphans = this.store.deleteMessagesBefore(Date.now() - Math.min(...limits));
-    for (const blob of orphans) await this.files.release(blob as BlobId).catch(() => {});
+    if (limits.length > 0) {
+      const orphans = this.store.deleteMessagesBefore(Date.now() - Math.min(...limits));
+      for (const blob of orphans) await this.files.release(blob as BlobId).catch(() => {});
+    }
+    // Post-compromise healing on a schedule: a device whose keys leaked is safe again once it commits fresh ones.
+    // An older server that sends no interval gets the default week.
+    const interval = policy.keyUpdateIntervalMs === undefined ? DEFAULT_KEY_UPDATE_INTERVAL_MS : policy.keyUpdateIntervalMs;
+    if (interval !== null) await this.updateKeys((c) => Date.now() - (this.store.keyUpdatedAt(c.id) ?? c.createdAt) >= interval);
+  }
+
+  /**
+   * Commit fresh keys for this device's own leaf (an MLS update with a path, RFC 9420 §12.4) in every active
+   * conversation that `due` picks; returns how many. A conversation that fails is reported and tried next time.
+   */
+  private async updateKeys(due: (c: ConversationRow) => boolean): Promise<number> {
+    let n = 0;
+    for (const c of this.store.listConversations()) {
+      if (c.status !== 'active' || !due(c)) continue;
+      try {
+        await this.commitChange(c.id, { update: true });
+        n++;
+      } catch (err) {
+        if (err instanceof SealpostError && transientCodes.has(err.code)) throw err;
+        this.warn(`could not renew this device's keys in conversation ${c.id}: ${(err as Error).message}`);
+      }
+    }
+    return n;
+  }
+
+  /** `sealpost devices rotate`: fresh keys for this device in every conversation now. */
+  rotateKeys(): Promise<{ conversations: number }> {
+    return this.serial(async () => {
+      await this.flushPendingCommits();
+      await this.syncInternal();
+      return { conversations: await this.updateKeys(() => true) };
+    });
   }
 
   // ---- key transparency: self-monitoring and verification ------------------------------------------------------
@@ -1615,8 +1653,10 @@ export class SealpostClient {
         }
       };
       // The own label is checked again every few minutes while watching (and on every sync).
+      // So is the policy, with its scheduled key updates: a device that only ever watches heals too.
       monitor = setInterval(() => {
         void this.monitorSelf().catch((err) => this.warn(`key-transparency self-check failed: ${(err as Error).message}`));
+        void this.serial(() => this.applyPolicy()).catch((err) => this.warn(`applying the policy failed: ${(err as Error).message}`));
       }, SELF_CHECK_INTERVAL_MS);
       monitor.unref?.();
       signal.addEventListener('abort', () => clearInterval(monitor), { once: true });

@@ -135,6 +135,10 @@ const migrations: string[] = [
     at INTEGER NOT NULL
   );
   `,
+  // 8: when this device last committed fresh keys for its own leaf in each conversation (post-compromise healing).
+  `
+  CREATE TABLE key_updates (conversation TEXT PRIMARY KEY, at INTEGER NOT NULL);
+  `,
 ];
 
 /** A queue item that was skipped because this device could not read it. */
@@ -676,6 +680,15 @@ export class ProfileStore {
       ? this.db.prepare('SELECT * FROM key_changes WHERE user = ? ORDER BY at').all(user)
       : this.db.prepare('SELECT * FROM key_changes ORDER BY at').all()) as Row[];
     return rows.map((r) => ({ user: r.user as UserId, oldKey: u8(r.old_key), newKey: u8(r.new_key), at: r.at as number }));
+  }
+
+  // ---- own key updates ---------------------------------------------------------------------------------------
+  /** When this device last committed its own fresh keys in the conversation (undefined: never since joining). */
+  keyUpdatedAt(conversation: ConversationId): number | undefined {
+    return (this.db.prepare('SELECT at FROM key_updates WHERE conversation = ?').pluck().get(conversation) as number | undefined) ?? undefined;
+  }
+  setKeyUpdatedAt(conversation: ConversationId, at: number): void {
+    this.db.prepare('INSERT INTO key_updates (conversation, at) VALUES (?, ?) ON CONFLICT(conversation) DO UPDATE SET at = excluded.at').run(conversation, at);
   }
 
   // ---- items skipped as unreadable ---------------------------------------------------------------------------

@@ -108,6 +108,19 @@ export function registerDeviceCommands(program: Command): void {
     });
 
   devices
+    .command('rotate')
+    .description("commit fresh keys for this device in every conversation now (done on the policy's key-update-interval anyway): a copy of its keys taken before cannot read what comes after")
+    .addOption(profileOption())
+    .addOption(jsonOption())
+    .action(async (o: { profile?: string } & JsonOpt) => {
+      const out = makeOutput(Boolean(o.json));
+      await withClient(o, out, async (c) => {
+        const res = await c.rotateKeys();
+        out.result(res, `fresh keys committed in ${res.conversations} conversation(s)`);
+      });
+    });
+
+  devices
     .command('revoke <device>')
     .description('revoke another of your devices: it leaves your signed device list and every conversation')
     .addOption(profileOption())

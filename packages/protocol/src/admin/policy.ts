@@ -22,6 +22,11 @@ export interface Policy {
   ktAuditors: { url: string; key: string }[];
   /** How many of them must have co-signed a tree head before a client trusts it (0: none needed). */
   ktMinAuditorSignatures: number;
+  /**
+   * How often each device commits fresh keys for its own leaf in every conversation (an MLS update, RFC 9420 §12.4),
+   * so a device whose keys leaked heals even when nobody joins or leaves; null: only on membership changes.
+   */
+  keyUpdateIntervalMs: number | null;
 }
 
 const MINUTE = 60_000;
@@ -41,6 +46,7 @@ export const zPolicyFields = z
       .array(z.object({ url: z.string().url().max(300), key: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be a 32-byte key, base64url') }).strict())
       .max(8),
     ktMinAuditorSignatures: z.number().int().min(0).max(8),
+    keyUpdateIntervalMs: z.number().int().min(10_000).max(365 * DAY).nullable(),
   })
   .strict();
 
@@ -60,6 +66,7 @@ export const policySettings = {
   'activation-code-ttl': 'activationCodeTtlMs',
   'kt-auditors': 'ktAuditors',
   'kt-min-auditors': 'ktMinAuditorSignatures',
+  'key-update-interval': 'keyUpdateIntervalMs',
 } as const satisfies Record<string, keyof Policy>;
 export type PolicySetting = keyof typeof policySettings;
 
@@ -124,6 +131,11 @@ export function parsePolicySetting(key: string, value: string): Partial<Policy> 
       if (!/^\d$/.test(value.trim())) throw new SealpostError('INVALID_INPUT', 'kt-min-auditors: give a number 0 to 8');
       return { ktMinAuditorSignatures: Number(value) };
     }
+    case 'key-update-interval': {
+      // Seconds too ("30s"), for tests of healing; the schema keeps it at 10 s or more.
+      const secs = /^(\d{1,6})s$/.exec(value.trim().toLowerCase());
+      return { keyUpdateIntervalMs: secs ? Number(secs[1]) * 1000 : parseDuration(value, true) };
+    }
   }
 }
 
@@ -150,5 +162,6 @@ export function describePolicy(p: Policy): Record<PolicySetting, string> {
     'activation-code-ttl': dur(p.activationCodeTtlMs),
     'kt-auditors': p.ktAuditors.length === 0 ? 'none' : p.ktAuditors.map((a) => `${a.url}=${a.key}`).join(','),
     'kt-min-auditors': String(p.ktMinAuditorSignatures),
+    'key-update-interval': p.keyUpdateIntervalMs !== null && p.keyUpdateIntervalMs % MINUTE !== 0 ? `${p.keyUpdateIntervalMs / 1000}s` : dur(p.keyUpdateIntervalMs),
   };
 }

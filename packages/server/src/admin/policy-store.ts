@@ -15,6 +15,7 @@ export function defaultPolicy(ctx: Pick<ServerContext, 'maxBlobBytes' | 'activat
     activationCodeTtlMs: ctx.activationTtlMs,
     ktAuditors: [],
     ktMinAuditorSignatures: 0,
+    keyUpdateIntervalMs: 7 * 24 * 60 * 60_000,
   };
 }
 

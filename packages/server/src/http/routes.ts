@@ -99,6 +99,7 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
         maxDevicesPerUser: policy.maxDevicesPerUser,
         ktAuditors: policy.ktAuditors,
         ktMinAuditorSignatures: policy.ktMinAuditorSignatures,
+        keyUpdateIntervalMs: policy.keyUpdateIntervalMs,
       },
     };
   });
