@@ -39,7 +39,7 @@ export function tempDir(prefix: string): string {
 }
 
 export async function startTestServer(
-  opts: { activationTtlMs?: number; maxBlobBytes?: number; userQuotaBytes?: number; db?: string; bus?: string } & Pick<StartOptions, 'timeouts' | 'rateLimits'> = {},
+  opts: { activationTtlMs?: number; maxBlobBytes?: number; userQuotaBytes?: number; db?: string; bus?: string } & Pick<StartOptions, 'timeouts' | 'rateLimits' | 'minFreeBytes'> = {},
 ): Promise<TestServer> {
   const dataDir = tempDir('server');
   const logs: string[] = [];
@@ -63,6 +63,7 @@ export async function startTestServer(
     ...(opts.bus ? { bus: opts.bus } : {}),
     ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
     ...(opts.rateLimits ? { rateLimits: opts.rateLimits } : {}),
+    ...(opts.minFreeBytes ? { minFreeBytes: opts.minFreeBytes } : {}),
   });
   const adminToken = readFileSync(started.adminTokenFile, 'utf8').trim();
   const clients: SealpostClient[] = [];

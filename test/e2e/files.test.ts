@@ -116,4 +116,44 @@ describe('files', () => {
     db.close();
     expect(existsSync(join(dir, 'saved.txt'))).toBe(true);
   });
+
+  it('finishes an upload whose file was complete when the server crashed before recording it', async () => {
+    server = await startTestServer();
+    const dir = tempDir('crash');
+    const a = await server.enroll('alice', { testHooks: { afterUploadPart: (part) => { if (part === 1) throw new Error('simulated crash after the last part'); } } });
+    const bob = (await server.enroll('bob')).client;
+    const src = join(dir, 'two-parts.bin');
+    bigFile(src, 10); // two parts of 8 chunks
+    await expect(a.client.send({ to: ['bob@localhost'] }, 'file', { files: [src] })).rejects.toThrow('simulated crash');
+    // As if the server died after renaming the finished file but before its store recorded the last part: the
+    // partial file is gone, and a resume at the recorded offset used to fail for a day (UPLOAD_OFFSET_MISMATCH).
+    const db = new Database(join(server.dataDir, 'sealpost.db'));
+    db.prepare('UPDATE blobs SET complete = 0, received = ?').run(8 * (1024 * 1024 + 16));
+    const [{ id }] = db.prepare('SELECT id FROM blobs').all() as { id: string }[];
+    db.close();
+    await a.client.close();
+    const alice = server.track(await SealpostClient.open(a.profile));
+    await alice.send({ to: ['bob@localhost'] }, 'file', { files: [src] });
+    const [msg] = (await bob.sync()) as ChatMessage[];
+    const out = join(dir, 'out.bin');
+    await bob.saveAttachment(msg!.attachments![0]!.id, out);
+    expect(await sha256(out)).toBe(await sha256(src));
+    // The upload the crash interrupted was recognised as complete and released, not left on alice's quota.
+    const after = new Database(join(server.dataDir, 'sealpost.db'), { readonly: true });
+    expect(after.prepare('SELECT COUNT(*) AS n FROM blobs WHERE id = ?').get(id)).toEqual({ n: 0 });
+    after.close();
+  });
+
+  it("a file its uploader released no longer counts against the uploader's quota", async () => {
+    server = await startTestServer({ userQuotaBytes: 5 * 1024 * 1024 });
+    const dir = tempDir('quota-release');
+    const alice = (await server.enroll('alice')).client;
+    await server.enroll('bob'); // never syncs: holds his grants for ever
+    const two = join(dir, 'two.bin');
+    bigFile(two, 2);
+    const first = await alice.send({ to: ['bob@localhost'] }, 'one', { files: [two] });
+    await alice.send({ to: ['bob@localhost'] }, 'two', { files: [two] });
+    await alice.deleteMessage(first.conversation, first.id);
+    await alice.send({ to: ['bob@localhost'] }, 'three', { files: [two] });
+  });
 });

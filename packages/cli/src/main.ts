@@ -71,9 +71,10 @@ export function buildProgram(): Command {
     .option('--insecure-no-rate-limits', 'turn off every per-address and per-device rate limit (load tests on loopback only)')
     .option('--max-file-size <size>', 'largest encrypted file, e.g. 2G', '2G')
     .option('--user-quota <size>', 'encrypted file storage per user, e.g. 20G', '20G')
+    .option('--min-free-disk <size>', 'refuse uploads while less than this is free on the data volume, so the database can grow', '1G')
     .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
     .addOption(jsonOption())
-    .action(async (o: { data: string; listen: string; domain: string; db?: string; bus?: string; tlsCert?: string; tlsKey?: string; insecureHttp?: boolean; secretFile?: string; insecureNoRateLimits?: boolean; maxFileSize: string; userQuota: string; logLevel: string } & JsonOpt) => {
+    .action(async (o: { data: string; listen: string; domain: string; db?: string; bus?: string; tlsCert?: string; tlsKey?: string; insecureHttp?: boolean; secretFile?: string; insecureNoRateLimits?: boolean; maxFileSize: string; userQuota: string; minFreeDisk: string; logLevel: string } & JsonOpt) => {
       const { startServer } = await import('@sealpost/server');
       const { host, port } = parseListen(o.listen);
       if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new SealpostError('INVALID_INPUT', '--tls-cert and --tls-key go together');
@@ -87,6 +88,7 @@ export function buildProgram(): Command {
         logLevel: o.logLevel,
         maxBlobBytes: parseSize(o.maxFileSize, '--max-file-size'),
         userQuotaBytes: parseSize(o.userQuota, '--user-quota'),
+        minFreeBytes: parseSize(o.minFreeDisk, '--min-free-disk'),
         // Logs go to stderr so that stdout carries only what a script reads.
         logDestination: process.stderr,
         ...(o.tlsCert && o.tlsKey ? { tls: { certFile: o.tlsCert, keyFile: o.tlsKey } } : {}),

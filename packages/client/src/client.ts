@@ -692,7 +692,11 @@ export class SealpostClient {
     await this.sendContent(conversation, mail, { record: true, ...(bcc.length > 0 ? { as: { ...mail, bcc } } : {}) });
     for (const b of bcc) {
       const own = await this.createConversation('mail', [b]);
-      await this.sendContent(own, { ...mail, id: newMessageId(), bcc: [b], copyOf: id }, { record: false });
+      // Each Bcc copy gets its own upload of the new files (a fresh key, so other ciphertext and other blob ids):
+      // shared ids would let the server tie the Bcc copies to the original. Files carried over from an earlier
+      // mail (a forward) keep their ids.
+      const files = m.files.length > 0 ? await this.uploadAll(m.files, onProgress) : [];
+      await this.sendContent(own, { ...mail, id: newMessageId(), bcc: [b], copyOf: id, attachments: [...m.carried, ...files] }, { record: false });
     }
     return { id, thread: conversation };
   }

@@ -74,6 +74,8 @@ export class FileTransfer {
         });
       if (status && status.received % sealedChunk === 0 && !status.complete) received = status.received;
       else {
+        // Complete already (its last answer was lost) or unusable: start over, and let the old blob go.
+        if (status) await this.release(pending.blob).catch(() => {});
         this.store.deleteUpload(pending.blob);
         pending = undefined;
       }

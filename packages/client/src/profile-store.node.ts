@@ -125,7 +125,7 @@ const migrations: string[] = [
   // 7: queue items this device could not read and skipped (acked), so the queue behind them moves on; kept so the
   // user can see what was lost and from whom (never the payload).
   `
-  CREATE TABLE unreadable_items (
+  CREATE TABLE IF NOT EXISTS unreadable_items (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     seq INTEGER,
     conversation TEXT,
@@ -137,7 +137,7 @@ const migrations: string[] = [
   `,
   // 8: when this device last committed fresh keys for its own leaf in each conversation (post-compromise healing).
   `
-  CREATE TABLE key_updates (conversation TEXT PRIMARY KEY, at INTEGER NOT NULL);
+  CREATE TABLE IF NOT EXISTS key_updates (conversation TEXT PRIMARY KEY, at INTEGER NOT NULL);
   `,
 ];
 

@@ -42,6 +42,8 @@ export interface ServerContext {
   maxBlobBytes: number;
   /** Total blob bytes one user's devices may hold on the server. */
   userQuotaBytes: number;
+  /** Uploads stop while less than this is free on the blobs' volume, so the database can still grow (default 1 GiB). */
+  minFreeBytes?: number;
   /** Set by createServer. */
   metrics?: Metrics;
   /** Per-address and per-device budgets (http/rate-limit.ts). */
@@ -51,6 +53,7 @@ export interface ServerContext {
 export const defaultBlobLimits = {
   maxBlobBytes: 2 * 1024 ** 3,
   userQuotaBytes: 20 * 1024 ** 3,
+  minFreeBytes: 1024 ** 3,
   /** Uploads not completed within this time are deleted. */
   staleUploadMs: 24 * 60 * 60_000,
 };

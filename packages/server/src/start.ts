@@ -39,6 +39,8 @@ export interface StartOptions {
   maxBlobBytes?: number;
   /** Encrypted file bytes one user may keep on the server (default 20 GiB). */
   userQuotaBytes?: number;
+  /** Uploads stop while less than this is free on the data volume (default 1 GiB). */
+  minFreeBytes?: number;
   logLevel?: string;
   /** Where logs go (default stdout). Logs never contain payloads, tokens or keys. */
   logDestination?: NodeJS.WritableStream;
@@ -210,6 +212,7 @@ export async function startServer(opts: StartOptions): Promise<StartedServer> {
       blobs: createFsBlobStore(join(dataDir, 'blobs')),
       maxBlobBytes: opts.maxBlobBytes ?? defaultBlobLimits.maxBlobBytes,
       userQuotaBytes: opts.userQuotaBytes ?? defaultBlobLimits.userQuotaBytes,
+      minFreeBytes: opts.minFreeBytes ?? defaultBlobLimits.minFreeBytes,
     },
     { ...(tls ? { tls } : {}), ...(opts.timeouts ? { timeouts: opts.timeouts } : {}) },
   );

@@ -16,4 +16,6 @@ export interface BlobStore {
   read(id: BlobId, start: number): Readable;
   /** Remove the blob or the upload in progress; no error if absent. */
   delete(id: BlobId): Promise<void>;
+  /** Bytes free for an unprivileged writer on the volume the blobs are on. */
+  freeBytes(): Promise<number>;
 }

@@ -1,7 +1,7 @@
 // The default BlobStore: files under <data>/blobs. Uploads grow in blobs/partial/<id>; a finished blob is fsynced
 // and renamed into blobs/<2 chars>/<id>, then the directory is fsynced, so a blob is either complete or absent.
 import { constants, createReadStream, mkdirSync } from 'node:fs';
-import { open, rename, rm, stat, truncate } from 'node:fs/promises';
+import { open, rename, rm, stat, statfs, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { SealpostError, type BlobId } from '@sealpost/protocol';
@@ -58,6 +58,10 @@ export function createFsBlobStore(root: string): BlobStore {
     async delete(id) {
       await rm(partial(id), { force: true });
       await rm(final(id), { force: true });
+    },
+    async freeBytes() {
+      const s = await statfs(root);
+      return s.bavail * s.bsize;
     },
   };
 }

@@ -6,6 +6,7 @@ import { SealpostError, limits, newBlobId, parseUnknown, zBlobId, type BlobId, t
 import type { ServerContext } from '../context.js';
 import { authenticateDevice, bearer } from './routes.js';
 import { getPolicy } from '../admin/policy-store.js';
+import { defaultBlobLimits } from '../context.js';
 
 const zCreate = z.object({ size: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER) }).strict();
 const zIdParams = z.object({ id: zBlobId }).strict();
@@ -20,7 +21,22 @@ export function registerBlobRoutes(app: FastifyInstance, ctx: ServerContext): vo
     const { id } = parseUnknown(zIdParams, req.params, 'params');
     const blob = await ctx.store.getBlob(id);
     if (!blob || !(await ctx.store.hasBlobGrant(id, me.device))) throw new SealpostError('BLOB_NOT_FOUND', `no blob ${id} for this device`);
+    // A crash between the rename of a finished upload and the store's update leaves a complete file behind an
+    // incomplete record; the file is whole (fsynced before the rename), so the record catches up.
+    if (!blob.complete && (await ctx.blobs.size(blob.id)) === blob.size) {
+      await ctx.store.setBlobReceived(blob.id, blob.size, true, ctx.clock.now());
+      return { ...blob, received: blob.size, complete: true };
+    }
     return blob;
+  };
+
+  /** Uploads stop short of filling the volume: the database shares it and must still be able to grow. */
+  const requireFreeSpace = async (incoming: number) => {
+    const reserve = ctx.minFreeBytes ?? defaultBlobLimits.minFreeBytes;
+    const free = await ctx.blobs.freeBytes();
+    if (free - incoming < reserve) {
+      throw new SealpostError('STORAGE_FULL', `the server is short of disk space (${free} bytes free, ${reserve} kept for its database); try again later`);
+    }
   };
 
   app.post('/v1/blobs', { bodyLimit: limits.maxJsonBodyBytes }, async (req) => {
@@ -29,6 +45,7 @@ export function registerBlobRoutes(app: FastifyInstance, ctx: ServerContext): vo
     // The smaller of the server's own limit and the organisation's policy.
     const max = Math.min(ctx.maxBlobBytes, (await getPolicy(ctx)).maxAttachmentBytes);
     if (size > max) throw new SealpostError('BLOB_TOO_LARGE', `files are limited to ${max} encrypted bytes; this one has ${size}`);
+    await requireFreeSpace(Math.min(size, limits.maxUploadPartBytes));
     const id = newBlobId();
     const res = await ctx.store.createBlob({ id, ownerUser: me.user, ownerDevice: me.device, size, now: ctx.clock.now() }, ctx.userQuotaBytes);
     if (res === 'quota') {
@@ -54,6 +71,7 @@ export function registerBlobRoutes(app: FastifyInstance, ctx: ServerContext): vo
       throw new SealpostError('UPLOAD_OFFSET_MISMATCH', `upload has ${blob.received} bytes; continue at that offset, not ${offset}`);
     }
     if (writing.has(blob.id)) throw new SealpostError('UPLOAD_OFFSET_MISMATCH', 'another request is writing this upload');
+    await requireFreeSpace(Math.min(limits.maxUploadPartBytes, blob.size - offset));
     writing.add(blob.id);
     try {
       const body = req.body as AsyncIterable<Uint8Array>;

@@ -229,7 +229,10 @@ export function runStoreContract(name: string, open: () => Promise<ServerStore>)
       const sent = await store.appendMessage({ conversation: c, sender: { device: a, user: alice }, epoch: 1, id: newMessageId(), payload: h(3), now: 5, blobs: [blob] });
       expect(sent.kind).toBe('ok');
       expect(await store.hasBlobGrant(blob, b)).toBe(true);
+      expect(await store.blobBytesOf(alice)).toBe(600);
       expect(await store.releaseBlobGrant(blob, a)).toBe(false);
+      // Released by its uploader: off alice's quota, though bob still holds it.
+      expect(await store.blobBytesOf(alice)).toBe(0);
       expect(await store.releaseBlobGrant(blob, b)).toBe(true);
       expect(await store.getBlob(blob)).toBeUndefined();
 

@@ -626,7 +626,7 @@ export class PostgresStore implements ServerStore {
     return this.tx(async (db): Promise<'ok' | 'quota'> => {
       // Serialise a user's uploads so two nodes cannot both pass the quota check.
       await db.query('SELECT pg_advisory_xact_lock(hashtext($1))', [blob.ownerUser]);
-      const used = ((await this.one('SELECT COALESCE(SUM(size), 0)::bigint AS n FROM blobs WHERE owner_user = $1', [blob.ownerUser], db))!.n as number) ?? 0;
+      const used = ((await this.one('SELECT COALESCE(SUM(size), 0)::bigint AS n FROM blobs b WHERE b.owner_user = $1 AND EXISTS (SELECT 1 FROM blob_grants g WHERE g.blob = b.id AND g.device = b.owner_device)', [blob.ownerUser], db))!.n as number) ?? 0;
       if (used + blob.size > quotaBytes) return 'quota';
       await db.query('INSERT INTO blobs (id, owner_user, owner_device, size, created_at) VALUES ($1, $2, $3, $4, $5)', [blob.id, blob.ownerUser, blob.ownerDevice, blob.size, blob.now]);
       await db.query('INSERT INTO blob_grants (blob, device) VALUES ($1, $2)', [blob.id, blob.ownerDevice]);
@@ -666,7 +666,7 @@ export class PostgresStore implements ServerStore {
   }
 
   async blobBytesOf(user: UserId): Promise<number> {
-    return ((await this.one('SELECT COALESCE(SUM(size), 0)::bigint AS n FROM blobs WHERE owner_user = $1', [user]))!.n as number) ?? 0;
+    return ((await this.one('SELECT COALESCE(SUM(size), 0)::bigint AS n FROM blobs b WHERE b.owner_user = $1 AND EXISTS (SELECT 1 FROM blob_grants g WHERE g.blob = b.id AND g.device = b.owner_device)', [user]))!.n as number) ?? 0;
   }
 
   async queueDepth(): Promise<number> {

@@ -478,7 +478,7 @@ export class SqliteStore implements ServerStore {
 
   async createBlob(blob: { id: BlobId; ownerUser: UserId; ownerDevice: DeviceId; size: number; now: number }, quotaBytes: number): Promise<'ok' | 'quota'> {
     return this.db.transaction((): 'ok' | 'quota' => {
-      const used = (this.stmt('SELECT COALESCE(SUM(size), 0) AS n FROM blobs WHERE owner_user = ?').get(blob.ownerUser) as Row).n as number;
+      const used = (this.stmt('SELECT COALESCE(SUM(size), 0) AS n FROM blobs b WHERE b.owner_user = ? AND EXISTS (SELECT 1 FROM blob_grants g WHERE g.blob = b.id AND g.device = b.owner_device)').get(blob.ownerUser) as Row).n as number;
       if (used + blob.size > quotaBytes) return 'quota';
       this.stmt('INSERT INTO blobs (id, owner_user, owner_device, size, created_at) VALUES (?, ?, ?, ?, ?)')
         .run(blob.id, blob.ownerUser, blob.ownerDevice, blob.size, blob.now);
@@ -518,7 +518,7 @@ export class SqliteStore implements ServerStore {
   }
 
   async blobBytesOf(user: UserId): Promise<number> {
-    return (this.stmt('SELECT COALESCE(SUM(size), 0) AS n FROM blobs WHERE owner_user = ?').get(user) as Row).n as number;
+    return (this.stmt('SELECT COALESCE(SUM(size), 0) AS n FROM blobs b WHERE b.owner_user = ? AND EXISTS (SELECT 1 FROM blob_grants g WHERE g.blob = b.id AND g.device = b.owner_device)').get(user) as Row).n as number;
   }
 
   async deleteStaleUploads(before: number): Promise<BlobId[]> {

@@ -259,14 +259,17 @@ export interface ServerStore {
   /** What a device's queue holds after `after`, without payloads: sizes for batching, and the admin's view. */
   listQueue(device: DeviceId, after: number, limit: number): Promise<QueueEntry[]>;
 
-  /** Registers an upload and grants it to its uploader; 'quota' if the user's blobs would exceed `quotaBytes`. */
+  /** Registers an upload and grants it to its uploader; 'quota' if the user's blobs (as blobBytesOf counts them) would exceed `quotaBytes`. */
   createBlob(blob: { id: BlobId; ownerUser: UserId; ownerDevice: DeviceId; size: number; now: number }, quotaBytes: number): Promise<'ok' | 'quota'>;
   getBlob(id: BlobId): Promise<BlobRecord | undefined>;
   setBlobReceived(id: BlobId, received: number, complete: boolean, now: number): Promise<void>;
   hasBlobGrant(id: BlobId, device: DeviceId): Promise<boolean>;
   /** Releases a device's grant; returns true when it was the last one and the blob record is gone. */
   releaseBlobGrant(id: BlobId, device: DeviceId): Promise<boolean>;
-  /** Bytes of the user's live blobs (complete or uploading). */
+  /**
+   * Bytes of the user's live blobs (complete or uploading) that the uploading device still holds: once it releases
+   * one, the blob no longer counts against the user's quota, though recipients that never release theirs keep it.
+   */
   blobBytesOf(user: UserId): Promise<number>;
   /** Deletes uploads never completed since `before`; returns their ids so their files can go too. */
   deleteStaleUploads(before: number): Promise<BlobId[]>;
