@@ -129,7 +129,7 @@ describe('files', () => {
     // partial file is gone, and a resume at the recorded offset used to fail for a day (UPLOAD_OFFSET_MISMATCH).
     const db = new Database(join(server.dataDir, 'sealpost.db'));
     db.prepare('UPDATE blobs SET complete = 0, received = ?').run(8 * (1024 * 1024 + 16));
-    const [{ id }] = db.prepare('SELECT id FROM blobs').all() as { id: string }[];
+    const { id } = db.prepare('SELECT id FROM blobs').get() as { id: string };
     db.close();
     await a.client.close();
     const alice = server.track(await SealpostClient.open(a.profile));

@@ -118,7 +118,7 @@ describe('fuzz', () => {
       let refused = 0;
       let worst = { usPerKb: 0, bytes: 0 };
       // Inputs of 64 KB or more, where fixed costs no longer dominate; the worst is timed again at the end.
-      let worstLarge = { usPerKb: 0, bytes: 0, input: new Uint8Array(0) };
+      let worstLarge: { usPerKb: number; bytes: number; input: Uint8Array } = { usPerKb: 0, bytes: 0, input: new Uint8Array(0) };
       let largest = 0;
       const t0 = performance.now();
       await fc.assert(

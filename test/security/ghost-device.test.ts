@@ -39,10 +39,8 @@ const meta = (key: string): string => {
     d.close();
   }
 };
-const keyPair = (key: string) => {
-  const [pub, priv] = meta(key).split('.');
-  return { publicKey: fromBase64Url(pub!)!, privateKey: fromBase64Url(priv!)! };
-};
+/** The operator holds the server's keys (the database and the server secret beside it). */
+const operatorKeys = () => server.started.server.ctx;
 const sessionOf = (c: SealpostClient) => (c as unknown as { sessionToken(): Promise<string> }).sessionToken();
 
 describe('a ghost device', () => {
@@ -180,7 +178,7 @@ describe('the log itself', () => {
     expect(await verifySearch(cs.signature, keys, 'bob@localhost', old, seen)).toEqual({ kind: 'rejected', reason: 'stale-head' });
 
     // Forked: the operator signs another head of the same size (it holds the key; it cannot make both heads one).
-    const signing = keyPair('kt_signing_key');
+    const signing = operatorKeys().ktKeys.signing;
     const forkedRoot = new Uint8Array(seen.root);
     forkedRoot[0]! ^= 1;
     const forked = { ...fresh, head: await signTreeHead(cs.signature, signing.privateKey, { size: seen.size, root: forkedRoot, timestamp: seen.timestamp }) };

@@ -247,9 +247,9 @@ export class KtLog {
     const key = `${version}:${label}`;
     let p = this.proofs.get(key);
     if (!p) {
+      // Not prefetched (the label changed meanwhile, or no worker is built): computed here.
       p = vrfProve(this.keys.vrf.secretKey, vrfInput(label, version));
-      if (this.proofs.size >= 100_000) this.proofs.delete(this.proofs.keys().next().value!);
-      this.proofs.set(key, p);
+      this.rememberProof(key, p);
     }
     return p;
   }
@@ -263,8 +263,27 @@ export class KtLog {
     await this.publish();
   }
 
+  /**
+   * VRF proofs a search of `label` needs (its latest version and the next, and `extra` versions), computed on the
+   * worker threads before the answer is built, so the event loop does not spend ~5 ms on each.
+   */
+  private async prefetchProofs(label: string, extra: number[] = []): Promise<void> {
+    if (!this.pool.available) return;
+    const version = this.latest.get(label)?.version ?? 0;
+    const wanted = [...new Set([...(version > 0 ? [version] : []), version + 1, ...extra])].filter((v) => !this.proofs.has(`${v}:${label}`));
+    if (wanted.length === 0) return;
+    const proofs = await this.pool.proofs(wanted.map((v) => vrfInput(label, v)));
+    wanted.forEach((v, i) => this.rememberProof(`${v}:${label}`, proofs[i]!));
+  }
+
+  private rememberProof(key: string, p: { proof: Uint8Array; output: Uint8Array }): void {
+    if (this.proofs.size >= 100_000) this.proofs.delete(this.proofs.keys().next().value!);
+    this.proofs.set(key, p);
+  }
+
   /** The search answer for `label` against the newest head, with a consistency proof from size `since`. */
-  search(label: string, since: number | undefined): Promise<SearchResponse> {
+  async search(label: string, since: number | undefined): Promise<SearchResponse> {
+    await this.prefetchProofs(label);
     return this.exclusive(async () => {
       await this.catchUpInner();
       return this.searchInner(label, since);
@@ -275,7 +294,10 @@ export class KtLog {
    * The monitor answer for `label`: the search answer, plus proofs for each version from `from` below the latest
    * (at most MAX_MONITOR_VERSIONS), all against the newest head.
    */
-  monitor(label: string, from: number, since: number | undefined): Promise<MonitorResponse> {
+  async monitor(label: string, from: number, since: number | undefined): Promise<MonitorResponse> {
+    const latest = this.latest.get(label)?.version ?? 0;
+    const earlier = Array.from({ length: Math.max(0, Math.min(latest - from, MAX_MONITOR_VERSIONS)) }, (_, i) => from + i);
+    await this.prefetchProofs(label, earlier);
     return this.exclusive(async () => {
       await this.catchUpInner();
       const search = this.searchInner(label, since);
