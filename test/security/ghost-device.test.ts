@@ -67,8 +67,12 @@ describe('a ghost device', () => {
   });
 });
 
-/** The operator signs its own device list for alice and writes it over hers (and queues it for the log). */
-async function swapAccountKey(publish: boolean): Promise<void> {
+/**
+ * The operator signs its own device list for alice and writes it over hers (and queues it for the log). With
+ * `fakeReset`, it first makes the database look like an admin reset (her list gone, queued), which the server
+ * publishes as a retirement: a server refuses to publish a new account key that follows none.
+ */
+async function swapAccountKey(publish: boolean, fakeReset?: () => Promise<void>): Promise<void> {
   const cs = await defaultCiphersuite();
   const operatorKey = await cs.signature.keygen();
   const deviceKey = await cs.signature.keygen();
@@ -78,11 +82,27 @@ async function swapAccountKey(publish: boolean): Promise<void> {
     accountKey: operatorKey.publicKey,
     devices: [{ id: newDeviceId(), signatureKey: deviceKey.publicKey, addedAt: Date.now() }],
   });
+  if (fakeReset) {
+    const r = db();
+    r.prepare("DELETE FROM device_lists WHERE user = 'alice@localhost'").run();
+    r.prepare("INSERT INTO kt_pending (user, seq) VALUES ('alice@localhost', 98) ON CONFLICT(user) DO UPDATE SET seq = 98").run();
+    r.close();
+    await fakeReset(); // published: the retirement
+  }
   const d = db();
-  d.prepare('UPDATE device_lists SET version = 7, account_key = ?, body = ?, signature = ? WHERE user = ?').run(operatorKey.publicKey, signed.body, signed.signature, 'alice@localhost');
+  d.prepare(
+    `INSERT INTO device_lists (user, version, account_key, body, signature) VALUES ('alice@localhost', 7, ?, ?, ?)
+     ON CONFLICT(user) DO UPDATE SET version = 7, account_key = excluded.account_key, body = excluded.body, signature = excluded.signature`,
+  ).run(operatorKey.publicKey, signed.body, signed.signature);
   if (publish) d.prepare("INSERT INTO kt_pending (user, seq) VALUES ('alice@localhost', 99) ON CONFLICT(user) DO UPDATE SET seq = 99").run();
   d.close();
 }
+
+/** Makes the server publish an epoch now (a search for a label that changed publishes at once). */
+const publishNow = (asker: SealpostClient) => async () => {
+  const res = await fetch(`${server.url}/v1/kt/search/alice%40localhost`, { headers: { authorization: `Bearer ${await sessionOf(asker)}` } });
+  expect(res.status).toBe(200);
+};
 
 describe('a swapped account key', () => {
   const swap = swapAccountKey;
@@ -95,12 +115,26 @@ describe('a swapped account key', () => {
     await expect(carol.client.send({ to: ['alice@localhost'] }, 'hello')).rejects.toMatchObject({ code: 'DEVICE_LIST_INVALID' });
   });
 
-  it('put in the log: the user\'s own device raises the alarm', async () => {
+  it('queued for the log: the server refuses to publish it, and the user\'s own device raises the alarm', async () => {
     const alice = await server.enroll('alice');
+    const carol = await server.enroll('carol');
     await alice.client.sync();
     await swap(true);
+    await publishNow(carol.client)();
+    expect(server.logs.join('')).toMatch(/refusing to publish a new account key that follows no reset/);
     const self = await alice.client.monitorSelf();
     expect(self.ok).toBe(false);
+  });
+
+  it('put in the log after a faked reset: the user\'s own device raises the alarm', async () => {
+    const alice = await server.enroll('alice');
+    const carol = await server.enroll('carol');
+    await alice.client.sync();
+    await swap(true, publishNow(carol.client));
+    await publishNow(carol.client)();
+    const self = await alice.client.monitorSelf();
+    expect(self.ok).toBe(false);
+    expect(self.problems.join('\n')).toMatch(/retires this account: none of your devices made it/);
     expect(self.problems.join('\n')).toMatch(/account key that is not this account's/);
   });
 });
@@ -113,23 +147,26 @@ describe('a key swapped in and back between two checks', () => {
     const d = db();
     const original = d.prepare("SELECT version, account_key, body, signature FROM device_lists WHERE user = 'alice@localhost'").get() as Record<string, unknown>;
     d.close();
-    // The operator publishes its own account key for alice (version 2), lets it be seen, then puts the real
-    // record back (version 3), so that the latest version looks exactly as alice's devices left it.
-    const publish = async () => {
-      const res = await fetch(`${server.url}/v1/kt/search/alice%40localhost`, { headers: { authorization: `Bearer ${await sessionOf(carol.client)}` } });
-      expect(res.status).toBe(200);
-    };
-    await swapAccountKey(true);
+    // The operator fakes a reset (version 2, a retirement), publishes its own account key for alice (version 3),
+    // lets it be seen, then fakes another reset (4) and puts the real record back (5), so that the latest version
+    // looks exactly as alice's devices left it.
+    const publish = publishNow(carol.client);
+    await swapAccountKey(true, publish);
+    await publish();
+    const r = db();
+    r.prepare("DELETE FROM device_lists WHERE user = 'alice@localhost'").run();
+    r.prepare("INSERT INTO kt_pending (user, seq) VALUES ('alice@localhost', 100) ON CONFLICT(user) DO UPDATE SET seq = 100").run();
+    r.close();
     await publish();
     const d2 = db();
-    d2.prepare('UPDATE device_lists SET version = ?, account_key = ?, body = ?, signature = ? WHERE user = ?').run(original.version, original.account_key, original.body, original.signature, 'alice@localhost');
-    d2.prepare("INSERT INTO kt_pending (user, seq) VALUES ('alice@localhost', 100) ON CONFLICT(user) DO UPDATE SET seq = 100").run();
+    d2.prepare('INSERT INTO device_lists (user, version, account_key, body, signature) VALUES (?, ?, ?, ?, ?)').run('alice@localhost', original.version, original.account_key, original.body, original.signature);
+    d2.prepare("INSERT INTO kt_pending (user, seq) VALUES ('alice@localhost', 101) ON CONFLICT(user) DO UPDATE SET seq = 101").run();
     d2.close();
     await publish();
     const self = await alice.client.monitorSelf();
-    expect(self.kt.version).toBe(3);
+    expect(self.kt.version).toBe(5);
     expect(self.ok).toBe(false);
-    expect(self.problems.join('\n')).toMatch(/version 2 in the log carries an account key that is not this account's/);
+    expect(self.problems.join('\n')).toMatch(/version 3 in the log carries an account key that is not this account's/);
     expect(alice.warnings.join('\n')).toMatch(/KEY TRANSPARENCY ALARM/);
   });
 });
@@ -151,7 +188,11 @@ describe('the log itself', () => {
     // A node starting on this database (after a restart) will not serve the damaged log.
     const { startServer } = await import('@sealpost/server');
     await server.started.close();
-    await expect(startServer({ dataDir: server.dataDir, host: '127.0.0.1', port: 0, domain: 'localhost', logLevel: 'silent' })).rejects.toThrow(/prefix root does not match/);
+    // It says what is wrong (a tampered database), not that it cannot listen.
+    await expect(startServer({ dataDir: server.dataDir, host: '127.0.0.1', port: 0, domain: 'localhost', logLevel: 'silent' })).rejects.toMatchObject({
+      code: 'STORE_TAMPERED',
+      message: expect.stringMatching(/prefix root does not match/),
+    });
   });
 
   it('refuses a tree head that forks from the one this client saw, and an old head replayed', async () => {

@@ -76,6 +76,7 @@ export const errorCodes = [
   'CONFIG_INVALID',
   'INSECURE_LISTEN',
   'LISTEN_FAILED',
+  'STORE_TAMPERED',
   'INTERNAL',
 ] as const;
 

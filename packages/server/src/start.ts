@@ -92,6 +92,20 @@ export function createLogger(level = 'info', destination?: NodeJS.WritableStream
   );
 }
 
+/** A token made once: written to `file` (0600), its SHA-256 kept in the store's meta under `metaKey`. */
+async function tokenOnFile(store: ServerStore, file: string, metaKey: string, onNew?: (token: string) => void): Promise<Uint8Array> {
+  let hashHex = await store.getMeta(metaKey);
+  if (!hashHex) {
+    const token = newToken();
+    writeFileSync(file, `${token}\n`, { mode: 0o600 });
+    chmodSync(file, 0o600);
+    hashHex = Buffer.from(sha256(token)).toString('hex');
+    await store.setMeta(metaKey, hashHex);
+    onNew?.(token);
+  }
+  return new Uint8Array(Buffer.from(hashHex, 'hex'));
+}
+
 /** SQLite by default; PostgreSQL for a postgres:// URL. The PostgreSQL client is only loaded when asked for. */
 async function openStore(db: string | undefined, dataDir: string): Promise<ServerStore> {
   if (db === undefined) return openSqliteStore(join(dataDir, 'sealpost.db'));
@@ -142,28 +156,12 @@ export async function startServer(opts: StartOptions): Promise<StartedServer> {
     writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   }
 
-  // The admin token is printed once and written to a 0600 file; only its hash is kept in the database.
+  // The admin token is printed once and written to a 0600 file; the metrics token (for a Prometheus scraper's
+  // bearer_token_file) too. Only their hashes are kept in the database.
   const adminTokenFile = join(dataDir, 'admin-token');
-  let tokenHashHex = await store.getMeta('admin_token_sha256');
-  if (!tokenHashHex) {
-    const token = newToken();
-    writeFileSync(adminTokenFile, `${token}\n`, { mode: 0o600 });
-    chmodSync(adminTokenFile, 0o600);
-    tokenHashHex = Buffer.from(sha256(token)).toString('hex');
-    await store.setMeta('admin_token_sha256', tokenHashHex);
-    opts.onAdminToken?.(token, adminTokenFile);
-  }
-
-  // The metrics token, for a Prometheus scraper (bearer_token_file): made once, kept as a file and a hash.
+  const adminTokenHash = await tokenOnFile(store, adminTokenFile, 'admin_token_sha256', (token) => opts.onAdminToken?.(token, adminTokenFile));
   const metricsTokenFile = join(dataDir, 'metrics-token');
-  let metricsHashHex = await store.getMeta('metrics_token_sha256');
-  if (!metricsHashHex) {
-    const token = newToken();
-    writeFileSync(metricsTokenFile, `${token}\n`, { mode: 0o600 });
-    chmodSync(metricsTokenFile, 0o600);
-    metricsHashHex = Buffer.from(sha256(token)).toString('hex');
-    await store.setMeta('metrics_token_sha256', metricsHashHex);
-  }
+  const metricsTokenHash = await tokenOnFile(store, metricsTokenFile, 'metrics_token_sha256');
 
   const log = createLogger(opts.logLevel, opts.logDestination);
   const tls = opts.tls ? { cert: readFileSync(opts.tls.certFile), key: readFileSync(opts.tls.keyFile) } : undefined;
@@ -206,8 +204,8 @@ export async function startServer(opts: StartOptions): Promise<StartedServer> {
       log,
       cs,
       domain,
-      adminTokenHash: new Uint8Array(Buffer.from(tokenHashHex, 'hex')),
-      metricsTokenHash: new Uint8Array(Buffer.from(metricsHashHex, 'hex')),
+      adminTokenHash,
+      metricsTokenHash,
       activationTtlMs: opts.activationTtlMs ?? 7 * 24 * 60 * 60_000,
       blobs: createFsBlobStore(join(dataDir, 'blobs')),
       maxBlobBytes: opts.maxBlobBytes ?? defaultBlobLimits.maxBlobBytes,
@@ -221,6 +219,8 @@ export async function startServer(opts: StartOptions): Promise<StartedServer> {
     url = await server.listen(opts.host, opts.port);
   } catch (err) {
     await server.close().catch(() => {});
+    // Refusing a tampered database is not a listening problem: say what it is.
+    if (err instanceof SealpostError && err.code === 'STORE_TAMPERED') throw err;
     const code = (err as { code?: string }).code;
     const why = code === 'EADDRINUSE' ? 'the address is already in use (another server running? choose one with --listen)' : (err as Error).message;
     throw new SealpostError('LISTEN_FAILED', `cannot listen on ${opts.host}:${opts.port}: ${why}`, { cause: err });

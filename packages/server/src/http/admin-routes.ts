@@ -148,6 +148,9 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     const deliveries = await ctx.store.resetUser(user, revocations, { codeHash: activationCodeMac(ctx.secret, code), expiresAt }, ctx.clock.now());
     publishRevocation(ctx, user, devices, deliveries);
     await audit(ctx, actor, 'user.reset', user, { devicesRevoked: devices.length });
+    // The retirement goes into the key-transparency log now, in an epoch of its own, before the user can enroll a
+    // new device: the log then shows every reset as one (and the log refuses a new key that follows no retirement).
+    await ctx.kt?.publish();
     return { user, activationCode: code, expiresAt: new Date(expiresAt).toISOString(), devicesRevoked: devices };
   });
 

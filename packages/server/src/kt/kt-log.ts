@@ -4,6 +4,7 @@
 // same number); the others catch up from the store before answering.
 import { randomBytes } from 'node:crypto';
 import {
+  SealpostError,
   LogTree,
   PrefixTree,
   bytesEqual,
@@ -13,6 +14,7 @@ import {
   encodeEpochLeaf,
   leafHash,
   retiredRecord,
+  decodeAccountRecord,
   signTreeHead,
   vrfInput,
   vrfOutputFunction,
@@ -33,6 +35,10 @@ import type { KtPending, KtUpdateRecord, ServerStore } from '../store/store.js';
 import { VrfPool } from './vrf-pool.js';
 
 type KtPendingUser = KtPending['user'];
+
+/** The stored log does not rebuild: rows were changed or removed outside this server (or restored out of order). */
+const tampered = (what: string) =>
+  new SealpostError('STORE_TAMPERED', `the key-transparency log in the database does not check out (${what}): it was changed outside this server, or restored in part; restore a whole backup`);
 
 export interface KtKeysPrivate {
   /** Signs tree heads. */
@@ -92,15 +98,15 @@ export class KtLog {
       const epochs = await this.store.ktEpochs(this.epochs.length - 1, 500);
       if (epochs.length === 0) return;
       for (const e of epochs) {
-        if (e.epoch !== this.epochs.length) throw new Error(`kt: epoch ${e.epoch} follows ${this.epochs.length - 1}`);
+        if (e.epoch !== this.epochs.length) throw tampered(`epoch ${e.epoch} follows ${this.epochs.length - 1}`);
         for (const u of e.updates) this.apply(u);
         const prefixRoot = this.tree.root();
-        if (!bytesEqual(prefixRoot, e.prefixRoot)) throw new Error(`kt: epoch ${e.epoch}: stored prefix root does not match the stored updates`);
+        if (!bytesEqual(prefixRoot, e.prefixRoot)) throw tampered(`epoch ${e.epoch}: the stored prefix root does not match the stored updates`);
         const leaf = { epoch: e.epoch, timestamp: e.timestamp, prefixRoot };
         this.epochs.push(leaf);
         this.log.append(leafHash(encodeEpochLeaf(leaf)));
         const root = this.log.root();
-        if (!bytesEqual(root, e.logRoot)) throw new Error(`kt: epoch ${e.epoch}: stored log root does not match`);
+        if (!bytesEqual(root, e.logRoot)) throw tampered(`epoch ${e.epoch}: the stored log root does not match`);
         this.head = { size: this.log.size, root, timestamp: e.timestamp, signature: e.signature };
       }
     }
@@ -108,7 +114,7 @@ export class KtLog {
 
   private apply(u: KtUpdateRecord): void {
     const prev = this.latest.get(u.label);
-    if (u.version !== (prev?.version ?? 0) + 1) throw new Error(`kt: ${u.label} version ${u.version} does not follow ${prev?.version ?? 0}`);
+    if (u.version !== (prev?.version ?? 0) + 1) throw tampered(`${u.label} version ${u.version} does not follow ${prev?.version ?? 0}`);
     this.tree.insert(u.index, commitment(u.opening, u.label, u.version, u.value));
     this.latest.set(u.label, { version: u.version, value: u.value, opening: u.opening });
   }
@@ -131,6 +137,13 @@ export class KtLog {
         const prev = this.latest.get(p.user);
         if (prev && bytesEqual(prev.value, value)) continue; // nothing changed (e.g. a repeated mark)
         if (!prev && !p.list) continue; // a label that never had a record needs no retirement
+        // A new account key only ever follows a retirement (an admin reset publishes one at once). Anything else is
+        // a device list this server's own code did not write — an edited database — and is never published.
+        const before = prev ? decodeAccountRecord(prev.value).accountKey : undefined;
+        if (p.list && before && before.length > 0 && !bytesEqual(before, p.list.accountKey)) {
+          this.log_.error({ user: p.user }, 'kt: refusing to publish a new account key that follows no reset: the stored device list was not written by this server (the database was edited?)');
+          continue;
+        }
         const version = (prev?.version ?? 0) + 1;
         updates.push({ label: p.user, version, value, opening: new Uint8Array(randomBytes(16)), index: EMPTY_INDEX });
       }
