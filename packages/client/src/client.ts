@@ -447,16 +447,56 @@ export class SealpostClient {
     const challengeBytes = fromBase64Url(challenge);
     if (!challengeBytes || challengeBytes.length !== 32) throw new SealpostError('PROTOCOL_ERROR', 'server sent a malformed challenge');
     const signature = await signLabelled(this.engine.cs.signature, this.deviceKeys.privateKey, 'auth-challenge', challengeMessage(domain, this.device, challengeBytes));
-    const session = await anon.request<{ token: string; expiresAt: string } | { wipe: { command: string; signature: string } }>(
-      'POST',
-      '/v1/auth/session',
-      { device: this.device, challenge, signature: toBase64Url(signature) },
-      'none',
-    );
+    let session: { token: string; expiresAt: string } | { wipe: { command: string; signature: string } } | { refused: { kind: string; command: string; signature: string } };
+    try {
+      session = await anon.request('POST', '/v1/auth/session', { device: this.device, challenge, signature: toBase64Url(signature) }, 'none');
+    } catch (err) {
+      // The server no longer knows this device's key (AUTH_FAILED): with no organisation-signed reason, that is
+      // what an operator who removed the device's row would do to silence it.
+      if (err instanceof SealpostError && err.code === 'AUTH_FAILED') throw await this.lockedOut(err.message);
+      throw err;
+    }
     if ('wipe' in session) return this.carryOutWipe(session.wipe);
+    if ('refused' in session) throw await this.refusedWithReason(session.refused);
     this.store.setMeta('session_token', session.token);
     this.store.setMeta('session_expires', String(Date.parse(session.expiresAt)));
     return session.token;
+  }
+
+  /** A refusal the server gives a reason for: believed only with the organisation's signature on it. */
+  private async refusedWithReason(r: { kind: string; command: string; signature: string }): Promise<SealpostError> {
+    const org = this.store.getMeta('org_key');
+    const body = fromBase64Url(r.command);
+    const sig = fromBase64Url(r.signature);
+    const kind = r.kind === 'disable-user' ? 'disable-user' : 'remove-device';
+    const v = org && body && sig ? await verifyOrgCommand(this.engine.cs.signature, org, { body, signature: sig }, { kind, device: this.device }) : undefined;
+    if (v?.kind !== 'ok') return this.lockedOut(`the server refused this device with a reason (${r.kind}) your organisation did not sign`);
+    return kind === 'disable-user'
+      ? new SealpostError('USER_DISABLED', 'your organisation disabled this account (signed by the organisation key)')
+      : new SealpostError('DEVICE_REVOKED', 'this device was revoked (signed by the organisation key); enroll or link it again');
+  }
+
+  /**
+   * The server refuses this device without an organisation-signed reason: an alarm, not a plain error. What the
+   * key-transparency log shows for this account is checked without a session (the monitor is public) and told.
+   */
+  private async lockedOut(why: string): Promise<SealpostError> {
+    const problems = [`the server refuses this device without a signed reason (${why})`];
+    try {
+      const accountKey = this.store.getMeta('account_public');
+      const seen = Number(this.store.getMetaText('kt_self_version') ?? 0);
+      const monitored = await this.kt.monitor(this.user, Math.max(1, seen), 'none');
+      for (const { version, record } of monitored.versions) {
+        if (version <= seen || !accountKey || bytesEqual(record.accountKey, accountKey)) continue;
+        problems.push(`version ${version} of your account in the log ${record.accountKey.length === 0 ? 'retires it' : 'carries an account key that is not yours'}: none of your devices made it`);
+      }
+    } catch (err) {
+      problems.push(`the key-transparency log could not be checked either (${(err as Error).message})`);
+    }
+    const at = new Date().toISOString();
+    this.store.setMeta('kt_alarm', JSON.stringify({ at, problems }));
+    for (const p of problems) this.warn(`KEY TRANSPARENCY ALARM: ${p}`);
+    return new SealpostError('KT_ALARM', problems.join('; '));
   }
 
   private async socket(): Promise<ServerSocket> {

@@ -116,12 +116,12 @@ export class KtVerifier {
    * Every version of `label` from `from` up to the latest, each proven present under one verified head (paged,
    * 64 versions per answer): no version can have come and gone unseen. The head is remembered like a search's.
    */
-  async monitor(label: UserId, from: number): Promise<{ versions: { version: number; record: AccountRecord }[]; latest: number; status: KtStatus }> {
+  async monitor(label: UserId, from: number, auth: 'device' | 'none' = 'device'): Promise<{ versions: { version: number; record: AccountRecord }[]; latest: number; status: KtStatus }> {
     const versions: { version: number; record: AccountRecord }[] = [];
     for (let page = 0; page < 1_000; page++) {
       const last = this.lastHead();
       const query = `from=${from}${last ? `&since=${last.size}` : ''}`;
-      const res = await this.api.request<{ proof: string }>('GET', `/v1/kt/monitor/${encodeURIComponent(label)}?${query}`);
+      const res = await this.api.request<{ proof: string }>('GET', `/v1/kt/monitor/${encodeURIComponent(label)}?${query}`, undefined, auth);
       const bytes = fromBase64Url(res.proof);
       if (!bytes) throw new SealpostError('PROTOCOL_ERROR', 'kt: monitor answer is not base64url');
       const verdict = await verifyMonitor(this.cs.signature, await this.keys(), label, from, decodeMonitorResponse(bytes), last);

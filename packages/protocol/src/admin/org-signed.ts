@@ -9,7 +9,12 @@ import { zDeviceId, zUserId, type DeviceId, type UserId } from '../ids.js';
 import { signLabelled, verifyLabelled, type SigningLabel } from '../signing.js';
 
 export interface OrgCommand {
-  kind: 'wipe' | 'remove-device';
+  /**
+   * 'wipe': erase this device. 'remove-device': this device was revoked (to the members of its conversations, and
+   * to the device itself when it signs in). 'disable-user': this device's user is disabled (to the device when it
+   * signs in). A device that the server refuses without one of these treats the refusal as an alarm.
+   */
+  kind: 'wipe' | 'remove-device' | 'disable-user';
   device: DeviceId;
   user: UserId;
   /** Milliseconds since the Unix epoch. */
@@ -22,8 +27,8 @@ export interface SignedOrgCommand {
 }
 
 const MAX_COMMAND_BYTES = 1024;
-const zBody = z.tuple([z.literal('sealpost-org-command-v1'), z.enum(['wipe', 'remove-device']), zDeviceId, zUserId, z.number().int().min(0)]);
-const label = (kind: OrgCommand['kind']): SigningLabel => (kind === 'wipe' ? 'wipe-command' : 'removal-notice');
+const zBody = z.tuple([z.literal('sealpost-org-command-v1'), z.enum(['wipe', 'remove-device', 'disable-user']), zDeviceId, zUserId, z.number().int().min(0)]);
+const label = (kind: OrgCommand['kind']): SigningLabel => (kind === 'wipe' ? 'wipe-command' : kind === 'remove-device' ? 'removal-notice' : 'refusal-notice');
 
 export function encodeOrgCommand(c: OrgCommand): Uint8Array {
   return encodeCbor(['sealpost-org-command-v1', c.kind, c.device, c.user, c.issuedAt]);

@@ -1,7 +1,7 @@
 // Key-transparency routes: the signed tree head, search (a label's latest version, with proofs), monitor (each
-// version of a label from one on, with proofs), and the update feed auditors replay. Search and monitor need a
-// device session (directory lookups); head and feed are public — the feed carries only VRF indexes and
-// commitments, which reveal neither labels nor values.
+// version of a label from one on, with proofs), and the update feed auditors replay. Search needs a device session
+// (a directory lookup); monitor does not (a locked-out device must still see its own label), nor do head and feed
+// — the feed carries only VRF indexes and commitments, which reveal neither labels nor values.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { commitment, encodeMonitorResponse, encodeSearchResponse, parseUnknown, toBase64Url, zUserId } from '@sealpost/protocol';
@@ -35,9 +35,12 @@ export function registerKtRoutes(app: FastifyInstance, ctx: ServerContext, kt: K
     return { proof: toBase64Url(encodeSearchResponse(await kt.search(label, since))) };
   });
 
+  // Monitoring needs no session: a device the server locks out must still be able to see what the log says about
+  // its account (public data of a public log). Without a session the budget is per source address.
   app.get('/v1/kt/monitor/:label', async (req) => {
-    const me = await authenticateDevice(ctx, bearer(req));
-    ctx.rateLimits.ktRequests.take(me.device);
+    const token = bearer(req);
+    const me = token ? await authenticateDevice(ctx, token).catch(() => undefined) : undefined;
+    ctx.rateLimits.ktRequests.take(me ? me.device : `address ${req.ip}`);
     const { label } = parseUnknown(z.object({ label: zUserId }).strict(), req.params, 'params');
     const { since, from } = parseUnknown(zMonitor, req.query, 'query');
     await kt.publishIfPending(label, 50);

@@ -5,6 +5,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import {
   SealpostError,
   challengeMessage,
+  signOrgCommand,
   decodeDeviceList,
   fromBase64Url,
   limits,
@@ -53,6 +54,12 @@ export function b64(s: string, where: string): Uint8Array {
   const b = fromBase64Url(s);
   if (!b) throw new SealpostError('INVALID_INPUT', `${where}: not base64url`);
   return b;
+}
+
+/** An organisation-signed reason for refusing a device that proved its key (it checks the signature itself). */
+async function refusal(ctx: ServerContext, kind: 'remove-device' | 'disable-user', device: DeviceId, user: UserId) {
+  const signed = await signOrgCommand(ctx.cs.signature, ctx.org.privateKey, { kind, device, user, issuedAt: ctx.clock.now() });
+  return { kind, command: toBase64Url(signed.body), signature: toBase64Url(signed.signature) };
 }
 
 export async function checkKeyPackages(ctx: ServerContext, user: UserId, device: DeviceId, signatureKey: Uint8Array, list: string[]): Promise<NewKeyPackage[]> {
@@ -196,10 +203,11 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
         req.log.info({ device: device.id }, 'wipe command delivered');
         return { wipe: { command: toBase64Url(wipe.command), signature: toBase64Url(wipe.signature) } };
       }
-      throw new SealpostError('DEVICE_REVOKED', 'this device was revoked; enroll or link it again');
+      // Said with the organisation's signature, so the device can tell a real revocation from a lock-out.
+      return { refused: await refusal(ctx, 'remove-device', device.id, device.user) };
     }
     const user = await ctx.store.getUser(device.user);
-    if (user?.status !== 'active') throw new SealpostError('USER_DISABLED', 'user is disabled');
+    if (user?.status !== 'active') return { refused: await refusal(ctx, 'disable-user', device.id, device.user) };
     const token = newToken();
     const expiresAt = ctx.clock.now() + SESSION_TTL_MS;
     await ctx.store.createSession(sha256(token), body.device, expiresAt);
