@@ -1,7 +1,7 @@
 // Which devices this client trusts: a device is trusted only if it is in its user's device list signed by the
 // user's account key, and the server has not revoked it. Account keys are pinned on first use. A list signed by a
-// new account key (an admin reset of that user) is accepted only with a warning that the safety number changed,
-// and the change is recorded. (Key transparency will make first use and key changes verifiable.)
+// new account key is accepted only when the key-transparency log shows an admin reset before it (a version that
+// retires the old key), with a warning that the safety number changed, and the change is recorded.
 import {
   SealpostError,
   bytesEqual,
@@ -52,11 +52,21 @@ export class DeviceTrust {
       }
       verdict = await verifyDeviceList(this.cs.signature, signed, { user });
       if (verdict.kind === 'ok') {
+        // Said as the log shows it. A reset retires the old key in a version of its own before any new key; a new
+        // key that follows no retirement is what an operator swapping keys produces (an honest server refuses to
+        // publish one), and is refused.
+        const retiredAt = await this.retirementBetween(user, pinned.accountKey, verdict.list.accountKey);
+        if (retiredAt === undefined) {
+          throw new SealpostError(
+            'ACCOUNT_KEY_CHANGED',
+            `a new account key for ${user} appeared in the key-transparency log without a reset (no version retires the old key): refusing it. No admin reset made this; tell ${user} and your admin`,
+          );
+        }
         const mine = this.self.accountKey();
         const before = mine ? formatSafetyNumber(safetyNumber({ user: this.self.user, accountKey: mine }, { user, accountKey: pinned.accountKey })) : undefined;
         const after = mine ? formatSafetyNumber(safetyNumber({ user: this.self.user, accountKey: mine }, { user, accountKey: verdict.list.accountKey })) : undefined;
         this.warn(
-          `the safety number with ${user} has changed (their account was reset: new account key)` +
+          `the safety number with ${user} has changed: an admin reset their account (the key-transparency log retires their old key at version ${retiredAt}) and a new account key was enrolled` +
             (before && after ? `; was ${before}, now ${after}` : '') +
             '. Compare it with them before trusting what they send.',
         );
@@ -77,6 +87,11 @@ export class DeviceTrust {
     this.cache.set(user, { list, revoked });
     this.history.delete(user);
     return list;
+  }
+
+  /** See `retirementBetween`, over the label's whole history (read only on a key change, which is rare). */
+  private async retirementBetween(user: UserId, oldKey: Uint8Array, newKey: Uint8Array): Promise<number | undefined> {
+    return retirementBetween((await this.kt.monitor(user, 1)).versions, oldKey, newKey);
   }
 
   /** The full signed list (revoked devices included), for re-signing one's own list. */
@@ -122,4 +137,18 @@ export class DeviceTrust {
   async devicesOf(user: UserId): Promise<DeviceId[]> {
     return (await this.deviceList(user)).devices.map((d) => d.id);
   }
+}
+
+/**
+ * The version that retires `oldKey` (an empty account key: an admin reset) after its last version and before the
+ * first one with `newKey`, or undefined when the log goes from one key to the other directly.
+ */
+export function retirementBetween(versions: { version: number; record: { accountKey: Uint8Array } }[], oldKey: Uint8Array, newKey: Uint8Array): number | undefined {
+  let retired: number | undefined;
+  for (const { version, record } of versions) {
+    if (bytesEqual(record.accountKey, oldKey)) retired = undefined;
+    else if (record.accountKey.length === 0) retired ??= version;
+    else if (bytesEqual(record.accountKey, newKey)) return retired;
+  }
+  return undefined;
 }
