@@ -24,13 +24,15 @@ export function tempDir(prefix) {
   return mkdtempSync(join(tmpdir(), `sealpost-bench-${prefix}-`));
 }
 
-/** Start `sealpost server` in a child process on 127.0.0.1:0 (in a new data folder unless `opts.dataDir`). */
+/** Start `sealpost server` in a child process on 127.0.0.1:0 (in a new data folder unless `opts.dataDir`; rate limits off unless `opts.rateLimits`). */
 export async function startServer(extraArgs = [], opts = {}) {
   const dir = opts.dataDir ?? tempDir('server');
   // BENCH_SERVER_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile the server under load.
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  // The load generator opens thousands of connections from one address: rate limits would measure themselves.
-  const serverArgs = ['server', '--data', dir, '--listen', '127.0.0.1:0', '--json', '--log-level', 'warn', '--insecure-no-rate-limits', ...extraArgs];
+  // The load generator opens thousands of connections from one address: rate limits would measure themselves
+  // (`opts.rateLimits` keeps them, for benchmarks of the defences).
+  const limits = opts.rateLimits ? [] : ['--insecure-no-rate-limits'];
+  const serverArgs = ['server', '--data', dir, '--listen', '127.0.0.1:0', '--json', '--log-level', 'warn', ...limits, ...extraArgs];
   const child = spawn(process.execPath, [...nodeArgs, bin, ...serverArgs], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });

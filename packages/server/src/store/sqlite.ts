@@ -95,6 +95,8 @@ export class SqliteStore implements ServerStore {
   }
 
   async close(): Promise<void> {
+    // Appends already accepted into a batch are stored (and answered) before the database closes.
+    while (this.db.open && this.pendingAppends.length > 0) this.flushAppends();
     if (this.db.open) this.db.close();
   }
 
@@ -365,6 +367,7 @@ export class SqliteStore implements ServerStore {
 
   private flushAppends(): void {
     const batch = this.pendingAppends.splice(0, 1000);
+    if (batch.length === 0) return; // emptied by close()
     if (this.pendingAppends.length > 0) setImmediate(() => this.flushAppends());
     const outcomes: Outcome[] = [];
     try {
