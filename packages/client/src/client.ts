@@ -4,6 +4,7 @@
 // apply on acceptance, or re-sync and retry when another member's commit won the epoch.
 import WebSocket from 'ws';
 import {
+  type AccountRecord,
   GroupEngine,
   SealpostError,
   challengeMessage,
@@ -463,6 +464,34 @@ export class SealpostClient {
     return session.token;
   }
 
+  /**
+   * Versions of this account's label that carry another account key or retire it, after a version with this
+   * device's key: this account objects, signed with its account key, so contacts who know that key refuse the
+   * change. Once per first foreign version; a failure to post is reported and tried again next time.
+   */
+  private async objectToForeignVersions(versions: { version: number; record: AccountRecord }[]): Promise<void> {
+    const accountKey = this.store.getMeta('account_public');
+    const accountPrivate = this.store.getMeta('account_private');
+    if (!accountKey || !accountPrivate) return;
+    let ours = false;
+    for (const { version, record } of versions) {
+      if (bytesEqual(record.accountKey, accountKey)) {
+        ours = true;
+        continue;
+      }
+      if (!ours && this.store.getMetaText('kt_self_version') === undefined) continue; // a first check: records of an earlier account
+      if (this.store.getMetaText(`kt_objected:${version}`)) return;
+      try {
+        await this.kt.object(this.user, version, accountKey, accountPrivate);
+        this.store.setMeta(`kt_objected:${version}`, new Date().toISOString());
+        this.warn(`objected, with your account key, to version ${version} of your account in the key-transparency log: contacts who know your key will refuse it`);
+      } catch (err) {
+        this.warn(`could not publish an objection to version ${version} of your account: ${(err as Error).message}`);
+      }
+      return;
+    }
+  }
+
   /** A refusal the server gives a reason for: believed only with the organisation's signature on it. */
   private async refusedWithReason(r: { kind: string; command: string; signature: string }): Promise<SealpostError> {
     const org = this.store.getMeta('org_key');
@@ -490,6 +519,7 @@ export class SealpostClient {
         if (version <= seen || !accountKey || bytesEqual(record.accountKey, accountKey)) continue;
         problems.push(`version ${version} of your account in the log ${record.accountKey.length === 0 ? 'retires it' : 'carries an account key that is not yours'}: none of your devices made it`);
       }
+      await this.objectToForeignVersions(monitored.versions.filter((v) => v.version >= seen));
     } catch (err) {
       problems.push(`the key-transparency log could not be checked either (${(err as Error).message})`);
     }
@@ -1385,12 +1415,14 @@ export class SealpostClient {
     if (!accountKey) throw new SealpostError('NOT_ENROLLED', 'this device holds no account key');
     let problems: string[] = [];
     let status: KtStatus | undefined;
+    let lastMonitored: { version: number; record: AccountRecord }[] = [];
     for (let attempt = 0; attempt < 2; attempt++) {
       problems = [];
       // Every version since the last one this device verified, each proven in the log.
       const seen = Number(this.store.getMetaText('kt_self_version') ?? 0);
       const monitored = await this.kt.monitor(this.user, Math.max(1, seen));
       status = monitored.status;
+      lastMonitored = monitored.versions.filter((v) => v.version > seen);
       const res = await this.api.request<{ deviceList: { body: string; signature: string } | null; devices: { id: DeviceId; revokedAt: string | null }[] }>('GET', '/v1/devices');
       const signed = res.deviceList ? signedDeviceListFromJson(res.deviceList) : undefined;
       const own = signed ? await verifyDeviceList(this.engine.cs.signature, signed, { user: this.user }) : undefined;
@@ -1417,6 +1449,7 @@ export class SealpostClient {
       this.store.setMeta('kt_alarm', JSON.stringify({ at, problems }));
       for (const p of problems) this.warn(`KEY TRANSPARENCY ALARM: ${p}`);
     }
+    await this.objectToForeignVersions(lastMonitored);
     const alarm = this.store.getMetaText('kt_alarm');
     return { ok: problems.length === 0, problems, alarm: alarm ? (JSON.parse(alarm) as { at: string; problems: string[] }) : null, kt: status! };
   }

@@ -11,6 +11,9 @@ import {
   fromBase64Url,
   toBase64Url,
   verifyMonitor,
+  signObjection,
+  verifyObjection,
+  type Objection,
   verifySearch,
   type AccountRecord,
   type DeviceList,
@@ -152,6 +155,25 @@ export class KtVerifier {
     if (verdict.kind !== 'ok') {
       throw new SealpostError('KT_VERIFICATION_FAILED', `the key-transparency head your contact saw and the one shown to you are not one log (${verdict.reason}): the server may be showing you different keys`);
     }
+  }
+
+  /** Objections to versions of `label` that verify under the key each names (kt/objection.ts). */
+  async objections(label: UserId): Promise<Objection[]> {
+    const res = await this.api.request<{ objections: { body: string; signature: string }[] }>('GET', `/v1/kt/objections/${encodeURIComponent(label)}`, undefined, 'none');
+    const out: Objection[] = [];
+    for (const o of (res.objections ?? []).slice(0, 16)) {
+      const body = fromBase64Url(o.body);
+      const signature = fromBase64Url(o.signature);
+      const v = body && signature ? await verifyObjection(this.cs.signature, { body, signature }, label) : undefined;
+      if (v) out.push(v);
+    }
+    return out;
+  }
+
+  /** Publish this account's objection to its label's versions from `fromVersion` on (no session needed). */
+  async object(label: UserId, fromVersion: number, accountKey: Uint8Array, accountPrivate: Uint8Array): Promise<void> {
+    const signed = await signObjection(this.cs.signature, accountPrivate, { label, fromVersion, accountKey, issuedAt: Date.now() });
+    await this.api.request('POST', '/v1/kt/objections', { body: toBase64Url(signed.body), signature: toBase64Url(signed.signature) }, 'none');
   }
 
   /** Throws unless the log's latest record for `user` is exactly this account key and signed device list. */

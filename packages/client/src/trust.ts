@@ -62,6 +62,14 @@ export class DeviceTrust {
             `a new account key for ${user} appeared in the key-transparency log without a reset (no version retires the old key): refusing it. No admin reset made this; tell ${user} and your admin`,
           );
         }
+        // The owner's devices can stop the change: an objection signed by the key it would replace.
+        const objected = (await this.kt.objections(user)).find((o) => bytesEqual(o.accountKey, pinned.accountKey));
+        if (objected) {
+          throw new SealpostError(
+            'ACCOUNT_KEY_CHANGED',
+            `${user}'s own devices object to the change of their account key (signed with the key you know, against log versions from ${objected.fromVersion} on): refusing the new key. Tell ${user} and your admin`,
+          );
+        }
         const mine = this.self.accountKey();
         const before = mine ? formatSafetyNumber(safetyNumber({ user: this.self.user, accountKey: mine }, { user, accountKey: pinned.accountKey })) : undefined;
         const after = mine ? formatSafetyNumber(safetyNumber({ user: this.self.user, accountKey: mine }, { user, accountKey: verdict.list.accountKey })) : undefined;

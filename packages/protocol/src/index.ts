@@ -28,4 +28,5 @@ export * from './kt/prefix-tree.js';
 export * from './kt/records.js';
 export * from './kt/search.js';
 export * from './kt/monitor.js';
+export * from './kt/objection.js';
 export * from './ed25519-policy.js';
