@@ -14,13 +14,13 @@ import {
   fromBase64Url,
   newDeviceId,
   parseUserId,
-  signDeviceList,
   signTreeHead,
   verifySearch,
   type KtKeys,
 } from '@sealpost/protocol';
 import { HttpApi, KtAuditor, SealpostClient } from '@sealpost/client';
 import { startTestServer, tempDir, type TestServer } from '../helpers.js';
+import { fakeReset, markPending, writeOperatorList } from '../operator.js';
 
 let server: TestServer;
 beforeEach(async () => {
@@ -68,34 +68,16 @@ describe('a ghost device', () => {
 });
 
 /**
- * The operator signs its own device list for alice and writes it over hers (and queues it for the log). With
- * `fakeReset`, it first makes the database look like an admin reset (her list gone, queued), which the server
- * publishes as a retirement: a server refuses to publish a new account key that follows none.
+ * The operator writes its own device list for alice over hers (and queues it for the log). With `fakeReset`, it
+ * first makes the database look like an admin reset, which the server publishes as a retirement: a server refuses
+ * to publish a new account key that follows none.
  */
-async function swapAccountKey(publish: boolean, fakeReset?: () => Promise<void>): Promise<void> {
-  const cs = await defaultCiphersuite();
-  const operatorKey = await cs.signature.keygen();
-  const deviceKey = await cs.signature.keygen();
-  const signed = await signDeviceList(cs.signature, operatorKey.signKey, {
-    user: parseUserId('alice@localhost'),
-    version: 7,
-    accountKey: operatorKey.publicKey,
-    devices: [{ id: newDeviceId(), signatureKey: deviceKey.publicKey, addedAt: Date.now() }],
-  });
-  if (fakeReset) {
-    const r = db();
-    r.prepare("DELETE FROM device_lists WHERE user = 'alice@localhost'").run();
-    r.prepare("INSERT INTO kt_pending (user, seq) VALUES ('alice@localhost', 98) ON CONFLICT(user) DO UPDATE SET seq = 98").run();
-    r.close();
-    await fakeReset(); // published: the retirement
+async function swapAccountKey(publish: boolean, publishReset?: () => Promise<void>): Promise<void> {
+  if (publishReset) {
+    fakeReset(server.dataDir, 'alice@localhost');
+    await publishReset(); // published: the retirement
   }
-  const d = db();
-  d.prepare(
-    `INSERT INTO device_lists (user, version, account_key, body, signature) VALUES ('alice@localhost', 7, ?, ?, ?)
-     ON CONFLICT(user) DO UPDATE SET version = 7, account_key = excluded.account_key, body = excluded.body, signature = excluded.signature`,
-  ).run(operatorKey.publicKey, signed.body, signed.signature);
-  if (publish) d.prepare("INSERT INTO kt_pending (user, seq) VALUES ('alice@localhost', 99) ON CONFLICT(user) DO UPDATE SET seq = 99").run();
-  d.close();
+  await writeOperatorList(server.dataDir, 'alice@localhost', publish);
 }
 
 /** Makes the server publish an epoch now (a search for a label that changed publishes at once). */
@@ -153,14 +135,11 @@ describe('a key swapped in and back between two checks', () => {
     const publish = publishNow(carol.client);
     await swapAccountKey(true, publish);
     await publish();
-    const r = db();
-    r.prepare("DELETE FROM device_lists WHERE user = 'alice@localhost'").run();
-    r.prepare("INSERT INTO kt_pending (user, seq) VALUES ('alice@localhost', 100) ON CONFLICT(user) DO UPDATE SET seq = 100").run();
-    r.close();
+    fakeReset(server.dataDir, 'alice@localhost');
     await publish();
     const d2 = db();
     d2.prepare('INSERT INTO device_lists (user, version, account_key, body, signature) VALUES (?, ?, ?, ?, ?)').run('alice@localhost', original.version, original.account_key, original.body, original.signature);
-    d2.prepare("INSERT INTO kt_pending (user, seq) VALUES ('alice@localhost', 101) ON CONFLICT(user) DO UPDATE SET seq = 101").run();
+    markPending(d2, 'alice@localhost');
     d2.close();
     await publish();
     const self = await alice.client.monitorSelf();

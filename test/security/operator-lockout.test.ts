@@ -3,11 +3,9 @@
 // the victim never raised KT_ALARM). Now a device the server refuses without an organisation-signed reason raises
 // the alarm on every command, and checks its own label through the public monitor to say what the log shows.
 // A real revocation or disablement comes signed by the organisation key and is a plain error.
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { defaultCiphersuite, newDeviceId, parseUserId, signDeviceList } from '@sealpost/protocol';
 import { startTestServer, type TestServer } from '../helpers.js';
+import { fakeReset, nextEpoch, operatorDb, writeOperatorList } from '../operator.js';
 
 let server: TestServer;
 beforeEach(async () => {
@@ -17,11 +15,9 @@ afterEach(async () => {
   await server.close();
 });
 
-const db = () => new Database(join(server.dataDir, 'sealpost.db'));
-
 /** The operator's lock-out: the device's key in the database replaced, its sessions dropped. */
 function lockOut(device: string): void {
-  const d = db();
+  const d = operatorDb(server.dataDir);
   d.prepare('UPDATE devices SET signature_key = ? WHERE id = ?').run(Buffer.alloc(32, 7), device);
   d.prepare('DELETE FROM sessions WHERE device = ?').run(device);
   d.close();
@@ -39,26 +35,10 @@ it('a locked-out device whose key was swapped in the log says so, through the pu
   const bob = await server.enroll('bob');
   await bob.client.sync();
   // The operator fakes a reset (published as a retirement), then writes its own account key for bob (published).
-  const cs = await defaultCiphersuite();
-  const operatorKey = await cs.signature.keygen();
-  const signed = await signDeviceList(cs.signature, operatorKey.signKey, {
-    user: parseUserId('bob@localhost'),
-    version: 9,
-    accountKey: operatorKey.publicKey,
-    devices: [{ id: newDeviceId(), signatureKey: (await cs.signature.keygen()).publicKey, addedAt: Date.now() }],
-  });
-  // The server publishes an epoch every second.
-  const publish = () => new Promise((r) => setTimeout(r, 1500));
-  let d = db();
-  d.prepare("DELETE FROM device_lists WHERE user = 'bob@localhost'").run();
-  d.prepare("INSERT INTO kt_pending (user, seq) VALUES ('bob@localhost', 50) ON CONFLICT(user) DO UPDATE SET seq = 50").run();
-  d.close();
-  await publish();
-  d = db();
-  d.prepare("INSERT INTO device_lists (user, version, account_key, body, signature) VALUES ('bob@localhost', 9, ?, ?, ?)").run(operatorKey.publicKey, signed.body, signed.signature);
-  d.prepare("INSERT INTO kt_pending (user, seq) VALUES ('bob@localhost', 51) ON CONFLICT(user) DO UPDATE SET seq = 51").run();
-  d.close();
-  await publish();
+  fakeReset(server.dataDir, 'bob@localhost');
+  await nextEpoch();
+  await writeOperatorList(server.dataDir, 'bob@localhost', true);
+  await nextEpoch();
   lockOut(bob.client.device);
 
   const err = await bob.client.sync().then(() => undefined, (e: Error & { code?: string }) => e);
