@@ -58,6 +58,13 @@ describe('users', () => {
     await alice.client.send({ to: ['bob@localhost'] }, 'after the reset');
     expect(alice.warnings.join('\n')).toMatch(/safety number with bob@localhost has changed.*was \d{5}( \d{5}){11}, now \d{5}( \d{5}){11}/);
     expect(chats(await bob2.sync()).map((m) => m.text)).toEqual(['after the reset']);
+    // The change is kept in view until alice compares the new number, and `verify` shows it either way.
+    expect(alice.client.unacknowledgedKeyChanges().map((k) => k.user)).toEqual(['bob@localhost']);
+    const seen = await alice.client.verifyUser('bob@localhost');
+    expect(seen.keyChanges).toEqual([{ at: expect.any(String), acknowledged: false }]);
+    const confirmed = await alice.client.verifyUser('bob@localhost', { confirm: seen.safetyNumber.replace(/\s/g, '') });
+    expect(confirmed.keyChanges).toEqual([{ at: expect.any(String), acknowledged: true }]);
+    expect(alice.client.unacknowledgedKeyChanges()).toEqual([]);
   });
 });
 

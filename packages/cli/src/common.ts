@@ -46,7 +46,15 @@ export async function withClient<T>(o: { profile?: string }, out: Output, fn: (c
   const passphrase = await passphraseFor(profile);
   const client = await SealpostClient.open(profile, { warn: (m) => out.warn(m), ...(passphrase ? { passphrase } : {}) });
   try {
-    return await fn(client);
+    const result = await fn(client);
+    // A contact's changed account key is said after every command until the user verifies the new number: on
+    // stdout for a person (where it cannot be missed), on stderr with --json (stdout stays one object per line).
+    for (const k of client.unacknowledgedKeyChanges()) {
+      const line = `NOTE: ${k.user}'s account key changed on ${k.at.slice(0, 10)} (an admin reset, in the key-transparency log). Compare the new safety number with them: sealpost verify ${k.user} --confirm NUMBER`;
+      if (out.json) out.warn(line);
+      else out.info(line);
+    }
+    return result;
   } finally {
     await client.close();
   }

@@ -147,6 +147,8 @@ export interface VerifyResult {
   confirmed: boolean;
   changedSinceConfirmed: boolean;
   devices: number;
+  /** Every change of this contact's account key this device saw (an admin reset in the log), whether or not confirmed. */
+  keyChanges: { at: string; acknowledged: boolean }[];
 }
 
 export interface OwnDevice {
@@ -1136,6 +1138,11 @@ export class SealpostClient {
     this.warn(`skipped ${what}${from}${where} (seq ${r.seq ?? '?'}) that this device cannot read: ${r.reason}`);
   }
 
+  /** Contacts whose account key changed (an admin reset) since the user last verified them: shown until then. */
+  unacknowledgedKeyChanges(): { user: UserId; at: string }[] {
+    return this.store.unacknowledgedKeyChanges().map((c) => ({ user: c.user, at: new Date(c.at).toISOString() }));
+  }
+
   /** Queue items this device skipped because it could not read them (newest last). */
   unreadable(): UnreadableRecord[] {
     return this.store.listUnreadable();
@@ -1499,6 +1506,10 @@ export class SealpostClient {
         }
         this.store.setMeta(key, number);
       }
+      // Comparing the current number is what acknowledges a key change (with --confirm or --peer).
+      if (opts.confirm !== undefined || opts.peer !== undefined) this.store.acknowledgeKeyChanges(u, Date.now());
+      const ackAt = this.store.keyChangesAcknowledgedAt(u);
+      const keyChanges = this.store.keyChanges(u).map((c) => ({ at: new Date(c.at).toISOString(), acknowledged: ackAt !== undefined && c.at <= ackAt }));
       const confirmed = this.store.getMetaText(key);
       const head = status.head;
       return {
@@ -1509,6 +1520,7 @@ export class SealpostClient {
         confirmed: confirmed !== undefined,
         changedSinceConfirmed: confirmed !== undefined && confirmed !== number,
         devices: list.devices.length,
+        keyChanges,
       };
     });
   }

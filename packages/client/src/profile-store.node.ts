@@ -139,6 +139,11 @@ const migrations: string[] = [
   `
   CREATE TABLE IF NOT EXISTS key_updates (conversation TEXT PRIMARY KEY, at INTEGER NOT NULL);
   `,
+  // 9: when the user last acknowledged (verified) a contact's account-key change; later changes are shown on every
+  // command until then.
+  `
+  CREATE TABLE IF NOT EXISTS key_change_acks (user TEXT PRIMARY KEY, at INTEGER NOT NULL);
+  `,
 ];
 
 /** A queue item that was skipped because this device could not read it. */
@@ -708,6 +713,19 @@ export class ProfileStore {
       reason: r.reason as string,
       at: r.at as number,
     }));
+  }
+
+  /** Account-key changes of contacts not acknowledged since (by verifying the new safety number). */
+  unacknowledgedKeyChanges(): { user: UserId; at: number }[] {
+    return this.db
+      .prepare('SELECT c.user, MAX(c.at) AS at FROM key_changes c LEFT JOIN key_change_acks a ON a.user = c.user WHERE a.at IS NULL OR c.at > a.at GROUP BY c.user ORDER BY c.user')
+      .all() as { user: UserId; at: number }[];
+  }
+  keyChangesAcknowledgedAt(user: UserId): number | undefined {
+    return (this.db.prepare('SELECT at FROM key_change_acks WHERE user = ?').pluck().get(user) as number | undefined) ?? undefined;
+  }
+  acknowledgeKeyChanges(user: UserId, now: number): void {
+    this.db.prepare('INSERT INTO key_change_acks (user, at) VALUES (?, ?) ON CONFLICT(user) DO UPDATE SET at = excluded.at').run(user, now);
   }
 
   // ---- device removals and retention -------------------------------------------------------------------------

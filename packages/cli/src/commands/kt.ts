@@ -41,6 +41,7 @@ export function registerKtCommands(program: Command): void {
             `QR payload: ${r.qr}`,
             `Key transparency: verified (version ${r.kt.version} of ${r.user}, tree head ${r.kt.head.size})`,
             r.confirmed ? (r.changedSinceConfirmed ? 'WARNING: the number has CHANGED since you confirmed it' : 'You confirmed this number before.') : 'Not confirmed yet: compare it in person or by a call, then run with --confirm NUMBER.',
+            ...r.keyChanges.map((k) => `Account key changed on ${k.at.slice(0, 19).replace('T', ' ')} (an admin reset in the key-transparency log)${k.acknowledged ? '; you verified the number since' : ': not verified since'}`),
           ].join('\n'),
         );
         if (r.changedSinceConfirmed) out.warn(`the safety number with ${r.user} changed since you confirmed it`);
