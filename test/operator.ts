@@ -20,15 +20,16 @@ export function fakeReset(dataDir: string, user: string): void {
   d.close();
 }
 
-/** A device list for `user` signed by an account key the operator holds, written over theirs. */
-export async function writeOperatorList(dataDir: string, user: string, publish: boolean): Promise<void> {
+/** A device list for `user` signed by an account key the operator holds, written over theirs; returns its device id. */
+export async function writeOperatorList(dataDir: string, user: string, publish: boolean): Promise<string> {
   const cs = await defaultCiphersuite();
   const operatorKey = await cs.signature.keygen();
+  const device = newDeviceId();
   const signed = await signDeviceList(cs.signature, operatorKey.signKey, {
     user: parseUserId(user),
     version: 7,
     accountKey: operatorKey.publicKey,
-    devices: [{ id: newDeviceId(), signatureKey: (await cs.signature.keygen()).publicKey, addedAt: Date.now() }],
+    devices: [{ id: device, signatureKey: (await cs.signature.keygen()).publicKey, addedAt: Date.now() }],
   });
   const d = operatorDb(dataDir);
   d.prepare(
@@ -37,6 +38,7 @@ export async function writeOperatorList(dataDir: string, user: string, publish: 
   ).run(user, operatorKey.publicKey, signed.body, signed.signature);
   if (publish) markPending(d, user);
   d.close();
+  return device;
 }
 
 /** The server publishes an epoch every second (ktEpochMs): wait for the next one. */

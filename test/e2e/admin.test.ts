@@ -55,15 +55,20 @@ describe('users', () => {
 
     const profile = tempDir('bob-new');
     const bob2 = server.track(await SealpostClient.enroll({ server: server.url, user: 'bob@localhost', code: reset.activationCode, profile }));
-    await alice.client.send({ to: ['bob@localhost'] }, 'after the reset');
-    expect(alice.warnings.join('\n')).toMatch(/safety number with bob@localhost has changed.*was \d{5}( \d{5}){11}, now \d{5}( \d{5}){11}/);
-    expect(chats(await bob2.sync()).map((m) => m.text)).toEqual(['after the reset']);
-    // The change is kept in view until alice compares the new number, and `verify` shows it either way.
-    expect(alice.client.unacknowledgedKeyChanges().map((k) => k.user)).toEqual(['bob@localhost']);
+    // The new key is in its contest period (a day by default): alice's message waits in her outbox, and says why.
+    const sent = await alice.client.send({ to: ['bob@localhost'] }, 'after the reset');
+    expect(sent.held?.users).toEqual(['bob@localhost']);
+    expect(sent.held?.reason).toMatch(/retires the old key at version \d+\); the new key is not used until/);
+    expect(alice.client.heldMessages().map((h) => h.id)).toEqual([sent.id]);
+    expect(chats(await bob2.sync())).toEqual([]);
     const seen = await alice.client.verifyUser('bob@localhost');
-    expect(seen.keyChanges).toEqual([{ at: expect.any(String), acknowledged: false }]);
+    expect(seen.keyChange).toMatchObject({ status: 'pending', until: expect.any(String) });
+    // Comparing the new number with bob uses the key at once: the held message goes out.
     const confirmed = await alice.client.verifyUser('bob@localhost', { confirm: seen.safetyNumber.replace(/\s/g, '') });
+    expect(alice.warnings.join('\n')).toMatch(/safety number with bob@localhost has changed.*was \d{5}( \d{5}){11}, now \d{5}( \d{5}){11}. You compared the new number/);
     expect(confirmed.keyChanges).toEqual([{ at: expect.any(String), acknowledged: true }]);
+    expect(alice.client.heldMessages()).toEqual([]);
+    expect(chats(await bob2.sync()).map((m) => m.text)).toEqual(['after the reset']);
     expect(alice.client.unacknowledgedKeyChanges()).toEqual([]);
   });
 });

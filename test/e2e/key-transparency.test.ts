@@ -3,7 +3,7 @@
 // their own changes in the log; an independent auditor replays the log and co-signs the same head clients verified.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KtAuditor, SealpostClient } from '@sealpost/client';
-import { startTestServer, tempDir, type TestServer } from '../helpers.js';
+import { chats, startTestServer, tempDir, type TestServer } from '../helpers.js';
 
 let server: TestServer;
 beforeEach(async () => {
@@ -48,7 +48,33 @@ describe('safety numbers', () => {
     const after = await alice.client.verifyUser('bob@localhost');
     expect(after.safetyNumber).not.toBe(a.safetyNumber);
     expect(after.changedSinceConfirmed).toBe(true);
-    expect(alice.warnings.join('\n')).toMatch(/safety number with bob@localhost has changed/);
+    // Shown with the number the new key gives, and not used until its contest period ends.
+    expect(after.keyChange).toMatchObject({ status: 'pending', retiredAt: expect.any(Number) });
+  });
+
+  it('a genuine admin reset completes after the contest period: messages held meanwhile go out by themselves', async () => {
+    await server.adminRequest('PUT', '/v1/admin/policy', { change: { keyChangeContestMs: 3000 } });
+    const alice = await server.enroll('alice');
+    const bob = await server.enroll('bob');
+    await alice.client.send({ to: ['bob@localhost'] }, 'hi');
+    await bob.client.sync();
+    const reset = await server.adminRequest<{ activationCode: string }>('POST', '/v1/admin/users/bob@localhost/reset', {});
+    const bob2 = server.track(await SealpostClient.enroll({ server: server.url, user: 'bob@localhost', code: reset.activationCode, profile: tempDir('bob-new') }));
+
+    const first = await alice.client.sendMail({ to: ['bob@localhost'], subject: 'Welcome back', text: 'held first' });
+    const second = await alice.client.send({ to: ['bob@localhost'] }, 'held second');
+    expect([first.held?.users, second.held?.users]).toEqual([['bob@localhost'], ['bob@localhost']]);
+    expect(alice.client.heldMessages().map((h) => h.id)).toEqual([first.id, second.id]);
+    expect(await bob2.sync()).toEqual([]);
+
+    await new Promise((r) => setTimeout(r, 3200));
+    await alice.client.sync(); // any later command releases what waits
+    expect(alice.client.heldMessages()).toEqual([]);
+    expect(alice.warnings.join('\n')).toMatch(/safety number with bob@localhost has changed.*No device of bob@localhost's objected within the contest period/);
+    const received = await bob2.sync();
+    expect(chats(received).map((m) => m.text)).toEqual(['held second']);
+    expect(bob2.mailList().map((m) => [m.id, m.subject])).toEqual([[first.id, 'Welcome back']]);
+    expect(second.conversation).toBe(chats(received)[0]!.conversation);
   });
 });
 

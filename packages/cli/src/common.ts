@@ -49,8 +49,15 @@ export async function withClient<T>(o: { profile?: string }, out: Output, fn: (c
     const result = await fn(client);
     // A contact's changed account key is said after every command until the user verifies the new number: on
     // stdout for a person (where it cannot be missed), on stderr with --json (stdout stays one object per line).
-    for (const k of client.unacknowledgedKeyChanges()) {
-      const line = `NOTE: ${k.user}'s account key changed on ${k.at.slice(0, 10)} (an admin reset, in the key-transparency log). Compare the new safety number with them: sealpost verify ${k.user} --confirm NUMBER`;
+    // So are messages held for a contested key change, and those discarded because the change was refused.
+    const notes = [
+      ...client.unacknowledgedKeyChanges().map(
+        (k) => `NOTE: ${k.user}'s account key changed on ${k.at.slice(0, 10)} (an admin reset, in the key-transparency log). Compare the new safety number with them: sealpost verify ${k.user} --confirm NUMBER`,
+      ),
+      ...heldNotes(client.heldMessages()),
+      ...client.takeDiscardedMessages().map((d) => `NOTE: your ${d.kind} message ${d.id} to ${d.to.join(', ')} was NOT sent and is discarded: ${d.reason}`),
+    ];
+    for (const line of notes) {
       if (out.json) out.warn(line);
       else out.info(line);
     }
@@ -58,6 +65,14 @@ export async function withClient<T>(o: { profile?: string }, out: Output, fn: (c
   } finally {
     await client.close();
   }
+}
+
+function heldNotes(held: { waitingFor: string[] }[]): string[] {
+  if (held.length === 0) return [];
+  const users = [...new Set(held.flatMap((h) => h.waitingFor))];
+  return [
+    `NOTE: ${held.length} message(s) wait in the outbox because the account key of ${users.join(', ')} changed and is in its contest period; they go out once it ends unobjected, or at once if you compare the new safety number (sealpost verify USER). See: sealpost outbox`,
+  ];
 }
 
 export const serverOption = () => new Option('--server <url>', 'server URL (env SEALPOST_SERVER)');

@@ -3,7 +3,7 @@
 // stable error code on stderr.
 import { Command, CommanderError, Option } from 'commander';
 import { SealpostError, parseConversationId, type ConversationId } from '@sealpost/protocol';
-import { SealpostClient, type ChatMessage, type MailSummary, type Received } from '@sealpost/client';
+import { SealpostClient, type ChatMessage, type HeldInfo, type MailSummary, type Received } from '@sealpost/client';
 import { adminApi, jsonOption, newPassphrase, parseListen, policyNeedsPassphrase, profileOf, profileOption, required, withClient, type JsonOpt } from './common.js';
 import { registerAdminCommands } from './commands/admin.js';
 import { registerDeviceCommands } from './commands/devices.js';
@@ -212,7 +212,7 @@ export function buildProgram(): Command {
       const target = o.conversation ? { conversation: parseConversationId(o.conversation) } : { to: userList(o.to) };
       await withClient(o, out, async (c) => {
         const res = await withProgress('upload', out.json, (p) => c.send(target, text ?? '', { files: o.file ?? [], ...p }));
-        out.result(res, `sent ${res.id} to ${res.conversation}`);
+        out.result(res, sentLine(res, `sent ${res.id} to ${res.conversation}`));
       });
     });
 
@@ -244,6 +244,20 @@ export function buildProgram(): Command {
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
         await c.watch((m) => out.result({ ...m }, humanReceived(m)), ac.signal);
+      });
+    });
+
+  program
+    .command('outbox')
+    .description("messages held back until a recipient's new account key is settled (its contest period, or your verifying the new safety number)")
+    .addOption(profileOption())
+    .addOption(jsonOption())
+    .action(async (o: { profile?: string } & JsonOpt) => {
+      const out = makeOutput(Boolean(o.json));
+      await withClient(o, out, async (c) => {
+        const held = c.heldMessages();
+        for (const h of held) out.result({ ...h }, `${h.createdAt.slice(0, 19).replace('T', ' ')}\t${h.kind} ${h.id}\tto ${h.to.join(', ')}\twaiting for ${h.waitingFor.join(', ')}`);
+        if (held.length === 0) out.info('nothing held');
       });
     });
 
@@ -320,7 +334,7 @@ export function buildProgram(): Command {
       await withClient(o, out, async (c) => {
         const draft = { to: userList(o.to), cc: userList(o.cc), bcc: userList(o.bcc), subject: o.subject, text, ...(html ? { html } : {}), attach: o.attach ?? [] };
         const res = await withProgress('upload', out.json, (p) => c.sendMail(draft, p));
-        out.result(res, `sent mail ${res.id} (thread ${res.thread})`);
+        out.result(res, sentLine(res, `sent mail ${res.id} (thread ${res.thread})`));
       });
     });
   mail
@@ -378,7 +392,7 @@ export function buildProgram(): Command {
       const text = await bodyOf(o);
       await withClient(o, out, async (c) => {
         const res = await withProgress('upload', out.json, (p) => c.replyMail(id, { all: Boolean(o.all), text, attach: o.attach ?? [] }, p));
-        out.result(res, `sent reply ${res.id} (thread ${res.thread})`);
+        out.result(res, sentLine(res, `sent reply ${res.id} (thread ${res.thread})`));
       });
     });
   mail
@@ -393,7 +407,7 @@ export function buildProgram(): Command {
       const out = makeOutput(Boolean(o.json));
       await withClient(o, out, async (c) => {
         const res = await c.forwardMail(id, { to: userList(o.to), cc: userList(o.cc), ...(o.body ? { text: o.body } : {}) });
-        out.result(res, `forwarded as ${res.id} (thread ${res.thread})`);
+        out.result(res, sentLine(res, `forwarded as ${res.id} (thread ${res.thread})`));
       });
     });
   mail
@@ -465,4 +479,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     return reportError(err, json);
   }
+}
+
+/** What a send prints: where it went, or that it waits in the outbox, why and until when. */
+function sentLine(res: { id: string; held?: HeldInfo }, sent: string): string {
+  if (!res.held) return sent;
+  return `HELD ${res.id} in the outbox, not sent yet: ${res.held.reason}. It goes out by itself on a later command once accepted (sealpost outbox lists what waits).`;
 }

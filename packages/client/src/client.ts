@@ -56,9 +56,10 @@ import { nodeCiphersuite } from '@sealpost/crypto';
 import { HttpApi } from './http-api.js';
 import { FileTransfer, type Progress } from './files.node.js';
 import { forwardSubject, forwardText, mailSummary, newMailMessageId, replyRecipients, replySubject, type MailFull, type MailSummary } from './mail.js';
-import { ProfileStore, type ConversationRow, type MessageRow, type UnreadableRecord } from './profile-store.node.js';
+import { ProfileStore, type ConversationRow, type KeyContest, type MessageRow, type UnreadableRecord } from './profile-store.node.js';
 import { ServerSocket, type WebSocketFactory } from './socket.js';
-import { DeviceTrust } from './trust.js';
+import { DeviceTrust, KeyChangePending } from './trust.js';
+import { nextContestPeriod, type ContestPeriodState } from './contest-period.js';
 import { KtVerifier, checkOwnVersions, matches, type KtStatus } from './kt-verifier.js';
 import { newLinkHpkeKeys, openLinkBundle, sealLinkBundle, splitNotice } from './device-link.node.js';
 
@@ -69,6 +70,8 @@ export interface ClientOptions {
   passphrase?: string;
   /** How long to wait for key-transparency auditors to co-sign a new tree head when policy requires it (default 20 s). */
   ktAuditWaitMs?: number;
+  /** How often `watch` checks this account's own label in the log (and releases held messages); default 5 minutes. */
+  selfCheckIntervalMs?: number;
   webSocket?: WebSocketFactory;
   /** Test double hooks, named as such: let a test simulate a crash at a precise point. Never set in product code. */
   testHooks?: { beforeAck?: () => void; beforeCommitSend?: () => Promise<void>; afterUploadPart?: (part: number) => void };
@@ -111,7 +114,7 @@ interface ServerInfo {
   domain: string;
   orgKey: string;
   kt?: { signatureKey: string; vrfKey: string; epochMs: number };
-  policy: { requirePassphrase: boolean; retentionDefaultMs: number | null; retentionMaxMs: number | null; maxAttachmentBytes: number; maxDevicesPerUser: number; keyUpdateIntervalMs?: number | null };
+  policy: { requirePassphrase: boolean; retentionDefaultMs: number | null; retentionMaxMs: number | null; maxAttachmentBytes: number; maxDevicesPerUser: number; keyUpdateIntervalMs?: number | null; keyChangeContestMs?: number };
 }
 
 export interface LinkCode {
@@ -149,6 +152,47 @@ export interface VerifyResult {
   devices: number;
   /** Every change of this contact's account key this device saw (an admin reset in the log), whether or not confirmed. */
   keyChanges: { at: string; acknowledged: boolean }[];
+  /**
+   * A new account key of this contact that is not used yet: `pending` in its contest period (until `until`), or
+   * `refused` because the contact's own devices objected. The safety number shown is the one with the new key;
+   * confirming it (`confirm`/`peer`) makes this device use the key at once.
+   */
+  keyChange?: { status: 'pending' | 'refused'; retiredAt: number; until?: string; reason?: string };
+}
+
+/** A message held back while a recipient's new account key is in its contest period (see trust.ts). */
+export interface HeldInfo {
+  users: UserId[];
+  /** When the last of the recipients' contest periods ends, unless one is objected to first. */
+  until: string;
+  reason: string;
+}
+
+/** A message waiting in the outbox for a recipient's key change to be settled. */
+export interface HeldSummary {
+  id: string;
+  kind: 'chat' | 'mail';
+  to: UserId[];
+  waitingFor: UserId[];
+  createdAt: string;
+}
+
+/** What a held message became when its recipients' key change was refused. */
+export interface DiscardedSummary {
+  id: string;
+  kind: 'chat' | 'mail';
+  to: UserId[];
+  reason: string;
+}
+
+/** A held message as kept in the store: what to send, and the ids promised to the user when it was held. */
+type HeldRequest =
+  | { kind: 'chat'; id: MessageId; conversation: ConversationId; users: UserId[]; text: string; files: string[]; sentAt: number }
+  | { kind: 'mail'; id: MessageId; thread: ConversationId; sentAt: number; mail: ComposeRequest };
+
+interface ComposeRequest {
+  to: UserId[]; cc: UserId[]; bcc: UserId[]; subject: string; text: string; html?: string | undefined;
+  files: string[]; carried: FileRef[]; inReplyTo?: string; references?: string[];
 }
 
 export interface OwnDevice {
@@ -340,6 +384,8 @@ export class SealpostClient {
     if (org && org.length === 32 && !this.store.getMeta('org_key')) this.store.setMeta('org_key', org);
     if (info.kt && !this.store.getMeta('kt_keys')) this.store.setMeta('kt_keys', JSON.stringify({ signatureKey: info.kt.signatureKey, vrfKey: info.kt.vrfKey }));
     this.store.setMeta('policy', JSON.stringify(info.policy));
+    const period = JSON.parse(this.store.getMetaText('contest_period') ?? 'null') as ContestPeriodState | null;
+    this.store.setMeta('contest_period', JSON.stringify(nextContestPeriod(period ?? undefined, info.policy.keyChangeContestMs, Date.now())));
   }
 
   private importHistory(history: HistoryItem[]): void {
@@ -484,9 +530,13 @@ export class SealpostClient {
       if (!ours && this.store.getMetaText('kt_self_version') === undefined) continue; // a first check: records of an earlier account
       if (this.store.getMetaText(`kt_objected:${version}`)) return;
       try {
-        await this.kt.object(this.user, version, accountKey, accountPrivate);
+        const took = await this.kt.object(this.user, version, accountKey, accountPrivate);
         this.store.setMeta(`kt_objected:${version}`, new Date().toISOString());
-        this.warn(`objected, with your account key, to version ${version} of your account in the key-transparency log: contacts who know your key will refuse it`);
+        this.warn(
+          `objected, with your account key, to version ${version} of your account in the key-transparency log` +
+            ` (taken by ${[took.server ? 'the server' : '', took.auditors > 0 ? `${took.auditors} auditor(s)` : ''].filter(Boolean).join(' and ')}): contacts who know your key will refuse it` +
+            (took.failed.length > 0 ? `; not taken by ${took.failed.join(', ')}` : ''),
+        );
       } catch (err) {
         this.warn(`could not publish an objection to version ${version} of your account: ${(err as Error).message}`);
       }
@@ -594,28 +644,138 @@ export class SealpostClient {
     target: { conversation: ConversationId } | { to: string[] },
     text: string,
     opts: { files?: string[]; onProgress?: Progress } = {},
-  ): Promise<{ conversation: ConversationId; id: MessageId }> {
+  ): Promise<{ conversation: ConversationId; id: MessageId; held?: HeldInfo }> {
     const files = opts.files ?? [];
     if (text.length === 0 && files.length === 0) return Promise.reject(new SealpostError('INVALID_INPUT', 'text: empty message (give text or a file)'));
     if (text.length > limits.maxTextChars) return Promise.reject(new SealpostError('PAYLOAD_TOO_LARGE', `text: longer than ${limits.maxTextChars} characters`));
     if (files.length > limits.maxAttachments) return Promise.reject(new SealpostError('INVALID_INPUT', `at most ${limits.maxAttachments} files per message`));
     return this.serial(async () => {
       await this.flushPendingCommits();
+      await this.releaseHeldInner();
       for (const f of files) await FileTransfer.checkReadable(f);
-      let conversation: ConversationId;
-      if ('conversation' in target) conversation = this.requireConversation(target.conversation).id;
-      else {
-        // Resolve the recipients before uploading anything, so a typo costs nothing.
-        const users = this.chatUsers(target.to);
-        for (const u of users) await this.trust.deviceList(u);
-        conversation = this.findChat(users) ?? (await this.createConversation('chat', users));
+      if ('conversation' in target) {
+        const conversation = this.requireConversation(target.conversation).id;
+        return { conversation, id: await this.sendChat(conversation, newMessageId(), Date.now(), text, files, opts.onProgress) };
       }
-      const attachments = await this.uploadAll(files, opts.onProgress);
-      const id = newMessageId();
-      const content: ChatText = { v: 1, type: 'text', id, sentAt: Date.now(), text, ...(attachments.length > 0 ? { attachments } : {}) };
-      await this.sendContent(conversation, content);
-      return { conversation, id };
+      // Resolve the recipients before uploading anything, so a typo costs nothing.
+      const users = this.chatUsers(target.to);
+      const pending = await this.keyChangesPending(users);
+      if (pending.length > 0) {
+        // A chat from before the change holds only the old key's devices: the message will start a new one.
+        const id = newMessageId();
+        const conversation = newConversationId();
+        return { conversation, id, held: this.hold({ kind: 'chat', id, conversation, users, text, files, sentAt: Date.now() }, pending) };
+      }
+      const conversation = this.findChat(users) ?? (await this.createConversation('chat', users));
+      return { conversation, id: await this.sendChat(conversation, newMessageId(), Date.now(), text, files, opts.onProgress) };
     });
+  }
+
+  private async sendChat(conversation: ConversationId, id: MessageId, sentAt: number, text: string, files: string[], onProgress?: Progress): Promise<MessageId> {
+    const attachments = await this.uploadAll(files, onProgress);
+    const content: ChatText = { v: 1, type: 'text', id, sentAt, text, ...(attachments.length > 0 ? { attachments } : {}) };
+    await this.sendContent(conversation, content);
+    return id;
+  }
+
+  // ---- messages held while a recipient's key change is contested ------------------------------------------------
+
+  /** The recipients among `users` whose new account key is in its contest period (each verified as far as it goes). */
+  private async keyChangesPending(users: UserId[]): Promise<KeyChangePending[]> {
+    const pending: KeyChangePending[] = [];
+    for (const u of users) {
+      try {
+        // Looked up afresh: a list cached earlier in a long-running client would miss a key change made since.
+        await this.trust.deviceList(u, true);
+      } catch (err) {
+        if (err instanceof KeyChangePending) pending.push(err);
+        else throw err;
+      }
+    }
+    return pending;
+  }
+
+  /** Keep a message in the outbox until its recipients' key changes are settled; say why and until when. */
+  private hold(request: HeldRequest, pending: KeyChangePending[]): HeldInfo {
+    this.store.addHeldSend({ id: request.id, users: pending.map((p) => p.user), request: JSON.stringify(request), createdAt: Date.now() });
+    const until = Math.max(...pending.map((p) => p.until));
+    return { users: pending.map((p) => p.user), until: new Date(until).toISOString(), reason: pending.map((p) => p.message).join('; ') };
+  }
+
+  /** Messages waiting for a recipient's key change to be settled, oldest first. */
+  heldMessages(): HeldSummary[] {
+    return this.store.listHeldSends().map((h) => {
+      const r = JSON.parse(h.request) as HeldRequest;
+      const to = r.kind === 'chat' ? r.users : [...r.mail.to, ...r.mail.cc, ...r.mail.bcc];
+      return { id: h.id, kind: r.kind, to, waitingFor: h.users, createdAt: new Date(h.createdAt).toISOString() };
+    });
+  }
+
+  /** Held messages that were discarded because a recipient's key change was refused; each is reported once. */
+  takeDiscardedMessages(): DiscardedSummary[] {
+    return this.store.takeDiscardedSends().map((h) => {
+      const r = JSON.parse(h.request) as HeldRequest;
+      const to = r.kind === 'chat' ? r.users : [...r.mail.to, ...r.mail.cc, ...r.mail.bcc];
+      return { id: h.id, kind: r.kind, to, reason: h.discarded ?? '' };
+    });
+  }
+
+  /** Send the held messages whose recipients' keys are now accepted; discard, with a note, those refused. */
+  releaseHeld(): Promise<{ sent: number; discarded: number; held: number }> {
+    return this.serial(() => this.releaseHeldInner());
+  }
+
+  private async releaseHeldInner(): Promise<{ sent: number; discarded: number; held: number }> {
+    let sent = 0;
+    let discarded = 0;
+    let held = 0;
+    for (const h of this.store.listHeldSends()) {
+      const request = JSON.parse(h.request) as HeldRequest;
+      let refused: string | undefined;
+      let pending = false;
+      for (const u of h.users) {
+        try {
+          await this.trust.deviceList(u, true);
+        } catch (err) {
+          if (err instanceof KeyChangePending) pending = true;
+          else if (err instanceof SealpostError && err.code === 'ACCOUNT_KEY_CHANGED') refused = err.message;
+          else throw err; // not an answer (the network): try again later
+        }
+      }
+      if (refused !== undefined) {
+        this.store.discardHeldSend(h.id, refused, Date.now());
+        this.warn(`discarded held ${request.kind} message ${h.id}: ${refused}`);
+        discarded++;
+      } else if (pending) {
+        held++;
+      } else {
+        // Sent first, then forgotten: a crash in between sends it again under the same id (shown once).
+        try {
+          if (request.kind === 'chat') {
+            for (const f of request.files) await FileTransfer.checkReadable(f);
+            const conversation = this.store.getConversation(request.conversation)?.id ?? (await this.createConversation('chat', request.users, request.conversation));
+            await this.sendChat(conversation, request.id, request.sentAt, request.text, request.files);
+          } else {
+            await this.composeAndSend(request.mail, undefined, undefined, request);
+          }
+        } catch (err) {
+          if (!(err instanceof SealpostError) || transientCodes.has(err.code)) throw err;
+          if (err.code === 'KEY_CHANGE_PENDING') {
+            held++;
+            continue;
+          }
+          // It can never go out as it was written (a file gone, a recipient removed): say so instead of retrying forever.
+          this.store.discardHeldSend(h.id, `could not be sent: ${err.message}`, Date.now());
+          this.warn(`discarded held ${request.kind} message ${h.id}: ${err.message}`);
+          discarded++;
+          continue;
+        }
+        this.store.deleteHeldSend(h.id);
+        this.warn(`sent held ${request.kind} message ${h.id}: the recipients' new account keys are now accepted`);
+        sent++;
+      }
+    }
+    return { sent, discarded, held };
   }
 
   // ---- mail -------------------------------------------------------------------------------------------------
@@ -625,9 +785,10 @@ export class SealpostClient {
    * recipient gets an own thread with an own copy that names only them. Everything is checked — recipients exist,
    * files are readable, the mail fits — before anything is uploaded or sent.
    */
-  sendMail(draft: MailDraft, opts: { onProgress?: Progress } = {}): Promise<{ id: MessageId; thread: ConversationId }> {
+  sendMail(draft: MailDraft, opts: { onProgress?: Progress } = {}): Promise<{ id: MessageId; thread: ConversationId; held?: HeldInfo }> {
     return this.serial(async () => {
       await this.flushPendingCommits();
+      await this.releaseHeldInner();
       const to = uniqueUsers(draft.to.map(parseUserId));
       const cc = uniqueUsers((draft.cc ?? []).map(parseUserId)).filter((u) => !to.includes(u));
       const bcc = uniqueUsers((draft.bcc ?? []).map(parseUserId)).filter((u) => !to.includes(u) && !cc.includes(u));
@@ -655,7 +816,7 @@ export class SealpostClient {
    * Reply. Reply-all stays in the thread. A reply to the sender alone stays in the thread only when the thread is
    * just the two of you; otherwise it starts a new thread, so nobody else sees it.
    */
-  replyMail(id: string, reply: { all?: boolean; text: string; attach?: string[] }, opts: { onProgress?: Progress } = {}): Promise<{ id: MessageId; thread: ConversationId }> {
+  replyMail(id: string, reply: { all?: boolean; text: string; attach?: string[] }, opts: { onProgress?: Progress } = {}): Promise<{ id: MessageId; thread: ConversationId; held?: HeldInfo }> {
     return this.serial(async () => {
       await this.flushPendingCommits();
       const row = this.requireMail(id);
@@ -686,7 +847,7 @@ export class SealpostClient {
   }
 
   /** Forward a mail, with its attachments, to new recipients, in a new thread. */
-  forwardMail(id: string, fwd: { to: string[]; cc?: string[]; text?: string }): Promise<{ id: MessageId; thread: ConversationId }> {
+  forwardMail(id: string, fwd: { to: string[]; cc?: string[]; text?: string }): Promise<{ id: MessageId; thread: ConversationId; held?: HeldInfo }> {
     return this.serial(async () => {
       await this.flushPendingCommits();
       const orig = this.requireMail(id).content as unknown as Mail;
@@ -712,13 +873,11 @@ export class SealpostClient {
   }
 
   private async composeAndSend(
-    m: {
-      to: UserId[]; cc: UserId[]; bcc: UserId[]; subject: string; text: string; html?: string | undefined;
-      files: string[]; carried: FileRef[]; inReplyTo?: string; references?: string[];
-    },
+    m: ComposeRequest,
     thread?: ConversationId,
     onProgress?: Progress,
-  ): Promise<{ id: MessageId; thread: ConversationId }> {
+    release?: { id: MessageId; thread: ConversationId; sentAt: number },
+  ): Promise<{ id: MessageId; thread: ConversationId; held?: HeldInfo }> {
     const strip = (us: UserId[]) => us.filter((u) => u !== this.user);
     const to = strip(m.to);
     const cc = strip(m.cc);
@@ -732,13 +891,21 @@ export class SealpostClient {
       if (body.length > limits.maxMailBodyChars) throw new SealpostError('PAYLOAD_TOO_LARGE', `${what}: longer than ${limits.maxMailBodyChars} characters`);
     }
     if (m.files.length + m.carried.length > limits.maxAttachments) throw new SealpostError('INVALID_INPUT', `at most ${limits.maxAttachments} attachments`);
-    for (const u of [...to, ...cc, ...bcc]) await this.trust.deviceList(u);
+    const pending = await this.keyChangesPending([...to, ...cc, ...bcc]);
+    if (pending.length > 0 && release) throw pending[0]!; // still contested: stays held
     for (const f of m.files) await FileTransfer.checkReadable(f);
+    if (pending.length > 0) {
+      // A thread from before the change holds only the old key's devices: the mail will start a new thread (its
+      // In-Reply-To and References still place it in the conversation for every reader).
+      const id = newMessageId();
+      const request: HeldRequest = { kind: 'mail', id, thread: newConversationId(), sentAt: Date.now(), mail: m };
+      return { id, thread: request.thread, held: this.hold(request, pending) };
+    }
 
     const base = {
       v: 1 as const,
       type: 'mail' as const,
-      sentAt: Date.now(),
+      sentAt: release?.sentAt ?? Date.now(),
       messageId: newMailMessageId(userDomain(this.user)),
       ...(m.inReplyTo ? { inReplyTo: m.inReplyTo } : {}),
       references: m.references ?? [],
@@ -757,8 +924,10 @@ export class SealpostClient {
     }
 
     const attachments = [...m.carried, ...(await this.uploadAll(m.files, onProgress))];
-    const conversation = thread ?? (await this.createConversation('mail', uniqueUsers([...to, ...cc])));
-    const id = newMessageId();
+    const conversation =
+      thread ??
+      (release && this.store.getConversation(release.thread) ? release.thread : await this.createConversation('mail', uniqueUsers([...to, ...cc]), release?.thread));
+    const id = release?.id ?? newMessageId();
     const mail: Mail = { ...base, id, attachments };
     // The sender's own record names all Bcc recipients; each Bcc copy names only its recipient; other copies none.
     await this.sendContent(conversation, mail, { record: true, ...(bcc.length > 0 ? { as: { ...mail, bcc } } : {}) });
@@ -943,10 +1112,9 @@ export class SealpostClient {
   }
 
   /** Create a conversation and add these users' devices (and this user's other devices). */
-  private async createConversation(kind: ConversationKind, users: UserId[]): Promise<ConversationId> {
+  private async createConversation(kind: ConversationKind, users: UserId[], id: ConversationId = newConversationId()): Promise<ConversationId> {
     // Check every user before anything is created, so a typo creates nothing.
     for (const u of users) await this.trust.deviceList(u);
-    const id = newConversationId();
     await this.api.request('POST', '/v1/conversations', { id });
     await this.tx(async () => {
       const state = await this.engine.createGroup(id, { user: this.user, device: this.device }, this.deviceKeys);
@@ -1102,6 +1270,7 @@ export class SealpostClient {
       await this.replenishKeyPackages();
       await this.applyPolicy();
       await this.monitorSelfInner();
+      await this.releaseHeldInner();
       return this.store.takeUnseen().map(toReceived);
     });
   }
@@ -1486,9 +1655,18 @@ export class SealpostClient {
     return this.serial(async () => {
       const mine = this.store.getMeta('account_public');
       if (!mine) throw new SealpostError('NOT_ENROLLED', 'this device holds no account key');
-      const list = await this.trust.deviceList(u, true);
+      // A new key still in its contest period (or refused on an objection) is shown with the number it gives:
+      // comparing that number with the contact is what lets this device use the key at once.
+      let list: DeviceList | undefined;
+      let contest: KeyContest | undefined;
+      try {
+        list = await this.trust.deviceList(u, true);
+      } catch (err) {
+        contest = this.store.getKeyContest(u);
+        if (!(err instanceof SealpostError) || !['KEY_CHANGE_PENDING', 'ACCOUNT_KEY_CHANGED'].includes(err.code) || !contest) throw err;
+      }
       const { status } = await this.kt.search(u);
-      const number = safetyNumber({ user: this.user, accountKey: mine }, { user: u, accountKey: list.accountKey });
+      const number = safetyNumber({ user: this.user, accountKey: mine }, { user: u, accountKey: list?.accountKey ?? contest!.accountKey });
       if (opts.peer !== undefined) {
         // The contact's QR payload: their view of the same safety number and of the log.
         const peer = parseVerifyPayload(opts.peer);
@@ -1506,6 +1684,13 @@ export class SealpostClient {
         }
         this.store.setMeta(key, number);
       }
+      if (contest && (opts.confirm !== undefined || opts.peer !== undefined)) {
+        // The user compared the number the new key gives: the key is used now (and held messages go out).
+        this.store.verifyKeyContest(u);
+        list = await this.trust.deviceList(u, true);
+        contest = undefined;
+        await this.releaseHeldInner();
+      }
       // Comparing the current number is what acknowledges a key change (with --confirm or --peer).
       if (opts.confirm !== undefined || opts.peer !== undefined) this.store.acknowledgeKeyChanges(u, Date.now());
       const ackAt = this.store.keyChangesAcknowledgedAt(u);
@@ -1519,8 +1704,15 @@ export class SealpostClient {
         kt: { verified: true, version: status.version, head },
         confirmed: confirmed !== undefined,
         changedSinceConfirmed: confirmed !== undefined && confirmed !== number,
-        devices: list.devices.length,
+        devices: list?.devices.length ?? 0,
         keyChanges,
+        ...(contest
+          ? {
+              keyChange: contest.refused !== null
+                ? { status: 'refused' as const, retiredAt: contest.retiredAt, reason: contest.refused }
+                : { status: 'pending' as const, retiredAt: contest.retiredAt, until: new Date(contest.firstSeen + this.trust.contestPeriodMs()).toISOString() },
+            }
+          : {}),
       };
     });
   }
@@ -1746,7 +1938,8 @@ export class SealpostClient {
       monitor = setInterval(() => {
         void this.monitorSelf().catch((err) => this.warn(`key-transparency self-check failed: ${(err as Error).message}`));
         void this.serial(() => this.applyPolicy()).catch((err) => this.warn(`applying the policy failed: ${(err as Error).message}`));
-      }, SELF_CHECK_INTERVAL_MS);
+        void this.releaseHeld().catch((err) => this.warn(`held messages stay held: ${(err as Error).message}`));
+      }, this.options.selfCheckIntervalMs ?? SELF_CHECK_INTERVAL_MS);
       monitor.unref?.();
       signal.addEventListener('abort', () => clearInterval(monitor), { once: true });
       if (signal.aborted) stop();

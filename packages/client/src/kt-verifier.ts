@@ -51,11 +51,18 @@ export class KtVerifier {
     const auditors = (policy.ktAuditors ?? []).slice(0, 8);
     const deadline = Date.now() + this.auditWaitMs;
     const signedBy = new Set<string>();
+    const refusals = new Map<string, string>();
     for (let round = 0; ; round++) {
       for (const a of auditors) {
-        if (signedBy.has(a.key)) continue;
+        if (signedBy.has(a.key) || refusals.has(a.key)) continue;
         try {
           const res = await fetch(new URL(`/heads/${head.size}`, a.url), { signal: AbortSignal.timeout(3000) });
+          if (res.status === 409) {
+            // The auditor verified this head and refuses to co-sign it (an objected key change): no waiting for it.
+            const why = ((await res.json()) as { error?: { message?: string } }).error?.message;
+            refusals.set(a.key, `${a.url}: ${String(why ?? 'refused').slice(0, 300)}`);
+            continue;
+          }
           if (!res.ok) continue;
           const h = (await res.json()) as { size: number; root: string; timestamp: number; auditorSignature: string };
           const key = fromBase64Url(a.key);
@@ -67,8 +74,12 @@ export class KtVerifier {
         }
       }
       if (signedBy.size >= need) return;
-      if (Date.now() > deadline) {
-        throw new SealpostError('KT_VERIFICATION_FAILED', `tree head ${head.size} is co-signed by ${signedBy.size} of the ${need} auditors policy requires`);
+      if (Date.now() > deadline || auditors.length - refusals.size < need) {
+        throw new SealpostError(
+          'KT_VERIFICATION_FAILED',
+          `tree head ${head.size} is co-signed by ${signedBy.size} of the ${need} auditors policy requires` +
+            (refusals.size > 0 ? `; refused by ${[...refusals.values()].join('; ')}` : ''),
+        );
       }
       await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** Math.min(round, 3), 2000)));
     }
@@ -157,23 +168,76 @@ export class KtVerifier {
     }
   }
 
-  /** Objections to versions of `label` that verify under the key each names (kt/objection.ts). */
+  /** The auditors the organisation's policy lists (as this device last fetched it). */
+  private auditors(): { url: string; key: string }[] {
+    const policy = JSON.parse(this.store.getMetaText('policy') ?? '{}') as { ktAuditors?: { url: string; key: string }[] };
+    return (policy.ktAuditors ?? []).slice(0, 8);
+  }
+
+  /**
+   * Objections to versions of `label` that verify under the key each names (kt/objection.ts): the server's and
+   * each listed auditor's, so a server that drops an objection does not hide it. An auditor that does not answer
+   * is passed over; the server must answer.
+   */
   async objections(label: UserId): Promise<Objection[]> {
     const res = await this.api.request<{ objections: { body: string; signature: string }[] }>('GET', `/v1/kt/objections/${encodeURIComponent(label)}`, undefined, 'none');
+    const found = [...(res.objections ?? []).slice(0, 16)];
+    for (const a of this.auditors()) {
+      try {
+        const r = await fetch(new URL(`/objections/${encodeURIComponent(label)}`, a.url), { signal: AbortSignal.timeout(3000) });
+        if (!r.ok) continue;
+        const text = await r.text();
+        if (text.length > 64 * 1024) continue;
+        const body = JSON.parse(text) as { objections?: unknown };
+        if (Array.isArray(body.objections)) found.push(...(body.objections.slice(0, 16) as { body: string; signature: string }[]));
+      } catch {
+        // An unreachable auditor adds nothing.
+      }
+    }
     const out: Objection[] = [];
-    for (const o of (res.objections ?? []).slice(0, 16)) {
+    for (const o of found) {
+      if (typeof o?.body !== 'string' || typeof o.signature !== 'string') continue;
       const body = fromBase64Url(o.body);
       const signature = fromBase64Url(o.signature);
       const v = body && signature ? await verifyObjection(this.cs.signature, { body, signature }, label) : undefined;
-      if (v) out.push(v);
+      if (v && !out.some((x) => x.fromVersion === v.fromVersion && bytesEqual(x.accountKey, v.accountKey))) out.push(v);
     }
     return out;
   }
 
-  /** Publish this account's objection to its label's versions from `fromVersion` on (no session needed). */
-  async object(label: UserId, fromVersion: number, accountKey: Uint8Array, accountPrivate: Uint8Array): Promise<void> {
+  /**
+   * Publish this account's objection to its label's versions from `fromVersion` on (no session needed): to the
+   * server, and to every auditor the policy lists, so a server that drops it is caught. Succeeds when at least one
+   * of them took it; says which did not.
+   */
+  async object(label: UserId, fromVersion: number, accountKey: Uint8Array, accountPrivate: Uint8Array): Promise<{ server: boolean; auditors: number; failed: string[] }> {
     const signed = await signObjection(this.cs.signature, accountPrivate, { label, fromVersion, accountKey, issuedAt: Date.now() });
-    await this.api.request('POST', '/v1/kt/objections', { body: toBase64Url(signed.body), signature: toBase64Url(signed.signature) }, 'none');
+    const json = { body: toBase64Url(signed.body), signature: toBase64Url(signed.signature) };
+    const failed: string[] = [];
+    let server = false;
+    try {
+      await this.api.request('POST', '/v1/kt/objections', json, 'none');
+      server = true;
+    } catch (err) {
+      failed.push(`the server (${(err as Error).message})`);
+    }
+    let auditors = 0;
+    for (const a of this.auditors()) {
+      try {
+        const r = await fetch(new URL('/objections', a.url), {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(json),
+          signal: AbortSignal.timeout(5000),
+        });
+        if (r.ok) auditors++;
+        else failed.push(`auditor ${a.url} (HTTP ${r.status})`);
+      } catch (err) {
+        failed.push(`auditor ${a.url} (${(err as Error).message})`);
+      }
+    }
+    if (!server && auditors === 0) throw new SealpostError('SERVER_UNREACHABLE', `nobody took the objection: ${failed.join('; ')}`);
+    return { server, auditors, failed };
   }
 
   /** Throws unless the log's latest record for `user` is exactly this account key and signed device list. */

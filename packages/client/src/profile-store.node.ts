@@ -7,7 +7,7 @@ import Database from 'better-sqlite3-multiple-ciphers';
 import { scryptSync, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { SealpostError, type BlobId, type ConversationId, type ConversationKind, type DeviceId, type MessageId, type UserId } from '@sealpost/protocol';
+import { SealpostError, bytesEqual, type BlobId, type ConversationId, type ConversationKind, type DeviceId, type MessageId, type UserId } from '@sealpost/protocol';
 
 type Row = Record<string, unknown>;
 const u8 = (b: unknown): Uint8Array => new Uint8Array(b as Buffer);
@@ -144,7 +144,51 @@ const migrations: string[] = [
   `
   CREATE TABLE IF NOT EXISTS key_change_acks (user TEXT PRIMARY KEY, at INTEGER NOT NULL);
   `,
+  // 10: the contest period. A contact's new account key waits here until it has stood unobjected for the policy's
+  // period (or the user verified the new safety number); messages for that contact wait in held_sends meanwhile,
+  // and are sent, or discarded with a note, when the contest ends.
+  `
+  CREATE TABLE IF NOT EXISTS key_contests (
+    user TEXT PRIMARY KEY,
+    account_key BLOB NOT NULL,
+    first_seen INTEGER NOT NULL,
+    retired_at INTEGER NOT NULL,
+    verified INTEGER NOT NULL DEFAULT 0,
+    refused TEXT
+  );
+  CREATE TABLE IF NOT EXISTS held_sends (
+    id TEXT PRIMARY KEY,
+    users TEXT NOT NULL,
+    request TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    discarded TEXT,
+    discarded_at INTEGER
+  );
+  `,
 ];
+
+/** A contact's new account key while it waits out the contest period (see trust.ts). */
+export interface KeyContest {
+  user: UserId;
+  accountKey: Uint8Array;
+  /** When this device first saw the new key in the log. */
+  firstSeen: number;
+  /** The log version that retired the old key (the reset). */
+  retiredAt: number;
+  /** The user compared the new safety number: the key is used at once. */
+  verified: boolean;
+  /** Why the change was refused (the owner's devices objected), or null. */
+  refused: string | null;
+}
+
+/** A message held while a recipient's key change is contested; `request` is what to send, as JSON. */
+export interface HeldSend {
+  id: string;
+  users: UserId[];
+  request: string;
+  createdAt: number;
+  discarded: string | null;
+}
 
 /** A queue item that was skipped because this device could not read it. */
 export interface UnreadableRecord {
@@ -728,6 +772,53 @@ export class ProfileStore {
     this.db.prepare('INSERT INTO key_change_acks (user, at) VALUES (?, ?) ON CONFLICT(user) DO UPDATE SET at = excluded.at').run(user, now);
   }
 
+  // ---- contested key changes and the messages held for them ---------------------------------------------------
+  getKeyContest(user: UserId): KeyContest | undefined {
+    const r = this.db.prepare('SELECT * FROM key_contests WHERE user = ?').get(user) as Row | undefined;
+    return r ? contestOf(r) : undefined;
+  }
+  listKeyContests(): KeyContest[] {
+    return (this.db.prepare('SELECT * FROM key_contests ORDER BY user').all() as Row[]).map(contestOf);
+  }
+  /** Start a contest for this new key (a different key than the one contested before starts afresh). */
+  startKeyContest(user: UserId, accountKey: Uint8Array, retiredAt: number, now: number): KeyContest {
+    const before = this.getKeyContest(user);
+    if (before && bytesEqual(before.accountKey, accountKey)) return before;
+    this.db
+      .prepare('INSERT OR REPLACE INTO key_contests (user, account_key, first_seen, retired_at, verified, refused) VALUES (?, ?, ?, ?, 0, NULL)')
+      .run(user, accountKey, now, retiredAt);
+    return this.getKeyContest(user)!;
+  }
+  verifyKeyContest(user: UserId): void {
+    this.db.prepare('UPDATE key_contests SET verified = 1 WHERE user = ?').run(user);
+  }
+  refuseKeyContest(user: UserId, reason: string): void {
+    this.db.prepare('UPDATE key_contests SET refused = ? WHERE user = ?').run(reason.slice(0, 500), user);
+  }
+  endKeyContest(user: UserId): void {
+    this.db.prepare('DELETE FROM key_contests WHERE user = ?').run(user);
+  }
+
+  addHeldSend(h: Omit<HeldSend, 'discarded'>): void {
+    this.db.prepare('INSERT INTO held_sends (id, users, request, created_at) VALUES (?, ?, ?, ?)').run(h.id, JSON.stringify(h.users), h.request, h.createdAt);
+  }
+  /** Messages still held, oldest first. */
+  listHeldSends(): HeldSend[] {
+    return (this.db.prepare('SELECT * FROM held_sends WHERE discarded IS NULL ORDER BY created_at, id').all() as Row[]).map(heldOf);
+  }
+  deleteHeldSend(id: string): void {
+    this.db.prepare('DELETE FROM held_sends WHERE id = ?').run(id);
+  }
+  discardHeldSend(id: string, reason: string, now: number): void {
+    this.db.prepare('UPDATE held_sends SET discarded = ?, discarded_at = ? WHERE id = ?').run(reason.slice(0, 500), now, id);
+  }
+  /** Discarded messages not yet reported to the user; each is reported once, then forgotten. */
+  takeDiscardedSends(): HeldSend[] {
+    const rows = (this.db.prepare('SELECT * FROM held_sends WHERE discarded IS NOT NULL ORDER BY discarded_at, id').all() as Row[]).map(heldOf);
+    this.db.prepare('DELETE FROM held_sends WHERE discarded IS NOT NULL').run();
+    return rows;
+  }
+
   // ---- device removals and retention -------------------------------------------------------------------------
   addPendingRemoval(conversation: ConversationId, device: DeviceId): void {
     this.db.prepare('INSERT OR IGNORE INTO pending_removals (conversation, device) VALUES (?, ?)').run(conversation, device);
@@ -752,4 +843,19 @@ export class ProfileStore {
     const rows = this.db.prepare('SELECT * FROM (SELECT *, rowid AS r FROM messages ORDER BY sent_at DESC, rowid DESC LIMIT ?) ORDER BY sent_at, r').all(limit) as Row[];
     return rows.map((r) => this.messageFromRow(r));
   }
+}
+
+function contestOf(r: Row): KeyContest {
+  return {
+    user: r.user as UserId,
+    accountKey: u8(r.account_key),
+    firstSeen: r.first_seen as number,
+    retiredAt: r.retired_at as number,
+    verified: r.verified === 1,
+    refused: (r.refused as string | null) ?? null,
+  };
+}
+
+function heldOf(r: Row): HeldSend {
+  return { id: r.id as string, users: JSON.parse(r.users as string) as UserId[], request: r.request as string, createdAt: r.created_at as number, discarded: (r.discarded as string | null) ?? null };
 }

@@ -1,8 +1,10 @@
 // Which devices this client trusts: a device is trusted only if it is in its user's device list signed by the
 // user's account key, and the server has not revoked it. Account keys are pinned on first use. A list signed by a
 // new account key is accepted only when the key-transparency log shows an admin reset before it (a version that
-// retires the old key), with a warning that the safety number changed, and the change is recorded.
+// retires the old key), after a contest period in which the owner's devices can object (or at once when the user
+// compared the new safety number), with a warning that the safety number changed; the change is recorded.
 import {
+  DEFAULT_KEY_CHANGE_CONTEST_MS,
   SealpostError,
   bytesEqual,
   formatSafetyNumber,
@@ -18,6 +20,27 @@ import type { CiphersuiteImpl } from 'ts-mls';
 import type { HttpApi } from './http-api.js';
 import type { ProfileStore } from './profile-store.node.js';
 import type { KtVerifier } from './kt-verifier.js';
+import type { ContestPeriodState } from './contest-period.js';
+
+/**
+ * A contact's new account key that is still in its contest period: nothing is encrypted to it yet. Says when it
+ * will be used and how to use it at once (compare the new safety number).
+ */
+export class KeyChangePending extends SealpostError {
+  constructor(
+    readonly user: UserId,
+    readonly until: number,
+    readonly retiredAt: number,
+    readonly accountKey: Uint8Array,
+  ) {
+    super(
+      'KEY_CHANGE_PENDING',
+      `${user}'s account key changed (an admin reset: the key-transparency log retires the old key at version ${retiredAt}); ` +
+        `the new key is not used until ${new Date(until).toISOString()}, so that ${user}'s own devices can object if they did not make it — ` +
+        `or now, if you compare the new safety number with ${user}: sealpost verify ${user} --confirm NUMBER`,
+    );
+  }
+}
 
 export class DeviceTrust {
   private readonly cache = new Map<UserId, { list: DeviceList; revoked: Set<string> }>();
@@ -50,7 +73,7 @@ export class DeviceTrust {
         // Our own account key is on this device; a different one can only come from a reset that retired this device.
         throw new SealpostError('ACCOUNT_KEY_CHANGED', 'the server shows another account key for your own account; this device was retired by an account reset');
       }
-      verdict = await verifyDeviceList(this.cs.signature, signed, { user });
+      verdict = fresh;
       if (verdict.kind === 'ok') {
         // Said as the log shows it. A reset retires the old key in a version of its own before any new key; a new
         // key that follows no retirement is what an operator swapping keys produces (an honest server refuses to
@@ -62,21 +85,14 @@ export class DeviceTrust {
             `a new account key for ${user} appeared in the key-transparency log without a reset (no version retires the old key): refusing it. No admin reset made this; tell ${user} and your admin`,
           );
         }
-        // The owner's devices can stop the change: an objection signed by the key it would replace.
-        const objected = (await this.kt.objections(user)).find((o) => bytesEqual(o.accountKey, pinned.accountKey));
-        if (objected) {
-          throw new SealpostError(
-            'ACCOUNT_KEY_CHANGED',
-            `${user}'s own devices object to the change of their account key (signed with the key you know, against log versions from ${objected.fromVersion} on): refusing the new key. Tell ${user} and your admin`,
-          );
-        }
+        const how = await this.contest(user, pinned.accountKey, verdict.list.accountKey, retiredAt);
         const mine = this.self.accountKey();
         const before = mine ? formatSafetyNumber(safetyNumber({ user: this.self.user, accountKey: mine }, { user, accountKey: pinned.accountKey })) : undefined;
         const after = mine ? formatSafetyNumber(safetyNumber({ user: this.self.user, accountKey: mine }, { user, accountKey: verdict.list.accountKey })) : undefined;
         this.warn(
           `the safety number with ${user} has changed: an admin reset their account (the key-transparency log retires their old key at version ${retiredAt}) and a new account key was enrolled` +
             (before && after ? `; was ${before}, now ${after}` : '') +
-            '. Compare it with them before trusting what they send.',
+            (how === 'verified' ? '. You compared the new number: it is used now.' : `. No device of ${user}'s objected within the contest period; compare the number with them before trusting what they send.`),
         );
         this.store.replaceKnownUser(user, verdict.list.accountKey, verdict.list.version, Date.now());
       }
@@ -102,6 +118,42 @@ export class DeviceTrust {
     return retirementBetween((await this.kt.monitor(user, 1)).versions, oldKey, newKey);
   }
 
+  /**
+   * The contest period (policy key-change-contest): a contact's new account key is used only once it has stood in
+   * the log, unobjected, for the period since this device first saw it — or at once when the user compared the
+   * new safety number. Until then `KeyChangePending`; an objection from the owner's devices (signed with the key
+   * this device knows, found on the server or an auditor) refuses it for good, unless the user verifies the number.
+   */
+  private async contest(user: UserId, oldKey: Uint8Array, newKey: Uint8Array, retiredAt: number): Promise<'verified' | 'period-over'> {
+    const now = Date.now();
+    const c = this.store.startKeyContest(user, newKey, retiredAt, now);
+    if (c.verified) {
+      this.store.endKeyContest(user);
+      return 'verified';
+    }
+    const objected = (await this.kt.objections(user)).find((o) => bytesEqual(o.accountKey, oldKey));
+    if (objected || c.refused !== null) {
+      const reason =
+        c.refused ??
+        `${user}'s own devices object to the change of their account key (signed with the key you know, against log versions from ${objected!.fromVersion} on)`;
+      if (c.refused === null) {
+        this.store.refuseKeyContest(user, reason);
+        this.warn(`KEY TRANSPARENCY ALARM: ${reason}. The new key is refused; tell ${user} and your admin`);
+      }
+      throw new SealpostError('ACCOUNT_KEY_CHANGED', `${reason}: refusing the new key. Tell ${user} and your admin`);
+    }
+    const until = c.firstSeen + this.contestPeriodMs();
+    if (now < until) throw new KeyChangePending(user, until, retiredAt, newKey);
+    this.store.endKeyContest(user);
+    return 'period-over';
+  }
+
+  /** The contest period in force on this device (contest-period.ts keeps it from being shortened at once). */
+  contestPeriodMs(): number {
+    const state = JSON.parse(this.store.getMetaText('contest_period') ?? 'null') as ContestPeriodState | null;
+    return state?.effective ?? DEFAULT_KEY_CHANGE_CONTEST_MS;
+  }
+
   /** The full signed list (revoked devices included), for re-signing one's own list. */
   forget(user: UserId): void {
     this.cache.delete(user);
@@ -121,7 +173,7 @@ export class DeviceTrust {
     } catch (err) {
       // A list that fails verification means "not trusted"; a network failure is not an answer and propagates,
       // so the message is retried later instead of being dropped as untrusted.
-      if (err instanceof SealpostError && ['DEVICE_LIST_INVALID', 'ACCOUNT_KEY_CHANGED', 'USER_NOT_FOUND'].includes(err.code)) return false;
+      if (err instanceof SealpostError && ['DEVICE_LIST_INVALID', 'ACCOUNT_KEY_CHANGED', 'KEY_CHANGE_PENDING', 'USER_NOT_FOUND'].includes(err.code)) return false;
       throw err;
     }
   }

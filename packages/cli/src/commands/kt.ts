@@ -40,6 +40,15 @@ export function registerKtCommands(program: Command): void {
             `  ${r.safetyNumber}`,
             `QR payload: ${r.qr}`,
             `Key transparency: verified (version ${r.kt.version} of ${r.user}, tree head ${r.kt.head.size})`,
+            ...(r.keyChange?.status === 'pending'
+              ? [
+                  `NEW ACCOUNT KEY, NOT USED YET: an admin reset ${r.user} (the log retires the old key at version ${r.keyChange.retiredAt}). The number above is the one with the new key.`,
+                  `It is used from ${r.keyChange.until!.slice(0, 19).replace('T', ' ')} UTC unless ${r.user}'s devices object first, or now if you compare it with ${r.user} and run with --confirm NUMBER.`,
+                ]
+              : []),
+            ...(r.keyChange?.status === 'refused'
+              ? [`NEW ACCOUNT KEY REFUSED: ${r.keyChange.reason}. The number above is the one with the refused key; confirm it only if you compared it with ${r.user} in person.`]
+              : []),
             r.confirmed ? (r.changedSinceConfirmed ? 'WARNING: the number has CHANGED since you confirmed it' : 'You confirmed this number before.') : 'Not confirmed yet: compare it in person or by a call, then run with --confirm NUMBER.',
             ...r.keyChanges.map((k) => `Account key changed on ${k.at.slice(0, 19).replace('T', ' ')} (an admin reset in the key-transparency log)${k.acknowledged ? '; you verified the number since' : ': not verified since'}`),
           ].join('\n'),
@@ -55,22 +64,31 @@ export function registerKtCommands(program: Command): void {
     .requiredOption('--data <dir>', "the auditor's own folder (its key and the heads it signed)")
     .option('--listen <host:port>', 'serve the signed heads over HTTP (GET /heads/latest, /heads/SIZE)')
     .option('--interval <seconds>', 'how often to fetch new epochs', '10')
-    .option('--once', 'replay what exists, report, and exit (non-zero if the log does not check out)')
+    .option('--once', 'replay what exists, report, and exit (non-zero if the log does not check out or a head is refused)')
+    .option('--release-objection <user>', "let go of the objections held for USER (after settling them with the person), then exit")
     .addOption(jsonOption())
-    .action(async (o: { server?: string; data: string; listen?: string; interval: string; once?: boolean } & JsonOpt) => {
+    .action(async (o: { server?: string; data: string; listen?: string; interval: string; once?: boolean; releaseObjection?: string } & JsonOpt) => {
       const out = makeOutput(Boolean(o.json));
       const server = normaliseServerUrl(required(o.server ?? process.env.SEALPOST_SERVER, '--server', 'SEALPOST_SERVER'));
       const interval = Number(o.interval);
       if (!Number.isFinite(interval) || interval < 0.1 || interval > 86_400) throw new SealpostError('INVALID_INPUT', '--interval: seconds between 0.1 and 86400');
       const auditor = new KtAuditor(server, o.data);
+      if (o.releaseObjection !== undefined) {
+        const n = auditor.releaseObjections(o.releaseObjection);
+        out.result({ user: o.releaseObjection, released: n }, `released ${n} objection(s) for ${o.releaseObjection}; later heads are co-signed again`);
+        return;
+      }
       const report = async () => {
         const started = Date.now();
         const r = await auditor.replay();
         if (r.kind === 'failed') throw new SealpostError('KT_VERIFICATION_FAILED', `the log of ${server} fails audit at epoch ${r.epoch}: ${r.reason}`);
         out.result(
-          { server, ok: true, epochs: r.epochs, head: r.head ?? null, auditorKey: auditor.publicKey, ms: Date.now() - started },
-          `${server}: ${r.epochs} epoch(s) replayed and verified; head ${r.head?.size ?? 0} co-signed (auditor key ${auditor.publicKey})`,
+          { server, ok: !r.refused, epochs: r.epochs, head: r.head ?? null, refused: r.refused ?? null, auditorKey: auditor.publicKey, ms: Date.now() - started },
+          r.refused
+            ? `${server}: ${r.epochs} epoch(s) replayed and verified; head ${r.refused.size} NOT co-signed: ${r.refused.reason}`
+            : `${server}: ${r.epochs} epoch(s) replayed and verified; head ${r.head?.size ?? 0} co-signed (auditor key ${auditor.publicKey})`,
         );
+        if (r.refused && o.once) throw new SealpostError('KT_VERIFICATION_FAILED', `head ${r.refused.size} refused: ${r.refused.reason}`);
       };
       await report();
       if (o.once) return;
@@ -78,7 +96,7 @@ export function registerKtCommands(program: Command): void {
       if (o.listen) {
         const { host, port } = parseListen(o.listen);
         served = await auditor.serve(host, port);
-        out.info(`serving co-signed heads on ${served.url}`);
+        out.info(`serving co-signed heads and taking objections on ${served.url}`);
       }
       await new Promise<void>((resolve, reject) => {
         const timer = setInterval(() => void report().catch((err) => { clearInterval(timer); void served?.close(); reject(err); }), interval * 1000);

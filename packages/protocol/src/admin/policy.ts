@@ -27,10 +27,23 @@ export interface Policy {
    * so a device whose keys leaked heals even when nobody joins or leaves; null: only on membership changes.
    */
   keyUpdateIntervalMs: number | null;
+  /**
+   * How long a contact's new account key (an admin reset in the key-transparency log) stands before a client uses
+   * it, so that the account's own devices can object to a change they did not make. Clients never let a shorter
+   * value take effect before the longer one they knew has passed (an operator cannot shorten it for one swap).
+   */
+  keyChangeContestMs: number;
 }
 
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
+
+/**
+ * The contest period when policy names none: a day, so that a device left off overnight still sees a key change
+ * made in its name and objects before any contact uses the new key. Resets are rare, and a contact who compares
+ * the new safety number with the person uses the key at once.
+ */
+export const DEFAULT_KEY_CHANGE_CONTEST_MS = DAY;
 const ms = (max: number) => z.number().int().min(MINUTE).max(max);
 
 /** The fields alone (for partial changes); `zPolicy` adds the rules between fields. */
@@ -47,6 +60,7 @@ export const zPolicyFields = z
       .max(8),
     ktMinAuditorSignatures: z.number().int().min(0).max(8),
     keyUpdateIntervalMs: z.number().int().min(10_000).max(365 * DAY).nullable(),
+    keyChangeContestMs: z.number().int().min(1000).max(30 * DAY),
   })
   .strict();
 
@@ -67,6 +81,7 @@ export const policySettings = {
   'kt-auditors': 'ktAuditors',
   'kt-min-auditors': 'ktMinAuditorSignatures',
   'key-update-interval': 'keyUpdateIntervalMs',
+  'key-change-contest': 'keyChangeContestMs',
 } as const satisfies Record<string, keyof Policy>;
 export type PolicySetting = keyof typeof policySettings;
 
@@ -136,6 +151,11 @@ export function parsePolicySetting(key: string, value: string): Partial<Policy> 
       const secs = /^(\d{1,6})s$/.exec(value.trim().toLowerCase());
       return { keyUpdateIntervalMs: secs ? Number(secs[1]) * 1000 : parseDuration(value, true) };
     }
+    case 'key-change-contest': {
+      // Seconds too ("5s"), for tests; the schema keeps it between 1 s and 30 days.
+      const secs = /^(\d{1,7})s$/.exec(value.trim().toLowerCase());
+      return { keyChangeContestMs: secs ? Number(secs[1]) * 1000 : parseDuration(value, false)! };
+    }
   }
 }
 
@@ -163,5 +183,6 @@ export function describePolicy(p: Policy): Record<PolicySetting, string> {
     'kt-auditors': p.ktAuditors.length === 0 ? 'none' : p.ktAuditors.map((a) => `${a.url}=${a.key}`).join(','),
     'kt-min-auditors': String(p.ktMinAuditorSignatures),
     'key-update-interval': p.keyUpdateIntervalMs !== null && p.keyUpdateIntervalMs % MINUTE !== 0 ? `${p.keyUpdateIntervalMs / 1000}s` : dur(p.keyUpdateIntervalMs),
+    'key-change-contest': p.keyChangeContestMs % MINUTE !== 0 ? `${p.keyChangeContestMs / 1000}s` : dur(p.keyChangeContestMs),
   };
 }

@@ -1,6 +1,6 @@
 // The organisation policy as the server keeps it: one JSON value in the store's meta table, defaults for
 // anything never set, validated as a whole on every change.
-import { checkPolicy, type Policy } from '@sealpost/protocol';
+import { DEFAULT_KEY_CHANGE_CONTEST_MS, checkPolicy, type Policy } from '@sealpost/protocol';
 import type { ServerContext } from '../context.js';
 
 const META_KEY = 'policy';
@@ -16,6 +16,7 @@ export function defaultPolicy(ctx: Pick<ServerContext, 'maxBlobBytes' | 'activat
     ktAuditors: [],
     ktMinAuditorSignatures: 0,
     keyUpdateIntervalMs: 7 * 24 * 60 * 60_000,
+    keyChangeContestMs: DEFAULT_KEY_CHANGE_CONTEST_MS,
   };
 }
 

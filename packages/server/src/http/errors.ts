@@ -46,6 +46,7 @@ const status: Record<ErrorCode, number> = {
   RATE_LIMITED: 429,
   // Codes that only clients raise; a server never answers with them, but if one leaks it is a server fault.
   ACCOUNT_KEY_CHANGED: 500,
+  KEY_CHANGE_PENDING: 500,
   DEVICE_NOT_TRUSTED: 500,
   NOT_ENROLLED: 500,
   PROFILE_EXISTS: 500,

@@ -107,6 +107,7 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
         ktAuditors: policy.ktAuditors,
         ktMinAuditorSignatures: policy.ktMinAuditorSignatures,
         keyUpdateIntervalMs: policy.keyUpdateIntervalMs,
+        keyChangeContestMs: policy.keyChangeContestMs,
       },
     };
   });
