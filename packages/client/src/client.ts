@@ -1599,14 +1599,26 @@ export class SealpostClient {
       const monitored = await this.kt.monitor(this.user, Math.max(1, seen));
       status = monitored.status;
       lastMonitored = monitored.versions.filter((v) => v.version > seen);
-      const res = await this.api.request<{ deviceList: { body: string; signature: string } | null; devices: { id: DeviceId; revokedAt: string | null }[] }>('GET', '/v1/devices');
+      // What the server's directory says is checked against the log, but a directory that will not say it (the
+      // operator deleted this account's rows) is itself a finding, not an error that stops the check.
+      const directory = <T>(p: Promise<T>, empty: T): Promise<T> =>
+        p.catch((err: unknown) => {
+          if (!(err instanceof SealpostError) || transientCodes.has(err.code)) throw err;
+          problems.push(`the server's directory refuses to show this account's devices (${err.code}: ${err.message})`);
+          return empty;
+        });
+      const res = await directory(
+        this.api.request<{ deviceList: { body: string; signature: string } | null; devices: { id: DeviceId; revokedAt: string | null }[] }>('GET', '/v1/devices'),
+        { deviceList: null, devices: [] },
+      );
       const signed = res.deviceList ? signedDeviceListFromJson(res.deviceList) : undefined;
       const own = signed ? await verifyDeviceList(this.engine.cs.signature, signed, { user: this.user }) : undefined;
-      const lists = await this.ownSignedLists(accountKey);
+      const lists = await directory(this.ownSignedLists(accountKey), new Map<number, Uint8Array>());
       problems.push(...checkOwnVersions(monitored.versions, monitored.latest, seen, accountKey, lists));
       const newest = monitored.versions.at(-1);
       const record = newest?.version === monitored.latest ? newest.record : undefined;
       if (!record) problems.push('the log holds no record for this account');
+      else if (record.accountKey.length === 0) problems.push('the log\'s latest version retires this account (as an admin reset would): none of your devices asked for it');
       else if (!bytesEqual(record.accountKey, accountKey)) problems.push('the log shows an account key that is not this account\'s: someone published a key for you');
       else if (!signed || own?.kind !== 'ok' || !bytesEqual(own.list.accountKey, accountKey)) problems.push('the server shows a device list not signed by this account');
       else if (!matches(record, signed.body, own.list)) problems.push('the log holds a device list this account did not sign');
