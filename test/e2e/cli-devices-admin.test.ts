@@ -200,4 +200,33 @@ describe('sealpost verify and sealpost auditor', () => {
     expect(audit.lines[0]).toMatchObject({ ok: true });
     expect(audit.lines[0]!.epochs as number).toBeGreaterThan(0);
   });
+
+  it("holds a message for a contact whose key an admin reset, says so in plain output, and sends it once the new number is compared", async () => {
+    const ivy = await enroll('ivy');
+    const jon = await enroll('jon');
+    expect((await sealpost(['send', '--profile', ivy, '--to', 'jon@localhost', 'hi'])).code).toBe(0);
+    const reset = await sealpost(['admin', 'user', 'reset', 'jon', '--json']);
+    expect(reset.code, reset.stderr).toBe(0);
+    const jon2 = join(dir, 'jon-new');
+    const again = await sealpost(['enroll', '--user', 'jon@localhost', '--code', reset.lines[0]!.activationCode as string, '--profile', jon2]);
+    expect(again.code, again.stderr).toBe(0);
+
+    const held = await sealpost(['send', '--profile', ivy, '--to', 'jon@localhost', 'are you back?']);
+    expect(held.code, held.stderr).toBe(0);
+    expect(held.stdout).toMatch(/HELD \S+ in the outbox, not sent yet: jon@localhost's account key changed \(an admin reset: the key-transparency log retires the old key at version \d+\)/);
+    expect(held.stdout).toMatch(/NOTE: 1 message\(s\) wait in the outbox because the account key of jon@localhost changed/);
+    const outbox = await sealpost(['outbox', '--profile', ivy, '--json']);
+    expect(outbox.lines).toEqual([expect.objectContaining({ kind: 'chat', to: ['jon@localhost'], waitingFor: ['jon@localhost'] })]);
+    const shown = await sealpost(['verify', 'jon@localhost', '--profile', ivy]);
+    expect(shown.stdout).toContain('NEW ACCOUNT KEY, NOT USED YET');
+    const number = (await sealpost(['verify', 'jon@localhost', '--profile', ivy, '--json'])).lines[0]!;
+    expect(number.keyChange).toMatchObject({ status: 'pending' });
+    expect(await sealpost(['sync', '--profile', jon2, '--json'])).toMatchObject({ code: 0, lines: [] });
+
+    const confirmed = await sealpost(['verify', 'jon@localhost', '--profile', ivy, '--confirm', number.safetyNumber as string]);
+    expect(confirmed.code, confirmed.stderr).toBe(0);
+    expect((await sealpost(['outbox', '--profile', ivy])).stdout).toContain('nothing held');
+    const got = await sealpost(['sync', '--profile', jon2, '--json']);
+    expect(got.lines.map((l) => l.text)).toEqual(['are you back?']);
+  });
 });

@@ -32,6 +32,15 @@ import { bearer } from './routes.js';
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const iso = (t: number | undefined) => (t === undefined ? null : new Date(t).toISOString());
 const zUserParams = z.object({ user: zUserId }).strict();
+
+/** A user as an admin names one: `alice` means `alice@<this server's domain>`, in every admin route. */
+function qualify(ctx: ServerContext, user: string): string {
+  return user.includes('@') ? user : `${user}@${ctx.domain}`;
+}
+function userParams(ctx: ServerContext, params: unknown): unknown {
+  const p = params as { user?: unknown } | null;
+  return p && typeof p.user === 'string' ? { ...p, user: qualify(ctx, p.user) } : params;
+}
 const zDeviceParams = z.object({ user: zUserId, device: zDeviceId }).strict();
 const zTokenName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'use 1-63 of a-z 0-9 . _ - (starting with a letter or digit)');
 const zAuditQuery = z.object({ after: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(1000).default(1000) }).strict();
@@ -89,8 +98,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   app.post('/v1/admin/users', json, async (req) => {
     const actor = await requireAdmin(ctx, req);
     const body = parseUnknown(zAdminUserAdd, req.body, 'body');
-    const raw = body.user.includes('@') ? body.user : `${body.user}@${ctx.domain}`;
-    const user = parseUserId(raw);
+    const user = parseUserId(qualify(ctx, body.user));
     if (userDomain(user) !== ctx.domain) {
       throw new SealpostError('INVALID_INPUT', `user: ${user} is not in this server's domain ${ctx.domain}`);
     }
@@ -123,7 +131,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   for (const status of ['disable', 'enable'] as const) {
     app.post(`/v1/admin/users/:user/${status}`, json, async (req) => {
       const actor = await requireAdmin(ctx, req);
-      const { user } = parseUnknown(zUserParams, req.params, 'params');
+      const { user } = parseUnknown(zUserParams, userParams(ctx, req.params), 'params');
       await requireUser(ctx, user);
       await ctx.store.setUserStatus(user, status === 'disable' ? 'disabled' : 'active');
       if (status === 'disable') {
@@ -139,7 +147,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   /** For a user who lost every device: all devices revoked, the account key retired, a new activation code. */
   app.post('/v1/admin/users/:user/reset', json, async (req) => {
     const actor = await requireAdmin(ctx, req);
-    const { user } = parseUnknown(zUserParams, req.params, 'params');
+    const { user } = parseUnknown(zUserParams, userParams(ctx, req.params), 'params');
     await requireUser(ctx, user);
     const devices = (await ctx.store.listDevices(user)).filter((d) => !d.revokedAt).map((d) => d.id);
     const revocations = await revocationsFor(ctx, user, devices);
@@ -156,7 +164,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
 
   app.get('/v1/admin/users/:user/lookup', async (req) => {
     const actor = await requireAdmin(ctx, req);
-    const { user } = parseUnknown(zUserParams, req.params, 'params');
+    const { user } = parseUnknown(zUserParams, userParams(ctx, req.params), 'params');
     const rec = await requireUser(ctx, user);
     const devices = await ctx.store.listDevices(user);
     const held = await ctx.store.lookupUser(user);
@@ -191,7 +199,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   // ---- devices -----------------------------------------------------------------------------------------------
   app.get('/v1/admin/users/:user/devices', async (req) => {
     const actor = await requireAdmin(ctx, req);
-    const { user } = parseUnknown(zUserParams, req.params, 'params');
+    const { user } = parseUnknown(zUserParams, userParams(ctx, req.params), 'params');
     await requireUser(ctx, user);
     const devices = await ctx.store.listDevices(user);
     await audit(ctx, actor, 'device.list', user);
@@ -209,7 +217,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   });
 
   const deviceOf = async (req: FastifyRequest) => {
-    const { user, device } = parseUnknown(zDeviceParams, req.params, 'params');
+    const { user, device } = parseUnknown(zDeviceParams, userParams(ctx, req.params), 'params');
     const rec = await ctx.store.getDevice(device);
     if (!rec || rec.user !== user) throw new SealpostError('DEVICE_NOT_FOUND', `no device ${device} of ${user}`);
     return rec;
