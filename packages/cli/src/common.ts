@@ -97,3 +97,16 @@ export function parseListen(s: string): { host: string; port: number } {
   if (!m || port > 65535) throw new SealpostError('INVALID_INPUT', `--listen: expected HOST:PORT, got ${JSON.stringify(s)}`);
   return { host: (m[1] ?? m[2])!, port };
 }
+
+/** For repeatable options (`--file A --file B`). */
+export const collect = (value: string, previous: string[] = []) => [...previous, value];
+/** `a@x, b@x` → [`a@x`, `b@x`]. */
+export const userList = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+
+/** `2G`, `500M`, `64K`, `1GiB` or plain bytes. */
+export function parseSize(s: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$/i.exec(s.trim());
+  if (!m) throw new SealpostError('INVALID_INPUT', `${flag}: expected a size like 2G, 500M or 1048576, got ${JSON.stringify(s)}`);
+  const mult = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[m[2]!.toUpperCase() as '' | 'K' | 'M' | 'G' | 'T'];
+  return Math.floor(Number(m[1]) * mult);
+}

@@ -30,3 +30,4 @@ export * from './kt/search.js';
 export * from './kt/monitor.js';
 export * from './kt/objection.js';
 export * from './ed25519-policy.js';
+export * from './version.js';

@@ -14,7 +14,7 @@ import type { Bus } from './bus/bus.js';
 import { defaultBlobLimits, systemClock, type Clock } from './context.js';
 import { createFsBlobStore } from './blobs/fs-blob-store.js';
 import { createServer, type HttpTimeouts, type SealpostServer } from './server.js';
-import { newToken, sha256 } from './auth.js';
+import { newToken, sha256 } from './auth/tokens.js';
 import { loadKtKeys, loadOrgKey } from './admin/org-key.js';
 import { loadServerSecret, type ServerSecret } from './server-secret.js';
 import type { KtKeysPrivate } from './kt/kt-log.js';

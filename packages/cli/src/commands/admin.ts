@@ -1,5 +1,5 @@
-// `sealpost admin …`: users (disable, enable, reset), devices (list, revoke, wipe), policy, the audit log (with
-// end-to-end verification), lookup for a lawful request, and admin credentials. `user add|list` live in main.ts.
+// `sealpost admin …`: users (add, list, disable, enable, reset), devices (list, revoke, wipe, queue), policy, the
+// audit log (with end-to-end verification), lookup for a lawful request, and admin credentials.
 import type { Command } from 'commander';
 import { SealpostError, parsePolicySetting, verifyAuditLog, type AuditEntry } from '@sealpost/protocol';
 import { adminApi, jsonOption, serverOption, tokenOption, type JsonOpt } from '../common.js';
@@ -26,7 +26,48 @@ function withAdminOptions(cmd: Command): Command {
   return cmd.addOption(serverOption()).addOption(tokenOption()).addOption(jsonOption());
 }
 
-export function registerAdminCommands(admin: Command, adminUser: Command): void {
+export function registerAdminCommands(program: Command): void {
+  const admin = program.command('admin').description('administer users (needs the admin token)');
+  const adminUser = admin.command('user').description('users of this server');
+  adminUser
+    .command('add <user>')
+    .description('create a user and print a one-time activation code')
+    .option('--name <name>', 'display name')
+    .option('--server <url>', 'server URL (env SEALPOST_SERVER)')
+    .option('--token <token>', 'admin token (env SEALPOST_ADMIN_TOKEN)')
+    .addOption(jsonOption())
+    .action(async (user: string, o: { name?: string; server?: string; token?: string } & JsonOpt) => {
+      const out = makeOutput(Boolean(o.json));
+      const { api, token } = adminApi(o);
+      const res = await api.request<{ user: string; activationCode: string; expiresAt: string }>(
+        'POST',
+        '/v1/admin/users',
+        { user, ...(o.name ? { name: o.name } : {}) },
+        { admin: token },
+      );
+      out.result(
+        { user: res.user, activationCode: res.activationCode, expiresAt: res.expiresAt },
+        `${res.user}: activation code ${res.activationCode} (one-time, expires ${res.expiresAt})`,
+      );
+    });
+  adminUser
+    .command('list')
+    .description('list users')
+    .option('--server <url>', 'server URL (env SEALPOST_SERVER)')
+    .option('--token <token>', 'admin token (env SEALPOST_ADMIN_TOKEN)')
+    .addOption(jsonOption())
+    .action(async (o: { server?: string; token?: string } & JsonOpt) => {
+      const out = makeOutput(Boolean(o.json));
+      const { api, token } = adminApi(o);
+      const res = await api.request<{ users: { user: string; name: string | null; status: string; devices: number; createdAt: string }[] }>(
+        'GET',
+        '/v1/admin/users',
+        undefined,
+        { admin: token },
+      );
+      for (const u of res.users) out.result(u, `${u.user}\t${u.status}\t${u.devices} device(s)\t${oneLine(u.name ?? '')}`.trimEnd());
+    });
+
   // ---- users -------------------------------------------------------------------------------------------------
   for (const [verb, text] of [
     ['disable', 'disable a user: sessions end and the user cannot sign in until enabled'],

@@ -1,4 +1,5 @@
-// `sealpost devices …`: link a new device (code or QR payload, approved on a device you have), list and revoke.
+// `sealpost enroll` (a first device, with an activation code) and `sealpost devices …`: link a new device (code or
+// QR payload, approved on a device you have), list, revoke, rotate keys.
 import type { Command } from 'commander';
 import { SealpostError } from '@sealpost/protocol';
 import { SealpostClient } from '@sealpost/client';
@@ -18,6 +19,29 @@ function parseCodeOrQr(input: string): { code: string; fingerprint?: string } {
 }
 
 export function registerDeviceCommands(program: Command): void {
+  // ---- enroll -------------------------------------------------------------------------------------------------
+  program
+    .command('enroll')
+    .description('enroll this device with an activation code: makes the account and device keys here')
+    .option('--server <url>', 'server URL (env SEALPOST_SERVER)')
+    .requiredOption('--user <user@domain>', 'your user id')
+    .requiredOption('--code <code>', 'the activation code from your admin')
+    .addOption(profileOption())
+    .option('--device-name <name>', 'a name for this device')
+    .option('--passphrase', 'encrypt the local store with a passphrase (asked, or SEALPOST_PASSPHRASE); required when policy says so')
+    .addOption(jsonOption())
+    .action(async (o: { server?: string; user: string; code: string; profile?: string; deviceName?: string; passphrase?: boolean } & JsonOpt) => {
+      const out = makeOutput(Boolean(o.json));
+      const server = required(o.server ?? process.env.SEALPOST_SERVER, '--server', 'SEALPOST_SERVER');
+      const passphrase = await newPassphrase(Boolean(o.passphrase) || (await policyNeedsPassphrase(server)));
+      const client = await SealpostClient.enroll(
+        { server, user: o.user, code: o.code, profile: profileOf(o), ...(o.deviceName ? { deviceName: o.deviceName } : {}) },
+        { warn: (m) => out.warn(m), ...(passphrase ? { passphrase } : {}) },
+      );
+      out.result({ user: client.user, device: client.device, server: client.server }, `enrolled ${client.user} (device ${client.device}) on ${client.server}`);
+      await client.close();
+    });
+
   const devices = program.command('devices').description("your account's devices: link a new one, list, revoke");
 
   devices

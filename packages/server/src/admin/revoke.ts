@@ -2,12 +2,9 @@
 // their conversations gets an organisation-signed removal notice, and the first member to process it commits the
 // MLS Remove (docs/devices-and-admin.md explains why a notice rather than an MLS external proposal). Connections
 // the devices still hold, on any node, are closed through the bus.
-import { newMessageId, signOrgCommand, type DeviceId, type QueueItem, type UserId } from '@sealpost/protocol';
+import { newMessageId, signOrgCommand, type DeviceId, type UserId } from '@sealpost/protocol';
 import type { ServerContext } from '../context.js';
 import type { Delivery, Revocation, StoredDeviceList } from '../store/store.js';
-
-/** Sequence number of the bus-only item that tells a node to close a revoked device's connections (never stored). */
-export const DISCONNECT_SEQ = Number.MAX_SAFE_INTEGER;
 
 export async function revocationsFor(ctx: ServerContext, user: UserId, devices: DeviceId[]): Promise<Revocation[]> {
   const issuedAt = ctx.clock.now();
@@ -28,28 +25,16 @@ function encodeNotice(s: { body: Uint8Array; signature: Uint8Array }): Uint8Arra
   return out;
 }
 
-export function publishRevocation(ctx: ServerContext, user: UserId, devices: DeviceId[], deliveries: Delivery): void {
-  const disconnect = devices.map((device) => {
-    const item: QueueItem = {
-      seq: DISCONNECT_SEQ,
-      c: 'c_AAAAAAAAAAAAAAAAAAAAAA' as QueueItem['c'],
-      k: 'remove',
-      e: 0,
-      id: newMessageId(),
-      from: device,
-      fromUser: user,
-      at: ctx.clock.now(),
-      p: new Uint8Array(0),
-    };
-    return { device, item };
-  });
-  ctx.bus.publish([...deliveries, ...disconnect]);
+/** The removal notices go to the remaining members; the revoked devices' connections close, on every node. */
+export function publishRevocation(ctx: ServerContext, devices: DeviceId[], deliveries: Delivery): void {
+  ctx.bus.publish(deliveries);
+  ctx.bus.disconnect(devices);
 }
 
 export async function revokeDevices(ctx: ServerContext, user: UserId, devices: DeviceId[], deviceList?: StoredDeviceList): Promise<'ok' | 'list-changed'> {
   const revocations = await revocationsFor(ctx, user, devices);
   const res = await ctx.store.revokeDevices(user, revocations, ctx.clock.now(), deviceList);
   if (res === 'list-changed') return res;
-  publishRevocation(ctx, user, devices, res);
+  publishRevocation(ctx, devices, res);
   return 'ok';
 }

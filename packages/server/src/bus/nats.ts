@@ -9,27 +9,32 @@ import { decodeCbor, encodeCbor, parseUnknown, randomBytes, toBase64Url, zDevice
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { ServerStore } from '../store/store.js';
-import type { Bus, BusHandler } from './bus.js';
+import type { Bus, BusHandler, BusSignal, BusSignalHandler } from './bus.js';
 
 const MAX_PUSH_ITEMS = 10_000;
-const zPush = z.object({ items: z.array(z.object({ d: zDeviceId, i: zQueueItem }).strict()).max(MAX_PUSH_ITEMS) }).strict();
+// A push is queue items for devices, and "disconnect" signals (`x`), in publishing order.
+const zPush = z
+  .object({
+    items: z.array(z.union([z.object({ d: zDeviceId, i: zQueueItem }).strict(), z.object({ d: zDeviceId, x: z.literal('disconnect') }).strict()])).max(MAX_PUSH_ITEMS),
+  })
+  .strict();
 const MAX_PUSH_BYTES = 64 * 1024 * 1024;
 /** A bound on what one item adds to a push beyond its payload (ids, numbers, CBOR framing). */
 const ITEM_OVERHEAD_BYTES = 512;
 
-type Delivery = { device: DeviceId; item: QueueItem };
-type PushItem = { d: DeviceId; i: QueueItem };
+type Delivery = { device: DeviceId; item: QueueItem } | { device: DeviceId; signal: BusSignal };
+type PushItem = { d: DeviceId; i: QueueItem } | { d: DeviceId; x: BusSignal };
 
 /**
  * Items cut into pushes of at most MAX_PUSH_ITEMS and about `maxBytes` each (an item larger than that goes alone;
  * the NATS server refuses it if it exceeds its max_payload, and the device fetches it from its queue).
  */
-export function splitPush(items: PushItem[], maxBytes: number): PushItem[][] {
-  const out: PushItem[][] = [];
-  let cur: PushItem[] = [];
+export function splitPush<T extends PushItem>(items: T[], maxBytes: number): T[][] {
+  const out: T[][] = [];
+  let cur: T[] = [];
   let bytes = 0;
   for (const it of items) {
-    const size = it.i.p.byteLength + ITEM_OVERHEAD_BYTES;
+    const size = ('i' in it ? it.i.p.byteLength : 0) + ITEM_OVERHEAD_BYTES;
     if (cur.length > 0 && (cur.length >= MAX_PUSH_ITEMS || bytes + size > maxBytes)) {
       out.push(cur);
       cur = [];
@@ -53,13 +58,13 @@ export interface NatsBusOptions {
 export async function createNatsBus(opts: NatsBusOptions): Promise<Bus & { nodeId: string; connection: NatsConnection }> {
   const nodeId = opts.nodeId ?? `n_${toBase64Url(randomBytes(9))}`;
   const nc = await connect({ servers: opts.url, name: `sealpost-${nodeId}`, reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 500 });
-  const subs = new Map<DeviceId, Set<BusHandler>>();
+  const subs = new Map<DeviceId, Set<{ item: BusHandler; signal: BusSignalHandler | undefined }>>();
   const registering = new Map<DeviceId, Promise<void>>();
   const subject = (node: string) => `sealpost.node.${node}`;
 
-  const deliverLocal = (device: DeviceId, item: QueueItem) => {
-    const set = subs.get(device);
-    if (set) for (const h of set) h(item);
+  const deliverLocal = (d: Delivery) => {
+    const set = subs.get(d.device);
+    if (set) for (const h of set) 'item' in d ? h.item(d.item) : h.signal?.(d.signal);
   };
 
   const sub: Subscription = nc.subscribe(subject(nodeId), {
@@ -67,7 +72,7 @@ export async function createNatsBus(opts: NatsBusOptions): Promise<Bus & { nodeI
       if (err) return opts.log.error({ err }, 'nats: subscription error');
       try {
         const push = parseUnknown(zPush, decodeCbor(msg.data, MAX_PUSH_BYTES, 'push'), 'push');
-        for (const { d, i } of push.items) deliverLocal(d, i);
+        for (const p of push.items) deliverLocal('i' in p ? { device: p.d, item: p.i } : { device: p.d, signal: p.x });
       } catch (err) {
         opts.log.error({ err }, 'nats: malformed push ignored');
       }
@@ -97,7 +102,8 @@ export async function createNatsBus(opts: NatsBusOptions): Promise<Bus & { nodeI
     }
     const byNode = new Map<string, PushItem[]>();
     for (const r of batch) {
-      for (const node of nodesOf.get(r.device) ?? []) (byNode.get(node) ?? byNode.set(node, []).get(node)!).push({ d: r.device, i: r.item });
+      const item: PushItem = 'item' in r ? { d: r.device, i: r.item } : { d: r.device, x: r.signal };
+      for (const node of nodesOf.get(r.device) ?? []) (byNode.get(node) ?? byNode.set(node, []).get(node)!).push(item);
     }
     const maxBytes = Math.min(nc.info?.max_payload ?? 1024 * 1024, MAX_PUSH_BYTES);
     for (const [node, items] of byNode) {
@@ -111,21 +117,29 @@ export async function createNatsBus(opts: NatsBusOptions): Promise<Bus & { nodeI
     }
   }
 
+  /** To this node's connections at once; to other nodes' in the next turn of the event loop, in order. */
+  const send = (deliveries: Delivery[]) => {
+    for (const d of deliveries) {
+      if (subs.has(d.device)) deliverLocal(d);
+      // The device may also be connected to other nodes.
+      pending.push(d);
+    }
+    if (pending.length > 0 && !flushing) {
+      flushing = true;
+      setImmediate(flushPending);
+    }
+  };
+
   return {
     nodeId,
     connection: nc,
     publish(deliveries) {
-      for (const d of deliveries) {
-        if (subs.has(d.device)) deliverLocal(d.device, d.item);
-        // The device may also be connected to other nodes.
-        pending.push(d);
-      }
-      if (pending.length > 0 && !flushing) {
-        flushing = true;
-        setImmediate(flushPending);
-      }
+      send(deliveries);
     },
-    async subscribe(device, handler) {
+    disconnect(devices) {
+      send(devices.map((device) => ({ device, signal: 'disconnect' as const })));
+    },
+    async subscribe(device, handler, onSignal) {
       let set = subs.get(device);
       if (!set) {
         subs.set(device, (set = new Set()));
@@ -140,9 +154,10 @@ export async function createNatsBus(opts: NatsBusOptions): Promise<Bus & { nodeI
         // A second connection of the device waits until its presence is recorded, like the first.
         await registering.get(device);
       }
-      set.add(handler);
+      const subscriber = { item: handler, signal: onSignal };
+      set.add(subscriber);
       return () => {
-        set.delete(handler);
+        set.delete(subscriber);
         if (set.size === 0 && subs.get(device) === set) {
           subs.delete(device);
           opts.store.removePresence(device, nodeId).catch(() => {});

@@ -2,7 +2,6 @@
 // an admin credential (the bootstrap token, "root", or a named one; all stored as hashes) and every call except
 // reading the audit log is itself recorded in the audit log. No admin call can reach content: the server has none.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import {
   SealpostError,
@@ -21,13 +20,13 @@ import {
   type UserId,
 } from '@sealpost/protocol';
 import type { ServerContext } from '../context.js';
-import { newActivationCode, newToken, sha256 } from '../auth.js';
+import { newActivationCode, newToken, sha256 } from '../auth/tokens.js';
 import { activationCodeMac } from '../server-secret.js';
 import { audit } from '../admin/audit.js';
 import { changePolicy, getPolicy } from '../admin/policy-store.js';
 import { publishRevocation, revocationsFor, revokeDevices } from '../admin/revoke.js';
 import { applyRetention } from '../admin/retention.js';
-import { bearer } from './routes.js';
+import { adminOf, withAdminToken } from '../auth/admin-token.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const iso = (t: number | undefined) => (t === undefined ? null : new Date(t).toISOString());
@@ -74,17 +73,6 @@ async function queueSummary(ctx: ServerContext, device: DeviceId) {
   };
 }
 
-/** Which admin credential made this request; throws ADMIN_TOKEN_INVALID for none, a wrong or a revoked one. */
-export async function requireAdmin(ctx: ServerContext, req: FastifyRequest): Promise<string> {
-  const token = bearer(req);
-  if (!token) throw new SealpostError('ADMIN_TOKEN_INVALID', 'an admin token is required (Authorization: Bearer …)');
-  const h = sha256(token);
-  if (timingSafeEqual(h, ctx.adminTokenHash)) return 'root';
-  const name = await ctx.store.findAdminToken(h);
-  if (!name) throw new SealpostError('ADMIN_TOKEN_INVALID', 'admin token is invalid or revoked');
-  return name;
-}
-
 async function requireUser(ctx: ServerContext, user: UserId) {
   const rec = await ctx.store.getUser(user);
   if (!rec) throw new SealpostError('USER_NOT_FOUND', `no user ${user}`);
@@ -95,255 +83,256 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   const json = { bodyLimit: limits.maxJsonBodyBytes };
 
   // ---- users -------------------------------------------------------------------------------------------------
-  app.post('/v1/admin/users', json, async (req) => {
-    const actor = await requireAdmin(ctx, req);
-    const body = parseUnknown(zAdminUserAdd, req.body, 'body');
-    const user = parseUserId(qualify(ctx, body.user));
-    if (userDomain(user) !== ctx.domain) {
-      throw new SealpostError('INVALID_INPUT', `user: ${user} is not in this server's domain ${ctx.domain}`);
+  withAdminToken(app, ctx, (app) => {
+    app.post('/v1/admin/users', json, async (req) => {
+      const actor = adminOf(req);
+      const body = parseUnknown(zAdminUserAdd, req.body, 'body');
+      const user = parseUserId(qualify(ctx, body.user));
+      if (userDomain(user) !== ctx.domain) {
+        throw new SealpostError('INVALID_INPUT', `user: ${user} is not in this server's domain ${ctx.domain}`);
+      }
+      const code = newActivationCode();
+      const now = ctx.clock.now();
+      const expiresAt = now + (await getPolicy(ctx)).activationCodeTtlMs;
+      const created = await ctx.store.createUser({ user, name: body.name, now }, { codeHash: activationCodeMac(ctx.secret, code), expiresAt });
+      if (!created) throw new SealpostError('USER_EXISTS', `user ${user} already exists`);
+      await audit(ctx, actor, 'user.add', user);
+      ctx.kt?.prepare(user); // the user's first key-transparency index, ahead of enrollment
+      req.log.info({ user }, 'admin: user added');
+      return { user, activationCode: code, expiresAt: new Date(expiresAt).toISOString() };
+    });
+
+    app.get('/v1/admin/users', async (req) => {
+      const actor = adminOf(req);
+      const users = await ctx.store.listUsers();
+      await audit(ctx, actor, 'user.list', '*', { count: users.length });
+      return {
+        users: users.map((u) => ({
+          user: u.user,
+          name: u.name ?? null,
+          status: u.status,
+          devices: u.deviceCount,
+          createdAt: new Date(u.createdAt).toISOString(),
+        })),
+      };
+    });
+
+    for (const status of ['disable', 'enable'] as const) {
+      app.post(`/v1/admin/users/:user/${status}`, json, async (req) => {
+        const actor = adminOf(req);
+        const { user } = parseUnknown(zUserParams, userParams(ctx, req.params), 'params');
+        await requireUser(ctx, user);
+        await ctx.store.setUserStatus(user, status === 'disable' ? 'disabled' : 'active');
+        if (status === 'disable') {
+          // Sessions die with the status (getSession checks it); open connections are closed now.
+          const devices = (await ctx.store.listDevices(user)).filter((d) => !d.revokedAt).map((d) => d.id);
+          publishRevocation(ctx, devices, []);
+        }
+        await audit(ctx, actor, `user.${status}`, user);
+        return { user, status: status === 'disable' ? 'disabled' : 'active' };
+      });
     }
-    const code = newActivationCode();
-    const now = ctx.clock.now();
-    const expiresAt = now + (await getPolicy(ctx)).activationCodeTtlMs;
-    const created = await ctx.store.createUser({ user, name: body.name, now }, { codeHash: activationCodeMac(ctx.secret, code), expiresAt });
-    if (!created) throw new SealpostError('USER_EXISTS', `user ${user} already exists`);
-    await audit(ctx, actor, 'user.add', user);
-    ctx.kt?.prepare(user); // the user's first key-transparency index, ahead of enrollment
-    req.log.info({ user }, 'admin: user added');
-    return { user, activationCode: code, expiresAt: new Date(expiresAt).toISOString() };
-  });
 
-  app.get('/v1/admin/users', async (req) => {
-    const actor = await requireAdmin(ctx, req);
-    const users = await ctx.store.listUsers();
-    await audit(ctx, actor, 'user.list', '*', { count: users.length });
-    return {
-      users: users.map((u) => ({
-        user: u.user,
-        name: u.name ?? null,
-        status: u.status,
-        devices: u.deviceCount,
-        createdAt: new Date(u.createdAt).toISOString(),
-      })),
-    };
-  });
-
-  for (const status of ['disable', 'enable'] as const) {
-    app.post(`/v1/admin/users/:user/${status}`, json, async (req) => {
-      const actor = await requireAdmin(ctx, req);
+    /** For a user who lost every device: all devices revoked, the account key retired, a new activation code. */
+    app.post('/v1/admin/users/:user/reset', json, async (req) => {
+      const actor = adminOf(req);
       const { user } = parseUnknown(zUserParams, userParams(ctx, req.params), 'params');
       await requireUser(ctx, user);
-      await ctx.store.setUserStatus(user, status === 'disable' ? 'disabled' : 'active');
-      if (status === 'disable') {
-        // Sessions die with the status (getSession checks it); open connections are closed now.
-        const devices = (await ctx.store.listDevices(user)).filter((d) => !d.revokedAt).map((d) => d.id);
-        publishRevocation(ctx, user, devices, []);
-      }
-      await audit(ctx, actor, `user.${status}`, user);
-      return { user, status: status === 'disable' ? 'disabled' : 'active' };
+      const devices = (await ctx.store.listDevices(user)).filter((d) => !d.revokedAt).map((d) => d.id);
+      const revocations = await revocationsFor(ctx, user, devices);
+      const code = newActivationCode();
+      const expiresAt = ctx.clock.now() + (await getPolicy(ctx)).activationCodeTtlMs;
+      const deliveries = await ctx.store.resetUser(user, revocations, { codeHash: activationCodeMac(ctx.secret, code), expiresAt }, ctx.clock.now());
+      publishRevocation(ctx, devices, deliveries);
+      await audit(ctx, actor, 'user.reset', user, { devicesRevoked: devices.length });
+      // The retirement goes into the key-transparency log now, in an epoch of its own, before the user can enroll a
+      // new device: the log then shows every reset as one (and the log refuses a new key that follows no retirement).
+      await ctx.kt?.publish();
+      return { user, activationCode: code, expiresAt: new Date(expiresAt).toISOString(), devicesRevoked: devices };
     });
-  }
 
-  /** For a user who lost every device: all devices revoked, the account key retired, a new activation code. */
-  app.post('/v1/admin/users/:user/reset', json, async (req) => {
-    const actor = await requireAdmin(ctx, req);
-    const { user } = parseUnknown(zUserParams, userParams(ctx, req.params), 'params');
-    await requireUser(ctx, user);
-    const devices = (await ctx.store.listDevices(user)).filter((d) => !d.revokedAt).map((d) => d.id);
-    const revocations = await revocationsFor(ctx, user, devices);
-    const code = newActivationCode();
-    const expiresAt = ctx.clock.now() + (await getPolicy(ctx)).activationCodeTtlMs;
-    const deliveries = await ctx.store.resetUser(user, revocations, { codeHash: activationCodeMac(ctx.secret, code), expiresAt }, ctx.clock.now());
-    publishRevocation(ctx, user, devices, deliveries);
-    await audit(ctx, actor, 'user.reset', user, { devicesRevoked: devices.length });
-    // The retirement goes into the key-transparency log now, in an epoch of its own, before the user can enroll a
-    // new device: the log then shows every reset as one (and the log refuses a new key that follows no retirement).
-    await ctx.kt?.publish();
-    return { user, activationCode: code, expiresAt: new Date(expiresAt).toISOString(), devicesRevoked: devices };
-  });
+    app.get('/v1/admin/users/:user/lookup', async (req) => {
+      const actor = adminOf(req);
+      const { user } = parseUnknown(zUserParams, userParams(ctx, req.params), 'params');
+      const rec = await requireUser(ctx, user);
+      const devices = await ctx.store.listDevices(user);
+      const held = await ctx.store.lookupUser(user);
+      const wipes = await Promise.all(devices.map((d) => ctx.store.getWipe(d.id)));
+      await audit(ctx, actor, 'user.lookup', user);
+      return {
+        note: 'Everything this server holds about the user. Message content, file content and names never reach the server; it holds ciphertext only.',
+        user: rec.user,
+        name: rec.name ?? null,
+        status: rec.status,
+        createdAt: iso(rec.createdAt),
+        activationCode: held.activationCode
+          ? { expiresAt: iso(held.activationCode.expiresAt), usedAt: iso(held.activationCode.usedAt), wrongAttempts: held.activationCode.attempts }
+          : null,
+        deviceListVersion: held.deviceListVersion ?? null,
+        devices: devices.map((d, i) => ({
+          id: d.id,
+          name: d.name ?? null,
+          signatureKey: toBase64Url(d.signatureKey),
+          createdAt: iso(d.createdAt),
+          lastSeenAt: iso(d.lastSeenAt),
+          revokedAt: iso(d.revokedAt),
+          wipe: wipes[i] ? { issuedAt: iso(wipes[i]!.issuedAt), confirmedAt: iso(wipes[i]!.confirmedAt) } : null,
+        })),
+        conversations: held.conversations.map((c) => ({ ...c })),
+        conversationCount: held.conversations.length,
+        queued: { items: held.queuedItems, bytes: held.queuedBytes },
+        files: { count: held.blobs, bytes: held.blobBytes },
+      };
+    });
 
-  app.get('/v1/admin/users/:user/lookup', async (req) => {
-    const actor = await requireAdmin(ctx, req);
-    const { user } = parseUnknown(zUserParams, userParams(ctx, req.params), 'params');
-    const rec = await requireUser(ctx, user);
-    const devices = await ctx.store.listDevices(user);
-    const held = await ctx.store.lookupUser(user);
-    const wipes = await Promise.all(devices.map((d) => ctx.store.getWipe(d.id)));
-    await audit(ctx, actor, 'user.lookup', user);
-    return {
-      note: 'Everything this server holds about the user. Message content, file content and names never reach the server; it holds ciphertext only.',
-      user: rec.user,
-      name: rec.name ?? null,
-      status: rec.status,
-      createdAt: iso(rec.createdAt),
-      activationCode: held.activationCode
-        ? { expiresAt: iso(held.activationCode.expiresAt), usedAt: iso(held.activationCode.usedAt), wrongAttempts: held.activationCode.attempts }
-        : null,
-      deviceListVersion: held.deviceListVersion ?? null,
-      devices: devices.map((d, i) => ({
-        id: d.id,
-        name: d.name ?? null,
-        signatureKey: toBase64Url(d.signatureKey),
-        createdAt: iso(d.createdAt),
-        lastSeenAt: iso(d.lastSeenAt),
-        revokedAt: iso(d.revokedAt),
-        wipe: wipes[i] ? { issuedAt: iso(wipes[i]!.issuedAt), confirmedAt: iso(wipes[i]!.confirmedAt) } : null,
-      })),
-      conversations: held.conversations.map((c) => ({ ...c })),
-      conversationCount: held.conversations.length,
-      queued: { items: held.queuedItems, bytes: held.queuedBytes },
-      files: { count: held.blobs, bytes: held.blobBytes },
+    // ---- devices -----------------------------------------------------------------------------------------------
+    app.get('/v1/admin/users/:user/devices', async (req) => {
+      const actor = adminOf(req);
+      const { user } = parseUnknown(zUserParams, userParams(ctx, req.params), 'params');
+      await requireUser(ctx, user);
+      const devices = await ctx.store.listDevices(user);
+      await audit(ctx, actor, 'device.list', user);
+      return {
+        user,
+        devices: devices.map((d) => ({
+          id: d.id,
+          name: d.name ?? null,
+          createdAt: iso(d.createdAt),
+          lastSeenAt: iso(d.lastSeenAt),
+          status: d.revokedAt ? 'revoked' : 'active',
+          revokedAt: iso(d.revokedAt),
+        })),
+      };
+    });
+
+    const deviceOf = async (req: FastifyRequest) => {
+      const { user, device } = parseUnknown(zDeviceParams, userParams(ctx, req.params), 'params');
+      const rec = await ctx.store.getDevice(device);
+      if (!rec || rec.user !== user) throw new SealpostError('DEVICE_NOT_FOUND', `no device ${device} of ${user}`);
+      return rec;
     };
-  });
 
-  // ---- devices -----------------------------------------------------------------------------------------------
-  app.get('/v1/admin/users/:user/devices', async (req) => {
-    const actor = await requireAdmin(ctx, req);
-    const { user } = parseUnknown(zUserParams, userParams(ctx, req.params), 'params');
-    await requireUser(ctx, user);
-    const devices = await ctx.store.listDevices(user);
-    await audit(ctx, actor, 'device.list', user);
-    return {
-      user,
-      devices: devices.map((d) => ({
-        id: d.id,
-        name: d.name ?? null,
-        createdAt: iso(d.createdAt),
-        lastSeenAt: iso(d.lastSeenAt),
-        status: d.revokedAt ? 'revoked' : 'active',
-        revokedAt: iso(d.revokedAt),
-      })),
-    };
-  });
+    app.post('/v1/admin/users/:user/devices/:device/revoke', json, async (req) => {
+      const actor = adminOf(req);
+      const d = await deviceOf(req);
+      if (!d.revokedAt) await revokeDevices(ctx, d.user, [d.id]);
+      await audit(ctx, actor, 'device.revoke', d.user, { device: d.id });
+      return { user: d.user, device: d.id, status: 'revoked' };
+    });
 
-  const deviceOf = async (req: FastifyRequest) => {
-    const { user, device } = parseUnknown(zDeviceParams, userParams(ctx, req.params), 'params');
-    const rec = await ctx.store.getDevice(device);
-    if (!rec || rec.user !== user) throw new SealpostError('DEVICE_NOT_FOUND', `no device ${device} of ${user}`);
-    return rec;
-  };
+    /** Revokes the device now and leaves it an org-signed wipe command, delivered when it next connects. */
+    app.post('/v1/admin/users/:user/devices/:device/wipe', json, async (req) => {
+      const actor = adminOf(req);
+      const d = await deviceOf(req);
+      const issuedAt = ctx.clock.now();
+      const signed = await signOrgCommand(ctx.cs.signature, ctx.org.privateKey, { kind: 'wipe', device: d.id, user: d.user, issuedAt });
+      await ctx.store.putWipe({ device: d.id, command: signed.body, signature: signed.signature, issuedAt, confirmedAt: undefined });
+      if (!d.revokedAt) await revokeDevices(ctx, d.user, [d.id]);
+      await audit(ctx, actor, 'device.wipe', d.user, { device: d.id });
+      return { user: d.user, device: d.id, status: 'wipe-pending' };
+    });
 
-  app.post('/v1/admin/users/:user/devices/:device/revoke', json, async (req) => {
-    const actor = await requireAdmin(ctx, req);
-    const d = await deviceOf(req);
-    if (!d.revokedAt) await revokeDevices(ctx, d.user, [d.id]);
-    await audit(ctx, actor, 'device.revoke', d.user, { device: d.id });
-    return { user: d.user, device: d.id, status: 'revoked' };
-  });
+    // ---- a device's queue: what waits for it (never payloads), and dropping items that stopped it ---------------
+    app.get('/v1/admin/users/:user/devices/:device/queue', async (req) => {
+      const actor = adminOf(req);
+      const d = await deviceOf(req);
+      const summary = await queueSummary(ctx, d.id);
+      await audit(ctx, actor, 'device.queue', d.user, { device: d.id });
+      return { user: d.user, device: d.id, ...summary };
+    });
 
-  /** Revokes the device now and leaves it an org-signed wipe command, delivered when it next connects. */
-  app.post('/v1/admin/users/:user/devices/:device/wipe', json, async (req) => {
-    const actor = await requireAdmin(ctx, req);
-    const d = await deviceOf(req);
-    const issuedAt = ctx.clock.now();
-    const signed = await signOrgCommand(ctx.cs.signature, ctx.org.privateKey, { kind: 'wipe', device: d.id, user: d.user, issuedAt });
-    await ctx.store.putWipe({ device: d.id, command: signed.body, signature: signed.signature, issuedAt, confirmedAt: undefined });
-    if (!d.revokedAt) await revokeDevices(ctx, d.user, [d.id]);
-    await audit(ctx, actor, 'device.wipe', d.user, { device: d.id });
-    return { user: d.user, device: d.id, status: 'wipe-pending' };
-  });
-
-  // ---- a device's queue: what waits for it (never payloads), and dropping items that stopped it ---------------
-  app.get('/v1/admin/users/:user/devices/:device/queue', async (req) => {
-    const actor = await requireAdmin(ctx, req);
-    const d = await deviceOf(req);
-    const summary = await queueSummary(ctx, d.id);
-    await audit(ctx, actor, 'device.queue', d.user, { device: d.id });
-    return { user: d.user, device: d.id, ...summary };
-  });
-
-  app.post('/v1/admin/users/:user/devices/:device/queue/drop', json, async (req) => {
-    const actor = await requireAdmin(ctx, req);
-    const d = await deviceOf(req);
-    const body = parseUnknown(zQueueDrop, req.body, 'body');
-    let dropped = 0;
-    if (body.all) {
-      for (let after = 0; ; ) {
-        const page = await ctx.store.listQueue(d.id, after, limits.maxAckBatch);
-        if (page.length === 0) break;
-        dropped += await ctx.store.ack(d.id, page.map((e) => e.seq));
-        after = page.at(-1)!.seq;
+    app.post('/v1/admin/users/:user/devices/:device/queue/drop', json, async (req) => {
+      const actor = adminOf(req);
+      const d = await deviceOf(req);
+      const body = parseUnknown(zQueueDrop, req.body, 'body');
+      let dropped = 0;
+      if (body.all) {
+        for (let after = 0; ; ) {
+          const page = await ctx.store.listQueue(d.id, after, limits.maxAckBatch);
+          if (page.length === 0) break;
+          dropped += await ctx.store.ack(d.id, page.map((e) => e.seq));
+          after = page.at(-1)!.seq;
+        }
+      } else {
+        dropped = await ctx.store.ack(d.id, body.seqs ?? []);
       }
-    } else {
-      dropped = await ctx.store.ack(d.id, body.seqs ?? []);
-    }
-    await audit(ctx, actor, 'device.queue.drop', d.user, { device: d.id, dropped, ...(body.all ? { all: true } : { seqs: body.seqs!.slice(0, 50).join(',') }) });
-    return { user: d.user, device: d.id, dropped };
-  });
+      await audit(ctx, actor, 'device.queue.drop', d.user, { device: d.id, dropped, ...(body.all ? { all: true } : { seqs: body.seqs!.slice(0, 50).join(',') }) });
+      return { user: d.user, device: d.id, dropped };
+    });
 
-  // ---- policy ------------------------------------------------------------------------------------------------
-  app.get('/v1/admin/policy', async (req) => {
-    const actor = await requireAdmin(ctx, req);
-    const policy = await getPolicy(ctx);
-    await audit(ctx, actor, 'policy.get', '*');
-    return { policy, settings: describePolicy(policy) };
-  });
+    // ---- policy ------------------------------------------------------------------------------------------------
+    app.get('/v1/admin/policy', async (req) => {
+      const actor = adminOf(req);
+      const policy = await getPolicy(ctx);
+      await audit(ctx, actor, 'policy.get', '*');
+      return { policy, settings: describePolicy(policy) };
+    });
 
-  app.put('/v1/admin/policy', json, async (req) => {
-    const actor = await requireAdmin(ctx, req);
-    const body = parseUnknown(z.object({ change: z.record(z.string(), z.unknown()) }).strict(), req.body, 'body');
-    const parsed = zPolicyFields.partial().strict().safeParse(body.change);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw new SealpostError('POLICY_INVALID', `policy${issue.path.length ? '.' + issue.path.join('.') : ''}: ${issue.message}`);
-    }
-    const change = parsed.data;
-    const before = await getPolicy(ctx);
-    const policy = await changePolicy(ctx, change);
-    const changed = Object.fromEntries(
-      Object.entries(change).map(([k, v]) => [k, `${JSON.stringify(before[k as keyof typeof before])} -> ${JSON.stringify(v)}`]),
-    );
-    await audit(ctx, actor, 'policy.set', Object.keys(change).join(',') || '-', changed);
-    // A shorter retention takes effect now, not at the next periodic sweep.
-    if ('retentionMaxMs' in change) await applyRetention(ctx);
-    return { policy, settings: describePolicy(policy) };
-  });
+    app.put('/v1/admin/policy', json, async (req) => {
+      const actor = adminOf(req);
+      const body = parseUnknown(z.object({ change: z.record(z.string(), z.unknown()) }).strict(), req.body, 'body');
+      const parsed = zPolicyFields.partial().strict().safeParse(body.change);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        throw new SealpostError('POLICY_INVALID', `policy${issue.path.length ? '.' + issue.path.join('.') : ''}: ${issue.message}`);
+      }
+      const change = parsed.data;
+      const before = await getPolicy(ctx);
+      const policy = await changePolicy(ctx, change);
+      const changed = Object.fromEntries(
+        Object.entries(change).map(([k, v]) => [k, `${JSON.stringify(before[k as keyof typeof before])} -> ${JSON.stringify(v)}`]),
+      );
+      await audit(ctx, actor, 'policy.set', Object.keys(change).join(',') || '-', changed);
+      // A shorter retention takes effect now, not at the next periodic sweep.
+      if ('retentionMaxMs' in change) await applyRetention(ctx);
+      return { policy, settings: describePolicy(policy) };
+    });
 
-  // ---- audit log ---------------------------------------------------------------------------------------------
-  app.get('/v1/admin/audit', async (req) => {
-    await requireAdmin(ctx, req);
-    const q = parseUnknown(zAuditQuery, req.query, 'query');
-    const entries = await ctx.store.listAudit(q.after, q.limit);
-    return {
-      entries: entries.map((e) => ({
-        seq: e.seq,
-        at: new Date(e.at).toISOString(),
-        atMs: e.at,
-        actor: e.actor,
-        action: e.action,
-        target: e.target,
-        details: e.details,
-        prevHash: hex(e.prevHash),
-        hash: hex(e.hash),
-      })),
-    };
-  });
+    // ---- audit log ---------------------------------------------------------------------------------------------
+    app.get('/v1/admin/audit', async (req) => {
+      const q = parseUnknown(zAuditQuery, req.query, 'query');
+      const entries = await ctx.store.listAudit(q.after, q.limit);
+      return {
+        entries: entries.map((e) => ({
+          seq: e.seq,
+          at: new Date(e.at).toISOString(),
+          atMs: e.at,
+          actor: e.actor,
+          action: e.action,
+          target: e.target,
+          details: e.details,
+          prevHash: hex(e.prevHash),
+          hash: hex(e.hash),
+        })),
+      };
+    });
 
-  // ---- admin credentials -------------------------------------------------------------------------------------
-  app.post('/v1/admin/tokens', json, async (req) => {
-    const actor = await requireAdmin(ctx, req);
-    const { name } = parseUnknown(z.object({ name: zTokenName }).strict(), req.body, 'body');
-    if (name === 'root') throw new SealpostError('ADMIN_TOKEN_EXISTS', 'the name root is the bootstrap token');
-    const token = newToken();
-    if (!(await ctx.store.addAdminToken(name, sha256(token), ctx.clock.now()))) {
-      throw new SealpostError('ADMIN_TOKEN_EXISTS', `an admin token named ${name} exists (names are never reused)`);
-    }
-    await audit(ctx, actor, 'admin-token.create', name);
-    return { name, token };
-  });
+    // ---- admin credentials -------------------------------------------------------------------------------------
+    app.post('/v1/admin/tokens', json, async (req) => {
+      const actor = adminOf(req);
+      const { name } = parseUnknown(z.object({ name: zTokenName }).strict(), req.body, 'body');
+      if (name === 'root') throw new SealpostError('ADMIN_TOKEN_EXISTS', 'the name root is the bootstrap token');
+      const token = newToken();
+      if (!(await ctx.store.addAdminToken(name, sha256(token), ctx.clock.now()))) {
+        throw new SealpostError('ADMIN_TOKEN_EXISTS', `an admin token named ${name} exists (names are never reused)`);
+      }
+      await audit(ctx, actor, 'admin-token.create', name);
+      return { name, token };
+    });
 
-  app.get('/v1/admin/tokens', async (req) => {
-    const actor = await requireAdmin(ctx, req);
-    const tokens = await ctx.store.listAdminTokens();
-    await audit(ctx, actor, 'admin-token.list', '*');
-    return { tokens: tokens.map((t) => ({ name: t.name, createdAt: iso(t.createdAt), revokedAt: iso(t.revokedAt) })) };
-  });
+    app.get('/v1/admin/tokens', async (req) => {
+      const actor = adminOf(req);
+      const tokens = await ctx.store.listAdminTokens();
+      await audit(ctx, actor, 'admin-token.list', '*');
+      return { tokens: tokens.map((t) => ({ name: t.name, createdAt: iso(t.createdAt), revokedAt: iso(t.revokedAt) })) };
+    });
 
-  app.post('/v1/admin/tokens/:name/revoke', json, async (req) => {
-    const actor = await requireAdmin(ctx, req);
-    const { name } = parseUnknown(z.object({ name: zTokenName }).strict(), req.params, 'params');
-    if (!(await ctx.store.revokeAdminToken(name, ctx.clock.now()))) throw new SealpostError('ADMIN_TOKEN_INVALID', `no active admin token named ${name}`);
-    await audit(ctx, actor, 'admin-token.revoke', name);
-    return { name, status: 'revoked' };
+    app.post('/v1/admin/tokens/:name/revoke', json, async (req) => {
+      const actor = adminOf(req);
+      const { name } = parseUnknown(z.object({ name: zTokenName }).strict(), req.params, 'params');
+      if (!(await ctx.store.revokeAdminToken(name, ctx.clock.now()))) throw new SealpostError('ADMIN_TOKEN_INVALID', `no active admin token named ${name}`);
+      await audit(ctx, actor, 'admin-token.revoke', name);
+      return { name, status: 'revoked' };
+    });
   });
 }

@@ -25,10 +25,11 @@ import {
   type UserId,
 } from '@sealpost/protocol';
 import type { ServerContext } from '../context.js';
-import { sha256 } from '../auth.js';
+import { sha256 } from '../auth/tokens.js';
 import { getPolicy } from '../admin/policy-store.js';
 import { revokeDevices } from '../admin/revoke.js';
-import { addressLimit, authenticateDevice, b64, bearer, checkKeyPackages } from './routes.js';
+import { sessionOf, withDeviceSession } from '../auth/device-session.js';
+import { addressLimit, b64, checkKeyPackages } from './routes.js';
 
 /** A link request lives this long; the new device polls until then. */
 export const LINK_TTL_MS = 10 * 60_000;
@@ -111,82 +112,84 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ServerContext): 
     return link;
   };
 
-  app.get('/v1/link/:code', async (req) => {
-    const me = await authenticateDevice(ctx, bearer(req));
-    const link = await pendingLinkFor(codeOf(req.params), me.user);
-    return {
-      device: link.device,
-      deviceName: link.name ?? null,
-      signatureKey: toBase64Url(link.signatureKey),
-      hpkeKey: toBase64Url(link.hpkeKey),
-      createdAt: new Date(link.createdAt).toISOString(),
-    };
-  });
+  withDeviceSession(app, ctx, (app) => {
+    app.get('/v1/link/:code', async (req) => {
+      const me = sessionOf(req);
+      const link = await pendingLinkFor(codeOf(req.params), me.user);
+      return {
+        device: link.device,
+        deviceName: link.name ?? null,
+        signatureKey: toBase64Url(link.signatureKey),
+        hpkeKey: toBase64Url(link.hpkeKey),
+        createdAt: new Date(link.createdAt).toISOString(),
+      };
+    });
 
-  app.post('/v1/link/:code/approve', { bodyLimit: 12 * 1024 * 1024 }, async (req) => {
-    const me = await authenticateDevice(ctx, bearer(req));
-    const code = codeOf(req.params);
-    const body = parseUnknown(zLinkApprove, req.body, 'body');
-    const link = await pendingLinkFor(code, me.user);
-    const signed = signedDeviceListFromJson(body.deviceList);
-    const { next, stored } = await checkNextList(ctx, me.user, signed, (cur) => [...cur.devices.map((d) => d.id), link.device]);
-    const entry = next.devices.find((d) => d.id === link.device)!;
-    if (!bytesEqual(entry.signatureKey, link.signatureKey)) throw new SealpostError('DEVICE_LIST_INVALID', 'deviceList: the new device has another key than it asked with');
-    const enc = b64(body.sealedEnc, 'sealedEnc');
-    const ct = b64(body.sealed, 'sealed');
-    const sealed = new Uint8Array(enc.length + ct.length);
-    sealed.set(enc);
-    sealed.set(ct, enc.length);
-    const policy = await getPolicy(ctx);
-    const verdict = await ctx.store.approveLink({ codeHash: hashLinkCode(code), deviceList: stored, sealed, maxDevices: policy.maxDevicesPerUser, now: ctx.clock.now() });
-    switch (verdict) {
-      case 'ok':
-        req.log.info({ user: me.user, device: link.device, by: me.device }, 'device linked');
-        return { user: me.user, device: link.device, version: next.version };
-      case 'not-found':
-        throw new SealpostError('LINK_CODE_INVALID', 'no pending link request with this code');
-      case 'expired':
-        throw new SealpostError('LINK_EXPIRED', 'the link request expired');
-      case 'too-many-devices':
-        throw new SealpostError('TOO_MANY_DEVICES', `policy allows at most ${policy.maxDevicesPerUser} devices per user; revoke one first`);
-      case 'list-changed':
-        throw new SealpostError('EPOCH_CONFLICT', 'the device list changed meanwhile; approve again');
-      case 'device-exists':
-        throw new SealpostError('DEVICE_EXISTS', 'device id already registered');
-    }
-  });
+    app.post('/v1/link/:code/approve', { bodyLimit: 12 * 1024 * 1024 }, async (req) => {
+      const me = sessionOf(req);
+      const code = codeOf(req.params);
+      const body = parseUnknown(zLinkApprove, req.body, 'body');
+      const link = await pendingLinkFor(code, me.user);
+      const signed = signedDeviceListFromJson(body.deviceList);
+      const { next, stored } = await checkNextList(ctx, me.user, signed, (cur) => [...cur.devices.map((d) => d.id), link.device]);
+      const entry = next.devices.find((d) => d.id === link.device)!;
+      if (!bytesEqual(entry.signatureKey, link.signatureKey)) throw new SealpostError('DEVICE_LIST_INVALID', 'deviceList: the new device has another key than it asked with');
+      const enc = b64(body.sealedEnc, 'sealedEnc');
+      const ct = b64(body.sealed, 'sealed');
+      const sealed = new Uint8Array(enc.length + ct.length);
+      sealed.set(enc);
+      sealed.set(ct, enc.length);
+      const policy = await getPolicy(ctx);
+      const verdict = await ctx.store.approveLink({ codeHash: hashLinkCode(code), deviceList: stored, sealed, maxDevices: policy.maxDevicesPerUser, now: ctx.clock.now() });
+      switch (verdict) {
+        case 'ok':
+          req.log.info({ user: me.user, device: link.device, by: me.device }, 'device linked');
+          return { user: me.user, device: link.device, version: next.version };
+        case 'not-found':
+          throw new SealpostError('LINK_CODE_INVALID', 'no pending link request with this code');
+        case 'expired':
+          throw new SealpostError('LINK_EXPIRED', 'the link request expired');
+        case 'too-many-devices':
+          throw new SealpostError('TOO_MANY_DEVICES', `policy allows at most ${policy.maxDevicesPerUser} devices per user; revoke one first`);
+        case 'list-changed':
+          throw new SealpostError('EPOCH_CONFLICT', 'the device list changed meanwhile; approve again');
+        case 'device-exists':
+          throw new SealpostError('DEVICE_EXISTS', 'device id already registered');
+      }
+    });
 
-  // ---- own devices -------------------------------------------------------------------------------------------
-  app.get('/v1/devices', async (req) => {
-    const me = await authenticateDevice(ctx, bearer(req));
-    const list = await ctx.store.getDeviceList(me.user);
-    const devices = await ctx.store.listDevices(me.user);
-    return {
-      deviceList: list ? signedDeviceListToJson(list) : null,
-      devices: devices.map((d) => ({
-        id: d.id,
-        name: d.name ?? null,
-        createdAt: new Date(d.createdAt).toISOString(),
-        lastSeenAt: d.lastSeenAt === undefined ? null : new Date(d.lastSeenAt).toISOString(),
-        revokedAt: d.revokedAt === undefined ? null : new Date(d.revokedAt).toISOString(),
-      })),
-    };
-  });
+    // ---- own devices -------------------------------------------------------------------------------------------
+    app.get('/v1/devices', async (req) => {
+      const me = sessionOf(req);
+      const list = await ctx.store.getDeviceList(me.user);
+      const devices = await ctx.store.listDevices(me.user);
+      return {
+        deviceList: list ? signedDeviceListToJson(list) : null,
+        devices: devices.map((d) => ({
+          id: d.id,
+          name: d.name ?? null,
+          createdAt: new Date(d.createdAt).toISOString(),
+          lastSeenAt: d.lastSeenAt === undefined ? null : new Date(d.lastSeenAt).toISOString(),
+          revokedAt: d.revokedAt === undefined ? null : new Date(d.revokedAt).toISOString(),
+        })),
+      };
+    });
 
-  /** The user revokes one of their devices with a new account-signed list that leaves it out. */
-  app.post('/v1/devices/revoke', json, async (req) => {
-    const me = await authenticateDevice(ctx, bearer(req));
-    const body = parseUnknown(zDeviceRevoke, req.body, 'body');
-    const target = await ctx.store.getDevice(body.device);
-    if (!target || target.user !== me.user) throw new SealpostError('DEVICE_NOT_FOUND', `no device ${body.device} of yours`);
-    const { stored } = await checkNextList(ctx, me.user, signedDeviceListFromJson(body.deviceList), (cur) => cur.devices.map((d) => d.id).filter((d) => d !== body.device));
-    const res = await revokeDevices(ctx, me.user, target.revokedAt ? [] : [body.device], stored);
-    if (res === 'list-changed') throw new SealpostError('EPOCH_CONFLICT', 'the device list changed meanwhile; try again');
-    req.log.info({ user: me.user, device: body.device, by: me.device }, 'device revoked by its user');
-    return { device: body.device, status: 'revoked', version: stored.version };
-  });
+    /** The user revokes one of their devices with a new account-signed list that leaves it out. */
+    app.post('/v1/devices/revoke', json, async (req) => {
+      const me = sessionOf(req);
+      const body = parseUnknown(zDeviceRevoke, req.body, 'body');
+      const target = await ctx.store.getDevice(body.device);
+      if (!target || target.user !== me.user) throw new SealpostError('DEVICE_NOT_FOUND', `no device ${body.device} of yours`);
+      const { stored } = await checkNextList(ctx, me.user, signedDeviceListFromJson(body.deviceList), (cur) => cur.devices.map((d) => d.id).filter((d) => d !== body.device));
+      const res = await revokeDevices(ctx, me.user, target.revokedAt ? [] : [body.device], stored);
+      if (res === 'list-changed') throw new SealpostError('EPOCH_CONFLICT', 'the device list changed meanwhile; try again');
+      req.log.info({ user: me.user, device: body.device, by: me.device }, 'device revoked by its user');
+      return { device: body.device, status: 'revoked', version: stored.version };
+    });
 
-  // ---- wipe confirmation -------------------------------------------------------------------------------------
+    // ---- wipe confirmation -------------------------------------------------------------------------------------
+  });
   app.post('/v1/wipe/confirm', json, async (req) => {
     const body = parseUnknown(zWipeConfirm, req.body, 'body');
     const wipe = await ctx.store.getWipe(body.device);

@@ -19,7 +19,8 @@ import {
 } from '@sealpost/protocol';
 import type { ServerContext } from '../context.js';
 import type { KtLog } from '../kt/kt-log.js';
-import { addressLimit, authenticateDevice, b64, bearer } from './routes.js';
+import { authenticateDevice, bearer, sessionOf, withDeviceSession } from '../auth/device-session.js';
+import { addressLimit, b64 } from './routes.js';
 
 const zSince = z.object({ since: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional() }).strict();
 const zMonitor = zSince.extend({ from: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER) }).strict();
@@ -39,18 +40,20 @@ export function registerKtRoutes(app: FastifyInstance, ctx: ServerContext, kt: K
   });
 
   // Each search or monitor builds proofs (a new label costs ~6 ms of event loop): a budget per device.
-  app.get('/v1/kt/search/:label', async (req) => {
-    const me = await authenticateDevice(ctx, bearer(req));
-    ctx.rateLimits.ktRequests.take(me.device);
-    const { label } = parseUnknown(z.object({ label: zUserId }).strict(), req.params, 'params');
-    const { since } = parseUnknown(zSince, req.query, 'query');
-    // A label that changed since the last epoch is published now (batched with whatever else is pending).
-    await kt.publishIfPending(label, 50);
-    return { proof: toBase64Url(encodeSearchResponse(await kt.search(label, since))) };
-  });
+  withDeviceSession(app, ctx, (app) => {
+    app.get('/v1/kt/search/:label', async (req) => {
+      const me = sessionOf(req);
+      ctx.rateLimits.ktRequests.take(me.device);
+      const { label } = parseUnknown(z.object({ label: zUserId }).strict(), req.params, 'params');
+      const { since } = parseUnknown(zSince, req.query, 'query');
+      // A label that changed since the last epoch is published now (batched with whatever else is pending).
+      await kt.publishIfPending(label, 50);
+      return { proof: toBase64Url(encodeSearchResponse(await kt.search(label, since))) };
+    });
 
-  // Monitoring needs no session: a device the server locks out must still be able to see what the log says about
-  // its account (public data of a public log). Without a session the budget is per source address.
+    // Monitoring needs no session: a device the server locks out must still be able to see what the log says about
+    // its account (public data of a public log). Without a session the budget is per source address.
+  });
   app.get('/v1/kt/monitor/:label', async (req) => {
     const token = bearer(req);
     const me = token ? await authenticateDevice(ctx, token).catch(() => undefined) : undefined;

@@ -5,7 +5,7 @@ import { defaultCiphersuite, limits, vrfPublicKey } from '@sealpost/protocol';
 import { createServer, type SealpostServer } from '../server.js';
 import { openSqliteStore } from '../store/sqlite.js';
 import { createLocalBus } from '../bus/local.js';
-import { sha256 } from '../auth.js';
+import { sha256 } from '../auth/tokens.js';
 import { createFsBlobStore } from '../blobs/fs-blob-store.js';
 import { createRateLimiters } from './rate-limit.js';
 import { loadServerSecret } from '../server-secret.js';

@@ -3,6 +3,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import {
+  VERSION,
   SealpostError,
   challengeMessage,
   signOrgCommand,
@@ -29,25 +30,12 @@ import {
 } from '@sealpost/protocol';
 import { z } from 'zod';
 import type { ServerContext } from '../context.js';
-import { CHALLENGE_TTL_MS, SESSION_TTL_MS, legacyActivationCodeHash, newToken, sha256 } from '../auth.js';
+import { sessionOf, withDeviceSession } from '../auth/device-session.js';
+import { CHALLENGE_TTL_MS, SESSION_TTL_MS, legacyActivationCodeHash, newToken, sha256 } from '../auth/tokens.js';
 import { activationCodeMac } from '../server-secret.js';
 import { getPolicy } from '../admin/policy-store.js';
 import type { NewKeyPackage } from '../store/store.js';
 
-const VERSION = '0.1.0';
-
-export function bearer(req: FastifyRequest): string | undefined {
-  const h = req.headers.authorization;
-  if (typeof h !== 'string' || !h.startsWith('Bearer ') || h.length > 300) return undefined;
-  return h.slice(7).trim();
-}
-
-export async function authenticateDevice(ctx: ServerContext, token: string | undefined): Promise<{ device: DeviceId; user: UserId; expiresAt: number }> {
-  if (!token) throw new SealpostError('UNAUTHENTICATED', 'a device session token is required (Authorization: Bearer …)');
-  const session = await ctx.store.getSession(sha256(token), ctx.clock.now());
-  if (!session) throw new SealpostError('UNAUTHENTICATED', 'session token is invalid or expired');
-  return session;
-}
 
 /** A base64url field of a request body, or INVALID_INPUT naming it. */
 export function b64(s: string, where: string): Uint8Array {
@@ -217,76 +205,78 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
   });
 
   // ---- directory ---------------------------------------------------------------------------------------------
-  app.get('/v1/users/:user/devices', async (req) => {
-    await authenticateDevice(ctx, bearer(req));
-    const user = parseUnknown(z.object({ user: zUserId }).strict(), req.params, 'params').user;
-    const list = await ctx.store.getDeviceList(user);
-    if (!list) throw new SealpostError('USER_NOT_FOUND', `no enrolled user ${user}`);
-    // Devices an admin revoked stay in the account-signed list until one of the user's devices signs a new one;
-    // clients refuse them meanwhile. (The server can take trust away this way, never add it.)
-    const revoked = (await ctx.store.listDevices(user)).filter((d) => d.revokedAt !== undefined).map((d) => d.id);
-    const { history } = parseUnknown(z.object({ history: z.enum(['1']).optional() }).strict(), req.query, 'query');
-    const earlier = history ? (await ctx.store.deviceListHistory(user, 100)).map(signedDeviceListToJson) : undefined;
-    return { user, deviceList: signedDeviceListToJson(list), revoked, ...(earlier ? { history: earlier } : {}) };
-  });
-
-  // ---- key packages ------------------------------------------------------------------------------------------
-  app.post('/v1/keypackages', withKeyPackages, async (req) => {
-    const me = await authenticateDevice(ctx, bearer(req));
-    const body = parseUnknown(zKeyPackageUpload, req.body, 'body');
-    const device = await ctx.store.getDevice(me.device);
-    if (!device) throw new SealpostError('DEVICE_NOT_FOUND', 'device not found');
-    const kps = await checkKeyPackages(ctx, me.user, me.device, device.signatureKey, body.keyPackages);
-    const lastResort = body.lastResortKeyPackage
-      ? (await checkKeyPackages(ctx, me.user, me.device, device.signatureKey, [body.lastResortKeyPackage]))[0]
-      : undefined;
-    const count = await ctx.store.addKeyPackages(me.device, kps, lastResort, limits.maxKeyPackagesPerDevice);
-    if (count === undefined) {
-      throw new SealpostError('TOO_MANY_KEY_PACKAGES', `a device may store at most ${limits.maxKeyPackagesPerDevice} KeyPackages`);
-    }
-    return { count };
-  });
-
-  app.get('/v1/keypackages/count', async (req) => {
-    const me = await authenticateDevice(ctx, bearer(req));
-    return { count: await ctx.store.countKeyPackages(me.device) };
-  });
-
-  app.post('/v1/keypackages/claim', json, async (req) => {
-    const me = await authenticateDevice(ctx, bearer(req));
-    const body = parseUnknown(zKeyPackageClaim, req.body, 'body');
-    const targets: DeviceId[] = [];
-    for (const user of body.users) {
+  withDeviceSession(app, ctx, (app) => {
+    app.get('/v1/users/:user/devices', async (req) => {
+      const user = parseUnknown(z.object({ user: zUserId }).strict(), req.params, 'params').user;
       const list = await ctx.store.getDeviceList(user);
       if (!list) throw new SealpostError('USER_NOT_FOUND', `no enrolled user ${user}`);
-      targets.push(...decodeDeviceList(list.body).devices.map((d) => d.id));
-    }
-    // A budget per claiming device, and per claimer and target: past a few one-time KeyPackages of one device, the
-    // claimer gets its last-resort one, so no device can drain another's one-time stock.
-    ctx.rateLimits.keyPackageClaims.take(me.device, Math.max(1, targets.length));
-    const lastResortOnly = new Set(targets.filter((t) => !ctx.rateLimits.oneTimeKeyPackagesPerTarget.tryTake(`${me.device}>${t}`)));
-    const claimed = await ctx.store.claimKeyPackages(body.users, [me.device, ...(body.exclude ?? [])], lastResortOnly);
-    const missing = claimed.find((c) => !c.data);
-    if (missing) throw new SealpostError('NO_KEY_PACKAGE', `device ${missing.device} of ${missing.user} has no KeyPackage left`);
-    return { keyPackages: claimed.map((c) => ({ user: c.user, device: c.device, keyPackage: toBase64Url(c.data!) })) };
+      // Devices an admin revoked stay in the account-signed list until one of the user's devices signs a new one;
+      // clients refuse them meanwhile. (The server can take trust away this way, never add it.)
+      const revoked = (await ctx.store.listDevices(user)).filter((d) => d.revokedAt !== undefined).map((d) => d.id);
+      const { history } = parseUnknown(z.object({ history: z.enum(['1']).optional() }).strict(), req.query, 'query');
+      const earlier = history ? (await ctx.store.deviceListHistory(user, 100)).map(signedDeviceListToJson) : undefined;
+      return { user, deviceList: signedDeviceListToJson(list), revoked, ...(earlier ? { history: earlier } : {}) };
+    });
+
+    // ---- key packages ------------------------------------------------------------------------------------------
+    app.post('/v1/keypackages', withKeyPackages, async (req) => {
+      const me = sessionOf(req);
+      const body = parseUnknown(zKeyPackageUpload, req.body, 'body');
+      const device = await ctx.store.getDevice(me.device);
+      if (!device) throw new SealpostError('DEVICE_NOT_FOUND', 'device not found');
+      const kps = await checkKeyPackages(ctx, me.user, me.device, device.signatureKey, body.keyPackages);
+      const lastResort = body.lastResortKeyPackage
+        ? (await checkKeyPackages(ctx, me.user, me.device, device.signatureKey, [body.lastResortKeyPackage]))[0]
+        : undefined;
+      const count = await ctx.store.addKeyPackages(me.device, kps, lastResort, limits.maxKeyPackagesPerDevice);
+      if (count === undefined) {
+        throw new SealpostError('TOO_MANY_KEY_PACKAGES', `a device may store at most ${limits.maxKeyPackagesPerDevice} KeyPackages`);
+      }
+      return { count };
+    });
+
+    app.get('/v1/keypackages/count', async (req) => {
+      const me = sessionOf(req);
+      return { count: await ctx.store.countKeyPackages(me.device) };
+    });
+
+    app.post('/v1/keypackages/claim', json, async (req) => {
+      const me = sessionOf(req);
+      const body = parseUnknown(zKeyPackageClaim, req.body, 'body');
+      const targets: DeviceId[] = [];
+      for (const user of body.users) {
+        const list = await ctx.store.getDeviceList(user);
+        if (!list) throw new SealpostError('USER_NOT_FOUND', `no enrolled user ${user}`);
+        targets.push(...decodeDeviceList(list.body).devices.map((d) => d.id));
+      }
+      // A budget per claiming device, and per claimer and target: past a few one-time KeyPackages of one device, the
+      // claimer gets its last-resort one, so no device can drain another's one-time stock.
+      ctx.rateLimits.keyPackageClaims.take(me.device, Math.max(1, targets.length));
+      const lastResortOnly = new Set(targets.filter((t) => !ctx.rateLimits.oneTimeKeyPackagesPerTarget.tryTake(`${me.device}>${t}`)));
+      const claimed = await ctx.store.claimKeyPackages(body.users, [me.device, ...(body.exclude ?? [])], lastResortOnly);
+      const missing = claimed.find((c) => !c.data);
+      if (missing) throw new SealpostError('NO_KEY_PACKAGE', `device ${missing.device} of ${missing.user} has no KeyPackage left`);
+      return { keyPackages: claimed.map((c) => ({ user: c.user, device: c.device, keyPackage: toBase64Url(c.data!) })) };
+    });
+
+    // ---- conversations -----------------------------------------------------------------------------------------
+    app.post('/v1/conversations', json, async (req) => {
+      const me = sessionOf(req);
+      const { id } = parseUnknown(zCreateConversation, req.body, 'body');
+      if (!(await ctx.store.createConversation(id, me.device, ctx.clock.now()))) {
+        throw new SealpostError('CONVERSATION_EXISTS', `conversation ${id} already exists`);
+      }
+      return { id, epoch: 0 };
+    });
+
+    app.get('/v1/conversations/:id', async (req) => {
+      const me = sessionOf(req);
+      const { id } = parseUnknown(z.object({ id: zConversationId }).strict(), req.params, 'params');
+      const conv = await ctx.store.getConversation(id);
+      if (!conv) throw new SealpostError('CONVERSATION_NOT_FOUND', `no conversation ${id}`);
+      if (!conv.members.includes(me.device)) throw new SealpostError('NOT_A_MEMBER', 'this device is not a member of the conversation');
+      return { id, epoch: conv.epoch, members: conv.members };
+    });
   });
 
-  // ---- conversations -----------------------------------------------------------------------------------------
-  app.post('/v1/conversations', json, async (req) => {
-    const me = await authenticateDevice(ctx, bearer(req));
-    const { id } = parseUnknown(zCreateConversation, req.body, 'body');
-    if (!(await ctx.store.createConversation(id, me.device, ctx.clock.now()))) {
-      throw new SealpostError('CONVERSATION_EXISTS', `conversation ${id} already exists`);
-    }
-    return { id, epoch: 0 };
-  });
-
-  app.get('/v1/conversations/:id', async (req) => {
-    const me = await authenticateDevice(ctx, bearer(req));
-    const { id } = parseUnknown(z.object({ id: zConversationId }).strict(), req.params, 'params');
-    const conv = await ctx.store.getConversation(id);
-    if (!conv) throw new SealpostError('CONVERSATION_NOT_FOUND', `no conversation ${id}`);
-    if (!conv.members.includes(me.device)) throw new SealpostError('NOT_A_MEMBER', 'this device is not a member of the conversation');
-    return { id, epoch: conv.epoch, members: conv.members };
-  });
 }

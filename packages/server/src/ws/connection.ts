@@ -14,10 +14,9 @@ import {
   type UserId,
 } from '@sealpost/protocol';
 import type { ServerContext } from '../context.js';
-import { authenticateDevice } from '../http/routes.js';
+import { authenticateDevice } from '../auth/device-session.js';
 import type { AppendResult } from '../store/store.js';
 import { fetchBatch } from '../delivery/fetch-batch.js';
-import { DISCONNECT_SEQ } from '../admin/revoke.js';
 
 const AUTH_TIMEOUT_MS = 10_000;
 const MAX_BAD_FRAMES = 20;
@@ -242,19 +241,19 @@ export function handleConnection(ctx: ServerContext, registry: ConnectionRegistr
     // A connection lives no longer than the session that opened it; the client signs in again.
     sessionTimer = setTimeout(() => ws.close(4001, 'session expired'), Math.max(0, session.expiresAt - ctx.clock.now()));
     sessionTimer.unref?.();
-    const off = await ctx.bus.subscribe(session.device, (item: QueueItem) => {
-      if (item.seq === DISCONNECT_SEQ && item.from === session.device) {
-        // This device was revoked (or its user disabled), on whichever node that happened.
-        ws.close(4003, 'device revoked');
-        return;
-      }
-      if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
-        ws.close(1013, 'client too slow; reconnect and fetch');
-        return;
-      }
-      send({ t: 'push', item });
-      ctx.metrics?.messagesPushed.inc();
-    });
+    const off = await ctx.bus.subscribe(
+      session.device,
+      (item: QueueItem) => {
+        if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+          ws.close(1013, 'client too slow; reconnect and fetch');
+          return;
+        }
+        send({ t: 'push', item });
+        ctx.metrics?.messagesPushed.inc();
+      },
+      // This device was revoked (or its user disabled), on whichever node that happened.
+      () => ws.close(4003, 'device revoked'),
+    );
     if (ws.readyState !== ws.OPEN) {
       off(); // closed while subscribing
       return;

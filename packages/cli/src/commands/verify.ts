@@ -7,7 +7,7 @@ import { jsonOption, parseListen, profileOption, required, serverOption, withCli
 import { makeOutput } from '../output.js';
 
 
-export function registerKtCommands(program: Command): void {
+export function registerVerifyCommands(program: Command): void {
   program
     .command('verify [user]')
     .description("show the safety number with USER and the key-transparency status of their keys; --self checks your own account's log entry")
