@@ -18,7 +18,7 @@ import {
 } from '@sealpost/protocol';
 import { decryptChunks, encryptChunks } from './file-cipher.node.js';
 import type { HttpApi } from './http-api.js';
-import type { ProfileStore } from './profile-store.node.js';
+import type { ProfileStorage } from './profile-storage.js';
 import { mimeTypeOf } from './mime.js';
 
 export type Progress = (done: number, total: number) => void;
@@ -35,7 +35,7 @@ export interface UploadResult {
 export class FileTransfer {
   constructor(
     private readonly api: HttpApi,
-    private readonly store: ProfileStore,
+    private readonly store: ProfileStorage,
     private readonly token: () => Promise<string>,
     private readonly testHooks: { afterUploadPart?: (part: number) => void } = {},
   ) {}

@@ -1,5 +1,6 @@
 // @sealpost/client: the SDK a device runs. All keys and plaintext stay here.
 export * from './client.js';
+export * from './profile-storage.js';
 export * from './profile-store.node.js';
 export * from './socket.js';
 export * from './http-api.js';

@@ -24,7 +24,7 @@ import {
 } from '@sealpost/protocol';
 import type { CiphersuiteImpl } from 'ts-mls';
 import type { HttpApi } from './http-api.js';
-import type { ProfileStore } from './profile-store.node.js';
+import type { ProfileStorage } from './profile-storage.js';
 
 export interface KtStatus {
   version: number;
@@ -35,7 +35,7 @@ export class KtVerifier {
   constructor(
     private readonly cs: CiphersuiteImpl,
     private readonly api: HttpApi,
-    private readonly store: ProfileStore,
+    private readonly store: ProfileStorage,
     /** How long to wait for auditors to co-sign a new head when policy requires it. */
     private readonly auditWaitMs = 20_000,
   ) {}

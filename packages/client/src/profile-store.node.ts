@@ -7,6 +7,7 @@ import Database from 'better-sqlite3-multiple-ciphers';
 import { scryptSync, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { ConversationRow, HeldSend, KeyContest, MessageRow, OutboxRow, PendingCommitRow, ProfileStorage, UnreadableRecord } from './profile-storage.js';
 import { SealpostError, bytesEqual, type BlobId, type ConversationId, type ConversationKind, type DeviceId, type MessageId, type UserId } from '@sealpost/protocol';
 
 type Row = Record<string, unknown>;
@@ -167,93 +168,9 @@ const migrations: string[] = [
   `,
 ];
 
-/** A contact's new account key while it waits out the contest period (see trust.ts). */
-export interface KeyContest {
-  user: UserId;
-  accountKey: Uint8Array;
-  /** When this device first saw the new key in the log. */
-  firstSeen: number;
-  /** The log version that retired the old key (the reset). */
-  retiredAt: number;
-  /** The user compared the new safety number: the key is used at once. */
-  verified: boolean;
-  /** Why the change was refused (the owner's devices objected), or null. */
-  refused: string | null;
-}
-
-/** A message held while a recipient's key change is contested; `request` is what to send, as JSON. */
-export interface HeldSend {
-  id: string;
-  users: UserId[];
-  request: string;
-  createdAt: number;
-  discarded: string | null;
-}
-
-/** A queue item that was skipped because this device could not read it. */
-export interface UnreadableRecord {
-  seq: number | undefined;
-  conversation: ConversationId | undefined;
-  kind: string | undefined;
-  fromUser: UserId | undefined;
-  reason: string;
-  at: number;
-}
-
 /** Random, so two processes saving the same conversation never produce the same tag for different states. */
 function newVersionTag(): number {
   return Math.floor(Math.random() * 2 ** 52) + 1;
-}
-
-export interface ConversationRow {
-  id: ConversationId;
-  kind: ConversationKind;
-  status: 'active' | 'removed';
-  epoch: number;
-  members: UserId[];
-  /** 'parts': the stored state is the per-epoch base and the secret tree is in secret_nodes; 'full': the whole state. */
-  stateFormat: 'full' | 'parts';
-  /** A fresh random tag on every save; a process trusts its cached decoded state only while the tag matches. */
-  version: number;
-  createdAt: number;
-  updatedAt: number;
-}
-
-export interface MessageRow {
-  conversation: ConversationId;
-  id: MessageId;
-  senderUser: UserId;
-  senderDevice: DeviceId;
-  sentAt: number;
-  receivedAt: number;
-  direction: 'in' | 'out';
-  content: Record<string, unknown>;
-  /** 'text' (chat) or 'mail'. */
-  kind?: 'text' | 'mail';
-  /** Mail read state; chat messages are always read. */
-  read?: boolean;
-}
-
-export interface OutboxRow {
-  seq: number;
-  conversation: ConversationId;
-  id: MessageId;
-  epoch: number;
-  payload: Uint8Array;
-  plaintext: Uint8Array;
-  blobs: BlobId[];
-}
-
-export interface PendingCommitRow {
-  conversation: ConversationId;
-  id: MessageId;
-  epoch: number;
-  commit: Uint8Array;
-  welcome: Uint8Array | undefined;
-  adds: DeviceId[];
-  removes: DeviceId[];
-  newState: Uint8Array;
-  newMembers: UserId[];
 }
 
 /** scrypt cost (RFC 7914): N = 2^15, r = 8, p = 1 — about 100 ms and 32 MiB here, per open. */
@@ -307,7 +224,7 @@ function applyKey(db: Database.Database, key: Buffer, pragma: 'key' | 'rekey'): 
   db.pragma(`${pragma} = "x'${key.toString('hex')}'"`);
 }
 
-export class ProfileStore {
+export class ProfileStore implements ProfileStorage {
   private constructor(
     readonly dir: string,
     private readonly db: Database.Database,
@@ -414,6 +331,13 @@ export class ProfileStore {
 
   close(): void {
     if (this.db.open) this.db.close();
+  }
+
+  /** Close and delete everything in this profile (a wipe). */
+  erase(): void {
+    const dir = this.dir;
+    this.close();
+    ProfileStore.erase(dir);
   }
 
   // ---- transactions ------------------------------------------------------------------------------------------
@@ -859,3 +783,5 @@ function contestOf(r: Row): KeyContest {
 function heldOf(r: Row): HeldSend {
   return { id: r.id as string, users: JSON.parse(r.users as string) as UserId[], request: r.request as string, createdAt: r.created_at as number, discarded: (r.discarded as string | null) ?? null };
 }
+
+export type { ConversationRow, HeldSend, KeyContest, MessageRow, OutboxRow, PendingCommitRow, ProfileStorage, UnreadableRecord } from './profile-storage.js';

@@ -18,7 +18,7 @@ import {
 } from '@sealpost/protocol';
 import type { CiphersuiteImpl } from 'ts-mls';
 import type { HttpApi } from './http-api.js';
-import type { ProfileStore } from './profile-store.node.js';
+import type { ProfileStorage } from './profile-storage.js';
 import type { KtVerifier } from './kt-verifier.js';
 import type { ContestPeriodState } from './contest-period.js';
 
@@ -48,7 +48,7 @@ export class DeviceTrust {
   constructor(
     private readonly cs: CiphersuiteImpl,
     private readonly api: HttpApi,
-    private readonly store: ProfileStore,
+    private readonly store: ProfileStorage,
     private readonly self: { user: UserId; accountKey: () => Uint8Array | undefined },
     private readonly warn: (m: string) => void,
     private readonly kt: KtVerifier,

@@ -7,6 +7,7 @@ import { auditEntryHash, AUDIT_GENESIS, type AuditEntry, type AuditFields, type 
 import { decodeLinkKeyPackages, encodeLinkKeyPackages } from './link-key-packages.js';
 import { postgresMigrations } from './postgres-migrations.js';
 import { queueEntryFromRow } from './store.js';
+import { decideCommit, devicesNamed } from '../delivery/commit-rules.js';
 import type {
   KtEpochRecord,
   KtPending,
@@ -491,26 +492,16 @@ export class PostgresStore implements ServerStore {
       const check = await this.lockMember(db, input.conversation, input.sender.device);
       if ('kind' in check) return check;
       const prior = await this.one('SELECT commit_id FROM conversation_epochs WHERE conversation = $1 AND epoch = $2', [input.conversation, input.epoch], db);
-      if (prior) {
-        if (prior.commit_id === input.id) return { kind: 'ok', epoch: input.epoch + 1, deliveries: [], duplicate: true };
-        return { kind: 'epoch-conflict', epoch: check.epoch };
-      }
-      if (input.epoch !== check.epoch) return { kind: 'epoch-conflict', epoch: check.epoch };
       const members = new Set(await this.members(db, input.conversation));
-      for (const d of input.remove) {
-        // A revoked device already left the server's member list; the commit that removes its leaf is welcome.
-        if (!members.has(d) && !(await this.one('SELECT 1 FROM devices WHERE id = $1 AND revoked_at IS NOT NULL', [d], db))) {
-          return { kind: 'invalid', message: `commit.remove: ${d} is not a member` };
-        }
-        if (d === input.sender.device) return { kind: 'invalid', message: 'commit.remove: a device cannot remove itself by commit' };
-      }
-      for (const d of input.add) {
-        if (members.has(d)) return { kind: 'invalid', message: `commit.add: ${d} is already a member` };
-        if (!(await this.one('SELECT 1 FROM devices WHERE id = $1 AND revoked_at IS NULL', [d], db))) {
-          return { kind: 'invalid', message: `commit.add: unknown or revoked device ${d}` };
+      const named = devicesNamed(input);
+      const devices = new Map<DeviceId, 'active' | 'revoked'>();
+      if (named.length > 0) {
+        for (const r of (await db.query('SELECT id, revoked_at FROM devices WHERE id = ANY($1::text[])', [named])).rows as Row[]) {
+          devices.set(r.id as DeviceId, r.revoked_at === null ? 'active' : 'revoked');
         }
       }
-      if (input.add.length > 0 && !input.welcome) return { kind: 'invalid', message: 'commit.w: a commit that adds devices needs a Welcome' };
+      const decision = decideCommit(input, { epoch: check.epoch, acceptedAtEpoch: prior?.commit_id as string | undefined, members, devices });
+      if (decision.kind !== 'accept') return decision;
       await db.query('INSERT INTO conversation_epochs (conversation, epoch, commit_id, sender, created_at) VALUES ($1, $2, $3, $4, $5)', [
         input.conversation,
         input.epoch,
@@ -519,7 +510,7 @@ export class PostgresStore implements ServerStore {
         input.now,
       ]);
       await db.query('UPDATE conversations SET epoch = $1 WHERE id = $2', [input.epoch + 1, input.conversation]);
-      const deliveries = await this.enqueue(db, input, 'commit', input.payload, [...members].filter((d) => d !== input.sender.device));
+      const deliveries = await this.enqueue(db, input, 'commit', input.payload, decision.recipients);
       if (input.remove.length > 0) {
         await db.query('DELETE FROM conversation_members WHERE conversation = $1 AND device = ANY($2::text[])', [input.conversation, input.remove]);
       }

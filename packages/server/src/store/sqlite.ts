@@ -5,6 +5,7 @@ import { auditEntryHash, AUDIT_GENESIS, type AuditEntry, type AuditFields, type 
 import { sqliteMigrations } from './sqlite-migrations.js';
 import { decodeLinkKeyPackages, encodeLinkKeyPackages } from './link-key-packages.js';
 import { queueEntryFromRow } from './store.js';
+import { decideCommit, devicesNamed } from '../delivery/commit-rules.js';
 import type {
   KtEpochRecord,
   KtPending,
@@ -416,31 +417,21 @@ export class SqliteStore implements ServerStore {
       }
       const prior = this.stmt('SELECT commit_id FROM conversation_epochs WHERE conversation = ? AND epoch = ?')
         .get(input.conversation, input.epoch) as Row | undefined;
-      if (prior) {
-        // RFC 9420 §14: exactly one commit per epoch. A retry of the winner is acknowledged again.
-        if (prior.commit_id === input.id) return { kind: 'ok', epoch: input.epoch + 1, deliveries: [], duplicate: true };
-        return { kind: 'epoch-conflict', epoch: check.epoch };
-      }
-      if (input.epoch !== check.epoch) return { kind: 'epoch-conflict', epoch: check.epoch };
       const members = new Set(this.membersSync(input.conversation));
-      for (const d of input.remove) {
-        // A revoked device already left the server's member list; the commit that removes its leaf is welcome.
-        if (!members.has(d) && !this.stmt('SELECT 1 FROM devices WHERE id = ? AND revoked_at IS NOT NULL').get(d)) {
-          return { kind: 'invalid', message: `commit.remove: ${d} is not a member` };
-        }
-        if (d === input.sender.device) return { kind: 'invalid', message: 'commit.remove: a device cannot remove itself by commit' };
+      const state = this.stmt('SELECT revoked_at FROM devices WHERE id = ?');
+      const devices = new Map<DeviceId, 'active' | 'revoked'>();
+      for (const d of devicesNamed(input)) {
+        const r = state.get(d) as Row | undefined;
+        if (r) devices.set(d, r.revoked_at === null ? 'active' : 'revoked');
       }
-      for (const d of input.add) {
-        if (members.has(d)) return { kind: 'invalid', message: `commit.add: ${d} is already a member` };
-        if (!this.stmt('SELECT 1 FROM devices WHERE id = ? AND revoked_at IS NULL').get(d)) return { kind: 'invalid', message: `commit.add: unknown or revoked device ${d}` };
-      }
-      if (input.add.length > 0 && !input.welcome) return { kind: 'invalid', message: 'commit.w: a commit that adds devices needs a Welcome' };
+      const decision = decideCommit(input, { epoch: check.epoch, acceptedAtEpoch: prior?.commit_id as string | undefined, members, devices });
+      if (decision.kind !== 'accept') return decision;
 
       this.stmt('INSERT INTO conversation_epochs (conversation, epoch, commit_id, sender, created_at) VALUES (?, ?, ?, ?, ?)')
         .run(input.conversation, input.epoch, input.id, input.sender.device, input.now);
       this.stmt('UPDATE conversations SET epoch = ? WHERE id = ?').run(input.epoch + 1, input.conversation);
       // Everyone who was a member sees the commit — removed devices too, so they learn they were removed.
-      const deliveries = this.enqueue(input, 'commit', input.payload, [...members].filter((d) => d !== input.sender.device));
+      const deliveries = this.enqueue(input, 'commit', input.payload, decision.recipients);
       const delMember = this.stmt('DELETE FROM conversation_members WHERE conversation = ? AND device = ?');
       for (const d of input.remove) delMember.run(input.conversation, d);
       const addMember = this.stmt('INSERT INTO conversation_members (conversation, device) VALUES (?, ?)');

@@ -1,0 +1,246 @@
+// Membership: who is in each conversation, changed by commits (RFC 9420 §12.4), one per epoch.
+import {
+  SealpostError,
+  encodeConversationInfo,
+  fromBase64Url,
+  limits,
+  newConversationId,
+  newMessageId,
+  parseUserId,
+  type ConversationId,
+  type ConversationKind,
+  type DeviceId,
+  type UserId,
+} from '@sealpost/protocol';
+import type { ConversationRow, PendingCommitRow } from './profile-storage.js';
+import { ClientCore, ClientPart, transientCodes, uniqueUsers } from './core/client-core.js';
+import type { Session } from './core/session.js';
+import type { OwnDevices } from './own-devices.js';
+
+const MAX_COMMIT_ATTEMPTS = 6;
+
+/**
+ * Membership: create conversations, add and remove users and devices, renew this device's keys — each one commit,
+ * persisted as pending before it is sent, applied when the server accepts it. When another member's commit wins the
+ * epoch, a narrow re-sync (the receive path, handed in) brings it in and the commit is made again on top.
+ */
+export class Membership extends ClientPart {
+  constructor(
+    core: ClientCore,
+    private readonly session: Session,
+    private readonly ownDevices: OwnDevices,
+    /** Fetch and process the queue (receiving.ts): how a lost race for an epoch is caught up. */
+    private readonly resync: () => Promise<void>,
+  ) {
+    super(core);
+  }
+
+  chatUsers(to: string[]): UserId[] {
+    const users = uniqueUsers(to.map(parseUserId)).filter((u) => u !== this.user);
+    if (users.length === 0) throw new SealpostError('INVALID_INPUT', 'to: name at least one other user');
+    if (users.length > limits.maxConversationUsers) throw new SealpostError('INVALID_INPUT', `to: at most ${limits.maxConversationUsers} users`);
+    return users;
+  }
+
+  findChat(users: UserId[]): ConversationId | undefined {
+    const wanted = [...users, this.user].sort().join(',');
+    return this.store.listConversations().find((c) => c.kind === 'chat' && c.status === 'active' && [...c.members].sort().join(',') === wanted)?.id;
+  }
+
+  /** Create a conversation and add these users' devices (and this user's other devices). */
+  async createConversation(kind: ConversationKind, users: UserId[], id: ConversationId = newConversationId()): Promise<ConversationId> {
+    // Check every user before anything is created, so a typo creates nothing.
+    for (const u of users) await this.trust.deviceList(u);
+    await this.api.request('POST', '/v1/conversations', { id });
+    await this.tx(async () => {
+      const state = await this.engine.createGroup(id, { user: this.user, device: this.device }, this.deviceKeys);
+      const now = Date.now();
+      const parts = this.engine.splitState(state);
+      this.store.putConversation({ id, kind, status: 'active', epoch: 0, members: [this.user], state: parts.base, stateFormat: 'parts', createdAt: now, updatedAt: now });
+      this.store.putSecretNodes(id, parts.secrets);
+    });
+    await this.commitChange(id, { addUsers: [...users, this.user] });
+    return id;
+  }
+
+  addMember(conversation: ConversationId, user: string): Promise<void> {
+    const u = parseUserId(user);
+    return this.serial(async () => {
+      await this.flushPendingCommits();
+      await this.resync();
+      const conv = this.requireConversation(conversation);
+      if (conv.members.includes(u)) throw new SealpostError('INVALID_INPUT', `${u} is already a member`);
+      await this.trust.deviceList(u, true);
+      await this.commitChange(conversation, { addUsers: [u] });
+    });
+  }
+
+  removeMember(conversation: ConversationId, user: string): Promise<void> {
+    const u = parseUserId(user);
+    return this.serial(async () => {
+      await this.flushPendingCommits();
+      await this.resync();
+      const conv = this.requireConversation(conversation);
+      if (!conv.members.includes(u)) throw new SealpostError('INVALID_INPUT', `${u} is not a member`);
+      if (u === this.user) throw new SealpostError('INVALID_INPUT', 'removing yourself is not supported yet; ask another member');
+      await this.commitChange(conversation, { removeUsers: [u] });
+    });
+  }
+
+  /**
+   * Make and deliver one commit. RFC 9420 §14: the server accepts exactly one commit per epoch; when another
+   * member's commit wins, process it and make ours again on top of it.
+   */
+  /** `update`: commit even without a membership change — fresh keys for this device's own leaf (its path). */
+  async commitChange(conversation: ConversationId, change: { addUsers?: UserId[]; removeUsers?: UserId[]; removeDevices?: DeviceId[]; update?: boolean }): Promise<void> {
+    let keyPackages: { device: DeviceId; keyPackage: Uint8Array }[] = [];
+    if (change.addUsers && change.addUsers.length > 0) {
+      const conv = this.requireConversation(conversation);
+      const present = this.engine.members(this.loadState(conv)).map((m) => m.device);
+      const res = await this.api.request<{ keyPackages: { device: DeviceId; keyPackage: string }[] }>('POST', '/v1/keypackages/claim', {
+        users: change.addUsers,
+        exclude: present,
+      });
+      // The server only relays KeyPackages. Each must be for a device in its user's account-signed device list;
+      // anything else (a "ghost" device the server made up) is refused here, before it can join.
+      for (const k of res.keyPackages) {
+        const bytes = fromBase64Url(k.keyPackage);
+        const read = bytes ? await this.engine.readKeyPackage(bytes).catch(() => undefined) : undefined;
+        const trusted =
+          read !== undefined &&
+          read.identity.device === k.device &&
+          change.addUsers.includes(read.identity.user) &&
+          (await this.trust.isTrusted(read.identity, read.signatureKey));
+        if (!trusted) {
+          this.warn(`refused a KeyPackage for device ${k.device}: it is not in its user's account-signed device list`);
+          continue;
+        }
+        keyPackages.push({ device: k.device, keyPackage: bytes! });
+      }
+    }
+    for (let attempt = 1; ; attempt++) {
+      const pending = await this.tx(async () => {
+        const conv = this.requireConversation(conversation);
+        const state = this.loadState(conv);
+        const members = this.engine.members(state);
+        const present = new Set(members.map((m) => m.device));
+        const adds = keyPackages.filter((k) => !present.has(k.device));
+        const removes = members
+          .filter((m) => m.device !== this.device && (change.removeUsers?.includes(m.user) || change.removeDevices?.includes(m.device)))
+          .map((m) => m.device);
+        if (adds.length === 0 && removes.length === 0 && !change.update) return undefined;
+        const result = await this.engine.commit(state, {
+          add: adds.map((k) => k.keyPackage),
+          removeDevices: removes,
+          conversationInfo: encodeConversationInfo({ v: 1, kind: conv.kind }),
+        });
+        const row = {
+          conversation,
+          id: newMessageId(),
+          epoch: conv.epoch,
+          commit: result.commit,
+          welcome: result.welcome,
+          adds: adds.map((k) => k.device),
+          removes,
+          newState: this.engine.encodeState(result.state),
+          newMembers: uniqueUsers(this.engine.members(result.state).map((m) => m.user)),
+        };
+        this.store.putPendingCommit(row);
+        return row;
+      });
+      if (!pending) return;
+      try {
+        await this.options.testHooks?.beforeCommitSend?.();
+        await this.deliverPendingCommit(pending);
+        return;
+      } catch (err) {
+        if (err instanceof SealpostError && err.code === 'EPOCH_CONFLICT' && attempt < MAX_COMMIT_ATTEMPTS) {
+          this.warn(`conversation ${conversation}: another member's change came first; applying it and retrying (attempt ${attempt + 1})`);
+          await this.resync();
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  /** Send a pending commit; apply it on acceptance, drop it on conflict (the caller decides whether to retry). */
+  async deliverPendingCommit(p: PendingCommitRow): Promise<void> {
+    try {
+      const sock = await this.session.socket();
+      await sock.request({ t: 'commit', c: p.conversation, e: p.epoch, id: p.id, p: p.commit, ...(p.welcome ? { w: p.welcome } : {}), add: p.adds, remove: p.removes });
+    } catch (err) {
+      if (err instanceof SealpostError && !transientCodes.has(err.code)) this.store.deletePendingCommit(p.conversation);
+      throw err;
+    }
+    await this.tx(async () => {
+      const conv = this.store.getConversation(p.conversation);
+      if (conv) this.saveState(conv, undefined, this.engine.decodeState(p.newState));
+      this.store.deletePendingCommit(p.conversation);
+      // Every commit of ours carries a path, so it renews this device's own keys in the conversation.
+      this.store.setKeyUpdatedAt(p.conversation, Date.now());
+    });
+  }
+
+  /** Commits left by an interrupted run are sent again (the server treats a resend of the winner as a no-op). */
+  async flushPendingCommits(): Promise<void> {
+    for (const p of this.store.listPendingCommits()) {
+      try {
+        await this.deliverPendingCommit(p);
+      } catch (err) {
+        if (err instanceof SealpostError && err.code === 'EPOCH_CONFLICT') continue;
+        throw err;
+      }
+    }
+  }
+
+  /** Commit the removal of revoked devices that are still leaves in our groups (another member may be first). */
+  async applyRemovals(): Promise<void> {
+    for (const r of this.store.listPendingRemovals()) {
+      const conv = this.store.getConversation(r.conversation);
+      try {
+        if (conv?.status === 'active') await this.commitChange(r.conversation, { removeDevices: [r.device] });
+        this.store.deletePendingRemoval(r.conversation, r.device);
+      } catch (err) {
+        if (err instanceof SealpostError && transientCodes.has(err.code)) throw err;
+        this.warn(`could not remove revoked device ${r.device} from ${r.conversation}: ${(err as Error).message}`);
+        this.store.deletePendingRemoval(r.conversation, r.device);
+      }
+    }
+    if (this.store.getMetaText('own_list_dirty') === '1') {
+      await this.ownDevices.tidyOwnList().catch((err) => {
+        if (err instanceof SealpostError && transientCodes.has(err.code)) throw err;
+        this.warn(`could not update your device list: ${(err as Error).message}`);
+        this.store.setMeta('own_list_dirty', '0');
+      });
+    }
+  }
+
+  /**
+   * Commit fresh keys for this device's own leaf (an MLS update with a path, RFC 9420 §12.4) in every active
+   * conversation that `due` picks; returns how many. A conversation that fails is reported and tried next time.
+   */
+  async updateKeys(due: (c: ConversationRow) => boolean): Promise<number> {
+    let n = 0;
+    for (const c of this.store.listConversations()) {
+      if (c.status !== 'active' || !due(c)) continue;
+      try {
+        await this.commitChange(c.id, { update: true });
+        n++;
+      } catch (err) {
+        if (err instanceof SealpostError && transientCodes.has(err.code)) throw err;
+        this.warn(`could not renew this device's keys in conversation ${c.id}: ${(err as Error).message}`);
+      }
+    }
+    return n;
+  }
+
+  /** `sealpost devices rotate`: fresh keys for this device in every conversation now. */
+  rotateKeys(): Promise<{ conversations: number }> {
+    return this.serial(async () => {
+      await this.flushPendingCommits();
+      await this.resync();
+      return { conversations: await this.updateKeys(() => true) };
+    });
+  }
+}

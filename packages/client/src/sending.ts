@@ -1,0 +1,202 @@
+// Sending chat messages: encrypt, persist, deliver; hold what waits on a contested key change.
+import {
+  SealpostError,
+  encodeContent,
+  limits,
+  newConversationId,
+  newMessageId,
+  type BlobId,
+  type ChatText,
+  type FileRef,
+  type Mail,
+  type ConversationId,
+  type MessageId,
+  type UserId,
+} from '@sealpost/protocol';
+import { FileTransfer, type Progress } from './files.node.js';
+import { KeyChangePending } from './trust.js';
+import type { DiscardedSummary, HeldInfo, HeldRequest, HeldSummary } from './types.js';
+import { ClientCore, ClientPart, transientCodes } from './core/client-core.js';
+import type { Session } from './core/session.js';
+import type { Membership } from './membership.js';
+
+const MAX_SEND_ATTEMPTS = 6;
+
+/**
+ * Sending chat: encrypt, persist state + outbox + history in one transaction, then deliver; a message overtaken by
+ * a commit is re-encrypted for the new epoch. A message to someone whose new account key is still contested is held
+ * instead (see trust.ts), and listed until it is sent or discarded (held.ts).
+ */
+export class Sender extends ClientPart {
+  constructor(
+    core: ClientCore,
+    private readonly session: Session,
+    private readonly membership: Membership,
+    private readonly resync: () => Promise<void>,
+    /** Run before a new message: pending commits go out, and messages held earlier go first when they can. */
+    private readonly beforeSend: () => Promise<void>,
+  ) {
+    super(core);
+  }
+
+  /** Send text (and files) to a conversation, or to exactly these users (reusing their chat, or creating one). */
+  send(
+    target: { conversation: ConversationId } | { to: string[] },
+    text: string,
+    opts: { files?: string[]; onProgress?: Progress } = {},
+  ): Promise<{ conversation: ConversationId; id: MessageId; held?: HeldInfo }> {
+    const files = opts.files ?? [];
+    if (text.length === 0 && files.length === 0) return Promise.reject(new SealpostError('INVALID_INPUT', 'text: empty message (give text or a file)'));
+    if (text.length > limits.maxTextChars) return Promise.reject(new SealpostError('PAYLOAD_TOO_LARGE', `text: longer than ${limits.maxTextChars} characters`));
+    if (files.length > limits.maxAttachments) return Promise.reject(new SealpostError('INVALID_INPUT', `at most ${limits.maxAttachments} files per message`));
+    return this.serial(async () => {
+      await this.beforeSend();
+      for (const f of files) await FileTransfer.checkReadable(f);
+      if ('conversation' in target) {
+        const conversation = this.requireConversation(target.conversation).id;
+        return { conversation, id: await this.sendChat(conversation, newMessageId(), Date.now(), text, files, opts.onProgress) };
+      }
+      // Resolve the recipients before uploading anything, so a typo costs nothing.
+      const users = this.membership.chatUsers(target.to);
+      const pending = await this.keyChangesPending(users);
+      if (pending.length > 0) {
+        // A chat from before the change holds only the old key's devices: the message will start a new one.
+        const id = newMessageId();
+        const conversation = newConversationId();
+        return { conversation, id, held: this.hold({ kind: 'chat', id, conversation, users, text, files, sentAt: Date.now() }, pending) };
+      }
+      const conversation = this.membership.findChat(users) ?? (await this.membership.createConversation('chat', users));
+      return { conversation, id: await this.sendChat(conversation, newMessageId(), Date.now(), text, files, opts.onProgress) };
+    });
+  }
+
+  async sendChat(conversation: ConversationId, id: MessageId, sentAt: number, text: string, files: string[], onProgress?: Progress): Promise<MessageId> {
+    const attachments = await this.uploadAll(files, onProgress);
+    const content: ChatText = { v: 1, type: 'text', id, sentAt, text, ...(attachments.length > 0 ? { attachments } : {}) };
+    await this.sendContent(conversation, content);
+    return id;
+  }
+
+  /** The recipients among `users` whose new account key is in its contest period (each verified as far as it goes). */
+  async keyChangesPending(users: UserId[]): Promise<KeyChangePending[]> {
+    const pending: KeyChangePending[] = [];
+    for (const u of users) {
+      try {
+        // Looked up afresh: a list cached earlier in a long-running client would miss a key change made since.
+        await this.trust.deviceList(u, true);
+      } catch (err) {
+        if (err instanceof KeyChangePending) pending.push(err);
+        else throw err;
+      }
+    }
+    return pending;
+  }
+
+  /** Keep a message in the outbox until its recipients' key changes are settled; say why and until when. */
+  hold(request: HeldRequest, pending: KeyChangePending[]): HeldInfo {
+    this.store.addHeldSend({ id: request.id, users: pending.map((p) => p.user), request: JSON.stringify(request), createdAt: Date.now() });
+    const until = Math.max(...pending.map((p) => p.until));
+    return { users: pending.map((p) => p.user), until: new Date(until).toISOString(), reason: pending.map((p) => p.message).join('; ') };
+  }
+
+  /** Messages waiting for a recipient's key change to be settled, oldest first. */
+  heldMessages(): HeldSummary[] {
+    return this.store.listHeldSends().map((h) => {
+      const r = JSON.parse(h.request) as HeldRequest;
+      const to = r.kind === 'chat' ? r.users : [...r.mail.to, ...r.mail.cc, ...r.mail.bcc];
+      return { id: h.id, kind: r.kind, to, waitingFor: h.users, createdAt: new Date(h.createdAt).toISOString() };
+    });
+  }
+
+  /** Held messages that were discarded because a recipient's key change was refused; each is reported once. */
+  takeDiscardedMessages(): DiscardedSummary[] {
+    return this.store.takeDiscardedSends().map((h) => {
+      const r = JSON.parse(h.request) as HeldRequest;
+      const to = r.kind === 'chat' ? r.users : [...r.mail.to, ...r.mail.cc, ...r.mail.bcc];
+      return { id: h.id, kind: r.kind, to, reason: h.discarded ?? '' };
+    });
+  }
+
+  async uploadAll(paths: string[], onProgress?: Progress): Promise<FileRef[]> {
+    const refs: FileRef[] = [];
+    for (const path of paths) refs.push((await this.files.upload(path, onProgress ? { onProgress } : {})).ref);
+    return refs;
+  }
+
+  /** Encrypt, persist (state, outbox, history) in one transaction, then deliver. Runs inside `serial`. */
+  async sendContent(
+    conversation: ConversationId,
+    content: ChatText | Mail,
+    history: { record: false } | { record: true; as?: ChatText | Mail } = { record: true },
+  ): Promise<void> {
+    const plaintext = encodeContent(content);
+    if (plaintext.length > limits.maxMlsMessageBytes - 4096) {
+      throw new SealpostError('PAYLOAD_TOO_LARGE', `message is ${plaintext.length} bytes; at most ${limits.maxMlsMessageBytes - 4096} fit one message`);
+    }
+    const blobs = (content.attachments ?? []).map((f) => f.id as BlobId);
+    await this.tx(async () => {
+      const conv = this.requireConversation(conversation);
+      const before = this.loadState(conv);
+      const { state, message } = await this.engine.encrypt(before, plaintext);
+      this.saveState(conv, before, state);
+      this.store.addOutbox({ conversation, id: content.id, epoch: conv.epoch, payload: message, plaintext, blobs });
+      if (history.record) {
+        this.store.addMessage({
+          conversation,
+          id: content.id,
+          senderUser: this.user,
+          senderDevice: this.device,
+          sentAt: content.sentAt,
+          receivedAt: content.sentAt,
+          direction: 'out',
+          kind: content.type,
+          content: localContent(history.as ?? content),
+        });
+      }
+    });
+    await this.flushOutbox();
+  }
+
+  /** Deliver everything in the outbox, in order. A message overtaken by a commit is re-encrypted for the new epoch. */
+  async flushOutbox(): Promise<void> {
+    for (const row of this.store.listOutbox()) {
+      let current = row;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const sock = await this.session.socket();
+          await sock.request({
+            t: 'send',
+            c: current.conversation,
+            e: current.epoch,
+            id: current.id,
+            p: current.payload,
+            ...(current.blobs.length > 0 ? { b: current.blobs } : {}),
+          });
+          this.store.deleteOutbox(row.seq);
+          break;
+        } catch (err) {
+          if (!(err instanceof SealpostError)) throw err;
+          if (err.code === 'EPOCH_CONFLICT' && attempt < MAX_SEND_ATTEMPTS) {
+            await this.resync();
+            current = await this.tx(async () => {
+              const conv = this.requireConversation(row.conversation);
+              const before = this.loadState(conv);
+              const { state, message } = await this.engine.encrypt(before, row.plaintext);
+              this.saveState(conv, before, state);
+              this.store.updateOutbox(row.seq, conv.epoch, message);
+              return { ...row, epoch: conv.epoch, payload: message };
+            });
+            continue;
+          }
+          if (!transientCodes.has(err.code)) this.store.deleteOutbox(row.seq);
+          throw err;
+        }
+      }
+    }
+  }
+}
+
+/** What the local store keeps of a message: the whole content (keys of attachments included; the profile is private). */
+export function localContent(c: ChatText | Mail): Record<string, unknown> {
+  return { ...c } as Record<string, unknown>;
+}
