@@ -11,9 +11,8 @@ import {
 import { type MessageRow, type UnreadableRecord } from './profile-store.node.js';
 import { ServerSocket } from './socket.js';
 import { splitNotice } from './device-link.node.js';
-import { ClientCore, ClientPart, transientCodes } from './core/client-core.js';
+import { ClientCore, ClientPart, localContent, transientCodes } from './core/client-core.js';
 import type { Session } from './core/session.js';
-import { localContent } from './sending.js';
 
 /** Processed seqs remembered from pushes before a full pass over the queue is made to forget the acked ones. */
 const PROCESSED_SEQS_BEFORE_SYNC = 2000;

@@ -16,7 +16,7 @@ import {
 import { FileTransfer, type Progress } from './files.node.js';
 import { KeyChangePending } from './trust.js';
 import type { DiscardedSummary, HeldInfo, HeldRequest, HeldSummary } from './types.js';
-import { ClientCore, ClientPart, transientCodes } from './core/client-core.js';
+import { ClientCore, ClientPart, localContent, transientCodes } from './core/client-core.js';
 import type { Session } from './core/session.js';
 import type { Membership } from './membership.js';
 
@@ -194,9 +194,4 @@ export class Sender extends ClientPart {
       }
     }
   }
-}
-
-/** What the local store keeps of a message: the whole content (keys of attachments included; the profile is private). */
-export function localContent(c: ChatText | Mail): Record<string, unknown> {
-  return { ...c } as Record<string, unknown>;
 }

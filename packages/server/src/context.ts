@@ -9,12 +9,9 @@ import type { Metrics } from './metrics.js';
 import type { KtKeysPrivate, KtLog } from './kt/kt-log.js';
 import type { RateLimiters } from './http/rate-limit.js';
 import type { ServerSecret } from './server-secret.js';
+import type { Clock } from './clock.js';
 
-export interface Clock {
-  now(): number;
-}
-
-export const systemClock: Clock = { now: () => Date.now() };
+export { systemClock, type Clock } from './clock.js';
 
 export interface ServerContext {
   store: ServerStore;

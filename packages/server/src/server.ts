@@ -5,15 +5,15 @@ import { timingSafeEqual } from 'node:crypto';
 import { SealpostError, limits } from '@sealpost/protocol';
 import { sha256 } from './auth/tokens.js';
 import { bearer } from './auth/device-session.js';
-import { defaultBlobLimits, type ServerContext } from './context.js';
+import type { ServerContext } from './context.js';
 import { handleHttpError, errorBody } from './http/errors.js';
 import { registerRoutes } from './http/routes.js';
 import { registerAdminRoutes } from './http/admin-routes.js';
 import { registerDeviceRoutes } from './http/device-routes.js';
-import { applyRetention } from './admin/retention.js';
 import { KtLog } from './kt/kt-log.js';
 import { registerKtRoutes } from './http/kt-routes.js';
-import { registerBlobRoutes, sweepStaleUploads } from './http/blob-routes.js';
+import { registerBlobRoutes } from './http/blob-routes.js';
+import { startJobs } from './jobs.js';
 import { ConnectionRegistry, handleConnection } from './ws/connection.js';
 import { createMetrics } from './metrics.js';
 
@@ -68,25 +68,7 @@ export function createServer(ctx: ServerContext, opts: { tls?: TlsOptions; timeo
   const kt = new KtLog(ctx.store, ctx.cs, ctx.ktKeys, ctx.clock, ctx.log);
   ctx.kt = kt;
   registerKtRoutes(app, ctx, kt);
-  // Epochs: on a timer, and at once (at most every 50 ms) when a search asks for a label that just changed.
-  let publishing = false;
-  const ktTimer = setInterval(() => {
-    if (publishing) return;
-    publishing = true;
-    kt.publish()
-      .catch((err) => ctx.log.error({ err }, 'kt: publishing an epoch failed'))
-      .finally(() => (publishing = false));
-  }, ctx.ktEpochMs);
-  ktTimer.unref();
-  const sweeper = setInterval(() => {
-    sweepStaleUploads(ctx, ctx.clock.now() - defaultBlobLimits.staleUploadMs).catch((err) => ctx.log.error({ err }, 'stale upload sweep failed'));
-    ctx.store.deleteExpiredLinks(ctx.clock.now()).catch((err) => ctx.log.error({ err }, 'link sweep failed'));
-  }, 10 * 60_000);
-  const retention = setInterval(() => {
-    applyRetention(ctx).catch((err) => ctx.log.error({ err }, 'retention sweep failed'));
-  }, 60_000);
-  retention.unref();
-  sweeper.unref();
+  const stopJobs = startJobs(ctx, kt);
 
   const connections = new ConnectionRegistry();
   const metrics = createMetrics({ store: ctx.store, connections: () => connections.size });
@@ -139,9 +121,7 @@ export function createServer(ctx: ServerContext, opts: { tls?: TlsOptions; timeo
       return `${opts.tls ? 'https' : 'http'}://${h}:${addr.port}`;
     },
     async close() {
-      clearInterval(sweeper);
-      clearInterval(retention);
-      clearInterval(ktTimer);
+      stopJobs();
       await kt.close();
       for (const ws of wss.clients) ws.terminate();
       wss.close();

@@ -13,6 +13,8 @@ import {
   type MessageId,
   type SignatureKeyPair,
   type UserId,
+  type ChatText,
+  type Mail,
 } from '@sealpost/protocol';
 import { HttpApi } from '../http-api.js';
 import { FileTransfer } from '../files.node.js';
@@ -226,4 +228,9 @@ export abstract class ClientPart {
 /** Users sorted, each once. */
 export function uniqueUsers(users: UserId[]): UserId[] {
   return [...new Set(users)].sort();
+}
+
+/** What the local store keeps of a message: the whole content (keys of attachments included; the profile is private). */
+export function localContent(c: ChatText | Mail): Record<string, unknown> {
+  return { ...c } as Record<string, unknown>;
 }

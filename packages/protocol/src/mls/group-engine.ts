@@ -36,10 +36,9 @@ import { limits } from '../limits.js';
 import type { ConversationId, DeviceId } from '../ids.js';
 import { credentialFor, identityOf, type DeviceIdentity } from './credential.js';
 import { defaultCiphersuite } from './ciphersuite.js';
-import { joinState, splitState, stateChange, type StateChange, type StateParts } from './group-state-parts.js';
+import { joinState, splitState, stateChange, type GroupState, type StateChange, type StateParts } from './group-state-parts.js';
 
-/** Opaque MLS group state. Only this module looks inside. */
-export type GroupState = ClientState & { readonly __opaque?: 'GroupState' };
+export type { GroupState } from './group-state-parts.js';
 
 /**
  * Decides whether a leaf may be in a group: Sealpost accepts a leaf only if its signature key is in that user's

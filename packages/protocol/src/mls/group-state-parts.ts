@@ -1,11 +1,13 @@
 // Group state saved in parts: what changes with every message (one secret-tree node per sender, RFC 9420 §9) apart
 // from what changes once per epoch (tree, key schedule, everything else). Saving a message in a 1,000-member group
 // then writes one small node instead of re-encoding megabytes. Knows ts-mls's GroupState layout; nothing else may.
-import { decodeGroupState, encodeGroupState, type ClientConfig, type GroupState as TsGroupState } from 'ts-mls';
+import { decodeGroupState, encodeGroupState, type ClientConfig, type ClientState, type GroupState as TsGroupState } from 'ts-mls';
 import { decodeSecretTreeNode, secretTreeNodeEncoder, type SecretTreeNode } from 'ts-mls/secretTree.js';
 import { encode } from 'ts-mls/codec/tlsEncoder.js';
 import { SealpostError } from '../errors.js';
-import type { GroupState } from './group-engine.js';
+
+/** Opaque MLS group state (a ts-mls ClientState). Only the mls/ modules look inside. */
+export type GroupState = ClientState & { readonly __opaque?: 'GroupState' };
 
 export interface StateParts {
   /** Everything but the secret tree. */

@@ -29,7 +29,9 @@ import { sha256 } from '../auth/tokens.js';
 import { getPolicy } from '../admin/policy-store.js';
 import { revokeDevices } from '../admin/revoke.js';
 import { sessionOf, withDeviceSession } from '../auth/device-session.js';
-import { addressLimit, b64, checkKeyPackages } from './routes.js';
+import { checkKeyPackages } from '../directory/key-packages.js';
+import { addressLimit } from './address-limit.js';
+import { b64 } from './fields.js';
 
 /** A link request lives this long; the new device polls until then. */
 export const LINK_TTL_MS = 10 * 60_000;

@@ -20,7 +20,8 @@ import {
 import type { ServerContext } from '../context.js';
 import type { KtLog } from '../kt/kt-log.js';
 import { authenticateDevice, bearer, sessionOf, withDeviceSession } from '../auth/device-session.js';
-import { addressLimit, b64 } from './routes.js';
+import { addressLimit } from './address-limit.js';
+import { b64 } from './fields.js';
 
 const zSince = z.object({ since: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional() }).strict();
 const zMonitor = zSince.extend({ from: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER) }).strict();

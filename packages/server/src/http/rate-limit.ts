@@ -3,7 +3,7 @@
 // Retry-After) comes from errors.ts. In memory, per node: with several nodes behind a balancer a caller's budget is
 // that many times larger, which the limits below allow for (docs/operations.md).
 import { SealpostError } from '@sealpost/protocol';
-import type { Clock } from '../context.js';
+import type { Clock } from '../clock.js';
 
 export interface BucketRule {
   /** Requests allowed at once. */

@@ -31,44 +31,19 @@ import {
 import { z } from 'zod';
 import type { ServerContext } from '../context.js';
 import { sessionOf, withDeviceSession } from '../auth/device-session.js';
+import { checkKeyPackages } from '../directory/key-packages.js';
+import { addressLimit } from './address-limit.js';
+import { b64 } from './fields.js';
 import { CHALLENGE_TTL_MS, SESSION_TTL_MS, legacyActivationCodeHash, newToken, sha256 } from '../auth/tokens.js';
 import { activationCodeMac } from '../server-secret.js';
 import { getPolicy } from '../admin/policy-store.js';
 import type { NewKeyPackage } from '../store/store.js';
 
 
-/** A base64url field of a request body, or INVALID_INPUT naming it. */
-export function b64(s: string, where: string): Uint8Array {
-  const b = fromBase64Url(s);
-  if (!b) throw new SealpostError('INVALID_INPUT', `${where}: not base64url`);
-  return b;
-}
-
 /** An organisation-signed reason for refusing a device that proved its key (it checks the signature itself). */
 async function refusal(ctx: ServerContext, kind: 'remove-device' | 'disable-user', device: DeviceId, user: UserId) {
   const signed = await signOrgCommand(ctx.cs.signature, ctx.org.privateKey, { kind, device, user, issuedAt: ctx.clock.now() });
   return { kind, command: toBase64Url(signed.body), signature: toBase64Url(signed.signature) };
-}
-
-export async function checkKeyPackages(ctx: ServerContext, user: UserId, device: DeviceId, signatureKey: Uint8Array, list: string[]): Promise<NewKeyPackage[]> {
-  const out: NewKeyPackage[] = [];
-  for (const [i, s] of list.entries()) {
-    const data = b64(s, `keyPackages.${i}`);
-    const kp = await readKeyPackage(ctx.cs, data);
-    if (kp.identity.user !== user || kp.identity.device !== device) {
-      throw new SealpostError('MLS_ERROR', `keyPackages.${i}: credential is for ${kp.identity.user}/${kp.identity.device}, not this device`);
-    }
-    if (Buffer.compare(Buffer.from(kp.signatureKey), Buffer.from(signatureKey)) !== 0) {
-      throw new SealpostError('MLS_ERROR', `keyPackages.${i}: signature key is not this device's key`);
-    }
-    out.push({ ref: kp.ref, data });
-  }
-  return out;
-}
-
-/** An onRequest hook for unauthenticated routes that cost the server work: a budget per source address. */
-export function addressLimit(ctx: ServerContext) {
-  return async (req: FastifyRequest): Promise<void> => ctx.rateLimits.unauthenticated.take(req.ip);
 }
 
 export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {

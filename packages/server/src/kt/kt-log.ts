@@ -30,7 +30,7 @@ import {
 import type { Logger } from 'pino';
 import { sha256Native, x25519WithScalar } from '@sealpost/crypto';
 import type { CiphersuiteImpl } from 'ts-mls';
-import type { Clock } from '../context.js';
+import type { Clock } from '../clock.js';
 import type { KtPending, KtUpdateRecord, ServerStore } from '../store/store.js';
 import { VrfPool } from './vrf-pool.js';
 

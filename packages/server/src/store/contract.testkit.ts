@@ -1,4 +1,4 @@
-// The contract every ServerStore adapter must pass (SQLite now, PostgreSQL next): run it with a factory.
+// The contract every ServerStore adapter must pass (SQLite and PostgreSQL): run it with a factory.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newConversationId, newDeviceId, newMessageId, parseUserId, type BlobId, type DeviceId, type UserId } from '@sealpost/protocol';
 import type { EnrollInput, ServerStore } from './store.js';
