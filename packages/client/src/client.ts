@@ -42,7 +42,8 @@ import type { ServerSocket } from './socket.js';
 import { DeviceTrust } from './trust.js';
 import { KtVerifier } from './kt-verifier.js';
 import { newLinkHpkeKeys, openLinkBundle } from './device-link.node.js';
-import { ClientCore, KEY_PACKAGE_BATCH } from './core/client-core.js';
+import { ClientCore } from './core/client-core.js';
+import { enrollDevice, linkDevice } from './enrollment.js';
 import { Session } from './core/session.js';
 import { Receiver } from './receiving.js';
 import { OwnDevices } from './own-devices.js';
@@ -75,8 +76,6 @@ import type {
 
 export * from './types.js';
 export { normaliseServerUrl } from './server-info.js';
-
-const LINK_POLL_MS = 1000;
 
 export class SealpostClient {
   private readonly session: Session;
@@ -129,36 +128,8 @@ export class SealpostClient {
     options: ClientOptions = {},
   ): Promise<SealpostClient> {
     const { client, store, info } = await SealpostClient.start(params, options);
-    const user = client.user;
     try {
-      const account = await client.core.engine.generateSignatureKeyPair();
-      const deviceKeys = await client.core.engine.generateSignatureKeyPair();
-      const deviceList = await signDeviceList(client.core.engine.cs.signature, account.privateKey, {
-        user,
-        version: 1,
-        accountKey: account.publicKey,
-        devices: [{ id: client.device, signatureKey: deviceKeys.publicKey, addedAt: Date.now() }],
-      });
-      client.core.saveIdentity(info, deviceKeys);
-      store.setMeta('account_public', account.publicKey);
-      store.setMeta('account_private', account.privateKey);
-      store.putKnownUser(user, account.publicKey, 1, Date.now());
-      const kps = await client.core.makeKeyPackages(KEY_PACKAGE_BATCH);
-      const lastResort = await client.core.makeKeyPackages(1, true);
-      await client.core.api.request(
-        'POST',
-        '/v1/enroll',
-        {
-          user,
-          code: params.code,
-          device: client.device,
-          ...(params.deviceName ? { deviceName: params.deviceName } : {}),
-          deviceList: signedDeviceListToJson(deviceList),
-          keyPackages: kps.map(toBase64Url),
-          lastResortKeyPackage: toBase64Url(lastResort[0]!),
-        },
-        'none',
-      );
+      await enrollDevice(client.core, params, info);
       store.setMeta('enrolled', '1');
       return client;
     } catch (err) {
@@ -178,57 +149,8 @@ export class SealpostClient {
     options: ClientOptions & { onCode: (code: LinkCode) => void; signal?: AbortSignal; pollMs?: number },
   ): Promise<SealpostClient> {
     const { client, store, info } = await SealpostClient.start(params, options);
-    const { user, server } = client;
     try {
-      const deviceKeys = await client.core.engine.generateSignatureKeyPair();
-      const hpke = await newLinkHpkeKeys(client.core.engine.cs);
-      client.core.saveIdentity(info, deviceKeys);
-      const kps = await client.core.makeKeyPackages(KEY_PACKAGE_BATCH);
-      const lastResort = await client.core.makeKeyPackages(1, true);
-      const anon = new HttpApi(server);
-      const req = await anon.request<{ code: string; expiresAt: string }>(
-        'POST',
-        '/v1/link',
-        {
-          user,
-          device: client.device,
-          ...(params.deviceName ? { deviceName: params.deviceName } : {}),
-          signatureKey: toBase64Url(deviceKeys.publicKey),
-          hpkeKey: toBase64Url(hpke.publicKey),
-          keyPackages: kps.map(toBase64Url),
-          lastResortKeyPackage: toBase64Url(lastResort[0]!),
-        },
-        'none',
-      );
-      const fingerprint = linkFingerprint(deviceKeys.publicKey, hpke.publicKey);
-      options.onCode({ code: req.code, qr: linkQrPayload({ server, user, code: req.code, fingerprint }), fingerprint, expiresAt: req.expiresAt });
-      const deadline = Date.parse(req.expiresAt) + 5_000;
-      let sealed: Uint8Array | undefined;
-      while (!sealed) {
-        if (options.signal?.aborted) throw new SealpostError('LINK_EXPIRED', 'linking was cancelled');
-        if (Date.now() > deadline) throw new SealpostError('LINK_EXPIRED', 'the link request expired before it was approved; start again');
-        await new Promise((r) => setTimeout(r, options.pollMs ?? LINK_POLL_MS));
-        const st = await anon.request<{ status: string; sealed?: string }>('GET', `/v1/link/${req.code}/status?device=${client.device}`, undefined, 'none');
-        if (st.status === 'approved' && st.sealed) sealed = fromBase64Url(st.sealed);
-      }
-      const bundle = await openLinkBundle(client.core.engine.cs, hpke.privateKey, client.device, sealed);
-      // The bundle came from the server's relay: believe it only if the account key it carries signed a device
-      // list that names exactly this device with exactly this key.
-      const listed = await client.core.api.request<{ deviceList: { body: string; signature: string } }>('GET', `/v1/users/${encodeURIComponent(user)}/devices`);
-      const verdict = await verifyDeviceList(client.core.engine.cs.signature, signedDeviceListFromJson(listed.deviceList), {
-        user,
-        pinned: { accountKey: bundle.accountPublic, version: 1 },
-      });
-      const me = verdict.kind === 'ok' ? verdict.list.devices.find((d) => d.id === client.device) : undefined;
-      if (verdict.kind !== 'ok' || !me || !bytesEqual(me.signatureKey, deviceKeys.publicKey)) {
-        throw new SealpostError('DEVICE_LIST_INVALID', 'the approved device list does not name this device with its key under the account key received');
-      }
-      await client.core.kt.checkDeviceList(user, signedDeviceListFromJson(listed.deviceList).body, verdict.list);
-      store.setMeta('account_public', bundle.accountPublic);
-      store.setMeta('account_private', bundle.accountPrivate);
-      store.putKnownUser(user, bundle.accountPublic, verdict.list.version, Date.now());
-      client.core.importHistory(bundle.history);
-      store.setMeta('link_conversations', JSON.stringify(bundle.conversations ?? []));
+      await linkDevice(client.core, params, info, options);
       store.setMeta('enrolled', '1');
       return client;
     } catch (err) {

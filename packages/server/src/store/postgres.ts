@@ -6,7 +6,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { auditEntryHash, AUDIT_GENESIS, type AuditEntry, type AuditFields, type BlobId, type ConversationId, type DeviceId, type QueueItem, type UserId } from '@sealpost/protocol';
 import { decodeLinkKeyPackages, encodeLinkKeyPackages } from './link-key-packages.js';
 import { postgresMigrations } from './postgres-migrations.js';
-import { queueEntryFromRow } from './store.js';
+import { auditFromRow, deviceFromRow, ktUpdateFromRow, linkFromRow, queueEntryFromRow, queueItemFromRow, u8, userFromRow, type Row } from './rows.js';
 import { decideCommit, devicesNamed } from '../delivery/commit-rules.js';
 import type {
   KtEpochRecord,
@@ -36,7 +36,6 @@ import type {
   QueueEntry,
 } from './store.js';
 
-type Row = Record<string, unknown>;
 type Db = pg.PoolClient;
 
 // BIGINT (oid 20) as a JavaScript number: every BIGINT here is a millisecond time, a size or a sequence number.
@@ -44,7 +43,6 @@ const types = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
     oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
-const u8 = (b: unknown): Uint8Array => new Uint8Array(b as Buffer);
 const buf = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 const schemaPattern = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -143,23 +141,14 @@ export class PostgresStore implements ServerStore {
 
   private static readonly userQuery = 'SELECT u.*, (SELECT COUNT(*)::int FROM devices d WHERE d."user" = u."user" AND d.revoked_at IS NULL) AS device_count FROM users u';
 
-  private userFromRow(r: Row): UserRecord {
-    return {
-      user: r.user as UserId,
-      name: (r.name as string | null) ?? undefined,
-      status: r.status as UserRecord['status'],
-      createdAt: r.created_at as number,
-      deviceCount: r.device_count as number,
-    };
-  }
 
   async getUser(user: UserId): Promise<UserRecord | undefined> {
     const r = await this.one(`${PostgresStore.userQuery} WHERE u."user" = $1`, [user]);
-    return r ? this.userFromRow(r) : undefined;
+    return r ? userFromRow(r) : undefined;
   }
 
   async listUsers(): Promise<UserRecord[]> {
-    return (await this.pool.query(`${PostgresStore.userQuery} ORDER BY u."user"`)).rows.map((r: Row) => this.userFromRow(r));
+    return (await this.pool.query(`${PostgresStore.userQuery} ORDER BY u."user"`)).rows.map((r: Row) => userFromRow(r));
   }
 
   async activationCodeHash(user: UserId): Promise<Uint8Array | undefined> {
@@ -218,25 +207,14 @@ export class PostgresStore implements ServerStore {
     }
   }
 
-  private deviceFromRow(r: Row): DeviceRecord {
-    return {
-      id: r.id as DeviceId,
-      user: r.user as UserId,
-      name: (r.name as string | null) ?? undefined,
-      signatureKey: u8(r.signature_key),
-      createdAt: r.created_at as number,
-      lastSeenAt: (r.last_seen_at as number | null) ?? undefined,
-      revokedAt: (r.revoked_at as number | null) ?? undefined,
-    };
-  }
 
   async getDevice(device: DeviceId): Promise<DeviceRecord | undefined> {
     const r = await this.one('SELECT * FROM devices WHERE id = $1', [device]);
-    return r ? this.deviceFromRow(r) : undefined;
+    return r ? deviceFromRow(r) : undefined;
   }
 
   async listDevices(user: UserId): Promise<DeviceRecord[]> {
-    return (await this.pool.query('SELECT * FROM devices WHERE "user" = $1 ORDER BY created_at', [user])).rows.map((r: Row) => this.deviceFromRow(r));
+    return (await this.pool.query('SELECT * FROM devices WHERE "user" = $1 ORDER BY created_at', [user])).rows.map((r: Row) => deviceFromRow(r));
   }
 
   async touchDevice(device: DeviceId, now: number): Promise<void> {
@@ -530,17 +508,7 @@ export class PostgresStore implements ServerStore {
         [device, after, through, limit],
       )
     ).rows as Row[];
-    return rows.map((r) => ({
-      seq: r.seq as number,
-      c: r.conversation as ConversationId,
-      k: r.kind as QueueItem['k'],
-      e: r.epoch as number,
-      id: r.msg_id as QueueItem['id'],
-      from: r.sender_device as DeviceId,
-      fromUser: r.sender_user as UserId,
-      at: r.created_at as number,
-      p: u8(r.payload),
-    }));
+    return rows.map(queueItemFromRow);
   }
 
   async listQueue(device: DeviceId, after: number, limit: number): Promise<QueueEntry[]> {
@@ -884,16 +852,7 @@ export class PostgresStore implements ServerStore {
   }
 
   async listAudit(afterSeq: number, limit: number): Promise<AuditEntry[]> {
-    return (await this.pool.query('SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2', [afterSeq, limit])).rows.map((r: Row) => ({
-      seq: r.seq as number,
-      at: r.at as number,
-      actor: r.actor as string,
-      action: r.action as string,
-      target: r.target as string,
-      details: JSON.parse(r.details as string) as AuditEntry['details'],
-      prevHash: u8(r.prev_hash),
-      hash: u8(r.hash),
-    }));
+    return (await this.pool.query('SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2', [afterSeq, limit])).rows.map(auditFromRow);
   }
 
   async lookupUser(user: UserId): Promise<UserLookup> {
@@ -1015,21 +974,4 @@ export class PostgresStore implements ServerStore {
   }
 }
 
-function ktUpdateFromRow(u: Row): KtUpdateRecord {
-  return { label: u.label as string, version: u.version as number, value: u8(u.value), opening: u8(u.opening), index: u8(u.vrf_index) };
-}
 
-function linkFromRow(r: Row): LinkRecord {
-  return {
-    codeHash: u8(r.code_hash),
-    user: r.user as UserId,
-    device: r.device as DeviceId,
-    name: (r.name as string | null) ?? undefined,
-    signatureKey: u8(r.signature_key),
-    hpkeKey: u8(r.hpke_key),
-    ...decodeLinkKeyPackages(u8(r.key_packages)),
-    createdAt: r.created_at as number,
-    expiresAt: r.expires_at as number,
-    sealed: r.sealed === null ? undefined : u8(r.sealed),
-  };
-}

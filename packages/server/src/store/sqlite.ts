@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { auditEntryHash, AUDIT_GENESIS, type AuditEntry, type AuditFields, type BlobId, type ConversationId, type DeviceId, type MessageId, type QueueItem, type UserId } from '@sealpost/protocol';
 import { sqliteMigrations } from './sqlite-migrations.js';
 import { decodeLinkKeyPackages, encodeLinkKeyPackages } from './link-key-packages.js';
-import { queueEntryFromRow } from './store.js';
+import { auditFromRow, deviceFromRow, ktUpdateFromRow, linkFromRow, queueEntryFromRow, queueItemFromRow, u8, userFromRow, type Row } from './rows.js';
 import { decideCommit, devicesNamed } from '../delivery/commit-rules.js';
 import type {
   KtEpochRecord,
@@ -36,7 +36,6 @@ import type {
 import { timingSafeEqual } from 'node:crypto';
 import { chmodSync } from 'node:fs';
 
-type Row = Record<string, unknown>;
 
 export function openSqliteStore(file: string): SqliteStore {
   const db = new Database(file);
@@ -62,7 +61,6 @@ function migrate(db: Database.Database): void {
   }
 }
 
-const u8 = (b: unknown): Uint8Array => new Uint8Array(b as Buffer);
 
 type Outcome = { ok: AppendResult } | { err: unknown };
 
@@ -130,26 +128,17 @@ export class SqliteStore implements ServerStore {
     })();
   }
 
-  private userFromRow(r: Row): UserRecord {
-    return {
-      user: r.user as UserId,
-      name: (r.name as string | null) ?? undefined,
-      status: r.status as UserRecord['status'],
-      createdAt: r.created_at as number,
-      deviceCount: r.device_count as number,
-    };
-  }
 
   private static readonly userQuery =
     'SELECT u.*, (SELECT COUNT(*) FROM devices d WHERE d.user = u.user AND d.revoked_at IS NULL) AS device_count FROM users u';
 
   async getUser(user: UserId): Promise<UserRecord | undefined> {
     const r = this.stmt(`${SqliteStore.userQuery} WHERE u.user = ?`).get(user) as Row | undefined;
-    return r ? this.userFromRow(r) : undefined;
+    return r ? userFromRow(r) : undefined;
   }
 
   async listUsers(): Promise<UserRecord[]> {
-    return (this.stmt(`${SqliteStore.userQuery} ORDER BY u.user`).all() as Row[]).map((r) => this.userFromRow(r));
+    return (this.stmt(`${SqliteStore.userQuery} ORDER BY u.user`).all() as Row[]).map((r) => userFromRow(r));
   }
 
   async enroll(input: EnrollInput): Promise<EnrollVerdict> {
@@ -200,25 +189,14 @@ export class SqliteStore implements ServerStore {
     }
   }
 
-  private deviceFromRow(r: Row): DeviceRecord {
-    return {
-      id: r.id as DeviceId,
-      user: r.user as UserId,
-      name: (r.name as string | null) ?? undefined,
-      signatureKey: u8(r.signature_key),
-      createdAt: r.created_at as number,
-      lastSeenAt: (r.last_seen_at as number | null) ?? undefined,
-      revokedAt: (r.revoked_at as number | null) ?? undefined,
-    };
-  }
 
   async getDevice(device: DeviceId): Promise<DeviceRecord | undefined> {
     const r = this.stmt('SELECT * FROM devices WHERE id = ?').get(device) as Row | undefined;
-    return r ? this.deviceFromRow(r) : undefined;
+    return r ? deviceFromRow(r) : undefined;
   }
 
   async listDevices(user: UserId): Promise<DeviceRecord[]> {
-    return (this.stmt('SELECT * FROM devices WHERE user = ? ORDER BY created_at').all(user) as Row[]).map((r) => this.deviceFromRow(r));
+    return (this.stmt('SELECT * FROM devices WHERE user = ? ORDER BY created_at').all(user) as Row[]).map((r) => deviceFromRow(r));
   }
 
   async touchDevice(device: DeviceId, now: number): Promise<void> {
@@ -449,17 +427,7 @@ export class SqliteStore implements ServerStore {
          FROM queue q JOIN messages m ON m.id = q.message WHERE q.device = ? AND q.seq > ? AND q.seq <= ? ORDER BY q.seq LIMIT ?`,
       )
       .all(device, after, through, limit) as Row[];
-    return rows.map((r) => ({
-      seq: r.seq as number,
-      c: r.conversation as ConversationId,
-      k: r.kind as QueueItem['k'],
-      e: r.epoch as number,
-      id: r.msg_id as QueueItem['id'],
-      from: r.sender_device as DeviceId,
-      fromUser: r.sender_user as UserId,
-      at: r.created_at as number,
-      p: u8(r.payload),
-    }));
+    return rows.map(queueItemFromRow);
   }
 
   async listQueue(device: DeviceId, after: number, limit: number): Promise<QueueEntry[]> {
@@ -858,36 +826,4 @@ export class SqliteStore implements ServerStore {
     const rows = this.stmt('SELECT * FROM kt_updates WHERE label = ? AND version >= ? ORDER BY version LIMIT ?').all(label, fromVersion, limit) as Row[];
     return rows.map(ktUpdateFromRow);
   }
-}
-
-function ktUpdateFromRow(u: Row): KtUpdateRecord {
-  return { label: u.label as string, version: u.version as number, value: u8(u.value), opening: u8(u.opening), index: u8(u.vrf_index) };
-}
-
-function linkFromRow(r: Row): LinkRecord {
-  return {
-    codeHash: u8(r.code_hash),
-    user: r.user as UserId,
-    device: r.device as DeviceId,
-    name: (r.name as string | null) ?? undefined,
-    signatureKey: u8(r.signature_key),
-    hpkeKey: u8(r.hpke_key),
-    ...decodeLinkKeyPackages(u8(r.key_packages)),
-    createdAt: r.created_at as number,
-    expiresAt: r.expires_at as number,
-    sealed: r.sealed === null ? undefined : u8(r.sealed),
-  };
-}
-
-export function auditFromRow(r: Row): AuditEntry {
-  return {
-    seq: r.seq as number,
-    at: r.at as number,
-    actor: r.actor as string,
-    action: r.action as string,
-    target: r.target as string,
-    details: JSON.parse(r.details as string) as AuditEntry['details'],
-    prevHash: u8(r.prev_hash),
-    hash: u8(r.hash),
-  };
 }

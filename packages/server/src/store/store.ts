@@ -64,16 +64,6 @@ export interface QueueEntry {
 }
 
 /** Both adapters select seq, conversation, kind, sender_user, created_at and the payload's length as bytes. */
-export function queueEntryFromRow(r: Record<string, unknown>): QueueEntry {
-  return {
-    seq: Number(r.seq),
-    conversation: r.conversation as ConversationId,
-    kind: r.kind as QueueKind,
-    fromUser: r.sender_user as UserId,
-    at: Number(r.created_at),
-    bytes: Number(r.bytes),
-  };
-}
 
 export interface ConversationRecord {
   id: ConversationId;

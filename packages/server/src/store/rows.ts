@@ -1,0 +1,89 @@
+// Rows as both store adapters read them back (SQLite and PostgreSQL name their columns alike), turned into
+// records in one place.
+import type { AuditEntry, ConversationId, DeviceId, QueueItem, QueueKind, UserId } from '@sealpost/protocol';
+import { decodeLinkKeyPackages } from './link-key-packages.js';
+import type { DeviceRecord, KtUpdateRecord, LinkRecord, QueueEntry, UserRecord } from './store.js';
+
+export type Row = Record<string, unknown>;
+
+/** A bytes column (a Buffer from either driver) as a plain Uint8Array. */
+export const u8 = (b: unknown): Uint8Array => new Uint8Array(b as Buffer);
+
+export function userFromRow(r: Row): UserRecord {
+  return {
+    user: r.user as UserId,
+    name: (r.name as string | null) ?? undefined,
+    status: r.status as UserRecord['status'],
+    createdAt: r.created_at as number,
+    deviceCount: r.device_count as number,
+  };
+}
+
+export function deviceFromRow(r: Row): DeviceRecord {
+  return {
+    id: r.id as DeviceId,
+    user: r.user as UserId,
+    name: (r.name as string | null) ?? undefined,
+    signatureKey: u8(r.signature_key),
+    createdAt: r.created_at as number,
+    lastSeenAt: (r.last_seen_at as number | null) ?? undefined,
+    revokedAt: (r.revoked_at as number | null) ?? undefined,
+  };
+}
+
+export function queueItemFromRow(r: Row): QueueItem {
+  return {
+    seq: r.seq as number,
+    c: r.conversation as ConversationId,
+    k: r.kind as QueueItem['k'],
+    e: r.epoch as number,
+    id: r.msg_id as QueueItem['id'],
+    from: r.sender_device as DeviceId,
+    fromUser: r.sender_user as UserId,
+    at: r.created_at as number,
+    p: u8(r.payload),
+  };
+}
+
+export function queueEntryFromRow(r: Row): QueueEntry {
+  return {
+    seq: Number(r.seq),
+    conversation: r.conversation as ConversationId,
+    kind: r.kind as QueueKind,
+    fromUser: r.sender_user as UserId,
+    at: Number(r.created_at),
+    bytes: Number(r.bytes),
+  };
+}
+
+export function ktUpdateFromRow(u: Row): KtUpdateRecord {
+  return { label: u.label as string, version: u.version as number, value: u8(u.value), opening: u8(u.opening), index: u8(u.vrf_index) };
+}
+
+export function linkFromRow(r: Row): LinkRecord {
+  return {
+    codeHash: u8(r.code_hash),
+    user: r.user as UserId,
+    device: r.device as DeviceId,
+    name: (r.name as string | null) ?? undefined,
+    signatureKey: u8(r.signature_key),
+    hpkeKey: u8(r.hpke_key),
+    ...decodeLinkKeyPackages(u8(r.key_packages)),
+    createdAt: r.created_at as number,
+    expiresAt: r.expires_at as number,
+    sealed: r.sealed === null ? undefined : u8(r.sealed),
+  };
+}
+
+export function auditFromRow(r: Row): AuditEntry {
+  return {
+    seq: r.seq as number,
+    at: r.at as number,
+    actor: r.actor as string,
+    action: r.action as string,
+    target: r.target as string,
+    details: JSON.parse(r.details as string) as AuditEntry['details'],
+    prevHash: u8(r.prev_hash),
+    hash: u8(r.hash),
+  };
+}
