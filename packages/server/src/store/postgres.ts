@@ -6,7 +6,20 @@ import { timingSafeEqual } from 'node:crypto';
 import { auditEntryHash, AUDIT_GENESIS, type AuditEntry, type AuditFields, type BlobId, type ConversationId, type DeviceId, type QueueItem, type UserId } from '@sealpost/protocol';
 import { decodeLinkKeyPackages, encodeLinkKeyPackages } from './link-key-packages.js';
 import { postgresMigrations } from './postgres-migrations.js';
-import { auditFromRow, deviceFromRow, ktUpdateFromRow, linkFromRow, queueEntryFromRow, queueItemFromRow, u8, userFromRow, type Row } from './rows.js';
+import {
+  auditFromRow,
+  deviceFromRow,
+  ktEpochFromRow,
+  ktPendingFromRow,
+  ktUpdateFromRow,
+  linkFromRow,
+  queueEntryFromRow,
+  queueItemFromRow,
+  queueItemOf,
+  u8,
+  userFromRow,
+  type Row,
+} from './rows.js';
 import { decideCommit, devicesNamed } from '../delivery/commit-rules.js';
 import type {
   KtEpochRecord,
@@ -331,20 +344,7 @@ export class PostgresStore implements ServerStore {
         [recipients, msg!.id],
       )
     ).rows as Row[];
-    return rows.map((r) => ({
-      device: r.device as DeviceId,
-      item: {
-        seq: r.seq as number,
-        c: input.conversation,
-        k: kind,
-        e: input.epoch,
-        id: input.id,
-        from: input.sender.device,
-        fromUser: input.sender.user,
-        at: input.now,
-        p: payload,
-      },
-    }));
+    return rows.map((r) => ({ device: r.device as DeviceId, item: queueItemOf(input, kind, payload, r.seq as number) }));
   }
 
   /** Locks the conversation row (the per-conversation order across nodes) and checks membership. */
@@ -910,11 +910,7 @@ export class PostgresStore implements ServerStore {
     const rows = (
       user ? await this.pool.query(`${select} WHERE p."user" = $1`, [user]) : await this.pool.query(`${select} ORDER BY p."user" LIMIT $1`, [limit])
     ).rows as Row[];
-    return rows.map((r) => ({
-      user: r.user as UserId,
-      seq: r.seq as number,
-      list: r.body === null ? undefined : { accountKey: u8(r.account_key), version: r.version as number, body: u8(r.body) },
-    }));
+    return rows.map(ktPendingFromRow);
   }
 
   async ktPublish(epoch: KtEpochRecord, updates: KtUpdateRecord[], done: { user: UserId; seq: number }[]): Promise<boolean> {
@@ -938,14 +934,7 @@ export class PostgresStore implements ServerStore {
     const epochs = (await this.pool.query('SELECT * FROM kt_epochs WHERE epoch > $1 ORDER BY epoch LIMIT $2', [afterEpoch, limit])).rows as Row[];
     if (epochs.length === 0) return [];
     const ups = (await this.pool.query('SELECT * FROM kt_updates WHERE epoch = ANY($1::bigint[]) ORDER BY epoch, label, version', [epochs.map((e) => e.epoch)])).rows as Row[];
-    return epochs.map((e) => ({
-      epoch: e.epoch as number,
-      timestamp: e.timestamp as number,
-      prefixRoot: u8(e.prefix_root),
-      logRoot: u8(e.log_root),
-      signature: u8(e.signature),
-      updates: ups.filter((u) => u.epoch === e.epoch).map(ktUpdateFromRow),
-    }));
+    return epochs.map((e) => ({ ...ktEpochFromRow(e), updates: ups.filter((u) => u.epoch === e.epoch).map(ktUpdateFromRow) }));
   }
 
   async ktPutNextIndexes(rows: KtNextIndex[]): Promise<void> {

@@ -2,7 +2,7 @@
 // records in one place.
 import type { AuditEntry, ConversationId, DeviceId, QueueItem, QueueKind, UserId } from '@sealpost/protocol';
 import { decodeLinkKeyPackages } from './link-key-packages.js';
-import type { DeviceRecord, KtUpdateRecord, LinkRecord, QueueEntry, UserRecord } from './store.js';
+import type { AppendInput, DeviceRecord, KtEpochRecord, KtPending, KtUpdateRecord, LinkRecord, QueueEntry, UserRecord } from './store.js';
 
 export type Row = Record<string, unknown>;
 
@@ -86,4 +86,21 @@ export function auditFromRow(r: Row): AuditEntry {
     prevHash: u8(r.prev_hash),
     hash: u8(r.hash),
   };
+}
+
+/** The queue item a stored message becomes for one recipient (what is pushed, and what a fetch reads back). */
+export function queueItemOf(input: AppendInput, kind: QueueItem['k'], payload: Uint8Array, seq: number): QueueItem {
+  return { seq, c: input.conversation, k: kind, e: input.epoch, id: input.id, from: input.sender.device, fromUser: input.sender.user, at: input.now, p: payload };
+}
+
+export function ktPendingFromRow(r: Row): KtPending {
+  return {
+    user: r.user as UserId,
+    seq: r.seq as number,
+    list: r.body === null ? undefined : { accountKey: u8(r.account_key), version: r.version as number, body: u8(r.body) },
+  };
+}
+
+export function ktEpochFromRow(e: Row): KtEpochRecord {
+  return { epoch: e.epoch as number, timestamp: e.timestamp as number, prefixRoot: u8(e.prefix_root), logRoot: u8(e.log_root), signature: u8(e.signature) };
 }

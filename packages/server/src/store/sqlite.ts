@@ -4,7 +4,20 @@ import Database from 'better-sqlite3';
 import { auditEntryHash, AUDIT_GENESIS, type AuditEntry, type AuditFields, type BlobId, type ConversationId, type DeviceId, type MessageId, type QueueItem, type UserId } from '@sealpost/protocol';
 import { sqliteMigrations } from './sqlite-migrations.js';
 import { decodeLinkKeyPackages, encodeLinkKeyPackages } from './link-key-packages.js';
-import { auditFromRow, deviceFromRow, ktUpdateFromRow, linkFromRow, queueEntryFromRow, queueItemFromRow, u8, userFromRow, type Row } from './rows.js';
+import {
+  auditFromRow,
+  deviceFromRow,
+  ktEpochFromRow,
+  ktPendingFromRow,
+  ktUpdateFromRow,
+  linkFromRow,
+  queueEntryFromRow,
+  queueItemFromRow,
+  queueItemOf,
+  u8,
+  userFromRow,
+  type Row,
+} from './rows.js';
 import { decideCommit, devicesNamed } from '../delivery/commit-rules.js';
 import type {
   KtEpochRecord,
@@ -306,18 +319,7 @@ export class SqliteStore implements ServerStore {
     const ins = this.stmt('INSERT INTO queue (device, message) VALUES (?, ?)');
     return recipients.map((device) => {
       const seq = Number(ins.run(device, msg.lastInsertRowid).lastInsertRowid);
-      const item: QueueItem = {
-        seq,
-        c: input.conversation,
-        k: kind,
-        e: input.epoch,
-        id: input.id,
-        from: input.sender.device,
-        fromUser: input.sender.user,
-        at: input.now,
-        p: payload,
-      };
-      return { device, item };
+      return { device, item: queueItemOf(input, kind, payload, seq) };
     });
   }
 
@@ -775,11 +777,7 @@ export class SqliteStore implements ServerStore {
         ? this.stmt('SELECT p.user, p.seq, l.account_key, l.version, l.body FROM kt_pending p LEFT JOIN device_lists l ON l.user = p.user WHERE p.user = ?').all(user)
         : this.stmt('SELECT p.user, p.seq, l.account_key, l.version, l.body FROM kt_pending p LEFT JOIN device_lists l ON l.user = p.user ORDER BY p.user LIMIT ?').all(limit)
     ) as Row[];
-    return rows.map((r) => ({
-      user: r.user as UserId,
-      seq: r.seq as number,
-      list: r.body === null ? undefined : { accountKey: u8(r.account_key), version: r.version as number, body: u8(r.body) },
-    }));
+    return rows.map(ktPendingFromRow);
   }
 
   async ktPublish(epoch: KtEpochRecord, updates: KtUpdateRecord[], done: { user: UserId; seq: number }[]): Promise<boolean> {
@@ -798,14 +796,7 @@ export class SqliteStore implements ServerStore {
   async ktEpochs(afterEpoch: number, limit: number): Promise<(KtEpochRecord & { updates: KtUpdateRecord[] })[]> {
     const epochs = this.stmt('SELECT * FROM kt_epochs WHERE epoch > ? ORDER BY epoch LIMIT ?').all(afterEpoch, limit) as Row[];
     const ups = this.stmt('SELECT * FROM kt_updates WHERE epoch = ? ORDER BY label, version');
-    return epochs.map((e) => ({
-      epoch: e.epoch as number,
-      timestamp: e.timestamp as number,
-      prefixRoot: u8(e.prefix_root),
-      logRoot: u8(e.log_root),
-      signature: u8(e.signature),
-      updates: (ups.all(e.epoch) as Row[]).map(ktUpdateFromRow),
-    }));
+    return epochs.map((e) => ({ ...ktEpochFromRow(e), updates: (ups.all(e.epoch) as Row[]).map(ktUpdateFromRow) }));
   }
 
   async ktPutNextIndexes(rows: KtNextIndex[]): Promise<void> {
