@@ -1,0 +1,125 @@
+// The PostgreSQL store's administration: wipe commands, admin tokens, the audit log, lookups and retention.
+import {
+  auditEntryHash,
+  AUDIT_GENESIS,
+  type AuditEntry,
+  type AuditFields,
+  type BlobId,
+  type ConversationId,
+  type DeviceId,
+  type UserId,
+} from '@sealpost/protocol';
+import { auditFromRow, u8, type Row } from '../rows.js';
+import type { AdminTokenRecord, UserLookup, WipeRecord } from '../store.js';
+import { buf } from './db.js';
+import type { PostgresStore } from '../postgres.js';
+
+/** PostgresStore's methods for this area (merged into its prototype in postgres.ts). */
+export const postgresAdmin = {
+  async putWipe(this: PostgresStore, w: WipeRecord): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO wipes (device, command, signature, issued_at, confirmed_at) VALUES ($1, $2, $3, $4, NULL)
+       ON CONFLICT (device) DO UPDATE SET command = excluded.command, signature = excluded.signature, issued_at = excluded.issued_at, confirmed_at = NULL`,
+      [w.device, buf(w.command), buf(w.signature), w.issuedAt],
+    );
+  },
+
+  async getWipe(this: PostgresStore, device: DeviceId): Promise<WipeRecord | undefined> {
+    const r = await this.one('SELECT * FROM wipes WHERE device = $1', [device]);
+    if (!r) return undefined;
+    return { device, command: u8(r.command), signature: u8(r.signature), issuedAt: r.issued_at as number, confirmedAt: (r.confirmed_at as number | null) ?? undefined };
+  },
+
+  async confirmWipe(this: PostgresStore, device: DeviceId, now: number): Promise<void> {
+    await this.pool.query('UPDATE wipes SET confirmed_at = COALESCE(confirmed_at, $1) WHERE device = $2', [now, device]);
+  },
+
+  async addAdminToken(this: PostgresStore, name: string, tokenHash: Uint8Array, now: number): Promise<boolean> {
+    const res = await this.pool.query('INSERT INTO admin_tokens (name, token_hash, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [name, buf(tokenHash), now]);
+    return res.rowCount === 1;
+  },
+
+  async findAdminToken(this: PostgresStore, tokenHash: Uint8Array): Promise<string | undefined> {
+    return (await this.one('SELECT name FROM admin_tokens WHERE token_hash = $1 AND revoked_at IS NULL', [buf(tokenHash)]))?.name as string | undefined;
+  },
+
+  async listAdminTokens(this: PostgresStore): Promise<AdminTokenRecord[]> {
+    return (await this.pool.query('SELECT * FROM admin_tokens ORDER BY created_at, name')).rows.map((r: Row) => ({
+      name: r.name as string,
+      createdAt: r.created_at as number,
+      revokedAt: (r.revoked_at as number | null) ?? undefined,
+    }));
+  },
+
+  async revokeAdminToken(this: PostgresStore, name: string, now: number): Promise<boolean> {
+    return (await this.pool.query('UPDATE admin_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL', [now, name])).rowCount === 1;
+  },
+
+  async appendAudit(this: PostgresStore, entry: Omit<AuditFields, 'seq'>): Promise<AuditEntry> {
+    return this.tx(async (db) => {
+      // One writer at a time across nodes, so the chain never forks.
+      await db.query('SELECT pg_advisory_xact_lock(7361627)');
+      const last = await this.one('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1', [], db);
+      const seq = last ? (last.seq as number) + 1 : 1;
+      const prevHash = last ? u8(last.hash) : AUDIT_GENESIS;
+      const fields: AuditFields = { ...entry, seq };
+      const hash = auditEntryHash(prevHash, fields);
+      await db.query('INSERT INTO audit_log (seq, at, actor, action, target, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
+        seq, entry.at, entry.actor, entry.action, entry.target, JSON.stringify(entry.details), buf(prevHash), buf(hash),
+      ]);
+      return { ...fields, prevHash, hash };
+    });
+  },
+
+  async listAudit(this: PostgresStore, afterSeq: number, limit: number): Promise<AuditEntry[]> {
+    return (await this.pool.query('SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2', [afterSeq, limit])).rows.map(auditFromRow);
+  },
+
+  async lookupUser(this: PostgresStore, user: UserId): Promise<UserLookup> {
+    const convs = (
+      await this.pool.query(
+        `SELECT c.id, c.epoch,
+           (SELECT COUNT(*)::int FROM conversation_members m2 WHERE m2.conversation = c.id) AS member_devices,
+           (SELECT COUNT(*)::int FROM messages m WHERE m.conversation = c.id) AS stored_messages,
+           (SELECT COALESCE(SUM(LENGTH(m.payload)), 0)::bigint FROM messages m WHERE m.conversation = c.id) AS stored_bytes
+         FROM conversations c
+         WHERE c.id IN (SELECT cm.conversation FROM conversation_members cm JOIN devices d ON d.id = cm.device WHERE d."user" = $1)
+         ORDER BY c.created_at`,
+        [user],
+      )
+    ).rows as Row[];
+    const queued = (await this.one(
+      `SELECT COUNT(*)::int AS n, COALESCE(SUM(LENGTH(m.payload)), 0)::bigint AS bytes FROM queue q JOIN messages m ON m.id = q.message
+       JOIN devices d ON d.id = q.device WHERE d."user" = $1`,
+      [user],
+    ))!;
+    const blobs = (await this.one('SELECT COUNT(*)::int AS n, COALESCE(SUM(size), 0)::bigint AS bytes FROM blobs WHERE owner_user = $1', [user]))!;
+    const code = await this.one('SELECT expires_at, used_at, attempts FROM activation_codes WHERE "user" = $1', [user]);
+    const list = await this.one('SELECT version FROM device_lists WHERE "user" = $1', [user]);
+    return {
+      conversations: convs.map((c) => ({
+        id: c.id as ConversationId,
+        epoch: c.epoch as number,
+        memberDevices: c.member_devices as number,
+        storedMessages: c.stored_messages as number,
+        storedBytes: c.stored_bytes as number,
+      })),
+      queuedItems: queued.n as number,
+      queuedBytes: queued.bytes as number,
+      blobs: blobs.n as number,
+      blobBytes: blobs.bytes as number,
+      activationCode: code ? { expiresAt: code.expires_at as number, usedAt: (code.used_at as number | null) ?? undefined, attempts: code.attempts as number } : undefined,
+      deviceListVersion: (list?.version as number | undefined) ?? undefined,
+    };
+  },
+
+  async deleteOlderThan(this: PostgresStore, before: number): Promise<{ messages: number; blobs: BlobId[] }> {
+    return this.tx(async (db) => {
+      // Handshake messages (commits, Welcomes) are kept: a device that misses one could never catch up.
+      await db.query("DELETE FROM queue WHERE message IN (SELECT id FROM messages WHERE created_at < $1 AND kind = 'app')", [before]);
+      const messages = (await db.query("DELETE FROM messages WHERE created_at < $1 AND kind = 'app'", [before])).rowCount ?? 0;
+      const blobs = (await db.query('DELETE FROM blobs WHERE complete AND completed_at < $1 RETURNING id', [before])).rows.map((r: Row) => r.id as BlobId);
+      return { messages, blobs };
+    });
+  },
+};

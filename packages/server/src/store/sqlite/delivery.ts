@@ -1,0 +1,199 @@
+// The SQLite store's delivery: conversations, members, the message log and per-device queues. Appends that arrive
+// in one turn share one transaction (group commit); the rules they follow are delivery/append-rules.ts and
+// delivery/commit-rules.ts.
+import { type ConversationId, type DeviceId, type QueueItem } from '@sealpost/protocol';
+import { queueEntryFromRow, queueItemFromRow, queueItemOf, type Row } from '../rows.js';
+import { decideAppend } from '../../delivery/append-rules.js';
+import { decideCommit, devicesNamed } from '../../delivery/commit-rules.js';
+import type { AppendInput, AppendResult, CommitInput, ConversationRecord, Delivery, QueueEntry } from '../store.js';
+import type { Outcome, SqliteStore } from '../sqlite.js';
+
+/** SqliteStore's methods for this area (merged into its prototype in sqlite.ts). */
+export const sqliteDelivery = {
+  async createConversation(this: SqliteStore, id: ConversationId, creator: DeviceId, now: number): Promise<boolean> {
+    return this.db.transaction(() => {
+      if (this.stmt('SELECT 1 FROM conversations WHERE id = ?').get(id)) return false;
+      this.stmt('INSERT INTO conversations (id, epoch, created_at) VALUES (?, 0, ?)').run(id, now);
+      this.stmt('INSERT INTO conversation_members (conversation, device) VALUES (?, ?)').run(id, creator);
+      return true;
+    })();
+  },
+
+  membersSync(this: SqliteStore, id: ConversationId): DeviceId[] {
+    return (this.stmt('SELECT device FROM conversation_members WHERE conversation = ? ORDER BY device').all(id) as Row[]).map(
+      (r) => r.device as DeviceId,
+    );
+  },
+
+  async getConversation(this: SqliteStore, id: ConversationId): Promise<ConversationRecord | undefined> {
+    const r = this.stmt('SELECT epoch FROM conversations WHERE id = ?').get(id) as Row | undefined;
+    return r ? { id, epoch: r.epoch as number, members: this.membersSync(id) } : undefined;
+  },
+
+  /** Inserts one message row and a queue row per recipient; returns what to push. */
+  enqueue(this: SqliteStore, input: AppendInput, kind: QueueItem['k'], payload: Uint8Array, recipients: DeviceId[]): Delivery {
+    const msg = this.stmt(
+        'INSERT INTO messages (conversation, kind, epoch, msg_id, sender_device, sender_user, created_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(input.conversation, kind, input.epoch, input.id, input.sender.device, input.sender.user, input.now, payload);
+    const ins = this.stmt('INSERT INTO queue (device, message) VALUES (?, ?)');
+    return recipients.map((device) => {
+      const seq = Number(ins.run(device, msg.lastInsertRowid).lastInsertRowid);
+      return { device, item: queueItemOf(input, kind, payload, seq) };
+    });
+  },
+
+  checkMember(this: SqliteStore, conversation: ConversationId, device: DeviceId): { epoch: number } | AppendResult {
+    const conv = this.stmt('SELECT epoch FROM conversations WHERE id = ?').get(conversation) as Row | undefined;
+    if (!conv) return { kind: 'not-found' };
+    if (!this.stmt('SELECT 1 FROM conversation_members WHERE conversation = ? AND device = ?').get(conversation, device)) {
+      return { kind: 'not-member' };
+    }
+    return { epoch: conv.epoch as number };
+  },
+
+  /**
+   * Group commit: appends that arrive in the same turn of the event loop share one transaction, so one fsync
+   * (synchronous=FULL) acknowledges them all. Each keeps its own savepoint, so one failing append fails alone.
+   * Order is arrival order, and every caller is answered only after the shared transaction has committed.
+   */
+  appendMessage(this: SqliteStore, input: AppendInput): Promise<AppendResult> {
+    return new Promise((resolve, reject) => {
+      this.pendingAppends.push({ input, resolve, reject });
+      if (this.pendingAppends.length === 1) setImmediate(() => this.flushAppends());
+    });
+  },
+
+  flushAppends(this: SqliteStore): void {
+    const batch = this.pendingAppends.splice(0, 1000);
+    if (batch.length === 0) return; // emptied by close()
+    if (this.pendingAppends.length > 0) setImmediate(() => this.flushAppends());
+    const outcomes: Outcome[] = [];
+    try {
+      this.appendBatchTx(batch.map((b) => b.input), outcomes);
+    } catch (err) {
+      // The commit itself failed: nobody's message is stored.
+      for (const b of batch) b.reject(err);
+      return;
+    }
+    batch.forEach((b, i) => {
+      const o = outcomes[i]!;
+      if ('ok' in o) b.resolve(o.ok);
+      else b.reject(o.err);
+    });
+  },
+
+  // better-sqlite3 prepares BEGIN/COMMIT when a transaction function is made, so hot ones are made once.
+  appendOne(this: SqliteStore, input: AppendInput): AppendResult {
+    // The conversation's epoch, the sender's membership and whether the message is a retry, in one statement.
+    const check = this.stmt(
+      `SELECT epoch,
+         EXISTS (SELECT 1 FROM conversation_members WHERE conversation = c.id AND device = ?) AS member,
+         EXISTS (SELECT 1 FROM messages WHERE conversation = c.id AND kind = 'app' AND msg_id = ?) AS stored
+       FROM conversations c WHERE c.id = ?`,
+    ).get(input.sender.device, input.id, input.conversation) as { epoch: number; member: number; stored: number } | undefined;
+    const blobs = input.blobs ?? [];
+    const usable = this.stmt('SELECT 1 FROM blobs b JOIN blob_grants g ON g.blob = b.id WHERE b.id = ? AND b.complete = 1 AND g.device = ?');
+    const decision = decideAppend(input, {
+      epoch: check?.epoch,
+      member: Boolean(check?.member),
+      stored: Boolean(check?.stored),
+      unusableBlob: blobs.find((blob) => !usable.get(blob, input.sender.device)),
+    });
+    if (decision.kind !== 'accept') return decision;
+    const recipients = this.membersSync(input.conversation).filter((d) => d !== input.sender.device);
+    const grant = this.stmt('INSERT OR IGNORE INTO blob_grants (blob, device) VALUES (?, ?)');
+    for (const blob of blobs) for (const d of recipients) grant.run(blob, d);
+    return { kind: 'ok', epoch: decision.epoch, deliveries: this.enqueue(input, 'app', input.payload, recipients), duplicate: false };
+  },
+
+  async appendCommit(this: SqliteStore, input: CommitInput): Promise<AppendResult> {
+    return this.db.transaction((): AppendResult => {
+      const check = this.checkMember(input.conversation, input.sender.device);
+      if ('kind' in check) {
+        return check;
+      }
+      const prior = this.stmt('SELECT commit_id FROM conversation_epochs WHERE conversation = ? AND epoch = ?')
+        .get(input.conversation, input.epoch) as Row | undefined;
+      const members = new Set(this.membersSync(input.conversation));
+      const state = this.stmt('SELECT revoked_at FROM devices WHERE id = ?');
+      const devices = new Map<DeviceId, 'active' | 'revoked'>();
+      for (const d of devicesNamed(input)) {
+        const r = state.get(d) as Row | undefined;
+        if (r) devices.set(d, r.revoked_at === null ? 'active' : 'revoked');
+      }
+      const decision = decideCommit(input, { epoch: check.epoch, acceptedAtEpoch: prior?.commit_id as string | undefined, members, devices });
+      if (decision.kind !== 'accept') return decision;
+
+      this.stmt('INSERT INTO conversation_epochs (conversation, epoch, commit_id, sender, created_at) VALUES (?, ?, ?, ?, ?)')
+        .run(input.conversation, input.epoch, input.id, input.sender.device, input.now);
+      this.stmt('UPDATE conversations SET epoch = ? WHERE id = ?').run(input.epoch + 1, input.conversation);
+      // Everyone who was a member sees the commit — removed devices too, so they learn they were removed.
+      const deliveries = this.enqueue(input, 'commit', input.payload, decision.recipients);
+      const delMember = this.stmt('DELETE FROM conversation_members WHERE conversation = ? AND device = ?');
+      for (const d of input.remove) delMember.run(input.conversation, d);
+      const addMember = this.stmt('INSERT INTO conversation_members (conversation, device) VALUES (?, ?)');
+      for (const d of input.add) addMember.run(input.conversation, d);
+      if (input.welcome && input.add.length > 0) {
+        deliveries.push(...this.enqueue({ ...input, epoch: input.epoch + 1 }, 'welcome', input.welcome, input.add));
+      }
+      return { kind: 'ok', epoch: input.epoch + 1, deliveries, duplicate: false };
+    })();
+  },
+
+  async fetchQueue(this: SqliteStore, device: DeviceId, after: number, limit: number, through = Number.MAX_SAFE_INTEGER): Promise<QueueItem[]> {
+    const rows = this.stmt(
+        `SELECT q.seq, m.conversation, m.kind, m.epoch, m.msg_id, m.sender_device, m.sender_user, m.created_at, m.payload
+         FROM queue q JOIN messages m ON m.id = q.message WHERE q.device = ? AND q.seq > ? AND q.seq <= ? ORDER BY q.seq LIMIT ?`,
+      )
+      .all(device, after, through, limit) as Row[];
+    return rows.map(queueItemFromRow);
+  },
+
+  async listQueue(this: SqliteStore, device: DeviceId, after: number, limit: number): Promise<QueueEntry[]> {
+    const rows = this.stmt(
+      `SELECT q.seq, m.conversation, m.kind, m.sender_user, m.created_at, length(m.payload) AS bytes
+       FROM queue q JOIN messages m ON m.id = q.message WHERE q.device = ? AND q.seq > ? ORDER BY q.seq LIMIT ?`,
+    ).all(device, after, limit) as Row[];
+    return rows.map(queueEntryFromRow);
+  },
+
+  async queueDepth(this: SqliteStore): Promise<number> {
+    return (this.stmt('SELECT COUNT(*) AS n FROM queue').get() as Row).n as number;
+  },
+
+  /** Acks that arrive in the same turn of the event loop share one transaction, like appends. */
+  ack(this: SqliteStore, device: DeviceId, seqs: number[]): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.pendingAcks.push({ device, seqs, resolve, reject });
+      if (this.pendingAcks.length === 1) setImmediate(() => this.flushAcks());
+    });
+  },
+
+  flushAcks(this: SqliteStore): void {
+    const batch = this.pendingAcks.splice(0, 1000);
+    if (this.pendingAcks.length > 0) setImmediate(() => this.flushAcks());
+    let counts: number[];
+    try {
+      counts = this.ackBatchTx(batch);
+    } catch (err) {
+      for (const b of batch) b.reject(err);
+      return;
+    }
+    batch.forEach((b, i) => b.resolve(counts[i]!));
+  },
+
+  ackOne(this: SqliteStore, device: DeviceId, seqs: number[]): number {
+    // Only the device's own items; each message goes with its last queue row.
+    const del = this.stmt('DELETE FROM queue WHERE seq = ? AND device = ? RETURNING message');
+    const gc = this.stmt('DELETE FROM messages WHERE id = ? AND NOT EXISTS (SELECT 1 FROM queue WHERE message = ?)');
+    let n = 0;
+    for (const seq of seqs) {
+      const row = del.get(seq, device) as Row | undefined;
+      if (!row) continue;
+      gc.run(row.message, row.message);
+      n++;
+    }
+    return n;
+  },
+};
