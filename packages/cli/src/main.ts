@@ -17,8 +17,10 @@ export function buildProgram(): Command {
   const program = new Command('sealpost')
     .description('Sealpost: end-to-end encrypted chat on MLS, self-hosted')
     .version(VERSION)
-    .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    // Commander's own error messages are reported by main() like every other error (set before the subcommands,
+    // which inherit it).
+    .configureOutput({ outputError: () => {} });
   registerServerCommand(program);
   registerAdminCommands(program);
   registerDeviceCommands(program);
@@ -33,17 +35,25 @@ export function buildProgram(): Command {
 /** Run the CLI; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
+  // Output into a pipe that closed (`sealpost conversations | head -1`) ends the command quietly, as other tools do.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
   const program = buildProgram();
-  if (json) program.configureOutput({ writeErr: () => {} });
   try {
     await program.parseAsync(argv);
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.exitCode === 0) return 0; // --help, --version
+      // No command given: commander has shown that command's help on stderr.
+      if (err.message === '(outputHelp)') return 1;
+      // Unknown command or option, a missing argument: one line with a code, and where the help is.
       const message = err.message.replace(/^error: /, '');
-      if (json) return reportError(new SealpostError('INVALID_INPUT', message), true);
-      return err.exitCode || 2;
+      const code = reportError(new SealpostError('INVALID_INPUT', message), json);
+      if (!json) process.stderr.write(`(see sealpost --help, or sealpost COMMAND --help)\n`);
+      return code;
     }
     return reportError(err, json);
   }

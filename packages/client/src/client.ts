@@ -161,9 +161,11 @@ export class SealpostClient {
 
   /** A new profile and client for a new device id, after learning what the server requires (policy, keys). */
   private static async start(params: { server: string; user: string; profile: string }, options: ClientOptions) {
-    const user = parseUserId(params.user);
     const server = normaliseServerUrl(params.server);
     const info = await fetchServerInfo(server);
+    // `bob` is bob at the server's domain, as everywhere a user is named.
+    const name = params.user.trim();
+    const user = parseUserId(name.includes('@') ? name : `${name}@${info.domain}`);
     const store = openNewProfile(params.profile, info, options);
     try {
       return { client: await SealpostClient.build(store, server, user, newDeviceId(), options), store, info };

@@ -3,7 +3,7 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, rename, rm, stat } from 'node:fs/promises';
 import { randomBytes, createHash } from 'node:crypto';
-import { basename, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import {
   DEFAULT_FILE_CHUNK_SIZE,
@@ -156,6 +156,7 @@ export class FileTransfer {
     const key = fromBase64Url(ref.key);
     const expectedHash = fromBase64Url(ref.hash);
     if (!key || key.length !== 32 || !expectedHash) throw new SealpostError('FILE_CORRUPT', 'attachment reference is malformed');
+    await checkTarget(out);
     let res: Response;
     // Aborted when we stop reading early (a corrupt chunk), so the connection closes instead of lingering half-read.
     const abort = new AbortController();
@@ -224,4 +225,13 @@ async function readJson<T>(res: Response): Promise<T> {
     throw new SealpostError(isErrorCode(e?.code) ? e.code : 'PROTOCOL_ERROR', typeof e?.message === 'string' ? e.message : `server answered ${res.status}`);
   }
   return parsed as T;
+}
+
+/** Where a download goes must be a file in a folder that exists: said before anything is downloaded. */
+async function checkTarget(out: string): Promise<void> {
+  const target = resolve(out);
+  const there = await stat(target).catch(() => undefined);
+  if (there?.isDirectory()) throw new SealpostError('INVALID_INPUT', `--out ${out}: is a folder; name a file (e.g. ${join(out, 'name')})`);
+  const folder = await stat(dirname(target)).catch(() => undefined);
+  if (!folder?.isDirectory()) throw new SealpostError('INVALID_INPUT', `--out ${out}: the folder ${dirname(target)} does not exist`);
 }

@@ -53,9 +53,9 @@ export class MailSender extends ClientPart {
   sendMail(draft: MailDraft, opts: { onProgress?: Progress } = {}): Promise<{ id: MessageId; thread: ConversationId; held?: HeldInfo }> {
     return this.serial(async () => {
       await this.beforeSend();
-      const to = uniqueUsers(draft.to.map(parseUserId));
-      const cc = uniqueUsers((draft.cc ?? []).map(parseUserId)).filter((u) => !to.includes(u));
-      const bcc = uniqueUsers((draft.bcc ?? []).map(parseUserId)).filter((u) => !to.includes(u) && !cc.includes(u));
+      const to = uniqueUsers(draft.to.map((u) => this.qualify(u)));
+      const cc = uniqueUsers((draft.cc ?? []).map((u) => this.qualify(u))).filter((u) => !to.includes(u));
+      const bcc = uniqueUsers((draft.bcc ?? []).map((u) => this.qualify(u))).filter((u) => !to.includes(u) && !cc.includes(u));
       return this.composeAndSend({ to, cc, bcc, subject: draft.subject, text: draft.text, html: draft.html, files: draft.attach ?? [], carried: [] }, undefined, opts.onProgress);
     });
   }
@@ -115,8 +115,8 @@ export class MailSender extends ClientPart {
     return this.serial(async () => {
       await this.membership.flushPendingCommits();
       const orig = this.requireMail(id).content as unknown as Mail;
-      const to = uniqueUsers(fwd.to.map(parseUserId));
-      const cc = uniqueUsers((fwd.cc ?? []).map(parseUserId)).filter((u) => !to.includes(u));
+      const to = uniqueUsers(fwd.to.map((u) => this.qualify(u)));
+      const cc = uniqueUsers((fwd.cc ?? []).map((u) => this.qualify(u))).filter((u) => !to.includes(u));
       return this.composeAndSend({
         to,
         cc,

@@ -36,7 +36,7 @@ export class Membership extends ClientPart {
   }
 
   chatUsers(to: string[]): UserId[] {
-    const users = uniqueUsers(to.map(parseUserId)).filter((u) => u !== this.user);
+    const users = uniqueUsers(to.map((u) => this.qualify(u))).filter((u) => u !== this.user);
     if (users.length === 0) throw new SealpostError('INVALID_INPUT', 'to: name at least one other user');
     if (users.length > limits.maxConversationUsers) throw new SealpostError('INVALID_INPUT', `to: at most ${limits.maxConversationUsers} users`);
     return users;
@@ -64,7 +64,7 @@ export class Membership extends ClientPart {
   }
 
   addMember(conversation: ConversationId, user: string): Promise<void> {
-    const u = parseUserId(user);
+    const u = this.qualify(user);
     return this.serial(async () => {
       await this.flushPendingCommits();
       await this.resync();
@@ -76,7 +76,7 @@ export class Membership extends ClientPart {
   }
 
   removeMember(conversation: ConversationId, user: string): Promise<void> {
-    const u = parseUserId(user);
+    const u = this.qualify(user);
     return this.serial(async () => {
       await this.flushPendingCommits();
       await this.resync();

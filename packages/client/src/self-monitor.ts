@@ -126,7 +126,7 @@ export class SelfMonitor extends ClientPart {
    * number was confirmed before and has changed since. With `confirm`, record that the user compared it.
    */
   verifyUser(user: string, opts: { confirm?: string; peer?: string } = {}): Promise<VerifyResult> {
-    const u = parseUserId(user);
+    const u = this.qualify(user);
     return this.serial(async () => {
       const mine = this.store.getMeta('account_public');
       if (!mine) throw new SealpostError('NOT_ENROLLED', 'this device holds no account key');

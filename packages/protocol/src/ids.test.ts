@@ -16,4 +16,7 @@ describe('ids', () => {
     expect(() => parseDeviceId('dev_short')).toThrow();
     expect(() => parseConversationId('c_../../../../etc/passwd00')).toThrow();
   });
+  it('mints message ids that a command line never takes for an option', () => {
+    for (let i = 0; i < 20_000; i++) expect(newMessageId().startsWith('-')).toBe(false);
+  });
 });

@@ -43,7 +43,13 @@ export const parseBlobId = parseWith<BlobId>(blobPattern, 'blob id', 24);
 
 export const newDeviceId = (): DeviceId => parseDeviceId(`dev_${toBase64Url(randomBytes(16))}`);
 export const newConversationId = (): ConversationId => parseConversationId(`c_${toBase64Url(randomBytes(16))}`);
-export const newMessageId = (): MessageId => parseMessageId(toBase64Url(randomBytes(16)));
+/** 16 random bytes; never starting with '-', so a command line cannot take the id for an option (`mail read ID`). */
+export function newMessageId(): MessageId {
+  for (;;) {
+    const id = toBase64Url(randomBytes(16));
+    if (id[0] !== '-') return parseMessageId(id);
+  }
+}
 export const newBlobId = (): BlobId => parseBlobId(`b_${toBase64Url(randomBytes(16))}`);
 
 export function userDomain(user: UserId): string {

@@ -15,6 +15,8 @@ import {
   type UserId,
   type ChatText,
   type Mail,
+  parseUserId,
+  userDomain,
 } from '@sealpost/protocol';
 import { HttpApi } from '../http-api.js';
 import { FileTransfer } from '../files.node.js';
@@ -53,6 +55,12 @@ export class ClientCore {
     readonly files: FileTransfer,
   ) {
     this.warn = options.warn ?? (() => {});
+  }
+
+  /** A user someone named: `bob` means `bob@` this account's own domain, as in every admin command. */
+  qualify(name: string): UserId {
+    const n = name.trim();
+    return parseUserId(n.includes('@') ? n : `${n}@${userDomain(this.user)}`);
   }
 
   /** Device keys, server facts (organisation key, policy) of a new profile. */
@@ -216,6 +224,7 @@ export abstract class ClientPart {
   protected get files() { return this.core.files; }
   protected get warn() { return this.core.warn; }
   protected get deviceKeys() { return this.core.deviceKeys; }
+  protected qualify(name: string): UserId { return this.core.qualify(name); }
   protected serial<T>(fn: () => Promise<T>): Promise<T> { return this.core.serial(fn); }
   protected tx<T>(fn: () => Promise<T>): Promise<T> { return this.core.tx(fn); }
   protected loadState(conv: ConversationRow): GroupState { return this.core.loadState(conv); }

@@ -1,0 +1,88 @@
+// What a new admin and user meet in their first week with the built CLI (as subprocesses, against a real server):
+// unknown commands and options answered in one coded line, output into a closed pipe ending quietly, short user
+// names (`bob`) accepted wherever a user is named, and downloads refused before they start when --out cannot be
+// written.
+import { execFile, spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chats, startTestServer, tempDir, type TestServer } from '../helpers.js';
+
+const bin = fileURLToPath(new URL('../../packages/cli/bin/sealpost.js', import.meta.url));
+let server: TestServer;
+
+function sealpost(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...args], { env: { ...process.env, SEALPOST_SERVER: server.url, SEALPOST_ADMIN_TOKEN: server.adminToken, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
+      const code = err ? ((err as { code?: number }).code ?? 1) : 0;
+      resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr });
+    });
+  });
+}
+
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server.close();
+});
+
+describe('the CLI in its first week', () => {
+  it('answers an unknown command or option in one coded line and says where the help is', async () => {
+    const unknown = await sealpost(['sendd', 'hello']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stdout).toBe('');
+    expect(unknown.stderr).toMatch(/^error: unknown command 'sendd' \(Did you mean send\?\) \[INVALID_INPUT\]\n\(see sealpost --help, or sealpost COMMAND --help\)\n$/);
+    const option = await sealpost(['send', '--bogus', '--json']);
+    expect(option.code).toBe(1);
+    expect(option.stderr).not.toContain('Usage:');
+    expect(option.stderr).toContain('"code":"INVALID_INPUT"');
+  });
+
+  it('ends quietly when its output goes into a pipe that closed', async () => {
+    const child = spawn(process.execPath, [bin, '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy(); // the reader went away, as `| head -1` does after one line
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    expect(stderr).not.toMatch(/EPIPE|Error|at /);
+    expect(code).toBe(0);
+  });
+
+  it('takes a short user name wherever a user is named', async () => {
+    const alice = await server.enroll('alice');
+    const bob = await server.enroll('bob');
+    await alice.client.close();
+    const sent = await sealpost(['send', '--profile', alice.profile, '--to', 'bob', 'hi bob']);
+    expect(sent.code, sent.stderr).toBe(0);
+    expect(chats(await bob.client.sync()).map((m) => m.text)).toEqual(['hi bob']);
+    const verified = await sealpost(['verify', 'bob', '--profile', alice.profile, '--json']);
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(JSON.parse(verified.stdout.split('\n')[0]!)).toMatchObject({ user: 'bob@localhost' });
+    const listed = await sealpost(['admin', 'device', 'list', 'bob', '--json']);
+    expect(listed.code, listed.stderr).toBe(0);
+  });
+
+  it('refuses a download into a folder, or into a folder that does not exist, before downloading', async () => {
+    const carol = await server.enroll('carol');
+    const dave = await server.enroll('dave');
+    const dir = tempDir('first-week');
+    const file = join(dir, 'report.txt');
+    writeFileSync(file, 'quarterly figures');
+    await carol.client.send({ to: ['dave@localhost'] }, 'the report', { files: [file] });
+    const [msg] = chats(await dave.client.sync());
+    const attachment = msg!.attachments![0]!.id;
+    await dave.client.close();
+    const folder = join(dir, 'downloads');
+    mkdirSync(folder);
+    const intoFolder = await sealpost(['files', 'get', attachment, '--profile', dave.profile, '--out', folder]);
+    expect(intoFolder.code).toBe(1);
+    expect(intoFolder.stderr).toMatch(/^error: --out .*downloads: is a folder; name a file .* \[INVALID_INPUT\]\n$/);
+    const noFolder = await sealpost(['files', 'get', attachment, '--profile', dave.profile, '--out', join(dir, 'missing', 'x.txt')]);
+    expect(noFolder.code).toBe(1);
+    expect(noFolder.stderr).toMatch(/the folder .*missing does not exist \[INVALID_INPUT\]/);
+    const ok = await sealpost(['files', 'get', attachment, '--profile', dave.profile, '--out', join(folder, 'report.txt')]);
+    expect(ok.code, ok.stderr).toBe(0);
+  });
+});
