@@ -85,4 +85,19 @@ describe('the CLI in its first week', () => {
     const ok = await sealpost(['files', 'get', attachment, '--profile', dave.profile, '--out', join(folder, 'report.txt')]);
     expect(ok.code, ok.stderr).toBe(0);
   });
+
+  it('says a message has nobody to go to instead of sending it into a chat with no device of the recipient', async () => {
+    const erin = await server.enroll('erin');
+    const fred = await server.enroll('fred');
+    await erin.client.send({ to: ['fred@localhost'] }, 'before');
+    await fred.client.sync();
+    await server.adminRequest('POST', `/v1/admin/users/fred@localhost/devices/${fred.client.device}/wipe`, {});
+    await erin.client.close();
+    const sent = await sealpost(['send', '--profile', erin.profile, '--to', 'fred', 'anyone there?']);
+    expect(sent.code).toBe(1);
+    expect(sent.stderr).toMatch(/fred@localhost has no device that can receive this .* nothing was sent \[NO_KEY_PACKAGE\]/);
+    const mail = await sealpost(['mail', 'send', '--profile', erin.profile, '--to', 'fred', '--subject', 'Hi', '--body', 'anyone?']);
+    expect(mail.code).toBe(1);
+    expect(mail.stderr).toContain('[NO_KEY_PACKAGE]');
+  });
 });

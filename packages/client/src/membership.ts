@@ -49,8 +49,12 @@ export class Membership extends ClientPart {
 
   /** Create a conversation and add these users' devices (and this user's other devices). */
   async createConversation(kind: ConversationKind, users: UserId[], id: ConversationId = newConversationId()): Promise<ConversationId> {
-    // Check every user before anything is created, so a typo creates nothing.
-    for (const u of users) await this.trust.deviceList(u);
+    // Check every user before anything is created, so a typo creates nothing — and a user with no device left (all
+    // revoked or wiped, not enrolled again) is said, not sent to nobody.
+    for (const u of users) {
+      const list = await this.trust.deviceList(u);
+      if (u !== this.user && list.devices.length === 0) throw this.noDeviceOf(u);
+    }
     await this.api.request('POST', '/v1/conversations', { id });
     await this.tx(async () => {
       const state = await this.engine.createGroup(id, { user: this.user, device: this.device }, this.deviceKeys);
@@ -60,7 +64,16 @@ export class Membership extends ClientPart {
       this.store.putSecretNodes(id, parts.secrets);
     });
     await this.commitChange(id, { addUsers: [...users, this.user] });
+    // Every user asked for must have a device in the group (a KeyPackage may have been refused as untrusted).
+    const members = new Set(this.engine.members(this.loadState(this.requireConversation(id))).map((m) => m.user));
+    const missing = users.find((u) => u !== this.user && !members.has(u));
+    if (missing) throw this.noDeviceOf(missing);
     return id;
+  }
+
+  /** What a send to a user with no device left says. */
+  noDeviceOf(user: UserId): SealpostError {
+    return new SealpostError('NO_KEY_PACKAGE', `${user} has no device that can receive this (their devices were revoked or wiped and they have not enrolled again); nothing was sent`);
   }
 
   addMember(conversation: ConversationId, user: string): Promise<void> {

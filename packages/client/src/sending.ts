@@ -65,6 +65,8 @@ export class Sender extends ClientPart {
         const conversation = newConversationId();
         return { conversation, id, held: this.hold({ kind: 'chat', id, conversation, users, text, files, sentAt: Date.now() }, pending) };
       }
+      // Nobody to deliver to is said, not sent into a chat that holds only devices since revoked.
+      for (const u of users) if ((await this.trust.deviceList(u)).devices.length === 0) throw this.membership.noDeviceOf(u);
       const conversation = this.membership.findChat(users) ?? (await this.membership.createConversation('chat', users));
       return { conversation, id: await this.sendChat(conversation, newMessageId(), Date.now(), text, files, opts.onProgress) };
     });
