@@ -1,227 +1,50 @@
 // The device's local store in Node: one SQLite file in the profile folder (0600). It holds the device's private
 // keys, MLS group state, message history, the outbox and which queue items were processed. A group's state is
 // written in the same transaction as the message it belongs to. With a passphrase the whole file (and its WAL) is
-// encrypted at rest: SQLite3 Multiple Ciphers in SQLCipher v4 format, keyed with a raw 256-bit key derived by
-// scrypt (node:crypto); the scrypt parameters and salt sit beside it in profile.key.
+// encrypted at rest (profile-encryption.node.ts). The schema is profile-migrations.node.ts; the contract it meets,
+// profile-storage.ts.
 import Database from 'better-sqlite3-multiple-ciphers';
-import { scryptSync, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { ConversationRow, HeldSend, KeyContest, MessageRow, OutboxRow, PendingCommitRow, ProfileStorage, UnreadableRecord } from './profile-storage.js';
-import { SealpostError, bytesEqual, type BlobId, type ConversationId, type ConversationKind, type DeviceId, type MessageId, type UserId } from '@sealpost/protocol';
+import { profileMigrations } from './profile-migrations.node.js';
+import {
+  KDF,
+  PROFILE_FILES,
+  applyKey,
+  deriveKey,
+  readKdf,
+  readable,
+  type KdfParams,
+} from './profile-encryption.node.js';
+import type {
+  ConversationRow,
+  HeldSend,
+  KeyContest,
+  MessageRow,
+  OutboxRow,
+  PendingCommitRow,
+  ProfileStorage,
+  UnreadableRecord,
+} from './profile-storage.js';
+import {
+  SealpostError,
+  bytesEqual,
+  type BlobId,
+  type ConversationId,
+  type ConversationKind,
+  type DeviceId,
+  type MessageId,
+  type UserId,
+} from '@sealpost/protocol';
 
 type Row = Record<string, unknown>;
 const u8 = (b: unknown): Uint8Array => new Uint8Array(b as Buffer);
 
-const migrations: string[] = [
-  `
-  CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
-  CREATE TABLE key_packages (ref TEXT PRIMARY KEY, public BLOB NOT NULL, private BLOB NOT NULL, last_resort INTEGER NOT NULL);
-  CREATE TABLE conversations (
-    id TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,
-    status TEXT NOT NULL,
-    epoch INTEGER NOT NULL,
-    members TEXT NOT NULL,
-    state BLOB NOT NULL,
-    created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL
-  );
-  CREATE TABLE messages (
-    conversation TEXT NOT NULL,
-    id TEXT NOT NULL,
-    sender_user TEXT NOT NULL,
-    sender_device TEXT NOT NULL,
-    sent_at INTEGER NOT NULL,
-    received_at INTEGER NOT NULL,
-    direction TEXT NOT NULL,
-    content TEXT NOT NULL,
-    PRIMARY KEY (conversation, id)
-  );
-  CREATE INDEX messages_order ON messages(conversation, received_at);
-  CREATE TABLE outbox (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    conversation TEXT NOT NULL,
-    id TEXT NOT NULL,
-    epoch INTEGER NOT NULL,
-    payload BLOB NOT NULL,
-    plaintext BLOB NOT NULL
-  );
-  CREATE TABLE pending_commits (
-    conversation TEXT PRIMARY KEY,
-    id TEXT NOT NULL,
-    epoch INTEGER NOT NULL,
-    commit_msg BLOB NOT NULL,
-    welcome BLOB,
-    adds TEXT NOT NULL,
-    removes TEXT NOT NULL,
-    new_state BLOB NOT NULL,
-    new_members TEXT NOT NULL
-  );
-  CREATE TABLE known_users (
-    user TEXT PRIMARY KEY,
-    account_key BLOB NOT NULL,
-    version INTEGER NOT NULL,
-    first_seen INTEGER NOT NULL
-  );
-  `,
-  // 2: which received messages have been shown (sync/watch print each exactly once, even across a crash).
-  `ALTER TABLE messages ADD COLUMN seen INTEGER NOT NULL DEFAULT 1;`,
-  // 3: mail read state, attachments, resumable uploads, blobs named by outgoing messages.
-  `
-  ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'text';
-  ALTER TABLE messages ADD COLUMN read INTEGER NOT NULL DEFAULT 1;
-  CREATE INDEX messages_kind ON messages(kind, id);
-  CREATE TABLE attachments (
-    id TEXT NOT NULL,
-    conversation TEXT NOT NULL,
-    message TEXT NOT NULL,
-    ref TEXT NOT NULL,
-    PRIMARY KEY (id, conversation, message)
-  );
-  CREATE TABLE uploads (
-    path TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    mtime REAL NOT NULL,
-    blob TEXT PRIMARY KEY,
-    key BLOB NOT NULL,
-    chunk_size INTEGER NOT NULL,
-    created_at INTEGER NOT NULL
-  );
-  ALTER TABLE outbox ADD COLUMN blobs TEXT NOT NULL DEFAULT '[]';
-  `,
-  // 4: group state in parts: the per-epoch base in conversations.state, the secret tree one node per row, so a
-  // message saves one small row. 'full' marks a state still stored whole (written before this migration).
-  `
-  ALTER TABLE conversations ADD COLUMN state_format TEXT NOT NULL DEFAULT 'full';
-  ALTER TABLE conversations ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
-  CREATE TABLE secret_nodes (
-    conversation TEXT NOT NULL,
-    idx INTEGER NOT NULL,
-    data BLOB NOT NULL,
-    PRIMARY KEY (conversation, idx)
-  );
-  `,
-  // 5: devices and administration: removals asked for by organisation-signed notices, and account-key changes seen.
-  `
-  CREATE TABLE pending_removals (
-    conversation TEXT NOT NULL,
-    device TEXT NOT NULL,
-    PRIMARY KEY (conversation, device)
-  );
-  CREATE TABLE key_changes (
-    user TEXT NOT NULL,
-    old_key BLOB NOT NULL,
-    new_key BLOB NOT NULL,
-    at INTEGER NOT NULL
-  );
-  `,
-  // 6: which queue items were processed, by seq, instead of one device-wide high-water mark: with several server
-  // nodes a lower seq can become visible, or be pushed, after a higher one, and the mark skipped it. The old mark
-  // stays as a fixed floor: everything at or below it was processed by an earlier version.
-  `
-  CREATE TABLE processed_seqs (seq INTEGER PRIMARY KEY);
-  UPDATE meta SET key = 'processed_floor' WHERE key = 'last_seq';
-  `,
-  // 7: queue items this device could not read and skipped (acked), so the queue behind them moves on; kept so the
-  // user can see what was lost and from whom (never the payload).
-  `
-  CREATE TABLE IF NOT EXISTS unreadable_items (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    seq INTEGER,
-    conversation TEXT,
-    kind TEXT,
-    from_user TEXT,
-    reason TEXT NOT NULL,
-    at INTEGER NOT NULL
-  );
-  `,
-  // 8: when this device last committed fresh keys for its own leaf in each conversation (post-compromise healing).
-  `
-  CREATE TABLE IF NOT EXISTS key_updates (conversation TEXT PRIMARY KEY, at INTEGER NOT NULL);
-  `,
-  // 9: when the user last acknowledged (verified) a contact's account-key change; later changes are shown on every
-  // command until then.
-  `
-  CREATE TABLE IF NOT EXISTS key_change_acks (user TEXT PRIMARY KEY, at INTEGER NOT NULL);
-  `,
-  // 10: the contest period. A contact's new account key waits here until it has stood unobjected for the policy's
-  // period (or the user verified the new safety number); messages for that contact wait in held_sends meanwhile,
-  // and are sent, or discarded with a note, when the contest ends.
-  `
-  CREATE TABLE IF NOT EXISTS key_contests (
-    user TEXT PRIMARY KEY,
-    account_key BLOB NOT NULL,
-    first_seen INTEGER NOT NULL,
-    retired_at INTEGER NOT NULL,
-    verified INTEGER NOT NULL DEFAULT 0,
-    refused TEXT
-  );
-  CREATE TABLE IF NOT EXISTS held_sends (
-    id TEXT PRIMARY KEY,
-    users TEXT NOT NULL,
-    request TEXT NOT NULL,
-    created_at INTEGER NOT NULL,
-    discarded TEXT,
-    discarded_at INTEGER
-  );
-  `,
-];
 
 /** Random, so two processes saving the same conversation never produce the same tag for different states. */
 function newVersionTag(): number {
   return Math.floor(Math.random() * 2 ** 52) + 1;
-}
-
-/** scrypt cost (RFC 7914): N = 2^15, r = 8, p = 1 — about 100 ms and 32 MiB here, per open. */
-const KDF = { N: 32768, r: 8, p: 1 } as const;
-const PROFILE_FILES = ['profile.db', 'profile.db-wal', 'profile.db-shm', 'profile.key'];
-
-interface KdfParams {
-  v: 1;
-  kdf: 'scrypt';
-  N: number;
-  r: number;
-  p: number;
-  salt: string;
-}
-
-function deriveKey(passphrase: string, params: KdfParams): Buffer {
-  if (passphrase.length === 0 || passphrase.length > 1024) throw new SealpostError('INVALID_INPUT', 'passphrase: 1 to 1024 characters');
-  return scryptSync(passphrase.normalize('NFC'), Buffer.from(params.salt, 'base64'), 32, { N: params.N, r: params.r, p: params.p, maxmem: 128 * params.N * params.r * 2 });
-}
-
-function readKdf(dir: string): KdfParams | undefined {
-  const file = join(dir, 'profile.key');
-  if (!existsSync(file)) return undefined;
-  const raw = readFileSync(file, 'utf8');
-  let p: KdfParams;
-  try {
-    p = JSON.parse(raw.slice(0, 4096)) as KdfParams;
-  } catch {
-    throw new SealpostError('CONFIG_INVALID', `${file} is damaged`);
-  }
-  if (p.v !== 1 || p.kdf !== 'scrypt' || ![16384, 32768, 65536, 131072].includes(p.N) || p.r !== 8 || p.p !== 1 || typeof p.salt !== 'string') {
-    throw new SealpostError('CONFIG_INVALID', `${file}: unsupported key derivation parameters`);
-  }
-  return p;
-}
-
-/** The first read is where a wrong key shows; nothing has been written by then. */
-function readable(db: Database.Database): boolean {
-  try {
-    db.prepare('SELECT count(*) FROM sqlite_master').get();
-    return true;
-  } catch (err) {
-    if ((err as { code?: string }).code === 'SQLITE_NOTADB') return false;
-    throw err;
-  }
-}
-
-function applyKey(db: Database.Database, key: Buffer, pragma: 'key' | 'rekey'): void {
-  db.pragma("cipher = 'sqlcipher'");
-  db.pragma('legacy = 4');
-  db.pragma(`${pragma} = "x'${key.toString('hex')}'"`);
 }
 
 export class ProfileStore implements ProfileStorage {
@@ -288,9 +111,9 @@ export class ProfileStore implements ProfileStorage {
       // Overwrite deleted content (old ratchet secrets, deleted messages) instead of leaving it in free pages.
       db.pragma('secure_delete = ON');
       const version = db.pragma('user_version', { simple: true }) as number;
-      for (let v = version; v < migrations.length; v++) {
+      for (let v = version; v < profileMigrations.length; v++) {
         db.transaction(() => {
-          db.exec(migrations[v]!);
+          db.exec(profileMigrations[v]!);
           db.pragma(`user_version = ${v + 1}`);
         })();
       }
