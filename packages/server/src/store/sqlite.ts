@@ -8,6 +8,7 @@ import { sqliteMigrations } from './sqlite-migrations.js';
 import { type Row } from './rows.js';
 import type { AppendInput, AppendResult, ServerStore } from './store.js';
 import { chmodSync } from 'node:fs';
+import type { Outcome } from './sqlite/internals.js';
 import { sqliteDirectory } from './sqlite/directory.js';
 import { sqliteSessions } from './sqlite/sessions.js';
 import { sqliteDelivery } from './sqlite/delivery.js';
@@ -39,8 +40,6 @@ function migrate(db: Database.Database): void {
   }
 }
 
-/** What one append of a group-committed batch came to. */
-export type Outcome = { ok: AppendResult } | { err: unknown };
 
 type Parts = typeof sqliteDirectory & typeof sqliteSessions & typeof sqliteDelivery & typeof sqliteBlobs & typeof sqliteAdmin & typeof sqliteKt;
 // The adapter's methods live in sqlite/, one file per area, on this class's prototype (one type, its impl spread over

@@ -12,11 +12,11 @@ import {
 import { auditFromRow, u8, type Row } from '../rows.js';
 import type { AdminTokenRecord, UserLookup, WipeRecord } from '../store.js';
 import { buf } from './db.js';
-import type { PostgresStore } from '../postgres.js';
+import type { PostgresInternals } from './internals.js';
 
-/** PostgresStore's methods for this area (merged into its prototype in postgres.ts). */
+/** PostgresStore's methods for this area (assembled on its prototype in postgres.ts). */
 export const postgresAdmin = {
-  async putWipe(this: PostgresStore, w: WipeRecord): Promise<void> {
+  async putWipe(this: PostgresInternals, w: WipeRecord): Promise<void> {
     await this.pool.query(
       `INSERT INTO wipes (device, command, signature, issued_at, confirmed_at) VALUES ($1, $2, $3, $4, NULL)
        ON CONFLICT (device) DO UPDATE SET command = excluded.command, signature = excluded.signature, issued_at = excluded.issued_at, confirmed_at = NULL`,
@@ -24,26 +24,26 @@ export const postgresAdmin = {
     );
   },
 
-  async getWipe(this: PostgresStore, device: DeviceId): Promise<WipeRecord | undefined> {
+  async getWipe(this: PostgresInternals, device: DeviceId): Promise<WipeRecord | undefined> {
     const r = await this.one('SELECT * FROM wipes WHERE device = $1', [device]);
     if (!r) return undefined;
     return { device, command: u8(r.command), signature: u8(r.signature), issuedAt: r.issued_at as number, confirmedAt: (r.confirmed_at as number | null) ?? undefined };
   },
 
-  async confirmWipe(this: PostgresStore, device: DeviceId, now: number): Promise<void> {
+  async confirmWipe(this: PostgresInternals, device: DeviceId, now: number): Promise<void> {
     await this.pool.query('UPDATE wipes SET confirmed_at = COALESCE(confirmed_at, $1) WHERE device = $2', [now, device]);
   },
 
-  async addAdminToken(this: PostgresStore, name: string, tokenHash: Uint8Array, now: number): Promise<boolean> {
+  async addAdminToken(this: PostgresInternals, name: string, tokenHash: Uint8Array, now: number): Promise<boolean> {
     const res = await this.pool.query('INSERT INTO admin_tokens (name, token_hash, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [name, buf(tokenHash), now]);
     return res.rowCount === 1;
   },
 
-  async findAdminToken(this: PostgresStore, tokenHash: Uint8Array): Promise<string | undefined> {
+  async findAdminToken(this: PostgresInternals, tokenHash: Uint8Array): Promise<string | undefined> {
     return (await this.one('SELECT name FROM admin_tokens WHERE token_hash = $1 AND revoked_at IS NULL', [buf(tokenHash)]))?.name as string | undefined;
   },
 
-  async listAdminTokens(this: PostgresStore): Promise<AdminTokenRecord[]> {
+  async listAdminTokens(this: PostgresInternals): Promise<AdminTokenRecord[]> {
     return (await this.pool.query('SELECT * FROM admin_tokens ORDER BY created_at, name')).rows.map((r: Row) => ({
       name: r.name as string,
       createdAt: r.created_at as number,
@@ -51,11 +51,11 @@ export const postgresAdmin = {
     }));
   },
 
-  async revokeAdminToken(this: PostgresStore, name: string, now: number): Promise<boolean> {
+  async revokeAdminToken(this: PostgresInternals, name: string, now: number): Promise<boolean> {
     return (await this.pool.query('UPDATE admin_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL', [now, name])).rowCount === 1;
   },
 
-  async appendAudit(this: PostgresStore, entry: Omit<AuditFields, 'seq'>): Promise<AuditEntry> {
+  async appendAudit(this: PostgresInternals, entry: Omit<AuditFields, 'seq'>): Promise<AuditEntry> {
     return this.tx(async (db) => {
       // One writer at a time across nodes, so the chain never forks.
       await db.query('SELECT pg_advisory_xact_lock(7361627)');
@@ -71,11 +71,11 @@ export const postgresAdmin = {
     });
   },
 
-  async listAudit(this: PostgresStore, afterSeq: number, limit: number): Promise<AuditEntry[]> {
+  async listAudit(this: PostgresInternals, afterSeq: number, limit: number): Promise<AuditEntry[]> {
     return (await this.pool.query('SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2', [afterSeq, limit])).rows.map(auditFromRow);
   },
 
-  async lookupUser(this: PostgresStore, user: UserId): Promise<UserLookup> {
+  async lookupUser(this: PostgresInternals, user: UserId): Promise<UserLookup> {
     const convs = (
       await this.pool.query(
         `SELECT c.id, c.epoch,
@@ -113,7 +113,7 @@ export const postgresAdmin = {
     };
   },
 
-  async deleteOlderThan(this: PostgresStore, before: number): Promise<{ messages: number; blobs: BlobId[] }> {
+  async deleteOlderThan(this: PostgresInternals, before: number): Promise<{ messages: number; blobs: BlobId[] }> {
     return this.tx(async (db) => {
       // Handshake messages (commits, Welcomes) are kept: a device that misses one could never catch up.
       await db.query("DELETE FROM queue WHERE message IN (SELECT id FROM messages WHERE created_at < $1 AND kind = 'app')", [before]);

@@ -8,7 +8,7 @@ import { decideAppend } from '../../delivery/append-rules.js';
 import { decideCommit, devicesNamed } from '../../delivery/commit-rules.js';
 import type { AppendInput, AppendResult, CommitInput, ConversationRecord, Delivery, QueueEntry } from '../store.js';
 import { buf, type Db } from './db.js';
-import type { PostgresStore } from '../postgres.js';
+import type { PostgresInternals } from './internals.js';
 
 /**
  * The common case of application messages (sender a member, epoch current, not a duplicate, no blobs), for every
@@ -69,9 +69,9 @@ const ackBatch = `
   )
   SELECT device, seq FROM gone`;
 
-/** PostgresStore's methods for this area (merged into its prototype in postgres.ts). */
+/** PostgresStore's methods for this area (assembled on its prototype in postgres.ts). */
 export const postgresDelivery = {
-  async createConversation(this: PostgresStore, id: ConversationId, creator: DeviceId, now: number): Promise<boolean> {
+  async createConversation(this: PostgresInternals, id: ConversationId, creator: DeviceId, now: number): Promise<boolean> {
     return this.tx(async (db) => {
       const res = await db.query('INSERT INTO conversations (id, epoch, created_at) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING', [id, now]);
       if (res.rowCount !== 1) return false;
@@ -80,16 +80,16 @@ export const postgresDelivery = {
     });
   },
 
-  async members(this: PostgresStore, db: Db | pg.Pool, id: ConversationId): Promise<DeviceId[]> {
+  async members(this: PostgresInternals, db: Db | pg.Pool, id: ConversationId): Promise<DeviceId[]> {
     return (await db.query('SELECT device FROM conversation_members WHERE conversation = $1 ORDER BY device', [id])).rows.map((r: Row) => r.device as DeviceId);
   },
 
-  async getConversation(this: PostgresStore, id: ConversationId): Promise<ConversationRecord | undefined> {
+  async getConversation(this: PostgresInternals, id: ConversationId): Promise<ConversationRecord | undefined> {
     const r = await this.one('SELECT epoch FROM conversations WHERE id = $1', [id]);
     return r ? { id, epoch: r.epoch as number, members: await this.members(this.pool, id) } : undefined;
   },
 
-  async enqueue(this: PostgresStore, db: Db, input: AppendInput, kind: QueueItem['k'], payload: Uint8Array, recipients: DeviceId[]): Promise<Delivery> {
+  async enqueue(this: PostgresInternals, db: Db, input: AppendInput, kind: QueueItem['k'], payload: Uint8Array, recipients: DeviceId[]): Promise<Delivery> {
     const msg = await this.one(
       `INSERT INTO messages (conversation, kind, epoch, msg_id, sender_device, sender_user, created_at, payload)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
@@ -107,7 +107,7 @@ export const postgresDelivery = {
   },
 
   /** Locks the conversation row (the per-conversation order across nodes) and checks membership. */
-  async lockMember(this: PostgresStore, db: Db, conversation: ConversationId, device: DeviceId): Promise<{ epoch: number } | AppendResult> {
+  async lockMember(this: PostgresInternals, db: Db, conversation: ConversationId, device: DeviceId): Promise<{ epoch: number } | AppendResult> {
     const conv = await this.one('SELECT epoch FROM conversations WHERE id = $1 FOR UPDATE', [conversation], db);
     if (!conv) return { kind: 'not-found' };
     if (!(await this.one('SELECT 1 FROM conversation_members WHERE conversation = $1 AND device = $2', [conversation, device], db))) {
@@ -116,7 +116,7 @@ export const postgresDelivery = {
     return { epoch: conv.epoch as number };
   },
 
-  appendMessage(this: PostgresStore, input: AppendInput): Promise<AppendResult> {
+  appendMessage(this: PostgresInternals, input: AppendInput): Promise<AppendResult> {
     if (input.blobs?.length) return this.appendStepByStep(input);
     return new Promise((resolve, reject) => {
       this.pendingAppends.push({ input, resolve, reject });
@@ -124,7 +124,7 @@ export const postgresDelivery = {
     });
   },
 
-  async flushAppends(this: PostgresStore): Promise<void> {
+  async flushAppends(this: PostgresInternals): Promise<void> {
     // At most 500 messages and about 8 MiB of payload per statement; the rest go in the next turn.
     let take = 0;
     for (let bytes = 0; take < this.pendingAppends.length && take < 500 && bytes < 8 * 1024 * 1024; take++) {
@@ -160,7 +160,7 @@ export const postgresDelivery = {
     }
   },
 
-  async appendStepByStep(this: PostgresStore, input: AppendInput): Promise<AppendResult> {
+  async appendStepByStep(this: PostgresInternals, input: AppendInput): Promise<AppendResult> {
     return this.tx(async (db): Promise<AppendResult> => {
       const conv = await this.one('SELECT epoch FROM conversations WHERE id = $1 FOR UPDATE', [input.conversation], db);
       const member = conv !== undefined && (await this.one('SELECT 1 FROM conversation_members WHERE conversation = $1 AND device = $2', [input.conversation, input.sender.device], db)) !== undefined;
@@ -182,7 +182,7 @@ export const postgresDelivery = {
     });
   },
 
-  async appendCommit(this: PostgresStore, input: CommitInput): Promise<AppendResult> {
+  async appendCommit(this: PostgresInternals, input: CommitInput): Promise<AppendResult> {
     return this.tx(async (db): Promise<AppendResult> => {
       const check = await this.lockMember(db, input.conversation, input.sender.device);
       if ('kind' in check) return check;
@@ -217,7 +217,7 @@ export const postgresDelivery = {
     });
   },
 
-  async fetchQueue(this: PostgresStore, device: DeviceId, after: number, limit: number, through = Number.MAX_SAFE_INTEGER): Promise<QueueItem[]> {
+  async fetchQueue(this: PostgresInternals, device: DeviceId, after: number, limit: number, through = Number.MAX_SAFE_INTEGER): Promise<QueueItem[]> {
     const rows = (
       await this.pool.query(
         `SELECT q.seq, m.conversation, m.kind, m.epoch, m.msg_id, m.sender_device, m.sender_user, m.created_at, m.payload
@@ -228,7 +228,7 @@ export const postgresDelivery = {
     return rows.map(queueItemFromRow);
   },
 
-  async listQueue(this: PostgresStore, device: DeviceId, after: number, limit: number): Promise<QueueEntry[]> {
+  async listQueue(this: PostgresInternals, device: DeviceId, after: number, limit: number): Promise<QueueEntry[]> {
     const rows = (
       await this.pool.query(
         `SELECT q.seq, m.conversation, m.kind, m.sender_user, m.created_at, octet_length(m.payload) AS bytes
@@ -243,14 +243,14 @@ export const postgresDelivery = {
    * Acks that arrive in the same turn of the event loop share one statement (one round trip, one commit), like the
    * SQLite store's group commit. Each caller learns how many of its own items went.
    */
-  ack(this: PostgresStore, device: DeviceId, seqs: number[]): Promise<number> {
+  ack(this: PostgresInternals, device: DeviceId, seqs: number[]): Promise<number> {
     return new Promise((resolve, reject) => {
       this.pendingAcks.push({ device, seqs, resolve, reject });
       if (this.pendingAcks.length === 1) setImmediate(() => void this.flushAcks());
     });
   },
 
-  async flushAcks(this: PostgresStore): Promise<void> {
+  async flushAcks(this: PostgresInternals): Promise<void> {
     // At most 1,000 callers per statement (each names at most limits.maxAckBatch items); the rest go next turn.
     const batch = this.pendingAcks.splice(0, 1000);
     if (this.pendingAcks.length > 0) setImmediate(() => void this.flushAcks());
@@ -278,7 +278,7 @@ export const postgresDelivery = {
     }
   },
 
-  async queueDepth(this: PostgresStore): Promise<number> {
+  async queueDepth(this: PostgresInternals): Promise<number> {
     return ((await this.one('SELECT COUNT(*)::bigint AS n FROM queue'))!.n as number) ?? 0;
   },
 };

@@ -20,13 +20,13 @@ import type {
   UserRecord,
 } from '../store.js';
 import { buf, type Db } from './db.js';
-import type { PostgresStore } from '../postgres.js';
+import type { PostgresInternals } from './internals.js';
 
 const userQuery = 'SELECT u.*, (SELECT COUNT(*)::int FROM devices d WHERE d."user" = u."user" AND d.revoked_at IS NULL) AS device_count FROM users u';
 
-/** PostgresStore's methods for this area (merged into its prototype in postgres.ts). */
+/** PostgresStore's methods for this area (assembled on its prototype in postgres.ts). */
 export const postgresDirectory = {
-  async createUser(this: PostgresStore, user: { user: UserId; name: string | undefined; now: number }, activation: { codeHash: Uint8Array; expiresAt: number }): Promise<boolean> {
+  async createUser(this: PostgresInternals, user: { user: UserId; name: string | undefined; now: number }, activation: { codeHash: Uint8Array; expiresAt: number }): Promise<boolean> {
     return this.tx(async (db) => {
       const res = await db.query('INSERT INTO users ("user", name, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [user.user, user.name ?? null, user.now]);
       if (res.rowCount !== 1) return false;
@@ -35,25 +35,25 @@ export const postgresDirectory = {
     });
   },
 
-  async getUser(this: PostgresStore, user: UserId): Promise<UserRecord | undefined> {
+  async getUser(this: PostgresInternals, user: UserId): Promise<UserRecord | undefined> {
     const r = await this.one(`${userQuery} WHERE u."user" = $1`, [user]);
     return r ? userFromRow(r) : undefined;
   },
 
-  async listUsers(this: PostgresStore): Promise<UserRecord[]> {
+  async listUsers(this: PostgresInternals): Promise<UserRecord[]> {
     return (await this.pool.query(`${userQuery} ORDER BY u."user"`)).rows.map((r: Row) => userFromRow(r));
   },
 
-  async activationCodeHash(this: PostgresStore, user: UserId): Promise<Uint8Array | undefined> {
+  async activationCodeHash(this: PostgresInternals, user: UserId): Promise<Uint8Array | undefined> {
     const r = await this.one('SELECT code_hash FROM activation_codes WHERE "user" = $1 AND used_at IS NULL', [user]);
     return r ? u8(r.code_hash) : undefined;
   },
 
-  async countWrongActivation(this: PostgresStore, user: UserId): Promise<void> {
+  async countWrongActivation(this: PostgresInternals, user: UserId): Promise<void> {
     await this.pool.query('UPDATE activation_codes SET attempts = attempts + 1 WHERE "user" = $1', [user]);
   },
 
-  async enroll(this: PostgresStore, input: EnrollInput): Promise<EnrollVerdict> {
+  async enroll(this: PostgresInternals, input: EnrollInput): Promise<EnrollVerdict> {
     return this.tx(async (db): Promise<EnrollVerdict> => {
       const user = await this.one('SELECT status FROM users WHERE "user" = $1', [input.user], db);
       const code = await this.one('SELECT * FROM activation_codes WHERE "user" = $1 FOR UPDATE', [input.user], db);
@@ -90,7 +90,7 @@ export const postgresDirectory = {
     });
   },
 
-  async insertKeyPackages(this: PostgresStore, db: Db, device: DeviceId, kps: NewKeyPackage[], lastResort: NewKeyPackage | undefined): Promise<void> {
+  async insertKeyPackages(this: PostgresInternals, db: Db, device: DeviceId, kps: NewKeyPackage[], lastResort: NewKeyPackage | undefined): Promise<void> {
     for (const kp of kps) {
       await db.query('INSERT INTO key_packages (ref, device, data, last_resort) VALUES ($1, $2, $3, FALSE) ON CONFLICT DO NOTHING', [kp.ref, device, buf(kp.data)]);
     }
@@ -100,25 +100,25 @@ export const postgresDirectory = {
     }
   },
 
-  async getDevice(this: PostgresStore, device: DeviceId): Promise<DeviceRecord | undefined> {
+  async getDevice(this: PostgresInternals, device: DeviceId): Promise<DeviceRecord | undefined> {
     const r = await this.one('SELECT * FROM devices WHERE id = $1', [device]);
     return r ? deviceFromRow(r) : undefined;
   },
 
-  async listDevices(this: PostgresStore, user: UserId): Promise<DeviceRecord[]> {
+  async listDevices(this: PostgresInternals, user: UserId): Promise<DeviceRecord[]> {
     return (await this.pool.query('SELECT * FROM devices WHERE "user" = $1 ORDER BY created_at', [user])).rows.map((r: Row) => deviceFromRow(r));
   },
 
-  async touchDevice(this: PostgresStore, device: DeviceId, now: number): Promise<void> {
+  async touchDevice(this: PostgresInternals, device: DeviceId, now: number): Promise<void> {
     await this.pool.query('UPDATE devices SET last_seen_at = $1 WHERE id = $2', [now, device]);
   },
 
-  async getDeviceList(this: PostgresStore, user: UserId): Promise<StoredDeviceList | undefined> {
+  async getDeviceList(this: PostgresInternals, user: UserId): Promise<StoredDeviceList | undefined> {
     const r = await this.one('SELECT * FROM device_lists WHERE "user" = $1', [user]);
     return r ? { version: r.version as number, accountKey: u8(r.account_key), body: u8(r.body), signature: u8(r.signature) } : undefined;
   },
 
-  async addKeyPackages(this: PostgresStore, device: DeviceId, kps: NewKeyPackage[], lastResort: NewKeyPackage | undefined, max: number): Promise<number | undefined> {
+  async addKeyPackages(this: PostgresInternals, device: DeviceId, kps: NewKeyPackage[], lastResort: NewKeyPackage | undefined, max: number): Promise<number | undefined> {
     return this.tx(async (db) => {
       await db.query('SELECT id FROM devices WHERE id = $1 FOR UPDATE', [device]);
       const have = await this.countIn(db, device);
@@ -128,15 +128,15 @@ export const postgresDirectory = {
     });
   },
 
-  async countIn(this: PostgresStore, db: Db | pg.Pool, device: DeviceId): Promise<number> {
+  async countIn(this: PostgresInternals, db: Db | pg.Pool, device: DeviceId): Promise<number> {
     return ((await db.query('SELECT COUNT(*)::int AS n FROM key_packages WHERE device = $1 AND NOT last_resort', [device])).rows[0] as Row).n as number;
   },
 
-  async countKeyPackages(this: PostgresStore, device: DeviceId): Promise<number> {
+  async countKeyPackages(this: PostgresInternals, device: DeviceId): Promise<number> {
     return this.countIn(this.pool, device);
   },
 
-  async claimKeyPackages(this: PostgresStore, users: UserId[], exclude: DeviceId[], lastResortOnly: ReadonlySet<DeviceId> = new Set()): Promise<ClaimedKeyPackage[]> {
+  async claimKeyPackages(this: PostgresInternals, users: UserId[], exclude: DeviceId[], lastResortOnly: ReadonlySet<DeviceId> = new Set()): Promise<ClaimedKeyPackage[]> {
     const skip = new Set<string>(exclude);
     return this.tx(async (db) => {
       const out: ClaimedKeyPackage[] = [];
@@ -159,7 +159,7 @@ export const postgresDirectory = {
   },
 
   // ---- devices and administration -------------------------------------------------------------------------
-  async recordListVersion(this: PostgresStore, db: Db, user: UserId, list: StoredDeviceList): Promise<void> {
+  async recordListVersion(this: PostgresInternals, db: Db, user: UserId, list: StoredDeviceList): Promise<void> {
     await db.query(
       `INSERT INTO device_list_versions ("user", version, body, signature) VALUES ($1, $2, $3, $4)
        ON CONFLICT ("user", version) DO UPDATE SET body = excluded.body, signature = excluded.signature`,
@@ -169,22 +169,22 @@ export const postgresDirectory = {
   },
 
   /** The user's account record changed: the next key-transparency epoch publishes it. */
-  async markKtPending(this: PostgresStore, db: Db, user: UserId): Promise<void> {
+  async markKtPending(this: PostgresInternals, db: Db, user: UserId): Promise<void> {
     await db.query('INSERT INTO kt_pending ("user", seq) VALUES ($1, 1) ON CONFLICT ("user") DO UPDATE SET seq = kt_pending.seq + 1', [user]);
   },
 
-  async deviceListHistory(this: PostgresStore, user: UserId, limit: number): Promise<{ body: Uint8Array; signature: Uint8Array }[]> {
+  async deviceListHistory(this: PostgresInternals, user: UserId, limit: number): Promise<{ body: Uint8Array; signature: Uint8Array }[]> {
     return (await this.pool.query('SELECT body, signature FROM device_list_versions WHERE "user" = $1 ORDER BY version DESC LIMIT $2', [user, limit])).rows.map(
       (r: Row) => ({ body: u8(r.body), signature: u8(r.signature) }),
     );
   },
 
-  async setUserStatus(this: PostgresStore, user: UserId, status: UserRecord['status']): Promise<boolean> {
+  async setUserStatus(this: PostgresInternals, user: UserId, status: UserRecord['status']): Promise<boolean> {
     return (await this.pool.query('UPDATE users SET status = $1 WHERE "user" = $2', [status, user])).rowCount === 1;
   },
 
   /** Inside a transaction: revoke one device and queue its removal notice to the rest of its conversations. */
-  async revokeOne(this: PostgresStore, db: Db, user: UserId, r: Revocation, now: number): Promise<Delivery> {
+  async revokeOne(this: PostgresInternals, db: Db, user: UserId, r: Revocation, now: number): Promise<Delivery> {
     await db.query('UPDATE devices SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2 AND "user" = $3', [now, r.device, user]);
     await db.query('DELETE FROM sessions WHERE device = $1', [r.device]);
     await db.query('DELETE FROM key_packages WHERE device = $1', [r.device]);
@@ -210,7 +210,7 @@ export const postgresDirectory = {
     return deliveries;
   },
 
-  async resetUser(this: PostgresStore, user: UserId, revocations: Revocation[], activation: { codeHash: Uint8Array; expiresAt: number }, now: number): Promise<Delivery> {
+  async resetUser(this: PostgresInternals, user: UserId, revocations: Revocation[], activation: { codeHash: Uint8Array; expiresAt: number }, now: number): Promise<Delivery> {
     return this.tx(async (db) => {
       const deliveries: Delivery = [];
       for (const r of revocations) deliveries.push(...(await this.revokeOne(db, user, r, now)));
@@ -227,7 +227,7 @@ export const postgresDirectory = {
     });
   },
 
-  async revokeDevices(this: PostgresStore, user: UserId, revocations: Revocation[], now: number, deviceList?: StoredDeviceList): Promise<Delivery | 'list-changed'> {
+  async revokeDevices(this: PostgresInternals, user: UserId, revocations: Revocation[], now: number, deviceList?: StoredDeviceList): Promise<Delivery | 'list-changed'> {
     return this.tx(async (db): Promise<Delivery | 'list-changed'> => {
       if (deviceList) {
         const cur = await this.one('SELECT version FROM device_lists WHERE "user" = $1 FOR UPDATE', [user], db);
@@ -243,7 +243,7 @@ export const postgresDirectory = {
     });
   },
 
-  async createLink(this: PostgresStore, link: LinkRecord, maxPending: number): Promise<boolean> {
+  async createLink(this: PostgresInternals, link: LinkRecord, maxPending: number): Promise<boolean> {
     return this.tx(async (db) => {
       await db.query('SELECT "user" FROM users WHERE "user" = $1 FOR UPDATE', [link.user]);
       await db.query('DELETE FROM device_links WHERE expires_at <= $1 AND sealed IS NULL', [link.createdAt]);
@@ -258,12 +258,12 @@ export const postgresDirectory = {
     });
   },
 
-  async getLink(this: PostgresStore, codeHash: Uint8Array): Promise<LinkRecord | undefined> {
+  async getLink(this: PostgresInternals, codeHash: Uint8Array): Promise<LinkRecord | undefined> {
     const r = await this.one('SELECT * FROM device_links WHERE code_hash = $1', [buf(codeHash)]);
     return r ? linkFromRow(r) : undefined;
   },
 
-  async approveLink(this: PostgresStore, input: { codeHash: Uint8Array; deviceList: StoredDeviceList; sealed: Uint8Array; maxDevices: number; now: number }): Promise<LinkApproveVerdict> {
+  async approveLink(this: PostgresInternals, input: { codeHash: Uint8Array; deviceList: StoredDeviceList; sealed: Uint8Array; maxDevices: number; now: number }): Promise<LinkApproveVerdict> {
     return this.tx(async (db): Promise<LinkApproveVerdict> => {
       const r = await this.one('SELECT * FROM device_links WHERE code_hash = $1 FOR UPDATE', [buf(input.codeHash)], db);
       if (!r || r.sealed !== null) return 'not-found';
@@ -292,7 +292,7 @@ export const postgresDirectory = {
     });
   },
 
-  async deleteExpiredLinks(this: PostgresStore, now: number): Promise<void> {
+  async deleteExpiredLinks(this: PostgresInternals, now: number): Promise<void> {
     await this.pool.query('DELETE FROM device_links WHERE expires_at <= $1', [now]);
   },
 };

@@ -3,12 +3,12 @@ import { type UserId } from '@sealpost/protocol';
 import { ktEpochFromRow, ktPendingFromRow, ktUpdateFromRow, u8, type Row } from '../rows.js';
 import type { KtEpochRecord, KtPending, KtNextIndex, KtUpdateRecord } from '../store.js';
 import { buf } from './db.js';
-import type { PostgresStore } from '../postgres.js';
+import type { PostgresInternals } from './internals.js';
 
-/** PostgresStore's methods for this area (merged into its prototype in postgres.ts). */
+/** PostgresStore's methods for this area (assembled on its prototype in postgres.ts). */
 export const postgresKt = {
   // ---- key transparency ----------------------------------------------------------------------------------
-  async ktPending(this: PostgresStore, limit: number, user?: UserId): Promise<KtPending[]> {
+  async ktPending(this: PostgresInternals, limit: number, user?: UserId): Promise<KtPending[]> {
     const select = 'SELECT p."user", p.seq, l.account_key, l.version, l.body FROM kt_pending p LEFT JOIN device_lists l ON l."user" = p."user"';
     const rows = (
       user ? await this.pool.query(`${select} WHERE p."user" = $1`, [user]) : await this.pool.query(`${select} ORDER BY p."user" LIMIT $1`, [limit])
@@ -16,7 +16,7 @@ export const postgresKt = {
     return rows.map(ktPendingFromRow);
   },
 
-  async ktPublish(this: PostgresStore, epoch: KtEpochRecord, updates: KtUpdateRecord[], done: { user: UserId; seq: number }[]): Promise<boolean> {
+  async ktPublish(this: PostgresInternals, epoch: KtEpochRecord, updates: KtUpdateRecord[], done: { user: UserId; seq: number }[]): Promise<boolean> {
     return this.tx(async (db) => {
       await db.query('SELECT pg_advisory_xact_lock(7361628)');
       if (await this.one('SELECT 1 FROM kt_epochs WHERE epoch = $1', [epoch.epoch], db)) return false;
@@ -33,14 +33,14 @@ export const postgresKt = {
     });
   },
 
-  async ktEpochs(this: PostgresStore, afterEpoch: number, limit: number): Promise<(KtEpochRecord & { updates: KtUpdateRecord[] })[]> {
+  async ktEpochs(this: PostgresInternals, afterEpoch: number, limit: number): Promise<(KtEpochRecord & { updates: KtUpdateRecord[] })[]> {
     const epochs = (await this.pool.query('SELECT * FROM kt_epochs WHERE epoch > $1 ORDER BY epoch LIMIT $2', [afterEpoch, limit])).rows as Row[];
     if (epochs.length === 0) return [];
     const ups = (await this.pool.query('SELECT * FROM kt_updates WHERE epoch = ANY($1::bigint[]) ORDER BY epoch, label, version', [epochs.map((e) => e.epoch)])).rows as Row[];
     return epochs.map((e) => ({ ...ktEpochFromRow(e), updates: ups.filter((u) => u.epoch === e.epoch).map(ktUpdateFromRow) }));
   },
 
-  async ktPutNextIndexes(this: PostgresStore, rows: KtNextIndex[]): Promise<void> {
+  async ktPutNextIndexes(this: PostgresInternals, rows: KtNextIndex[]): Promise<void> {
     for (let i = 0; i < rows.length; i += 1000) {
       const part = rows.slice(i, i + 1000);
       await this.pool.query(
@@ -51,7 +51,7 @@ export const postgresKt = {
     }
   },
 
-  async ktNextIndexes(this: PostgresStore, labels: string[]): Promise<KtNextIndex[]> {
+  async ktNextIndexes(this: PostgresInternals, labels: string[]): Promise<KtNextIndex[]> {
     const out: KtNextIndex[] = [];
     for (let i = 0; i < labels.length; i += 1000) {
       const rows = (await this.pool.query('SELECT label, version, vrf_index FROM kt_next_index WHERE label = ANY($1::text[])', [labels.slice(i, i + 1000)])).rows as Row[];
@@ -60,7 +60,7 @@ export const postgresKt = {
     return out;
   },
 
-  async ktVersions(this: PostgresStore, label: string, fromVersion: number, limit: number): Promise<KtUpdateRecord[]> {
+  async ktVersions(this: PostgresInternals, label: string, fromVersion: number, limit: number): Promise<KtUpdateRecord[]> {
     const rows = (await this.pool.query('SELECT * FROM kt_updates WHERE label = $1 AND version >= $2 ORDER BY version LIMIT $3', [label, fromVersion, limit])).rows as Row[];
     return rows.map(ktUpdateFromRow);
   },

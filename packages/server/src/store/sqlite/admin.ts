@@ -11,34 +11,34 @@ import {
 } from '@sealpost/protocol';
 import { auditFromRow, u8, type Row } from '../rows.js';
 import type { AdminTokenRecord, UserLookup, WipeRecord } from '../store.js';
-import type { SqliteStore } from '../sqlite.js';
+import type { SqliteInternals } from './internals.js';
 
-/** SqliteStore's methods for this area (merged into its prototype in sqlite.ts). */
+/** SqliteStore's methods for this area (assembled on its prototype in sqlite.ts). */
 export const sqliteAdmin = {
-  async putWipe(this: SqliteStore, w: WipeRecord): Promise<void> {
+  async putWipe(this: SqliteInternals, w: WipeRecord): Promise<void> {
     this.stmt('INSERT OR REPLACE INTO wipes (device, command, signature, issued_at, confirmed_at) VALUES (?, ?, ?, ?, NULL)').run(w.device, w.command, w.signature, w.issuedAt);
   },
 
-  async getWipe(this: SqliteStore, device: DeviceId): Promise<WipeRecord | undefined> {
+  async getWipe(this: SqliteInternals, device: DeviceId): Promise<WipeRecord | undefined> {
     const r = this.stmt('SELECT * FROM wipes WHERE device = ?').get(device) as Row | undefined;
     if (!r) return undefined;
     return { device, command: u8(r.command), signature: u8(r.signature), issuedAt: r.issued_at as number, confirmedAt: (r.confirmed_at as number | null) ?? undefined };
   },
 
-  async confirmWipe(this: SqliteStore, device: DeviceId, now: number): Promise<void> {
+  async confirmWipe(this: SqliteInternals, device: DeviceId, now: number): Promise<void> {
     this.stmt('UPDATE wipes SET confirmed_at = COALESCE(confirmed_at, ?) WHERE device = ?').run(now, device);
   },
 
-  async addAdminToken(this: SqliteStore, name: string, tokenHash: Uint8Array, now: number): Promise<boolean> {
+  async addAdminToken(this: SqliteInternals, name: string, tokenHash: Uint8Array, now: number): Promise<boolean> {
     return this.stmt('INSERT OR IGNORE INTO admin_tokens (name, token_hash, created_at) VALUES (?, ?, ?)').run(name, tokenHash, now).changes === 1;
   },
 
-  async findAdminToken(this: SqliteStore, tokenHash: Uint8Array): Promise<string | undefined> {
+  async findAdminToken(this: SqliteInternals, tokenHash: Uint8Array): Promise<string | undefined> {
     const r = this.stmt('SELECT name FROM admin_tokens WHERE token_hash = ? AND revoked_at IS NULL').get(tokenHash) as Row | undefined;
     return r?.name as string | undefined;
   },
 
-  async listAdminTokens(this: SqliteStore): Promise<AdminTokenRecord[]> {
+  async listAdminTokens(this: SqliteInternals): Promise<AdminTokenRecord[]> {
     return (this.stmt('SELECT * FROM admin_tokens ORDER BY created_at, name').all() as Row[]).map((r) => ({
       name: r.name as string,
       createdAt: r.created_at as number,
@@ -46,11 +46,11 @@ export const sqliteAdmin = {
     }));
   },
 
-  async revokeAdminToken(this: SqliteStore, name: string, now: number): Promise<boolean> {
+  async revokeAdminToken(this: SqliteInternals, name: string, now: number): Promise<boolean> {
     return this.stmt('UPDATE admin_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL').run(now, name).changes === 1;
   },
 
-  async appendAudit(this: SqliteStore, entry: Omit<AuditFields, 'seq'>): Promise<AuditEntry> {
+  async appendAudit(this: SqliteInternals, entry: Omit<AuditFields, 'seq'>): Promise<AuditEntry> {
     return this.db.transaction((): AuditEntry => {
       const last = this.stmt('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1').get() as Row | undefined;
       const seq = last ? (last.seq as number) + 1 : 1;
@@ -63,11 +63,11 @@ export const sqliteAdmin = {
     })();
   },
 
-  async listAudit(this: SqliteStore, afterSeq: number, limit: number): Promise<AuditEntry[]> {
+  async listAudit(this: SqliteInternals, afterSeq: number, limit: number): Promise<AuditEntry[]> {
     return (this.stmt('SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit) as Row[]).map(auditFromRow);
   },
 
-  async lookupUser(this: SqliteStore, user: UserId): Promise<UserLookup> {
+  async lookupUser(this: SqliteInternals, user: UserId): Promise<UserLookup> {
     const convs = this.stmt(
       `SELECT c.id, c.epoch,
          (SELECT COUNT(*) FROM conversation_members m2 WHERE m2.conversation = c.id) AS member_devices,
@@ -101,7 +101,7 @@ export const sqliteAdmin = {
     };
   },
 
-  async deleteOlderThan(this: SqliteStore, before: number): Promise<{ messages: number; blobs: BlobId[] }> {
+  async deleteOlderThan(this: SqliteInternals, before: number): Promise<{ messages: number; blobs: BlobId[] }> {
     return this.db.transaction(() => {
       // Handshake messages (commits, Welcomes) are kept: a device that misses one could never catch up.
       this.stmt("DELETE FROM queue WHERE message IN (SELECT id FROM messages WHERE created_at < ? AND kind = 'app')").run(before);

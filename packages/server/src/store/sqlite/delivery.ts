@@ -6,11 +6,11 @@ import { queueEntryFromRow, queueItemFromRow, queueItemOf, type Row } from '../r
 import { decideAppend } from '../../delivery/append-rules.js';
 import { decideCommit, devicesNamed } from '../../delivery/commit-rules.js';
 import type { AppendInput, AppendResult, CommitInput, ConversationRecord, Delivery, QueueEntry } from '../store.js';
-import type { Outcome, SqliteStore } from '../sqlite.js';
+import type { SqliteInternals, Outcome } from './internals.js';
 
-/** SqliteStore's methods for this area (merged into its prototype in sqlite.ts). */
+/** SqliteStore's methods for this area (assembled on its prototype in sqlite.ts). */
 export const sqliteDelivery = {
-  async createConversation(this: SqliteStore, id: ConversationId, creator: DeviceId, now: number): Promise<boolean> {
+  async createConversation(this: SqliteInternals, id: ConversationId, creator: DeviceId, now: number): Promise<boolean> {
     return this.db.transaction(() => {
       if (this.stmt('SELECT 1 FROM conversations WHERE id = ?').get(id)) return false;
       this.stmt('INSERT INTO conversations (id, epoch, created_at) VALUES (?, 0, ?)').run(id, now);
@@ -19,19 +19,19 @@ export const sqliteDelivery = {
     })();
   },
 
-  membersSync(this: SqliteStore, id: ConversationId): DeviceId[] {
+  membersSync(this: SqliteInternals, id: ConversationId): DeviceId[] {
     return (this.stmt('SELECT device FROM conversation_members WHERE conversation = ? ORDER BY device').all(id) as Row[]).map(
       (r) => r.device as DeviceId,
     );
   },
 
-  async getConversation(this: SqliteStore, id: ConversationId): Promise<ConversationRecord | undefined> {
+  async getConversation(this: SqliteInternals, id: ConversationId): Promise<ConversationRecord | undefined> {
     const r = this.stmt('SELECT epoch FROM conversations WHERE id = ?').get(id) as Row | undefined;
     return r ? { id, epoch: r.epoch as number, members: this.membersSync(id) } : undefined;
   },
 
   /** Inserts one message row and a queue row per recipient; returns what to push. */
-  enqueue(this: SqliteStore, input: AppendInput, kind: QueueItem['k'], payload: Uint8Array, recipients: DeviceId[]): Delivery {
+  enqueue(this: SqliteInternals, input: AppendInput, kind: QueueItem['k'], payload: Uint8Array, recipients: DeviceId[]): Delivery {
     const msg = this.stmt(
         'INSERT INTO messages (conversation, kind, epoch, msg_id, sender_device, sender_user, created_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       )
@@ -43,7 +43,7 @@ export const sqliteDelivery = {
     });
   },
 
-  checkMember(this: SqliteStore, conversation: ConversationId, device: DeviceId): { epoch: number } | AppendResult {
+  checkMember(this: SqliteInternals, conversation: ConversationId, device: DeviceId): { epoch: number } | AppendResult {
     const conv = this.stmt('SELECT epoch FROM conversations WHERE id = ?').get(conversation) as Row | undefined;
     if (!conv) return { kind: 'not-found' };
     if (!this.stmt('SELECT 1 FROM conversation_members WHERE conversation = ? AND device = ?').get(conversation, device)) {
@@ -57,14 +57,14 @@ export const sqliteDelivery = {
    * (synchronous=FULL) acknowledges them all. Each keeps its own savepoint, so one failing append fails alone.
    * Order is arrival order, and every caller is answered only after the shared transaction has committed.
    */
-  appendMessage(this: SqliteStore, input: AppendInput): Promise<AppendResult> {
+  appendMessage(this: SqliteInternals, input: AppendInput): Promise<AppendResult> {
     return new Promise((resolve, reject) => {
       this.pendingAppends.push({ input, resolve, reject });
       if (this.pendingAppends.length === 1) setImmediate(() => this.flushAppends());
     });
   },
 
-  flushAppends(this: SqliteStore): void {
+  flushAppends(this: SqliteInternals): void {
     const batch = this.pendingAppends.splice(0, 1000);
     if (batch.length === 0) return; // emptied by close()
     if (this.pendingAppends.length > 0) setImmediate(() => this.flushAppends());
@@ -84,7 +84,7 @@ export const sqliteDelivery = {
   },
 
   // better-sqlite3 prepares BEGIN/COMMIT when a transaction function is made, so hot ones are made once.
-  appendOne(this: SqliteStore, input: AppendInput): AppendResult {
+  appendOne(this: SqliteInternals, input: AppendInput): AppendResult {
     // The conversation's epoch, the sender's membership and whether the message is a retry, in one statement.
     const check = this.stmt(
       `SELECT epoch,
@@ -107,7 +107,7 @@ export const sqliteDelivery = {
     return { kind: 'ok', epoch: decision.epoch, deliveries: this.enqueue(input, 'app', input.payload, recipients), duplicate: false };
   },
 
-  async appendCommit(this: SqliteStore, input: CommitInput): Promise<AppendResult> {
+  async appendCommit(this: SqliteInternals, input: CommitInput): Promise<AppendResult> {
     return this.db.transaction((): AppendResult => {
       const check = this.checkMember(input.conversation, input.sender.device);
       if ('kind' in check) {
@@ -141,7 +141,7 @@ export const sqliteDelivery = {
     })();
   },
 
-  async fetchQueue(this: SqliteStore, device: DeviceId, after: number, limit: number, through = Number.MAX_SAFE_INTEGER): Promise<QueueItem[]> {
+  async fetchQueue(this: SqliteInternals, device: DeviceId, after: number, limit: number, through = Number.MAX_SAFE_INTEGER): Promise<QueueItem[]> {
     const rows = this.stmt(
         `SELECT q.seq, m.conversation, m.kind, m.epoch, m.msg_id, m.sender_device, m.sender_user, m.created_at, m.payload
          FROM queue q JOIN messages m ON m.id = q.message WHERE q.device = ? AND q.seq > ? AND q.seq <= ? ORDER BY q.seq LIMIT ?`,
@@ -150,7 +150,7 @@ export const sqliteDelivery = {
     return rows.map(queueItemFromRow);
   },
 
-  async listQueue(this: SqliteStore, device: DeviceId, after: number, limit: number): Promise<QueueEntry[]> {
+  async listQueue(this: SqliteInternals, device: DeviceId, after: number, limit: number): Promise<QueueEntry[]> {
     const rows = this.stmt(
       `SELECT q.seq, m.conversation, m.kind, m.sender_user, m.created_at, length(m.payload) AS bytes
        FROM queue q JOIN messages m ON m.id = q.message WHERE q.device = ? AND q.seq > ? ORDER BY q.seq LIMIT ?`,
@@ -158,19 +158,19 @@ export const sqliteDelivery = {
     return rows.map(queueEntryFromRow);
   },
 
-  async queueDepth(this: SqliteStore): Promise<number> {
+  async queueDepth(this: SqliteInternals): Promise<number> {
     return (this.stmt('SELECT COUNT(*) AS n FROM queue').get() as Row).n as number;
   },
 
   /** Acks that arrive in the same turn of the event loop share one transaction, like appends. */
-  ack(this: SqliteStore, device: DeviceId, seqs: number[]): Promise<number> {
+  ack(this: SqliteInternals, device: DeviceId, seqs: number[]): Promise<number> {
     return new Promise((resolve, reject) => {
       this.pendingAcks.push({ device, seqs, resolve, reject });
       if (this.pendingAcks.length === 1) setImmediate(() => this.flushAcks());
     });
   },
 
-  flushAcks(this: SqliteStore): void {
+  flushAcks(this: SqliteInternals): void {
     const batch = this.pendingAcks.splice(0, 1000);
     if (this.pendingAcks.length > 0) setImmediate(() => this.flushAcks());
     let counts: number[];
@@ -183,7 +183,7 @@ export const sqliteDelivery = {
     batch.forEach((b, i) => b.resolve(counts[i]!));
   },
 
-  ackOne(this: SqliteStore, device: DeviceId, seqs: number[]): number {
+  ackOne(this: SqliteInternals, device: DeviceId, seqs: number[]): number {
     // Only the device's own items; each message goes with its last queue row.
     const del = this.stmt('DELETE FROM queue WHERE seq = ? AND device = ? RETURNING message');
     const gc = this.stmt('DELETE FROM messages WHERE id = ? AND NOT EXISTS (SELECT 1 FROM queue WHERE message = ?)');

@@ -18,13 +18,13 @@ import type {
   UserRecord,
 } from '../store.js';
 import { timingSafeEqual } from 'node:crypto';
-import type { SqliteStore } from '../sqlite.js';
+import type { SqliteInternals } from './internals.js';
 
 const userQuery = 'SELECT u.*, (SELECT COUNT(*) FROM devices d WHERE d.user = u.user AND d.revoked_at IS NULL) AS device_count FROM users u';
 
-/** SqliteStore's methods for this area (merged into its prototype in sqlite.ts). */
+/** SqliteStore's methods for this area (assembled on its prototype in sqlite.ts). */
 export const sqliteDirectory = {
-  async createUser(this: SqliteStore, user: { user: UserId; name: string | undefined; now: number }, activation: { codeHash: Uint8Array; expiresAt: number }): Promise<boolean> {
+  async createUser(this: SqliteInternals, user: { user: UserId; name: string | undefined; now: number }, activation: { codeHash: Uint8Array; expiresAt: number }): Promise<boolean> {
     return this.db.transaction(() => {
       const exists = this.stmt('SELECT 1 FROM users WHERE user = ?').get(user.user);
       if (exists) return false;
@@ -35,16 +35,16 @@ export const sqliteDirectory = {
     })();
   },
 
-  async getUser(this: SqliteStore, user: UserId): Promise<UserRecord | undefined> {
+  async getUser(this: SqliteInternals, user: UserId): Promise<UserRecord | undefined> {
     const r = this.stmt(`${userQuery} WHERE u.user = ?`).get(user) as Row | undefined;
     return r ? userFromRow(r) : undefined;
   },
 
-  async listUsers(this: SqliteStore): Promise<UserRecord[]> {
+  async listUsers(this: SqliteInternals): Promise<UserRecord[]> {
     return (this.stmt(`${userQuery} ORDER BY u.user`).all() as Row[]).map((r) => userFromRow(r));
   },
 
-  async enroll(this: SqliteStore, input: EnrollInput): Promise<EnrollVerdict> {
+  async enroll(this: SqliteInternals, input: EnrollInput): Promise<EnrollVerdict> {
     return this.db.transaction((): EnrollVerdict => {
       const user = this.stmt('SELECT status FROM users WHERE user = ?').get(input.user) as Row | undefined;
       const code = this.stmt('SELECT * FROM activation_codes WHERE user = ?').get(input.user) as Row | undefined;
@@ -74,16 +74,16 @@ export const sqliteDirectory = {
     })();
   },
 
-  async activationCodeHash(this: SqliteStore, user: UserId): Promise<Uint8Array | undefined> {
+  async activationCodeHash(this: SqliteInternals, user: UserId): Promise<Uint8Array | undefined> {
     const r = this.stmt('SELECT code_hash FROM activation_codes WHERE user = ? AND used_at IS NULL').get(user) as Row | undefined;
     return r ? u8(r.code_hash) : undefined;
   },
 
-  async countWrongActivation(this: SqliteStore, user: UserId): Promise<void> {
+  async countWrongActivation(this: SqliteInternals, user: UserId): Promise<void> {
     this.stmt('UPDATE activation_codes SET attempts = attempts + 1 WHERE user = ?').run(user);
   },
 
-  insertKeyPackages(this: SqliteStore, device: DeviceId, kps: NewKeyPackage[], lastResort: NewKeyPackage | undefined): void {
+  insertKeyPackages(this: SqliteInternals, device: DeviceId, kps: NewKeyPackage[], lastResort: NewKeyPackage | undefined): void {
     const ins = this.stmt('INSERT OR IGNORE INTO key_packages (ref, device, data, last_resort) VALUES (?, ?, ?, ?)');
     for (const kp of kps) ins.run(kp.ref, device, kp.data, 0);
     if (lastResort) {
@@ -92,26 +92,26 @@ export const sqliteDirectory = {
     }
   },
 
-  async getDevice(this: SqliteStore, device: DeviceId): Promise<DeviceRecord | undefined> {
+  async getDevice(this: SqliteInternals, device: DeviceId): Promise<DeviceRecord | undefined> {
     const r = this.stmt('SELECT * FROM devices WHERE id = ?').get(device) as Row | undefined;
     return r ? deviceFromRow(r) : undefined;
   },
 
-  async listDevices(this: SqliteStore, user: UserId): Promise<DeviceRecord[]> {
+  async listDevices(this: SqliteInternals, user: UserId): Promise<DeviceRecord[]> {
     return (this.stmt('SELECT * FROM devices WHERE user = ? ORDER BY created_at').all(user) as Row[]).map((r) => deviceFromRow(r));
   },
 
-  async touchDevice(this: SqliteStore, device: DeviceId, now: number): Promise<void> {
+  async touchDevice(this: SqliteInternals, device: DeviceId, now: number): Promise<void> {
     this.stmt('UPDATE devices SET last_seen_at = ? WHERE id = ?').run(now, device);
   },
 
-  async getDeviceList(this: SqliteStore, user: UserId): Promise<StoredDeviceList | undefined> {
+  async getDeviceList(this: SqliteInternals, user: UserId): Promise<StoredDeviceList | undefined> {
     const r = this.stmt('SELECT * FROM device_lists WHERE user = ?').get(user) as Row | undefined;
     if (!r) return undefined;
     return { version: r.version as number, accountKey: u8(r.account_key), body: u8(r.body), signature: u8(r.signature) };
   },
 
-  async addKeyPackages(this: SqliteStore, device: DeviceId, kps: NewKeyPackage[], lastResort: NewKeyPackage | undefined, max: number): Promise<number | undefined> {
+  async addKeyPackages(this: SqliteInternals, device: DeviceId, kps: NewKeyPackage[], lastResort: NewKeyPackage | undefined, max: number): Promise<number | undefined> {
     return this.db.transaction(() => {
       const have = this.countSync(device);
       if (have + kps.length > max) return undefined;
@@ -120,15 +120,15 @@ export const sqliteDirectory = {
     })();
   },
 
-  countSync(this: SqliteStore, device: DeviceId): number {
+  countSync(this: SqliteInternals, device: DeviceId): number {
     return (this.stmt('SELECT COUNT(*) AS n FROM key_packages WHERE device = ? AND last_resort = 0').get(device) as Row).n as number;
   },
 
-  async countKeyPackages(this: SqliteStore, device: DeviceId): Promise<number> {
+  async countKeyPackages(this: SqliteInternals, device: DeviceId): Promise<number> {
     return this.countSync(device);
   },
 
-  async claimKeyPackages(this: SqliteStore, users: UserId[], exclude: DeviceId[], lastResortOnly: ReadonlySet<DeviceId> = new Set()): Promise<ClaimedKeyPackage[]> {
+  async claimKeyPackages(this: SqliteInternals, users: UserId[], exclude: DeviceId[], lastResortOnly: ReadonlySet<DeviceId> = new Set()): Promise<ClaimedKeyPackage[]> {
     const skip = new Set<string>(exclude);
     return this.db.transaction(() => {
       const out: ClaimedKeyPackage[] = [];
@@ -149,29 +149,29 @@ export const sqliteDirectory = {
   },
 
   // ---- devices and administration -------------------------------------------------------------------------
-  recordListVersion(this: SqliteStore, user: UserId, list: StoredDeviceList): void {
+  recordListVersion(this: SqliteInternals, user: UserId, list: StoredDeviceList): void {
     this.stmt('INSERT OR REPLACE INTO device_list_versions (user, version, body, signature) VALUES (?, ?, ?, ?)').run(user, list.version, list.body, list.signature);
     this.markKtPending(user);
   },
 
   /** The user's account record changed: the next key-transparency epoch publishes it. */
-  markKtPending(this: SqliteStore, user: UserId): void {
+  markKtPending(this: SqliteInternals, user: UserId): void {
     this.stmt('INSERT INTO kt_pending (user, seq) VALUES (?, 1) ON CONFLICT(user) DO UPDATE SET seq = seq + 1').run(user);
   },
 
-  async deviceListHistory(this: SqliteStore, user: UserId, limit: number): Promise<{ body: Uint8Array; signature: Uint8Array }[]> {
+  async deviceListHistory(this: SqliteInternals, user: UserId, limit: number): Promise<{ body: Uint8Array; signature: Uint8Array }[]> {
     return (this.stmt('SELECT body, signature FROM device_list_versions WHERE user = ? ORDER BY version DESC LIMIT ?').all(user, limit) as Row[]).map((r) => ({
       body: u8(r.body),
       signature: u8(r.signature),
     }));
   },
 
-  async setUserStatus(this: SqliteStore, user: UserId, status: UserRecord['status']): Promise<boolean> {
+  async setUserStatus(this: SqliteInternals, user: UserId, status: UserRecord['status']): Promise<boolean> {
     return this.stmt('UPDATE users SET status = ? WHERE user = ?').run(status, user).changes === 1;
   },
 
   /** Inside a transaction: revoke one device and queue its removal notice to the rest of its conversations. */
-  revokeOne(this: SqliteStore, user: UserId, r: Revocation, now: number): Delivery {
+  revokeOne(this: SqliteInternals, user: UserId, r: Revocation, now: number): Delivery {
     this.stmt('UPDATE devices SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? AND user = ?').run(now, r.device, user);
     this.stmt('DELETE FROM sessions WHERE device = ?').run(r.device);
     this.stmt('DELETE FROM key_packages WHERE device = ?').run(r.device);
@@ -191,7 +191,7 @@ export const sqliteDirectory = {
     return deliveries;
   },
 
-  async resetUser(this: SqliteStore, user: UserId, revocations: Revocation[], activation: { codeHash: Uint8Array; expiresAt: number }, now: number): Promise<Delivery> {
+  async resetUser(this: SqliteInternals, user: UserId, revocations: Revocation[], activation: { codeHash: Uint8Array; expiresAt: number }, now: number): Promise<Delivery> {
     return this.db.transaction(() => {
       const deliveries = revocations.flatMap((r) => this.revokeOne(user, r, now));
       this.stmt('DELETE FROM device_lists WHERE user = ?').run(user);
@@ -207,7 +207,7 @@ export const sqliteDirectory = {
     })();
   },
 
-  async revokeDevices(this: SqliteStore, user: UserId, revocations: Revocation[], now: number, deviceList?: StoredDeviceList): Promise<Delivery | 'list-changed'> {
+  async revokeDevices(this: SqliteInternals, user: UserId, revocations: Revocation[], now: number, deviceList?: StoredDeviceList): Promise<Delivery | 'list-changed'> {
     return this.db.transaction((): Delivery | 'list-changed' => {
       if (deviceList) {
         const cur = this.stmt('SELECT version FROM device_lists WHERE user = ?').get(user) as Row | undefined;
@@ -220,7 +220,7 @@ export const sqliteDirectory = {
     })();
   },
 
-  async createLink(this: SqliteStore, link: LinkRecord, maxPending: number): Promise<boolean> {
+  async createLink(this: SqliteInternals, link: LinkRecord, maxPending: number): Promise<boolean> {
     return this.db.transaction(() => {
       this.stmt('DELETE FROM device_links WHERE expires_at <= ? AND sealed IS NULL').run(link.createdAt);
       const n = (this.stmt('SELECT COUNT(*) AS n FROM device_links WHERE user = ? AND expires_at > ?').get(link.user, link.createdAt) as Row).n as number;
@@ -233,12 +233,12 @@ export const sqliteDirectory = {
     })();
   },
 
-  async getLink(this: SqliteStore, codeHash: Uint8Array): Promise<LinkRecord | undefined> {
+  async getLink(this: SqliteInternals, codeHash: Uint8Array): Promise<LinkRecord | undefined> {
     const r = this.stmt('SELECT * FROM device_links WHERE code_hash = ?').get(codeHash) as Row | undefined;
     return r ? linkFromRow(r) : undefined;
   },
 
-  async approveLink(this: SqliteStore, input: { codeHash: Uint8Array; deviceList: StoredDeviceList; sealed: Uint8Array; maxDevices: number; now: number }): Promise<LinkApproveVerdict> {
+  async approveLink(this: SqliteInternals, input: { codeHash: Uint8Array; deviceList: StoredDeviceList; sealed: Uint8Array; maxDevices: number; now: number }): Promise<LinkApproveVerdict> {
     return this.db.transaction((): LinkApproveVerdict => {
       const r = this.stmt('SELECT * FROM device_links WHERE code_hash = ?').get(input.codeHash) as Row | undefined;
       if (!r || r.sealed !== null) return 'not-found';
@@ -260,7 +260,7 @@ export const sqliteDirectory = {
     })();
   },
 
-  async deleteExpiredLinks(this: SqliteStore, now: number): Promise<void> {
+  async deleteExpiredLinks(this: SqliteInternals, now: number): Promise<void> {
     this.stmt('DELETE FROM device_links WHERE expires_at <= ?').run(now);
   },
 };
