@@ -1,8 +1,8 @@
 // Rows as both store adapters read them back (SQLite and PostgreSQL name their columns alike), turned into
 // records in one place.
-import type { AuditEntry, ConversationId, DeviceId, QueueItem, QueueKind, UserId } from '@sealpost/protocol';
+import type { AuditEntry, BlobId, ConversationId, DeviceId, QueueItem, QueueKind, UserId } from '@sealpost/protocol';
 import { decodeLinkKeyPackages } from './link-key-packages.js';
-import type { AppendInput, DeviceRecord, KtEpochRecord, KtPending, KtUpdateRecord, LinkRecord, QueueEntry, UserRecord } from './store.js';
+import type { AppendInput, BlobRecord, DeviceRecord, UserLookup, KtEpochRecord, KtPending, KtUpdateRecord, LinkRecord, QueueEntry, UserRecord } from './store.js';
 
 export type Row = Record<string, unknown>;
 
@@ -103,4 +103,38 @@ export function ktPendingFromRow(r: Row): KtPending {
 
 export function ktEpochFromRow(e: Row): KtEpochRecord {
   return { epoch: e.epoch as number, timestamp: e.timestamp as number, prefixRoot: u8(e.prefix_root), logRoot: u8(e.log_root), signature: u8(e.signature) };
+}
+
+/** SQLite keeps booleans as 0/1, PostgreSQL as booleans. */
+const bool = (v: unknown): boolean => v === true || v === 1;
+
+export function blobFromRow(r: Row): BlobRecord {
+  return {
+    id: r.id as BlobId,
+    ownerUser: r.owner_user as UserId,
+    ownerDevice: r.owner_device as DeviceId,
+    size: r.size as number,
+    received: r.received as number,
+    complete: bool(r.complete),
+    createdAt: r.created_at as number,
+  };
+}
+
+/** What a lawful-request lookup returns, from the rows both adapters read for it (counts and sizes, never content). */
+export function userLookupFromRows(convs: Row[], queued: Row, blobs: Row, code: Row | undefined, list: Row | undefined): UserLookup {
+  return {
+    conversations: convs.map((c) => ({
+      id: c.id as ConversationId,
+      epoch: c.epoch as number,
+      memberDevices: c.member_devices as number,
+      storedMessages: c.stored_messages as number,
+      storedBytes: c.stored_bytes as number,
+    })),
+    queuedItems: queued.n as number,
+    queuedBytes: queued.bytes as number,
+    blobs: blobs.n as number,
+    blobBytes: blobs.bytes as number,
+    activationCode: code ? { expiresAt: code.expires_at as number, usedAt: (code.used_at as number | null) ?? undefined, attempts: code.attempts as number } : undefined,
+    deviceListVersion: (list?.version as number | undefined) ?? undefined,
+  };
 }

@@ -1,6 +1,6 @@
 // The PostgreSQL store's records of encrypted files: uploads, grants, quotas, stale uploads.
 import { type BlobId, type DeviceId, type UserId } from '@sealpost/protocol';
-import { type Row } from '../rows.js';
+import { blobFromRow, type Row } from '../rows.js';
 import type { BlobRecord } from '../store.js';
 import type { PostgresInternals } from './internals.js';
 
@@ -21,15 +21,7 @@ export const postgresBlobs = {
   async getBlob(this: PostgresInternals, id: BlobId): Promise<BlobRecord | undefined> {
     const r = await this.one('SELECT * FROM blobs WHERE id = $1', [id]);
     if (!r) return undefined;
-    return {
-      id: r.id as BlobId,
-      ownerUser: r.owner_user as UserId,
-      ownerDevice: r.owner_device as DeviceId,
-      size: r.size as number,
-      received: r.received as number,
-      complete: r.complete as boolean,
-      createdAt: r.created_at as number,
-    };
+    return blobFromRow(r);
   },
 
   async setBlobReceived(this: PostgresInternals, id: BlobId, received: number, complete: boolean, now: number): Promise<void> {

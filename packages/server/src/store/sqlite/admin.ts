@@ -9,7 +9,7 @@ import {
   type DeviceId,
   type UserId,
 } from '@sealpost/protocol';
-import { auditFromRow, u8, type Row } from '../rows.js';
+import { auditFromRow, type Row, u8, userLookupFromRows } from '../rows.js';
 import type { AdminTokenRecord, UserLookup, WipeRecord } from '../store.js';
 import type { SqliteInternals } from './internals.js';
 
@@ -84,21 +84,7 @@ export const sqliteAdmin = {
     const blobs = this.stmt('SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM blobs WHERE owner_user = ?').get(user) as Row;
     const code = this.stmt('SELECT expires_at, used_at, attempts FROM activation_codes WHERE user = ?').get(user) as Row | undefined;
     const list = this.stmt('SELECT version FROM device_lists WHERE user = ?').get(user) as Row | undefined;
-    return {
-      conversations: convs.map((c) => ({
-        id: c.id as ConversationId,
-        epoch: c.epoch as number,
-        memberDevices: c.member_devices as number,
-        storedMessages: c.stored_messages as number,
-        storedBytes: c.stored_bytes as number,
-      })),
-      queuedItems: queued.n as number,
-      queuedBytes: queued.bytes as number,
-      blobs: blobs.n as number,
-      blobBytes: blobs.bytes as number,
-      activationCode: code ? { expiresAt: code.expires_at as number, usedAt: (code.used_at as number | null) ?? undefined, attempts: code.attempts as number } : undefined,
-      deviceListVersion: (list?.version as number | undefined) ?? undefined,
-    };
+    return userLookupFromRows(convs, queued, blobs, code, list);
   },
 
   async deleteOlderThan(this: SqliteInternals, before: number): Promise<{ messages: number; blobs: BlobId[] }> {

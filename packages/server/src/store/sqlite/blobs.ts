@@ -1,6 +1,6 @@
 // The SQLite store's records of encrypted files: uploads, grants, quotas, stale uploads.
 import { type BlobId, type DeviceId, type UserId } from '@sealpost/protocol';
-import { type Row } from '../rows.js';
+import { blobFromRow, type Row } from '../rows.js';
 import type { BlobRecord } from '../store.js';
 import type { SqliteInternals } from './internals.js';
 
@@ -20,15 +20,7 @@ export const sqliteBlobs = {
   async getBlob(this: SqliteInternals, id: BlobId): Promise<BlobRecord | undefined> {
     const r = this.stmt('SELECT * FROM blobs WHERE id = ?').get(id) as Row | undefined;
     if (!r) return undefined;
-    return {
-      id: r.id as BlobId,
-      ownerUser: r.owner_user as UserId,
-      ownerDevice: r.owner_device as DeviceId,
-      size: r.size as number,
-      received: r.received as number,
-      complete: r.complete === 1,
-      createdAt: r.created_at as number,
-    };
+    return blobFromRow(r);
   },
 
   async setBlobReceived(this: SqliteInternals, id: BlobId, received: number, complete: boolean, now: number): Promise<void> {
