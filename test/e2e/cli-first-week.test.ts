@@ -100,4 +100,18 @@ describe('the CLI in its first week', () => {
     expect(mail.code).toBe(1);
     expect(mail.stderr).toContain('[NO_KEY_PACKAGE]');
   });
+
+  it('four sends at once on one profile to someone new make one chat, not four', async () => {
+    const gina = await server.enroll('gina');
+    const hank = await server.enroll('hank');
+    await gina.client.close();
+    const runs = await Promise.all([1, 2, 3, 4].map((n) => sealpost(['send', '--profile', gina.profile, '--to', 'hank', `message ${n}`, '--json'])));
+    for (const r of runs) expect(r.code, r.stderr).toBe(0);
+    const conversations = new Set(runs.map((r) => (JSON.parse(r.stdout.split('\n')[0]!) as { conversation: string }).conversation));
+    expect(conversations.size).toBe(1);
+    const listed = await sealpost(['conversations', '--profile', gina.profile, '--json']);
+    expect(listed.stdout.trim().split('\n').filter((l) => l.includes('hank@localhost'))).toHaveLength(1);
+    const got = chats(await hank.client.sync()).map((m) => m.text).sort();
+    expect(got).toEqual(['message 1', 'message 2', 'message 3', 'message 4']);
+  });
 });

@@ -18,6 +18,8 @@ import type { Session } from './core/session.js';
 import type { OwnDevices } from './own-devices.js';
 
 const MAX_COMMIT_ATTEMPTS = 6;
+/** How long a chat reservation of another process on this profile is waited for before it is taken over. */
+const CHAT_RESERVATION_MS = 60_000;
 
 /**
  * Membership: create conversations, add and remove users and devices, renew this device's keys — each one commit,
@@ -45,6 +47,37 @@ export class Membership extends ClientPart {
   findChat(users: UserId[]): ConversationId | undefined {
     const wanted = [...users, this.user].sort().join(',');
     return this.store.listConversations().find((c) => c.kind === 'chat' && c.status === 'active' && [...c.members].sort().join(',') === wanted)?.id;
+  }
+
+  /**
+   * The chat with exactly these users, created when there is none. Several processes on one profile (four `sealpost
+   * send --to dave` at once) must not each create one: under the profile's write lock the first reserves the chat,
+   * the others wait until it is there. A reservation older than CHAT_RESERVATION_MS (its process died) is taken over.
+   */
+  async findOrCreateChat(users: UserId[]): Promise<ConversationId> {
+    const key = `chat_reservation:${[...users, this.user].sort().join(',')}`;
+    const deadline = Date.now() + 2 * CHAT_RESERVATION_MS;
+    while (Date.now() < deadline) {
+      const claim = await this.tx(async (): Promise<{ found: ConversationId } | { create: ConversationId } | { wait: true }> => {
+        const found = this.findChat(users);
+        if (found) return { found };
+        const held = JSON.parse(this.store.getMetaText(key) || 'null') as { at: number } | null;
+        if (held && Date.now() - held.at < CHAT_RESERVATION_MS) return { wait: true };
+        const id = newConversationId();
+        this.store.setMeta(key, JSON.stringify({ id, at: Date.now() }));
+        return { create: id };
+      });
+      if ('found' in claim) return claim.found;
+      if ('create' in claim) {
+        try {
+          return await this.createConversation('chat', users, claim.create);
+        } finally {
+          this.store.setMeta(key, '');
+        }
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new SealpostError('PROFILE_LOCKED', 'another process using this profile is still creating this chat; try again in a moment');
   }
 
   /** Create a conversation and add these users' devices (and this user's other devices). */

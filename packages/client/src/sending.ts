@@ -67,7 +67,7 @@ export class Sender extends ClientPart {
       }
       // Nobody to deliver to is said, not sent into a chat that holds only devices since revoked.
       for (const u of users) if ((await this.trust.deviceList(u)).devices.length === 0) throw this.membership.noDeviceOf(u);
-      const conversation = this.membership.findChat(users) ?? (await this.membership.createConversation('chat', users));
+      const conversation = await this.membership.findOrCreateChat(users);
       return { conversation, id: await this.sendChat(conversation, newMessageId(), Date.now(), text, files, opts.onProgress) };
     });
   }
