@@ -3,7 +3,7 @@
 // names (`bob`) accepted wherever a user is named, and downloads refused before they start when --out cannot be
 // written.
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -113,5 +113,14 @@ describe('the CLI in its first week', () => {
     expect(listed.stdout.trim().split('\n').filter((l) => l.includes('hank@localhost'))).toHaveLength(1);
     const got = chats(await hank.client.sync()).map((m) => m.text).sort();
     expect(got).toEqual(['message 1', 'message 2', 'message 3', 'message 4']);
+  });
+
+  it('a failed enroll leaves no empty profile folder behind', async () => {
+    await server.addUser('ivan');
+    const profile = join(tempDir('failed-enroll'), 'ivan');
+    const res = await sealpost(['enroll', '--user', 'ivan', '--code', 'AAAA-BBBB-CCCC', '--profile', profile]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('[ACTIVATION_CODE_INVALID]');
+    expect(existsSync(profile)).toBe(false);
   });
 });

@@ -8,6 +8,7 @@
 //   sending.ts, mail-sending.ts   encrypt → persist → deliver; messages held on a contested key change
 //   held.ts              held messages sent or discarded when the contest ends
 //   policy.ts, self-monitor.ts, devices.ts, watch.ts   policy, key transparency, devices, the live connection
+import { rmdirSync } from 'node:fs';
 import {
   GroupEngine,
   SealpostError,
@@ -409,8 +410,13 @@ function openNewProfile(dir: string, info: ServerInfo, options: ClientOptions): 
   return ProfileStore.open(dir, { create: true, ...(options.passphrase ? { passphrase: options.passphrase } : {}) });
 }
 
-/** Never leave a half-made profile behind: the next attempt starts clean. */
+/** Never leave a half-made profile behind: the next attempt starts clean, and no empty folder stays. */
 function discardProfile(store: ProfileStore): void {
   store.close();
   ProfileStore.erase(store.dir);
+  try {
+    rmdirSync(store.dir);
+  } catch {
+    // Not empty (the user keeps other files there) or already gone.
+  }
 }
