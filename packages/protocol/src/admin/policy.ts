@@ -65,9 +65,9 @@ export const zPolicyFields = z
   .strict();
 
 export const zPolicy = zPolicyFields.refine((p) => p.ktMinAuditorSignatures <= p.ktAuditors.length, {
-  message: 'ktMinAuditorSignatures must not exceed the number of ktAuditors',
+  message: 'kt-min-auditors must not exceed the number of kt-auditors',
 }).refine((p) => p.retentionDefaultMs === null || p.retentionMaxMs === null || p.retentionDefaultMs <= p.retentionMaxMs, {
-    message: 'retentionDefaultMs must not exceed retentionMaxMs',
+    message: 'retention-default must not be longer than retention-max',
   });
 
 /** The setting names the CLI and API use, and the policy field each one sets. */
@@ -164,7 +164,11 @@ export function checkPolicy(p: unknown): Policy {
   const r = zPolicy.safeParse(p);
   if (!r.success) {
     const issue = r.error.issues[0]!;
-    throw new SealpostError('POLICY_INVALID', `policy${issue.path.length ? '.' + issue.path.join('.') : ''}: ${issue.message}`);
+    // Said with the setting's name as the admin types it (`retention-max`), not the field behind it.
+    const field = issue.path[0];
+    const setting = Object.entries(policySettings).find(([, f]) => f === field)?.[0];
+    const where = setting ? ` ${setting}${issue.path.length > 1 ? `.${issue.path.slice(1).join('.')}` : ''}` : '';
+    throw new SealpostError('POLICY_INVALID', `policy${where}: ${issue.message}`);
   }
   return r.data;
 }
