@@ -123,4 +123,10 @@ describe('the CLI in its first week', () => {
     expect(res.stderr).toContain('[ACTIVATION_CODE_INVALID]');
     expect(existsSync(profile)).toBe(false);
   });
+
+  it('refuses a policy that promises larger files than the server takes', async () => {
+    const res = await sealpost(['admin', 'policy', 'set', 'max-attachment-size', '5GiB']);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/policy max-attachment-size: this server takes files up to \d+ bytes \(--max-file-size\); set it no higher \[POLICY_INVALID\]/);
+  });
 });

@@ -1,6 +1,6 @@
 // The organisation policy as the server keeps it: one JSON value in the store's meta table, defaults for
 // anything never set, validated as a whole on every change.
-import { DEFAULT_KEY_CHANGE_CONTEST_MS, checkPolicy, type Policy } from '@sealpost/protocol';
+import { DEFAULT_KEY_CHANGE_CONTEST_MS, SealpostError, checkPolicy, type Policy } from '@sealpost/protocol';
 import type { ServerContext } from '../context.js';
 
 const META_KEY = 'policy';
@@ -29,6 +29,10 @@ export async function getPolicy(ctx: ServerContext): Promise<Policy> {
 /** Merges a change into the current policy; throws POLICY_INVALID (and stores nothing) if the result breaks a rule. */
 export async function changePolicy(ctx: ServerContext, change: Partial<Policy>): Promise<Policy> {
   const next = checkPolicy({ ...(await getPolicy(ctx)), ...change });
+  // A policy cannot promise more than the server takes: files above --max-file-size are refused whatever it says.
+  if (next.maxAttachmentBytes > ctx.maxBlobBytes) {
+    throw new SealpostError('POLICY_INVALID', `policy max-attachment-size: this server takes files up to ${ctx.maxBlobBytes} bytes (--max-file-size); set it no higher`);
+  }
   await ctx.store.setMeta(META_KEY, JSON.stringify(next));
   return next;
 }
