@@ -129,4 +129,23 @@ describe('the CLI in its first week', () => {
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/policy max-attachment-size: this server takes files up to \d+ bytes \(--max-file-size\); set it no higher \[POLICY_INVALID\]/);
   });
+
+  it('sends a text from a file or from standard input', async () => {
+    const jack = await server.enroll('jack');
+    const kate = await server.enroll('kate');
+    await jack.client.close();
+    const file = join(tempDir('text-file'), 'note.txt');
+    writeFileSync(file, 'line one\nline two\n');
+    const fromFile = await sealpost(['send', '--profile', jack.profile, '--to', 'kate', '--text-file', file]);
+    expect(fromFile.code, fromFile.stderr).toBe(0);
+    const piped = await new Promise<number | null>((resolve) => {
+      const child = spawn(process.execPath, [bin, 'send', '--profile', jack.profile, '--to', 'kate', '-'], { env: { ...process.env }, stdio: ['pipe', 'ignore', 'ignore'] });
+      child.stdin.end('from a pipe\n');
+      child.on('exit', (code) => resolve(code));
+    });
+    expect(piped).toBe(0);
+    expect(chats(await kate.client.sync()).map((m) => m.text)).toEqual(['line one\nline two', 'from a pipe']);
+    const both = await sealpost(['send', '--profile', jack.profile, '--to', 'kate', 'text', '--text-file', file]);
+    expect(both.stderr).toContain('give the text or --text-file, not both [INVALID_INPUT]');
+  });
 });

@@ -1,4 +1,4 @@
-// Reading a body from a file given on the command line: must exist, be a regular file, not be huge, be UTF-8.
+// Reading a text from a file given on the command line, or from standard input: must exist, not be huge, be UTF-8.
 import { readFile, stat } from 'node:fs/promises';
 import { SealpostError, limits } from '@sealpost/protocol';
 
@@ -12,5 +12,21 @@ export async function readTextFile(path: string, what: string): Promise<string> 
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
     throw new SealpostError('INVALID_INPUT', `${what}: ${path} is not UTF-8 text`);
+  }
+}
+
+/** Standard input as UTF-8 text (`sealpost send --to bob -`), refused past `maxBytes`. */
+export async function readTextStdin(what: string, maxBytes: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) throw new SealpostError('PAYLOAD_TOO_LARGE', `${what}: standard input is longer than ${maxBytes} bytes`);
+    chunks.push(chunk);
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+  } catch {
+    throw new SealpostError('INVALID_INPUT', `${what}: standard input is not UTF-8 text`);
   }
 }

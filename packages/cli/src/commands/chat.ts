@@ -1,25 +1,35 @@
 // Chat: `send` (to users or a conversation), `sync`, `watch`, `outbox` (messages held for a contact's key change),
 // `messages`, `unreadable`, `conversations`, and `conversation add|remove`.
 import type { Command } from 'commander';
-import { SealpostError, parseConversationId, type ConversationId } from '@sealpost/protocol';
+import { SealpostError, limits, parseConversationId, type ConversationId } from '@sealpost/protocol';
 import { collect, jsonOption, profileOption, userList, withClient, type JsonOpt } from '../common.js';
 import { humanMessage, humanReceived, sentLine } from '../format.js';
 import { makeOutput } from '../output.js';
 import { withProgress } from '../progress.js';
+import { readTextFile, readTextStdin } from '../text-file.js';
 
 export function registerChatCommands(program: Command): void {
   // ---- send ---------------------------------------------------------------------------------------------------
   program
     .command('send [text]')
-    .description('send a message (and files) to users, reusing your chat with exactly them, or to a conversation')
+    .description('send a message (and files) to users, reusing your chat with exactly them, or to a conversation; TEXT "-" reads standard input')
     .addOption(profileOption())
     .option('--to <users>', 'comma-separated user ids')
     .option('--conversation <id>', 'conversation id')
+    .option('--text-file <file>', 'the text, from a UTF-8 file (instead of TEXT)')
     .option('--file <path>', 'attach a file (repeatable)', collect)
     .addOption(jsonOption())
-    .action(async (text: string | undefined, o: { profile?: string; to?: string; conversation?: string; file?: string[] } & JsonOpt) => {
+    .action(async (arg: string | undefined, o: { profile?: string; to?: string; conversation?: string; textFile?: string; file?: string[] } & JsonOpt) => {
       const out = makeOutput(Boolean(o.json));
       if (Boolean(o.to) === Boolean(o.conversation)) throw new SealpostError('INVALID_INPUT', 'give exactly one of --to or --conversation');
+      if (arg !== undefined && o.textFile !== undefined) throw new SealpostError('INVALID_INPUT', 'give the text or --text-file, not both');
+      // From a file or a pipe, the final line break is the file's, not the message's.
+      const text =
+        o.textFile !== undefined
+          ? (await readTextFile(o.textFile, '--text-file')).replace(/\r?\n$/, '')
+          : arg === '-'
+            ? (await readTextStdin('text', limits.maxTextChars * 4)).replace(/\r?\n$/, '')
+            : arg;
       const target = o.conversation ? { conversation: parseConversationId(o.conversation) } : { to: userList(o.to) };
       await withClient(o, out, async (c) => {
         const res = await withProgress('upload', out.json, (p) => c.send(target, text ?? '', { files: o.file ?? [], ...p }));
