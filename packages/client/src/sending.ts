@@ -105,7 +105,7 @@ export class Sender extends ClientPart {
   heldMessages(): HeldSummary[] {
     return this.store.listHeldSends().map((h) => {
       const r = JSON.parse(h.request) as HeldRequest;
-      const to = r.kind === 'chat' ? r.users : [...r.mail.to, ...r.mail.cc, ...r.mail.bcc];
+      const to = recipientsOf(r);
       return { id: h.id, kind: r.kind, to, waitingFor: h.users, createdAt: new Date(h.createdAt).toISOString() };
     });
   }
@@ -114,7 +114,7 @@ export class Sender extends ClientPart {
   takeDiscardedMessages(): DiscardedSummary[] {
     return this.store.takeDiscardedSends().map((h) => {
       const r = JSON.parse(h.request) as HeldRequest;
-      const to = r.kind === 'chat' ? r.users : [...r.mail.to, ...r.mail.cc, ...r.mail.bcc];
+      const to = recipientsOf(r);
       return { id: h.id, kind: r.kind, to, reason: h.discarded ?? '' };
     });
   }
@@ -196,4 +196,9 @@ export class Sender extends ClientPart {
       }
     }
   }
+}
+
+/** Everyone a held message is addressed to. */
+function recipientsOf(r: HeldRequest): UserId[] {
+  return r.kind === 'chat' ? r.users : [...r.mail.to, ...r.mail.cc, ...r.mail.bcc];
 }
