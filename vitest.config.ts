@@ -6,13 +6,11 @@ const src = (p: string) => fileURLToPath(new URL(`./packages/${p}/src/index.ts`,
 
 export default defineConfig({
   resolve: {
-    alias: {
-      '@sealpost/protocol': src('protocol'),
-      '@sealpost/crypto': src('crypto'),
-      '@sealpost/server': src('server'),
-      '@sealpost/client': src('client'),
-      '@sealpost/cli': src('cli'),
-    },
+    // Exact names: '@sealpost/client' must not also catch '@sealpost/client/browser'.
+    alias: [
+      ...['protocol', 'crypto', 'server', 'client', 'cli'].map((p) => ({ find: new RegExp(`^@sealpost/${p}$`), replacement: src(p) })),
+      { find: /^@sealpost\/client\/browser$/, replacement: fileURLToPath(new URL('./packages/client/src/browser.ts', import.meta.url)) },
+    ],
   },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts'],

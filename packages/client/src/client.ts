@@ -8,7 +8,6 @@
 //   sending.ts, mail-sending.ts   encrypt → persist → deliver; messages held on a contested key change
 //   held.ts              held messages sent or discarded when the contest ends
 //   policy.ts, self-monitor.ts, devices.ts, watch.ts   policy, key transparency, devices, the live connection
-import { rmdirSync } from 'node:fs';
 import {
   GroupEngine,
   SealpostError,
@@ -33,16 +32,14 @@ import {
   type UserId,
   summariseFile,
 } from '@sealpost/protocol';
-import { nodeCiphersuite } from '@sealpost/crypto';
 import { HttpApi } from './http-api.js';
-import { FileTransfer, type Progress } from './files.node.js';
+import type { ClientPlatform, FileSource, FileTarget, Progress } from './platform.js';
 import type { MailFull, MailSummary } from './mail.js';
-import { ProfileStore } from './profile-store.node.js';
 import type { ProfileStorage, UnreadableRecord } from './profile-storage.js';
 import type { ServerSocket } from './socket.js';
 import { DeviceTrust } from './trust.js';
 import { KtVerifier } from './kt-verifier.js';
-import { newLinkHpkeKeys, openLinkBundle } from './device-link.node.js';
+import { newLinkHpkeKeys, openLinkBundle } from './device-link.js';
 import { ClientCore } from './core/client-core.js';
 import { enrollDevice, linkDevice } from './enrollment.js';
 import { Session } from './core/session.js';
@@ -78,7 +75,15 @@ import type {
 export * from './types.js';
 export { normaliseServerUrl } from './server-info.js';
 
+/**
+ * The same class in Node and in a browser: what differs (storage, crypto, sockets, files) comes from the runtime's
+ * `ClientPlatform`, which the entry point supplies as a subclass (client.node.ts, packages/web's browser client).
+ */
 export class SealpostClient {
+  /** The runtime this client class runs on; the entry point's subclass overrides it. */
+  protected static platform(): ClientPlatform {
+    throw new SealpostError('INTERNAL', 'no platform: use SealpostClient from @sealpost/client (Node) or from the web client');
+  }
   private readonly session: Session;
   private readonly receiver: Receiver;
   private readonly membership: Membership;
@@ -90,7 +95,7 @@ export class SealpostClient {
   private readonly devicesPart: Devices;
   private readonly watcher: Watcher;
 
-  private constructor(private readonly core: ClientCore) {
+  protected constructor(private readonly core: ClientCore) {
     // Wired bottom-up: each part gets only the parts below it, and narrow functions where a lower one must reach up.
     this.session = new Session(core);
     this.receiver = new Receiver(core, this.session);
@@ -125,16 +130,17 @@ export class SealpostClient {
 
   /** Enroll this device: make the account key and device key here, register, upload KeyPackages. */
   static async enroll(
+    this: ClientClass,
     params: { server: string; user: string; code: string; profile: string; deviceName?: string },
     options: ClientOptions = {},
   ): Promise<SealpostClient> {
-    const { client, store, info } = await SealpostClient.start(params, options);
+    const { client, store, info } = await this.start(params, options);
     try {
       await enrollDevice(client.core, params, info);
       store.setMeta('enrolled', '1');
       return client;
     } catch (err) {
-      discardProfile(store);
+      this.platform().discardProfile(store);
       throw err;
     }
   }
@@ -146,38 +152,43 @@ export class SealpostClient {
    * device, keep the account key it received sealed to it, and fetch what is waiting.
    */
   static async link(
+    this: ClientClass,
     params: { server: string; user: string; profile: string; deviceName?: string },
     options: ClientOptions & { onCode: (code: LinkCode) => void; signal?: AbortSignal; pollMs?: number },
   ): Promise<SealpostClient> {
-    const { client, store, info } = await SealpostClient.start(params, options);
+    const { client, store, info } = await this.start(params, options);
     try {
       await linkDevice(client.core, params, info, options);
       store.setMeta('enrolled', '1');
       return client;
     } catch (err) {
-      discardProfile(store);
+      this.platform().discardProfile(store);
       throw err;
     }
   }
 
   /** A new profile and client for a new device id, after learning what the server requires (policy, keys). */
-  private static async start(params: { server: string; user: string; profile: string }, options: ClientOptions) {
+  private static async start(this: ClientClass, params: { server: string; user: string; profile: string }, options: ClientOptions) {
     const server = normaliseServerUrl(params.server);
     const info = await fetchServerInfo(server);
     // `bob` is bob at the server's domain, as everywhere a user is named.
     const name = params.user.trim();
     const user = parseUserId(name.includes('@') ? name : `${name}@${info.domain}`);
-    const store = openNewProfile(params.profile, info, options);
+    if (info.policy.requirePassphrase && !options.passphrase) {
+      throw new SealpostError('PASSPHRASE_REQUIRED', 'your organisation requires a passphrase for the local store; set SEALPOST_PASSPHRASE or enter one when asked');
+    }
+    const platform = this.platform();
+    const store = await platform.openProfile(params.profile, { create: true, ...(options.passphrase ? { passphrase: options.passphrase } : {}) });
     try {
-      return { client: await SealpostClient.build(store, server, user, newDeviceId(), options), store, info };
+      return { client: await this.build(store, server, user, newDeviceId(), options), store, info };
     } catch (err) {
-      discardProfile(store);
+      platform.discardProfile(store);
       throw err;
     }
   }
 
-  static async open(profile: string, options: ClientOptions = {}): Promise<SealpostClient> {
-    const store = ProfileStore.open(profile, { create: false, ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}) });
+  static async open(this: ClientClass, profile: string, options: ClientOptions = {}): Promise<SealpostClient> {
+    const store = await this.platform().openProfile(profile, { create: false, ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}) });
     if (store.getMetaText('enrolled') !== '1') {
       store.close();
       throw new SealpostError('NOT_ENROLLED', `the profile in ${store.dir} never finished enrolling; remove it and enroll again`);
@@ -191,18 +202,20 @@ export class SealpostClient {
       );
     }
     const server = store.getMetaText('server')!;
-    return SealpostClient.build(store, server, parseUserId(store.getMetaText('user')), store.getMetaText('device') as DeviceId, options);
+    return this.build(store, server, parseUserId(store.getMetaText('user')), store.getMetaText('device') as DeviceId, options);
   }
 
-  private static async build(store: ProfileStore, server: string, user: UserId, device: DeviceId, options: ClientOptions): Promise<SealpostClient> {
+  private static async build(this: ClientClass, store: ProfileStorage, server: string, user: UserId, device: DeviceId, options: ClientOptions): Promise<SealpostClient> {
+    const platform = this.platform();
     let client: SealpostClient | undefined;
     const api = new HttpApi(server, () => client!.session.sessionToken(), () => store.setMeta('session_expires', '0'));
     let trust: DeviceTrust | undefined;
-    const engine = await GroupEngine.create((identity, key) => trust!.isTrusted(identity, key), nodeCiphersuite());
+    const engine = await GroupEngine.create((identity, key) => trust!.isTrusted(identity, key), platform.ciphersuite());
     const kt = new KtVerifier(engine.cs, api, store, options.ktAuditWaitMs);
     trust = new DeviceTrust(engine.cs, api, store, { user, accountKey: () => store.getMeta('account_public') }, options.warn ?? (() => {}), kt);
-    const files = new FileTransfer(api, store, () => client!.session.sessionToken(), options.testHooks ?? {});
-    client = new SealpostClient(new ClientCore(store, api, engine, options, user, device, server, trust, kt, files));
+    const files = platform.files(api, store, () => client!.session.sessionToken(), options.testHooks ?? {});
+    const Self = this as unknown as new (core: ClientCore) => SealpostClient;
+    client = new Self(new ClientCore(store, api, engine, options, user, device, server, trust, kt, files, platform));
     return client;
   }
 
@@ -241,7 +254,7 @@ export class SealpostClient {
   // ---- chat, mail, files --------------------------------------------------------------------------------------
 
   /** Send text (and files) to a conversation, or to exactly these users (reusing their chat, or creating one). */
-  send(target: { conversation: ConversationId } | { to: string[] }, text: string, opts: { files?: string[]; onProgress?: Progress } = {}): Promise<{ conversation: ConversationId; id: MessageId; held?: HeldInfo }> {
+  send(target: { conversation: ConversationId } | { to: string[] }, text: string, opts: { files?: FileSource[]; onProgress?: Progress } = {}): Promise<{ conversation: ConversationId; id: MessageId; held?: HeldInfo }> {
     return this.sender.send(target, text, opts);
   }
 
@@ -276,7 +289,7 @@ export class SealpostClient {
   }
 
   /** Reply (reply-all stays in the thread). */
-  replyMail(id: string, reply: { all?: boolean; text: string; attach?: string[] }, opts: { onProgress?: Progress } = {}): Promise<{ id: MessageId; thread: ConversationId; held?: HeldInfo }> {
+  replyMail(id: string, reply: { all?: boolean; text: string; attach?: FileSource[] }, opts: { onProgress?: Progress } = {}): Promise<{ id: MessageId; thread: ConversationId; held?: HeldInfo }> {
     return this.mail.replyMail(id, reply, opts);
   }
 
@@ -286,7 +299,7 @@ export class SealpostClient {
   }
 
   /** Download, verify and decrypt an attachment (by its id, as listed with a message) to `out`. */
-  saveAttachment(id: string, out: string, opts: { onProgress?: Progress } = {}): Promise<AttachmentSummary> {
+  saveAttachment(id: string, out: FileTarget, opts: { onProgress?: Progress } = {}): Promise<AttachmentSummary> {
     const raw = this.store.findAttachment(id);
     if (!raw) return Promise.reject(new SealpostError('ATTACHMENT_NOT_FOUND', `no attachment ${id} in this device's messages`));
     const ref = zFileRef.parse(raw) as FileRef;
@@ -402,21 +415,5 @@ export class SealpostClient {
   }
 }
 
-/** A new profile, encrypted when a passphrase is given; refused before anything is written when policy needs one. */
-function openNewProfile(dir: string, info: ServerInfo, options: ClientOptions): ProfileStore {
-  if (info.policy.requirePassphrase && !options.passphrase) {
-    throw new SealpostError('PASSPHRASE_REQUIRED', 'your organisation requires a passphrase for the local store; set SEALPOST_PASSPHRASE or enter one when asked');
-  }
-  return ProfileStore.open(dir, { create: true, ...(options.passphrase ? { passphrase: options.passphrase } : {}) });
-}
-
-/** Never leave a half-made profile behind: the next attempt starts clean, and no empty folder stays. */
-function discardProfile(store: ProfileStore): void {
-  store.close();
-  ProfileStore.erase(store.dir);
-  try {
-    rmdirSync(store.dir);
-  } catch {
-    // Not empty (the user keeps other files there) or already gone.
-  }
-}
+/** The class side of SealpostClient as its static methods use it: the platform, and `new` for the entry point's subclass. */
+type ClientClass = typeof SealpostClient;

@@ -10,7 +10,7 @@ import {
   toBase64Url,
   type DeviceId,
 } from '@sealpost/protocol';
-import { sealLinkBundle } from './device-link.node.js';
+import { sealLinkBundle } from './device-link.js';
 import type { LinkRequestInfo, OwnDevice, Received } from './types.js';
 import { ClientCore, ClientPart } from './core/client-core.js';
 import type { Membership } from './membership.js';

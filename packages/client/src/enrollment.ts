@@ -14,7 +14,7 @@ import {
   verifyDeviceList,
 } from '@sealpost/protocol';
 import { HttpApi } from './http-api.js';
-import { newLinkHpkeKeys, openLinkBundle } from './device-link.node.js';
+import { newLinkHpkeKeys, openLinkBundle } from './device-link.js';
 import { KEY_PACKAGE_BATCH, type ClientCore } from './core/client-core.js';
 import type { ClientOptions, LinkCode, ServerInfo } from './types.js';
 

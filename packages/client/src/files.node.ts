@@ -11,28 +11,20 @@ import {
   SealpostError,
   cipherSizeOf,
   fromBase64Url,
-  isErrorCode,
   toBase64Url,
   type BlobId,
   type FileRef,
 } from '@sealpost/protocol';
 import { decryptChunks, encryptChunks } from './file-cipher.node.js';
-import type { HttpApi } from './http-api.js';
+import { readAnswer, type HttpApi } from './http-api.js';
 import type { ProfileStorage } from './profile-storage.js';
+import type { FileSource, FileTarget, FileTransferPort, Progress, UploadResult } from './platform.js';
 import { mimeTypeOf } from './mime.js';
-
-export type Progress = (done: number, total: number) => void;
 
 /** Chunks per upload request: a broken request costs at most this much to resend. */
 const CHUNKS_PER_PART = 8;
 
-export interface UploadResult {
-  ref: FileRef;
-  /** Plaintext bytes that an earlier, interrupted attempt had already uploaded. */
-  resumedBytes: number;
-}
-
-export class FileTransfer {
+export class FileTransfer implements FileTransferPort {
   constructor(
     private readonly api: HttpApi,
     private readonly store: ProfileStorage,
@@ -41,6 +33,10 @@ export class FileTransfer {
   ) {}
 
   /** Check a local file can be sent: it exists, is a regular file, is readable. */
+  checkReadable(source: FileSource): Promise<{ size: number }> {
+    return FileTransfer.checkReadable(pathOf(source));
+  }
+
   static async checkReadable(path: string): Promise<{ size: number }> {
     try {
       const st = await stat(path);
@@ -54,7 +50,8 @@ export class FileTransfer {
     }
   }
 
-  async upload(path: string, opts: { name?: string; type?: string; onProgress?: Progress } = {}): Promise<UploadResult> {
+  async upload(file: FileSource, opts: { name?: string; type?: string; onProgress?: Progress } = {}): Promise<UploadResult> {
+    const path = pathOf(file);
     const abs = resolve(path);
     const st = await stat(abs).catch(() => undefined);
     if (!st?.isFile()) throw new SealpostError('FILE_NOT_FOUND', `cannot read ${path}`);
@@ -148,11 +145,13 @@ export class FileTransfer {
       if (err instanceof SealpostError) throw err;
       throw new SealpostError('SERVER_UNREACHABLE', `upload interrupted (${(err as Error).message}); run the command again to resume`, { cause: err });
     }
-    return readJson(res);
+    return readAnswer(res);
   }
 
   /** Download, verify and decrypt a file to `out` (written to a temporary name first, then renamed). */
-  async download(ref: FileRef, out: string, opts: { onProgress?: Progress } = {}): Promise<void> {
+  async download(ref: FileRef, target: FileTarget, opts: { onProgress?: Progress } = {}): Promise<void> {
+    if (typeof target !== 'string') throw new SealpostError('INVALID_INPUT', 'in Node a download goes to a file path');
+    const out = target;
     const key = fromBase64Url(ref.key);
     const expectedHash = fromBase64Url(ref.hash);
     if (!key || key.length !== 32 || !expectedHash) throw new SealpostError('FILE_CORRUPT', 'attachment reference is malformed');
@@ -165,7 +164,7 @@ export class FileTransfer {
     } catch (err) {
       throw new SealpostError('SERVER_UNREACHABLE', `cannot reach ${this.api.baseUrl} (${(err as Error).message})`, { cause: err });
     }
-    if (!res.ok || !res.body) await readJson(res);
+    if (!res.ok || !res.body) await readAnswer(res);
     const hash = createHash('sha256');
     let got = 0;
     const body = res.body!;
@@ -212,20 +211,6 @@ export class FileTransfer {
   }
 }
 
-async function readJson<T>(res: Response): Promise<T> {
-  const text = await res.text();
-  let parsed: unknown;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    throw new SealpostError('PROTOCOL_ERROR', `server answered ${res.status} with a body that is not JSON`);
-  }
-  if (!res.ok) {
-    const e = (parsed as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-    throw new SealpostError(isErrorCode(e?.code) ? e.code : 'PROTOCOL_ERROR', typeof e?.message === 'string' ? e.message : `server answered ${res.status}`);
-  }
-  return parsed as T;
-}
 
 /** Where a download goes must be a file in a folder that exists: said before anything is downloaded. */
 async function checkTarget(out: string): Promise<void> {
@@ -234,4 +219,9 @@ async function checkTarget(out: string): Promise<void> {
   if (there?.isDirectory()) throw new SealpostError('INVALID_INPUT', `--out ${out}: is a folder; name a file (e.g. ${join(out, 'name')})`);
   const folder = await stat(dirname(target)).catch(() => undefined);
   if (!folder?.isDirectory()) throw new SealpostError('INVALID_INPUT', `--out ${out}: the folder ${dirname(target)} does not exist`);
+}
+
+function pathOf(source: FileSource): string {
+  if (typeof source !== 'string') throw new SealpostError('INVALID_INPUT', 'in Node a file to send is named by its path');
+  return source;
 }

@@ -1,6 +1,5 @@
 // Releasing held messages: sent when a contested key is accepted, discarded with a note when it is refused.
 import { SealpostError } from '@sealpost/protocol';
-import { FileTransfer } from './files.node.js';
 import { KeyChangePending } from './trust.js';
 import type { HeldRequest } from './types.js';
 import { ClientCore, ClientPart, transientCodes } from './core/client-core.js';
@@ -55,7 +54,7 @@ export class HeldRelease extends ClientPart {
         // Sent first, then forgotten: a crash in between sends it again under the same id (shown once).
         try {
           if (request.kind === 'chat') {
-            for (const f of request.files) await FileTransfer.checkReadable(f);
+            for (const f of request.files) await this.files.checkReadable(f);
             const conversation = this.store.getConversation(request.conversation)?.id ?? (await this.membership.createConversation('chat', request.users, request.conversation));
             await this.sender.sendChat(conversation, request.id, request.sentAt, request.text, request.files);
           } else {

@@ -59,19 +59,24 @@ export class HttpApi {
       const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
       throw new SealpostError('SERVER_UNREACHABLE', `cannot reach ${this.baseUrl} (${cause})`, { cause: err });
     }
-    const text = await res.text();
-    let parsed: unknown;
-    try {
-      parsed = text.length > 0 ? JSON.parse(text) : undefined;
-    } catch {
-      throw new SealpostError('PROTOCOL_ERROR', `server answered ${res.status} with a body that is not JSON`);
-    }
-    if (!res.ok) {
-      const e = (parsed as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-      const code = isErrorCode(e?.code) ? e.code : 'PROTOCOL_ERROR';
-      const retryAfter = Number(res.headers.get('retry-after'));
-      throw new SealpostError(code, typeof e?.message === 'string' ? e.message : `server answered ${res.status}`, Number.isFinite(retryAfter) && retryAfter > 0 ? { details: { retryAfterMs: retryAfter * 1000 } } : undefined);
-    }
-    return parsed as T;
+    return readAnswer<T>(res);
   }
+}
+
+/** A server answer as JSON; an error answer becomes a SealpostError with its code (and Retry-After, when given). */
+export async function readAnswer<T>(res: Response): Promise<T> {
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = text.length > 0 ? JSON.parse(text) : undefined;
+  } catch {
+    throw new SealpostError('PROTOCOL_ERROR', `server answered ${res.status} with a body that is not JSON`);
+  }
+  if (!res.ok) {
+    const e = (parsed as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+    const code = isErrorCode(e?.code) ? e.code : 'PROTOCOL_ERROR';
+    const retryAfter = Number(res.headers.get('retry-after'));
+    throw new SealpostError(code, typeof e?.message === 'string' ? e.message : `server answered ${res.status}`, Number.isFinite(retryAfter) && retryAfter > 0 ? { details: { retryAfterMs: retryAfter * 1000 } } : undefined);
+  }
+  return parsed as T;
 }

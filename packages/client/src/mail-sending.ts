@@ -14,7 +14,7 @@ import {
   type MessageId,
   type UserId,
 } from '@sealpost/protocol';
-import { FileTransfer, type Progress } from './files.node.js';
+import type { FileSource, Progress } from './platform.js';
 import {
   forwardSubject,
   forwardText,
@@ -80,7 +80,7 @@ export class MailSender extends ClientPart {
    * Reply. Reply-all stays in the thread. A reply to the sender alone stays in the thread only when the thread is
    * just the two of you; otherwise it starts a new thread, so nobody else sees it.
    */
-  replyMail(id: string, reply: { all?: boolean; text: string; attach?: string[] }, opts: { onProgress?: Progress } = {}): Promise<{ id: MessageId; thread: ConversationId; held?: HeldInfo }> {
+  replyMail(id: string, reply: { all?: boolean; text: string; attach?: FileSource[] }, opts: { onProgress?: Progress } = {}): Promise<{ id: MessageId; thread: ConversationId; held?: HeldInfo }> {
     return this.serial(async () => {
       await this.membership.flushPendingCommits();
       const row = this.requireMail(id);
@@ -157,7 +157,7 @@ export class MailSender extends ClientPart {
     if (m.files.length + m.carried.length > limits.maxAttachments) throw new SealpostError('INVALID_INPUT', `at most ${limits.maxAttachments} attachments`);
     const pending = await this.sender.keyChangesPending([...to, ...cc, ...bcc]);
     if (pending.length > 0 && release) throw pending[0]!; // still contested: stays held
-    for (const f of m.files) await FileTransfer.checkReadable(f);
+    for (const f of m.files) await this.files.checkReadable(f);
     if (pending.length > 0) {
       // A thread from before the change holds only the old key's devices: the mail will start a new thread (its
       // In-Reply-To and References still place it in the conversation for every reader).

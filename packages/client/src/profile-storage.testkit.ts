@@ -6,11 +6,11 @@ import type { ConversationRow, MessageRow, ProfileStorage } from './profile-stor
 
 const bytes = (n: number, len = 8) => new Uint8Array(len).fill(n);
 
-export function runProfileStorageContract(name: string, open: () => ProfileStorage): void {
+export function runProfileStorageContract(name: string, open: () => ProfileStorage | Promise<ProfileStorage>): void {
   describe(`ProfileStorage contract: ${name}`, () => {
     let store: ProfileStorage;
-    beforeEach(() => {
-      store = open();
+    beforeEach(async () => {
+      store = await open();
     });
     afterEach(() => {
       store.close();

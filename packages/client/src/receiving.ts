@@ -10,7 +10,7 @@ import {
 } from '@sealpost/protocol';
 import { type MessageRow, type UnreadableRecord } from './profile-store.node.js';
 import { ServerSocket } from './socket.js';
-import { splitNotice } from './device-link.node.js';
+import { splitNotice } from './device-link.js';
 import { ClientCore, ClientPart, localContent, transientCodes } from './core/client-core.js';
 import type { Session } from './core/session.js';
 

@@ -13,7 +13,7 @@ import {
   type MessageId,
   type UserId,
 } from '@sealpost/protocol';
-import { FileTransfer, type Progress } from './files.node.js';
+import type { FileSource, Progress } from './platform.js';
 import { KeyChangePending } from './trust.js';
 import type { DiscardedSummary, HeldInfo, HeldRequest, HeldSummary } from './types.js';
 import { ClientCore, ClientPart, localContent, transientCodes } from './core/client-core.js';
@@ -43,7 +43,7 @@ export class Sender extends ClientPart {
   send(
     target: { conversation: ConversationId } | { to: string[] },
     text: string,
-    opts: { files?: string[]; onProgress?: Progress } = {},
+    opts: { files?: FileSource[]; onProgress?: Progress } = {},
   ): Promise<{ conversation: ConversationId; id: MessageId; held?: HeldInfo }> {
     const files = opts.files ?? [];
     if (text.length === 0 && files.length === 0) return Promise.reject(new SealpostError('INVALID_INPUT', 'text: empty message (give text or a file)'));
@@ -51,7 +51,7 @@ export class Sender extends ClientPart {
     if (files.length > limits.maxAttachments) return Promise.reject(new SealpostError('INVALID_INPUT', `at most ${limits.maxAttachments} files per message`));
     return this.serial(async () => {
       await this.beforeSend();
-      for (const f of files) await FileTransfer.checkReadable(f);
+      for (const f of files) await this.files.checkReadable(f);
       if ('conversation' in target) {
         const conversation = this.requireConversation(target.conversation).id;
         return { conversation, id: await this.sendChat(conversation, newMessageId(), Date.now(), text, files, opts.onProgress) };
@@ -72,7 +72,7 @@ export class Sender extends ClientPart {
     });
   }
 
-  async sendChat(conversation: ConversationId, id: MessageId, sentAt: number, text: string, files: string[], onProgress?: Progress): Promise<MessageId> {
+  async sendChat(conversation: ConversationId, id: MessageId, sentAt: number, text: string, files: FileSource[], onProgress?: Progress): Promise<MessageId> {
     const attachments = await this.uploadAll(files, onProgress);
     const content: ChatText = { v: 1, type: 'text', id, sentAt, text, ...(attachments.length > 0 ? { attachments } : {}) };
     await this.sendContent(conversation, content);
@@ -96,6 +96,9 @@ export class Sender extends ClientPart {
 
   /** Keep a message in the outbox until its recipients' key changes are settled; say why and until when. */
   hold(request: HeldRequest, pending: KeyChangePending[]): HeldInfo {
+    // A held message is kept as JSON until it can go: a file picked in a browser cannot be kept that way.
+    const files = request.kind === 'chat' ? request.files : request.mail.files;
+    if (files.some((f) => typeof f !== 'string')) throw pending[0]!;
     this.store.addHeldSend({ id: request.id, users: pending.map((p) => p.user), request: JSON.stringify(request), createdAt: Date.now() });
     const until = Math.max(...pending.map((p) => p.until));
     return { users: pending.map((p) => p.user), until: new Date(until).toISOString(), reason: pending.map((p) => p.message).join('; ') };
@@ -119,7 +122,7 @@ export class Sender extends ClientPart {
     });
   }
 
-  async uploadAll(paths: string[], onProgress?: Progress): Promise<FileRef[]> {
+  async uploadAll(paths: FileSource[], onProgress?: Progress): Promise<FileRef[]> {
     const refs: FileRef[] = [];
     for (const path of paths) refs.push((await this.files.upload(path, onProgress ? { onProgress } : {})).ref);
     return refs;

@@ -12,6 +12,7 @@ import {
 } from '@sealpost/protocol';
 import { type MailSummary } from './mail.js';
 import { type WebSocketFactory } from './socket.js';
+import type { FileSource } from './platform.js';
 import { type KtStatus } from './kt-verifier.js';
 
 
@@ -50,8 +51,8 @@ export interface MailDraft {
   subject: string;
   text: string;
   html?: string;
-  /** Paths of files to attach. */
-  attach?: string[];
+  /** Files to attach: paths in Node, picked files in a browser. */
+  attach?: FileSource[];
 }
 
 export interface ConversationSummary {
@@ -139,12 +140,12 @@ export interface DiscardedSummary {
 
 /** A held message as kept in the store: what to send, and the ids promised to the user when it was held. */
 export type HeldRequest =
-  | { kind: 'chat'; id: MessageId; conversation: ConversationId; users: UserId[]; text: string; files: string[]; sentAt: number }
+  | { kind: 'chat'; id: MessageId; conversation: ConversationId; users: UserId[]; text: string; files: FileSource[]; sentAt: number }
   | { kind: 'mail'; id: MessageId; thread: ConversationId; sentAt: number; mail: ComposeRequest };
 
 export interface ComposeRequest {
   to: UserId[]; cc: UserId[]; bcc: UserId[]; subject: string; text: string; html?: string | undefined;
-  files: string[]; carried: FileRef[]; inReplyTo?: string; references?: string[];
+  files: FileSource[]; carried: FileRef[]; inReplyTo?: string; references?: string[];
 }
 
 export interface OwnDevice {

@@ -19,7 +19,7 @@ import {
   userDomain,
 } from '@sealpost/protocol';
 import { HttpApi } from '../http-api.js';
-import { FileTransfer } from '../files.node.js';
+import type { ClientPlatform, FileTransferPort } from '../platform.js';
 import type { ConversationRow, ProfileStorage } from '../profile-storage.js';
 import { DeviceTrust } from '../trust.js';
 import { nextContestPeriod, type ContestPeriodState } from '../contest-period.js';
@@ -52,7 +52,8 @@ export class ClientCore {
     readonly server: string,
     readonly trust: DeviceTrust,
     readonly kt: KtVerifier,
-    readonly files: FileTransfer,
+    readonly files: FileTransferPort,
+    readonly platform: ClientPlatform,
   ) {
     this.warn = options.warn ?? (() => {});
   }

@@ -1,11 +1,9 @@
 // The device's session with the server: sign-in, the WebSocket, refusals (signed or not), and a wipe.
-import WebSocket from 'ws';
 import {
   type AccountRecord,
   SealpostError,
   challengeMessage,
   fromBase64Url,
-  limits,
   signLabelled,
   signWipeReceipt,
   verifyOrgCommand,
@@ -14,10 +12,9 @@ import {
   type QueueItem,
 } from '@sealpost/protocol';
 import { HttpApi } from '../http-api.js';
-import { ServerSocket, type WebSocketFactory } from '../socket.js';
+import { ServerSocket } from '../socket.js';
 import { ClientCore, ClientPart } from './client-core.js';
 
-const nodeWebSocket: WebSocketFactory = (url) => new WebSocket(url, { maxPayload: 2 * limits.maxServerFrameBytes }) as never;
 
 /**
  * Signing in and the connection: a session token from a challenge signed with the device key, the WebSocket, and
@@ -132,7 +129,7 @@ export class Session extends ClientPart {
       if (s?.isOpen) return s;
     }
     const connect = async () => {
-      const factory = this.options.webSocket ?? nodeWebSocket;
+      const factory = this.options.webSocket ?? this.core.platform.webSocket;
       try {
         return await ServerSocket.connect(factory, this.server, await this.sessionToken());
       } catch (err) {

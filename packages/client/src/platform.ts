@@ -1,0 +1,58 @@
+// What a client needs from the runtime it runs in, as one interface: the profile store, the MLS crypto, the
+// WebSocket, and encrypted file transfer. Node (platform.node.ts: SQLite, node:crypto, `ws`, files by path) and the
+// browser (packages/web: IndexedDB, WebCrypto, the global WebSocket, File objects and streams) each implement it;
+// everything else in this package is the same code in both.
+import type { BlobId, FileRef } from '@sealpost/protocol';
+import type { CiphersuiteImpl } from 'ts-mls';
+import type { HttpApi } from './http-api.js';
+import type { ProfileStorage } from './profile-storage.js';
+import type { WebSocketFactory } from './socket.js';
+
+export type Progress = (done: number, total: number) => void;
+
+/** A file the user picked in a browser (the DOM `File`, structurally). */
+export interface PickedFile {
+  readonly name: string;
+  readonly size: number;
+  readonly type: string;
+  readonly lastModified: number;
+  stream(): ReadableStream<Uint8Array>;
+}
+
+/** What to send: a path in Node, a picked file in a browser. */
+export type FileSource = string | PickedFile;
+
+/** Where a download goes: a path in Node, a writable stream (a file on disk, never the whole file in memory) in a browser. */
+export type FileTarget = string | WritableStream<Uint8Array>;
+
+export interface UploadResult {
+  ref: FileRef;
+  /** Plaintext bytes that an earlier, interrupted attempt had already uploaded. */
+  resumedBytes: number;
+}
+
+/** Encrypted upload and download of blobs (format: protocol/files/file-format.ts). */
+export interface FileTransferPort {
+  /** The file can be sent (exists, readable): checked before anything is uploaded. */
+  checkReadable(source: FileSource): Promise<{ size: number }>;
+  upload(source: FileSource, opts?: { name?: string; type?: string; onProgress?: Progress }): Promise<UploadResult>;
+  /** Download, verify the hash and decrypt into `out`; nothing is left behind when it fails. */
+  download(ref: FileRef, out: FileTarget, opts?: { onProgress?: Progress }): Promise<void>;
+  release(blob: BlobId): Promise<void>;
+}
+
+export interface OpenProfileOptions {
+  /** Make a new, empty profile (enroll/link); without it, an existing one must be there. */
+  create: boolean;
+  passphrase?: string;
+}
+
+export interface ClientPlatform {
+  /** The MLS ciphersuite's crypto: undefined takes ts-mls's own provider (WebCrypto + @noble, behind our Ed25519 policy). */
+  ciphersuite(): CiphersuiteImpl | undefined;
+  openProfile(name: string, opts: OpenProfileOptions): Promise<ProfileStorage>;
+  /** Remove a half-made profile entirely (a failed enroll or link), so the next attempt starts clean. */
+  discardProfile(store: ProfileStorage): void;
+  files(api: HttpApi, store: ProfileStorage, token: () => Promise<string>, testHooks: { afterUploadPart?: (part: number) => void }): FileTransferPort;
+  webSocket: WebSocketFactory;
+}
