@@ -11,6 +11,7 @@ import { registerMailCommands } from './commands/mail.js';
 import { registerProfileCommands } from './commands/profile.js';
 import { registerServerCommand } from './commands/server.js';
 import { registerVerifyCommands } from './commands/verify.js';
+import { registerWebCommands } from './commands/web.js';
 import { reportError } from './output.js';
 
 export function buildProgram(): Command {
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerChatCommands(program);
   registerMailCommands(program);
   registerFileCommands(program);
+  registerWebCommands(program);
   return program;
 }
 

@@ -28,13 +28,15 @@ import {
   type ConversationId,
   type DeviceId,
   type FileRef,
+  type Mail,
   type MessageId,
   type UserId,
   summariseFile,
 } from '@sealpost/protocol';
 import { HttpApi } from './http-api.js';
 import type { ClientPlatform, FileSource, FileTarget, Progress } from './platform.js';
-import type { MailFull, MailSummary } from './mail.js';
+import { mailSummary, type MailFull, type MailSummary } from './mail.js';
+export type { WatchHooks } from './watch.js';
 import type { ProfileStorage, UnreadableRecord } from './profile-storage.js';
 import type { ServerSocket } from './socket.js';
 import { DeviceTrust } from './trust.js';
@@ -52,7 +54,7 @@ import { HeldRelease } from './held.js';
 import { PolicyApplier } from './policy.js';
 import { SelfMonitor } from './self-monitor.js';
 import { Devices } from './devices.js';
-import { Watcher } from './watch.js';
+import { Watcher, type WatchHooks } from './watch.js';
 import { toChatMessage, toReceived } from './received.js';
 import { fetchServerInfo, normaliseServerUrl } from './server-info.js';
 import type {
@@ -350,8 +352,43 @@ export class SealpostClient {
   }
 
   /** Stay connected and hand each new message to `onMessage` until `signal` aborts. Reconnects with backoff. */
-  watch(onMessage: (m: Received) => void, signal: AbortSignal): Promise<void> {
-    return this.watcher.watch(onMessage, signal);
+  watch(onMessage: (m: Received) => void, signal: AbortSignal, hooks: WatchHooks = {}): Promise<void> {
+    return this.watcher.watch(onMessage, signal, hooks);
+  }
+
+  // ---- this device's own settings and search ------------------------------------------------------------------
+
+  /** A setting of this device's own (what the user last read, say), kept in the encrypted profile. */
+  preference(key: string): string | undefined {
+    return this.store.getMetaText(`pref:${checkPreferenceKey(key)}`);
+  }
+
+  setPreference(key: string, value: string): void {
+    if (value.length > MAX_PREFERENCE_CHARS) throw new SealpostError('PAYLOAD_TOO_LARGE', `preference ${key}: longer than ${MAX_PREFERENCE_CHARS} characters`);
+    this.store.setMeta(`pref:${checkPreferenceKey(key)}`, value);
+  }
+
+  /**
+   * Messages and mail in this device's store whose text (or mail subject, or a sender) contains `query`, ignoring
+   * case; newest first. The search runs over the local, encrypted store: nothing is asked of the server.
+   */
+  search(query: string, limit = 50): ({ kind: 'chat'; message: ChatMessage } | { kind: 'mail'; mail: MailSummary })[] {
+    const q = query.trim().toLocaleLowerCase();
+    if (q.length === 0) return [];
+    if (q.length > 200) throw new SealpostError('INVALID_INPUT', 'search: at most 200 characters');
+    const hits: ({ kind: 'chat'; message: ChatMessage; at: number } | { kind: 'mail'; mail: MailSummary; at: number })[] = [];
+    for (const m of this.store.listMessages(undefined, Number.MAX_SAFE_INTEGER)) {
+      const c = m.content as { text?: unknown; subject?: unknown };
+      const haystack = [c.text, c.subject, m.senderUser].filter((x): x is string => typeof x === 'string').join('\n').toLocaleLowerCase();
+      if (!haystack.includes(q)) continue;
+      if (m.kind === 'mail') {
+        hits.push({ kind: 'mail', mail: mailSummary(m.content as unknown as Mail, m.conversation, !m.read), at: m.sentAt });
+      } else hits.push({ kind: 'chat', message: toChatMessage(m), at: m.sentAt });
+    }
+    return hits
+      .sort((a, b) => b.at - a.at)
+      .slice(0, limit)
+      .map((h) => (h.kind === 'mail' ? { kind: 'mail', mail: h.mail } : { kind: 'chat', message: h.message }));
   }
 
   // ---- key transparency ---------------------------------------------------------------------------------------
@@ -413,6 +450,13 @@ export class SealpostClient {
   private async handlePush(sock: ServerSocket, item: Parameters<Receiver['handlePush']>[1]): Promise<void> {
     if (await this.receiver.handlePush(sock, item)) await this.membership.applyRemovals();
   }
+}
+
+const MAX_PREFERENCE_CHARS = 64 * 1024;
+
+function checkPreferenceKey(key: string): string {
+  if (!/^[a-z0-9][a-z0-9._:@-]{0,199}$/i.test(key)) throw new SealpostError('INVALID_INPUT', `preference key ${JSON.stringify(key.slice(0, 40))}: letters, digits and . _ : @ - only, at most 200`);
+  return key;
 }
 
 /** The class side of SealpostClient as its static methods use it: the platform, and `new` for the entry point's subclass. */

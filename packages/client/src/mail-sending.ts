@@ -25,7 +25,7 @@ import {
   type MailFull,
   type MailSummary,
 } from './mail.js';
-import { type MessageRow } from './profile-store.node.js';
+import type { MessageRow } from './profile-storage.js';
 import type { ComposeRequest, HeldInfo, HeldRequest, MailDraft } from './types.js';
 import { ClientCore, ClientPart, uniqueUsers } from './core/client-core.js';
 import type { Membership } from './membership.js';

@@ -1,7 +1,7 @@
 // How stored messages are handed to the caller: chat messages and mail summaries.
 import { summariseFile, type FileRef, type Mail } from '@sealpost/protocol';
 import { mailSummary } from './mail.js';
-import { type MessageRow } from './profile-store.node.js';
+import type { MessageRow } from './profile-storage.js';
 import type { ChatMessage, Received } from './types.js';
 
 export function toChatMessage(m: MessageRow): ChatMessage {

@@ -8,7 +8,7 @@ import {
   type MessageId,
   type QueueItem,
 } from '@sealpost/protocol';
-import { type MessageRow, type UnreadableRecord } from './profile-store.node.js';
+import type { MessageRow, UnreadableRecord } from './profile-storage.js';
 import { ServerSocket } from './socket.js';
 import { splitNotice } from './device-link.js';
 import { ClientCore, ClientPart, localContent, transientCodes } from './core/client-core.js';

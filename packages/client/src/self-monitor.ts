@@ -14,7 +14,7 @@ import {
   type DeviceId,
   type UserId,
 } from '@sealpost/protocol';
-import { type KeyContest } from './profile-store.node.js';
+import type { KeyContest } from './profile-storage.js';
 import { checkOwnVersions, matches, type KtStatus } from './kt-verifier.js';
 import type { SelfCheck, VerifyResult } from './types.js';
 import { ClientCore, ClientPart, transientCodes } from './core/client-core.js';

@@ -10,10 +10,10 @@ import {
   type MessageId,
   type UserId,
 } from '@sealpost/protocol';
-import { type MailSummary } from './mail.js';
-import { type WebSocketFactory } from './socket.js';
+import type { MailSummary } from './mail.js';
+import type { WebSocketFactory } from './socket.js';
 import type { FileSource } from './platform.js';
-import { type KtStatus } from './kt-verifier.js';
+import type { KtStatus } from './kt-verifier.js';
 
 
 export interface ClientOptions {

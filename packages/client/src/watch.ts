@@ -13,6 +13,14 @@ import { toReceived } from './received.js';
 
 const SELF_CHECK_INTERVAL_MS = 5 * 60_000;
 
+/** What an app shows of a live connection: whether it is up, and that something changed (a new conversation, a member). */
+export interface WatchHooks {
+  /** 'online' once connected and caught up; 'reconnecting' (next try in `retryMs`) after the connection dropped. */
+  onStatus?: (status: 'online' | 'reconnecting', retryMs?: number) => void;
+  /** After every processed push or catch-up: local state may have changed. */
+  onChange?: () => void;
+}
+
 /**
  * Staying connected: pushes processed as they come (in order; a gap fetches the queue), reconnection with backoff,
  * and every few minutes the own label checked, the policy applied and held messages released.
@@ -34,7 +42,7 @@ export class Watcher extends ClientPart {
   /**
    * Stay connected and hand each new message to `onMessage` until `signal` aborts. Reconnects with backoff.
    */
-  watch(onMessage: (m: Received) => void, signal: AbortSignal): Promise<void> {
+  watch(onMessage: (m: Received) => void, signal: AbortSignal, hooks: WatchHooks = {}): Promise<void> {
     return new Promise((resolve, reject) => {
       let backoff = 500;
       let stopped = false;
@@ -70,6 +78,7 @@ export class Watcher extends ClientPart {
                     try {
                       if (await this.receiver.handlePush(sock, item)) await this.membership.applyRemovals();
                       for (const m of this.store.takeUnseen()) onMessage(toReceived(m));
+                      hooks.onChange?.();
                     } catch (err) {
                       if (fatal(err)) return;
                       // Stop taking pushes; a fresh connection fetches from the queue in order.
@@ -86,6 +95,8 @@ export class Watcher extends ClientPart {
                   for (const m of this.store.takeUnseen()) onMessage(toReceived(m));
                 });
                 backoff = 500;
+                hooks.onStatus?.('online');
+                hooks.onChange?.();
               })().catch((err) => {
                 if (!fatal(err)) this.warn(`connection problem: ${(err as Error).message}`);
                 res();
@@ -96,6 +107,7 @@ export class Watcher extends ClientPart {
             this.warn(`connection problem: ${(err as Error).message}`);
           }
           if (stopped) break;
+          hooks.onStatus?.('reconnecting', backoff);
           await new Promise((r) => setTimeout(r, backoff));
           backoff = Math.min(backoff * 2, 30_000);
         }

@@ -78,6 +78,7 @@ export const errorCodes = [
   'INSECURE_LISTEN',
   'LISTEN_FAILED',
   'STORE_TAMPERED',
+  'WEB_APP_MISMATCH',
   'INTERNAL',
 ] as const;
 

@@ -13,6 +13,8 @@ import { registerDeviceRoutes } from './http/device-routes.js';
 import { KtLog } from './kt/kt-log.js';
 import { registerKtRoutes } from './http/kt-routes.js';
 import { registerBlobRoutes } from './http/blob-routes.js';
+import { registerWebApp } from './http/web-app.js';
+import type { WebAssets } from './web-assets.js';
 import { startJobs } from './jobs.js';
 import { ConnectionRegistry, handleConnection } from './ws/connection.js';
 import { createMetrics } from './metrics.js';
@@ -39,7 +41,7 @@ export interface HttpTimeouts {
   connectionTimeoutMs?: number;
 }
 
-export function createServer(ctx: ServerContext, opts: { tls?: TlsOptions; timeouts?: HttpTimeouts } = {}): SealpostServer {
+export function createServer(ctx: ServerContext, opts: { tls?: TlsOptions; timeouts?: HttpTimeouts; web?: WebAssets } = {}): SealpostServer {
   const requestTimeout = opts.timeouts?.requestTimeoutMs ?? 120_000;
   const checkEvery = Math.min(30_000, Math.max(100, Math.floor(requestTimeout / 4)));
   const app = Fastify({
@@ -68,6 +70,7 @@ export function createServer(ctx: ServerContext, opts: { tls?: TlsOptions; timeo
   const kt = new KtLog(ctx.store, ctx.cs, ctx.ktKeys, ctx.clock, ctx.log);
   ctx.kt = kt;
   registerKtRoutes(app, ctx, kt);
+  if (opts.web) registerWebApp(app, opts.web);
   const stopJobs = startJobs(ctx, kt);
 
   const connections = new ConnectionRegistry();

@@ -19,6 +19,7 @@ import { loadKtKeys, loadOrgKey } from './admin/org-key.js';
 import { loadServerSecret, type ServerSecret } from './server-secret.js';
 import type { KtKeysPrivate } from './kt/kt-log.js';
 import { createRateLimiters, type RateRules } from './http/rate-limit.js';
+import { loadWebAssets, type WebAssets } from './web-assets.js';
 
 export interface StartOptions {
   dataDir: string;
@@ -54,6 +55,8 @@ export interface StartOptions {
   secretFile?: string;
   /** Rate-limit rules to change (http/rate-limit.ts), or 'off' for load tests (--insecure-no-rate-limits). */
   rateLimits?: Partial<RateRules> | 'off';
+  /** The web client's built files (packages/web/dist), served at /; without it, no web app. */
+  webDir?: string;
   /** Called once, on first start, with the new admin token. */
   onAdminToken?: (token: string, file: string) => void;
 }
@@ -191,6 +194,13 @@ export async function startServer(opts: StartOptions): Promise<StartedServer> {
     await store.close();
     throw err;
   }
+  let web: WebAssets | undefined;
+  try {
+    web = opts.webDir ? loadWebAssets(opts.webDir) : undefined;
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const server = createServer(
     {
       store,
@@ -212,7 +222,7 @@ export async function startServer(opts: StartOptions): Promise<StartedServer> {
       userQuotaBytes: opts.userQuotaBytes ?? defaultBlobLimits.userQuotaBytes,
       minFreeBytes: opts.minFreeBytes ?? defaultBlobLimits.minFreeBytes,
     },
-    { ...(tls ? { tls } : {}), ...(opts.timeouts ? { timeouts: opts.timeouts } : {}) },
+    { ...(tls ? { tls } : {}), ...(opts.timeouts ? { timeouts: opts.timeouts } : {}), ...(web ? { web } : {}) },
   );
   let url: string;
   try {

@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { SealpostError } from '@sealpost/protocol';
 import { jsonOption, parseListen, parseSize, type JsonOpt } from '../common.js';
+import { builtWebClient } from './web.js';
 
 export function registerServerCommand(program: Command): void {
   // ---- server -------------------------------------------------------------------------------------------------
@@ -23,11 +24,14 @@ export function registerServerCommand(program: Command): void {
     .option('--user-quota <size>', 'encrypted file storage per user, e.g. 20G', '20G')
     .option('--min-free-disk <size>', 'refuse uploads while less than this is free on the data volume, so the database can grow', '1G')
     .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
+    .option('--web-dir <dir>', 'the web client to serve at / (default: the one built with this installation)')
+    .option('--no-web', 'serve the API only, no web client')
     .addOption(jsonOption())
-    .action(async (o: { data: string; listen: string; domain: string; db?: string; bus?: string; tlsCert?: string; tlsKey?: string; insecureHttp?: boolean; secretFile?: string; insecureNoRateLimits?: boolean; maxFileSize: string; userQuota: string; minFreeDisk: string; logLevel: string } & JsonOpt) => {
+    .action(async (o: { web: boolean; webDir?: string; data: string; listen: string; domain: string; db?: string; bus?: string; tlsCert?: string; tlsKey?: string; insecureHttp?: boolean; secretFile?: string; insecureNoRateLimits?: boolean; maxFileSize: string; userQuota: string; minFreeDisk: string; logLevel: string } & JsonOpt) => {
       const { startServer } = await import('@sealpost/server');
       const { host, port } = parseListen(o.listen);
       if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new SealpostError('INVALID_INPUT', '--tls-cert and --tls-key go together');
+      const webDir = o.web ? (o.webDir ?? builtWebClient()) : undefined;
       const started = await startServer({
         dataDir: o.data,
         ...(o.db ? { db: o.db } : {}),
@@ -45,13 +49,17 @@ export function registerServerCommand(program: Command): void {
         ...(o.insecureHttp ? { insecureHttp: true } : {}),
         ...(o.insecureNoRateLimits ? { rateLimits: 'off' as const } : {}),
         ...(o.secretFile ? { secretFile: o.secretFile } : {}),
+        ...(webDir ? { webDir } : {}),
         onAdminToken: (token, file) => {
           if (o.json) process.stdout.write(`${JSON.stringify({ adminToken: token, adminTokenFile: file })}\n`);
           else process.stdout.write(`Admin token (shown once; also saved to ${file}):\n  ${token}\n`);
         },
       });
-      if (o.json) process.stdout.write(`${JSON.stringify({ listening: started.url, domain: o.domain, data: o.data })}\n`);
-      else process.stdout.write(`Sealpost listening on ${started.url} (domain ${o.domain}, data in ${o.data})\n`);
+      if (o.json) process.stdout.write(`${JSON.stringify({ listening: started.url, domain: o.domain, data: o.data, web: webDir !== undefined })}\n`);
+      else {
+        process.stdout.write(`Sealpost listening on ${started.url} (domain ${o.domain}, data in ${o.data})\n`);
+        if (webDir) process.stdout.write(`Web app: open ${started.url}/ in a browser\n`);
+      }
       await new Promise<void>((resolve) => {
         const stop = () => {
           process.off('SIGINT', stop);

@@ -17,6 +17,7 @@ import {
   type BlobId,
   type FileRef,
 } from '@sealpost/protocol';
+import { bs } from './buffer-source.js';
 import { readAnswer, type FileSource, type FileTarget, type FileTransferPort, type HttpApi, type PickedFile, type Progress, type UploadResult } from '@sealpost/client/browser';
 
 /** Chunks per upload request (Chromium streams request bodies only over HTTP/2, so each part is one buffer). */
@@ -37,7 +38,7 @@ export class BrowserFileTransfer implements FileTransferPort {
     const chunkSize = DEFAULT_FILE_CHUNK_SIZE;
     const total = chunkCount(file.size, chunkSize);
     const keyBytes = globalThis.crypto.getRandomValues(new Uint8Array(32));
-    const key = await crypto.subtle.importKey('raw', keyBytes, 'AES-GCM', false, ['encrypt']);
+    const key = await crypto.subtle.importKey('raw', bs(keyBytes), 'AES-GCM', false, ['encrypt']);
     const created = await this.api.request<{ id: BlobId }>('POST', '/v1/blobs', { size: cipherSizeOf(file.size, chunkSize) });
     const blob = created.id;
     const hash = sha256.create();
@@ -56,7 +57,7 @@ export class BrowserFileTransfer implements FileTransferPort {
       for await (const plain of rechunk(file.size === 0 ? emptyStream() : file.stream(), chunkSize)) {
         if (index >= total) throw new SealpostError('FILE_CORRUPT', 'the file grew while it was being encrypted');
         const sealed = new Uint8Array(
-          await crypto.subtle.encrypt({ name: 'AES-GCM', iv: chunkNonce(index), additionalData: chunkAad(index, index === total - 1) }, key, plain),
+          await crypto.subtle.encrypt({ name: 'AES-GCM', iv: bs(chunkNonce(index)), additionalData: bs(chunkAad(index, index === total - 1)) }, key, bs(plain)),
         );
         hash.update(sealed);
         part.push(sealed);
@@ -65,7 +66,7 @@ export class BrowserFileTransfer implements FileTransferPort {
         opts.onProgress?.(Math.min(file.size, index * chunkSize), file.size);
       }
       if (file.size === 0 && index === 0) {
-        const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv: chunkNonce(0), additionalData: chunkAad(0, true) }, key, new Uint8Array()));
+        const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv: bs(chunkNonce(0)), additionalData: bs(chunkAad(0, true)) }, key, new Uint8Array()));
         hash.update(sealed);
         part.push(sealed);
         index = 1;
@@ -94,7 +95,7 @@ export class BrowserFileTransfer implements FileTransferPort {
     const keyBytes = fromBase64Url(ref.key);
     const expectedHash = fromBase64Url(ref.hash);
     if (!keyBytes || keyBytes.length !== 32 || !expectedHash) throw new SealpostError('FILE_CORRUPT', 'attachment reference is malformed');
-    const key = await crypto.subtle.importKey('raw', keyBytes, 'AES-GCM', false, ['decrypt']);
+    const key = await crypto.subtle.importKey('raw', bs(keyBytes), 'AES-GCM', false, ['decrypt']);
     const abort = new AbortController();
     let res: Response;
     try {
@@ -121,7 +122,7 @@ export class BrowserFileTransfer implements FileTransferPort {
         let plain: Uint8Array;
         try {
           plain = new Uint8Array(
-            await crypto.subtle.decrypt({ name: 'AES-GCM', iv: chunkNonce(index), additionalData: chunkAad(index, index === total - 1) }, key, sealed),
+            await crypto.subtle.decrypt({ name: 'AES-GCM', iv: bs(chunkNonce(index)), additionalData: bs(chunkAad(index, index === total - 1)) }, key, bs(sealed)),
           );
         } catch {
           throw new SealpostError('FILE_CORRUPT', `chunk ${index} failed authentication: the file was altered, reordered, cut, or mixed with another file`);

@@ -5,6 +5,7 @@
 // conversations or messages a profile holds is not readable from IndexedDB.
 import { openDB, deleteDB, type IDBPDatabase } from 'idb';
 import { SealpostError, decodeCbor, encodeCbor, utf8 } from '@sealpost/protocol';
+import { bs } from './buffer-source.js';
 
 /** PBKDF2-SHA-256 iterations for a passphrase (OWASP's 2023 figure): about half a second in a browser. */
 export const PBKDF2_ITERATIONS = 600_000;
@@ -29,8 +30,6 @@ interface Keys {
 }
 
 const subtle = () => globalThis.crypto.subtle;
-/** WebCrypto's types want ArrayBuffer-backed views; ours always are. */
-const bs = (u: Uint8Array) => u as Uint8Array<ArrayBuffer>;
 
 export function databaseName(profile: string): string {
   return `sealpost:${profile}`;
