@@ -3,6 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { startServer, type StartedServer, type StartOptions } from '@sealpost/server';
 import { SealpostClient, HttpApi, ProfileStore, type ChatMessage, type ClientOptions, type Received } from '@sealpost/client';
 
@@ -39,7 +40,7 @@ export function tempDir(prefix: string): string {
 }
 
 export async function startTestServer(
-  opts: { activationTtlMs?: number; maxBlobBytes?: number; userQuotaBytes?: number; db?: string; bus?: string } & Pick<StartOptions, 'timeouts' | 'rateLimits' | 'minFreeBytes'> = {},
+  opts: { activationTtlMs?: number; maxBlobBytes?: number; userQuotaBytes?: number; db?: string; bus?: string; web?: boolean } & Pick<StartOptions, 'timeouts' | 'rateLimits' | 'minFreeBytes'> = {},
 ): Promise<TestServer> {
   const dataDir = tempDir('server');
   const logs: string[] = [];
@@ -64,6 +65,8 @@ export async function startTestServer(
     ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
     ...(opts.rateLimits ? { rateLimits: opts.rateLimits } : {}),
     ...(opts.minFreeBytes ? { minFreeBytes: opts.minFreeBytes } : {}),
+    // The web client as `npm run build` made it (packages/web/dist).
+    ...(opts.web ? { webDir: fileURLToPath(new URL('../packages/web/dist', import.meta.url)) } : {}),
   });
   const adminToken = readFileSync(started.adminTokenFile, 'utf8').trim();
   const clients: SealpostClient[] = [];

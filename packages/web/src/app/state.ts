@@ -68,15 +68,23 @@ export async function boot(): Promise<void> {
   }
 }
 
+/** The SDK's warnings: a key-transparency alarm raised during a periodic check becomes the banner. */
+const options = (passphrase?: string) => ({
+  ...(passphrase ? { passphrase } : {}),
+  warn: (m: string) => {
+    if (m.startsWith('KEY TRANSPARENCY ALARM')) alarm.value = { at: new Date().toISOString(), problems: [...(alarm.value?.problems ?? []), m.replace(/^KEY TRANSPARENCY ALARM: /, '')] };
+  },
+});
+
 export async function open(passphrase: string | undefined): Promise<void> {
-  const c = await SealpostClient.open(PROFILE, passphrase !== undefined ? { passphrase } : {});
+  const c = await SealpostClient.open(PROFILE, options(passphrase));
   await start(c);
 }
 
 export async function enroll(params: { user: string; code: string; deviceName: string; passphrase?: string }): Promise<void> {
   const c = await SealpostClient.enroll(
     { server: server(), user: params.user, code: params.code, profile: PROFILE, deviceName: params.deviceName },
-    params.passphrase ? { passphrase: params.passphrase } : {},
+    options(params.passphrase),
   );
   await start(c);
 }
@@ -85,7 +93,7 @@ export async function link(params: { user: string; deviceName: string; passphras
   try {
     const c = await SealpostClient.link(
       { server: server(), user: params.user, profile: PROFILE, deviceName: params.deviceName },
-      { ...(params.passphrase ? { passphrase: params.passphrase } : {}), signal, onCode: (code) => (linking.value = code) },
+      { ...options(params.passphrase), signal, onCode: (code) => (linking.value = code) },
     );
     linking.value = null;
     await start(c);

@@ -1,7 +1,7 @@
 // Mail: inbox and sent, reading a mail (marked read), reply, reply-all, forward, and composing with To, Cc, Bcc and
 // attachments. Mail is end-to-end encrypted like chat: the server sees neither subject nor body.
 import type { JSX } from 'preact';
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import type { MailSummary } from '@sealpost/client/browser';
 import { client, held, refresh, revision, route, shortName, type Route } from '../state.js';
 import { Attachment } from './Chats.js';
@@ -47,7 +47,12 @@ export function MailView(props: { route: MailRoute }): JSX.Element {
 
 function Read(props: { id: string; folder: 'inbox' | 'sent' }): JSX.Element {
   const c = client.value!;
+  const wasUnread = c.mailList(props.folder).find((x) => x.id === props.id)?.unread ?? false;
   const m = c.readMail(props.id);
+  // Reading marks it read: the unread counts around it follow.
+  useEffect(() => {
+    if (wasUnread) refresh();
+  }, [props.id]);
   const people = (us: string[]) => us.map((u) => shortName(c, u)).join(', ');
   const reply = (all: boolean) => (route.value = { view: 'mail', folder: props.folder, compose: { replyTo: m.id, all, subject: m.subject } });
   return (
