@@ -1,10 +1,15 @@
 // The client in a browser: the profile in IndexedDB (profile-store.idb.ts), MLS crypto from ts-mls's own provider
 // (WebCrypto, @noble where WebCrypto lacks a primitive; our Ed25519 policy in front), the browser's WebSocket, and
 // files as picked File objects and writable streams (files.browser.ts).
+import { config as zodConfig } from 'zod';
 import { limits } from '@sealpost/protocol';
 import { SealpostClient as Client, type ClientPlatform, type WebSocketLike } from '@sealpost/client/browser';
 import { IdbProfileStore } from './profile-store.idb.js';
 import { BrowserFileTransfer } from './files.browser.js';
+
+// The page's Content-Security-Policy forbids eval: zod must not compile validators with `new Function` (nor probe
+// whether it may, which a strict CSP reports as a violation).
+zodConfig({ jitless: true });
 
 export const browserPlatform: ClientPlatform = {
   ciphersuite: () => undefined,
