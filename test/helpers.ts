@@ -32,6 +32,9 @@ export interface TestClient {
 
 const tempDirs: string[] = [];
 
+/** The web client's build, as `npm run build` makes it. */
+export const WEB_DIST = fileURLToPath(new URL('../packages/web/dist', import.meta.url));
+
 /** A fresh temporary folder; removed when the test server of the test closes. */
 export function tempDir(prefix: string): string {
   const d = mkdtempSync(join(tmpdir(), `sealpost-${prefix}-`));
@@ -40,7 +43,7 @@ export function tempDir(prefix: string): string {
 }
 
 export async function startTestServer(
-  opts: { activationTtlMs?: number; maxBlobBytes?: number; userQuotaBytes?: number; db?: string; bus?: string; web?: boolean } & Pick<StartOptions, 'timeouts' | 'rateLimits' | 'minFreeBytes'> = {},
+  opts: { activationTtlMs?: number; maxBlobBytes?: number; userQuotaBytes?: number; db?: string; bus?: string; web?: boolean | string } & Pick<StartOptions, 'timeouts' | 'rateLimits' | 'minFreeBytes'> = {},
 ): Promise<TestServer> {
   const dataDir = tempDir('server');
   const logs: string[] = [];
@@ -65,8 +68,8 @@ export async function startTestServer(
     ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
     ...(opts.rateLimits ? { rateLimits: opts.rateLimits } : {}),
     ...(opts.minFreeBytes ? { minFreeBytes: opts.minFreeBytes } : {}),
-    // The web client as `npm run build` made it (packages/web/dist).
-    ...(opts.web ? { webDir: fileURLToPath(new URL('../packages/web/dist', import.meta.url)) } : {}),
+    // The web client as `npm run build` made it (packages/web/dist), or the build in the folder given.
+    ...(opts.web ? { webDir: typeof opts.web === 'string' ? opts.web : WEB_DIST } : {}),
   });
   const adminToken = readFileSync(started.adminTokenFile, 'utf8').trim();
   const clients: SealpostClient[] = [];

@@ -37,7 +37,7 @@ function Number(props: { user: string }): JSX.Element {
   useEffect(() => void load(), [props.user]);
   if (!r) return <p aria-busy="true">Checking the key directory…</p>;
   const verified = r.confirmed && !r.changedSinceConfirmed;
-  const groups = r.safetyNumber.match(/.{1,5}/g) ?? [];
+  const groups = r.safetyNumber.replace(/\s+/g, '').match(/.{1,5}/g) ?? [];
   return (
     <section class="card" aria-label={`Safety number with ${shortName(c, r.user)}`} data-testid="safety">
       <h3>
