@@ -238,9 +238,10 @@ export class SealpostClient {
     return this.store.listConversations().map((c) => ({ id: c.id, kind: c.kind, members: c.members, status: c.status }));
   }
 
-  /** Chat history from the local store (mail is read with `mailList`/`readMail`). */
-  messages(conversation?: ConversationId): ChatMessage[] {
-    return this.store.listMessages(conversation).filter((m) => m.kind !== 'mail').map(toChatMessage);
+  /** Chat history from the local store: the newest `last` messages (default 1,000), oldest first. */
+  messages(conversation?: ConversationId, opts: { last?: number } = {}): ChatMessage[] {
+    const last = Math.max(1, Math.min(opts.last ?? 1000, 1_000_000));
+    return this.store.listMessages(conversation, Number.MAX_SAFE_INTEGER).filter((m) => m.kind !== 'mail').slice(-last).map(toChatMessage);
   }
 
   /** Contacts whose account key changed (an admin reset) since the user last verified them: shown until then. */

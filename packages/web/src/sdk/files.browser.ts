@@ -111,6 +111,8 @@ export class BrowserFileTransfer implements FileTransferPort {
     let index = 0;
     let seen = 0;
     let got = 0;
+    // One write in flight while the next chunk is fetched and decrypted (at most two chunks held).
+    let writing: Promise<void> = Promise.resolve();
     try {
       for await (const sealed of rechunk(res.body!, ref.chunkSize + FILE_TAG_BYTES)) {
         seen += sealed.length;
@@ -127,16 +129,19 @@ export class BrowserFileTransfer implements FileTransferPort {
         } catch {
           throw new SealpostError('FILE_CORRUPT', `chunk ${index} failed authentication: the file was altered, reordered, cut, or mixed with another file`);
         }
-        await writer.write(plain);
+        await writing;
+        writing = writer.write(plain);
         got += plain.length;
         index++;
         opts.onProgress?.(got, ref.size);
       }
       if (index < total || seen < expected) throw new SealpostError('FILE_TRUNCATED', `the blob ends after ${seen} of ${expected} bytes`);
+      await writing;
       if (!equal(hash.digest(), expectedHash)) throw new SealpostError('FILE_CORRUPT', 'the downloaded blob does not match the hash in its reference');
       await writer.close();
     } catch (err) {
       abort.abort();
+      await writing.catch(() => {});
       await writer.abort(err).catch(() => {});
       throw err;
     }
