@@ -6,7 +6,7 @@
 // device revoked from the CLI leaving the browser's list, a remote wipe emptying the browser's profile, and axe-core
 // on the main views. Screenshots go to test-artifacts/web/.
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
@@ -22,10 +22,12 @@ const MARKER = `web-marker-${Math.random().toString(36).slice(2, 10)}`;
 let server: TestServer;
 let browser: Browser;
 const contexts: BrowserContext[] = [];
-const errors: string[] = [];
+const pageErrors = new Map<Page, string[]>();
 let alice: Page;
 let bob: Page;
 let carolProfile: string;
+/** Alice's second browser, linked in one test and revoked in a later one. */
+let aliceSecond: Page;
 
 function sealpost(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -46,10 +48,7 @@ async function newPage(name: string): Promise<Page> {
   const ctx = await browser.newContext({ viewport: { width: 1200, height: 760 }, acceptDownloads: true });
   contexts.push(ctx);
   const page = await ctx.newPage();
-  errors.push(...[]);
-  const seen = watchPage(page, name);
-  page.on('close', () => errors.push(...seen));
-  (page as unknown as { seenErrors: string[] }).seenErrors = seen;
+  pageErrors.set(page, watchPage(page, name));
   return page;
 }
 
@@ -263,7 +262,7 @@ describe('the web client in Chromium', () => {
     await expect.poll(() => allMessages(second), { timeout: 30_000 }).toContain('for both of alice\'s browsers');
     await expect.poll(() => alice.getByTestId('device').count(), { timeout: 10_000 }).toBe(2);
     await screenshot(alice, 'devices');
-    (globalThis as { aliceSecond?: Page }).aliceSecond = second;
+    aliceSecond = second;
   });
 
   it('keeps everything across a reload', async () => {
@@ -319,7 +318,7 @@ describe('the web client in Chromium', () => {
   });
 
   it('drops a device revoked from the CLI from the browser\'s list; the revoked browser says so', async () => {
-    const second = (globalThis as { aliceSecond?: Page }).aliceSecond!;
+    const second = aliceSecond;
     const devices = jsonLines(await cli(['admin', 'device', 'list', 'alice', '--json']));
     const list = (devices[0]?.devices ?? devices) as { id: string; name: string | null; status?: string }[];
     const target = list.find((x) => x.name === 'Second browser')!;
@@ -342,13 +341,8 @@ describe('the web client in Chromium', () => {
   });
 
   it('had no errors in any page', () => {
-    const all = [alice, bob].flatMap((p) => (p as unknown as { seenErrors: string[] }).seenErrors);
+    const all = [alice, bob].flatMap((p) => pageErrors.get(p) ?? []);
     // A revoked or wiped device's last failed requests are expected noise; nothing else is.
     expect(all.filter((e) => !/401|403|410|Failed to load resource/.test(e))).toEqual([]);
   });
 });
-
-// Kept for debugging a failing run: the page's text.
-export function dumpPage(page: Page, file: string): Promise<void> {
-  return page.locator('body').innerText().then((t) => writeFileSync(file, t));
-}
