@@ -128,6 +128,26 @@ describe('the web client in Chromium', () => {
     await screenshot(alice, 'chat');
   });
 
+  it('sends a file dropped on a conversation, and the other side downloads it decrypted', async () => {
+    const content = `dropped file ${MARKER}\n`.repeat(20_000); // ~0.6 MiB: a progress bar, more than one chunk
+    await openConversationWith(alice, 'bob');
+    // A real drop: a DataTransfer carrying a File, dispatched on the composer.
+    const drop = await alice.evaluateHandle((text) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([text], 'notes.txt', { type: 'text/plain' }));
+      return dt;
+    }, content);
+    await alice.getByRole('form', { name: 'Write a message' }).dispatchEvent('drop', { dataTransfer: drop });
+    await expect.poll(() => alice.getByRole('list', { name: 'Files to send' }).innerText(), { timeout: 5_000 }).toContain('notes.txt');
+    await alice.getByTestId('send').click();
+    await expect.poll(() => messagesOf(alice), { timeout: 20_000 }).toContain('notes.txt');
+    await openConversationWith(bob, 'alice');
+    await expect.poll(() => messagesOf(bob), { timeout: 20_000 }).toContain('notes.txt');
+    const download = bob.waitForEvent('download');
+    await bob.getByTestId('message').filter({ hasText: 'notes.txt' }).getByTestId('download').click();
+    expect(readFileSync(await (await download).path(), 'utf8')).toBe(content);
+  });
+
   it('runs a group with carol on the CLI: create, talk, remove', async () => {
     const { activationCode } = await server.addUser('carol');
     carolProfile = tempDir('carol');
