@@ -4,7 +4,7 @@
 // render); encrypted upload and download of 100 MiB beside a plain transfer of the same bytes.
 // Goals: list < 1 s; <= 250 KB gzip JS; >= 1,000 MLS pairs/s in the page; 1,000 waiting shown <= 2 s; encrypted
 // transfer >= 50 % of plain. BENCH_FILE_MIB (default 100), BENCH_WAITING (default 1000) make it smaller.
-import { readdirSync, readFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,7 @@ import {
 } from 'ts-mls';
 import { HttpApi } from '../packages/client/dist/index.js';
 import { nodeCiphersuite } from '../packages/crypto/dist/index.js';
-import { median, printTable, startServer } from './lib.mjs';
+import { median, printTable, startServer, tempDir } from './lib.mjs';
 
 const FILE_MIB = Number(process.env.BENCH_FILE_MIB ?? 100);
 const WAITING = Number(process.env.BENCH_WAITING ?? 1000);
@@ -25,13 +25,15 @@ const dist = join(root, 'packages/web/dist');
 const rows = [];
 const row = (measure, value, goal, ok) => rows.push({ measure, value, goal, met: ok === undefined ? '' : ok ? 'yes' : 'NO' });
 
-// ---- the page script: the SDK and ts-mls as the app bundles them -----------------------------------------------
-const built = await build({
+// ---- the page script: the SDK and ts-mls as the app bundles them, served beside the app (a copy of its build) ----
+// so that it runs under the page's real Content-Security-Policy, loaded as a module from the same origin.
+const webDir = join(tempDir('web'), 'dist');
+cpSync(dist, webDir, { recursive: true });
+await build({
   configFile: join(root, 'packages/web/vite.config.ts'),
   logLevel: 'warn',
-  build: { write: false, lib: { entry: join(root, 'bench/web/page.ts'), formats: ['iife'], name: 'SealpostBench', fileName: () => 'bench.js' }, minify: true },
+  build: { outDir: join(webDir, 'bench'), emptyOutDir: false, lib: { entry: join(root, 'bench/web/page.ts'), formats: ['es'], fileName: () => 'page.js' }, minify: true },
 });
-const benchScript = (Array.isArray(built) ? built[0] : built).output.find((o) => o.type === 'chunk').code;
 
 // ---- JavaScript shipped ----------------------------------------------------------------------------------------
 const js = readdirSync(join(dist, 'assets')).filter((f) => f.endsWith('.js'));
@@ -59,7 +61,7 @@ async function nodePairs(n) {
   return n / ((performance.now() - t) / 1000);
 }
 
-const server = await startServer([]);
+const server = await startServer(['--web-dir', webDir]);
 let version = '';
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
@@ -111,14 +113,15 @@ try {
   const waitingMs = Date.now() - t0;
   row(`open a conversation with ${WAITING} waiting (decrypt, store, render)`, `${waitingMs} ms`, '<= 2000 ms', waitingMs <= 2000);
 
-  // MLS pairs in a page (the app's provider: WebCrypto + noble) and in Node (node:crypto), same loop. The bench script
-  // is evaluated through DevTools, so its libraries believe eval is allowed (cbor-x, zod probe once, at load): that
-  // page runs without the CSP, in a context of its own; the app's measurements above ran under the real CSP.
-  const benchCtx = await browser.newContext({ bypassCSP: true });
+  // MLS pairs in a page (the app's provider: WebCrypto + noble) and in Node (node:crypto), same loop; the bench
+  // module runs in a page of its own context, under the app's CSP.
+  const benchCtx = await browser.newContext();
   const benchPage = await benchCtx.newPage();
   benchPage.on('pageerror', (e) => process.stderr.write(`bench page error: ${e.message}\n`));
   await benchPage.goto(server.url);
-  await benchPage.evaluate(`${benchScript}\n;globalThis.SealpostBench = SealpostBench; void 0`);
+  await benchPage.evaluate(async () => {
+    globalThis.SealpostBench = await import('/bench/page.js');
+  });
   const pagePairs = await benchPage.evaluate(() => globalThis.SealpostBench.mlsPairs(1000));
   const nodeP = await nodePairs(1000);
   row('MLS encrypt+decrypt pairs/s in the page (1 KiB)', `${Math.round(pagePairs)} /s (Node provider: ${Math.round(nodeP)} /s)`, '>= 1000 /s', pagePairs >= 1000);
@@ -141,6 +144,7 @@ try {
 } finally {
   await browser.close();
   await server.close();
+  rmSync(webDir, { recursive: true, force: true });
 }
 console.log(`bench:web — Chromium ${version}, loopback, load average ${loadavg()[0].toFixed(2)} on ${cpus().length} cores`);
 printTable(rows, ['measure', 'value', 'goal', 'met']);

@@ -74,7 +74,7 @@ export async function plainTransfer(size: number): Promise<{ uploadMs: number; d
   const { id } = await api.request<{ id: string }>('POST', '/v1/blobs', { size: file.size });
   const part = 8 * (DEFAULT_FILE_CHUNK_SIZE + FILE_TAG_BYTES);
   for (let offset = 0; offset < file.size; offset += part) {
-    const body = new Uint8Array(await file.slice(offset, offset + part).arrayBuffer());
+    const body = file.slice(offset, offset + part);
     const res = await fetch(`/v1/blobs/${id}?offset=${offset}`, { method: 'PUT', headers: { authorization: `Bearer ${await token()}`, 'content-type': 'application/octet-stream' }, body });
     if (!res.ok) throw new Error(`plain upload: ${res.status}`);
   }

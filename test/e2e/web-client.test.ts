@@ -96,7 +96,7 @@ afterAll(async () => {
 describe('the web client in Chromium', () => {
   it('is served with a strict Content-Security-Policy and lists the hashes of what it serves', async () => {
     const res = await fetch(server.url);
-    expect(res.headers.get('content-security-policy')).toMatch(/default-src 'self'; script-src 'self';.*connect-src 'self'/);
+    expect(res.headers.get('content-security-policy')).toMatch(/default-src 'self'; script-src 'self' 'wasm-unsafe-eval';.*connect-src 'self'/);
     expect(await res.text()).not.toMatch(/<script>(?!<)/);
     const manifest = (await (await fetch(`${server.url}/v1/web/manifest`)).json()) as { files: Record<string, string> };
     const asset = Object.keys(manifest.files).find((p) => /^\/assets\/index-.*\.js$/.test(p))!;

@@ -17,6 +17,7 @@ export interface PickedFile {
   readonly type: string;
   readonly lastModified: number;
   stream(): ReadableStream<Uint8Array>;
+  slice(start?: number, end?: number): { arrayBuffer(): Promise<ArrayBuffer> };
 }
 
 /** What to send: a path in Node, a picked file in a browser. */
