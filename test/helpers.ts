@@ -43,7 +43,7 @@ export function tempDir(prefix: string): string {
 }
 
 export async function startTestServer(
-  opts: { activationTtlMs?: number; maxBlobBytes?: number; userQuotaBytes?: number; db?: string; bus?: string; web?: boolean | string } & Pick<StartOptions, 'timeouts' | 'rateLimits' | 'minFreeBytes'> = {},
+  opts: { activationTtlMs?: number; maxBlobBytes?: number; userQuotaBytes?: number; db?: string; bus?: string; web?: boolean | string } & Pick<StartOptions, 'timeouts' | 'rateLimits' | 'minFreeBytes' | 'clock'> = {},
 ): Promise<TestServer> {
   const dataDir = tempDir('server');
   const logs: string[] = [];
@@ -68,6 +68,7 @@ export async function startTestServer(
     ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
     ...(opts.rateLimits ? { rateLimits: opts.rateLimits } : {}),
     ...(opts.minFreeBytes ? { minFreeBytes: opts.minFreeBytes } : {}),
+    ...(opts.clock ? { clock: opts.clock } : {}),
     // The web client as `npm run build` made it (packages/web/dist), or the build in the folder given.
     ...(opts.web ? { webDir: typeof opts.web === 'string' ? opts.web : WEB_DIST } : {}),
   });

@@ -25,12 +25,31 @@ export function bearer(req: Pick<FastifyRequest, 'headers'>): string | undefined
   return h.slice(7).trim();
 }
 
-/** The session a token names; UNAUTHENTICATED when there is none or it expired. */
+/** The session a token names; UNAUTHENTICATED when there is none or it expired. Counts as the device's activity. */
 export async function authenticateDevice(ctx: ServerContext, token: string | undefined): Promise<DeviceSession> {
   if (!token) throw new SealpostError('UNAUTHENTICATED', 'a device session token is required (Authorization: Bearer …)');
   const session = await ctx.store.getSession(sha256(token), ctx.clock.now());
   if (!session) throw new SealpostError('UNAUTHENTICATED', 'session token is invalid or expired');
+  noteActivity(ctx, session.device);
   return session;
+}
+
+/** How stale `lastSeenAt` may be: a device's activity is written at most once a minute. */
+const ACTIVITY_WRITE_EVERY_MS = 60_000;
+const lastWritten = new WeakMap<ServerContext, Map<DeviceId, number>>();
+
+/**
+ * The device did something (a request, a frame on its connection): its `lastSeenAt`, which admins read to find
+ * stale devices, is its last activity, not its last sign-in. Written at most once a minute per device per node.
+ */
+export function noteActivity(ctx: ServerContext, device: DeviceId): void {
+  let seen = lastWritten.get(ctx);
+  if (!seen) lastWritten.set(ctx, (seen = new Map()));
+  const now = ctx.clock.now();
+  if (now - (seen.get(device) ?? 0) < ACTIVITY_WRITE_EVERY_MS) return;
+  if (seen.size > 100_000) seen.clear(); // bounded: forgetting only costs one more write per device
+  seen.set(device, now);
+  ctx.store.touchDevice(device, now).catch((err: unknown) => ctx.log.warn({ err }, 'could not record device activity'));
 }
 
 /** Register `routes` behind a device session: the hook runs before the body is read. */

@@ -14,7 +14,7 @@ import {
   type UserId,
 } from '@sealpost/protocol';
 import type { ServerContext } from '../context.js';
-import { authenticateDevice } from '../auth/device-session.js';
+import { authenticateDevice, noteActivity } from '../auth/device-session.js';
 import type { AppendResult } from '../store/store.js';
 import { fetchBatch } from '../delivery/fetch-batch.js';
 
@@ -117,6 +117,7 @@ export function handleConnection(ctx: ServerContext, registry: ConnectionRegistr
   ws.on('error', () => ws.terminate());
 
   ws.on('message', (data, isBinary) => {
+    if (me) noteActivity(ctx, me.device);
     // Requests of one connection are handled in order, one at a time; too many waiting pause the socket.
     if (++pending >= MAX_PENDING_REQUESTS && !ws.isPaused) ws.pause();
     queue = queue
