@@ -148,4 +148,22 @@ describe('the CLI in its first week', () => {
     const both = await sealpost(['send', '--profile', jack.profile, '--to', 'kate', 'text', '--text-file', file]);
     expect(both.stderr).toContain('give the text or --text-file, not both [INVALID_INPUT]');
   });
+
+  it('says a link cancelled with Ctrl-C was cancelled, and exits 130', async () => {
+    const lena = await server.enroll('lena');
+    await lena.client.close();
+    const profile = join(tempDir('lena-2'), 'p');
+    const child = spawn(process.execPath, [bin, 'devices', 'link', '--user', 'lena', '--profile', profile, '--server', server.url], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    for (let i = 0; i < 200 && !stdout.includes('Waiting for approval'); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(stdout).toContain('Waiting for approval');
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    expect(code).toBe(130);
+    expect(stderr).toMatch(/^cancelled: linking was cancelled; nothing was linked/);
+    expect(stderr).not.toContain('LINK_EXPIRED');
+  });
 });

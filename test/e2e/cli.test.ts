@@ -144,8 +144,8 @@ describe('the sealpost CLI', () => {
     const missing = await sealpost(['sync', '--json'], { SEALPOST_PROFILE: '' });
     expect(missing.code).toBe(1);
     expect(missing.stdout).toBe('');
+    // With --json the error is said once, as JSON (it was said twice: a human line, then the JSON).
     expect(missing.stderr.trim().split('\n')).toEqual([
-      'error: --profile is required (or set SEALPOST_PROFILE) [INVALID_INPUT]',
       JSON.stringify({ error: { code: 'INVALID_INPUT', message: '--profile is required (or set SEALPOST_PROFILE)' } }),
     ]);
     const notEnrolled = await sealpost(['sync', '--profile', join(dir, 'nobody')]);

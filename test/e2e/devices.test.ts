@@ -75,7 +75,7 @@ describe('a second device', () => {
         },
       },
     );
-    await expect(linking).rejects.toMatchObject({ code: 'LINK_EXPIRED' });
+    await expect(linking).rejects.toMatchObject({ code: 'CANCELLED' });
     expect(failure).toBeInstanceOf(SealpostError);
     expect((failure as SealpostError).code).toBe('FINGERPRINT_MISMATCH');
     expect(await alice.client.devices()).toHaveLength(1);

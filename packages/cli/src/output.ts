@@ -1,5 +1,5 @@
-// How the CLI talks: with --json one JSON object per line on stdout; errors on stderr as one human line and, with
-// --json, also {"error":{"code","message"}}; a non-zero exit code on every failure.
+// How the CLI talks: with --json one JSON object per line on stdout; an error is one line on stderr — `error: … [CODE]`,
+// or with --json instead {"error":{"code","message"}} — and a non-zero exit code on every failure.
 import { SealpostError, toSealpostError } from '@sealpost/protocol';
 import { oneLine, terminalSafe } from './terminal-safe.js';
 
@@ -29,8 +29,9 @@ export function makeOutput(json: boolean): Output {
 export function reportError(err: unknown, json: boolean): number {
   const e = err instanceof SealpostError ? err : toSealpostError(err);
   const message = e.message.replace(/\s+/g, ' ').trim();
-  process.stderr.write(`error: ${oneLine(message)} [${e.code}]\n`);
+  // Once: a script reading --json output gets exactly one JSON line, a person exactly one sentence.
   if (json) process.stderr.write(`${JSON.stringify({ error: { code: e.code, message } })}\n`);
+  else process.stderr.write(`error: ${oneLine(message)} [${e.code}]\n`);
   if (e.code === 'INTERNAL' && process.env.SEALPOST_DEBUG) process.stderr.write(`${(e.cause as Error | undefined)?.stack ?? e.stack}\n`);
   return 1;
 }

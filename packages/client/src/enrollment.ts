@@ -89,7 +89,7 @@ export async function linkDevice(
   const deadline = Date.parse(req.expiresAt) + 5_000;
   let sealed: Uint8Array | undefined;
   while (!sealed) {
-    if (options.signal?.aborted) throw new SealpostError('LINK_EXPIRED', 'linking was cancelled');
+    if (options.signal?.aborted) throw new SealpostError('CANCELLED', 'linking was cancelled; nothing was linked (the request expires on the server by itself)');
     if (Date.now() > deadline) throw new SealpostError('LINK_EXPIRED', 'the link request expired before it was approved; start again');
     await new Promise((r) => setTimeout(r, options.pollMs ?? LINK_POLL_MS));
     const st = await anon.request<{ status: string; sealed?: string }>('GET', `/v1/link/${req.code}/status?device=${core.device}`, undefined, 'none');

@@ -79,6 +79,7 @@ export const errorCodes = [
   'LISTEN_FAILED',
   'STORE_TAMPERED',
   'WEB_APP_MISMATCH',
+  'CANCELLED',
   'INTERNAL',
 ] as const;
 

@@ -84,6 +84,11 @@ export function registerDeviceCommands(program: Command): void {
         } finally {
           await client.close();
         }
+      } catch (err) {
+        // Ctrl-C while waiting: said as what it is, with the exit code of an interrupted command.
+        if (!(err instanceof SealpostError && err.code === 'CANCELLED')) throw err;
+        process.stderr.write(`cancelled: ${err.message}\n`);
+        process.exitCode = 130;
       } finally {
         process.off('SIGINT', stop);
       }

@@ -70,6 +70,7 @@ const messages: Record<ErrorCode, string> = {
   INSECURE_LISTEN: 'The server is misconfigured. Tell your administrator.',
   LISTEN_FAILED: 'The server could not start.',
   STORE_TAMPERED: 'This device’s stored data was altered outside Sealpost. Do not trust it; tell your administrator.',
+  CANCELLED: 'Stopped, as you asked. Nothing was changed.',
   WEB_APP_MISMATCH: 'The web app this server sends is not the published build of its version.',
   INTERNAL: 'Something went wrong. Try again; if it persists, tell your administrator.',
 };
