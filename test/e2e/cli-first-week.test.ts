@@ -3,7 +3,7 @@
 // names (`bob`) accepted wherever a user is named, and downloads refused before they start when --out cannot be
 // written.
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -84,6 +84,15 @@ describe('the CLI in its first week', () => {
     expect(noFolder.stderr).toMatch(/the folder .*missing does not exist \[INVALID_INPUT\]/);
     const ok = await sealpost(['files', 'get', attachment, '--profile', dave.profile, '--out', join(folder, 'report.txt')]);
     expect(ok.code, ok.stderr).toBe(0);
+    // A file already there is not replaced silently: refused, unless --force.
+    writeFileSync(join(folder, 'report.txt'), 'my own edits');
+    const again = await sealpost(['files', 'get', attachment, '--profile', dave.profile, '--out', join(folder, 'report.txt')]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/a file is already there; give --force to replace it.*\[INVALID_INPUT\]/);
+    expect(readFileSync(join(folder, 'report.txt'), 'utf8')).toBe('my own edits');
+    const forced = await sealpost(['files', 'get', attachment, '--profile', dave.profile, '--out', join(folder, 'report.txt'), '--force']);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(readFileSync(join(folder, 'report.txt'), 'utf8')).toBe('quarterly figures');
   });
 
   it('says a message has nobody to go to instead of sending it into a chat with no device of the recipient', async () => {

@@ -302,7 +302,7 @@ export class SealpostClient {
   }
 
   /** Download, verify and decrypt an attachment (by its id, as listed with a message) to `out`. */
-  saveAttachment(id: string, out: FileTarget, opts: { onProgress?: Progress } = {}): Promise<AttachmentSummary> {
+  saveAttachment(id: string, out: FileTarget, opts: { onProgress?: Progress; overwrite?: boolean } = {}): Promise<AttachmentSummary> {
     const raw = this.store.findAttachment(id);
     if (!raw) return Promise.reject(new SealpostError('ATTACHMENT_NOT_FOUND', `no attachment ${id} in this device's messages`));
     const ref = zFileRef.parse(raw) as FileRef;

@@ -149,13 +149,13 @@ export class FileTransfer implements FileTransferPort {
   }
 
   /** Download, verify and decrypt a file to `out` (written to a temporary name first, then renamed). */
-  async download(ref: FileRef, target: FileTarget, opts: { onProgress?: Progress } = {}): Promise<void> {
+  async download(ref: FileRef, target: FileTarget, opts: { onProgress?: Progress; overwrite?: boolean } = {}): Promise<void> {
     if (typeof target !== 'string') throw new SealpostError('INVALID_INPUT', 'in Node a download goes to a file path');
     const out = target;
     const key = fromBase64Url(ref.key);
     const expectedHash = fromBase64Url(ref.hash);
     if (!key || key.length !== 32 || !expectedHash) throw new SealpostError('FILE_CORRUPT', 'attachment reference is malformed');
-    await checkTarget(out);
+    await checkTarget(out, opts.overwrite ?? false);
     let res: Response;
     // Aborted when we stop reading early (a corrupt chunk), so the connection closes instead of lingering half-read.
     const abort = new AbortController();
@@ -213,10 +213,11 @@ export class FileTransfer implements FileTransferPort {
 
 
 /** Where a download goes must be a file in a folder that exists: said before anything is downloaded. */
-async function checkTarget(out: string): Promise<void> {
+async function checkTarget(out: string, overwrite: boolean): Promise<void> {
   const target = resolve(out);
   const there = await stat(target).catch(() => undefined);
   if (there?.isDirectory()) throw new SealpostError('INVALID_INPUT', `--out ${out}: is a folder; name a file (e.g. ${join(out, 'name')})`);
+  if (there && !overwrite) throw new SealpostError('INVALID_INPUT', `--out ${out}: a file is already there; give --force to replace it, or another name`);
   const folder = await stat(dirname(target)).catch(() => undefined);
   if (!folder?.isDirectory()) throw new SealpostError('INVALID_INPUT', `--out ${out}: the folder ${dirname(target)} does not exist`);
 }

@@ -37,8 +37,8 @@ export interface FileTransferPort {
   /** The file can be sent (exists, readable): checked before anything is uploaded. */
   checkReadable(source: FileSource): Promise<{ size: number }>;
   upload(source: FileSource, opts?: { name?: string; type?: string; onProgress?: Progress }): Promise<UploadResult>;
-  /** Download, verify the hash and decrypt into `out`; nothing is left behind when it fails. */
-  download(ref: FileRef, out: FileTarget, opts?: { onProgress?: Progress }): Promise<void>;
+  /** Download, verify the hash and decrypt into `out`; nothing is left behind when it fails. A file already at a path is replaced only with `overwrite`. */
+  download(ref: FileRef, out: FileTarget, opts?: { onProgress?: Progress; overwrite?: boolean }): Promise<void>;
   release(blob: BlobId): Promise<void>;
 }
 

@@ -14,11 +14,12 @@ export function registerFileCommands(program: Command): void {
     .description('download, verify and decrypt an attachment')
     .addOption(profileOption())
     .requiredOption('--out <path>', 'where to save it')
+    .option('--force', 'replace a file that is already there')
     .addOption(jsonOption())
-    .action(async (id: string, o: { profile?: string; out: string } & JsonOpt) => {
+    .action(async (id: string, o: { profile?: string; out: string; force?: boolean } & JsonOpt) => {
       const out = makeOutput(Boolean(o.json));
       await withClient(o, out, async (c) => {
-        const f = await withProgress('download', out.json, (p) => c.saveAttachment(id, o.out, p));
+        const f = await withProgress('download', out.json, (p) => c.saveAttachment(id, o.out, { ...p, overwrite: Boolean(o.force) }));
         out.result({ ...f, out: o.out }, `saved ${oneLine(f.name)} (${size(f.size)}) to ${o.out}`);
       });
     });
