@@ -189,7 +189,11 @@ describe('sealpost verify and sealpost auditor', () => {
     expect(a.lines[0]).toMatchObject({ kt: { verified: true, version: 1 }, confirmed: false });
     const confirmed = await sealpost(['verify', 'hal@localhost', '--profile', gus, '--confirm', a.lines[0]!.safetyNumber as string, '--json']);
     expect(confirmed.lines[0]).toMatchObject({ confirmed: true, changedSinceConfirmed: false });
-    const wrong = await sealpost(['verify', 'hal@localhost', '--profile', gus, '--confirm', '12345', '--json']);
+    // A number of the wrong shape is a typo, said as one; 60 digits that differ are the warning about the contact.
+    const typo = await sealpost(['verify', 'hal@localhost', '--profile', gus, '--confirm', '12345', '--json']);
+    expect(typo.stderr).toContain('"code":"INVALID_INPUT"');
+    expect(typo.stderr).toContain('a safety number is 60 digits');
+    const wrong = await sealpost(['verify', 'hal@localhost', '--profile', gus, '--confirm', '1'.repeat(60), '--json']);
     expect(wrong.stderr).toContain('"code":"SAFETY_NUMBER_MISMATCH"');
     const self = await sealpost(['verify', '--self', '--profile', gus, '--json']);
     expect(self.code, self.stderr).toBe(0);

@@ -175,4 +175,34 @@ describe('the CLI in its first week', () => {
     expect(stderr).toMatch(/^cancelled: linking was cancelled; nothing was linked/);
     expect(stderr).not.toContain('LINK_EXPIRED');
   });
+
+  it('reissues an expired activation code without a reset, and says what to do with a used one', async () => {
+    const added = await sealpost(['admin', 'user', 'add', 'mona', '--json']);
+    expect(added.code, added.stderr).toBe(0);
+    const again = await sealpost(['admin', 'user', 'add', 'mona']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/already exists; for a new activation code: `sealpost admin user reissue mona@localhost`/);
+    const reissued = await sealpost(['admin', 'user', 'reissue', 'mona', '--json']);
+    expect(reissued.code, reissued.stderr).toBe(0);
+    const { activationCode } = JSON.parse(reissued.stdout) as { activationCode: string };
+    const old = (JSON.parse(added.stdout) as { activationCode: string }).activationCode;
+    const dir = tempDir('mona');
+    const withOld = await sealpost(['enroll', '--user', 'mona', '--code', old, '--profile', join(dir, 'a')]);
+    expect(withOld.code).toBe(1);
+    expect(withOld.stderr).toMatch(/ask your admin for a new one \(`sealpost admin user reissue USER`\) \[ACTIVATION_CODE_INVALID\]/);
+    const enrolled = await sealpost(['enroll', '--user', 'mona', '--code', activationCode, '--profile', join(dir, 'b')]);
+    expect(enrolled.code, enrolled.stderr).toBe(0);
+    const late = await sealpost(['admin', 'user', 'reissue', 'mona']);
+    expect(late.code).toBe(1);
+    expect(late.stderr).toMatch(/has enrolled already: a new device is linked .* \[USER_EXISTS\]/);
+  });
+
+  it('says a safety number of the wrong shape is a typo, not a warning about the contact', async () => {
+    const nora = await server.enroll('nora');
+    await server.enroll('otto');
+    await nora.client.close();
+    const typo = await sealpost(['verify', 'otto', '--profile', nora.profile, '--confirm', '123']);
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toMatch(/^error: --confirm: a safety number is 60 digits \(12 groups of 5\); this has 3 characters \[INVALID_INPUT\]\n$/);
+  });
 });

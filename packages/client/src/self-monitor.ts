@@ -127,6 +127,11 @@ export class SelfMonitor extends ClientPart {
    */
   verifyUser(user: string, opts: { confirm?: string; peer?: string } = {}): Promise<VerifyResult> {
     const u = this.qualify(user);
+    // A typo is not a warning about the contact: a number of the wrong shape is said to be one.
+    const digits = opts.confirm?.replace(/\s/g, '');
+    if (digits !== undefined && !/^\d{60}$/.test(digits)) {
+      return Promise.reject(new SealpostError('INVALID_INPUT', `--confirm: a safety number is 60 digits (12 groups of 5); this has ${digits.length} characters${/\D/.test(digits) ? ', not all digits' : ''}`));
+    }
     return this.serial(async () => {
       const mine = this.store.getMeta('account_public');
       if (!mine) throw new SealpostError('NOT_ENROLLED', 'this device holds no account key');

@@ -101,6 +101,22 @@ export function registerAdminCommands(program: Command): void {
     );
   });
 
+  withAdminOptions(
+    adminUser
+      .command('reissue <user>')
+      .description('a new activation code for a user who has not enrolled yet (the first expired, or was lost); nothing else changes'),
+  ).action(async (user: string, o: AdminOpts) => {
+    const out = makeOutput(Boolean(o.json));
+    const { api, token } = adminApi(o);
+    const res = await api.request<{ user: string; activationCode: string; expiresAt: string }>(
+      'POST',
+      `/v1/admin/users/${encodeURIComponent(user)}/reissue`,
+      {},
+      { admin: token },
+    );
+    out.result(res, `${res.user}: new activation code ${res.activationCode} (expires ${res.expiresAt}); the old one no longer works`);
+  });
+
   withAdminOptions(admin.command('lookup <user>').description('export what the server holds about one user (never content); recorded in the audit log')).action(
     async (user: string, o: AdminOpts) => {
       const out = makeOutput(Boolean(o.json));

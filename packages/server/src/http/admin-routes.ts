@@ -95,7 +95,12 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       const now = ctx.clock.now();
       const expiresAt = now + (await getPolicy(ctx)).activationCodeTtlMs;
       const created = await ctx.store.createUser({ user, name: body.name, now }, { codeHash: activationCodeMac(ctx.secret, code), expiresAt });
-      if (!created) throw new SealpostError('USER_EXISTS', `user ${user} already exists`);
+      if (!created) {
+        throw new SealpostError(
+          'USER_EXISTS',
+          `user ${user} already exists; for a new activation code: \`sealpost admin user reissue ${user}\` (not enrolled yet) or \`sealpost admin user reset ${user}\` (every device lost)`,
+        );
+      }
       await audit(ctx, actor, 'user.add', user);
       ctx.kt?.prepare(user); // the user's first key-transparency index, ahead of enrollment
       req.log.info({ user }, 'admin: user added');
@@ -132,6 +137,24 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
         return { user, status: status === 'disable' ? 'disabled' : 'active' };
       });
     }
+
+    /** A new activation code for a user who has not enrolled yet; the old code stops working. */
+    app.post('/v1/admin/users/:user/reissue', json, async (req) => {
+      const actor = adminOf(req);
+      const { user } = parseUnknown(zUserParams, userParams(ctx, req.params), 'params');
+      const code = newActivationCode();
+      const expiresAt = ctx.clock.now() + (await getPolicy(ctx)).activationCodeTtlMs;
+      const result = await ctx.store.reissueActivation(user, { codeHash: activationCodeMac(ctx.secret, code), expiresAt });
+      if (result === 'missing') throw new SealpostError('USER_NOT_FOUND', `no user ${user}`);
+      if (result === 'enrolled') {
+        throw new SealpostError(
+          'USER_EXISTS',
+          `${user} has enrolled already: a new device is linked from one they have (\`sealpost devices link\`); if they lost every device, \`sealpost admin user reset ${user}\``,
+        );
+      }
+      await audit(ctx, actor, 'user.reissue', user);
+      return { user, activationCode: code, expiresAt: new Date(expiresAt).toISOString() };
+    });
 
     /** For a user who lost every device: all devices revoked, the account key retired, a new activation code. */
     app.post('/v1/admin/users/:user/reset', json, async (req) => {

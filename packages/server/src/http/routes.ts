@@ -95,7 +95,10 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const wrongCode = () => {
       ctx.rateLimits.wrongActivationCodes.charge(req.ip);
       // One answer for an unknown user, a used code and a wrong one.
-      return new SealpostError('ACTIVATION_CODE_INVALID', 'activation code is wrong, used, or not issued for this user');
+      return new SealpostError(
+        'ACTIVATION_CODE_INVALID',
+        'activation code is wrong, already used, or not issued for this user: check it (and the user name), or ask your admin for a new one (`sealpost admin user reissue USER`)',
+      );
     };
     if (!matches(codeHash)) {
       if (stored) await ctx.store.countWrongActivation(body.user);

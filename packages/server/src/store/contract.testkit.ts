@@ -87,6 +87,25 @@ export function runStoreContract(name: string, open: () => Promise<ServerStore>)
       expect((await store.getDeviceList(alice))?.version).toBe(1);
     });
 
+    it('reissues an activation code to a user who has not enrolled, and only to one', async () => {
+      await store.createUser({ user: alice, name: undefined, now: 1 }, { codeHash: h(1), expiresAt: 5 });
+      const input = {
+        user: alice,
+        codeHash: h(2),
+        now: 10,
+        maxAttempts: 3,
+        device: { id: newDeviceId(), name: undefined, signatureKey: h(9) },
+        deviceList: { version: 1, accountKey: h(8), body: h(7), signature: h(6) },
+        keyPackages: [],
+        lastResort: { ref: 'last', data: h(99) },
+      };
+      expect(await store.reissueActivation(alice, { codeHash: h(2), expiresAt: 100 })).toBe('ok');
+      expect(await store.activationCodeHash(alice)).toEqual(h(2));
+      expect(await store.enroll(input)).toBe('ok');
+      expect(await store.reissueActivation(alice, { codeHash: h(3), expiresAt: 100 })).toBe('enrolled');
+      expect(await store.reissueActivation(bob, { codeHash: h(3), expiresAt: 100 })).toBe('missing');
+    });
+
     it('claims one-time KeyPackages first and keeps the last-resort one', async () => {
       const d = await enrolled(alice, newDeviceId(), 2);
       expect(await store.countKeyPackages(d)).toBe(2);

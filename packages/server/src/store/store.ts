@@ -220,6 +220,12 @@ export interface ServerStore {
   activationCodeHash(user: UserId): Promise<Uint8Array | undefined>;
   /** One more wrong attempt against the user's activation code. */
   countWrongActivation(user: UserId): Promise<void>;
+  /**
+   * A new activation code for a user who has not enrolled yet (theirs expired, was used up by wrong attempts, or
+   * lost): 'enrolled' when the user has an account key already (they link devices, or are reset), 'missing' when
+   * there is no such user.
+   */
+  reissueActivation(user: UserId, activation: { codeHash: Uint8Array; expiresAt: number }): Promise<'ok' | 'enrolled' | 'missing'>;
 
   /** Adds KeyPackages; returns the new count, or undefined when it would exceed `max`. */
   addKeyPackages(device: DeviceId, kps: NewKeyPackage[], lastResort: NewKeyPackage | undefined, max: number): Promise<number | undefined>;

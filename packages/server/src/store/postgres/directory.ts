@@ -210,6 +210,19 @@ export const postgresDirectory = {
     return deliveries;
   },
 
+  async reissueActivation(this: PostgresInternals, user: UserId, activation: { codeHash: Uint8Array; expiresAt: number }): Promise<'ok' | 'enrolled' | 'missing'> {
+    return this.tx(async (db): Promise<'ok' | 'enrolled' | 'missing'> => {
+      if (!(await this.one('SELECT 1 FROM users WHERE "user" = $1 FOR UPDATE', [user], db))) return 'missing';
+      if (await this.one('SELECT 1 FROM device_lists WHERE "user" = $1', [user], db)) return 'enrolled';
+      await db.query(
+        `INSERT INTO activation_codes ("user", code_hash, expires_at) VALUES ($1, $2, $3)
+         ON CONFLICT ("user") DO UPDATE SET code_hash = excluded.code_hash, expires_at = excluded.expires_at, attempts = 0, used_at = NULL`,
+        [user, buf(activation.codeHash), activation.expiresAt],
+      );
+      return 'ok';
+    });
+  },
+
   async resetUser(this: PostgresInternals, user: UserId, revocations: Revocation[], activation: { codeHash: Uint8Array; expiresAt: number }, now: number): Promise<Delivery> {
     return this.tx(async (db) => {
       const deliveries: Delivery = [];

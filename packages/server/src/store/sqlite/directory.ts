@@ -191,6 +191,18 @@ export const sqliteDirectory = {
     return deliveries;
   },
 
+  async reissueActivation(this: SqliteInternals, user: UserId, activation: { codeHash: Uint8Array; expiresAt: number }): Promise<'ok' | 'enrolled' | 'missing'> {
+    return this.db.transaction((): 'ok' | 'enrolled' | 'missing' => {
+      if (!this.stmt('SELECT 1 FROM users WHERE user = ?').get(user)) return 'missing';
+      if (this.stmt('SELECT 1 FROM device_lists WHERE user = ?').get(user)) return 'enrolled';
+      this.stmt(
+        `INSERT INTO activation_codes (user, code_hash, expires_at) VALUES (?, ?, ?)
+         ON CONFLICT(user) DO UPDATE SET code_hash = excluded.code_hash, expires_at = excluded.expires_at, attempts = 0, used_at = NULL`,
+      ).run(user, activation.codeHash, activation.expiresAt);
+      return 'ok';
+    })();
+  },
+
   async resetUser(this: SqliteInternals, user: UserId, revocations: Revocation[], activation: { codeHash: Uint8Array; expiresAt: number }, now: number): Promise<Delivery> {
     return this.db.transaction(() => {
       const deliveries = revocations.flatMap((r) => this.revokeOne(user, r, now));
