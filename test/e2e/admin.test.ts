@@ -288,7 +288,7 @@ describe('audit log and lookup', () => {
   });
 
   it('named admin credentials act under their name and stop working when revoked', async () => {
-    const created = await server.adminRequest<{ name: string; token: string }>('POST', '/v1/admin/tokens', { name: 'helpdesk' });
+    const created = await server.adminRequest<{ name: string; token: string }>('POST', '/v1/admin/tokens', { name: 'helpdesk', scopes: ['users'] });
     const api = new HttpApi(server.url);
     await api.request('POST', '/v1/admin/users', { user: 'frank' }, { admin: created.token });
     expect((await auditLog()).find((e) => e.action === 'user.add')).toMatchObject({ actor: 'helpdesk', target: 'frank@localhost' });

@@ -137,7 +137,7 @@ describe('sealpost admin', () => {
     expect(wiped.stderr).toContain('"code":"DEVICE_WIPED"');
     expect(existsSync(join(dan, 'profile.db'))).toBe(false);
 
-    const token = await sealpost(['admin', 'token', 'create', 'auditor', '--json']);
+    const token = await sealpost(['admin', 'token', 'create', 'auditor', '--scope', 'users,audit', '--json']);
     expect(token.code, token.stderr).toBe(0);
     const asAuditor = await sealpost(['admin', 'user', 'list', '--json'], { SEALPOST_ADMIN_TOKEN: token.lines[0]!.token as string });
     expect(asAuditor.code).toBe(0);

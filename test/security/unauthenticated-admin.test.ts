@@ -33,7 +33,7 @@ it('refuses every admin route without a valid admin credential', async () => {
   const alice = await server.enroll('alice');
   await alice.client.sync();
   const deviceToken = await (alice.client as unknown as { sessionToken(): Promise<string> }).sessionToken();
-  const revoked = await server.adminRequest<{ token: string }>('POST', '/v1/admin/tokens', { name: 'helpdesk' });
+  const revoked = await server.adminRequest<{ token: string }>('POST', '/v1/admin/tokens', { name: 'helpdesk', scopes: ['users'] });
   await server.adminRequest('POST', '/v1/admin/tokens/helpdesk/revoke', {});
   const before = (await server.adminRequest<{ entries: unknown[] }>('GET', '/v1/admin/audit')).entries.length;
 

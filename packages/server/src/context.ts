@@ -22,6 +22,8 @@ export interface ServerContext {
   domain: string;
   /** SHA-256 of the bootstrap admin token (the credential named "root"; named ones are in the store). */
   adminTokenHash: Uint8Array;
+  /** The root token was rotated: keep the new one where the old one was (start.ts: the data folder's admin-token). */
+  onRootTokenRotated?: (token: string) => void;
   /** SHA-256 of the token that reads /metrics (the data folder's metrics-token file). */
   metricsTokenHash: Uint8Array;
   /** The server secret, from a file outside the store (server-secret.ts). */

@@ -20,6 +20,7 @@ import { loadServerSecret, type ServerSecret } from './server-secret.js';
 import type { KtKeysPrivate } from './kt/kt-log.js';
 import { createRateLimiters, type RateRules } from './http/rate-limit.js';
 import { loadWebAssets, type WebAssets } from './web-assets.js';
+import { ROOT_TOKEN_META } from './auth/admin-token.js';
 
 export interface StartOptions {
   dataDir: string;
@@ -162,7 +163,7 @@ export async function startServer(opts: StartOptions): Promise<StartedServer> {
   // The admin token is printed once and written to a 0600 file; the metrics token (for a Prometheus scraper's
   // bearer_token_file) too. Only their hashes are kept in the database.
   const adminTokenFile = join(dataDir, 'admin-token');
-  const adminTokenHash = await tokenOnFile(store, adminTokenFile, 'admin_token_sha256', (token) => opts.onAdminToken?.(token, adminTokenFile));
+  const adminTokenHash = await tokenOnFile(store, adminTokenFile, ROOT_TOKEN_META, (token) => opts.onAdminToken?.(token, adminTokenFile));
   const metricsTokenFile = join(dataDir, 'metrics-token');
   const metricsTokenHash = await tokenOnFile(store, metricsTokenFile, 'metrics_token_sha256');
 
@@ -215,6 +216,8 @@ export async function startServer(opts: StartOptions): Promise<StartedServer> {
       cs,
       domain,
       adminTokenHash,
+      // A rotated root token replaces the file it was read from (this node's data folder).
+      onRootTokenRotated: (token) => writeFileSync(adminTokenFile, `${token}\n`, { mode: 0o600 }),
       metricsTokenHash,
       activationTtlMs: opts.activationTtlMs ?? 7 * 24 * 60 * 60_000,
       blobs: createFsBlobStore(join(dataDir, 'blobs')),

@@ -246,17 +246,34 @@ export function registerAdminCommands(program: Command): void {
 
   // ---- admin credentials -------------------------------------------------------------------------------------
   const tokens = admin.command('token').description('named admin credentials (stored hashed; revocable)');
-  withAdminOptions(tokens.command('create <name>').description('create a named admin token; it is printed once')).action(async (name: string, o: AdminOpts) => {
+  withAdminOptions(
+    tokens
+      .command('create <name>')
+      .description('create a named admin token with what it may do; it is printed once')
+      .requiredOption('--scope <scopes>', 'comma-separated: users, devices, policy, audit, tokens (a helpdesk token: users,devices)'),
+  ).action(async (name: string, o: AdminOpts & { scope: string }) => {
     const out = makeOutput(Boolean(o.json));
     const { api, token } = adminApi(o);
-    const res = await api.request<{ name: string; token: string }>('POST', '/v1/admin/tokens', { name }, { admin: token });
-    out.result(res, `admin token ${res.name} (shown once):\n  ${res.token}`);
+    const scopes = o.scope.split(',').map((s) => s.trim()).filter(Boolean);
+    const res = await api.request<{ name: string; token: string; scopes: string[] }>('POST', '/v1/admin/tokens', { name, scopes }, { admin: token });
+    out.result(res, `admin token ${res.name}, may act on ${res.scopes.join(', ')} (shown once):\n  ${res.token}`);
+  });
+  withAdminOptions(
+    tokens
+      .command('rotate <name>')
+      .description('replace the root token (only `root`): the old one stops working on every node; the new one is printed once and written to this node\'s admin-token file'),
+  ).action(async (name: string, o: AdminOpts) => {
+    const out = makeOutput(Boolean(o.json));
+    if (name !== 'root') throw new SealpostError('INVALID_INPUT', `only the root token is rotated; a named token is revoked (\`admin token revoke ${name}\`) and made anew`);
+    const { api, token } = adminApi(o);
+    const res = await api.request<{ name: string; token: string }>('POST', '/v1/admin/tokens/root/rotate', {}, { admin: token });
+    out.result(res, `new root token (shown once; also in the server's data folder, admin-token); the old one no longer works:\n  ${res.token}`);
   });
   withAdminOptions(tokens.command('list').description('list admin tokens')).action(async (o: AdminOpts) => {
     const out = makeOutput(Boolean(o.json));
     const { api, token } = adminApi(o);
-    const res = await api.request<{ tokens: { name: string; createdAt: string; revokedAt: string | null }[] }>('GET', '/v1/admin/tokens', undefined, { admin: token });
-    for (const t of res.tokens) out.result(t, `${t.name}\t${t.revokedAt ? `revoked ${t.revokedAt}` : 'active'}\tcreated ${t.createdAt}`);
+    const res = await api.request<{ tokens: { name: string; scopes: string[]; createdAt: string; revokedAt: string | null }[] }>('GET', '/v1/admin/tokens', undefined, { admin: token });
+    for (const t of res.tokens) out.result(t, `${t.name}\t${t.revokedAt ? `revoked ${t.revokedAt}` : 'active'}\t${t.scopes.join(',')}\tcreated ${t.createdAt}`);
   });
   withAdminOptions(tokens.command('revoke <name>').description('revoke an admin token')).action(async (name: string, o: AdminOpts) => {
     const out = makeOutput(Boolean(o.json));

@@ -26,7 +26,8 @@ import { audit } from '../admin/audit.js';
 import { changePolicy, getPolicy } from '../admin/policy-store.js';
 import { publishRevocation, revocationsFor, revokeDevices } from '../admin/revoke.js';
 import { applyRetention } from '../admin/retention.js';
-import { adminOf, withAdminToken } from '../auth/admin-token.js';
+import { ROOT_TOKEN_META, adminOf, withAdminToken } from '../auth/admin-token.js';
+import { adminScopes } from '../store/store.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const iso = (t: number | undefined) => (t === undefined ? null : new Date(t).toISOString());
@@ -333,21 +334,39 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     // ---- admin credentials -------------------------------------------------------------------------------------
     app.post('/v1/admin/tokens', json, async (req) => {
       const actor = adminOf(req);
-      const { name } = parseUnknown(z.object({ name: zTokenName }).strict(), req.body, 'body');
+      const { name, scopes } = parseUnknown(z.object({ name: zTokenName, scopes: z.array(z.enum(adminScopes)).min(1).max(adminScopes.length) }).strict(), req.body, 'body');
       if (name === 'root') throw new SealpostError('ADMIN_TOKEN_EXISTS', 'the name root is the bootstrap token');
+      // A named token cannot make a stronger one than itself.
+      if (actor !== 'root') {
+        const own = (await ctx.store.listAdminTokens()).find((t) => t.name === actor)?.scopes ?? [];
+        const more = scopes.filter((s) => !own.includes(s));
+        if (more.length > 0) throw new SealpostError('FORBIDDEN', `admin token ${actor} cannot grant scopes it does not have: ${more.join(', ')}`);
+      }
       const token = newToken();
-      if (!(await ctx.store.addAdminToken(name, sha256(token), ctx.clock.now()))) {
+      const unique = [...new Set(scopes)];
+      if (!(await ctx.store.addAdminToken(name, sha256(token), ctx.clock.now(), unique))) {
         throw new SealpostError('ADMIN_TOKEN_EXISTS', `an admin token named ${name} exists (names are never reused)`);
       }
-      await audit(ctx, actor, 'admin-token.create', name);
-      return { name, token };
+      await audit(ctx, actor, 'admin-token.create', name, { scopes: unique.join(',') });
+      return { name, token, scopes: unique };
+    });
+
+    /** A new root token; the old one stops working at once, on every node (its hash is in the store). */
+    app.post('/v1/admin/tokens/root/rotate', json, async (req) => {
+      const actor = adminOf(req);
+      if (actor !== 'root') throw new SealpostError('FORBIDDEN', 'only the root token can rotate itself');
+      const token = newToken();
+      await ctx.store.setMeta(ROOT_TOKEN_META, Buffer.from(sha256(token)).toString('hex'));
+      await audit(ctx, actor, 'admin-token.rotate', 'root');
+      ctx.onRootTokenRotated?.(token);
+      return { name: 'root', token };
     });
 
     app.get('/v1/admin/tokens', async (req) => {
       const actor = adminOf(req);
       const tokens = await ctx.store.listAdminTokens();
       await audit(ctx, actor, 'admin-token.list', '*');
-      return { tokens: tokens.map((t) => ({ name: t.name, createdAt: iso(t.createdAt), revokedAt: iso(t.revokedAt) })) };
+      return { tokens: tokens.map((t) => ({ name: t.name, scopes: t.scopes, createdAt: iso(t.createdAt), revokedAt: iso(t.revokedAt) })) };
     });
 
     app.post('/v1/admin/tokens/:name/revoke', json, async (req) => {

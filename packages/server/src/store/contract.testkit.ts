@@ -395,12 +395,12 @@ export function runStoreContract(name: string, open: () => Promise<ServerStore>)
       expect(all[1]!.hash).toEqual(e2.hash);
       expect(await store.listAudit(1, 10)).toHaveLength(1);
 
-      expect(await store.addAdminToken('helpdesk', h(60), 1)).toBe(true);
-      expect(await store.addAdminToken('helpdesk', h(61), 1)).toBe(false);
-      expect(await store.findAdminToken(h(60))).toBe('helpdesk');
+      expect(await store.addAdminToken('helpdesk', h(60), 1, ['users', 'devices'])).toBe(true);
+      expect(await store.addAdminToken('helpdesk', h(61), 1, ['users'])).toBe(false);
+      expect(await store.findAdminToken(h(60))).toEqual({ name: 'helpdesk', scopes: ['users', 'devices'] });
       expect(await store.revokeAdminToken('helpdesk', 2)).toBe(true);
       expect(await store.findAdminToken(h(60))).toBeUndefined();
-      expect(await store.listAdminTokens()).toEqual([{ name: 'helpdesk', createdAt: 1, revokedAt: 2 }]);
+      expect(await store.listAdminTokens()).toEqual([{ name: 'helpdesk', scopes: ['users', 'devices'], createdAt: 1, revokedAt: 2 }]);
 
       const d = newDeviceId();
       await store.putWipe({ device: d, command: h(1), signature: h(2), issuedAt: 5, confirmedAt: undefined });

@@ -228,4 +228,13 @@ export const postgresMigrations: { version: number; name: string; sql: string }[
       );
     `,
   },
+  {
+    version: 7,
+    name: 'admin-token-scopes',
+    sql: `
+      -- What a named admin token may do: comma-separated scopes (users, devices, policy, audit, tokens); NULL for a
+      -- token made before scopes existed, which keeps every scope.
+      ALTER TABLE admin_tokens ADD COLUMN scopes TEXT;
+    `,
+  },
 ];

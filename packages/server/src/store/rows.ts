@@ -2,7 +2,7 @@
 // records in one place.
 import type { AuditEntry, BlobId, ConversationId, DeviceId, QueueItem, QueueKind, UserId } from '@sealpost/protocol';
 import { decodeLinkKeyPackages } from './link-key-packages.js';
-import type { AppendInput, BlobRecord, DeviceRecord, UserLookup, KtEpochRecord, KtPending, KtUpdateRecord, LinkRecord, QueueEntry, UserRecord } from './store.js';
+import { adminScopes, type AdminScope, type AppendInput, type BlobRecord, type DeviceRecord, type UserLookup, type KtEpochRecord, type KtPending, type KtUpdateRecord, type LinkRecord, type QueueEntry, type UserRecord } from './store.js';
 
 export type Row = Record<string, unknown>;
 
@@ -137,4 +137,10 @@ export function userLookupFromRows(convs: Row[], queued: Row, blobs: Row, code: 
     activationCode: code ? { expiresAt: code.expires_at as number, usedAt: (code.used_at as number | null) ?? undefined, attempts: code.attempts as number } : undefined,
     deviceListVersion: (list?.version as number | undefined) ?? undefined,
   };
+}
+
+/** An admin token's scopes as stored (comma-separated); NULL, for a token made before scopes, is every scope. */
+export function scopesOf(v: unknown): AdminScope[] {
+  if (typeof v !== 'string') return [...adminScopes];
+  return v.split(',').filter((x): x is AdminScope => (adminScopes as readonly string[]).includes(x));
 }

@@ -126,8 +126,14 @@ export interface Revocation {
   noticeId: MessageId;
 }
 
+/** What a named admin token may do (admin routes by area; auth/admin-token.ts maps a route to one). */
+export const adminScopes = ['users', 'devices', 'policy', 'audit', 'tokens'] as const;
+export type AdminScope = (typeof adminScopes)[number];
+
 export interface AdminTokenRecord {
   name: string;
+  /** Every scope for a token made before scopes existed. */
+  scopes: AdminScope[];
   createdAt: number;
   revokedAt: number | undefined;
 }
@@ -311,9 +317,9 @@ export interface ServerStore {
   confirmWipe(device: DeviceId, now: number): Promise<void>;
 
   /** Named admin credentials (stored as hashes); false if the name is taken. */
-  addAdminToken(name: string, tokenHash: Uint8Array, now: number): Promise<boolean>;
+  addAdminToken(name: string, tokenHash: Uint8Array, now: number, scopes: AdminScope[]): Promise<boolean>;
   /** The name of the unrevoked admin credential with this hash. */
-  findAdminToken(tokenHash: Uint8Array): Promise<string | undefined>;
+  findAdminToken(tokenHash: Uint8Array): Promise<{ name: string; scopes: AdminScope[] } | undefined>;
   listAdminTokens(): Promise<AdminTokenRecord[]>;
   revokeAdminToken(name: string, now: number): Promise<boolean>;
 

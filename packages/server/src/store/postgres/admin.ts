@@ -9,8 +9,8 @@ import {
   type DeviceId,
   type UserId,
 } from '@sealpost/protocol';
-import { auditFromRow, type Row, u8, userLookupFromRows } from '../rows.js';
-import type { AdminTokenRecord, UserLookup, WipeRecord } from '../store.js';
+import { auditFromRow, scopesOf, type Row, u8, userLookupFromRows } from '../rows.js';
+import type { AdminScope, AdminTokenRecord, UserLookup, WipeRecord } from '../store.js';
 import { buf } from './db.js';
 import type { PostgresInternals } from './internals.js';
 
@@ -34,18 +34,20 @@ export const postgresAdmin = {
     await this.pool.query('UPDATE wipes SET confirmed_at = COALESCE(confirmed_at, $1) WHERE device = $2', [now, device]);
   },
 
-  async addAdminToken(this: PostgresInternals, name: string, tokenHash: Uint8Array, now: number): Promise<boolean> {
-    const res = await this.pool.query('INSERT INTO admin_tokens (name, token_hash, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [name, buf(tokenHash), now]);
+  async addAdminToken(this: PostgresInternals, name: string, tokenHash: Uint8Array, now: number, scopes: AdminScope[]): Promise<boolean> {
+    const res = await this.pool.query('INSERT INTO admin_tokens (name, token_hash, created_at, scopes) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [name, buf(tokenHash), now, scopes.join(',')]);
     return res.rowCount === 1;
   },
 
-  async findAdminToken(this: PostgresInternals, tokenHash: Uint8Array): Promise<string | undefined> {
-    return (await this.one('SELECT name FROM admin_tokens WHERE token_hash = $1 AND revoked_at IS NULL', [buf(tokenHash)]))?.name as string | undefined;
+  async findAdminToken(this: PostgresInternals, tokenHash: Uint8Array): Promise<{ name: string; scopes: AdminScope[] } | undefined> {
+    const r = await this.one('SELECT name, scopes FROM admin_tokens WHERE token_hash = $1 AND revoked_at IS NULL', [buf(tokenHash)]);
+    return r ? { name: r.name as string, scopes: scopesOf(r.scopes) } : undefined;
   },
 
   async listAdminTokens(this: PostgresInternals): Promise<AdminTokenRecord[]> {
     return (await this.pool.query('SELECT * FROM admin_tokens ORDER BY created_at, name')).rows.map((r: Row) => ({
       name: r.name as string,
+      scopes: scopesOf(r.scopes),
       createdAt: r.created_at as number,
       revokedAt: (r.revoked_at as number | null) ?? undefined,
     }));

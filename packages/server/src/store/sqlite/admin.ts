@@ -10,7 +10,8 @@ import {
   type UserId,
 } from '@sealpost/protocol';
 import { auditFromRow, type Row, u8, userLookupFromRows } from '../rows.js';
-import type { AdminTokenRecord, UserLookup, WipeRecord } from '../store.js';
+import { scopesOf } from '../rows.js';
+import type { AdminScope, AdminTokenRecord, UserLookup, WipeRecord } from '../store.js';
 import type { SqliteInternals } from './internals.js';
 
 /** SqliteStore's methods for this area (assembled on its prototype in sqlite.ts). */
@@ -29,18 +30,19 @@ export const sqliteAdmin = {
     this.stmt('UPDATE wipes SET confirmed_at = COALESCE(confirmed_at, ?) WHERE device = ?').run(now, device);
   },
 
-  async addAdminToken(this: SqliteInternals, name: string, tokenHash: Uint8Array, now: number): Promise<boolean> {
-    return this.stmt('INSERT OR IGNORE INTO admin_tokens (name, token_hash, created_at) VALUES (?, ?, ?)').run(name, tokenHash, now).changes === 1;
+  async addAdminToken(this: SqliteInternals, name: string, tokenHash: Uint8Array, now: number, scopes: AdminScope[]): Promise<boolean> {
+    return this.stmt('INSERT OR IGNORE INTO admin_tokens (name, token_hash, created_at, scopes) VALUES (?, ?, ?, ?)').run(name, tokenHash, now, scopes.join(',')).changes === 1;
   },
 
-  async findAdminToken(this: SqliteInternals, tokenHash: Uint8Array): Promise<string | undefined> {
-    const r = this.stmt('SELECT name FROM admin_tokens WHERE token_hash = ? AND revoked_at IS NULL').get(tokenHash) as Row | undefined;
-    return r?.name as string | undefined;
+  async findAdminToken(this: SqliteInternals, tokenHash: Uint8Array): Promise<{ name: string; scopes: AdminScope[] } | undefined> {
+    const r = this.stmt('SELECT name, scopes FROM admin_tokens WHERE token_hash = ? AND revoked_at IS NULL').get(tokenHash) as Row | undefined;
+    return r ? { name: r.name as string, scopes: scopesOf(r.scopes) } : undefined;
   },
 
   async listAdminTokens(this: SqliteInternals): Promise<AdminTokenRecord[]> {
     return (this.stmt('SELECT * FROM admin_tokens ORDER BY created_at, name').all() as Row[]).map((r) => ({
       name: r.name as string,
+      scopes: scopesOf(r.scopes),
       createdAt: r.created_at as number,
       revokedAt: (r.revoked_at as number | null) ?? undefined,
     }));
