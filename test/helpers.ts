@@ -43,7 +43,7 @@ export function tempDir(prefix: string): string {
 }
 
 export async function startTestServer(
-  opts: { activationTtlMs?: number; maxBlobBytes?: number; userQuotaBytes?: number; db?: string; bus?: string; web?: boolean | string } & Pick<StartOptions, 'timeouts' | 'rateLimits' | 'minFreeBytes' | 'clock'> = {},
+  opts: { activationTtlMs?: number; maxBlobBytes?: number; userQuotaBytes?: number; db?: string; bus?: string; web?: boolean | string; logLevel?: string } & Pick<StartOptions, 'timeouts' | 'rateLimits' | 'minFreeBytes' | 'clock'> = {},
 ): Promise<TestServer> {
   const dataDir = tempDir('server');
   const logs: string[] = [];
@@ -58,7 +58,7 @@ export async function startTestServer(
     host: '127.0.0.1',
     port: 0,
     domain: 'localhost',
-    logLevel: 'info',
+    logLevel: opts.logLevel ?? 'info',
     logDestination,
     ...(opts.activationTtlMs ? { activationTtlMs: opts.activationTtlMs } : {}),
     ...(opts.maxBlobBytes ? { maxBlobBytes: opts.maxBlobBytes } : {}),

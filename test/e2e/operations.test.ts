@@ -1,17 +1,22 @@
-// What an operator's monitoring sees: liveness, readiness and Prometheus metrics.
+// What an operator's monitoring sees: liveness, readiness and Prometheus metrics (HTTP answers and their latency,
+// storage), and logs: no request lines at info, one per request at debug with its route and never its URL, and a
+// line when the server is told to stop.
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { afterEach, beforeEach, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../helpers.js';
+import { fileURLToPath } from 'node:url';
+import { afterEach, expect, it } from 'vitest';
+import { startTestServer, tempDir, type TestServer } from '../helpers.js';
 
 let server: TestServer;
-beforeEach(async () => {
-  server = await startTestServer();
-});
+async function start(opts: Parameters<typeof startTestServer>[0] = {}): Promise<void> {
+  server = await startTestServer(opts);
+}
 afterEach(async () => {
-  await server.close();
+  await server?.close();
 });
 
 it('answers /healthz, /readyz and /metrics', async () => {
+  await start();
   expect(await (await fetch(`${server.url}/healthz`)).json()).toEqual({ status: 'ok' });
   expect(await (await fetch(`${server.url}/readyz`)).json()).toEqual({ status: 'ready' });
 
@@ -35,11 +40,24 @@ it('answers /healthz, /readyz and /metrics', async () => {
   expect(text).toMatch(/^sealpost_store_append_seconds_count\{kind="app"\} 2$/m);
   expect(text).toContain('sealpost_process_resident_memory_bytes');
   expect(text).toContain('sealpost_nodejs_eventloop_lag_seconds');
+  // HTTP answers by route pattern and status, with their latency; storage.
+  expect(text).toMatch(/^sealpost_http_requests_total\{method="GET",route="\/v1\/info",status="200"\} \d+$/m);
+  expect(text).toMatch(/^sealpost_http_requests_total\{method="GET",route="\/metrics",status="401"\} 1$/m);
+  expect(text).toMatch(/^sealpost_http_request_seconds_count\{route="\/v1\/info"\} \d+$/m);
+  expect(text).toMatch(/^sealpost_blobs 0$/m);
+  expect(text).toMatch(/^sealpost_blob_bytes 0$/m);
+  expect(text).toMatch(/^sealpost_data_free_bytes [1-9]\d*$/m);
   // No user, device or conversation appears in metrics.
   expect(text).not.toMatch(/alice@|bob@|\bdev_[A-Za-z0-9_-]{22}|\bc_[A-Za-z0-9_-]{22}/);
 });
 
-it('logs routes, not the URLs people asked for nor where they came from', async () => {
+it('logs no request at info; at debug, routes, not the URLs people asked for nor where they came from', async () => {
+  await start();
+  await server.enroll('carol');
+  await fetch(`${server.url}/v1/info`);
+  expect(server.logs.filter((l) => l.includes('"route"'))).toEqual([]);
+  await server.close();
+  await start({ logLevel: 'debug' });
   const alice = await server.enroll('alice');
   await server.enroll('bob');
   await alice.client.verifyUser('bob@localhost'); // a directory and key-transparency lookup of bob
@@ -51,4 +69,20 @@ it('logs routes, not the URLs people asked for nor where they came from', async 
   expect(logs).not.toContain('secretlinkprobe');
   expect(logs).not.toContain('remoteAddress');
   expect(server.logs.filter((l) => l.includes('127.0.0.1') && !l.includes('Server listening'))).toEqual([]);
+});
+
+it('says when it is told to stop, and when it has stopped', async () => {
+  const bin = fileURLToPath(new URL('../../packages/cli/bin/sealpost.js', import.meta.url));
+  const child = spawn(process.execPath, [bin, 'server', '--data', tempDir('stop'), '--listen', '127.0.0.1:0', '--no-web'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  for (let i = 0; i < 200 && !out.includes('listening on'); i++) await new Promise((r) => setTimeout(r, 50));
+  expect(out).toContain('listening on');
+  child.kill('SIGTERM');
+  const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  expect(code).toBe(0);
+  expect(err).toMatch(/"msg":"shutting down \(SIGTERM\)/);
+  expect(err).toMatch(/"msg":"stopped"/);
 });

@@ -61,9 +61,11 @@ export function registerServerCommand(program: Command): void {
         if (webDir) process.stdout.write(`Web app: open ${started.url}/ in a browser\n`);
       }
       await new Promise<void>((resolve) => {
-        const stop = () => {
+        const stop = (signal: NodeJS.Signals) => {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
+          const log = started.server.ctx.log;
+          log.info({ signal }, `shutting down (${signal}): closing connections, finishing requests (at most 10 s)`);
           // A graceful close gets 10 s; a dependency that does not let go (a bus reconnecting, a stuck database
           // connection) must not keep a node that was told to stop alive.
           const force = setTimeout(() => {
@@ -73,6 +75,7 @@ export function registerServerCommand(program: Command): void {
           force.unref();
           void started.close().then(
             () => {
+              log.info('stopped');
               resolve();
               // Nothing else to wait for: exit even if a library left a timer or socket behind.
               setImmediate(() => process.exit(0));

@@ -278,6 +278,8 @@ export interface ServerStore {
 
   /** Queue items not yet acknowledged, over all devices (for metrics). */
   queueDepth(): Promise<number>;
+  /** Blobs stored (complete or uploading) and their declared bytes, over all users (for metrics). */
+  blobTotals(): Promise<{ count: number; bytes: number }>;
 
   /** Which server node holds a connection of which device (for push across nodes). */
   addPresence(device: DeviceId, node: string, now: number): Promise<void>;

@@ -281,4 +281,9 @@ export const postgresDelivery = {
   async queueDepth(this: PostgresInternals): Promise<number> {
     return ((await this.one('SELECT COUNT(*)::bigint AS n FROM queue'))!.n as number) ?? 0;
   },
+
+  async blobTotals(this: PostgresInternals): Promise<{ count: number; bytes: number }> {
+    const r = (await this.one('SELECT COUNT(*)::bigint AS n, COALESCE(SUM(size), 0)::bigint AS b FROM blobs'))!;
+    return { count: Number(r.n), bytes: Number(r.b) };
+  },
 };

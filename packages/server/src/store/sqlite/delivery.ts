@@ -162,6 +162,11 @@ export const sqliteDelivery = {
     return (this.stmt('SELECT COUNT(*) AS n FROM queue').get() as Row).n as number;
   },
 
+  async blobTotals(this: SqliteInternals): Promise<{ count: number; bytes: number }> {
+    const r = this.stmt('SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS b FROM blobs').get() as Row;
+    return { count: r.n as number, bytes: r.b as number };
+  },
+
   /** Acks that arrive in the same turn of the event loop share one transaction, like appends. */
   ack(this: SqliteInternals, device: DeviceId, seqs: number[]): Promise<number> {
     return new Promise((resolve, reject) => {
