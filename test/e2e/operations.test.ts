@@ -1,8 +1,10 @@
 // What an operator's monitoring sees: liveness, readiness and Prometheus metrics (HTTP answers and their latency,
 // storage), and logs: no request lines at info, one per request at debug with its route and never its URL, and a
 // line when the server is told to stop.
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { afterEach, expect, it } from 'vitest';
 import { startTestServer, tempDir, type TestServer } from '../helpers.js';
@@ -85,4 +87,48 @@ it('says when it is told to stop, and when it has stopped', async () => {
   expect(code).toBe(0);
   expect(err).toMatch(/"msg":"shutting down \(SIGTERM\)/);
   expect(err).toMatch(/"msg":"stopped"/);
+});
+
+it('reloads a renewed TLS certificate on SIGHUP, and keeps the old one when the new one is broken', async () => {
+  const dir = tempDir('tls-reload');
+  const cert = (name: string) =>
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', `/CN=${name}`,
+      '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.pem`)], { stdio: 'ignore' });
+  cert('first');
+  cert('renewed');
+  copyFileSync(join(dir, 'first.pem'), join(dir, 'cert.pem'));
+  copyFileSync(join(dir, 'first.key'), join(dir, 'key.pem'));
+  const bin = fileURLToPath(new URL('../../packages/cli/bin/sealpost.js', import.meta.url));
+  const child = spawn(process.execPath, [bin, 'server', '--data', join(dir, 'data'), '--listen', '127.0.0.1:0', '--no-web', '--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  try {
+    for (let i = 0; i < 200 && !/listening on https:\/\/127\.0\.0\.1:\d+/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+    const port = Number(/listening on https:\/\/127\.0\.0\.1:(\d+)/.exec(out)![1]);
+    const servedName = () =>
+      new Promise<string>((resolve, reject) => {
+        const s = connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
+          resolve(String(s.getPeerCertificate().subject.CN));
+          s.end();
+        });
+        s.on('error', reject);
+      });
+    expect(await servedName()).toBe('first');
+    copyFileSync(join(dir, 'renewed.pem'), join(dir, 'cert.pem'));
+    copyFileSync(join(dir, 'renewed.key'), join(dir, 'key.pem'));
+    child.kill('SIGHUP');
+    for (let i = 0; i < 100 && !err.includes('reloaded'); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await servedName()).toBe('renewed');
+    // A certificate that does not match its key: refused, said, and the renewed one stays.
+    copyFileSync(join(dir, 'first.pem'), join(dir, 'cert.pem'));
+    child.kill('SIGHUP');
+    for (let i = 0; i < 100 && !err.includes('TLS reload failed'); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(err).toContain('TLS reload failed');
+    expect(await servedName()).toBe('renewed');
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.on('exit', r));
+  }
 });

@@ -3,6 +3,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
+import { createSecureContext } from 'node:tls';
 import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { SealpostError, parseDomain, type SignatureKeyPair } from '@sealpost/protocol';
@@ -68,6 +69,8 @@ export interface StartedServer {
   adminTokenFile: string;
   /** Holds the token that reads /metrics. */
   metricsTokenFile: string;
+  /** Use the TLS certificate and key files again, as they are now (SIGHUP after a renewal); CONFIG_INVALID keeps the old. */
+  reloadTls(): void;
   close(): Promise<void>;
 }
 
@@ -238,5 +241,16 @@ export async function startServer(opts: StartOptions): Promise<StartedServer> {
     const why = code === 'EADDRINUSE' ? 'the address is already in use (another server running? choose one with --listen)' : (err as Error).message;
     throw new SealpostError('LISTEN_FAILED', `cannot listen on ${opts.host}:${opts.port}: ${why}`, { cause: err });
   }
-  return { url, server, adminTokenFile, metricsTokenFile, close: () => server.close() };
+  /** Read the certificate and key again (a renewed certificate) and use them for new connections. */
+  const reloadTls = (): void => {
+    if (!opts.tls) throw new SealpostError('CONFIG_INVALID', 'this server was started without --tls-cert/--tls-key: nothing to reload');
+    const next = { cert: readFileSync(opts.tls.certFile), key: readFileSync(opts.tls.keyFile) };
+    try {
+      createSecureContext(next); // a certificate that does not match its key is refused here, and the old one stays
+    } catch (err) {
+      throw new SealpostError('CONFIG_INVALID', `--tls-cert/--tls-key: cannot use them (${(err as Error).message}); the previous certificate stays in use`, { cause: err });
+    }
+    (server.app.server as unknown as { setSecureContext(o: { cert: Buffer; key: Buffer }): void }).setSecureContext(next);
+  };
+  return { url, server, adminTokenFile, metricsTokenFile, reloadTls, close: () => server.close() };
 }

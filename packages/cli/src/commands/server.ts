@@ -85,6 +85,18 @@ export function registerServerCommand(program: Command): void {
         };
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);
+        // SIGHUP: a renewed TLS certificate is read again (new connections get it; open ones keep theirs).
+        if (o.tlsCert) {
+          process.on('SIGHUP', () => {
+            const log = started.server.ctx.log;
+            try {
+              started.reloadTls();
+              log.info('TLS certificate and key reloaded (SIGHUP)');
+            } catch (err) {
+              log.error({ err }, `TLS reload failed: ${(err as Error).message}`);
+            }
+          });
+        }
       });
     });
 }
