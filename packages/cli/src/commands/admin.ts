@@ -202,7 +202,7 @@ export function registerAdminCommands(program: Command): void {
     policy
       .command('set <key> <value>')
       .description(
-        'change one setting: max-devices N | retention-default 30d|off | retention-max 90d|off | max-attachment-size 100MiB | require-passphrase true|false | activation-code-ttl 7d',
+        'change one setting: max-devices N | retention-default 30d|off | retention-max 90d|off | max-attachment-size 100MiB | require-passphrase true|false | activation-code-ttl 7d | kt-auditors URL=KEY,… | kt-min-auditors N | key-update-interval 7d|off | key-change-contest 1d',
       ),
   ).action(async (key: string, value: string, o: AdminOpts) => {
     const out = makeOutput(Boolean(o.json));
