@@ -205,4 +205,16 @@ describe('the CLI in its first week', () => {
     expect(typo.code).toBe(1);
     expect(typo.stderr).toMatch(/^error: --confirm: a safety number is 60 digits \(12 groups of 5\); this has 3 characters \[INVALID_INPUT\]\n$/);
   });
+
+  it('watch says where it is connected and that it is, and Ctrl-C ends it with 0', async () => {
+    const pia = await server.enroll('pia');
+    await pia.client.close();
+    const child = spawn(process.execPath, [bin, 'watch', '--profile', pia.profile], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SEALPOST_SERVER: server.url } });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    for (let i = 0; i < 200 && !stderr.includes('connected'); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(stderr).toMatch(/^watching as pia@localhost on http:\/\/127\.0\.0\.1:\d+ — messages appear as they arrive; Ctrl-C to stop\nconnected\n$/);
+    child.kill('SIGINT');
+    expect(await new Promise<number | null>((r) => child.on('exit', (c) => r(c)))).toBe(0);
+  });
 });

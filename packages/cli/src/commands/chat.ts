@@ -64,7 +64,20 @@ export function registerChatCommands(program: Command): void {
         const stop = () => ac.abort();
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
-        await c.watch((m) => out.result({ ...m }, humanReceived(m)), ac.signal);
+        // A person sees where they are connected and when the connection drops and comes back (on stderr: stdout
+        // carries only messages, for scripts; nothing extra with --json).
+        const say = (line: string) => {
+          if (!out.json) process.stderr.write(`${line}\n`);
+        };
+        say(`watching as ${c.user} on ${c.server} — messages appear as they arrive; Ctrl-C to stop`);
+        let online = false;
+        await c.watch((m) => out.result({ ...m }, humanReceived(m)), ac.signal, {
+          onStatus: (status, retryMs) => {
+            if (status === 'online' && !online) say('connected');
+            if (status === 'reconnecting') say(`connection lost; trying again in ${Math.round((retryMs ?? 0) / 1000) || 1} s`);
+            online = status === 'online';
+          },
+        });
       });
     });
 
