@@ -1,10 +1,12 @@
 // How messages, mail and sends read on a terminal. Other people's words (texts, subjects, file names) go through
 // terminal-safe.ts: no control characters, and no line of theirs can pass for one of ours.
 import type { ChatMessage, HeldInfo, MailSummary, Received } from '@sealpost/client';
+import { formatSize } from '@sealpost/protocol';
 import { indented, oneLine } from './terminal-safe.js';
 
 export const when = (iso: string) => iso.replace('T', ' ').slice(0, 19);
-export const size = (n: number) => (n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`);
+/** A size as a person reads it (the one rule, in protocol). */
+export const size = formatSize;
 const fileList = (files: { id: string; name: string; size: number }[] | undefined) =>
   (files ?? []).map((f) => `\n    📎 ${oneLine(f.name)} (${size(f.size)}) id ${f.id}`).join('');
 

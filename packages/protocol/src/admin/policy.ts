@@ -107,6 +107,20 @@ export function parseSize(text: string): number {
   return Number(m[1]) * unit;
 }
 
+/** A size as a person reads it: "512 bytes", "1.5 KiB", "100 MiB", "2 GiB" (one decimal, none when whole). */
+export function formatSize(n: number): string {
+  if (n < 1024) return `${n} byte${n === 1 ? '' : 's'}`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  const shown = v.toFixed(1).replace(/\.0$/, '');
+  return `${shown} ${units[i]}`;
+}
+
 /** Turns `policy set KEY VALUE` into the one field it changes (the server validates the whole policy again). */
 export function parsePolicySetting(key: string, value: string): Partial<Policy> {
   const setting = zPolicySetting.safeParse(key);

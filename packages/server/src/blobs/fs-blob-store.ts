@@ -4,7 +4,7 @@ import { constants, createReadStream, mkdirSync } from 'node:fs';
 import { open, rename, rm, stat, statfs, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { SealpostError, type BlobId } from '@sealpost/protocol';
+import { SealpostError, formatSize, type BlobId } from '@sealpost/protocol';
 import type { BlobStore } from './blob-store.js';
 
 export function createFsBlobStore(root: string): BlobStore {
@@ -35,7 +35,7 @@ export function createFsBlobStore(root: string): BlobStore {
         let written = 0;
         for await (const chunk of data) {
           written += chunk.byteLength;
-          if (written > maxBytes) throw new SealpostError('PAYLOAD_TOO_LARGE', `upload part is larger than ${maxBytes} bytes`);
+          if (written > maxBytes) throw new SealpostError('PAYLOAD_TOO_LARGE', `upload part is larger than ${formatSize(maxBytes)}`);
           await h.write(chunk, 0, chunk.byteLength, offset + written - chunk.byteLength);
         }
         await h.sync();

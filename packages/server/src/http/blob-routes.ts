@@ -2,7 +2,7 @@
 // The server sees sizes only; names, types, keys and content stay inside the encrypted messages.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { SealpostError, limits, newBlobId, parseUnknown, zBlobId, type BlobId, type DeviceId, type UserId } from '@sealpost/protocol';
+import { SealpostError, formatSize, limits, newBlobId, parseUnknown, zBlobId, type BlobId, type DeviceId, type UserId } from '@sealpost/protocol';
 import type { ServerContext } from '../context.js';
 import { sessionOf, withDeviceSession } from '../auth/device-session.js';
 import { getPolicy } from '../admin/policy-store.js';
@@ -45,13 +45,13 @@ export function registerBlobRoutes(app: FastifyInstance, ctx: ServerContext): vo
       const { size } = parseUnknown(zCreate, req.body, 'body');
       // The smaller of the server's own limit and the organisation's policy.
       const max = Math.min(ctx.maxBlobBytes, (await getPolicy(ctx)).maxAttachmentBytes);
-      if (size > max) throw new SealpostError('BLOB_TOO_LARGE', `files are limited to ${max} encrypted bytes; this one has ${size}`);
+      if (size > max) throw new SealpostError('BLOB_TOO_LARGE', `files are limited to ${formatSize(max)} on this server (encrypted); this one is ${formatSize(size)}`);
       await requireFreeSpace(Math.min(size, limits.maxUploadPartBytes));
       const id = newBlobId();
       const res = await ctx.store.createBlob({ id, ownerUser: me.user, ownerDevice: me.device, size, now: ctx.clock.now() }, ctx.userQuotaBytes);
       if (res === 'quota') {
         const used = await ctx.store.blobBytesOf(me.user);
-        throw new SealpostError('QUOTA_EXCEEDED', `storage quota is ${ctx.userQuotaBytes} bytes; ${used} are in use and this file needs ${size}`);
+        throw new SealpostError('QUOTA_EXCEEDED', `your file storage quota on the server is ${formatSize(ctx.userQuotaBytes)}: ${formatSize(used)} is in use and this file needs ${formatSize(size)}; delete files you no longer need (mail delete), or ask your admin`);
       }
       return { id, size, received: 0 };
     });
