@@ -224,6 +224,7 @@ describe('sealpost server with TLS', () => {
       // Without trusting the certificate, the client refuses to talk.
       const untrusted = await sealpost(['admin', 'user', 'list', '--json'], { SEALPOST_SERVER: httpsUrl, SEALPOST_ADMIN_TOKEN: token });
       expect(untrusted.stderr).toContain('"code":"SERVER_UNREACHABLE"');
+      expect(untrusted.stderr).toContain('give its certificate in NODE_EXTRA_CA_CERTS');
     } finally {
       tlsServer.kill('SIGTERM');
       await new Promise((r) => tlsServer.once('exit', r));

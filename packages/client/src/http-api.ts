@@ -57,10 +57,18 @@ export class HttpApi {
       });
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-      throw new SealpostError('SERVER_UNREACHABLE', `cannot reach ${this.baseUrl} (${cause})`, { cause: err });
+      throw new SealpostError('SERVER_UNREACHABLE', `cannot reach ${this.baseUrl} (${cause})${certificateHint(cause)}`, { cause: err });
     }
     return readAnswer<T>(res);
   }
+}
+
+/** What to do when the failure was the server's certificate (a private CA, a self-signed or expired certificate). */
+function certificateHint(code: string): string {
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code)) {
+    return ": this computer does not trust the server's certificate; if your organisation runs its own certificate authority, give its certificate in NODE_EXTRA_CA_CERTS (a PEM file), otherwise ask your admin to check the certificate";
+  }
+  return '';
 }
 
 /** A server answer as JSON; an error answer becomes a SealpostError with its code (and Retry-After, when given). */
