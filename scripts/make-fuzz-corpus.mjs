@@ -103,6 +103,7 @@ try {
     from: 'alice@localhost', to: ['bob@localhost'], cc: [], subject: 'Plan', text: 'Body', html: '<p>Body</p>', attachments: [],
   }));
   add('content', encodeConversationInfo({ v: 1, kind: 'mail' }));
+  add('content', encodeContent({ v: 1, type: 'rename', id: newMessageId(), sentAt, name: 'Quarterly plan' }));
   add('account-record', encodeAccountRecord({ accountKey: new Uint8Array(32).fill(3), deviceListVersion: 2, deviceListHash: new Uint8Array(32).fill(4) }));
   add('org-command', encodeOrgCommand({ kind: 'wipe', device: newDeviceId(), user: 'bob@localhost', issuedAt: sentAt }));
   add('org-command', encodeOrgCommand({ kind: 'remove-device', device: newDeviceId(), user: 'bob@localhost', issuedAt: sentAt }));

@@ -217,4 +217,21 @@ describe('the CLI in its first week', () => {
     child.kill('SIGINT');
     expect(await new Promise<number | null>((r) => child.on('exit', (c) => r(c)))).toBe(0);
   });
+
+  it('names a conversation for everyone in it, and lists the name', async () => {
+    const quinn = await server.enroll('quinn');
+    const rita = await server.enroll('rita');
+    const { conversation } = await quinn.client.send({ to: ['rita'] }, 'hello');
+    await rita.client.sync();
+    await quinn.client.close();
+    const renamed = await sealpost(['conversation', 'rename', 'Quarterly plan', '--conversation', conversation, '--profile', quinn.profile, '--json']);
+    expect(renamed.code, renamed.stderr).toBe(0);
+    await rita.client.sync();
+    expect(rita.client.conversations().find((c) => c.id === conversation)?.name).toBe('Quarterly plan');
+    await rita.client.close();
+    const listed = await sealpost(['conversations', '--profile', rita.profile]);
+    expect(listed.stdout).toContain(`${conversation}\tchat\t"Quarterly plan"\t`);
+    const bad = await sealpost(['conversation', 'rename', 'two\nlines', '--conversation', conversation, '--profile', quinn.profile]);
+    expect(bad.stderr).toMatch(/no control characters or line breaks \[INVALID_INPUT\]/);
+  });
 });

@@ -235,7 +235,10 @@ export class SealpostClient {
   // ---- reading local state ------------------------------------------------------------------------------------
 
   conversations(): ConversationSummary[] {
-    return this.store.listConversations().map((c) => ({ id: c.id, kind: c.kind, members: c.members, status: c.status }));
+    return this.store.listConversations().map((c) => {
+      const name = this.core.conversationName(c.id)?.name;
+      return { id: c.id, kind: c.kind, members: c.members, status: c.status, ...(name ? { name } : {}) };
+    });
   }
 
   /** Chat history from the local store: the newest `last` messages (default 1,000), oldest first. */
@@ -259,6 +262,11 @@ export class SealpostClient {
   /** Send text (and files) to a conversation, or to exactly these users (reusing their chat, or creating one). */
   send(target: { conversation: ConversationId } | { to: string[] }, text: string, opts: { files?: FileSource[]; onProgress?: Progress } = {}): Promise<{ conversation: ConversationId; id: MessageId; held?: HeldInfo }> {
     return this.sender.send(target, text, opts);
+  }
+
+  /** Name a conversation for all its members (at most 100 characters; an empty name removes it). */
+  renameConversation(conversation: ConversationId, name: string): Promise<void> {
+    return this.sender.renameConversation(conversation, name);
   }
 
   /** Messages waiting for a recipient's key change to be settled, oldest first. */

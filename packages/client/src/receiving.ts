@@ -182,6 +182,11 @@ export class Receiver extends ClientPart {
     this.saveState(conv, before, res.state);
     const content = decodeContent(res.plaintext);
     if (content.type === 'unknown') return;
+    if (content.type === 'rename') {
+      // The newest name wins, whichever order the renames arrive in (equal times: the larger id, the same on every device).
+      this.core.nameConversation(item.c, { name: content.name, sentAt: content.sentAt, id: content.id, by: res.sender.user });
+      return;
+    }
     if (content.type === 'mail' && content.from !== res.sender.user) {
       // The From inside the encryption must be the member who actually sent it.
       throw new SealpostError('MLS_ERROR', `mail claims to be from ${content.from} but was sent by ${res.sender.user}`);

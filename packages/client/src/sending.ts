@@ -9,6 +9,7 @@ import {
   type ChatText,
   type FileRef,
   type Mail,
+  type Rename,
   type ConversationId,
   type MessageId,
   type UserId,
@@ -131,21 +132,21 @@ export class Sender extends ClientPart {
   /** Encrypt, persist (state, outbox, history) in one transaction, then deliver. Runs inside `serial`. */
   async sendContent(
     conversation: ConversationId,
-    content: ChatText | Mail,
+    content: ChatText | Mail | Rename,
     history: { record: false } | { record: true; as?: ChatText | Mail } = { record: true },
   ): Promise<void> {
     const plaintext = encodeContent(content);
     if (plaintext.length > limits.maxMlsMessageBytes - 4096) {
       throw new SealpostError('PAYLOAD_TOO_LARGE', `message is ${plaintext.length} bytes; at most ${limits.maxMlsMessageBytes - 4096} fit one message`);
     }
-    const blobs = (content.attachments ?? []).map((f) => f.id as BlobId);
+    const blobs = (content.type === 'rename' ? [] : (content.attachments ?? [])).map((f) => f.id as BlobId);
     await this.tx(async () => {
       const conv = this.requireConversation(conversation);
       const before = this.loadState(conv);
       const { state, message } = await this.engine.encrypt(before, plaintext);
       this.saveState(conv, before, state);
       this.store.addOutbox({ conversation, id: content.id, epoch: conv.epoch, payload: message, plaintext, blobs });
-      if (history.record) {
+      if (history.record && content.type !== 'rename') {
         this.store.addMessage({
           conversation,
           id: content.id,
@@ -160,6 +161,21 @@ export class Sender extends ClientPart {
       }
     });
     await this.flushOutbox();
+  }
+
+  /** Name a conversation for all its members (a member may rename it; the newest name wins everywhere). */
+  renameConversation(conversation: ConversationId, name: string): Promise<void> {
+    const clean = name.trim();
+    if (clean.length > limits.maxConversationNameChars) return Promise.reject(new SealpostError('INVALID_INPUT', `name: at most ${limits.maxConversationNameChars} characters`));
+    if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(clean)) return Promise.reject(new SealpostError('INVALID_INPUT', 'name: no control characters or line breaks'));
+    return this.serial(async () => {
+      await this.beforeSend();
+      const conv = this.requireConversation(conversation);
+      if (conv.status !== 'active') throw new SealpostError('NOT_A_MEMBER', `you are no longer in ${conversation}`);
+      const content: Rename = { v: 1, type: 'rename', id: newMessageId(), sentAt: Date.now(), name: clean };
+      await this.sendContent(conv.id, content, { record: false });
+      this.core.nameConversation(conv.id, { name: clean, sentAt: content.sentAt, id: content.id, by: this.user });
+    });
   }
 
   /** Deliver everything in the outbox, in order. A message overtaken by a commit is re-encrypted for the new epoch. */

@@ -60,6 +60,8 @@ export interface ConversationSummary {
   kind: ConversationKind;
   members: UserId[];
   status: 'active' | 'removed';
+  /** The name a member gave it (`conversation rename`), if any. */
+  name?: string;
 }
 
 /** What the server tells every device before it trusts it with anything (GET /v1/info). */

@@ -16,4 +16,10 @@ describe('content', () => {
     expect(() => decodeContent(encodeCbor({ v: 1, type: 'text', id: newMessageId(), sentAt: 1, text: 5 }))).toThrow(/content\.text/);
     expect(() => decodeContent(encodeCbor('just a string'))).toThrow(/content/);
   });
+  it('round-trips a rename, and refuses a name with control characters or too long', () => {
+    const r = { v: 1 as const, type: 'rename' as const, id: newMessageId(), sentAt: 1, name: 'Quarterly plan' };
+    expect(decodeContent(encodeContent(r))).toEqual(r);
+    expect(() => decodeContent(encodeCbor({ ...r, name: 'two\nlines' }))).toThrow(/content\.name: no control characters/);
+    expect(() => decodeContent(encodeCbor({ ...r, name: 'x'.repeat(101) }))).toThrow(/content\.name/);
+  });
 });

@@ -45,11 +45,29 @@ export const zMail = z
   })
   .strict();
 
+/**
+ * A conversation's new name, sent to its members like a message (older clients skip it as unknown content). No
+ * control characters: a name is shown on one line.
+ */
+export const zRename = z
+  .object({
+    v: z.literal(1),
+    type: z.literal('rename'),
+    id: zMessageId,
+    sentAt: z.number().int().min(0),
+    name: z
+      .string()
+      .max(limits.maxConversationNameChars)
+      .refine((n) => !/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(n), 'no control characters or line breaks'),
+  })
+  .strict();
+
 export type ChatText = z.output<typeof zChatText>;
 export type Mail = z.output<typeof zMail>;
-export type Content = ChatText | Mail | { v: number; type: 'unknown'; id: string; sentAt: number };
+export type Rename = z.output<typeof zRename>;
+export type Content = ChatText | Mail | Rename | { v: number; type: 'unknown'; id: string; sentAt: number };
 
-export function encodeContent(c: ChatText | Mail): Uint8Array {
+export function encodeContent(c: ChatText | Mail | Rename): Uint8Array {
   return encodeCbor(c);
 }
 
@@ -62,6 +80,7 @@ export function decodeContent(bytes: Uint8Array): Content {
   );
   if (head.type === 'text' && head.v === 1) return parseUnknown(zChatText, raw, 'content');
   if (head.type === 'mail' && head.v === 1) return parseUnknown(zMail, raw, 'content');
+  if (head.type === 'rename' && head.v === 1) return parseUnknown(zRename, raw, 'content');
   return { v: head.v, type: 'unknown', id: head.id, sentAt: head.sentAt };
 }
 

@@ -51,6 +51,8 @@ export const limits = {
   /** To + Cc + Bcc of one mail. */
   maxMailRecipients: 100,
   maxSubjectChars: 998,
+  /** A conversation's name (`conversation rename`). */
+  maxConversationNameChars: 100,
   /** Text and HTML bodies, each. (The whole mail must also fit one MLS message.) */
   maxMailBodyChars: 200 * 1024,
   /** Blob ids declared with one message. */

@@ -1,5 +1,5 @@
 // Chat: `send` (to users or a conversation), `sync`, `watch`, `outbox` (messages held for a contact's key change),
-// `messages`, `unreadable`, `conversations`, and `conversation add|remove`.
+// `messages`, `unreadable`, `conversations`, and `conversation add|remove|rename`.
 import type { Command } from 'commander';
 import { SealpostError, limits, parseConversationId, type ConversationId } from '@sealpost/protocol';
 import { collect, jsonOption, profileOption, userList, withClient, type JsonOpt } from '../common.js';
@@ -7,6 +7,7 @@ import { humanMessage, humanReceived, sentLine } from '../format.js';
 import { makeOutput } from '../output.js';
 import { withProgress } from '../progress.js';
 import { readTextFile, readTextStdin } from '../text-file.js';
+import { oneLine } from '../terminal-safe.js';
 
 export function registerChatCommands(program: Command): void {
   // ---- send ---------------------------------------------------------------------------------------------------
@@ -135,14 +136,29 @@ export function registerChatCommands(program: Command): void {
       const out = makeOutput(Boolean(o.json));
       await withClient(o, out, async (c) => {
         for (const conv of c.conversations()) {
-          const value = { id: conv.id, kind: conv.kind, members: conv.members, ...(conv.status === 'active' ? {} : { status: conv.status }) };
-          out.result(value, `${conv.id}\t${conv.kind}\t${conv.members.join(', ')}${conv.status === 'active' ? '' : `\t(${conv.status})`}`);
+          const value = { id: conv.id, kind: conv.kind, ...(conv.name ? { name: conv.name } : {}), members: conv.members, ...(conv.status === 'active' ? {} : { status: conv.status }) };
+          const name = conv.name ? `"${oneLine(conv.name)}"\t` : '';
+          out.result(value, `${conv.id}\t${conv.kind}\t${name}${conv.members.join(', ')}${conv.status === 'active' ? '' : `\t(${conv.status})`}`);
         }
       });
     });
 
 
-  const conversation = program.command('conversation').description('change who is in a conversation');
+  const conversation = program.command('conversation').description('change who is in a conversation, or its name');
+  conversation
+    .command('rename <name>')
+    .description('name a conversation for all its members (an empty name "" removes it)')
+    .addOption(profileOption())
+    .requiredOption('--conversation <id>', 'conversation id')
+    .addOption(jsonOption())
+    .action(async (name: string, o: { profile?: string; conversation: string } & JsonOpt) => {
+      const out = makeOutput(Boolean(o.json));
+      const id = parseConversationId(o.conversation);
+      await withClient(o, out, async (c) => {
+        await c.renameConversation(id, name);
+        out.result({ conversation: id, name: name.trim() }, name.trim() ? `named ${id} "${oneLine(name.trim())}" for everyone in it` : `removed the name of ${id}`);
+      });
+    });
   for (const verb of ['add', 'remove'] as const) {
     conversation
       .command(`${verb} <user>`)

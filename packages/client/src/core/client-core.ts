@@ -64,6 +64,18 @@ export class ClientCore {
     return parseUserId(n.includes('@') ? n : `${n}@${userDomain(this.user)}`);
   }
 
+  /** A conversation's name, set by a member (kept when it is newer than the one known). */
+  nameConversation(conversation: ConversationId, n: { name: string; sentAt: number; id: string; by: UserId }): void {
+    const before = this.conversationName(conversation);
+    if (before && (before.sentAt > n.sentAt || (before.sentAt === n.sentAt && before.id >= n.id))) return;
+    this.store.setMeta(`name:${conversation}`, JSON.stringify(n));
+  }
+
+  conversationName(conversation: ConversationId): { name: string; sentAt: number; id: string; by: UserId } | undefined {
+    const raw = this.store.getMetaText(`name:${conversation}`);
+    return raw ? (JSON.parse(raw) as { name: string; sentAt: number; id: string; by: UserId }) : undefined;
+  }
+
   /** Device keys, server facts (organisation key, policy) of a new profile. */
   saveIdentity(info: ServerInfo, deviceKeys: SignatureKeyPair): void {
     this.store.setMeta('server', this.server);

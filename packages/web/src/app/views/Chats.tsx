@@ -48,6 +48,7 @@ export function Chats(props: { route: { view: 'chats'; conversation?: string } }
 }
 
 export function title(c: SealpostClient, conv: ConversationSummary): string {
+  if (conv.name) return conv.name;
   const others = conv.members.filter((m) => m !== c.user).map((m) => shortName(c, m));
   return others.length === 0 ? 'Just you' : others.join(', ');
 }
@@ -226,6 +227,7 @@ function Members(props: { conv: ConversationSummary }): JSX.Element {
           </li>
         ))}
       </ul>
+      {props.conv.status === 'active' && <Rename conv={props.conv} />}
       {props.conv.status === 'active' && (
         <form class="inline" aria-label="Add a member" onSubmit={(e) => e.preventDefault()}>
           <label>Add<input name="add" value={add} onInput={(e) => setAdd(e.currentTarget.value)} placeholder="name" /></label>
@@ -233,5 +235,16 @@ function Members(props: { conv: ConversationSummary }): JSX.Element {
         </form>
       )}
     </details>
+  );
+}
+
+function Rename(props: { conv: ConversationSummary }): JSX.Element {
+  const c = client.value!;
+  const [name, setName] = useState(props.conv.name ?? '');
+  return (
+    <form class="inline" aria-label="Name this conversation" onSubmit={(e) => e.preventDefault()}>
+      <label>Name<input name="conversation-name" maxLength={100} value={name} onInput={(e) => setName(e.currentTarget.value)} placeholder="e.g. Quarterly plan" /></label>
+      <Action type="submit" label="Rename" busyLabel="Renaming…" testid="rename" onRun={async () => { await c.renameConversation(props.conv.id, name); refresh(); }} />
+    </form>
   );
 }
