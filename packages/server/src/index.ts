@@ -2,6 +2,7 @@
 export * from './context.js';
 export * from './server.js';
 export * from './start.js';
+export { backupDataFolder, type BackupResult } from './backup.js';
 export { readBuild, hashAsset, type WebAssets } from './web-assets.js';
 export * from './store/store.js';
 export * from './store/sqlite.js';

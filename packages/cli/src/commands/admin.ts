@@ -5,6 +5,7 @@ import { SealpostError, parsePolicySetting, verifyAuditLog, type AuditEntry } fr
 import { adminApi, jsonOption, serverOption, tokenOption, type JsonOpt } from '../common.js';
 import { makeOutput } from '../output.js';
 import { oneLine } from '../terminal-safe.js';
+import { size } from '../format.js';
 
 type AdminOpts = { server?: string; token?: string } & JsonOpt;
 
@@ -116,6 +117,23 @@ export function registerAdminCommands(program: Command): void {
     );
     out.result(res, `${res.user}: new activation code ${res.activationCode} (expires ${res.expiresAt}); the old one no longer works`);
   });
+
+  admin
+    .command('backup')
+    .description('a consistent copy of a running server\'s data folder (SQLite online backup, blobs, keys) that `sealpost server --data OUT` starts from')
+    .option('--data <dir>', 'the server\'s data folder', 'sealpost-data')
+    .requiredOption('--out <dir>', 'a new, empty folder for the copy')
+    .addOption(jsonOption())
+    .action(async (o: { data: string; out: string } & JsonOpt) => {
+      const out = makeOutput(Boolean(o.json));
+      const { backupDataFolder } = await import('@sealpost/server');
+      const r = await backupDataFolder(o.data, o.out, (line) => out.info(line));
+      out.result(
+        { ...r },
+        `backup of ${o.data} in ${r.out}: database ${size(r.databaseBytes)}, ${r.blobs} blobs (${size(r.blobBytes)}), ${r.keyFiles.join(', ')}; ` +
+          `key-transparency epoch ${r.ktHead?.epoch ?? 'none'}. Keep server-secret apart from the rest; start from it with: sealpost server --data ${r.out}`,
+      );
+    });
 
   withAdminOptions(admin.command('lookup <user>').description('export what the server holds about one user (never content); recorded in the audit log')).action(
     async (user: string, o: AdminOpts) => {
