@@ -14,6 +14,7 @@ import {
   chunkNonce,
   decodeCbor,
   encodeAccountRecord,
+  encodeKtRestart,
   encodeContent,
   encodeConversationInfo,
   encodeFrame,
@@ -104,6 +105,7 @@ try {
   }));
   add('content', encodeConversationInfo({ v: 1, kind: 'mail' }));
   add('content', encodeContent({ v: 1, type: 'rename', id: newMessageId(), sentAt, name: 'Quarterly plan' }));
+  add('kt-restart', encodeKtRestart({ v: 1, domain: 'localhost', at: sentAt, reason: 'restored from a backup', head: { size: 12, root: new Uint8Array(32).fill(5) } }));
   add('account-record', encodeAccountRecord({ accountKey: new Uint8Array(32).fill(3), deviceListVersion: 2, deviceListHash: new Uint8Array(32).fill(4) }));
   add('org-command', encodeOrgCommand({ kind: 'wipe', device: newDeviceId(), user: 'bob@localhost', issuedAt: sentAt }));
   add('org-command', encodeOrgCommand({ kind: 'remove-device', device: newDeviceId(), user: 'bob@localhost', issuedAt: sentAt }));

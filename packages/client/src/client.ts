@@ -213,7 +213,7 @@ export class SealpostClient {
     const api = new HttpApi(server, () => client!.session.sessionToken(), () => store.setMeta('session_expires', '0'));
     let trust: DeviceTrust | undefined;
     const engine = await GroupEngine.create((identity, key) => trust!.isTrusted(identity, key), platform.ciphersuite());
-    const kt = new KtVerifier(engine.cs, api, store, options.ktAuditWaitMs);
+    const kt = new KtVerifier(engine.cs, api, store, options.ktAuditWaitMs, options.warn ?? (() => {}));
     trust = new DeviceTrust(engine.cs, api, store, { user, accountKey: () => store.getMeta('account_public') }, options.warn ?? (() => {}), kt);
     const files = platform.files(api, store, () => client!.session.sessionToken(), options.testHooks ?? {});
     const Self = this as unknown as new (core: ClientCore) => SealpostClient;

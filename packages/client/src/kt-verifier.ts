@@ -21,6 +21,8 @@ import {
   type TreeHead,
   type UserId,
   verifyAuditedHead,
+  verifyKtRestart,
+  type KtRestart,
 } from '@sealpost/protocol';
 import type { CiphersuiteImpl } from 'ts-mls';
 import type { HttpApi } from './http-api.js';
@@ -38,7 +40,52 @@ export class KtVerifier {
     private readonly store: ProfileStorage,
     /** How long to wait for auditors to co-sign a new head when policy requires it. */
     private readonly auditWaitMs = 20_000,
+    private readonly warn: (m: string) => void = () => {},
   ) {}
+
+  /**
+   * The newest organisation-signed restart statement (admin kt restart) made after `after` (ms), verified against
+   * the organisation key pinned at enrollment; undefined when there is none (or none that verifies).
+   */
+  async restartAfter(after: number, auth: 'device' | 'none' = 'none'): Promise<KtRestart | undefined> {
+    const org = this.store.getMeta('org_key');
+    const domain = this.store.getMetaText('user')?.split('@')[1];
+    if (!org || !domain) return undefined;
+    const res = await this.api.request<{ restarts?: { body: string; signature: string }[] }>('GET', '/v1/kt/restarts', undefined, auth).catch(() => ({ restarts: [] }));
+    let newest: KtRestart | undefined;
+    for (const s of (res.restarts ?? []).slice(-20)) {
+      const body = fromBase64Url(s.body);
+      const sig = fromBase64Url(s.signature);
+      if (!body || !sig || body.length > 2048) continue;
+      const r = await verifyKtRestart(this.cs.signature, org, domain, body, sig);
+      if (r && r.at > after && (!newest || r.at > newest.at)) newest = r;
+    }
+    return newest;
+  }
+
+  /**
+   * The log shown is older than, or not consistent with, the head this device verified: what a rollback attack
+   * looks like, and what a restore from a backup does. Only an organisation-signed restart statement made after this
+   * device last accepted a head lets it start again from the head the statement names; every account key it knew
+   * stays pinned (trust.ts), so a key swapped in by the restore still alarms. Said to the user, once per restart.
+   */
+  private async acceptRestart(): Promise<boolean> {
+    const lastAt = Number(this.store.getMetaText('kt_head_at') ?? 0);
+    const seenRestart = Number(this.store.getMetaText('kt_restart_at') ?? 0);
+    const r = await this.restartAfter(Math.max(lastAt, seenRestart));
+    if (!r) return false;
+    this.store.setMeta('kt_head', '');
+    this.store.setMeta('kt_self_version', '0');
+    this.store.setMeta('kt_restart_at', String(r.at));
+    this.store.setMeta('kt_restart', JSON.stringify({ at: r.at, reason: r.reason, size: r.head.size }));
+    // The server's queue restarted too (its seqs moved past any issued before): what was processed is forgotten.
+    this.store.forgetProcessedExcept(new Set());
+    this.warn(
+      `the server was restored from a backup: "${r.reason.slice(0, 300)}" (signed by your organisation, ${new Date(r.at).toISOString()}). ` +
+        'Key transparency starts again from the restored log; every contact\'s key this device knew must stay the same, or it raises an alarm',
+    );
+    return true;
+  }
 
   /**
    * Organisation policy may require N auditors' co-signatures on a head before it is trusted: ask each listed
@@ -102,6 +149,7 @@ export class KtVerifier {
   private async acceptHead(head: TreeHead): Promise<void> {
     if (this.lastHead()?.size !== head.size) await this.requireAuditors(head);
     this.store.setMeta('kt_head', JSON.stringify({ size: head.size, root: toBase64Url(head.root) }));
+    this.store.setMeta('kt_head_at', String(Date.now()));
   }
 
   lastHead(): { size: number; root: Uint8Array } | undefined {
@@ -119,6 +167,7 @@ export class KtVerifier {
     if (!bytes) throw new SealpostError('PROTOCOL_ERROR', 'kt: search answer is not base64url');
     const verdict = await verifySearch(this.cs.signature, await this.keys(), label, decodeSearchResponse(bytes), last);
     if (verdict.kind !== 'ok') {
+      if (last && (verdict.reason === 'stale-head' || verdict.reason === 'not-consistent') && (await this.acceptRestart())) return this.search(label);
       throw new SealpostError('KT_VERIFICATION_FAILED', `key-transparency check for ${label} failed: ${verdict.reason}`);
     }
     await this.acceptHead(verdict.head);
@@ -139,6 +188,10 @@ export class KtVerifier {
       const bytes = fromBase64Url(res.proof);
       if (!bytes) throw new SealpostError('PROTOCOL_ERROR', 'kt: monitor answer is not base64url');
       const verdict = await verifyMonitor(this.cs.signature, await this.keys(), label, from, decodeMonitorResponse(bytes), last);
+      if (verdict.kind !== 'ok' && last && (verdict.reason === 'stale-head' || verdict.reason === 'not-consistent') && (await this.acceptRestart())) {
+        // Started again from the restored log: monitor from the first version (own versions are all re-checked).
+        return this.monitor(label, label === this.store.getMetaText('user') ? 1 : from, auth);
+      }
       if (verdict.kind !== 'ok') {
         throw new SealpostError('KT_VERIFICATION_FAILED', `key-transparency monitoring of ${label} failed: ${verdict.reason}`);
       }

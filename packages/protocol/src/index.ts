@@ -18,6 +18,7 @@ export * from './files/file-format.js';
 export * from './files/file-ref.js';
 export * from './mls/group-state-parts.js';
 export * from './admin/policy.js';
+export * from './admin/kt-restart.js';
 export * from './admin/audit-log.js';
 export * from './admin/org-signed.js';
 export * from './device-link.js';

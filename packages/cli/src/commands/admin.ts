@@ -135,6 +135,23 @@ export function registerAdminCommands(program: Command): void {
       );
     });
 
+  const kt = admin.command('kt').description('the key-transparency log');
+  withAdminOptions(
+    kt
+      .command('restart')
+      .description('after restoring an older backup: declare, signed by the organisation, that the log restarts from its current head (root token only; audited)')
+      .requiredOption('--reason <text>', 'what happened, in words every user will see (at most 500 characters)'),
+  ).action(async (o: AdminOpts & { reason: string }) => {
+    const out = makeOutput(Boolean(o.json));
+    const { api, token } = adminApi(o);
+    const res = await api.request<{ at: string; reason: string; head: { size: number; root: string } }>('POST', '/v1/admin/kt/restart', { reason: o.reason }, { admin: token });
+    out.result(
+      res,
+      `key-transparency restart declared at ${res.at} (head ${res.head.size}). Devices that saw a newer head accept it, tell their users, and keep every key they knew; ` +
+        'devices enrolled after the backup are told to enroll again.',
+    );
+  });
+
   withAdminOptions(admin.command('lookup <user>').description('export what the server holds about one user (never content); recorded in the audit log')).action(
     async (user: string, o: AdminOpts) => {
       const out = makeOutput(Boolean(o.json));

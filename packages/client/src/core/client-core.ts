@@ -83,6 +83,7 @@ export class ClientCore {
     this.store.setMeta('device', this.device);
     this.store.setMeta('device_sig_public', deviceKeys.publicKey);
     this.store.setMeta('device_sig_private', deviceKeys.privateKey);
+    this.store.setMeta('enrolled_at', String(Date.now()));
     this.rememberServerInfo(info);
   }
 

@@ -44,7 +44,19 @@ export class Session extends ClientPart {
     } catch (err) {
       // The server no longer knows this device's key (AUTH_FAILED): with no organisation-signed reason, that is
       // what an operator who removed the device's row would do to silence it.
-      if (err instanceof SealpostError && err.code === 'AUTH_FAILED') throw await this.lockedOut(err.message);
+      if (err instanceof SealpostError && err.code === 'AUTH_FAILED') {
+        // Unless the organisation says the server was restored from a backup made before this device was enrolled.
+        const restart = await this.kt.restartAfter(Number(this.store.getMetaText('enrolled_at') ?? 0));
+        if (restart) {
+          throw new SealpostError(
+            'NOT_ENROLLED',
+            `the server was restored from a backup made before this device was enrolled ("${restart.reason.slice(0, 200)}", signed by your organisation, ` +
+              `${new Date(restart.at).toISOString()}): it no longer knows this device. Ask your admin for a new activation code (\`sealpost admin user reset USER\` ` +
+              'if you have no other device, or link this one again from one you have) and enroll again',
+          );
+        }
+        throw await this.lockedOut(err.message);
+      }
       throw err;
     }
     if ('wipe' in session) return this.carryOutWipe(session.wipe);

@@ -30,6 +30,7 @@ export function scopeOfRoute(path: string): AdminScope {
   if (path.startsWith('/v1/admin/policy')) return 'policy';
   if (path.startsWith('/v1/admin/audit')) return 'audit';
   if (path.startsWith('/v1/admin/tokens')) return 'tokens';
+  if (path.startsWith('/v1/admin/kt')) return 'policy'; // and only root, checked by the route
   throw new SealpostError('INTERNAL', `admin route ${path} has no scope`);
 }
 

@@ -8,6 +8,7 @@ import {
   describePolicy,
   limits,
   parseUnknown,
+  signKtRestart,
   parseUserId,
   signOrgCommand,
   toBase64Url,
@@ -28,6 +29,7 @@ import { publishRevocation, revocationsFor, revokeDevices } from '../admin/revok
 import { applyRetention } from '../admin/retention.js';
 import { ROOT_TOKEN_META, adminOf, withAdminToken } from '../auth/admin-token.js';
 import { adminScopes } from '../store/store.js';
+import { KT_RESTARTS_META } from './kt-routes.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const iso = (t: number | undefined) => (t === undefined ? null : new Date(t).toISOString());
@@ -329,6 +331,31 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
           hash: hex(e.hash),
         })),
       };
+    });
+
+    // ---- key transparency after a restore ------------------------------------------------------------------------
+    /**
+     * After a restore from a backup: an organisation-signed statement that the log restarts from its current head,
+     * which devices that verified a newer head accept (keeping every key they knew), and queue seqs moved past any
+     * issued before, so no device takes a new message for one it processed. Only `root`; audited.
+     */
+    app.post('/v1/admin/kt/restart', json, async (req) => {
+      const actor = adminOf(req);
+      if (actor !== 'root') throw new SealpostError('FORBIDDEN', 'only the root token declares a key-transparency restart');
+      const { reason } = parseUnknown(z.object({ reason: z.string().trim().min(1).max(500) }).strict(), req.body, 'body');
+      const kt = ctx.kt!;
+      await kt.catchUp();
+      const head = kt.treeHead;
+      if (!head) throw new SealpostError('INTERNAL', 'the key-transparency log has no head yet');
+      const at = ctx.clock.now();
+      await ctx.store.advanceQueueSeq(at * 1000);
+      const signed = await signKtRestart(ctx.cs.signature, ctx.org.privateKey, { v: 1, domain: ctx.domain, at, reason, head: { size: head.size, root: head.root } });
+      const kept = JSON.parse((await ctx.store.getMeta(KT_RESTARTS_META)) ?? '[]') as { body: string; signature: string }[];
+      kept.push({ body: toBase64Url(signed.body), signature: toBase64Url(signed.signature) });
+      await ctx.store.setMeta(KT_RESTARTS_META, JSON.stringify(kept.slice(-20)));
+      await audit(ctx, actor, 'kt.restart', ctx.domain, { reason, headSize: head.size });
+      req.log.warn({ headSize: head.size }, 'key-transparency restart declared');
+      return { at: new Date(at).toISOString(), reason, head: { size: head.size, root: toBase64Url(head.root) } };
     });
 
     // ---- admin credentials -------------------------------------------------------------------------------------

@@ -29,7 +29,13 @@ const zObjectionPost = z.object({ body: z.string().max(1024), signature: z.strin
 const MAX_OBJECTIONS_KEPT = 8;
 const zFeed = z.object({ after: z.coerce.number().int().min(-1).default(-1), limit: z.coerce.number().int().min(1).max(100).default(20) }).strict();
 
+/** Where the organisation-signed restart statements are kept (newest last; `admin kt restart`). */
+export const KT_RESTARTS_META = 'kt_restarts';
+
 export function registerKtRoutes(app: FastifyInstance, ctx: ServerContext, kt: KtLog): void {
+  // Public, like the head: a device locked out by a restore must still read why.
+  app.get('/v1/kt/restarts', async () => ({ restarts: JSON.parse((await ctx.store.getMeta(KT_RESTARTS_META)) ?? '[]') as { body: string; signature: string }[] }));
+
   const headJson = () => {
     const h = kt.treeHead;
     return h ? { size: h.size, root: toBase64Url(h.root), timestamp: h.timestamp, signature: toBase64Url(h.signature) } : null;

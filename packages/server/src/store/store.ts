@@ -278,6 +278,11 @@ export interface ServerStore {
 
   /** Queue items not yet acknowledged, over all devices (for metrics). */
   queueDepth(): Promise<number>;
+  /**
+   * Queue seqs from now on are above `min` (after a restore from a backup: devices remember the seqs they processed,
+   * and a seq issued again would be taken for one of those).
+   */
+  advanceQueueSeq(min: number): Promise<void>;
   /** Blobs stored (complete or uploading) and their declared bytes, over all users (for metrics). */
   blobTotals(): Promise<{ count: number; bytes: number }>;
 

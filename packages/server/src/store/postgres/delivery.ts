@@ -282,6 +282,11 @@ export const postgresDelivery = {
     return ((await this.one('SELECT COUNT(*)::bigint AS n FROM queue'))!.n as number) ?? 0;
   },
 
+  async advanceQueueSeq(this: PostgresInternals, min: number): Promise<void> {
+    // A restart's floor (milliseconds × 1000) is far above any seq really issued; the queue's own maximum covers the rest.
+    await this.pool.query("SELECT setval(pg_get_serial_sequence('queue', 'seq'), GREATEST($1::bigint, COALESCE((SELECT MAX(seq) FROM queue), 0)))", [min]);
+  },
+
   async blobTotals(this: PostgresInternals): Promise<{ count: number; bytes: number }> {
     const r = (await this.one('SELECT COUNT(*)::bigint AS n, COALESCE(SUM(size), 0)::bigint AS b FROM blobs'))!;
     return { count: Number(r.n), bytes: Number(r.b) };

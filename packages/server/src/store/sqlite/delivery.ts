@@ -162,6 +162,14 @@ export const sqliteDelivery = {
     return (this.stmt('SELECT COUNT(*) AS n FROM queue').get() as Row).n as number;
   },
 
+  async advanceQueueSeq(this: SqliteInternals, min: number): Promise<void> {
+    this.db.transaction(() => {
+      const cur = this.stmt("SELECT seq FROM sqlite_sequence WHERE name = 'queue'").get() as Row | undefined;
+      if (!cur) this.stmt("INSERT INTO sqlite_sequence (name, seq) VALUES ('queue', ?)").run(min);
+      else if ((cur.seq as number) < min) this.stmt("UPDATE sqlite_sequence SET seq = ? WHERE name = 'queue'").run(min);
+    })();
+  },
+
   async blobTotals(this: SqliteInternals): Promise<{ count: number; bytes: number }> {
     const r = this.stmt('SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS b FROM blobs').get() as Row;
     return { count: r.n as number, bytes: r.b as number };
