@@ -11,12 +11,10 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 import { build } from 'vite';
-import {
-  createApplicationMessage, createCommit, createGroup, defaultCapabilities, defaultLifetime, emptyPskIndex, generateKeyPackage, joinGroup, processPrivateMessage,
-} from 'ts-mls';
 import { HttpApi } from '../packages/client/dist/index.js';
 import { nodeCiphersuite } from '../packages/crypto/dist/index.js';
 import { median, printTable, startServer, tempDir } from './lib.mjs';
+import { mlsPairs } from './web/mls-pairs.mjs';
 
 const FILE_MIB = Number(process.env.BENCH_FILE_MIB ?? 100);
 const WAITING = Number(process.env.BENCH_WAITING ?? 1000);
@@ -40,26 +38,7 @@ const js = readdirSync(join(dist, 'assets')).filter((f) => f.endsWith('.js'));
 const gzipBytes = js.reduce((n, f) => n + gzipSync(readFileSync(join(dist, 'assets', f)), { level: 9 }).length, 0);
 
 // ---- MLS in Node, the same loop as the page -------------------------------------------------------------------
-async function nodePairs(n) {
-  const cs = nodeCiphersuite();
-  const cred = (i) => ({ credentialType: 'basic', identity: new TextEncoder().encode(`user${i}@bench/dev${i}`) });
-  const ka = await generateKeyPackage(cred(0), defaultCapabilities(), defaultLifetime, [], cs);
-  const kb = await generateKeyPackage(cred(1), defaultCapabilities(), defaultLifetime, [], cs);
-  let a = await createGroup(new Uint8Array(16), ka.publicPackage, ka.privatePackage, [], cs);
-  const add = await createCommit({ state: a, cipherSuite: cs }, { extraProposals: [{ proposalType: 'add', add: { keyPackage: kb.publicPackage } }], ratchetTreeExtension: true });
-  a = add.newState;
-  let b = await joinGroup(add.welcome, kb.publicPackage, kb.privatePackage, emptyPskIndex, cs);
-  const payload = new Uint8Array(1024);
-  const pair = async () => {
-    const e = await createApplicationMessage(a, payload, cs);
-    a = e.newState;
-    b = (await processPrivateMessage(b, e.privateMessage, emptyPskIndex, cs)).newState;
-  };
-  for (let i = 0; i < 200; i++) await pair();
-  const t = performance.now();
-  for (let i = 0; i < n; i++) await pair();
-  return n / ((performance.now() - t) / 1000);
-}
+const nodePairs = (n) => mlsPairs(nodeCiphersuite(), n);
 
 const server = await startServer(['--web-dir', webDir]);
 let version = '';

@@ -1,34 +1,14 @@
 // The in-page half of `npm run bench:web`: built by bench/web.mjs with the web client's own Vite config (same
-// aliases, same SDK, same MLS provider) into one script that the benchmark evaluates in Chromium. Never shipped.
-import {
-  createApplicationMessage, createCommit, createGroup, defaultCapabilities, defaultLifetime, emptyPskIndex, generateKeyPackage, joinGroup, processPrivateMessage,
-  type CiphersuiteImpl,
-} from 'ts-mls';
+// aliases, same SDK, same MLS provider) into a module served beside a copy of the app and loaded in Chromium under
+// the app's CSP. Never shipped. The MLS loop is shared with the Node half (mls-pairs.mjs, plain JavaScript).
+import { mlsPairs as pairs } from './mls-pairs.mjs';
 import { HttpApi } from '@sealpost/client/browser';
 import { DEFAULT_FILE_CHUNK_SIZE, FILE_TAG_BYTES, cipherSizeOf, defaultCiphersuite } from '@sealpost/protocol';
 import { SealpostClient } from '../../packages/web/src/sdk/platform.browser.js';
 
-const cred = (i: number) => ({ credentialType: 'basic' as const, identity: new TextEncoder().encode(`user${i}@bench/dev${i}`) });
-
-/** MLS encrypt+decrypt pairs per second between two members, 1 KiB messages, the app's own provider. */
+/** MLS encrypt+decrypt pairs per second in the page, with the app's own provider (WebCrypto + noble). */
 export async function mlsPairs(n: number): Promise<number> {
-  const cs: CiphersuiteImpl = await defaultCiphersuite();
-  const ka = await generateKeyPackage(cred(0), defaultCapabilities(), defaultLifetime, [], cs);
-  const kb = await generateKeyPackage(cred(1), defaultCapabilities(), defaultLifetime, [], cs);
-  let a = await createGroup(new Uint8Array(16), ka.publicPackage, ka.privatePackage, [], cs);
-  const add = await createCommit({ state: a, cipherSuite: cs }, { extraProposals: [{ proposalType: 'add', add: { keyPackage: kb.publicPackage } }], ratchetTreeExtension: true });
-  a = add.newState;
-  let b = await joinGroup(add.welcome!, kb.publicPackage, kb.privatePackage, emptyPskIndex, cs);
-  const payload = new Uint8Array(1024);
-  const pair = async () => {
-    const e = await createApplicationMessage(a, payload, cs);
-    a = e.newState;
-    b = (await processPrivateMessage(b, e.privateMessage, emptyPskIndex, cs)).newState;
-  };
-  for (let i = 0; i < 200; i++) await pair();
-  const t = performance.now();
-  for (let i = 0; i < n; i++) await pair();
-  return n / ((performance.now() - t) / 1000);
+  return pairs(await defaultCiphersuite(), n);
 }
 
 let client: SealpostClient | undefined;

@@ -16,7 +16,7 @@ import {
   type FileRef,
 } from '@sealpost/protocol';
 import { decryptChunks, encryptChunks } from './file-cipher.node.js';
-import { readAnswer, type HttpApi } from './http-api.js';
+import { readAnswer, releaseBlobGrant, type HttpApi } from './http-api.js';
 import type { ProfileStorage } from './profile-storage.js';
 import type { FileSource, FileTarget, FileTransferPort, Progress, UploadResult } from './platform.js';
 import { mimeTypeOf } from './mime.js';
@@ -203,11 +203,8 @@ export class FileTransfer implements FileTransferPort {
     }
   }
 
-  async release(blob: BlobId): Promise<void> {
-    await this.api.request('DELETE', `/v1/blobs/${blob}/grant`).catch((err: unknown) => {
-      if (err instanceof SealpostError && err.code === 'BLOB_NOT_FOUND') return;
-      throw err;
-    });
+  release(blob: BlobId): Promise<void> {
+    return releaseBlobGrant(this.api, blob);
   }
 }
 

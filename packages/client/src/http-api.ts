@@ -1,5 +1,5 @@
 // The client side of the HTTP API: JSON over fetch, server errors turned back into SealpostErrors with their code.
-import { SealpostError, isErrorCode } from '@sealpost/protocol';
+import { SealpostError, isErrorCode, type BlobId } from '@sealpost/protocol';
 
 const MAX_RATE_LIMIT_WAIT_MS = 30_000;
 const MAX_RATE_LIMIT_RETRIES = 5;
@@ -87,4 +87,12 @@ export async function readAnswer<T>(res: Response): Promise<T> {
     throw new SealpostError(code, typeof e?.message === 'string' ? e.message : `server answered ${res.status}`, Number.isFinite(retryAfter) && retryAfter > 0 ? { details: { retryAfterMs: retryAfter * 1000 } } : undefined);
   }
   return parsed as T;
+}
+
+/** Let go of this device's grant on a blob (the server deletes the blob once no grant is left); one gone already is fine. */
+export async function releaseBlobGrant(api: HttpApi, blob: BlobId): Promise<void> {
+  await api.request('DELETE', `/v1/blobs/${blob}/grant`).catch((err: unknown) => {
+    if (err instanceof SealpostError && err.code === 'BLOB_NOT_FOUND') return;
+    throw err;
+  });
 }

@@ -17,7 +17,7 @@ import {
   type FileRef,
 } from '@sealpost/protocol';
 import { bs } from './buffer-source.js';
-import { readAnswer, type FileSource, type FileTarget, type FileTransferPort, type HttpApi, type PickedFile, type Progress, type UploadResult } from '@sealpost/client/browser';
+import { readAnswer, releaseBlobGrant, type FileSource, type FileTarget, type FileTransferPort, type HttpApi, type PickedFile, type Progress, type UploadResult } from '@sealpost/client/browser';
 
 /** Chunks per upload request (Chromium streams request bodies only over HTTP/2, so each part is one Blob). */
 const CHUNKS_PER_PART = 8;
@@ -161,11 +161,8 @@ export class BrowserFileTransfer implements FileTransferPort {
     }
   }
 
-  async release(blob: BlobId): Promise<void> {
-    await this.api.request('DELETE', `/v1/blobs/${blob}/grant`).catch((err: unknown) => {
-      if (err instanceof SealpostError && err.code === 'BLOB_NOT_FOUND') return;
-      throw err;
-    });
+  release(blob: BlobId): Promise<void> {
+    return releaseBlobGrant(this.api, blob);
   }
 
   private async put(blob: BlobId, offset: number, body: Blob): Promise<{ received: number; complete: boolean }> {
