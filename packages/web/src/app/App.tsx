@@ -1,7 +1,7 @@
 // The app's frame: what phase it is in (setting up, locked, ready, wiped), and once ready the navigation, the
 // connection state, the key-transparency alarm and the view the user chose.
 import type { JSX } from 'preact';
-import { acknowledgeAlarm, alarm, client, connection, phase, problem, route, storageNote, type Route } from './state.js';
+import { acknowledgeAlarm, alarm, client, connection, phase, problem, restartNote, route, storageNote, type Route } from './state.js';
 import { Welcome, Unlock } from './views/Welcome.js';
 import { Chats } from './views/Chats.js';
 import { MailView } from './views/Mail.js';
@@ -68,6 +68,11 @@ function Ready(): JSX.Element {
         </div>
       )}
       {storageNote.value && <p class="note" role="note">{storageNote.value}</p>}
+      {restartNote.value && (
+        <div class="note" role="alert" data-testid="restart-note">
+          {restartNote.value}. <button type="button" onClick={() => (restartNote.value = null)}>Understood</button>
+        </div>
+      )}
       {problem.value && <ProblemBanner />}
       <main class="content">
         {r.view === 'chats' && <Chats route={r} />}

@@ -29,6 +29,8 @@ export const route = signal<Route>({ view: 'chats' });
 export const alarm = signal<{ at: string; problems: string[] } | null>(null);
 export const problem = signal<ShownError | null>(null);
 export const storageNote = signal<string | null>(null);
+/** The organisation's statement that the server was restored from a backup, as this device accepted it. */
+export const restartNote = signal<string | null>(null);
 export const linking = signal<LinkCode | null>(null);
 
 let live: AbortController | undefined;
@@ -73,6 +75,8 @@ const options = (passphrase?: string) => ({
   ...(passphrase ? { passphrase } : {}),
   warn: (m: string) => {
     if (m.startsWith('KEY TRANSPARENCY ALARM')) alarm.value = { at: new Date().toISOString(), problems: [...(alarm.value?.problems ?? []), m.replace(/^KEY TRANSPARENCY ALARM: /, '')] };
+    // A restore from a backup, declared by the organisation: said, not hidden (keys known before must not change).
+    else if (m.startsWith('the server was restored from a backup')) restartNote.value = m;
   },
 });
 
