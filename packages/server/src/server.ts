@@ -1,5 +1,5 @@
 // createServer: fastify HTTP API plus the WebSocket endpoint, from injected ports. No files, no globals.
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { WebSocketServer } from 'ws';
 import { timingSafeEqual } from 'node:crypto';
 import { SealpostError, limits } from '@sealpost/protocol';
@@ -47,7 +47,7 @@ export function createServer(ctx: ServerContext, opts: { tls?: TlsOptions; timeo
   const app = Fastify({
     loggerInstance: ctx.log,
     // fastify's own two lines per request at info are replaced by one at debug (the onResponse hook below).
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: limits.maxJsonBodyBytes,
     // A slow body no longer holds a socket open (fastify's defaults are no timeouts at all).
     requestTimeout,
