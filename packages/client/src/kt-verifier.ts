@@ -28,6 +28,9 @@ import type { CiphersuiteImpl } from 'ts-mls';
 import type { HttpApi } from './http-api.js';
 import type { ProfileStorage } from './profile-storage.js';
 
+/** How far ahead of this device's clock a restart statement may be dated (clocks differ; a day is generous). */
+const RESTART_CLOCK_SKEW_MS = 24 * 60 * 60_000;
+
 export interface KtStatus {
   version: number;
   head: { size: number; root: string };
@@ -58,7 +61,8 @@ export class KtVerifier {
       const sig = fromBase64Url(s.signature);
       if (!body || !sig || body.length > 2048) continue;
       const r = await verifyKtRestart(this.cs.signature, org, domain, body, sig);
-      if (r && r.at > after && (!newest || r.at > newest.at)) newest = r;
+      // A statement dated in the future would shut out every later one (each must be newer): not believed.
+      if (r && r.at > after && r.at <= Date.now() + RESTART_CLOCK_SKEW_MS && (!newest || r.at > newest.at)) newest = r;
     }
     return newest;
   }
