@@ -48,17 +48,21 @@ export function runStoreContract(name: string, open: () => Promise<ServerStore>)
       expect((await store.listUsers()).map((u) => u.user)).toEqual([alice]);
     });
 
+    /** A first device's enrollment of alice (no one-time KeyPackages), with the code hash given. */
+    const firstDevice = (codeHash: Uint8Array): EnrollInput => ({
+      user: alice,
+      codeHash,
+      now: 10,
+      maxAttempts: 3,
+      device: { id: newDeviceId(), name: undefined, signatureKey: h(9) },
+      deviceList: { version: 1, accountKey: h(8), body: h(7), signature: h(6) },
+      keyPackages: [],
+      lastResort: { ref: 'last', data: h(99) },
+    });
+
     it('counts wrong activation codes and kills the code after the limit', async () => {
       await store.createUser({ user: alice, name: undefined, now: 1 }, { codeHash: h(1), expiresAt: 1000 });
-      const base = {
-        user: alice,
-        now: 10,
-        maxAttempts: 3,
-        device: { id: newDeviceId(), name: undefined, signatureKey: h(9) },
-        deviceList: { version: 1, accountKey: h(8), body: h(7), signature: h(6) },
-        keyPackages: [],
-        lastResort: { ref: 'last', data: h(99) },
-      };
+      const base = firstDevice(h(1));
       expect(await store.activationCodeHash(alice)).toEqual(h(1));
       expect(await store.enroll({ ...base, codeHash: h(2) })).toBe('invalid');
       await store.countWrongActivation(alice);
@@ -71,16 +75,7 @@ export function runStoreContract(name: string, open: () => Promise<ServerStore>)
 
     it('refuses an expired code and a used code', async () => {
       await store.createUser({ user: alice, name: undefined, now: 1 }, { codeHash: h(1), expiresAt: 5 });
-      const input = {
-        user: alice,
-        codeHash: h(1),
-        now: 10,
-        maxAttempts: 3,
-        device: { id: newDeviceId(), name: undefined, signatureKey: h(9) },
-        deviceList: { version: 1, accountKey: h(8), body: h(7), signature: h(6) },
-        keyPackages: [],
-        lastResort: { ref: 'last', data: h(99) },
-      };
+      const input = firstDevice(h(1));
       expect(await store.enroll(input)).toBe('expired');
       expect(await store.enroll({ ...input, now: 4 })).toBe('ok');
       expect(await store.enroll({ ...input, now: 4, device: { ...input.device, id: newDeviceId() } })).toBe('invalid');
@@ -89,16 +84,7 @@ export function runStoreContract(name: string, open: () => Promise<ServerStore>)
 
     it('reissues an activation code to a user who has not enrolled, and only to one', async () => {
       await store.createUser({ user: alice, name: undefined, now: 1 }, { codeHash: h(1), expiresAt: 5 });
-      const input = {
-        user: alice,
-        codeHash: h(2),
-        now: 10,
-        maxAttempts: 3,
-        device: { id: newDeviceId(), name: undefined, signatureKey: h(9) },
-        deviceList: { version: 1, accountKey: h(8), body: h(7), signature: h(6) },
-        keyPackages: [],
-        lastResort: { ref: 'last', data: h(99) },
-      };
+      const input = firstDevice(h(2));
       expect(await store.reissueActivation(alice, { codeHash: h(2), expiresAt: 100 })).toBe('ok');
       expect(await store.activationCodeHash(alice)).toEqual(h(2));
       expect(await store.enroll(input)).toBe('ok');
