@@ -43,7 +43,7 @@ export function tempDir(prefix: string): string {
 }
 
 export async function startTestServer(
-  opts: { activationTtlMs?: number; maxBlobBytes?: number; userQuotaBytes?: number; db?: string; bus?: string; web?: boolean | string; logLevel?: string } & Pick<StartOptions, 'timeouts' | 'rateLimits' | 'minFreeBytes' | 'clock'> = {},
+  opts: { activationTtlMs?: number; maxBlobBytes?: number; userQuotaBytes?: number; db?: string; bus?: string; web?: boolean | string; logLevel?: string } & Pick<StartOptions, 'timeouts' | 'rateLimits' | 'minFreeBytes' | 'clock' | 'smtp' | 'outbound'> = {},
 ): Promise<TestServer> {
   const dataDir = tempDir('server');
   const logs: string[] = [];
@@ -69,6 +69,8 @@ export async function startTestServer(
     ...(opts.rateLimits ? { rateLimits: opts.rateLimits } : {}),
     ...(opts.minFreeBytes ? { minFreeBytes: opts.minFreeBytes } : {}),
     ...(opts.clock ? { clock: opts.clock } : {}),
+    ...(opts.smtp ? { smtp: opts.smtp } : {}),
+    ...(opts.outbound ? { outbound: opts.outbound } : {}),
     // The web client as `npm run build` made it (packages/web/dist), or the build in the folder given.
     ...(opts.web ? { webDir: typeof opts.web === 'string' ? opts.web : WEB_DIST } : {}),
   });

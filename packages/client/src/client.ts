@@ -45,6 +45,7 @@ import { newLinkHpkeKeys, openLinkBundle } from './device-link.js';
 import { ClientCore } from './core/client-core.js';
 import { enrollDevice, linkDevice } from './enrollment.js';
 import { Session } from './core/session.js';
+import { OutsideMail, type OutsideKey } from './outside-mail.js';
 import { Receiver } from './receiving.js';
 import { OwnDevices } from './own-devices.js';
 import { Membership } from './membership.js';
@@ -87,6 +88,7 @@ export class SealpostClient {
     throw new SealpostError('INTERNAL', 'no platform: use SealpostClient from @sealpost/client (Node) or from the web client');
   }
   private readonly session: Session;
+  private readonly outside: OutsideMail;
   private readonly receiver: Receiver;
   private readonly membership: Membership;
   private readonly sender: Sender;
@@ -100,7 +102,8 @@ export class SealpostClient {
   protected constructor(private readonly core: ClientCore) {
     // Wired bottom-up: each part gets only the parts below it, and narrow functions where a lower one must reach up.
     this.session = new Session(core);
-    this.receiver = new Receiver(core, this.session);
+    this.outside = new OutsideMail(core, this.session);
+    this.receiver = new Receiver(core, this.session, this.outside);
     const resync = () => this.receiver.syncInternal();
     const own = new OwnDevices(core);
     this.membership = new Membership(core, this.session, own, resync);
@@ -284,9 +287,78 @@ export class SealpostClient {
     return this.held.releaseHeld();
   }
 
-  /** Send a mail: a thread with the sender, To and Cc; each Bcc recipient gets an own copy. */
-  sendMail(draft: MailDraft, opts: { onProgress?: Progress } = {}): Promise<{ id: MessageId; thread: ConversationId; held?: HeldInfo }> {
-    return this.mail.sendMail(draft, opts);
+  /**
+   * Send a mail: a thread with the sender, To and Cc; each Bcc recipient gets an own copy. Addresses outside the
+   * organisation's domain get one outgoing copy (outside-mail.ts): OpenPGP-encrypted when every one of their keys is
+   * known; otherwise readable, and only with `allowReadable` (the CLI asks first) and a policy that allows it.
+   */
+  async sendMail(
+    draft: MailDraft,
+    opts: { onProgress?: Progress; allowReadable?: boolean } = {},
+  ): Promise<{ id: MessageId; thread: ConversationId; held?: HeldInfo; outside?: { recipients: string[]; encrypted: boolean; messageId: string } }> {
+    const domain = this.user.slice(this.user.indexOf('@') + 1);
+    const isOutside = (a: string) => a.includes('@') && a.slice(a.lastIndexOf('@') + 1).toLowerCase() !== domain;
+    const outTo = draft.to.filter(isOutside);
+    const outCc = (draft.cc ?? []).filter(isOutside);
+    if (outTo.length + outCc.length === 0) return this.mail.sendMail(draft, opts);
+    if ((draft.bcc ?? []).some(isOutside)) throw new SealpostError('INVALID_INPUT', 'Bcc to outside addresses is not supported yet; put them in To or Cc, or send separately');
+    if ((draft.attach ?? []).length > 0) throw new SealpostError('INVALID_INPUT', 'attachments to outside addresses are not supported yet');
+    const mime = this.core.platform.mime;
+    if (!mime) throw new SealpostError('INVALID_INPUT', 'mail to outside addresses is not available on this platform yet (use the CLI)');
+    const inTo = draft.to.filter((a) => !isOutside(a));
+    const inCc = (draft.cc ?? []).filter((a) => !isOutside(a));
+    const policy = (JSON.parse(this.store.getMetaText('policy') ?? '{}') as { outsideMail?: 'openpgp-only' | 'tls-allowed' | 'off' }).outsideMail ?? 'tls-allowed';
+    // Internal recipients stay on MLS; the outside copy names them too, so a reply-all reaches everyone.
+    const inside = inTo.length + inCc.length > 0 ? await this.mail.sendMail({ ...draft, to: inTo, cc: inCc }, opts) : undefined;
+    const insideMail = inside ? (this.store.findMail(inside.id)?.content as { messageId?: string } | undefined) : undefined;
+    const sent = await this.serial(() =>
+      this.outside.send(
+        mime,
+        {
+          to: outTo,
+          cc: outCc,
+          insideTo: inTo.map((u) => this.core.qualify(u)),
+          insideCc: inCc.map((u) => this.core.qualify(u)),
+          subject: draft.subject,
+          text: draft.text,
+          ...(draft.html ? { html: draft.html } : {}),
+          ...(insideMail?.messageId ? { messageId: insideMail.messageId } : {}),
+          ...(inside ? { thread: inside.thread } : {}),
+        },
+        { policy, allowReadable: opts.allowReadable ?? false },
+      ),
+    );
+    const outside = { recipients: sent.recipients, encrypted: sent.encrypted, messageId: sent.messageId };
+    return inside ? { ...inside, outside } : { id: sent.id, thread: sent.thread, outside };
+  }
+
+  /** Whether mail to these outside addresses would leave readable (no OpenPGP key known for some of them). */
+  outsideWithoutKey(addresses: string[]): string[] {
+    const known = new Set(this.outside.knownKeys().map((k) => k.address));
+    return addresses.map((a) => a.toLowerCase()).filter((a) => !known.has(a));
+  }
+
+  /** `contacts import-key`: an outside person's OpenPGP public key (armored or binary). */
+  importOutsideKey(data: Uint8Array | string): Promise<OutsideKey[]> {
+    return this.serial(() => this.outside.importKey(data));
+  }
+
+  /** Outside people's keys this device knows, with fingerprints. */
+  outsideKeys(): OutsideKey[] {
+    return this.outside.knownKeys();
+  }
+
+  /** This account's OpenPGP key: fingerprint and armored public key. */
+  ownOpenpgpKey(): Promise<{ address: string; fingerprint: string; armored: string }> {
+    return this.outside.ownKey();
+  }
+
+  private mailKeysChecked = false;
+  /** Accounts enrolled before outside mail existed publish mail keys from a device holding the account key (once per run). */
+  private async publishMailKeysOnce(): Promise<void> {
+    if (this.mailKeysChecked) return;
+    this.mailKeysChecked = true;
+    await this.outside.ensurePublished().catch((err) => this.core.warn(`mail keys not published yet: ${(err as Error).message}`));
   }
 
   /** Mail in this device's store, oldest first. `inbox`: received; `sent`: sent from this account. */
@@ -356,6 +428,7 @@ export class SealpostClient {
       await this.policy.applyPolicy();
       await this.selfMonitor.monitorSelfInner();
       await this.held.releaseHeldInner();
+      await this.publishMailKeysOnce();
       return this.store.takeUnseen().map(toReceived);
     });
   }

@@ -1,4 +1,5 @@
 // This account's devices from one of them: list, link a new one by approval, revoke.
+import { mailSecretIn } from './outside-mail.js';
 import {
   SealpostError,
   fromBase64Url,
@@ -117,7 +118,8 @@ export class Devices extends ClientPart {
         content: JSON.stringify(m.content),
       }));
       const conversations = this.store.listConversations().filter((c) => c.status === 'active').map((c) => c.id);
-      const sealed = await sealLinkBundle(this.engine.cs, req.hpkeKey, req.device, { accountPublic, accountPrivate, history, conversations });
+      const mail = mailSecretIn(this.store);
+      const sealed = await sealLinkBundle(this.engine.cs, req.hpkeKey, req.device, { accountPublic, accountPrivate, history, conversations, ...(mail ? { mail } : {}) });
       await this.api.request('POST', `/v1/link/${req.code}/approve`, {
         deviceList: signedDeviceListToJson(signed),
         sealedEnc: toBase64Url(sealed.enc),

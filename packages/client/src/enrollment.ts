@@ -18,6 +18,8 @@ import { newLinkHpkeKeys, openLinkBundle } from './device-link.js';
 import { KEY_PACKAGE_BATCH, type ClientCore } from './core/client-core.js';
 import type { ClientOptions, LinkCode, ServerInfo } from './types.js';
 
+import { keepMailSecretIn, makeMailKeys } from './outside-mail.js';
+
 const LINK_POLL_MS = 1000;
 
 /** The first device: account key and device key made here, a signed device list, KeyPackages, then POST /v1/enroll. */
@@ -25,12 +27,16 @@ export async function enrollDevice(core: ClientCore, params: { code: string; dev
   const user = core.user;
   const account = await core.engine.generateSignatureKeyPair();
   const deviceKeys = await core.engine.generateSignatureKeyPair();
+  // The account's mail keys are made with it, so outside mail can arrive from the first moment (outside-mail.ts).
+  const mail = await makeMailKeys(core.engine.cs as never, user);
   const deviceList = await signDeviceList(core.engine.cs.signature, account.privateKey, {
     user,
     version: 1,
     accountKey: account.publicKey,
     devices: [{ id: core.device, signatureKey: deviceKeys.publicKey, addedAt: Date.now() }],
+    mail: mail.keys,
   });
+  keepMailSecretIn(core.store, mail.secret);
   core.saveIdentity(info, deviceKeys);
   core.store.setMeta('account_public', account.publicKey);
   core.store.setMeta('account_private', account.privateKey);
@@ -110,6 +116,7 @@ export async function linkDevice(
   await core.kt.checkDeviceList(user, signedDeviceListFromJson(listed.deviceList).body, verdict.list);
   core.store.setMeta('account_public', bundle.accountPublic);
   core.store.setMeta('account_private', bundle.accountPrivate);
+  if (bundle.mail) keepMailSecretIn(core.store, bundle.mail);
   core.store.putKnownUser(user, bundle.accountPublic, verdict.list.version, Date.now());
   core.importHistory(bundle.history);
   core.store.setMeta('link_conversations', JSON.stringify(bundle.conversations ?? []));

@@ -1,4 +1,5 @@
 // Mail semantics that do not need I/O: subjects, reply and forward recipients, Message-IDs, the summary users see.
+import type { OutsideMailInfo } from './outside-mail.js';
 import { toBase64Url, randomBytes, summariseFile, type AttachmentSummary, type ConversationId, type FileRef, type Mail, type MessageId, type UserId } from '@sealpost/protocol';
 
 export interface MailSummary {
@@ -17,6 +18,8 @@ export interface MailSummary {
   inReplyTo?: string;
   references: string[];
   attachments: AttachmentSummary[];
+  /** Mail from or to people outside the organisation: addresses, authentication results, encryption, warnings. */
+  outside?: OutsideMailInfo;
 }
 
 export interface MailFull extends MailSummary {
@@ -81,5 +84,6 @@ export function mailSummary(m: Mail, thread: ConversationId, unread: boolean): M
     ...(m.inReplyTo ? { inReplyTo: m.inReplyTo } : {}),
     references: m.references,
     attachments: m.attachments.map((f) => summariseFile(f as FileRef)),
+    ...('outside' in m ? { outside: (m as { outside: OutsideMailInfo }).outside } : {}),
   };
 }

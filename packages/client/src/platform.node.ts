@@ -7,6 +7,7 @@ import { nodeCiphersuite } from '@sealpost/crypto';
 import { FileTransfer } from './files.node.js';
 import { ProfileStore } from './profile-store.node.js';
 import type { ClientPlatform } from './platform.js';
+import { nodeMimeComposer } from './mime.node.js';
 
 export const nodePlatform: ClientPlatform = {
   ciphersuite: () => nodeCiphersuite(),
@@ -22,4 +23,5 @@ export const nodePlatform: ClientPlatform = {
   },
   files: (api, store, token, testHooks) => new FileTransfer(api, store, token, testHooks),
   webSocket: (url) => new WebSocket(url, { maxPayload: 2 * limits.maxServerFrameBytes }) as never,
+  mime: nodeMimeComposer,
 };

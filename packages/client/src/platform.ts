@@ -48,6 +48,27 @@ export interface OpenProfileOptions {
   passphrase?: string;
 }
 
+/** Headers of a message the device builds for outside recipients. */
+export interface MimeHeaders {
+  from: string;
+  to: string[];
+  cc: string[];
+  subject: string;
+  messageId: string;
+  date: Date;
+  inReplyTo?: string;
+  references?: string[];
+  /** The Autocrypt header's value (Autocrypt Level 1 §2.1). */
+  autocrypt: string;
+}
+
+/** Builds RFC 5322 messages (a well-kept MIME composer; nodemailer's in Node). */
+export interface MimeComposer {
+  compose(m: MimeHeaders & { text: string; html?: string }): Promise<Uint8Array>;
+  /** RFC 3156 §4: multipart/encrypted around an armored OpenPGP message. */
+  composeEncrypted(m: MimeHeaders & { armored: string }): Promise<Uint8Array>;
+}
+
 export interface ClientPlatform {
   /** The MLS ciphersuite's crypto: undefined takes ts-mls's own provider (WebCrypto + @noble, behind our Ed25519 policy). */
   ciphersuite(): CiphersuiteImpl | undefined;
@@ -56,4 +77,6 @@ export interface ClientPlatform {
   discardProfile(store: ProfileStorage): void;
   files(api: HttpApi, store: ProfileStorage, token: () => Promise<string>, testHooks: { afterUploadPart?: (part: number) => void }): FileTransferPort;
   webSocket: WebSocketFactory;
+  /** Building MIME for outside mail; absent where the platform has no composer yet (the browser). */
+  mime?: MimeComposer;
 }

@@ -12,6 +12,7 @@ import type { MessageRow, UnreadableRecord } from './profile-storage.js';
 import { ServerSocket } from './socket.js';
 import { splitNotice } from './device-link.js';
 import { ClientCore, ClientPart, localContent, transientCodes } from './core/client-core.js';
+import type { OutsideMail } from './outside-mail.js';
 import type { Session } from './core/session.js';
 
 /** Processed seqs remembered from pushes before a full pass over the queue is made to forget the acked ones. */
@@ -26,6 +27,7 @@ export class Receiver extends ClientPart {
   constructor(
     core: ClientCore,
     private readonly session: Session,
+    private readonly outside: OutsideMail,
   ) {
     super(core);
   }
@@ -137,6 +139,8 @@ export class Receiver extends ClientPart {
           return await this.processApplication(item);
         case 'remove':
           return await this.processRemovalNotice(item);
+        case 'mail-in':
+          return await this.outside.processIntake(item);
       }
     } catch (err) {
       if (err instanceof SealpostError && transientCodes.has(err.code)) throw err;

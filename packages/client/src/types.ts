@@ -69,7 +69,7 @@ export interface ServerInfo {
   domain: string;
   orgKey: string;
   kt?: { signatureKey: string; vrfKey: string; epochMs: number };
-  policy: { requirePassphrase: boolean; retentionDefaultMs: number | null; retentionMaxMs: number | null; maxAttachmentBytes: number; maxDevicesPerUser: number; keyUpdateIntervalMs?: number | null; keyChangeContestMs?: number };
+  policy: { requirePassphrase: boolean; retentionDefaultMs: number | null; retentionMaxMs: number | null; maxAttachmentBytes: number; maxDevicesPerUser: number; keyUpdateIntervalMs?: number | null; keyChangeContestMs?: number; outsideMail?: 'openpgp-only' | 'tls-allowed' | 'off' };
 }
 
 export interface LinkCode {

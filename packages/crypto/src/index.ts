@@ -4,3 +4,7 @@ export { sealPoolCounts } from './hpke-seal-pool.node.js';
 export { sha256Native } from './sha256.node.js';
 export { x25519WithScalar } from './x25519.node.js';
 export { privateKeyFrom } from './der.node.js';
+import { importPublic, seal } from './hpke.node.js';
+/** HPKE base-mode seal to a raw X25519 public key (the MLS suite-1 HPKE): the SMTP gateway's sealing to intake keys. */
+export const hpkeSealTo = (publicKey: Uint8Array, info: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): { enc: Uint8Array; ct: Uint8Array } =>
+  seal(importPublic(publicKey), info, aad, plaintext);

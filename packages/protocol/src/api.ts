@@ -72,4 +72,7 @@ export const zLinkApprove = z
 
 export const zDeviceRevoke = z.object({ device: zDeviceId, deviceList: zSignedDeviceListJson }).strict();
 
+/** POST /v1/devices/list: the same devices, re-signed with a change that adds no device (the account's mail keys). */
+export const zDeviceListUpdate = z.object({ deviceList: zSignedDeviceListJson }).strict();
+
 export const zWipeConfirm = z.object({ device: zDeviceId, receipt: b64(64) }).strict();

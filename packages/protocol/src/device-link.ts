@@ -62,6 +62,15 @@ export interface LinkBundle {
   history: HistoryItem[];
   /** The conversations the approving device adds the new one to right after approving (it waits for them). */
   conversations?: string[];
+  /** The account's mail private keys, so the new device can open outside mail (the public halves are in the list). */
+  mail?: MailPrivateKeys;
+}
+
+export interface MailPrivateKeys {
+  /** The HPKE intake private key, in the ciphersuite provider's own encoding. */
+  intakePrivate: Uint8Array;
+  /** The OpenPGP private key, binary (unprotected: the bundle itself is sealed to the new device). */
+  openpgpPrivate: Uint8Array;
 }
 
 export const MAX_LINK_CONVERSATIONS = 10_000;
@@ -89,7 +98,8 @@ const zBundle = z.tuple([
       ]),
     )
     .max(MAX_LINK_HISTORY),
-  z.array(z.string().max(64)).max(MAX_LINK_CONVERSATIONS).optional(),
+  z.array(z.string().max(64)).max(MAX_LINK_CONVERSATIONS).nullable().optional(),
+  z.tuple([zPrivateKey, z.instanceof(Uint8Array).refine((b) => b.length > 0 && b.length <= 16 * 1024, 'must be 1 to 16384 bytes')]).optional(),
 ]);
 
 export function encodeLinkBundle(b: LinkBundle): Uint8Array {
@@ -98,19 +108,21 @@ export function encodeLinkBundle(b: LinkBundle): Uint8Array {
     b.accountPublic,
     b.accountPrivate,
     b.history.map((h) => [h.conversation, h.id, h.senderUser, h.senderDevice, h.sentAt, h.kind, h.content]),
-    ...(b.conversations ? [b.conversations] : []),
+    ...(b.conversations || b.mail ? [b.conversations ?? null] : []),
+    ...(b.mail ? [[b.mail.intakePrivate, b.mail.openpgpPrivate]] : []),
   ]);
   if (out.length > MAX_LINK_BUNDLE_BYTES) throw new SealpostError('PAYLOAD_TOO_LARGE', `link bundle: ${out.length} bytes > ${MAX_LINK_BUNDLE_BYTES}; bring over less history`);
   return out;
 }
 
 export function decodeLinkBundle(bytes: Uint8Array): LinkBundle {
-  const [, accountPublic, accountPrivate, history, conversations] = parseUnknown(zBundle, decodeCbor(bytes, MAX_LINK_BUNDLE_BYTES, 'linkBundle'), 'linkBundle');
+  const [, accountPublic, accountPrivate, history, conversations, mail] = parseUnknown(zBundle, decodeCbor(bytes, MAX_LINK_BUNDLE_BYTES, 'linkBundle'), 'linkBundle');
   return {
     accountPublic: new Uint8Array(accountPublic),
     accountPrivate: new Uint8Array(accountPrivate),
     history: history.map(([conversation, id, senderUser, senderDevice, sentAt, kind, content]) => ({ conversation, id, senderUser, senderDevice, sentAt, kind, content })),
     ...(conversations ? { conversations } : {}),
+    ...(mail ? { mail: { intakePrivate: new Uint8Array(mail[0]), openpgpPrivate: new Uint8Array(mail[1]) } } : {}),
   };
 }
 

@@ -23,7 +23,23 @@ export interface DeviceList {
   /** The account key (Ed25519) that signs this list. */
   accountKey: Uint8Array;
   devices: DeviceEntry[];
+  /**
+   * The account's mail keys (design.md, Outside mail): the HPKE public key the SMTP gateway seals inbound mail to,
+   * and the OpenPGP public key (binary, v4) outside people encrypt to. Both made on a device; absent on lists
+   * signed before a device published them. Being in the signed list puts them in the key-transparency log.
+   */
+  mail?: MailKeys;
 }
+
+export interface MailKeys {
+  /** X25519 public key (32 bytes) for HPKE (RFC 9180, DHKEM(X25519, HKDF-SHA256), AES-128-GCM). */
+  intakeKey: Uint8Array;
+  /** The OpenPGP transferable public key, binary (RFC 4880 v4 packets). */
+  openpgp: Uint8Array;
+}
+
+/** An OpenPGP public key with one user id and an encryption subkey is well under 1 KiB; this leaves room. */
+export const MAX_OPENPGP_KEY_BYTES = 8 * 1024;
 
 /** On the wire: the exact signed bytes and the signature, both base64url in JSON. */
 export interface SignedDeviceList {
@@ -32,7 +48,7 @@ export interface SignedDeviceList {
 }
 
 const key32 = z.instanceof(Uint8Array).refine((b) => b.length === 32, 'must be 32 bytes');
-const bodySchema = z.tuple([
+const baseFields = [
   z.literal('sealpost-device-list-v1'),
   zUserId,
   z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
@@ -41,7 +57,10 @@ const bodySchema = z.tuple([
     .array(z.tuple([zDeviceId, key32, z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)]))
     .min(1)
     .max(limits.maxDevicesPerUser),
-]);
+] as const;
+const zMailKeys = z.tuple([key32, z.instanceof(Uint8Array).refine((b) => b.length > 0 && b.length <= MAX_OPENPGP_KEY_BYTES, `1 to ${MAX_OPENPGP_KEY_BYTES} bytes`)]);
+// A list without mail keys keeps the five-element shape it always had, so its bytes (and hash) do not change.
+const bodySchema = z.union([z.tuple([...baseFields]), z.tuple([...baseFields, zMailKeys])]);
 
 export function encodeDeviceList(list: DeviceList): Uint8Array {
   return encodeCbor([
@@ -50,12 +69,13 @@ export function encodeDeviceList(list: DeviceList): Uint8Array {
     list.version,
     list.accountKey,
     list.devices.map((d) => [d.id, d.signatureKey, d.addedAt]),
+    ...(list.mail ? [[list.mail.intakeKey, list.mail.openpgp]] : []),
   ]);
 }
 
 export function decodeDeviceList(body: Uint8Array): DeviceList {
   const raw = decodeCbor(body, limits.maxDeviceListBytes, 'deviceList');
-  const [, user, version, accountKey, devices] = parseUnknown(bodySchema, raw, 'deviceList');
+  const [, user, version, accountKey, devices, mail] = parseUnknown(bodySchema, raw, 'deviceList');
   const ids = new Set(devices.map((d) => d[0]));
   if (ids.size !== devices.length) throw new SealpostError('DEVICE_LIST_INVALID', 'deviceList: duplicate device id');
   return {
@@ -63,6 +83,7 @@ export function decodeDeviceList(body: Uint8Array): DeviceList {
     version,
     accountKey: new Uint8Array(accountKey),
     devices: devices.map(([id, signatureKey, addedAt]) => ({ id, signatureKey: new Uint8Array(signatureKey), addedAt })),
+    ...(mail ? { mail: { intakeKey: new Uint8Array(mail[0]), openpgp: new Uint8Array(mail[1]) } } : {}),
   };
 }
 

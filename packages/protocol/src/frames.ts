@@ -59,8 +59,11 @@ export type ClientFrame = z.output<typeof zClientFrame>;
 export type SendFrame = z.output<typeof zSendFrame>;
 export type CommitFrame = z.output<typeof zCommitFrame>;
 
-/** 'remove': an organisation-signed notice that a device was revoked; a member commits its removal. */
-export const queueKinds = ['app', 'commit', 'welcome', 'remove'] as const;
+/**
+ * 'remove': an organisation-signed notice that a device was revoked; a member commits its removal.
+ * 'mail-in': outside mail the SMTP gateway sealed to the user's mail intake key (mail/intake.ts).
+ */
+export const queueKinds = ['app', 'commit', 'welcome', 'remove', 'mail-in'] as const;
 export type QueueKind = (typeof queueKinds)[number];
 
 /** One entry of a device's queue, as delivered. */

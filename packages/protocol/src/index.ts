@@ -32,3 +32,6 @@ export * from './kt/monitor.js';
 export * from './kt/objection.js';
 export * from './ed25519-policy.js';
 export * from './version.js';
+export * from './mail/intake.js';
+export * from './mail/wkd.js';
+export * from './mail/outbound.js';

@@ -76,3 +76,26 @@ export function activationCodeMac(s: ServerSecret, code: string): Uint8Array {
 }
 
 export const normalisedCode = (code: string): string => code.toUpperCase().replace(/[\s-]/g, '');
+
+/**
+ * Bytes kept in the store that only this server may read back (outbound mail waiting for delivery): AES-256-GCM
+ * under a key derived from the secret for `purpose`, bound to `aad`. Output: nonce ‖ ciphertext ‖ tag.
+ */
+export function sealAtRest(s: ServerSecret, purpose: string, aad: Uint8Array, plain: Uint8Array): Uint8Array {
+  const nonce = randomBytes(12);
+  const c = createCipheriv('aes-256-gcm', derive(s.wrapKey, `at-rest ${purpose}`), nonce);
+  c.setAAD(aad);
+  return new Uint8Array(Buffer.concat([nonce, c.update(plain), c.final(), c.getAuthTag()]));
+}
+
+export function openAtRest(s: ServerSecret, purpose: string, aad: Uint8Array, sealed: Uint8Array): Uint8Array {
+  if (sealed.length < 28) throw new SealpostError('STORE_TAMPERED', `${purpose}: sealed row too short`);
+  try {
+    const d = createDecipheriv('aes-256-gcm', derive(s.wrapKey, `at-rest ${purpose}`), sealed.subarray(0, 12));
+    d.setAAD(aad);
+    d.setAuthTag(sealed.subarray(sealed.length - 16));
+    return new Uint8Array(Buffer.concat([d.update(sealed.subarray(12, sealed.length - 16)), d.final()]));
+  } catch {
+    throw new SealpostError('STORE_TAMPERED', `${purpose}: a sealed row does not open under this server's secret`);
+  }
+}

@@ -18,6 +18,8 @@ import type { WebAssets } from './web-assets.js';
 import { startJobs } from './jobs.js';
 import { ConnectionRegistry, handleConnection } from './ws/connection.js';
 import { createMetrics } from './metrics.js';
+import { registerMailRoutes } from './http/mail-routes.js';
+import { startOutboundWorker, type OutboundOptions } from './mail/outbound.js';
 
 export interface SealpostServer {
   app: FastifyInstance;
@@ -41,7 +43,7 @@ export interface HttpTimeouts {
   connectionTimeoutMs?: number;
 }
 
-export function createServer(ctx: ServerContext, opts: { tls?: TlsOptions; timeouts?: HttpTimeouts; web?: WebAssets } = {}): SealpostServer {
+export function createServer(ctx: ServerContext, opts: { tls?: TlsOptions; timeouts?: HttpTimeouts; web?: WebAssets; outbound?: OutboundOptions } = {}): SealpostServer {
   const requestTimeout = opts.timeouts?.requestTimeoutMs ?? 120_000;
   const checkEvery = Math.min(30_000, Math.max(100, Math.floor(requestTimeout / 4)));
   const app = Fastify({
@@ -83,6 +85,8 @@ export function createServer(ctx: ServerContext, opts: { tls?: TlsOptions; timeo
   const kt = new KtLog(ctx.store, ctx.cs, ctx.ktKeys, ctx.clock, ctx.log);
   ctx.kt = kt;
   registerKtRoutes(app, ctx, kt);
+  const outbound = startOutboundWorker(ctx, opts.outbound);
+  registerMailRoutes(app, ctx, outbound.kick);
   if (opts.web) registerWebApp(app, opts.web);
   const stopJobs = startJobs(ctx, kt);
 
@@ -135,6 +139,7 @@ export function createServer(ctx: ServerContext, opts: { tls?: TlsOptions; timeo
     },
     async close() {
       stopJobs();
+      await outbound.stop();
       await kt.close();
       for (const ws of wss.clients) ws.terminate();
       wss.close();

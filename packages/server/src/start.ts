@@ -22,6 +22,8 @@ import type { KtKeysPrivate } from './kt/kt-log.js';
 import { createRateLimiters, type RateRules } from './http/rate-limit.js';
 import { loadWebAssets, type WebAssets } from './web-assets.js';
 import { ROOT_TOKEN_META } from './auth/admin-token.js';
+import { defaultSmtpLimits, startSmtpGateway, type MailResolver, type SmtpGateway } from './mail/smtp-gateway.js';
+import type { OutboundOptions } from './mail/outbound.js';
 
 export interface StartOptions {
   dataDir: string;
@@ -59,6 +61,10 @@ export interface StartOptions {
   rateLimits?: Partial<RateRules> | 'off';
   /** The web client's built files (packages/web/dist), served at /; without it, no web app. */
   webDir?: string;
+  /** The inbound SMTP gateway for outside mail (`--smtp-listen`); off without it. */
+  smtp?: { host: string; port: number; maxBytes?: number; maxRecipients?: number; resolver?: MailResolver };
+  /** How outbound outside mail is delivered (routes, smarthost, retries; mail/outbound.ts). */
+  outbound?: OutboundOptions;
   /** Called once, on first start, with the new admin token. */
   onAdminToken?: (token: string, file: string) => void;
 }
@@ -69,6 +75,8 @@ export interface StartedServer {
   adminTokenFile: string;
   /** Holds the token that reads /metrics. */
   metricsTokenFile: string;
+  /** The inbound SMTP gateway's port, when it was started. */
+  smtpPort?: number;
   /** Use the TLS certificate and key files again, as they are now (SIGHUP after a renewal); CONFIG_INVALID keeps the old. */
   reloadTls(): void;
   close(): Promise<void>;
@@ -228,7 +236,7 @@ export async function startServer(opts: StartOptions): Promise<StartedServer> {
       userQuotaBytes: opts.userQuotaBytes ?? defaultBlobLimits.userQuotaBytes,
       minFreeBytes: opts.minFreeBytes ?? defaultBlobLimits.minFreeBytes,
     },
-    { ...(tls ? { tls } : {}), ...(opts.timeouts ? { timeouts: opts.timeouts } : {}), ...(web ? { web } : {}) },
+    { ...(tls ? { tls } : {}), ...(opts.timeouts ? { timeouts: opts.timeouts } : {}), ...(web ? { web } : {}), ...(opts.outbound ? { outbound: opts.outbound } : {}) },
   );
   let url: string;
   try {
@@ -241,6 +249,22 @@ export async function startServer(opts: StartOptions): Promise<StartedServer> {
     const why = code === 'EADDRINUSE' ? 'the address is already in use (another server running? choose one with --listen)' : (err as Error).message;
     throw new SealpostError('LISTEN_FAILED', `cannot listen on ${opts.host}:${opts.port}: ${why}`, { cause: err });
   }
+  let smtp: SmtpGateway | undefined;
+  if (opts.smtp) {
+    try {
+      smtp = await startSmtpGateway(server.ctx, {
+        host: opts.smtp.host,
+        port: opts.smtp.port,
+        maxBytes: opts.smtp.maxBytes ?? defaultSmtpLimits.maxBytes,
+        maxRecipients: opts.smtp.maxRecipients ?? defaultSmtpLimits.maxRecipients,
+        ...(tls ? { tls } : {}),
+        ...(opts.smtp.resolver ? { resolver: opts.smtp.resolver } : {}),
+      });
+    } catch (err) {
+      await server.close().catch(() => {});
+      throw new SealpostError('LISTEN_FAILED', `cannot listen for SMTP on ${opts.smtp.host}:${opts.smtp.port}: ${(err as Error).message}`, { cause: err });
+    }
+  }
   /** Read the certificate and key again (a renewed certificate) and use them for new connections. */
   const reloadTls = (): void => {
     if (!opts.tls) throw new SealpostError('CONFIG_INVALID', 'this server was started without --tls-cert/--tls-key: nothing to reload');
@@ -252,5 +276,9 @@ export async function startServer(opts: StartOptions): Promise<StartedServer> {
     }
     (server.app.server as unknown as { setSecureContext(o: { cert: Buffer; key: Buffer }): void }).setSecureContext(next);
   };
-  return { url, server, adminTokenFile, metricsTokenFile, reloadTls, close: () => server.close() };
+  const close = async () => {
+    await smtp?.close();
+    await server.close();
+  };
+  return { url, server, adminTokenFile, metricsTokenFile, reloadTls, close, ...(smtp ? { smtpPort: smtp.port } : {}) };
 }

@@ -33,7 +33,18 @@ export interface Policy {
    * value take effect before the longer one they knew has passed (an operator cannot shorten it for one swap).
    */
   keyChangeContestMs: number;
+  /**
+   * Mail to people outside the organisation (design.md, Outside mail): 'openpgp-only' sends only what the device
+   * could encrypt to every outside recipient's OpenPGP key; 'tls-allowed' also sends readable copies (over STARTTLS
+   * where the receiving server offers it), after the sender is told so; 'off' sends nothing outside.
+   */
+  outsideMail: OutsideMailPolicy;
+  /** Outside mails one user may submit per day (each recipient counts). */
+  outsideMailPerDay: number;
 }
+
+export const outsideMailPolicies = ['openpgp-only', 'tls-allowed', 'off'] as const;
+export type OutsideMailPolicy = (typeof outsideMailPolicies)[number];
 
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
@@ -61,6 +72,8 @@ export const zPolicyFields = z
     ktMinAuditorSignatures: z.number().int().min(0).max(8),
     keyUpdateIntervalMs: z.number().int().min(10_000).max(365 * DAY).nullable(),
     keyChangeContestMs: z.number().int().min(1000).max(30 * DAY),
+    outsideMail: z.enum(outsideMailPolicies),
+    outsideMailPerDay: z.number().int().min(0).max(1_000_000),
   })
   .strict();
 
@@ -82,6 +95,8 @@ export const policySettings = {
   'kt-min-auditors': 'ktMinAuditorSignatures',
   'key-update-interval': 'keyUpdateIntervalMs',
   'key-change-contest': 'keyChangeContestMs',
+  'outside-mail': 'outsideMail',
+  'outside-mail-per-day': 'outsideMailPerDay',
 } as const satisfies Record<string, keyof Policy>;
 export type PolicySetting = keyof typeof policySettings;
 
@@ -170,6 +185,15 @@ export function parsePolicySetting(key: string, value: string): Partial<Policy> 
       const secs = /^(\d{1,7})s$/.exec(value.trim().toLowerCase());
       return { keyChangeContestMs: secs ? Number(secs[1]) * 1000 : parseDuration(value, false)! };
     }
+    case 'outside-mail': {
+      const v = value.trim().toLowerCase();
+      if (!(outsideMailPolicies as readonly string[]).includes(v)) throw new SealpostError('INVALID_INPUT', `outside-mail: give one of ${outsideMailPolicies.join(', ')}`);
+      return { outsideMail: v as OutsideMailPolicy };
+    }
+    case 'outside-mail-per-day': {
+      if (!/^\d{1,7}$/.test(value.trim())) throw new SealpostError('INVALID_INPUT', 'outside-mail-per-day: give a whole number');
+      return { outsideMailPerDay: Number(value) };
+    }
   }
 }
 
@@ -202,5 +226,7 @@ export function describePolicy(p: Policy): Record<PolicySetting, string> {
     'kt-min-auditors': String(p.ktMinAuditorSignatures),
     'key-update-interval': p.keyUpdateIntervalMs !== null && p.keyUpdateIntervalMs % MINUTE !== 0 ? `${p.keyUpdateIntervalMs / 1000}s` : dur(p.keyUpdateIntervalMs),
     'key-change-contest': p.keyChangeContestMs % MINUTE !== 0 ? `${p.keyChangeContestMs / 1000}s` : dur(p.keyChangeContestMs),
+    'outside-mail': p.outsideMail,
+    'outside-mail-per-day': String(p.outsideMailPerDay),
   };
 }

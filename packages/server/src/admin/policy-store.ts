@@ -17,6 +17,8 @@ export function defaultPolicy(ctx: Pick<ServerContext, 'maxBlobBytes' | 'activat
     ktMinAuditorSignatures: 0,
     keyUpdateIntervalMs: 7 * 24 * 60 * 60_000,
     keyChangeContestMs: DEFAULT_KEY_CHANGE_CONTEST_MS,
+    outsideMail: 'tls-allowed',
+    outsideMailPerDay: 500,
   };
 }
 

@@ -31,6 +31,7 @@ export function scopeOfRoute(path: string): AdminScope {
   if (path.startsWith('/v1/admin/audit')) return 'audit';
   if (path.startsWith('/v1/admin/tokens')) return 'tokens';
   if (path.startsWith('/v1/admin/kt')) return 'policy'; // and only root, checked by the route
+  if (path.startsWith('/v1/admin/mail')) return 'policy';
   throw new SealpostError('INTERNAL', `admin route ${path} has no scope`);
 }
 

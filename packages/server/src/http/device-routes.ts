@@ -18,6 +18,7 @@ import {
   verifyWipeReceipt,
   zDeviceId,
   zDeviceRevoke,
+  zDeviceListUpdate,
   zLinkApprove,
   zLinkRequest,
   zWipeConfirm,
@@ -188,6 +189,17 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ServerContext): 
       if (res === 'list-changed') throw new SealpostError('EPOCH_CONFLICT', 'the device list changed meanwhile; try again');
       req.log.info({ user: me.user, device: body.device, by: me.device }, 'device revoked by its user');
       return { device: body.device, status: 'revoked', version: stored.version };
+    });
+
+    /** The user re-signs the same devices with new account data (mail keys published or replaced). */
+    app.post('/v1/devices/list', json, async (req) => {
+      const me = sessionOf(req);
+      const body = parseUnknown(zDeviceListUpdate, req.body, 'body');
+      const { stored } = await checkNextList(ctx, me.user, signedDeviceListFromJson(body.deviceList), (cur) => cur.devices.map((d) => d.id));
+      const res = await revokeDevices(ctx, me.user, [], stored);
+      if (res === 'list-changed') throw new SealpostError('EPOCH_CONFLICT', 'the device list changed meanwhile; try again');
+      req.log.info({ user: me.user, by: me.device }, 'device list re-signed');
+      return { version: stored.version };
     });
 
     // ---- wipe confirmation -------------------------------------------------------------------------------------

@@ -79,6 +79,10 @@ export const defaultRateRules = {
   ktRequests: { burst: 120, perMinute: 600 },
   /** WebSocket upgrades from one address, authenticated or not. */
   wsUpgrades: { burst: 60, perMinute: 120 },
+  /** SMTP connections from one address to the inbound gateway (a busy outside MTA reuses connections). */
+  smtpConnections: { burst: 60, perMinute: 120 },
+  /** Messages (each recipient counts) one address may hand the inbound gateway. */
+  smtpRecipients: { burst: 500, perMinute: 300 },
 } satisfies Record<string, BucketRule>;
 export type RateRules = typeof defaultRateRules;
 
@@ -90,7 +94,7 @@ const unlimited: BucketRule = { burst: Infinity, perMinute: Infinity };
 export function createRateLimiters(clock: Clock, rules: Partial<RateRules> | 'off' = {}): RateLimiters {
   const r: RateRules =
     rules === 'off'
-      ? { unauthenticated: unlimited, wrongActivationCodes: unlimited, keyPackageClaims: unlimited, oneTimeKeyPackagesPerTarget: unlimited, ktRequests: unlimited, wsUpgrades: unlimited }
+      ? { unauthenticated: unlimited, wrongActivationCodes: unlimited, keyPackageClaims: unlimited, oneTimeKeyPackagesPerTarget: unlimited, ktRequests: unlimited, wsUpgrades: unlimited, smtpConnections: unlimited, smtpRecipients: unlimited }
       : { ...defaultRateRules, ...rules };
   return {
     unauthenticated: new RateLimiter('requests from this address', r.unauthenticated, clock),
@@ -99,5 +103,7 @@ export function createRateLimiters(clock: Clock, rules: Partial<RateRules> | 'of
     oneTimeKeyPackagesPerTarget: new RateLimiter('one-time KeyPackages of that device', r.oneTimeKeyPackagesPerTarget, clock),
     ktRequests: new RateLimiter('key-transparency requests from this device', r.ktRequests, clock),
     wsUpgrades: new RateLimiter('connections from this address', r.wsUpgrades, clock),
+    smtpConnections: new RateLimiter('SMTP connections from this address', r.smtpConnections, clock),
+    smtpRecipients: new RateLimiter('messages from this address', r.smtpRecipients, clock),
   };
 }

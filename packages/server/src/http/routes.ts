@@ -71,6 +71,7 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
         ktMinAuditorSignatures: policy.ktMinAuditorSignatures,
         keyUpdateIntervalMs: policy.keyUpdateIntervalMs,
         keyChangeContestMs: policy.keyChangeContestMs,
+        outsideMail: policy.outsideMail,
       },
     };
   });

@@ -237,4 +237,34 @@ export const postgresMigrations: { version: number; name: string; sql: string }[
       ALTER TABLE admin_tokens ADD COLUMN scopes TEXT;
     `,
   },
+  {
+    version: 8,
+    name: 'outside-mail',
+    sql: `
+      -- Outside mail waiting for delivery, sealed at rest with a server key; the envelope stays readable for retries.
+      CREATE TABLE outbound_mail (
+        id TEXT PRIMARY KEY,
+        "user" TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        recipients TEXT NOT NULL,
+        payload BYTEA NOT NULL,
+        size BIGINT NOT NULL,
+        encrypted BOOLEAN NOT NULL,
+        queued_at BIGINT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at BIGINT NOT NULL,
+        last_error TEXT,
+        recipient_count INTEGER NOT NULL
+      );
+      CREATE INDEX outbound_due ON outbound_mail(next_attempt_at);
+      CREATE INDEX outbound_user ON outbound_mail("user", queued_at);
+      -- What each user sent outside per day survives delivery (the queue row goes once delivered).
+      CREATE TABLE outbound_sent (
+        "user" TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        recipients INTEGER NOT NULL
+      );
+      CREATE INDEX outbound_sent_user ON outbound_sent("user", at);
+    `,
+  },
 ];

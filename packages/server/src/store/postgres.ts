@@ -13,6 +13,7 @@ import { postgresDelivery } from './postgres/delivery.js';
 import { postgresBlobs } from './postgres/blobs.js';
 import { postgresAdmin } from './postgres/admin.js';
 import { postgresKt } from './postgres/kt.js';
+import { postgresMail } from './postgres/mail.js';
 
 // BIGINT (oid 20) as a JavaScript number: every BIGINT here is a millisecond time, a size or a sequence number.
 const types = {
@@ -46,7 +47,7 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Pos
   return store;
 }
 
-type Parts = typeof postgresDirectory & typeof postgresSessions & typeof postgresDelivery & typeof postgresBlobs & typeof postgresAdmin & typeof postgresKt;
+type Parts = typeof postgresDirectory & typeof postgresSessions & typeof postgresDelivery & typeof postgresBlobs & typeof postgresAdmin & typeof postgresKt & typeof postgresMail;
 // The adapter's methods live in postgres/, one file per area, on this class's prototype (one type, its impl spread over
 // files by concern). Its members are not private: the area files use them.
 export interface PostgresStore extends Parts {}
@@ -116,4 +117,4 @@ export class PostgresStore implements ServerStore {
 
 }
 
-Object.assign(PostgresStore.prototype, postgresDirectory, postgresSessions, postgresDelivery, postgresBlobs, postgresAdmin, postgresKt);
+Object.assign(PostgresStore.prototype, postgresDirectory, postgresSessions, postgresDelivery, postgresBlobs, postgresAdmin, postgresKt, postgresMail);

@@ -2,7 +2,7 @@
 // records in one place.
 import type { AuditEntry, BlobId, ConversationId, DeviceId, QueueItem, QueueKind, UserId } from '@sealpost/protocol';
 import { decodeLinkKeyPackages } from './link-key-packages.js';
-import { adminScopes, type AdminScope, type AppendInput, type BlobRecord, type DeviceRecord, type UserLookup, type KtEpochRecord, type KtPending, type KtUpdateRecord, type LinkRecord, type QueueEntry, type UserRecord } from './store.js';
+import { adminScopes, type AdminScope, type AppendInput, type BlobRecord, type DeviceRecord, type UserLookup, type KtEpochRecord, type KtPending, type KtUpdateRecord, type LinkRecord, type OutboundRecord, type QueueEntry, type UserRecord } from './store.js';
 
 export type Row = Record<string, unknown>;
 
@@ -143,4 +143,20 @@ export function userLookupFromRows(convs: Row[], queued: Row, blobs: Row, code: 
 export function scopesOf(v: unknown): AdminScope[] {
   if (typeof v !== 'string') return [...adminScopes];
   return v.split(',').filter((x): x is AdminScope => (adminScopes as readonly string[]).includes(x));
+}
+
+export function outboundFromRow(r: Row): OutboundRecord {
+  return {
+    id: r.id as string,
+    user: r.user as UserId,
+    from: r.sender as string,
+    to: JSON.parse(r.recipients as string) as string[],
+    payload: u8(r.payload),
+    size: Number(r.size),
+    encrypted: Boolean(r.encrypted),
+    queuedAt: Number(r.queued_at),
+    attempts: Number(r.attempts),
+    nextAttemptAt: Number(r.next_attempt_at),
+    lastError: (r.last_error as string | null) ?? undefined,
+  };
 }

@@ -15,6 +15,7 @@ import { sqliteDelivery } from './sqlite/delivery.js';
 import { sqliteBlobs } from './sqlite/blobs.js';
 import { sqliteAdmin } from './sqlite/admin.js';
 import { sqliteKt } from './sqlite/kt.js';
+import { sqliteMail } from './sqlite/mail.js';
 
 export function openSqliteStore(file: string): SqliteStore {
   const db = new Database(file);
@@ -41,7 +42,7 @@ function migrate(db: Database.Database): void {
 }
 
 
-type Parts = typeof sqliteDirectory & typeof sqliteSessions & typeof sqliteDelivery & typeof sqliteBlobs & typeof sqliteAdmin & typeof sqliteKt;
+type Parts = typeof sqliteDirectory & typeof sqliteSessions & typeof sqliteDelivery & typeof sqliteBlobs & typeof sqliteAdmin & typeof sqliteKt & typeof sqliteMail;
 // The adapter's methods live in sqlite/, one file per area, on this class's prototype (one type, its impl spread over
 // files by concern). Its members are not private: the area files use them.
 export interface SqliteStore extends Parts {}
@@ -104,4 +105,4 @@ export class SqliteStore implements ServerStore {
   pendingAcks: { device: DeviceId; seqs: number[]; resolve: (n: number) => void; reject: (e: unknown) => void }[] = [];
 }
 
-Object.assign(SqliteStore.prototype, sqliteDirectory, sqliteSessions, sqliteDelivery, sqliteBlobs, sqliteAdmin, sqliteKt);
+Object.assign(SqliteStore.prototype, sqliteDirectory, sqliteSessions, sqliteDelivery, sqliteBlobs, sqliteAdmin, sqliteKt, sqliteMail);

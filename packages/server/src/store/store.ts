@@ -201,6 +201,35 @@ export type AppendResult =
   | { kind: 'invalid'; message: string }
   | { kind: 'blob-not-found'; blob: BlobId };
 
+/** Outside mail the SMTP gateway accepted for one user, sealed to their intake key (mail/intake.ts). */
+export interface InboundInput {
+  user: UserId;
+  /** Keyed hash of the raw message and recipient: a sender's retry of the same message is stored once. */
+  id: MessageId;
+  payload: Uint8Array;
+  now: number;
+  /** A large message's sealed bytes, already durable in the blob store: every device of the user gets a grant. */
+  blob?: { id: BlobId; size: number };
+}
+
+export type InboundResult = { kind: 'ok'; deliveries: Delivery } | { kind: 'duplicate' } | { kind: 'no-devices' };
+
+/** One message waiting in the outbound queue. `payload` is sealed at rest with a server key (mail/outbound-queue.ts). */
+export interface OutboundRecord {
+  id: string;
+  user: UserId;
+  from: string;
+  /** Recipients not yet delivered to (or bounced). */
+  to: string[];
+  payload: Uint8Array;
+  size: number;
+  encrypted: boolean;
+  queuedAt: number;
+  attempts: number;
+  nextAttemptAt: number;
+  lastError: string | undefined;
+}
+
 export interface ServerStore {
   close(): Promise<void>;
   /** Whether the store answers (for /readyz). */
@@ -350,6 +379,22 @@ export interface ServerStore {
   ktPutNextIndexes(rows: KtNextIndex[]): Promise<void>;
   /** The remembered next-version indexes of these labels (those it has). */
   ktNextIndexes(labels: string[]): Promise<KtNextIndex[]>;
+
+  // ---- outside mail (mail/) ----
+  /** Queues sealed inbound mail to each active device of the user (and grants its blob), in one transaction. */
+  appendInbound(input: InboundInput): Promise<InboundResult>;
+  /** Adds to the outbound queue; false when this user already queued `id` (a retry). */
+  queueOutbound(record: OutboundRecord): Promise<boolean>;
+  /**
+   * Takes up to `limit` messages due at `now` for one delivery attempt: their next attempt moves to `leaseUntil`, so
+   * another node (or this one after a crash) tries them only when the lease has passed.
+   */
+  claimOutbound(now: number, leaseUntil: number, limit: number): Promise<OutboundRecord[]>;
+  /** After an attempt: the recipients still to try (none: the message leaves the queue), when, and why. */
+  outboundAttempted(id: string, rest: string[], nextAttemptAt: number, lastError: string | undefined): Promise<void>;
+  listOutbound(limit: number): Promise<OutboundRecord[]>;
+  /** Recipients this user queued since `since` (for the per-day limit). */
+  outboundCountSince(user: UserId, since: number): Promise<number>;
 }
 
 export type { QueueKind };

@@ -1,0 +1,59 @@
+// Outside mail peers for tests: a server started with the SMTP gateway and an outbound route to a local sink,
+// fixed DNS answers for mailauth, and running real outside tools (swaks, curl, gpg) on loopback.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { SMTPServer } from 'smtp-server';
+
+export const run = promisify(execFile);
+
+/** A resolver with fixed answers (TXT for SPF/DKIM/DMARC, MX); anything else is "no such record". */
+export function fixedDns(records: Record<string, string[][] | { exchange: string; priority: number }[]>) {
+  return async (name: string, rr: string): Promise<never> => {
+    const v = records[`${rr}:${name.toLowerCase()}`];
+    if (!v) throw Object.assign(new Error(`no ${rr} for ${name}`), { code: 'ENOTFOUND' });
+    return v as never;
+  };
+}
+
+export interface Sink {
+  port: number;
+  messages: { from: string; to: string[]; raw: Buffer }[];
+  close(): Promise<void>;
+}
+
+/** A receiving MTA stand-in written with smtp-server (for the outbound tests that do not run Postfix). */
+export async function startSink(opts: { refuse?: (rcpt: string) => number | undefined } = {}): Promise<Sink> {
+  const messages: Sink['messages'] = [];
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['AUTH'],
+    logger: false,
+    onRcptTo(address, _s, cb) {
+      const code = opts.refuse?.(address.address);
+      if (code) return cb(Object.assign(new Error(`refused ${address.address}`), { responseCode: code }));
+      cb();
+    },
+    onData(stream, session, cb) {
+      const parts: Buffer[] = [];
+      stream.on('data', (c: Buffer) => parts.push(c));
+      stream.on('end', () => {
+        messages.push({ from: session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address, to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(parts) });
+        cb();
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.server.address() as { port: number }).port;
+  return { port, messages, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+/** Wait (bounded) until `check` returns something. */
+export async function until<T>(check: () => T | undefined | Promise<T | undefined>, ms = 10_000, what = 'condition'): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
