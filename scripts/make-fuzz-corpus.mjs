@@ -15,6 +15,8 @@ import {
   decodeCbor,
   encodeAccountRecord,
   encodeKtRestart,
+  encodeIntakeRecord,
+  encodeSealedIntake,
   encodeContent,
   encodeConversationInfo,
   encodeFrame,
@@ -106,6 +108,11 @@ try {
   add('content', encodeConversationInfo({ v: 1, kind: 'mail' }));
   add('content', encodeContent({ v: 1, type: 'rename', id: newMessageId(), sentAt, name: 'Quarterly plan' }));
   add('kt-restart', encodeKtRestart({ v: 1, domain: 'localhost', at: sentAt, reason: 'restored from a backup', head: { size: 12, root: new Uint8Array(32).fill(5) } }));
+  // Outside mail as the gateway seals it (mail/intake.ts): the record, and its sealed form on the queue.
+  const intake = { mailFrom: 'carol@outside.example', rcptTo: 'alice@localhost', receivedAt: sentAt, received: 'Received: from x ([127.0.0.1])\r\n', authResults: 'Authentication-Results: localhost; spf=none\r\n' };
+  add('intake-record', encodeIntakeRecord({ ...intake, body: { kind: 'inline', raw: new TextEncoder().encode('Subject: hi\r\n\r\nhello\r\n') } }));
+  add('intake-record', encodeIntakeRecord({ ...intake, body: { kind: 'blob', blob: newBlobId(), key: new Uint8Array(32).fill(3), size: 3 * 1024 * 1024, chunkSize: 1024 * 1024 } }));
+  add('intake-sealed', encodeSealedIntake({ enc: new Uint8Array(32).fill(1), ct: new Uint8Array(200).fill(2) }));
   add('account-record', encodeAccountRecord({ accountKey: new Uint8Array(32).fill(3), deviceListVersion: 2, deviceListHash: new Uint8Array(32).fill(4) }));
   add('org-command', encodeOrgCommand({ kind: 'wipe', device: newDeviceId(), user: 'bob@localhost', issuedAt: sentAt }));
   add('org-command', encodeOrgCommand({ kind: 'remove-device', device: newDeviceId(), user: 'bob@localhost', issuedAt: sentAt }));

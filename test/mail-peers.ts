@@ -57,3 +57,45 @@ export async function until<T>(check: () => T | undefined | Promise<T | undefine
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** A raw SMTP conversation: send each line, read each reply (bounded by a timeout); returns the replies. */
+export async function smtpTalk(port: number, steps: (string | { data: Buffer })[], timeoutMs = 20_000): Promise<string[]> {
+  const { connect } = await import('node:net');
+  const sock = connect(port, '127.0.0.1');
+  const replies: string[] = [];
+  let buf = '';
+  let waiting: ((line: string) => void) | undefined;
+  sock.on('data', (d) => {
+    buf += d.toString('latin1');
+    for (;;) {
+      // A reply ends at a line "NNN text" (a dash after the code continues it).
+      const m = /^(\d{3}) [^\r\n]*\r\n/m.exec(buf);
+      if (!m) break;
+      const end = m.index + m[0].length;
+      const reply = buf.slice(0, end);
+      buf = buf.slice(end);
+      waiting?.(reply.trim());
+    }
+  });
+  const next = () =>
+    new Promise<string>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('smtp: no reply in time')), timeoutMs);
+      waiting = (line) => {
+        clearTimeout(t);
+        waiting = undefined;
+        resolve(line);
+      };
+    });
+  try {
+    replies.push(await next()); // greeting
+    for (const s of steps) {
+      const reply = next();
+      if (typeof s === 'string') sock.write(`${s}\r\n`);
+      else sock.write(s.data);
+      replies.push(await reply);
+    }
+  } finally {
+    sock.destroy();
+  }
+  return replies;
+}

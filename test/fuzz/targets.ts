@@ -6,6 +6,8 @@ import {
   SealpostError,
   decodeAccountRecord,
   decodeKtRestart,
+  decodeIntakeRecord,
+  decodeSealedIntake,
   decodeCbor,
   decodeClientFrame,
   decodeContent,
@@ -78,4 +80,6 @@ export const targets: FuzzTarget[] = [
     },
   },
   { name: 'file-chunk', run: (b) => openChunk(fileKey, 0, true, b) },
+  { name: 'intake-record', run: decodeIntakeRecord },
+  { name: 'intake-sealed', run: decodeSealedIntake },
 ];

@@ -8,6 +8,7 @@ import { registerChatCommands } from './commands/chat.js';
 import { registerDeviceCommands } from './commands/devices.js';
 import { registerFileCommands } from './commands/files.js';
 import { registerMailCommands } from './commands/mail.js';
+import { registerContactsCommands } from './commands/contacts.js';
 import { registerProfileCommands } from './commands/profile.js';
 import { registerServerCommand } from './commands/server.js';
 import { registerVerifyCommands } from './commands/verify.js';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerVerifyCommands(program);
   registerChatCommands(program);
   registerMailCommands(program);
+  registerContactsCommands(program);
   registerFileCommands(program);
   registerWebCommands(program);
   return program;

@@ -161,6 +161,26 @@ export function registerAdminCommands(program: Command): void {
     },
   );
 
+  // ---- outside mail ------------------------------------------------------------------------------------------
+  const mailAdmin = admin.command('mail').description('outside mail: the outbound queue and the DNS records to publish');
+  withAdminOptions(mailAdmin.command('queue').description('what waits for delivery to outside servers (envelopes and state, never content)')).action(async (o: AdminOpts) => {
+    const out = makeOutput(Boolean(o.json));
+    const { api, token } = adminApi(o);
+    const res = await api.request<{ queue: { id: string; from: string; to: string[]; size: number; encrypted: boolean; attempts: number; nextAttemptAt: string; lastError: string | null }[] }>('GET', '/v1/admin/mail/queue', undefined, { admin: token });
+    for (const q of res.queue) {
+      out.result(q, `${q.id}  from ${q.from} to ${q.to.join(', ')}  ${q.size} bytes  ${q.encrypted ? 'encrypted' : 'readable'}  attempts ${q.attempts}, next ${q.nextAttemptAt}${q.lastError ? `\n    last error: ${oneLine(q.lastError)}` : ''}`);
+    }
+    if (res.queue.length === 0) out.info('the outbound queue is empty');
+  });
+  withAdminOptions(mailAdmin.command('dns').description('the DNS records to publish for mail (MX, SPF, DKIM, DMARC); makes the DKIM key on first use').option('--mx <host>', 'the host name outside servers reach the SMTP gateway at')).action(
+    async (o: AdminOpts & { mx?: string }) => {
+      const out = makeOutput(Boolean(o.json));
+      const { api, token } = adminApi(o);
+      const res = await api.request<{ records: { name: string; type: string; value: string; why: string }[] }>('GET', `/v1/admin/mail/dns${o.mx ? `?mx=${encodeURIComponent(o.mx)}` : ''}`, undefined, { admin: token });
+      for (const r of res.records) out.result(r, `${r.name}  ${r.type}  "${r.value}"\n    ${r.why}`);
+    },
+  );
+
   // ---- devices -----------------------------------------------------------------------------------------------
   const device = admin.command('device').description("a user's devices");
   withAdminOptions(device.command('list <user>').description("list a user's devices")).action(async (user: string, o: AdminOpts) => {

@@ -6,6 +6,7 @@ import { humanMail, sentLine, size } from '../format.js';
 import { makeOutput } from '../output.js';
 import { withProgress } from '../progress.js';
 import { readTextFile } from '../text-file.js';
+import { confirm } from '../prompt.js';
 import { oneLine } from '../terminal-safe.js';
 
 export function registerMailCommands(program: Command): void {
@@ -27,15 +28,28 @@ export function registerMailCommands(program: Command): void {
     .option('--body-file <file>', 'read the plain-text body from a file')
     .option('--html-file <file>', 'an HTML body, from a file')
     .option('--attach <file>', 'attach a file (repeatable)', collect)
+    .option('--send-readable', 'send to outside addresses without a known OpenPGP key without asking (the copy leaves readable)')
     .addOption(jsonOption())
-    .action(async (o: { profile?: string; to: string; cc?: string; bcc?: string; subject: string; body?: string; bodyFile?: string; htmlFile?: string; attach?: string[] } & JsonOpt) => {
+    .action(async (o: { profile?: string; to: string; cc?: string; bcc?: string; subject: string; body?: string; bodyFile?: string; htmlFile?: string; attach?: string[]; sendReadable?: boolean } & JsonOpt) => {
       const out = makeOutput(Boolean(o.json));
       const text = await bodyOf(o);
       const html = o.htmlFile ? await readTextFile(o.htmlFile, 'html') : undefined;
       await withClient(o, out, async (c) => {
         const draft = { to: userList(o.to), cc: userList(o.cc), bcc: userList(o.bcc), subject: o.subject, text, ...(html ? { html } : {}), attach: o.attach ?? [] };
-        const res = await withProgress('upload', out.json, (p) => c.sendMail(draft, p));
-        out.result(res, sentLine(res, `sent mail ${res.id} (thread ${res.thread})`));
+        // Said before anything is sent: which outside copies would leave readable by the server and the receiving provider.
+        const domain = c.user.slice(c.user.indexOf('@') + 1);
+        const outside = [...draft.to, ...draft.cc].filter((a) => a.includes('@') && a.slice(a.lastIndexOf('@') + 1).toLowerCase() !== domain);
+        const readable = c.outsideWithoutKey(outside);
+        let allowReadable = Boolean(o.sendReadable);
+        if (readable.length > 0 && !allowReadable) {
+          const note = `no OpenPGP key is known for ${readable.join(', ')}: the copy to ${readable.length === 1 ? 'them' : 'these addresses'} leaves readable by this server and the receiving provider`;
+          if (out.json || !process.stdin.isTTY) throw new SealpostError('OUTSIDE_MAIL_NEEDS_KEY', `${note}; import their key (sealpost contacts import-key FILE) or pass --send-readable`);
+          allowReadable = await confirm(`${note}. Send anyway?`);
+          if (!allowReadable) throw new SealpostError('CANCELLED', 'not sent');
+        }
+        const res = await withProgress('upload', out.json, (p) => c.sendMail(draft, { ...p, allowReadable }));
+        const how = res.outside ? `; outside copy to ${res.outside.recipients.join(', ')} ${res.outside.encrypted ? 'OpenPGP-encrypted' : 'readable (no key known)'}` : '';
+        out.result(res, sentLine(res, `sent mail ${res.id} (thread ${res.thread})${how}`));
       });
     });
   mail
@@ -75,6 +89,13 @@ export function registerMailCommands(program: Command): void {
           `Message-ID: ${m.messageId}`,
           ...(m.inReplyTo ? [`In-Reply-To: ${m.inReplyTo}`] : []),
           ...m.attachments.map((f) => `Attachment: ${oneLine(f.name)} (${oneLine(f.type)}, ${size(f.size)}) id ${f.id}`),
+          ...(m.outside
+            ? [
+                `Outside mail: ${m.outside.encrypted ? `OpenPGP-encrypted, signature ${m.outside.signature}` : 'not encrypted'}; SPF ${m.outside.auth.spf}, DKIM ${m.outside.auth.dkim}, DMARC ${m.outside.auth.dmarc}`,
+                ...m.outside.attachments.map((f) => `Attachment (outside, not saved): ${oneLine(f.name)} (${oneLine(f.type)}, ${size(f.size)})`),
+                ...m.outside.warnings.map((w) => `WARNING: ${oneLine(w)}`),
+              ]
+            : []),
         ];
         out.result(shown, `${head.join('\n')}\n\n${m.text}`);
       });

@@ -26,12 +26,25 @@ export function registerServerCommand(program: Command): void {
     .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
     .option('--web-dir <dir>', 'the web client to serve at / (default: the one built with this installation)')
     .option('--no-web', 'serve the API only, no web client')
+    .option('--smtp-listen <host:port>', 'run the inbound SMTP gateway for outside mail here (port 25 in production; STARTTLS with --tls-cert)')
+    .option('--smtp-max-size <size>', 'largest inbound message', '25M')
+    .option('--mail-route <domain=host:port>', 'deliver outbound mail for a domain to this host instead of its MX (repeatable)', (v: string, acc: string[] = []) => [...acc, v])
+    .option('--smarthost <host:port>', 'deliver all outbound mail through this relay')
     .addOption(jsonOption())
-    .action(async (o: { web: boolean; webDir?: string; data: string; listen: string; domain: string; db?: string; bus?: string; tlsCert?: string; tlsKey?: string; insecureHttp?: boolean; secretFile?: string; insecureNoRateLimits?: boolean; maxFileSize: string; userQuota: string; minFreeDisk: string; logLevel: string } & JsonOpt) => {
+    .action(async (o: { web: boolean; webDir?: string; data: string; listen: string; domain: string; db?: string; bus?: string; tlsCert?: string; tlsKey?: string; insecureHttp?: boolean; secretFile?: string; insecureNoRateLimits?: boolean; maxFileSize: string; userQuota: string; minFreeDisk: string; logLevel: string; smtpListen?: string; smtpMaxSize: string; mailRoute?: string[]; smarthost?: string } & JsonOpt) => {
       const { startServer } = await import('@sealpost/server');
       const { host, port } = parseListen(o.listen);
       if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new SealpostError('INVALID_INPUT', '--tls-cert and --tls-key go together');
       const webDir = o.web ? (o.webDir ?? builtWebClient()) : undefined;
+      const smtp = o.smtpListen ? { ...parseListen(o.smtpListen), maxBytes: parseSize(o.smtpMaxSize, '--smtp-max-size') } : undefined;
+      const routes: Record<string, string> = {};
+      for (const r of o.mailRoute ?? []) {
+        const m = /^([a-z0-9.-]+)=(\[?[A-Za-z0-9.:-]+\]?:\d{1,5})$/i.exec(r.trim());
+        if (!m) throw new SealpostError('INVALID_INPUT', `--mail-route: expected DOMAIN=HOST:PORT, got ${JSON.stringify(r)}`);
+        routes[m[1]!.toLowerCase()] = m[2]!;
+      }
+      if (o.smarthost && !/^\[?[A-Za-z0-9.:-]+\]?:\d{1,5}$/.test(o.smarthost)) throw new SealpostError('INVALID_INPUT', '--smarthost: expected HOST:PORT');
+      const outbound = { routes, ...(o.smarthost ? { smarthost: o.smarthost } : {}) };
       const started = await startServer({
         dataDir: o.data,
         ...(o.db ? { db: o.db } : {}),
@@ -50,14 +63,17 @@ export function registerServerCommand(program: Command): void {
         ...(o.insecureNoRateLimits ? { rateLimits: 'off' as const } : {}),
         ...(o.secretFile ? { secretFile: o.secretFile } : {}),
         ...(webDir ? { webDir } : {}),
+        ...(smtp ? { smtp } : {}),
+        outbound,
         onAdminToken: (token, file) => {
           if (o.json) process.stdout.write(`${JSON.stringify({ adminToken: token, adminTokenFile: file })}\n`);
           else process.stdout.write(`Admin token (shown once; also saved to ${file}):\n  ${token}\n`);
         },
       });
-      if (o.json) process.stdout.write(`${JSON.stringify({ listening: started.url, domain: o.domain, data: o.data, web: webDir !== undefined })}\n`);
+      if (o.json) process.stdout.write(`${JSON.stringify({ listening: started.url, domain: o.domain, data: o.data, web: webDir !== undefined, ...(started.smtpPort ? { smtp: `${smtp!.host}:${started.smtpPort}` } : {}) })}\n`);
       else {
         process.stdout.write(`Sealpost listening on ${started.url} (domain ${o.domain}, data in ${o.data})\n`);
+        if (started.smtpPort) process.stdout.write(`SMTP gateway for outside mail on ${smtp!.host}:${started.smtpPort}\n`);
         if (webDir) process.stdout.write(`Web app: open ${started.url}/ in a browser\n`);
       }
       await new Promise<void>((resolve) => {

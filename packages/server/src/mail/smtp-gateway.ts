@@ -42,6 +42,8 @@ function reply(code: number, text: string): Error {
 export async function startSmtpGateway(ctx: ServerContext, opts: SmtpGatewayOptions): Promise<SmtpGateway> {
   const macKey = new Uint8Array(hkdfSync('sha256', ctx.secret.wrapKey, new Uint8Array(0), 'sealpost v1 mail-intake-id', 32));
   const recipients = new WeakMap<SMTPServerSession, InboundRecipient[]>();
+  /** RCPT commands of the current transaction (the same address named twice counts twice). */
+  const rcptCommands = new WeakMap<SMTPServerSession, number>();
 
   const server = new SMTPServer({
     name: ctx.domain,
@@ -63,13 +65,16 @@ export async function startSmtpGateway(ctx: ServerContext, opts: SmtpGatewayOpti
 
     onMailFrom(address, session, cb) {
       recipients.set(session, []);
+      rcptCommands.set(session, 0);
       if (address.address.length > 254) return cb(reply(553, '5.1.7 sender address too long'));
       cb();
     },
 
     onRcptTo(address, session, cb) {
       const list = recipients.get(session) ?? [];
-      if (list.length >= opts.maxRecipients) return cb(reply(452, `4.5.3 too many recipients (at most ${opts.maxRecipients} per message)`));
+      const named = (rcptCommands.get(session) ?? 0) + 1;
+      rcptCommands.set(session, named);
+      if (named > opts.maxRecipients) return cb(reply(452, `4.5.3 too many recipients (at most ${opts.maxRecipients} per message)`));
       const at = address.address.lastIndexOf('@');
       const domain = address.address.slice(at + 1).toLowerCase();
       if (at < 1 || domain !== ctx.domain) return cb(reply(550, `5.7.1 relaying denied: this server takes mail for ${ctx.domain} only`));
