@@ -19,6 +19,8 @@ export interface NodeProcess {
   url: string;
   /** The admin token, when this start created it. */
   token?: string;
+  /** host:port of the SMTP gateway, when started with --smtp-listen. */
+  smtp?: string;
 }
 
 /** `sealpost server --json …` on 127.0.0.1:0 unless `args` says otherwise; resolves when it listens. */
@@ -30,11 +32,11 @@ export function startNode(args: string[]): Promise<NodeProcess> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('server did not start')), 30_000);
     rl.on('line', (line) => {
-      const m = JSON.parse(line) as { adminToken?: string; listening?: string };
+      const m = JSON.parse(line) as { adminToken?: string; listening?: string; smtp?: string };
       if (m.adminToken) token = m.adminToken;
       if (m.listening) {
         clearTimeout(timer);
-        resolve({ child, url: m.listening, ...(token ? { token } : {}) });
+        resolve({ child, url: m.listening, ...(token ? { token } : {}), ...(m.smtp ? { smtp: m.smtp } : {}) });
       }
     });
   });
