@@ -7,8 +7,10 @@
 //     it in a thread by In-Reply-To / References beside internal mail;
 //   - outbound: build the MIME (the platform's composer), encrypt and sign PGP/MIME when every recipient's key is
 //     known, and submit it to the server, which DKIM-signs and delivers it.
-import * as openpgp from 'openpgp';
-import PostalMime from 'postal-mime';
+import type * as OpenPGP from 'openpgp';
+// Loaded when first needed: the web client's first page stays small (openpgp alone is larger than the rest).
+const loadOpenpgp = (): Promise<typeof OpenPGP> => import('openpgp');
+const parseMime = async (raw: Uint8Array) => (await import('postal-mime')).default.parse(raw as Uint8Array<ArrayBuffer>);
 import {
   GATEWAY_DEVICE,
   INTAKE_INFO,
@@ -92,6 +94,7 @@ function normaliseMessageId(id: string | undefined): string | undefined {
 }
 
 export async function makeMailKeys(cs: { hpke: { deriveKeyPair(ikm: Uint8Array): Promise<{ publicKey: unknown; privateKey: unknown }>; exportPublicKey(k: never): Promise<Uint8Array> } }, user: UserId): Promise<{ keys: MailKeys; secret: MailPrivateKeys }> {
+  const openpgp = await loadOpenpgp();
   const seed = randomBytes(32);
   const pair = await cs.hpke.deriveKeyPair(seed);
   const intakeKey = await cs.hpke.exportPublicKey(pair.publicKey as never);
@@ -156,9 +159,10 @@ export class OutsideMail extends ClientPart {
     return 'published';
   }
 
-  async openpgpKey(): Promise<openpgp.PrivateKey> {
+  async openpgpKey(): Promise<OpenPGP.PrivateKey> {
     const secret = this.mailSecret();
     if (!secret) throw new SealpostError('MAIL_KEYS_MISSING', 'this device holds no mail keys (run `sealpost sync` on a device that holds the account key)');
+    const openpgp = await loadOpenpgp();
     return openpgp.readPrivateKey({ binaryKey: secret.openpgpPrivate });
   }
 
@@ -182,7 +186,8 @@ export class OutsideMail extends ClientPart {
   /** Import an outside person's public key (armored or binary); returns what was stored, one entry per address on it. */
   async importKey(data: Uint8Array | string, source: OutsideKey['source'] = 'imported', onlyAddress?: string): Promise<OutsideKey[]> {
     if ((typeof data === 'string' ? data.length : data.byteLength) > 64 * 1024) throw new SealpostError('OPENPGP_INVALID', 'key file over 64 KiB');
-    let key: openpgp.Key;
+    const openpgp = await loadOpenpgp();
+    let key: OpenPGP.Key;
     try {
       key = typeof data === 'string' || (data[0] === 0x2d && /BEGIN PGP/.test(new TextDecoder().decode(data.subarray(0, 100))))
         ? await openpgp.readKey({ armoredKey: typeof data === 'string' ? data : new TextDecoder().decode(data) })
@@ -214,8 +219,9 @@ export class OutsideMail extends ClientPart {
     return added;
   }
 
-  private async keyFor(address: string): Promise<openpgp.Key | undefined> {
+  private async keyFor(address: string): Promise<OpenPGP.Key | undefined> {
     const k = this.knownKeys().find((x) => x.address === address.toLowerCase());
+    const openpgp = await loadOpenpgp();
     return k ? openpgp.readKey({ binaryKey: fromBase64Url(k.key)! }) : undefined;
   }
 
@@ -269,7 +275,7 @@ export class OutsideMail extends ClientPart {
     // mailauth says 'neutral' for a signature whose body hash does not match (RFC 6376 §3.9 leaves that open): broken too.
     if (auth.dkim === 'fail' || auth.dkim === 'neutral') warnings.push('DKIM signature broken: the message may have been changed on the way');
     if (auth.dmarc === 'fail') warnings.push('DMARC failed: the sender\'s domain does not vouch for this message — it may be forged');
-    let parsed = await PostalMime.parse(raw as Uint8Array<ArrayBuffer>);
+    let parsed = await parseMime(raw);
     let encrypted = false;
     let signature: OutsideMailInfo['signature'] = 'none';
     const fromAddress = (parsed.from?.address ?? record.mailFrom ?? '').toLowerCase();
@@ -294,6 +300,7 @@ export class OutsideMail extends ClientPart {
         if (!armored) throw new Error('no encrypted part');
         const text = typeof armored.content === 'string' ? armored.content : new TextDecoder().decode(armored.content);
         const sender = fromAddress ? await this.keyFor(fromAddress) : undefined;
+        const openpgp = await loadOpenpgp();
         const out = await openpgp.decrypt({
           message: await openpgp.readMessage({ armoredMessage: text }),
           decryptionKeys: await this.openpgpKey(),
@@ -305,7 +312,7 @@ export class OutsideMail extends ClientPart {
           signature = sender ? ((await out.signatures[0]!.verified.catch(() => false)) ? 'verified' : 'bad') : 'unverified';
         }
         if (signature === 'bad') warnings.push('the OpenPGP signature does not verify with the key known for the sender');
-        const inner = await PostalMime.parse(out.data as Uint8Array<ArrayBuffer>);
+        const inner = await parseMime(out.data as Uint8Array);
         parsed = { ...inner, headers: parsed.headers, from: parsed.from, to: parsed.to, cc: parsed.cc, subject: inner.subject && inner.subject !== '...' ? inner.subject : parsed.subject, messageId: parsed.messageId, inReplyTo: parsed.inReplyTo, references: parsed.references, date: parsed.date };
       } catch (err) {
         warnings.push(`an encrypted part could not be decrypted with this account's OpenPGP key (${(err as Error).message.slice(0, 120)})`);
@@ -406,11 +413,12 @@ export class OutsideMail extends ClientPart {
     };
     let raw: Uint8Array;
     if (encrypt) {
+      const openpgp = await loadOpenpgp();
       // RFC 3156 §4: the signed-and-encrypted body part, then an outer multipart/encrypted around it.
       const inner = await composer.compose({ ...headers, text: draft.text, ...(draft.html ? { html: draft.html } : {}) });
       const armored = await openpgp.encrypt({
         message: await openpgp.createMessage({ binary: inner }),
-        encryptionKeys: [...(keys as openpgp.Key[]), own.toPublic()],
+        encryptionKeys: [...(keys as OpenPGP.Key[]), own.toPublic()],
         signingKeys: own,
         format: 'armored',
       });

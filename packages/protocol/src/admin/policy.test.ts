@@ -12,6 +12,8 @@ const base = {
   ktMinAuditorSignatures: 0,
   keyUpdateIntervalMs: 7 * 86_400_000,
   keyChangeContestMs: 86_400_000,
+  outsideMail: 'tls-allowed' as const,
+  outsideMailPerDay: 500,
 };
 
 describe('policy', () => {
@@ -29,5 +31,16 @@ describe('policy', () => {
     expect(() => checkPolicy({ ...base, keyChangeContestMs: 500 })).toThrow(/key-change-contest/);
     expect(describePolicy(checkPolicy({ ...base, keyChangeContestMs: 5000 }))['key-change-contest']).toBe('5s');
     expect(describePolicy(checkPolicy(base))['key-change-contest']).toBe('1d');
+  });
+});
+
+describe('outside mail policy', () => {
+  it('takes openpgp-only, tls-allowed or off, and a daily limit, and shows them back', () => {
+    expect(parsePolicySetting('outside-mail', 'OpenPGP-only')).toEqual({ outsideMail: 'openpgp-only' });
+    expect(() => parsePolicySetting('outside-mail', 'maybe')).toThrow(/openpgp-only, tls-allowed, off/);
+    expect(parsePolicySetting('outside-mail-per-day', '20')).toEqual({ outsideMailPerDay: 20 });
+    expect(() => parsePolicySetting('outside-mail-per-day', '-1')).toThrow(/whole number/);
+    const shown = describePolicy(checkPolicy({ ...base, outsideMail: 'off', outsideMailPerDay: 7 }));
+    expect([shown['outside-mail'], shown['outside-mail-per-day']]).toEqual(['off', '7']);
   });
 });

@@ -65,8 +65,15 @@ function Read(props: { id: string; folder: 'inbox' | 'sent' }): JSX.Element {
         {m.bcc && m.bcc.length > 0 && <><dt>Bcc</dt><dd>{people(m.bcc)}</dd></>}
         <dt>Date</dt><dd><time dateTime={m.date}>{new Date(m.date).toLocaleString()}</time></dd>
       </dl>
+      {m.outside && (
+        <p class="note" data-testid="outside-mail">
+          From outside the organisation: {m.outside.encrypted ? `OpenPGP-encrypted (signature ${m.outside.signature})` : 'not end-to-end encrypted'}; SPF {m.outside.auth.spf}, DKIM {m.outside.auth.dkim}, DMARC {m.outside.auth.dmarc}.
+        </p>
+      )}
+      {m.outside?.warnings.map((w) => <p class="warn" role="alert" data-testid="outside-warning">{w}</p>)}
       <pre class="body">{m.text}</pre>
       {m.attachments.map((a) => <Attachment id={a.id} name={a.name} size={a.size} />)}
+      {m.outside?.attachments.map((a) => <p class="note">Attachment {a.name} ({a.type}, {a.size} bytes): open it in the CLI for now — saving outside attachments is not done yet.</p>)}
       <div class="actions">
         <button type="button" data-testid="reply" onClick={() => reply(false)}>Reply</button>
         <button type="button" data-testid="reply-all" onClick={() => reply(true)}>Reply all</button>
