@@ -1,7 +1,7 @@
 // What an operator's monitoring sees: liveness, readiness and Prometheus metrics (HTTP answers and their latency,
 // storage), and logs: no request lines at info, one per request at debug with its route and never its URL, and a
 // line when the server is told to stop.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
@@ -89,7 +89,7 @@ it('says when it is told to stop, and when it has stopped', async () => {
   expect(err).toMatch(/"msg":"stopped"/);
 });
 
-it('reloads a renewed TLS certificate on SIGHUP, and keeps the old one when the new one is broken', async () => {
+it('reloads a renewed TLS certificate on SIGHUP (HTTPS and the SMTP gateway\'s STARTTLS), and keeps the old one when the new one is broken', async () => {
   const dir = tempDir('tls-reload');
   const cert = (name: string) =>
     execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', `/CN=${name}`,
@@ -99,7 +99,7 @@ it('reloads a renewed TLS certificate on SIGHUP, and keeps the old one when the 
   copyFileSync(join(dir, 'first.pem'), join(dir, 'cert.pem'));
   copyFileSync(join(dir, 'first.key'), join(dir, 'key.pem'));
   const bin = fileURLToPath(new URL('../../packages/cli/bin/sealpost.js', import.meta.url));
-  const child = spawn(process.execPath, [bin, 'server', '--data', join(dir, 'data'), '--listen', '127.0.0.1:0', '--no-web', '--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [bin, 'server', '--data', join(dir, 'data'), '--listen', '127.0.0.1:0', '--no-web', '--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem'), '--smtp-listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -107,6 +107,13 @@ it('reloads a renewed TLS certificate on SIGHUP, and keeps the old one when the 
   try {
     for (let i = 0; i < 200 && !/listening on https:\/\/127\.0\.0\.1:\d+/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
     const port = Number(/listening on https:\/\/127\.0\.0\.1:(\d+)/.exec(out)![1]);
+    for (let i = 0; i < 100 && !/SMTP gateway for outside mail on 127\.0\.0\.1:\d+/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+    const smtpPort = /SMTP gateway for outside mail on 127\.0\.0\.1:(\d+)/.exec(out)![1]!;
+    // What openssl sees after STARTTLS on the gateway (an outside MTA's view).
+    const smtpName = () => {
+      const r = spawnSync('openssl', ['s_client', '-connect', `127.0.0.1:${smtpPort}`, '-starttls', 'smtp', '-brief'], { input: '', timeout: 10_000 });
+      return /Peer certificate: CN ?= ?(\w+)/.exec(`${r.stdout}${r.stderr}`)?.[1];
+    };
     const servedName = () =>
       new Promise<string>((resolve, reject) => {
         const s = connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
@@ -116,11 +123,13 @@ it('reloads a renewed TLS certificate on SIGHUP, and keeps the old one when the 
         s.on('error', reject);
       });
     expect(await servedName()).toBe('first');
+    expect(smtpName()).toBe('first');
     copyFileSync(join(dir, 'renewed.pem'), join(dir, 'cert.pem'));
     copyFileSync(join(dir, 'renewed.key'), join(dir, 'key.pem'));
     child.kill('SIGHUP');
     for (let i = 0; i < 100 && !err.includes('reloaded'); i++) await new Promise((r) => setTimeout(r, 50));
     expect(await servedName()).toBe('renewed');
+    expect(smtpName()).toBe('renewed');
     // A certificate that does not match its key: refused, said, and the renewed one stays.
     copyFileSync(join(dir, 'first.pem'), join(dir, 'cert.pem'));
     child.kill('SIGHUP');

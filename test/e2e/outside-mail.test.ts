@@ -96,6 +96,9 @@ describe('inbound: outside senders into the gateway', () => {
     const m = await inbox('big one');
     expect(alice.client.readMail(m.id).text).toContain('see attached');
     expect(m.outside?.attachments[0]?.size).toBe(2 * 1024 * 1024);
+    const saved = join(gnupg, 'saved.bin');
+    await alice.client.saveAttachment(m.outside!.attachments[0]!.id!, saved);
+    expect(readFileSync(saved).equals(readFileSync(file))).toBe(true);
     // The blob was released once the device had the mail.
     expect(filesUnder(server.dataDir).filter((f) => f.includes('blobs') && !f.endsWith('.partial'))).toEqual([]);
   });

@@ -45,7 +45,7 @@ import { newLinkHpkeKeys, openLinkBundle } from './device-link.js';
 import { ClientCore } from './core/client-core.js';
 import { enrollDevice, linkDevice } from './enrollment.js';
 import { Session } from './core/session.js';
-import { OutsideMail, type OutsideKey } from './outside-mail.js';
+import { OutsideMail, isOutsideAttachmentId, type OutsideKey } from './outside-mail.js';
 import { Receiver } from './receiving.js';
 import { OwnDevices } from './own-devices.js';
 import { Membership } from './membership.js';
@@ -383,6 +383,8 @@ export class SealpostClient {
 
   /** Download, verify and decrypt an attachment (by its id, as listed with a message) to `out`. */
   saveAttachment(id: string, out: FileTarget, opts: { onProgress?: Progress; overwrite?: boolean } = {}): Promise<AttachmentSummary> {
+    // An attachment of outside mail is kept on the device (it came inside the message, not as a blob).
+    if (isOutsideAttachmentId(id)) return this.outside.saveAttachment(id, out, opts) as Promise<AttachmentSummary>;
     const raw = this.store.findAttachment(id);
     if (!raw) return Promise.reject(new SealpostError('ATTACHMENT_NOT_FOUND', `no attachment ${id} in this device's messages`));
     const ref = zFileRef.parse(raw) as FileRef;
@@ -392,7 +394,9 @@ export class SealpostClient {
   /** Delete a message from this device; files no other message here refers to are released on the server. */
   deleteMessage(conversation: ConversationId, id: MessageId): Promise<void> {
     return this.serial(async () => {
-      if (!this.store.getMessage(conversation, id)) throw new SealpostError('INVALID_INPUT', `no message ${id} in ${conversation}`);
+      const row = this.store.getMessage(conversation, id);
+      if (!row) throw new SealpostError('INVALID_INPUT', `no message ${id} in ${conversation}`);
+      this.outside.forgetAttachments(row.content);
       const orphans = this.store.deleteMessage(conversation, id);
       for (const blob of orphans) await this.core.files.release(blob as BlobId);
     });

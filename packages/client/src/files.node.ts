@@ -206,6 +206,25 @@ export class FileTransfer implements FileTransferPort {
   release(blob: BlobId): Promise<void> {
     return releaseBlobGrant(this.api, blob);
   }
+
+  async saveBytes(bytes: Uint8Array, target: FileTarget, opts: { overwrite?: boolean } = {}): Promise<void> {
+    if (typeof target !== 'string') throw new SealpostError('INVALID_INPUT', 'in Node a file goes to a file path');
+    await checkTarget(target, opts.overwrite ?? false);
+    const tmp = `${resolve(target)}.sealpost-partial`;
+    try {
+      const h = await open(tmp, 'w', 0o600);
+      try {
+        await h.writeFile(bytes);
+        await h.sync();
+      } finally {
+        await h.close();
+      }
+      await rename(tmp, resolve(target));
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
 }
 
 

@@ -43,7 +43,7 @@ import {
 import { ClientPart, type ClientCore } from './core/client-core.js';
 import type { Session } from './core/session.js';
 import type { MessageRow, ProfileStorage } from './profile-storage.js';
-import type { MimeComposer } from './platform.js';
+import type { FileTarget, MimeComposer } from './platform.js';
 
 /** An outside person's OpenPGP key as this device knows it. */
 export interface OutsideKey {
@@ -69,8 +69,15 @@ export interface OutsideMailInfo {
   encrypted: boolean;
   /** 'verified' (signed by the key we know for the sender), 'unverified' (signed, key unknown), or 'none'. */
   signature: 'verified' | 'unverified' | 'bad' | 'none';
-  attachments: { name: string; type: string; size: number }[];
+  /** Each kept on the device (`files get ID`) when the mail's attachments total at most MAX_KEPT_ATTACHMENTS. */
+  attachments: { id?: string; name: string; type: string; size: number }[];
 }
+
+/** Attachments of one outside mail kept on the device, in all (larger ones are listed, not kept). */
+export const MAX_KEPT_ATTACHMENTS = 25 * 1024 * 1024;
+const ATTACHMENT_META = 'outside_attachment:';
+/** Ids of outside attachments: `oa_` and the mail id and index, so `files get` tells them from blob references. */
+export const isOutsideAttachmentId = (id: string): boolean => /^oa_[A-Za-z0-9_-]{8,64}_\d{1,3}$/.test(id);
 
 const KEYS_META = 'outside_keys_v1';
 const INTAKE_META = 'mail_intake_seed';
@@ -112,6 +119,11 @@ export function mailSecretIn(store: Pick<ProfileStorage, 'getMeta'>): MailPrivat
 export function keepMailSecretIn(store: Pick<ProfileStorage, 'setMeta'>, s: MailPrivateKeys): void {
   store.setMeta(INTAKE_META, s.intakePrivate);
   store.setMeta(OPENPGP_META, s.openpgpPrivate);
+}
+
+/** Forget the attachments kept for an outside mail (it is being deleted, by the user or by retention). */
+export function forgetOutsideAttachments(store: Pick<ProfileStorage, 'setMeta'>, content: Record<string, unknown>): void {
+  for (const a of (content.outside as OutsideMailInfo | undefined)?.attachments ?? []) if (a.id) store.setMeta(`${ATTACHMENT_META}${a.id}`, new Uint8Array(0));
 }
 
 export class OutsideMail extends ClientPart {
@@ -298,7 +310,7 @@ export class OutsideMail extends ClientPart {
       const armored = parsed.attachments.find((a) => /octet-stream/i.test(a.mimeType) || /\.asc$/i.test(a.filename ?? ''));
       try {
         if (!armored) throw new Error('no encrypted part');
-        const text = typeof armored.content === 'string' ? armored.content : new TextDecoder().decode(armored.content);
+        const text = typeof armored.content === 'string' ? armored.content : new TextDecoder().decode(armored.content as ArrayBuffer);
         const sender = fromAddress ? await this.keyFor(fromAddress) : undefined;
         const openpgp = await loadOpenpgp();
         const out = await openpgp.decrypt({
@@ -331,6 +343,19 @@ export class OutsideMail extends ClientPart {
     thread ??= await threadIdFor(references[0] ?? inReplyTo ?? messageId);
     const sentAt = parsed.date && !Number.isNaN(Date.parse(parsed.date)) ? Math.min(Date.parse(parsed.date), record.receivedAt + 3_600_000) : record.receivedAt;
     const addr = (xs: { address?: string }[] | undefined) => (xs ?? []).map((x) => (x.address ?? '').toLowerCase()).filter((x) => x.length > 0).slice(0, 200);
+    const bytesOf = (a: { content: string | ArrayBuffer | Uint8Array }): Uint8Array =>
+      typeof a.content === 'string' ? new TextEncoder().encode(a.content) : a.content instanceof Uint8Array ? a.content : new Uint8Array(a.content);
+    const sizeOf = (a: { content: string | ArrayBuffer | Uint8Array }) => bytesOf(a).length;
+    const total = parsed.attachments.reduce((n, a) => n + sizeOf(a), 0);
+    const keep = total <= MAX_KEPT_ATTACHMENTS;
+    if (!keep) warnings.push(`the attachments (${total} bytes) are larger than this device keeps for outside mail (${MAX_KEPT_ATTACHMENTS} bytes); they are listed, not saved`);
+    const attachments = parsed.attachments.slice(0, 100).map((a, i) => {
+      const entry = { name: (a.filename ?? 'attachment').slice(0, 255), type: a.mimeType.slice(0, 255), size: sizeOf(a) };
+      if (!keep) return entry;
+      const attId = `oa_${id}_${i}`;
+      this.store.setMeta(`${ATTACHMENT_META}${attId}`, bytesOf(a));
+      return { id: attId, ...entry };
+    });
     const info: OutsideMailInfo = {
       fromAddress,
       toAddresses: addr(parsed.to),
@@ -339,7 +364,7 @@ export class OutsideMail extends ClientPart {
       warnings,
       encrypted,
       signature,
-      attachments: parsed.attachments.map((a) => ({ name: a.filename ?? 'attachment', type: a.mimeType, size: typeof a.content === 'string' ? a.content.length : a.content.byteLength })),
+      attachments,
     };
     let text = parsed.text ?? '';
     if (text.length > MAX_TEXT) text = `${text.slice(0, MAX_TEXT)}\n\n[… the rest of this mail's text was not kept: ${text.length - MAX_TEXT} more characters]`;
@@ -373,6 +398,21 @@ export class OutsideMail extends ClientPart {
       },
     };
     this.store.addMessage(row, false);
+  }
+
+  /** An outside mail's attachment this device kept, written to `out`. */
+  async saveAttachment(id: string, out: FileTarget, opts: { overwrite?: boolean } = {}): Promise<{ id: string; name: string; size: number; type: string }> {
+    const bytes = this.store.getMeta(`${ATTACHMENT_META}${id}`);
+    const row = this.store.listMail().find((m) => ((m.content.outside as OutsideMailInfo | undefined)?.attachments ?? []).some((a) => a.id === id));
+    const entry = (row?.content.outside as OutsideMailInfo | undefined)?.attachments.find((a) => a.id === id);
+    if (!bytes || bytes.length === 0 || !entry) throw new SealpostError('ATTACHMENT_NOT_FOUND', `no attachment ${id} in this device's mail`);
+    await this.files.saveBytes(bytes, out, opts);
+    return { id, name: entry.name, size: entry.size, type: entry.type };
+  }
+
+  /** Forget the kept attachments of an outside mail being deleted. */
+  forgetAttachments(content: Record<string, unknown>): void {
+    forgetOutsideAttachments(this.store, content);
   }
 
   // ---- outbound --------------------------------------------------------------------------------------------------

@@ -40,6 +40,8 @@ export interface FileTransferPort {
   /** Download, verify the hash and decrypt into `out`; nothing is left behind when it fails. A file already at a path is replaced only with `overwrite`. */
   download(ref: FileRef, out: FileTarget, opts?: { onProgress?: Progress; overwrite?: boolean }): Promise<void>;
   release(blob: BlobId): Promise<void>;
+  /** Write bytes this device already holds (an outside mail's attachment) to `out`, like a download. */
+  saveBytes(bytes: Uint8Array, out: FileTarget, opts?: { overwrite?: boolean }): Promise<void>;
 }
 
 export interface OpenProfileOptions {

@@ -1,4 +1,5 @@
 // Applying the organisation's policy on the device: retention of local history, and post-compromise key updates.
+import { forgetOutsideAttachments } from './outside-mail.js';
 import { limits, type BlobId } from '@sealpost/protocol';
 import type { ServerInfo } from './types.js';
 import { ClientCore, ClientPart } from './core/client-core.js';
@@ -24,7 +25,10 @@ export class PolicyApplier extends ClientPart {
     const policy = JSON.parse(this.store.getMetaText('policy') ?? '{}') as Partial<ServerInfo['policy']>;
     const limits = [policy.retentionDefaultMs, policy.retentionMaxMs].filter((v): v is number => typeof v === 'number');
     if (limits.length > 0) {
-      const orphans = this.store.deleteMessagesBefore(Date.now() - Math.min(...limits));
+      const before = Date.now() - Math.min(...limits);
+      // Attachments of outside mail are kept beside the message: they go with it.
+      for (const m of this.store.listMail()) if (m.sentAt < before) forgetOutsideAttachments(this.store, m.content);
+      const orphans = this.store.deleteMessagesBefore(before);
       for (const blob of orphans) await this.files.release(blob as BlobId).catch(() => {});
     }
     // Post-compromise healing on a schedule: a device whose keys leaked is safe again once it commits fresh ones.

@@ -275,6 +275,7 @@ export async function startServer(opts: StartOptions): Promise<StartedServer> {
       throw new SealpostError('CONFIG_INVALID', `--tls-cert/--tls-key: cannot use them (${(err as Error).message}); the previous certificate stays in use`, { cause: err });
     }
     (server.app.server as unknown as { setSecureContext(o: { cert: Buffer; key: Buffer }): void }).setSecureContext(next);
+    smtp?.updateTls(next);
   };
   const close = async () => {
     await smtp?.close();

@@ -92,7 +92,7 @@ export function registerMailCommands(program: Command): void {
           ...(m.outside
             ? [
                 `Outside mail: ${m.outside.encrypted ? `OpenPGP-encrypted, signature ${m.outside.signature}` : 'not encrypted'}; SPF ${m.outside.auth.spf}, DKIM ${m.outside.auth.dkim}, DMARC ${m.outside.auth.dmarc}`,
-                ...m.outside.attachments.map((f) => `Attachment (outside, not saved): ${oneLine(f.name)} (${oneLine(f.type)}, ${size(f.size)})`),
+                ...m.outside.attachments.map((f) => `Attachment: ${oneLine(f.name)} (${oneLine(f.type)}, ${size(f.size)})${f.id ? ` id ${f.id}` : ' (not kept: too large)'}`),
                 ...m.outside.warnings.map((w) => `WARNING: ${oneLine(w)}`),
               ]
             : []),

@@ -31,6 +31,8 @@ export const defaultSmtpLimits = { maxBytes: 25 * 1024 * 1024, maxRecipients: 10
 
 export interface SmtpGateway {
   port: number;
+  /** Use a renewed certificate for new STARTTLS sessions (SIGHUP, with the HTTPS listener's). */
+  updateTls(tls: { cert: Buffer; key: Buffer }): void;
   close(): Promise<void>;
 }
 
@@ -163,6 +165,7 @@ export async function startSmtpGateway(ctx: ServerContext, opts: SmtpGatewayOpti
   if (!address || typeof address === 'string') throw new SealpostError('LISTEN_FAILED', 'smtp: no port');
   return {
     port: address.port,
+    updateTls: (tls) => server.updateSecureContext({ key: tls.key, cert: tls.cert }),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

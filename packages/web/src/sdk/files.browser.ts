@@ -165,6 +165,13 @@ export class BrowserFileTransfer implements FileTransferPort {
     return releaseBlobGrant(this.api, blob);
   }
 
+  async saveBytes(bytes: Uint8Array, target: FileTarget): Promise<void> {
+    if (typeof target === 'string') throw new SealpostError('INVALID_INPUT', 'in a browser a file goes to a writable stream');
+    const writer = target.getWriter();
+    await writer.write(bytes);
+    await writer.close();
+  }
+
   private async put(blob: BlobId, offset: number, body: Blob): Promise<{ received: number; complete: boolean }> {
     let res: Response;
     try {

@@ -73,7 +73,7 @@ function Read(props: { id: string; folder: 'inbox' | 'sent' }): JSX.Element {
       {m.outside?.warnings.map((w) => <p class="warn" role="alert" data-testid="outside-warning">{w}</p>)}
       <pre class="body">{m.text}</pre>
       {m.attachments.map((a) => <Attachment id={a.id} name={a.name} size={a.size} />)}
-      {m.outside?.attachments.map((a) => <p class="note">Attachment {a.name} ({a.type}, {a.size} bytes): open it in the CLI for now — saving outside attachments is not done yet.</p>)}
+      {m.outside?.attachments.map((a) => (a.id ? <Attachment id={a.id} name={a.name} size={a.size} /> : <p class="note">Attachment {a.name} ({a.size} bytes) was too large to keep on this device.</p>))}
       <div class="actions">
         <button type="button" data-testid="reply" onClick={() => reply(false)}>Reply</button>
         <button type="button" data-testid="reply-all" onClick={() => reply(true)}>Reply all</button>
