@@ -152,7 +152,49 @@ describe('inbound: outside senders into the gateway', () => {
   });
 });
 
+describe('keys across devices and people', () => {
+  it('a linked device holds the account\'s mail keys and opens outside mail too', async () => {
+    const second = await server.link(alice);
+    await swaks(['--to', 'alice@localhost', '--from', 'carol@outside.example', '--header', 'Subject: to both devices', '--body', 'both']);
+    const m = await until(async () => {
+      await second.client.sync();
+      return second.client.mailList('inbox').find((x) => x.subject === 'to both devices');
+    }, 15_000, 'the mail on the linked device');
+    expect(second.client.readMail(m.id).text).toContain('both');
+    expect((await second.client.ownOpenpgpKey()).fingerprint).toBe((await alice.client.ownOpenpgpKey()).fingerprint);
+    await inbox('to both devices');
+  });
+
+  it('learns an outside sender\'s key from the Autocrypt header of their mail', async () => {
+    const binary = (await run('gpg', ['--homedir', gnupg, '--export', 'bob@outside.example'], { encoding: 'buffer' })).stdout as unknown as Buffer;
+    const ac = `addr=bob@outside.example; prefer-encrypt=mutual; keydata=${binary.toString('base64')}`;
+    const file = join(gnupg, 'autocrypt.eml');
+    writeFileSync(file, `From: bob@outside.example\r\nTo: alice@localhost\r\nSubject: with autocrypt\r\nAutocrypt: ${ac}\r\n\r\nhi\r\n`);
+    await run('curl', ['-s', `smtp://127.0.0.1:${smtpPort}`, '--mail-from', 'bob@outside.example', '--mail-rcpt', 'alice@localhost', '--upload-file', file]);
+    await inbox('with autocrypt');
+    const fpr = (await gpg(['--list-keys', '--with-colons', 'bob@outside.example'])).split('\n').find((l) => l.startsWith('fpr:'))!.split(':')[9]!;
+    expect(alice.client.outsideKeys()).toContainEqual(expect.objectContaining({ address: 'bob@outside.example', fingerprint: fpr, source: 'autocrypt' }));
+  });
+});
+
 describe('outbound: Sealpost users writing outside', () => {
+  it('mixed recipients: the colleague gets it over MLS, the outside person a copy, and the outside reply joins the thread', async () => {
+    const bob = await server.enroll('bob');
+    const sent = await alice.client.sendMail({ to: ['bob@localhost', 'carol@outside.example'], subject: 'mixed', text: 'for both' }, { allowReadable: true });
+    expect(sent.outside?.recipients).toEqual(['carol@outside.example']);
+    await until(async () => {
+      await bob.client.sync();
+      return bob.client.mailList('inbox').find((m) => m.subject === 'mixed');
+    }, 15_000, 'the MLS copy');
+    const out = await until(() => sink.messages.find((m) => m.raw.includes('Subject: mixed')), 15_000, 'the outside copy');
+    expect(out.raw.toString()).toMatch(/^To: .*bob@localhost/m);
+    const file = join(gnupg, 'reply.eml');
+    writeFileSync(file, `From: carol@outside.example\r\nTo: alice@localhost\r\nSubject: Re: mixed\r\nIn-Reply-To: ${sent.outside!.messageId}\r\nMessage-ID: <reply-mixed@outside.example>\r\n\r\nthanks\r\n`);
+    await run('curl', ['-s', `smtp://127.0.0.1:${smtpPort}`, '--mail-from', 'carol@outside.example', '--mail-rcpt', 'alice@localhost', '--upload-file', file]);
+    const reply = await inbox('Re: mixed');
+    expect(reply.thread).toBe(sent.thread);
+  });
+
   it('a readable mail needs consent, is DKIM-signed, and the outside side verifies the signature', async () => {
     await expect(alice.client.sendMail({ to: ['carol@outside.example'], subject: 'plain out', text: 'hello carol' })).rejects.toMatchObject({ code: 'OUTSIDE_MAIL_NEEDS_KEY' });
     const sent = await alice.client.sendMail({ to: ['carol@outside.example'], subject: 'plain out', text: 'hello carol' }, { allowReadable: true });
