@@ -439,5 +439,51 @@ export function runStoreContract(name: string, open: () => Promise<ServerStore>)
       await store.resetUser(alice, [], { codeHash: h(5), expiresAt: 99 }, 6);
       expect((await store.ktPending(10)).map((p) => [p.user, p.list])).toEqual([[alice, undefined]]);
     });
+
+    it('queues inbound outside mail to every active device once, with one blob granted to all its recipients', async () => {
+      const a1 = await enrolled(alice);
+      const b = await enrolled(bob);
+      const carol = parseUserId('carol@localhost');
+      await store.createUser({ user: carol, name: undefined, now: 1 }, { codeHash: h(1), expiresAt: 1000 });
+      const id = newMessageId();
+      const first = await store.appendInbound({ user: alice, id, payload: h(1), now: 5 });
+      expect(first.kind).toBe('ok');
+      expect(first.kind === 'ok' && first.deliveries.map((d) => [d.device, d.item.k])).toEqual([[a1, 'mail-in']]);
+      // The same message again (a sender's retry): stored once.
+      expect(await store.appendInbound({ user: alice, id, payload: h(2), now: 6 })).toEqual({ kind: 'duplicate' });
+      // Nobody to deliver to: a user who never enrolled.
+      expect(await store.appendInbound({ user: carol, id: newMessageId(), payload: h(1), now: 6 })).toEqual({ kind: 'no-devices' });
+      // A large message: one blob, granted to every device of both recipients; several arriving together each stored.
+      const blob = 'b_DDDDDDDDDDDDDDDDDDDDDD' as BlobId;
+      const both = await Promise.all([
+        store.appendInbound({ user: alice, id: newMessageId(), payload: h(3), now: 7, blob: { id: blob, size: 5000 } }),
+        store.appendInbound({ user: bob, id: newMessageId(), payload: h(4), now: 7, blob: { id: blob, size: 5000 } }),
+      ]);
+      expect(both.map((r) => r.kind)).toEqual(['ok', 'ok']);
+      expect(await store.hasBlobGrant(blob, a1)).toBe(true);
+      expect(await store.hasBlobGrant(blob, b)).toBe(true);
+      expect(await store.getBlob(blob)).toMatchObject({ complete: true, size: 5000 });
+      expect((await store.fetchQueue(a1, 0, 10)).map((q) => q.k)).toEqual(['mail-in', 'mail-in']);
+    });
+
+    it('keeps the outbound queue: once per id, claimed with a lease, retried, removed when done, counted per user', async () => {
+      const rec = { id: `${alice}/m1`, user: alice, from: alice as string, to: ['x@outside.example', 'y@outside.example'], payload: h(1), size: 32, encrypted: false, queuedAt: 100, attempts: 0, nextAttemptAt: 100, lastError: undefined };
+      expect(await store.queueOutbound(rec)).toBe(true);
+      expect(await store.queueOutbound(rec)).toBe(false);
+      expect(await store.outboundCountSince(alice, 50)).toBe(2);
+      expect(await store.outboundCountSince(alice, 150)).toBe(0);
+      expect(await store.claimOutbound(99, 500, 10)).toEqual([]);
+      const claimed = await store.claimOutbound(100, 500, 10);
+      expect(claimed.map((c) => [c.id, c.attempts, c.to])).toEqual([[rec.id, 1, rec.to]]);
+      // Leased: not claimed again before the lease ends.
+      expect(await store.claimOutbound(200, 900, 10)).toEqual([]);
+      await store.outboundAttempted(rec.id, ['y@outside.example'], 300, '451 try later');
+      expect((await store.listOutbound(10)).map((r) => [r.to, r.nextAttemptAt, r.lastError])).toEqual([[['y@outside.example'], 300, '451 try later']]);
+      expect((await store.claimOutbound(300, 900, 10)).map((c) => c.attempts)).toEqual([2]);
+      await store.outboundAttempted(rec.id, [], 0, undefined);
+      expect(await store.listOutbound(10)).toEqual([]);
+      // Sent stays counted for the daily limit after the message left the queue.
+      expect(await store.outboundCountSince(alice, 50)).toBe(2);
+    });
   });
 }

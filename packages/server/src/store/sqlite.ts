@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { type DeviceId } from '@sealpost/protocol';
 import { sqliteMigrations } from './sqlite-migrations.js';
 import { type Row } from './rows.js';
-import type { AppendInput, AppendResult, ServerStore } from './store.js';
+import type { AppendInput, AppendResult, InboundInput, InboundResult, ServerStore } from './store.js';
 import { chmodSync } from 'node:fs';
 import type { Outcome } from './sqlite/internals.js';
 import { sqliteDirectory } from './sqlite/directory.js';
@@ -53,6 +53,7 @@ export class SqliteStore implements ServerStore {
   /** Nested inside appendBatchTx it runs as a savepoint: a throw undoes that one append only. */
   readonly appendOneTx: (input: AppendInput) => AppendResult;
   readonly ackBatchTx: (batch: { device: DeviceId; seqs: number[] }[]) => number[];
+  readonly inboundBatchTx: (inputs: InboundInput[]) => ({ ok: InboundResult } | { err: unknown })[];
 
   constructor(readonly db: Database.Database) {
     this.appendOneTx = db.transaction((input: AppendInput): AppendResult => this.appendOne(input));
@@ -66,6 +67,17 @@ export class SqliteStore implements ServerStore {
       }
     });
     this.ackBatchTx = db.transaction((batch: { device: DeviceId; seqs: number[] }[]) => batch.map(({ device, seqs }) => this.ackOne(device, seqs)));
+    // Each inbound append in its own savepoint (a nested transaction): one that fails fails alone.
+    const inboundOneTx = db.transaction((input: InboundInput): InboundResult => this.appendInboundOne(input));
+    this.inboundBatchTx = db.transaction((inputs: InboundInput[]) =>
+      inputs.map((i) => {
+        try {
+          return { ok: inboundOneTx(i) };
+        } catch (err) {
+          return { err };
+        }
+      }),
+    );
   }
 
   // Prepared once, reused: preparing a statement costs more than running it on the hot path.
@@ -79,6 +91,7 @@ export class SqliteStore implements ServerStore {
   async close(): Promise<void> {
     // Appends already accepted into a batch are stored (and answered) before the database closes.
     while (this.db.open && this.pendingAppends.length > 0) this.flushAppends();
+    while (this.db.open && this.pendingInbound.length > 0) this.flushInbound();
     if (this.db.open) this.db.close();
   }
 
@@ -103,6 +116,8 @@ export class SqliteStore implements ServerStore {
   /** Appends and acks waiting for the next group commit (sqlite/delivery.ts). */
   pendingAppends: { input: AppendInput; resolve: (r: AppendResult) => void; reject: (e: unknown) => void }[] = [];
   pendingAcks: { device: DeviceId; seqs: number[]; resolve: (n: number) => void; reject: (e: unknown) => void }[] = [];
+  /** Inbound outside mail waiting for the next group commit (sqlite/mail.ts). */
+  pendingInbound: { input: InboundInput; resolve: (r: InboundResult) => void; reject: (e: unknown) => void }[] = [];
 }
 
 Object.assign(SqliteStore.prototype, sqliteDirectory, sqliteSessions, sqliteDelivery, sqliteBlobs, sqliteAdmin, sqliteKt, sqliteMail);

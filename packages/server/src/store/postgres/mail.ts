@@ -18,10 +18,11 @@ export const postgresMail = {
       const devices = (await db.query('SELECT id FROM devices WHERE "user" = $1 AND revoked_at IS NULL ORDER BY created_at, id', [input.user])).rows.map((r: Row) => r.id as DeviceId);
       if (devices.length === 0) return { kind: 'no-devices' };
       if (input.blob) {
-        await db.query('INSERT INTO blobs (id, owner_user, owner_device, size, received, complete, created_at, completed_at) VALUES ($1, $2, $3, $4, $4, true, $5, $5)', [
+        // One blob for all the message's recipients: the first recipient's append makes the row, every one adds grants.
+        await db.query('INSERT INTO blobs (id, owner_user, owner_device, size, received, complete, created_at, completed_at) VALUES ($1, $2, $3, $4, $4, true, $5, $5) ON CONFLICT (id) DO NOTHING', [
           input.blob.id, input.user, devices[0], input.blob.size, input.now,
         ]);
-        await db.query('INSERT INTO blob_grants (blob, device) SELECT $1, unnest($2::text[])', [input.blob.id, devices]);
+        await db.query('INSERT INTO blob_grants (blob, device) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING', [input.blob.id, devices]);
       }
       const append = { conversation: INTAKE_CONVERSATION, sender: { device: GATEWAY_DEVICE, user: input.user }, epoch: 0, id: input.id, payload: input.payload, now: input.now };
       return { kind: 'ok', deliveries: await this.enqueue(db, append, 'mail-in', input.payload, devices) };

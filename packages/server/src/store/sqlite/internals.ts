@@ -3,7 +3,7 @@
 // the files depend on it and not on the adapter class that assembles them (sqlite.ts).
 import type Database from 'better-sqlite3';
 import type { ConversationId, DeviceId, QueueItem, UserId } from '@sealpost/protocol';
-import type { AppendInput, AppendResult, Delivery, NewKeyPackage, Revocation, ServerStore, StoredDeviceList } from '../store.js';
+import type { AppendInput, AppendResult, Delivery, InboundInput, InboundResult, NewKeyPackage, Revocation, ServerStore, StoredDeviceList } from '../store.js';
 
 /** What one append of a group-committed batch came to. */
 export type Outcome = { ok: AppendResult } | { err: unknown };
@@ -14,6 +14,10 @@ export interface SqliteInternals extends ServerStore {
   readonly appendBatchTx: (inputs: AppendInput[], outcomes: Outcome[]) => void;
   readonly appendOneTx: (input: AppendInput) => AppendResult;
   readonly ackBatchTx: (batch: { device: DeviceId; seqs: number[] }[]) => number[];
+  readonly inboundBatchTx: (inputs: InboundInput[]) => ({ ok: InboundResult } | { err: unknown })[];
+  pendingInbound: { input: InboundInput; resolve: (r: InboundResult) => void; reject: (e: unknown) => void }[];
+  flushInbound(): void;
+  appendInboundOne(input: InboundInput): InboundResult;
   pendingAppends: { input: AppendInput; resolve: (r: AppendResult) => void; reject: (e: unknown) => void }[];
   pendingAcks: { device: DeviceId; seqs: number[]; resolve: (n: number) => void; reject: (e: unknown) => void }[];
   membersSync(id: ConversationId): DeviceId[];

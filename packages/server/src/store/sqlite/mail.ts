@@ -6,22 +6,54 @@ import type { SqliteInternals } from './internals.js';
 
 /** SqliteStore's methods for this area (assembled on its prototype in sqlite.ts). */
 export const sqliteMail = {
-  async appendInbound(this: SqliteInternals, input: InboundInput): Promise<InboundResult> {
-    return this.db.transaction((): InboundResult => {
+  /**
+   * Group commit, as for messages (sqlite/delivery.ts): inbound mail that arrives in one turn of the event loop shares
+   * one transaction and one fsync; every gateway session gets its 250 only after that commit.
+   */
+  appendInbound(this: SqliteInternals, input: InboundInput): Promise<InboundResult> {
+    return new Promise((resolve, reject) => {
+      this.pendingInbound.push({ input, resolve, reject });
+      if (this.pendingInbound.length === 1) setImmediate(() => this.flushInbound());
+    });
+  },
+
+  flushInbound(this: SqliteInternals): void {
+    const batch = this.pendingInbound.splice(0, 200);
+    if (batch.length === 0) return;
+    if (this.pendingInbound.length > 0) setImmediate(() => this.flushInbound());
+    let results: ({ ok: InboundResult } | { err: unknown })[];
+    try {
+      results = this.inboundBatchTx(batch.map((b) => b.input));
+    } catch (err) {
+      // The commit itself failed: none is stored, every sender hears 451 and tries again.
+      for (const b of batch) b.reject(err);
+      return;
+    }
+    batch.forEach((b, i) => {
+      const r = results[i]!;
+      if ('ok' in r) b.resolve(r.ok);
+      else b.reject(r.err);
+    });
+  },
+
+  /** One inbound append, inside the batch's transaction. */
+  appendInboundOne(this: SqliteInternals, input: InboundInput): InboundResult {
+    {
       if (this.stmt("SELECT 1 FROM messages WHERE conversation = ? AND kind = 'mail-in' AND msg_id = ?").get(INTAKE_CONVERSATION, input.id)) {
         return { kind: 'duplicate' };
       }
       const devices = (this.stmt('SELECT id FROM devices WHERE user = ? AND revoked_at IS NULL ORDER BY created_at, id').all(input.user) as Row[]).map((r) => r.id as DeviceId);
       if (devices.length === 0) return { kind: 'no-devices' };
       if (input.blob) {
-        this.stmt('INSERT INTO blobs (id, owner_user, owner_device, size, received, complete, created_at, completed_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?)')
+        // One blob for all the message's recipients: the first recipient's append makes the row, every one adds grants.
+        this.stmt('INSERT OR IGNORE INTO blobs (id, owner_user, owner_device, size, received, complete, created_at, completed_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?)')
           .run(input.blob.id, input.user, devices[0], input.blob.size, input.blob.size, input.now, input.now);
-        const grant = this.stmt('INSERT INTO blob_grants (blob, device) VALUES (?, ?)');
+        const grant = this.stmt('INSERT OR IGNORE INTO blob_grants (blob, device) VALUES (?, ?)');
         for (const d of devices) grant.run(input.blob.id, d);
       }
       const append = { conversation: INTAKE_CONVERSATION, sender: { device: GATEWAY_DEVICE, user: input.user }, epoch: 0, id: input.id, payload: input.payload, now: input.now };
       return { kind: 'ok', deliveries: this.enqueue(append, 'mail-in', input.payload, devices) };
-    })();
+    }
   },
 
   async queueOutbound(this: SqliteInternals, r: OutboundRecord): Promise<boolean> {
