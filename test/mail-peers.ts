@@ -99,3 +99,21 @@ export async function smtpTalk(port: number, steps: (string | { data: Buffer })[
   }
   return replies;
 }
+
+/** GnuPG with its own home folder (never the user's keyring): `gpg(args, stdin?)` → what it printed. */
+export function gpgIn(home: string): (args: string[], input?: string) => Promise<string> {
+  return (args, input) =>
+    new Promise<string>((resolve, reject) => {
+      const p = run('gpg', ['--homedir', home, '--batch', '--yes', '--trust-model', 'always', ...args]);
+      if (input !== undefined) p.child.stdin!.end(input);
+      p.then((r) => resolve(r.stdout + r.stderr), reject);
+    });
+}
+
+/** An outside person's GnuPG key as GnuPG 2.2 makes it (Ed25519 signing, Curve25519 encryption); its fingerprint. */
+export async function makeGpgKey(gpg: (args: string[]) => Promise<string>, userId: string, email: string): Promise<string> {
+  await gpg(['--quick-generate-key', '--passphrase', '', userId, 'ed25519', 'default', '0']);
+  const fpr = (await gpg(['--list-keys', '--with-colons', email])).split('\n').find((l) => l.startsWith('fpr:'))!.split(':')[9]!;
+  await gpg(['--quick-add-key', '--passphrase', '', fpr, 'cv25519', 'encr', '0']);
+  return fpr;
+}

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestServer, tempDir, type TestClient, type TestServer } from '../helpers.js';
-import { run, startSink, until, type Sink } from '../mail-peers.js';
+import { gpgIn, makeGpgKey, run, startSink, until, type Sink } from '../mail-peers.js';
 
 const bin = fileURLToPath(new URL('../../packages/cli/bin/sealpost.js', import.meta.url));
 interface Run { code: number; stdout: string; stderr: string }
@@ -54,9 +54,7 @@ it('a readable outside send needs consent: refused in --json without --send-read
 
 it('contacts import-key and keys show the fingerprint; my-key gives the own key to GnuPG', async () => {
   const gnupg = tempDir('gnupg-cli');
-  await run('gpg', ['--homedir', gnupg, '--batch', '--passphrase', '', '--quick-generate-key', 'Frank <frank@outside.example>', 'ed25519', 'default', '0']);
-  const fpr = (await run('gpg', ['--homedir', gnupg, '--list-keys', '--with-colons'])).stdout.split('\n').find((l) => l.startsWith('fpr:'))!.split(':')[9]!;
-  await run('gpg', ['--homedir', gnupg, '--batch', '--passphrase', '', '--quick-add-key', fpr, 'cv25519', 'encr', '0']);
+  const fpr = await makeGpgKey(gpgIn(gnupg), 'Frank <frank@outside.example>', 'frank@outside.example');
   const keyFile = join(gnupg, 'frank.asc');
   writeFileSync(keyFile, (await run('gpg', ['--homedir', gnupg, '--armor', '--export', 'frank@outside.example'])).stdout);
   const imp = await sealpost(['contacts', 'import-key', keyFile, '--json'], env);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dkimVerify } from 'mailauth';
 import { startTestServer, type TestClient, type TestServer } from '../helpers.js';
-import { fixedDns, run, until } from '../mail-peers.js';
+import { fixedDns, gpgIn, makeGpgKey, run, until } from '../mail-peers.js';
 import { postfixUnavailable, startPostfix, type Postfix } from '../postfix.js';
 
 const why = postfixUnavailable();
@@ -17,15 +17,10 @@ describe.skipIf(why !== undefined)('Postfix as the outside MTA', () => {
   let alice: TestClient;
   let postfix: Postfix;
   let gnupg: string;
+  let gpg: (args: string[], input?: string) => Promise<string>;
   const dns: Record<string, string[][]> = {};
   const resolver = fixedDns(dns as never);
-  const gpg = (args: string[], input?: string) =>
-    new Promise<string>((resolve, reject) => {
-      const p = run('gpg', ['--homedir', gnupg, '--batch', '--yes', '--trust-model', 'always', ...args]);
-      if (input !== undefined) p.child.stdin!.end(input);
-      p.then((r) => resolve(r.stdout + r.stderr), reject);
-    });
-
+  
   beforeAll(async () => {
     // The outbound route needs Postfix's port and Postfix needs the gateway's: the gateway starts first, on port 0.
     const routes: Record<string, string> = {};
@@ -34,6 +29,7 @@ describe.skipIf(why !== undefined)('Postfix as the outside MTA', () => {
     routes['outside.example'] = `127.0.0.1:${postfix.port}`;
     alice = await server.enroll('alice');
     gnupg = mkdtempSync(join(tmpdir(), 'sealpost-gnupg-pf-'));
+    gpg = gpgIn(gnupg);
   }, 120_000);
   afterAll(async () => {
     postfix?.stop();
@@ -52,9 +48,7 @@ describe.skipIf(why !== undefined)('Postfix as the outside MTA', () => {
   });
 
   it('Sealpost delivers to Postfix: DKIM verifies at the receiving side, and GnuPG decrypts and verifies the encrypted copy', async () => {
-    await gpg(['--quick-generate-key', '--passphrase', '', 'Erin <erin@outside.example>', 'ed25519', 'default', '0']);
-    const fpr = (await gpg(['--list-keys', '--with-colons'])).split('\n').find((l) => l.startsWith('fpr:'))!.split(':')[9]!;
-    await gpg(['--quick-add-key', '--passphrase', '', fpr, 'cv25519', 'encr', '0']);
+    await makeGpgKey(gpg, 'Erin <erin@outside.example>', 'erin@outside.example');
     await alice.client.importOutsideKey(await gpg(['--armor', '--export', 'erin@outside.example']));
     await gpg(['--import'], (await alice.client.ownOpenpgpKey()).armored);
     await alice.client.sendMail({ to: ['erin@outside.example'], subject: 'to erin', text: 'only erin reads this' });

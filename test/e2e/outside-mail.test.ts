@@ -7,13 +7,14 @@ import { join } from 'node:path';
 import { dkimSign, dkimVerify } from 'mailauth';
 import { generateKeyPairSync } from 'node:crypto';
 import { filesUnder, startTestServer, type TestClient, type TestServer } from '../helpers.js';
-import { fixedDns, run, startSink, until, type Sink } from '../mail-peers.js';
+import { fixedDns, gpgIn, makeGpgKey, run, startSink, until, type Sink } from '../mail-peers.js';
 
 let server: TestServer;
 let alice: TestClient;
 let sink: Sink;
 let smtpPort: number;
 let gnupg: string;
+let gpg: (args: string[], input?: string) => Promise<string>;
 const dns: Record<string, string[][]> = {};
 const resolver = fixedDns(dns as never);
 
@@ -21,14 +22,6 @@ const swaks = (args: string[]) => run('swaks', ['--server', `127.0.0.1:${smtpPor
   (r) => ({ code: 0, out: r.stdout + r.stderr }),
   (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }),
 );
-const gpg = (args: string[], input?: string) =>
-  new Promise<string>((resolve, reject) => {
-    const p = run('gpg', ['--homedir', gnupg, '--batch', '--yes', '--trust-model', 'always', ...args]);
-    if (input !== undefined) {
-      p.child.stdin!.end(input);
-    }
-    p.then((r) => resolve(r.stdout + r.stderr), reject);
-  });
 
 /** GnuPG's own WKD hash (gpg-wks-client), then the key fetched from the Web Key Directory with curl and imported. */
 async function importAliceFromWkd(): Promise<void> {
@@ -54,8 +47,8 @@ beforeAll(async () => {
   smtpPort = server.started.smtpPort!;
   alice = await server.enroll('alice');
   gnupg = mkdtempSync(join(tmpdir(), 'sealpost-gnupg-'));
-  await gpg(['--quick-generate-key', '--passphrase', '', 'Bob Outside <bob@outside.example>', 'ed25519', 'default', '0']);
-  await gpg(['--quick-add-key', '--passphrase', '', (await gpg(['--list-keys', '--with-colons'])).split('\n').find((l) => l.startsWith('fpr:'))!.split(':')[9]!, 'cv25519', 'encr', '0']);
+  gpg = gpgIn(gnupg);
+  await makeGpgKey(gpg, 'Bob Outside <bob@outside.example>', 'bob@outside.example');
 }, 120_000);
 
 afterAll(async () => {
