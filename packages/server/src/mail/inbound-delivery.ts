@@ -27,14 +27,18 @@ export async function deliverInbound(
 ): Promise<number> {
   let stored = 0;
   const blob = body.kind === 'blob' ? { id: body.blob, size: (await ctx.blobs.size(body.blob)) ?? 0 } : undefined;
-  for (const r of recipients) {
-    const payload = sealIntake(r.intakeKey, r.user, { mailFrom: env.mailFrom, rcptTo: r.user, receivedAt: env.now, received: env.received, authResults: env.authResults, body });
-    const res = await ctx.store.appendInbound({ user: r.user, id: idFor(r.user), payload, now: env.now, ...(blob ? { blob } : {}) });
-    if (res.kind === 'ok') {
-      ctx.bus.publish(res.deliveries);
-      stored++;
+  try {
+    for (const r of recipients) {
+      const payload = sealIntake(r.intakeKey, r.user, { mailFrom: env.mailFrom, rcptTo: r.user, receivedAt: env.now, received: env.received, authResults: env.authResults, body });
+      const res = await ctx.store.appendInbound({ user: r.user, id: idFor(r.user), payload, now: env.now, ...(blob ? { blob } : {}) });
+      if (res.kind === 'ok') {
+        ctx.bus.publish(res.deliveries);
+        stored++;
+      }
     }
+  } finally {
+    // No copy refers to the blob (every one was a retry already stored, or the store failed first): it goes.
+    if (stored === 0 && blob) await ctx.blobs.delete(blob.id).catch(() => {});
   }
-  if (stored === 0 && blob) await ctx.blobs.delete(blob.id); // every copy was a retry already stored
   return stored;
 }

@@ -137,13 +137,18 @@ export async function startSmtpGateway(ctx: ServerContext, opts: SmtpGatewayOpti
       forAuth.resume(); // keep the other reader going
       return { headers: `Authentication-Results: ${ctx.domain}; none (not checked: ${String((err as Error).message).slice(0, 80)})\r\n` };
     });
-    await sealed;
-    const authResult = await auth;
-    if (stream.sizeExceeded || sealer.tooLarge) {
-      if (sealer.blobId) await ctx.blobs.delete(sealer.blobId);
-      throw reply(552, `5.3.4 message too big (at most ${opts.maxBytes} bytes)`);
+    let body: Awaited<ReturnType<IntakeSealer['body']>>;
+    try {
+      await sealed;
+      if (stream.sizeExceeded || sealer.tooLarge) throw reply(552, `5.3.4 message too big (at most ${opts.maxBytes} bytes)`);
+      body = await sealer.body();
+    } catch (err) {
+      // Nothing refers to a half-written blob (a refused message, a full disk): it goes now.
+      if (sealer.blobId) await ctx.blobs.delete(sealer.blobId).catch(() => {});
+      stream.resume();
+      throw err;
     }
-    const body = await sealer.body();
+    const authResult = await auth;
     const digest = sealer.digest();
     const now = ctx.clock.now();
     const tls = session.secure ? 'ESMTPS' : 'ESMTP';

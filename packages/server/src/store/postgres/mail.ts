@@ -38,6 +38,8 @@ export const postgresMail = {
       );
       if (done.rowCount === 0) return false;
       await db.query('INSERT INTO outbound_sent ("user", at, recipients) VALUES ($1, $2, $3)', [r.user, r.queuedAt, r.to.length]);
+      // Only the last day counts towards the limit; older rows are no longer needed.
+      await db.query('DELETE FROM outbound_sent WHERE "user" = $1 AND at < $2', [r.user, r.queuedAt - 2 * 86_400_000]);
       return true;
     });
   },

@@ -64,6 +64,8 @@ export const sqliteMail = {
       ).run(r.id, r.user, r.from, JSON.stringify(r.to), r.payload, r.size, r.encrypted ? 1 : 0, r.queuedAt, r.nextAttemptAt, r.to.length);
       if (done.changes === 0) return false;
       this.stmt('INSERT INTO outbound_sent (user, at, recipients) VALUES (?, ?, ?)').run(r.user, r.queuedAt, r.to.length);
+      // Only the last day counts towards the limit; older rows are no longer needed.
+      this.stmt('DELETE FROM outbound_sent WHERE user = ? AND at < ?').run(r.user, r.queuedAt - 2 * 86_400_000);
       return true;
     })();
   },
