@@ -9,6 +9,7 @@ import { registerDeviceCommands } from './commands/devices.js';
 import { registerFileCommands } from './commands/files.js';
 import { registerMailCommands } from './commands/mail.js';
 import { registerContactsCommands } from './commands/contacts.js';
+import { registerBridgeCommand } from './commands/bridge.js';
 import { registerProfileCommands } from './commands/profile.js';
 import { registerServerCommand } from './commands/server.js';
 import { registerVerifyCommands } from './commands/verify.js';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerChatCommands(program);
   registerMailCommands(program);
   registerContactsCommands(program);
+  registerBridgeCommand(program);
   registerFileCommands(program);
   registerWebCommands(program);
   return program;

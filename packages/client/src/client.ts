@@ -371,6 +371,16 @@ export class SealpostClient {
     return this.mail.readMail(id);
   }
 
+  /** The whole mail without marking it read (the IMAP bridge's BODY.PEEK). */
+  peekMail(id: string): MailFull {
+    return this.mail.peekMail(id);
+  }
+
+  /** Mark a mail read. */
+  markMailRead(id: string): void {
+    this.mail.markMailRead(id);
+  }
+
   /** Reply (reply-all stays in the thread). */
   replyMail(id: string, reply: { all?: boolean; text: string; attach?: FileSource[] }, opts: { onProgress?: Progress } = {}): Promise<{ id: MessageId; thread: ConversationId; held?: HeldInfo }> {
     return this.mail.replyMail(id, reply, opts);

@@ -76,6 +76,19 @@ export class MailSender extends ClientPart {
     return { ...mailSummary(m, row.conversation, false), text: m.text, html: m.html ?? null };
   }
 
+  /** The whole mail, its read state untouched (a mail client's "peek"). */
+  peekMail(id: string): MailFull {
+    const row = this.requireMail(id);
+    const m = row.content as unknown as Mail;
+    return { ...mailSummary(m, row.conversation, !row.read), text: m.text, html: m.html ?? null };
+  }
+
+  /** Mark a mail read (a mail client set \Seen). */
+  markMailRead(id: string): void {
+    const row = this.requireMail(id);
+    this.store.markRead(row.conversation, row.id);
+  }
+
   /**
    * Reply. Reply-all stays in the thread. A reply to the sender alone stays in the thread only when the thread is
    * just the two of you; otherwise it starts a new thread, so nobody else sees it.

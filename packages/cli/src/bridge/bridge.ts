@@ -1,0 +1,153 @@
+// `sealpost bridge`: a device profile's mail for the mail programs people already use. Keeps the profile in sync over
+// the WebSocket (the client's watch), files every Sealpost mail into the bridge's mailboxes with a stored UID, and
+// serves them over IMAP (imap-server.ts) and takes mail to send over SMTP submission (smtp-submission.ts), on loopback
+// (another address only with TLS), behind a bridge password made on first run and stored hashed.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SealpostError } from '@sealpost/protocol';
+import type { MailFull, SealpostClient } from '@sealpost/client';
+import { MailIndex } from './mail-index.js';
+import { startImapServer, type BridgeBackend, type ImapServer } from './imap-server.js';
+import { renderMail, type Rendered, type RenderMail } from './render.js';
+import { startSubmission, type Submission } from './smtp-submission.js';
+
+export interface BridgeOptions {
+  imap: { host: string; port: number };
+  smtp: { host: string; port: number };
+  tls?: { cert: Buffer; key: Buffer };
+  /** Outside recipients without a known OpenPGP key get a readable copy (a mail program cannot be asked). */
+  sendReadable?: boolean;
+  /** Make a new bridge password even though one exists (the old one stops working). */
+  newPassword?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface Bridge {
+  imapPort: number;
+  smtpPort: number;
+  /** Only when it was made now: shown once. */
+  password: string | undefined;
+  /** Re-read the profile's mail into the mailboxes (also done on every change the watch sees). */
+  reconcile(): void;
+  close(): Promise<void>;
+}
+
+const RENDER_CACHE = 32;
+
+export async function startBridge(client: SealpostClient, profileDir: string, opts: BridgeOptions): Promise<Bridge> {
+  const index = MailIndex.open(profileDir);
+  const password = !index.hasPassword() || opts.newPassword ? index.newPassword() : undefined;
+  const listeners = new Set<() => void>();
+  const scratch = mkdtempSync(join(tmpdir(), 'sealpost-bridge-'));
+  const cache = new Map<string, Rendered>();
+
+  /** The profile's mail, filed: each new mail gets the next UID of its mailbox; mail gone from the profile leaves. */
+  const reconcile = (): void => {
+    const known = index.allMailIds();
+    const present = new Set<string>();
+    for (const [folder, box] of [['inbox', 'INBOX'], ['sent', 'Sent']] as const) {
+      for (const m of client.mailList(folder)) {
+        present.add(m.id);
+        if (!known.has(m.id)) index.add(box, m.id, m.thread, m.unread ? [] : ['\\Seen']);
+      }
+    }
+    for (const id of known) if (!present.has(id)) index.remove(id);
+    for (const l of listeners) l();
+  };
+
+  const peek = (mailId: string): MailFull | undefined => {
+    try {
+      return client.peekMail(mailId);
+    } catch {
+      return undefined;
+    }
+  };
+
+  const attachmentsOf = (m: MailFull) => [
+    ...m.attachments.map((a) => ({ id: a.id, name: a.name, type: a.type, size: a.size })),
+    ...(m.outside?.attachments ?? []).flatMap((a) => (a.id ? [{ id: a.id, name: a.name, type: a.type, size: a.size }] : [])),
+  ];
+
+  const backend: BridgeBackend = {
+    index,
+    user: client.user,
+    mail(mailId): RenderMail | undefined {
+      const m = peek(mailId);
+      if (!m) return undefined;
+      return {
+        id: m.id,
+        from: m.from,
+        to: m.to,
+        cc: m.cc,
+        ...(m.bcc ? { bcc: m.bcc } : {}),
+        subject: m.subject,
+        date: m.date,
+        messageId: m.messageId,
+        ...(m.inReplyTo ? { inReplyTo: m.inReplyTo } : {}),
+        references: m.references,
+        text: m.text,
+        html: m.html,
+      };
+    },
+    async render(mailId, full) {
+      const key = `${full ? 'full' : 'shape'}:${mailId}`;
+      const hit = cache.get(key) ?? (full ? undefined : cache.get(`full:${mailId}`));
+      if (hit) return hit;
+      const m = peek(mailId);
+      const view = backend.mail(mailId);
+      if (!m || !view) throw new SealpostError('MAIL_NOT_FOUND', `mail ${mailId} is gone`);
+      const atts = attachmentsOf(m);
+      // Attachments are decrypted only when a client fetches the message's content.
+      const rendered = await renderMail(view, atts, async (i) => {
+        if (!full) return Buffer.alloc(atts[i]!.size);
+        const path = join(scratch, `${mailId}-${i}`);
+        try {
+          await client.saveAttachment(atts[i]!.id, path, { overwrite: true });
+          return readFileSync(path);
+        } finally {
+          rmSync(path, { force: true });
+        }
+      });
+      cache.set(key, rendered);
+      while (cache.size > RENDER_CACHE) cache.delete(cache.keys().next().value!);
+      return rendered;
+    },
+    async markRead(mailId) {
+      client.markMailRead(mailId);
+    },
+    async deleteMail(mailId) {
+      const m = index.byMailId(mailId);
+      if (m) await client.deleteMessage(m.thread as never, mailId as never);
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+
+  reconcile();
+  let imap: ImapServer | undefined;
+  let smtp: Submission | undefined;
+  try {
+    imap = await startImapServer(backend, { ...opts.imap, ...(opts.tls ? { tls: opts.tls } : {}), ...(opts.log ? { log: opts.log } : {}) });
+    smtp = await startSubmission(client, index, { ...opts.smtp, ...(opts.tls ? { tls: opts.tls } : {}), sendReadable: opts.sendReadable ?? false, onSent: reconcile });
+  } catch (err) {
+    await imap?.close();
+    index.close();
+    rmSync(scratch, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    imapPort: imap.port,
+    smtpPort: smtp.port,
+    password,
+    reconcile,
+    async close() {
+      await imap!.close();
+      await smtp!.close();
+      index.close();
+      rmSync(scratch, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,652 @@
+// The bridge's IMAP4rev1 server (RFC 3501) with IDLE (2177), UIDPLUS (4315), MOVE (6851), SPECIAL-USE (6154),
+// CONDSTORE (7162, MODSEQ in FETCH and SEARCH), LITERAL+ (7888), ENABLE, ID, NAMESPACE, UNSELECT; LOGIN and
+// AUTHENTICATE PLAIN with the bridge password. Each connection is a small state machine over CommandReader
+// (imap-parser.ts); what the mailboxes hold comes from a MailIndex and a backend over the Sealpost client.
+import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { CommandReader, ImapSyntaxError, imapString, parseFetchItems, parseSearch, parseSequenceSet, tokenize, type FetchItem, type SearchKey, type Token } from './imap-parser.js';
+import { MAILBOXES, type IndexedMessage, type MailboxName, type MailIndex } from './mail-index.js';
+import { bodyStructure, envelope, headerSubset, headerValue, internalDate } from './imap-format.js';
+import { partAt, type Rendered, type RenderMail } from './render.js';
+
+export interface BridgeBackend {
+  index: MailIndex;
+  /** The user the bridge serves (the IMAP login name). */
+  user: string;
+  mail(mailId: string): RenderMail | undefined;
+  /** The rendered message; `full` false renders attachments as zeros of their size (sizes and structure only). */
+  render(mailId: string, full: boolean): Promise<Rendered>;
+  markRead(mailId: string): Promise<void>;
+  deleteMail(mailId: string): Promise<void>;
+  /** Called with a listener for "mailboxes changed"; returns the unsubscribe. */
+  subscribe(listener: () => void): () => void;
+}
+
+const CAPABILITIES = 'IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS MOVE SPECIAL-USE CONDSTORE ENABLE ID NAMESPACE UNSELECT AUTH=PLAIN';
+const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
+
+/** Wrong passwords: each slows the next answer; after this many in a row, every login is refused for a while. */
+export const LOGIN_LOCKOUT = { failures: 30, forMs: 5 * 60_000, stepMs: 10, maxDelayMs: 500 };
+
+class ImapFailure extends Error {
+  constructor(
+    readonly kind: 'NO' | 'BAD',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const no = (m: string) => new ImapFailure('NO', m);
+const bad = (m: string) => new ImapFailure('BAD', m);
+
+function atomOrString(t: Token | undefined, what: string): string {
+  if (!t || (t.type !== 'atom' && t.type !== 'string')) throw bad(`${what} expected`);
+  return t.value;
+}
+
+/** LIST patterns: * matches anything, % anything but the hierarchy delimiter (we have none below the top). */
+function matches(pattern: string, name: string): boolean {
+  const re = new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/%/g, '[^/]*')}$`, 'i');
+  return re.test(name);
+}
+
+export interface ImapServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startImapServer(backend: BridgeBackend, opts: { host: string; port: number; tls?: { cert: Buffer; key: Buffer }; log?: (line: string) => void }): Promise<ImapServer> {
+  const sockets = new Set<Socket>();
+  const lockout = { failures: 0, until: 0 };
+
+  const onSocket = (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.setNoDelay(true);
+    new Session(socket, backend, lockout, opts.log);
+  };
+  // Implicit TLS (IMAPS) when the bridge listens beyond loopback; plain on loopback, where nothing leaves the machine.
+  const server: Server = opts.tls ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key }, onSocket) : createServer(onSocket);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : opts.port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+class Session {
+  private state: 'new' | 'auth' | 'selected' | 'out' = 'new';
+  private selected: { name: MailboxName; readOnly: boolean; uids: number[]; flags: Map<number, string> } | undefined;
+  private idle: { tag: string } | undefined;
+  private authenticating: { tag: string } | undefined;
+  private condstore = false;
+  private busy: Promise<void> = Promise.resolve();
+  private readonly reader: CommandReader;
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly backend: BridgeBackend,
+    private readonly lockout: { failures: number; until: number },
+    private readonly log?: (line: string) => void,
+  ) {
+    this.reader = new CommandReader(
+      (raw) => this.enqueue(raw),
+      () => this.send('+ go ahead\r\n'),
+      (err, tag) => {
+        this.send(`${tag ?? '*'} BAD ${err.message}\r\n* BYE too much input\r\n`);
+        this.socket.end();
+      },
+    );
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', () => {});
+    socket.setTimeout(30 * 60_000, () => {
+      this.send('* BYE idle too long\r\n');
+      socket.end();
+    });
+    this.unsubscribe = backend.subscribe(() => {
+      if (this.idle) this.enqueueTask(() => this.reportChanges());
+    });
+    socket.on('close', () => this.unsubscribe());
+    this.send(`* OK [CAPABILITY ${CAPABILITIES}] Sealpost bridge ready\r\n`);
+  }
+
+  private send(data: string | Buffer): void {
+    if (!this.socket.destroyed) this.socket.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : data);
+  }
+
+  private onData(chunk: Buffer): void {
+    // IDLE's DONE and AUTHENTICATE's response are lines outside the command grammar.
+    if ((this.idle || this.authenticating) && !this.reader.inCommand) {
+      const text = chunk.toString('latin1');
+      const eol = text.indexOf('\r\n');
+      if (eol >= 0) {
+        const line = text.slice(0, eol);
+        const rest = chunk.subarray(eol + 2);
+        if (this.idle) {
+          const tag = this.idle.tag;
+          this.idle = undefined;
+          if (line.toUpperCase() === 'DONE') this.send(`${tag} OK IDLE terminated\r\n`);
+          else this.send(`${tag} BAD expected DONE\r\n`);
+        } else if (this.authenticating) {
+          const tag = this.authenticating.tag;
+          this.authenticating = undefined;
+          this.enqueueTask(() => this.finishPlain(tag, line));
+        }
+        if (rest.length > 0) this.onData(rest);
+        return;
+      }
+      if (text.length > 8192) this.socket.destroy();
+      return;
+    }
+    this.reader.push(chunk);
+  }
+
+  private enqueueTask(fn: () => Promise<void>): void {
+    this.busy = this.busy.then(fn).catch((err) => {
+      this.log?.(`imap: ${(err as Error).message}`);
+      this.send('* BYE internal error\r\n');
+      this.socket.destroy();
+    });
+  }
+
+  private enqueue(raw: Buffer[]): void {
+    this.enqueueTask(async () => {
+      let cmd: ReturnType<typeof tokenize>;
+      try {
+        cmd = tokenize(raw);
+      } catch (err) {
+        const tag = /^([^\s(){%*"\\\]]+) /.exec(raw[0]!.toString('latin1'))?.[1] ?? '*';
+        this.send(`${tag} BAD ${(err as Error).message}\r\n`);
+        return;
+      }
+      try {
+        await this.run(cmd.tag, cmd.name, cmd.args);
+      } catch (err) {
+        if (err instanceof ImapFailure) this.send(`${cmd.tag} ${err.kind} ${err.message}\r\n`);
+        else if (err instanceof ImapSyntaxError) this.send(`${cmd.tag} BAD ${err.message}\r\n`);
+        else throw err;
+      }
+    });
+  }
+
+  // ---- commands ----------------------------------------------------------------------------------------------------
+
+  private async run(tag: string, name: string, args: Token[]): Promise<void> {
+    const anyState: Record<string, () => Promise<void> | void> = {
+      CAPABILITY: () => this.send(`* CAPABILITY ${CAPABILITIES}\r\n${tag} OK CAPABILITY completed\r\n`),
+      NOOP: async () => {
+        await this.reportChanges();
+        this.send(`${tag} OK NOOP completed\r\n`);
+      },
+      LOGOUT: () => {
+        this.state = 'out';
+        this.send(`* BYE Sealpost bridge logging out\r\n${tag} OK LOGOUT completed\r\n`);
+        this.socket.end();
+      },
+      ID: () => this.send(`* ID ("name" "Sealpost bridge")\r\n${tag} OK ID completed\r\n`),
+    };
+    if (anyState[name]) return void (await anyState[name]!());
+    if (this.state === 'new') {
+      if (name === 'LOGIN') return this.login(tag, atomOrString(args[0], 'user name'), atomOrString(args[1], 'password'));
+      if (name === 'AUTHENTICATE') {
+        if (atomOrString(args[0], 'mechanism').toUpperCase() !== 'PLAIN') throw no('only AUTHENTICATE PLAIN is offered');
+        if (args[1]) return this.finishPlain(tag, atomOrString(args[1], 'initial response'));
+        this.authenticating = { tag };
+        this.send('+ \r\n');
+        return;
+      }
+      throw bad(`${name}: log in first (LOGIN or AUTHENTICATE PLAIN with the bridge password)`);
+    }
+    switch (name) {
+      case 'ENABLE': {
+        const caps = args.map((a) => atomOrString(a, 'capability').toUpperCase());
+        if (caps.includes('CONDSTORE')) this.condstore = true;
+        this.send(`* ENABLED${caps.includes('CONDSTORE') ? ' CONDSTORE' : ''}\r\n${tag} OK ENABLE completed\r\n`);
+        return;
+      }
+      case 'NAMESPACE':
+        this.send(`* NAMESPACE (("" "/")) NIL NIL\r\n${tag} OK NAMESPACE completed\r\n`);
+        return;
+      case 'LIST':
+      case 'LSUB': {
+        // LIST-EXTENDED forms (selection options before, RETURN after) are read past: we answer the basic form.
+        const plain = args.filter((a) => a.type !== 'list');
+        const pattern = atomOrString(plain[1], 'mailbox pattern');
+        if (pattern === '') {
+          this.send(`* ${name} (\\Noselect) "/" ""\r\n${tag} OK ${name} completed\r\n`);
+          return;
+        }
+        for (const m of MAILBOXES) {
+          if (!matches(pattern, m.name)) continue;
+          const attrs = ['\\HasNoChildren', ...(m.special ? [m.special] : [])].join(' ');
+          this.send(`* ${name} (${attrs}) "/" ${imapString(m.name)}\r\n`);
+        }
+        this.send(`${tag} OK ${name} completed\r\n`);
+        return;
+      }
+      case 'STATUS': {
+        const box = this.backend.index.mailbox(atomOrString(args[0], 'mailbox'));
+        if (!box) throw no('[NONEXISTENT] no such mailbox');
+        const items = args[1]?.type === 'list' ? args[1].items.map((t) => atomOrString(t, 'status item').toUpperCase()) : [];
+        const msgs = this.backend.index.messages(box.name);
+        const values: Record<string, number> = {
+          MESSAGES: msgs.length,
+          RECENT: 0,
+          UIDNEXT: box.uidNext,
+          UIDVALIDITY: box.uidValidity,
+          UNSEEN: msgs.filter((m) => !m.flags.includes('\\Seen')).length,
+          HIGHESTMODSEQ: box.highestModseq,
+        };
+        const out = items.filter((i) => i in values).map((i) => `${i} ${values[i]}`);
+        this.send(`* STATUS ${imapString(box.name)} (${out.join(' ')})\r\n${tag} OK STATUS completed\r\n`);
+        return;
+      }
+      case 'SELECT':
+      case 'EXAMINE':
+        return this.select(tag, atomOrString(args[0], 'mailbox'), name === 'EXAMINE', args[1]);
+      case 'CREATE':
+      case 'DELETE':
+      case 'RENAME':
+        throw no('[CANNOT] Sealpost has a fixed set of folders: INBOX, Sent, Drafts, Trash, Archive');
+      case 'SUBSCRIBE':
+      case 'UNSUBSCRIBE':
+        this.send(`${tag} OK ${name} completed\r\n`);
+        return;
+      case 'APPEND':
+        throw no('[CANNOT] the bridge does not store messages a client makes; send mail through the bridge\'s SMTP port');
+      case 'IDLE':
+        this.idle = { tag };
+        this.send('+ idling\r\n');
+        await this.reportChanges();
+        return;
+    }
+    if (this.state !== 'selected' || !this.selected) throw bad(`${name}: select a mailbox first`);
+    switch (name) {
+      case 'CHECK':
+        await this.reportChanges();
+        this.send(`${tag} OK CHECK completed\r\n`);
+        return;
+      case 'CLOSE':
+        if (!this.selected.readOnly) await this.expunge(undefined, true);
+        this.selected = undefined;
+        this.state = 'auth';
+        this.send(`${tag} OK CLOSE completed\r\n`);
+        return;
+      case 'UNSELECT':
+        this.selected = undefined;
+        this.state = 'auth';
+        this.send(`${tag} OK UNSELECT completed\r\n`);
+        return;
+      case 'FETCH':
+      case 'UID FETCH':
+        return this.fetch(tag, name === 'UID FETCH', args);
+      case 'STORE':
+      case 'UID STORE':
+        return this.store(tag, name === 'UID STORE', args);
+      case 'SEARCH':
+      case 'UID SEARCH':
+        return this.search(tag, name === 'UID SEARCH', args);
+      case 'EXPUNGE':
+        await this.expunge(undefined, false);
+        this.send(`${tag} OK EXPUNGE completed\r\n`);
+        return;
+      case 'UID EXPUNGE':
+        await this.expunge(new Set(parseSequenceSet(atomOrString(args[0], 'UID set'), this.maxUid())), false);
+        this.send(`${tag} OK UID EXPUNGE completed\r\n`);
+        return;
+      case 'MOVE':
+      case 'UID MOVE':
+        return this.move(tag, name === 'UID MOVE', args);
+      case 'COPY':
+      case 'UID COPY':
+        throw no('[CANNOT] a Sealpost mail is in one folder at a time: use MOVE');
+    }
+    throw bad(`unknown command ${name.slice(0, 30)}`);
+  }
+
+  private async login(tag: string, user: string, password: string): Promise<void> {
+    const now = Date.now();
+    if (this.lockout.until > now) throw no('[UNAVAILABLE] too many wrong passwords; logins are refused for a while');
+    const ok = user.toLowerCase() === this.backend.user.toLowerCase() && this.backend.index.checkPassword(password);
+    if (!ok) {
+      this.lockout.failures++;
+      // Slowed: each wrong password in a row waits a little longer before it is answered.
+      await new Promise((r) => setTimeout(r, Math.min(LOGIN_LOCKOUT.maxDelayMs, this.lockout.failures * LOGIN_LOCKOUT.stepMs)));
+      if (this.lockout.failures >= LOGIN_LOCKOUT.failures) this.lockout.until = Date.now() + LOGIN_LOCKOUT.forMs;
+      throw no('[AUTHENTICATIONFAILED] wrong user name or bridge password');
+    }
+    this.lockout.failures = 0;
+    this.state = 'auth';
+    this.send(`${tag} OK [CAPABILITY ${CAPABILITIES}] logged in\r\n`);
+  }
+
+  private async finishPlain(tag: string, b64: string): Promise<void> {
+    if (b64 === '*') return void this.send(`${tag} BAD authentication cancelled\r\n`);
+    const decoded = Buffer.from(b64, 'base64').toString('utf8').split('\0');
+    if (decoded.length !== 3) return void this.send(`${tag} BAD not an AUTH PLAIN response\r\n`);
+    try {
+      await this.login(tag, decoded[1]!, decoded[2]!);
+    } catch (err) {
+      if (err instanceof ImapFailure) this.send(`${tag} ${err.kind} ${err.message}\r\n`);
+      else throw err;
+    }
+  }
+
+  private select(tag: string, mailbox: string, readOnly: boolean, options: Token | undefined): void {
+    const box = this.backend.index.mailbox(mailbox);
+    if (!box) {
+      this.selected = undefined;
+      this.state = 'auth';
+      throw no('[NONEXISTENT] no such mailbox');
+    }
+    if (options?.type === 'list' && options.items.some((t) => t.type === 'atom' && t.value.toUpperCase() === 'CONDSTORE')) this.condstore = true;
+    const msgs = this.backend.index.messages(box.name);
+    this.selected = { name: box.name, readOnly, uids: msgs.map((m) => m.uid), flags: new Map(msgs.map((m) => [m.uid, m.flags.join(' ')])) };
+    this.state = 'selected';
+    const unseen = msgs.findIndex((m) => !m.flags.includes('\\Seen'));
+    this.send(
+      [
+        `* FLAGS (${SYSTEM_FLAGS.join(' ')})`,
+        `* OK [PERMANENTFLAGS (${SYSTEM_FLAGS.join(' ')} \\*)] flags kept`,
+        `* ${msgs.length} EXISTS`,
+        '* 0 RECENT',
+        ...(unseen >= 0 ? [`* OK [UNSEEN ${unseen + 1}] first unseen`] : []),
+        `* OK [UIDVALIDITY ${box.uidValidity}] UIDs valid`,
+        `* OK [UIDNEXT ${box.uidNext}] predicted next UID`,
+        `* OK [HIGHESTMODSEQ ${box.highestModseq}] highest`,
+        `${tag} OK [${readOnly ? 'READ-ONLY' : 'READ-WRITE'}] ${readOnly ? 'EXAMINE' : 'SELECT'} completed`,
+        '',
+      ].join('\r\n'),
+    );
+  }
+
+  private maxUid(): number {
+    return Math.max(0, ...(this.selected?.uids ?? []));
+  }
+
+  /** The messages a set names, as [sequence number, message], against what this session was told exists. */
+  private resolve(setText: string, byUid: boolean): [number, IndexedMessage][] {
+    const sel = this.selected!;
+    const current = new Map(this.backend.index.messages(sel.name).map((m) => [m.uid, m]));
+    const out: [number, IndexedMessage][] = [];
+    if (byUid) {
+      const wanted = new Set(parseSequenceSet(setText, this.maxUid() || 1));
+      sel.uids.forEach((uid, i) => {
+        const m = current.get(uid);
+        if (wanted.has(uid) && m) out.push([i + 1, m]);
+      });
+    } else {
+      if (sel.uids.length === 0) throw bad('no messages in this mailbox');
+      for (const n of parseSequenceSet(setText, sel.uids.length)) {
+        const m = current.get(sel.uids[n - 1]!);
+        if (m) out.push([n, m]);
+      }
+    }
+    return out;
+  }
+
+  private async fetch(tag: string, byUid: boolean, args: Token[]): Promise<void> {
+    const items = parseFetchItems(args[1]);
+    // CHANGEDSINCE (RFC 7162 §3.1.4.1): only messages changed after the given modseq.
+    let changedSince: number | undefined;
+    if (args[2]?.type === 'list') {
+      const mods = args[2].items;
+      if (mods[0]?.type === 'atom' && mods[0].value.toUpperCase() === 'CHANGEDSINCE') changedSince = Number(atomOrString(mods[1], 'modseq'));
+      this.condstore = true;
+    }
+    if (byUid && !items.some((i) => i.name === 'UID')) items.unshift({ name: 'UID', label: 'UID' });
+    if ((this.condstore || changedSince !== undefined) && !items.some((i) => i.name === 'MODSEQ')) items.push({ name: 'MODSEQ', label: 'MODSEQ' });
+    for (const [seq, m] of this.resolve(atomOrString(args[0], 'sequence set'), byUid)) {
+      if (changedSince !== undefined && m.modseq <= changedSince) continue;
+      await this.fetchOne(seq, m, items);
+    }
+    this.send(`${tag} OK ${byUid ? 'UID FETCH' : 'FETCH'} completed\r\n`);
+  }
+
+  private async fetchOne(seq: number, m0: IndexedMessage, items: FetchItem[]): Promise<void> {
+    let m = m0;
+    const mail = this.backend.mail(m.mailId);
+    if (!mail) return; // deleted meanwhile: reported as EXPUNGE at the next chance
+    const needsBody = items.some((i) => i.name === 'BODY' && i.section !== undefined);
+    const needsStructure = items.some((i) => i.name === 'BODYSTRUCTURE' || (i.name === 'BODY' && i.section === undefined) || i.name === 'RFC822.SIZE');
+    const rendered = needsBody ? await this.backend.render(m.mailId, true) : needsStructure ? await this.backend.render(m.mailId, false) : undefined;
+    if (rendered && m.size === null) this.backend.index.setSize(m.mailId, rendered.raw.length);
+    // A non-PEEK body fetch sets \Seen (RFC 3501 §6.4.5), and the FLAGS change is reported in the same response.
+    if (items.some((i) => i.name === 'BODY' && i.section !== undefined && !i.peek) && !m.flags.includes('\\Seen') && !this.selected!.readOnly) {
+      m = this.backend.index.setFlags(m.mailId, [...m.flags, '\\Seen']);
+      await this.backend.markRead(m.mailId);
+      this.selected!.flags.set(m.uid, m.flags.join(' '));
+      if (!items.some((i) => i.name === 'FLAGS')) items = [...items, { name: 'FLAGS', label: 'FLAGS' }];
+    }
+    const parts: Buffer[] = [];
+    const text = (s: string) => parts.push(Buffer.from(s, 'latin1'));
+    text(`* ${seq} FETCH (`);
+    items.forEach((item, i) => {
+      if (i > 0) text(' ');
+      switch (item.name) {
+        case 'UID':
+          return text(`UID ${m.uid}`);
+        case 'FLAGS':
+          return text(`FLAGS (${m.flags.join(' ')})`);
+        case 'MODSEQ':
+          return text(`MODSEQ (${m.modseq})`);
+        case 'INTERNALDATE':
+          return text(`INTERNALDATE ${internalDate(mail.date)}`);
+        case 'RFC822.SIZE':
+          return text(`RFC822.SIZE ${rendered!.raw.length}`);
+        case 'ENVELOPE':
+          return text(`ENVELOPE ${envelope(mail)}`);
+        case 'BODYSTRUCTURE':
+          return text(`BODYSTRUCTURE ${bodyStructure(rendered!.root, true)}`);
+      }
+      if (item.section === undefined) return text(`BODY ${bodyStructure(rendered!.root, false)}`);
+      let data = sectionBytes(rendered!, item);
+      if (item.partial) data = data.subarray(item.partial.start, item.partial.length !== undefined ? item.partial.start + item.partial.length : undefined);
+      text(`${item.label} {${data.length}}\r\n`);
+      parts.push(data);
+    });
+    text(')\r\n');
+    this.send(Buffer.concat(parts));
+  }
+
+  private async store(tag: string, byUid: boolean, args: Token[]): Promise<void> {
+    if (this.selected!.readOnly) throw no('[READ-ONLY] mailbox selected with EXAMINE');
+    let op = atomOrString(args[1], 'STORE item').toUpperCase();
+    let flagsTok = args[2];
+    // UNCHANGEDSINCE (RFC 7162): read and honoured as "apply" (the bridge is the only writer of its flags).
+    if (args[1]?.type === 'list') {
+      op = atomOrString(args[2], 'STORE item').toUpperCase();
+      flagsTok = args[3];
+    }
+    const m = /^([+-]?)FLAGS(\.SILENT)?$/.exec(op);
+    if (!m) throw bad(`unknown STORE item ${op.slice(0, 20)}`);
+    const flags = (flagsTok?.type === 'list' ? flagsTok.items : flagsTok ? [flagsTok] : []).map((t) => atomOrString(t, 'flag'));
+    for (const f of flags) if (f.startsWith('\\') && !SYSTEM_FLAGS.includes(f)) throw bad(`unknown system flag ${f}`);
+    for (const [seq, msg] of this.resolve(atomOrString(args[0], 'sequence set'), byUid)) {
+      const next = m[1] === '+' ? [...msg.flags, ...flags] : m[1] === '-' ? msg.flags.filter((f) => !flags.includes(f)) : flags;
+      const updated = this.backend.index.setFlags(msg.mailId, next);
+      if (next.includes('\\Seen') && !msg.flags.includes('\\Seen')) await this.backend.markRead(msg.mailId);
+      this.selected!.flags.set(updated.uid, updated.flags.join(' '));
+      if (!m[2]) this.send(`* ${seq} FETCH (FLAGS (${updated.flags.join(' ')})${byUid ? ` UID ${updated.uid}` : ''}${this.condstore ? ` MODSEQ (${updated.modseq})` : ''})\r\n`);
+    }
+    this.send(`${tag} OK STORE completed\r\n`);
+  }
+
+  private async search(tag: string, byUid: boolean, args: Token[]): Promise<void> {
+    const key = parseSearch(args);
+    const sel = this.selected!;
+    const msgs = new Map(this.backend.index.messages(sel.name).map((m) => [m.uid, m]));
+    const hits: number[] = [];
+    let maxModseq = 0;
+    for (let i = 0; i < sel.uids.length; i++) {
+      const m = msgs.get(sel.uids[i]!);
+      if (!m) continue;
+      if (await this.matchesKey(key, i + 1, m)) {
+        hits.push(byUid ? m.uid : i + 1);
+        maxModseq = Math.max(maxModseq, m.modseq);
+      }
+    }
+    const modseq = usesModseq(key) && hits.length > 0 ? ` (MODSEQ ${maxModseq})` : '';
+    this.send(`* SEARCH${hits.length ? ` ${hits.join(' ')}` : ''}${modseq}\r\n${tag} OK SEARCH completed\r\n`);
+  }
+
+  private async matchesKey(k: SearchKey, seq: number, m: IndexedMessage): Promise<boolean> {
+    const mail = this.backend.mail(m.mailId);
+    if (!mail) return false;
+    const has = (s: string, needle: string) => s.toLowerCase().includes(needle.toLowerCase());
+    switch (k.op) {
+      case 'all':
+        return true;
+      case 'flag':
+        return k.flag === '\\Recent' ? !k.set : m.flags.includes(k.flag) === k.set;
+      case 'seq':
+        return parseSequenceSet(k.text, this.selected!.uids.length || 1).includes(seq);
+      case 'uid':
+        return parseSequenceSet(k.text, this.maxUid() || 1).includes(m.uid);
+      case 'text':
+        switch (k.where) {
+          case 'SUBJECT':
+            return has(mail.subject, k.value);
+          case 'FROM':
+            return has(mail.from, k.value);
+          case 'TO':
+            return mail.to.some((a) => has(a, k.value));
+          case 'CC':
+            return mail.cc.some((a) => has(a, k.value));
+          case 'BCC':
+            return (mail.bcc ?? []).some((a) => has(a, k.value));
+          case 'BODY':
+            return has(mail.text, k.value);
+          case 'TEXT':
+            return has(`${mail.subject}\n${mail.from}\n${mail.to.join(',')}\n${mail.text}`, k.value);
+        }
+        return false;
+      case 'header': {
+        const r = await this.backend.render(m.mailId, false);
+        return headerValue(r.root.header, k.field).some((v) => has(v, k.value));
+      }
+      case 'date': {
+        const d = new Date(mail.date);
+        const day = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
+        if (k.which.endsWith('BEFORE')) return day < k.day;
+        if (k.which.endsWith('ON')) return day === k.day;
+        return day >= k.day;
+      }
+      case 'size': {
+        const size = m.size ?? (await this.backend.render(m.mailId, false)).raw.length;
+        return k.larger ? size > k.n : size < k.n;
+      }
+      case 'modseq':
+        return m.modseq >= k.n;
+      case 'not':
+        return !(await this.matchesKey(k.key, seq, m));
+      case 'or':
+        return (await this.matchesKey(k.a, seq, m)) || (await this.matchesKey(k.b, seq, m));
+      case 'and':
+        for (const sub of k.keys) if (!(await this.matchesKey(sub, seq, m))) return false;
+        return true;
+    }
+  }
+
+  /** Removes \Deleted messages (only those of `uids`, when given): deleted in Sealpost, reported as EXPUNGE. */
+  private async expunge(uids: Set<number> | undefined, silent: boolean): Promise<void> {
+    const sel = this.selected!;
+    if (sel.readOnly) throw no('[READ-ONLY] mailbox selected with EXAMINE');
+    const gone = this.backend.index.messages(sel.name).filter((m) => m.flags.includes('\\Deleted') && (!uids || uids.has(m.uid)));
+    for (const m of gone) {
+      await this.backend.deleteMail(m.mailId);
+      this.backend.index.remove(m.mailId);
+    }
+    if (!silent) await this.reportChanges();
+    else this.resync();
+  }
+
+  private async move(tag: string, byUid: boolean, args: Token[]): Promise<void> {
+    const target = this.backend.index.mailbox(atomOrString(args[1], 'mailbox'));
+    if (!target) throw no('[TRYCREATE] no such mailbox');
+    if (this.selected!.readOnly) throw no('[READ-ONLY] mailbox selected with EXAMINE');
+    const moving = this.resolve(atomOrString(args[0], 'sequence set'), byUid);
+    if (target.name === this.selected!.name) throw no('[CANNOT] already in that mailbox');
+    const from: number[] = [];
+    const to: number[] = [];
+    for (const [, m] of moving) {
+      const moved = this.backend.index.move(m.mailId, target.name);
+      from.push(m.uid);
+      to.push(moved.uid);
+    }
+    if (moving.length > 0) this.send(`* OK [COPYUID ${target.uidValidity} ${from.join(',')} ${to.join(',')}] moved\r\n`);
+    await this.reportChanges();
+    this.send(`${tag} OK MOVE completed\r\n`);
+  }
+
+  /** Tell the client what changed in the selected mailbox since it last heard: EXPUNGE, EXISTS, FETCH FLAGS. */
+  private async reportChanges(): Promise<void> {
+    const sel = this.selected;
+    if (!sel) return;
+    const now = this.backend.index.messages(sel.name);
+    const still = new Set(now.map((m) => m.uid));
+    // Highest sequence numbers first, so the ones before stay right.
+    for (let i = sel.uids.length - 1; i >= 0; i--) {
+      if (!still.has(sel.uids[i]!)) {
+        this.send(`* ${i + 1} EXPUNGE\r\n`);
+        sel.flags.delete(sel.uids[i]!);
+        sel.uids.splice(i, 1);
+      }
+    }
+    const known = new Set(sel.uids);
+    const added = now.filter((m) => !known.has(m.uid));
+    if (added.length > 0) {
+      sel.uids.push(...added.map((m) => m.uid));
+      for (const m of added) sel.flags.set(m.uid, m.flags.join(' '));
+      this.send(`* ${sel.uids.length} EXISTS\r\n`);
+    }
+    now.forEach((m) => {
+      const told = sel.flags.get(m.uid);
+      if (told !== undefined && told !== m.flags.join(' ')) {
+        sel.flags.set(m.uid, m.flags.join(' '));
+        this.send(`* ${sel.uids.indexOf(m.uid) + 1} FETCH (FLAGS (${m.flags.join(' ')}) UID ${m.uid})\r\n`);
+      }
+    });
+  }
+
+  private resync(): void {
+    const sel = this.selected!;
+    const now = this.backend.index.messages(sel.name);
+    sel.uids = now.map((m) => m.uid);
+    sel.flags = new Map(now.map((m) => [m.uid, m.flags.join(' ')]));
+  }
+}
+
+function usesModseq(k: SearchKey): boolean {
+  if (k.op === 'modseq') return true;
+  if (k.op === 'not') return usesModseq(k.key);
+  if (k.op === 'or') return usesModseq(k.a) || usesModseq(k.b);
+  if (k.op === 'and') return k.keys.some(usesModseq);
+  return false;
+}
+
+/** The bytes a BODY[section] names. */
+function sectionBytes(r: Rendered, item: FetchItem): Buffer {
+  const section = item.section ?? '';
+  if (section === '') return r.raw;
+  const m = /^((?:\d+\.)*\d+)?\.?(HEADER\.FIELDS\.NOT|HEADER\.FIELDS|HEADER|TEXT|MIME)?$/.exec(section)!;
+  const path = m[1] ?? '';
+  const kind = m[2];
+  const part = partAt(r.root, path);
+  if (!part) return Buffer.alloc(0);
+  if (kind === 'HEADER') return part.header;
+  if (kind === 'HEADER.FIELDS' || kind === 'HEADER.FIELDS.NOT') return headerSubset(part.header, item.fields ?? [], kind === 'HEADER.FIELDS.NOT');
+  if (kind === 'TEXT') return part.body;
+  if (kind === 'MIME') return part.header;
+  return path === '' ? r.raw : part.body;
+}

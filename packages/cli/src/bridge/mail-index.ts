@@ -1,0 +1,171 @@
+// The bridge's own state beside a device profile (bridge.db, mode 0600): mailboxes with their UIDVALIDITY and
+// UIDNEXT, which Sealpost mail has which UID in which mailbox, IMAP flags, each message's rendered size, and the
+// bridge password's hash. UIDs and UIDVALIDITY are stored when first given and never recomputed, so a restart, a
+// re-sync or an upgrade never makes a client download everything again. Metadata only: no subject, no text.
+import Database from 'better-sqlite3';
+import { chmodSync, existsSync } from 'node:fs';
+import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { join } from 'node:path';
+
+export const MAILBOXES = [
+  { name: 'INBOX', special: undefined },
+  { name: 'Sent', special: '\\Sent' },
+  { name: 'Drafts', special: '\\Drafts' },
+  { name: 'Trash', special: '\\Trash' },
+  { name: 'Archive', special: '\\Archive' },
+] as const;
+export type MailboxName = (typeof MAILBOXES)[number]['name'];
+
+export interface IndexedMessage {
+  mailbox: MailboxName;
+  uid: number;
+  mailId: string;
+  thread: string;
+  flags: string[];
+  modseq: number;
+  size: number | null;
+  /** When the bridge first saw it (INTERNALDATE is the mail's date; this orders nothing). */
+  addedAt: number;
+}
+
+export interface MailboxState {
+  name: MailboxName;
+  uidValidity: number;
+  uidNext: number;
+  highestModseq: number;
+}
+
+const SCRYPT = { N: 16384, r: 8, p: 1 };
+
+export class MailIndex {
+  private constructor(readonly db: Database.Database) {}
+
+  static open(profileDir: string): MailIndex {
+    const file = join(profileDir, 'bridge.db');
+    const fresh = !existsSync(file);
+    const db = new Database(file);
+    if (fresh) chmodSync(file, 0o600);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS mailboxes (name TEXT PRIMARY KEY, uidvalidity INTEGER NOT NULL, uidnext INTEGER NOT NULL, modseq INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS messages (
+        mailbox TEXT NOT NULL, uid INTEGER NOT NULL, mail_id TEXT NOT NULL UNIQUE, thread TEXT NOT NULL,
+        flags TEXT NOT NULL, modseq INTEGER NOT NULL, size INTEGER, added_at INTEGER NOT NULL,
+        PRIMARY KEY (mailbox, uid)
+      );
+    `);
+    const index = new MailIndex(db);
+    // UIDVALIDITY: when the mailbox was made, in seconds (RFC 3501 §2.3.1.1), once.
+    const base = Math.floor(Date.now() / 1000);
+    const ins = db.prepare('INSERT OR IGNORE INTO mailboxes (name, uidvalidity, uidnext, modseq) VALUES (?, ?, 1, 1)');
+    MAILBOXES.forEach((m, i) => ins.run(m.name, base + i));
+    return index;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  // ---- the bridge password -----------------------------------------------------------------------------------------
+
+  hasPassword(): boolean {
+    return this.db.prepare("SELECT 1 FROM meta WHERE key = 'password'").get() !== undefined;
+  }
+
+  /** A new random password: returned once, kept as a scrypt hash. */
+  newPassword(): string {
+    const password = randomBytes(15).toString('base64url');
+    const salt = randomBytes(16);
+    const hash = scryptSync(password, salt, 32, SCRYPT);
+    this.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('password', ?)").run(`${salt.toString('base64')}.${hash.toString('base64')}`);
+    return password;
+  }
+
+  checkPassword(password: string): boolean {
+    const row = this.db.prepare("SELECT value FROM meta WHERE key = 'password'").get() as { value: string } | undefined;
+    if (!row || password.length > 256) return false;
+    const [salt, hash] = row.value.split('.');
+    const got = scryptSync(password, Buffer.from(salt!, 'base64'), 32, SCRYPT);
+    return timingSafeEqual(got, Buffer.from(hash!, 'base64'));
+  }
+
+  // ---- mailboxes and messages --------------------------------------------------------------------------------------
+
+  mailbox(name: string): MailboxState | undefined {
+    const canonical = name.toUpperCase() === 'INBOX' ? 'INBOX' : name;
+    const r = this.db.prepare('SELECT * FROM mailboxes WHERE name = ?').get(canonical) as { name: MailboxName; uidvalidity: number; uidnext: number; modseq: number } | undefined;
+    return r ? { name: r.name, uidValidity: r.uidvalidity, uidNext: r.uidnext, highestModseq: r.modseq } : undefined;
+  }
+
+  /** The mailbox's messages in UID order (their position is the message sequence number). */
+  messages(mailbox: MailboxName): IndexedMessage[] {
+    return (this.db.prepare('SELECT * FROM messages WHERE mailbox = ? ORDER BY uid').all(mailbox) as Row[]).map(fromRow);
+  }
+
+  byMailId(mailId: string): IndexedMessage | undefined {
+    const r = this.db.prepare('SELECT * FROM messages WHERE mail_id = ?').get(mailId) as Row | undefined;
+    return r ? fromRow(r) : undefined;
+  }
+
+  allMailIds(): Set<string> {
+    return new Set((this.db.prepare('SELECT mail_id FROM messages').all() as { mail_id: string }[]).map((r) => r.mail_id));
+  }
+
+  /** A mail new to the bridge: the mailbox's next UID, in one transaction. */
+  add(mailbox: MailboxName, mailId: string, thread: string, flags: string[]): IndexedMessage {
+    return this.db.transaction(() => {
+      const box = this.mailbox(mailbox)!;
+      const modseq = box.highestModseq + 1;
+      this.db.prepare('UPDATE mailboxes SET uidnext = ?, modseq = ? WHERE name = ?').run(box.uidNext + 1, modseq, mailbox);
+      this.db.prepare('INSERT INTO messages (mailbox, uid, mail_id, thread, flags, modseq, size, added_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)')
+        .run(mailbox, box.uidNext, mailId, thread, flags.join(' '), modseq, Date.now());
+      return this.byMailId(mailId)!;
+    })();
+  }
+
+  setFlags(mailId: string, flags: string[]): IndexedMessage {
+    return this.db.transaction(() => {
+      const m = this.byMailId(mailId)!;
+      const modseq = this.mailbox(m.mailbox)!.highestModseq + 1;
+      this.db.prepare('UPDATE mailboxes SET modseq = ? WHERE name = ?').run(modseq, m.mailbox);
+      this.db.prepare('UPDATE messages SET flags = ?, modseq = ? WHERE mail_id = ?').run([...new Set(flags)].join(' '), modseq, mailId);
+      return this.byMailId(mailId)!;
+    })();
+  }
+
+  setSize(mailId: string, size: number): void {
+    this.db.prepare('UPDATE messages SET size = ? WHERE mail_id = ?').run(size, mailId);
+  }
+
+  /** MOVE: the message leaves its mailbox and gets the target's next UID (RFC 6851). */
+  move(mailId: string, to: MailboxName): IndexedMessage {
+    return this.db.transaction(() => {
+      const m = this.byMailId(mailId)!;
+      const box = this.mailbox(to)!;
+      const modseq = box.highestModseq + 1;
+      this.db.prepare('UPDATE mailboxes SET uidnext = ?, modseq = ? WHERE name = ?').run(box.uidNext + 1, modseq, to);
+      this.db.prepare('UPDATE messages SET mailbox = ?, uid = ?, modseq = ? WHERE mail_id = ?').run(to, box.uidNext, modseq, mailId);
+      return this.byMailId(mailId)!;
+    })();
+  }
+
+  remove(mailId: string): void {
+    this.db.prepare('DELETE FROM messages WHERE mail_id = ?').run(mailId);
+  }
+}
+
+type Row = Record<string, unknown>;
+function fromRow(r: Row): IndexedMessage {
+  return {
+    mailbox: r.mailbox as MailboxName,
+    uid: r.uid as number,
+    mailId: r.mail_id as string,
+    thread: r.thread as string,
+    flags: (r.flags as string).split(' ').filter(Boolean),
+    modseq: r.modseq as number,
+    size: (r.size as number | null) ?? null,
+    addedAt: r.added_at as number,
+  };
+}

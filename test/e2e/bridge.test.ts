@@ -1,0 +1,217 @@
+// The IMAP/SMTP bridge with clients nobody here wrote: imapflow (npm) as a programmatic mail client, curl's imap://
+// and smtp://; the bridge is the real `sealpost bridge` process beside a real device profile and server.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { connect } from 'node:net';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ImapFlow } from 'imapflow';
+import { startTestServer, tempDir, type TestClient, type TestServer } from '../helpers.js';
+import { run, until } from '../mail-peers.js';
+
+const bin = fileURLToPath(new URL('../../packages/cli/bin/sealpost.js', import.meta.url));
+
+let server: TestServer;
+let alice: TestClient;
+let bob: TestClient;
+let bridge: { child: ChildProcess; imap: number; smtp: number; password?: string };
+
+async function startBridgeProcess(profile: string, extra: string[] = []): Promise<typeof bridge> {
+  const child = spawn(process.execPath, [bin, 'bridge', '--profile', profile, '--imap', '127.0.0.1:0', '--smtp', '127.0.0.1:0', '--json', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const rl = createInterface({ input: child.stdout! });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`bridge did not start: ${err}`)), 30_000);
+    rl.once('line', (line) => {
+      clearTimeout(timer);
+      const m = JSON.parse(line) as { imap: string; smtp: string; password?: string };
+      resolve({ child, imap: Number(m.imap.split(':')[1]), smtp: Number(m.smtp.split(':')[1]), ...(m.password ? { password: m.password } : {}) });
+    });
+    child.once('exit', (code) => reject(new Error(`bridge exited ${code}: ${err}`)));
+  });
+}
+
+const stopBridge = (b: typeof bridge) =>
+  new Promise<void>((resolve) => {
+    if (b.child.exitCode !== null) return resolve();
+    b.child.once('exit', () => resolve());
+    b.child.kill('SIGTERM');
+  });
+
+let password: string;
+const imapClient = () =>
+  new ImapFlow({ host: '127.0.0.1', port: bridge.imap, secure: false, auth: { user: 'bob@localhost', pass: password }, logger: false, disableAutoIdle: true });
+
+beforeAll(async () => {
+  server = await startTestServer();
+  alice = await server.enroll('alice');
+  bob = await server.enroll('bob');
+  const file = join(tempDir('bridge-att'), 'report.pdf');
+  writeFileSync(file, Buffer.alloc(40_000, 7));
+  await alice.client.sendMail({ to: ['bob@localhost'], subject: 'first', text: 'hello bob' });
+  await alice.client.sendMail({ to: ['bob@localhost'], subject: 'with a file', text: 'see the report', attach: [file] });
+  await bob.client.sync();
+  await bob.client.close(); // the bridge takes the profile from here on
+  bridge = await startBridgeProcess(bob.profile);
+  password = bridge.password!;
+}, 120_000);
+
+afterAll(async () => {
+  if (bridge) await stopBridge(bridge);
+  await server?.close();
+});
+
+describe('imapflow against the bridge', () => {
+  it('lists the special-use folders, selects INBOX, fetches envelopes, structure, flags and whole messages', async () => {
+    const c = imapClient();
+    await c.connect();
+    const boxes = await c.list();
+    expect(boxes.map((b) => [b.path, b.specialUse ?? null])).toEqual(
+      expect.arrayContaining([['INBOX', '\\Inbox'], ['Sent', '\\Sent'], ['Drafts', '\\Drafts'], ['Trash', '\\Trash'], ['Archive', '\\Archive']]),
+    );
+    const box = await c.mailboxOpen('INBOX');
+    expect(box.exists).toBe(2);
+    const msgs = [];
+    for await (const m of c.fetch('1:*', { uid: true, envelope: true, flags: true, bodyStructure: true, size: true })) msgs.push(m);
+    expect(msgs.map((m) => m.envelope?.subject)).toEqual(['first', 'with a file']);
+    expect(msgs[0]!.envelope?.from?.[0]?.address).toBe('alice@localhost');
+    expect([...(msgs[0]!.flags ?? [])]).toEqual([]);
+    expect(msgs[1]!.bodyStructure?.childNodes?.map((n) => n.type)).toEqual(['text/plain', 'application/pdf']);
+    const whole = (await c.fetchOne(String(msgs[1]!.uid), { source: true }, { uid: true })) as { source: Buffer };
+    expect(whole.source!.length).toBe(msgs[1]!.size);
+    expect(whole.source!.toString()).toContain('see the report');
+    // The attachment, decrypted when fetched, is the file alice sent.
+    const part = await c.download(String(msgs[1]!.uid), '2', { uid: true });
+    const chunks: Buffer[] = [];
+    for await (const ch of part.content!) chunks.push(ch as Buffer);
+    expect(Buffer.concat(chunks).equals(Buffer.alloc(40_000, 7))).toBe(true);
+    await c.logout();
+  });
+
+  it('searches, sets flags both ways, moves to Archive with UIDPLUS, and expunges as a Sealpost delete', async () => {
+    const c = imapClient();
+    await c.connect();
+    await c.mailboxOpen('INBOX');
+    expect(await c.search({ seen: false })).toEqual([1, 2]);
+    await c.messageFlagsAdd('1', ['\\Seen', '\\Flagged']);
+    expect(await c.search({ seen: false })).toEqual([2]);
+    expect(await c.search({ flagged: true })).toEqual([1]);
+    expect(await c.search({ subject: 'FILE' })).toEqual([2]);
+    const moved = await c.messageMove('2', 'Archive');
+    expect(moved && moved.uidMap?.size).toBe(1);
+    const archive = (await c.status('Archive', { messages: true, uidNext: true })) as { messages: number };
+    expect(archive.messages).toBe(1);
+    await c.mailboxOpen('INBOX');
+    expect(((await c.status('INBOX', { messages: true })) as { messages: number }).messages).toBe(1);
+    // \Deleted + EXPUNGE: gone from Sealpost too.
+    await c.messageDelete('1');
+    expect(((await c.status('INBOX', { messages: true })) as { messages: number }).messages).toBe(0);
+    await c.logout();
+  });
+
+  it('IDLE tells the client about a new Sealpost mail within a second or two of its arrival', async () => {
+    const c = imapClient();
+    await c.connect();
+    await c.mailboxOpen('INBOX');
+    const seen = new Promise<number>((resolve) => c.on('exists', (d: { count: number }) => resolve(d.count)));
+    const idling = c.idle();
+    const sentAt = Date.now();
+    await alice.client.sendMail({ to: ['bob@localhost'], subject: 'while idling', text: 'ping' });
+    const count = await Promise.race([seen, new Promise<number>((_, rej) => setTimeout(() => rej(new Error('no EXISTS within 10 s')), 10_000))]);
+    const ms = Date.now() - sentAt;
+    expect(count).toBe(1);
+    console.log(`bridge: IDLE reported the new mail ${ms} ms after it was sent`);
+    expect(ms).toBeLessThan(3000);
+    // Leaving: imapflow ends the IDLE (DONE) and logs out.
+    await c.logout().catch(() => {});
+    await idling.catch(() => {});
+  });
+});
+
+describe('curl as a client', () => {
+  it('curl imap:// lists folders and fetches a message; curl smtp:// sends a mail alice receives', async () => {
+    const list = await run('curl', ['-s', '--user', `bob@localhost:${password}`, `imap://127.0.0.1:${bridge.imap}/`]);
+    expect(list.stdout).toMatch(/Archive/);
+    const msg = await run('curl', ['-s', '--user', `bob@localhost:${password}`, `imap://127.0.0.1:${bridge.imap}/INBOX;UID=3`]);
+    expect(msg.stdout).toContain('while idling');
+    const file = join(tempDir('bridge-smtp'), 'out.eml');
+    writeFileSync(file, 'From: bob@localhost\r\nTo: alice@localhost\r\nSubject: from my mail program\r\n\r\nsent through the bridge\r\n');
+    await run('curl', ['-s', `smtp://127.0.0.1:${bridge.smtp}`, '--user', `bob@localhost:${password}`, '--mail-from', 'bob@localhost', '--mail-rcpt', 'alice@localhost', '--upload-file', file]);
+    const got = await until(async () => {
+      await alice.client.sync();
+      return alice.client.mailList('inbox').find((m) => m.subject === 'from my mail program');
+    }, 15_000, 'the mail sent through the bridge');
+    expect(alice.client.readMail(got.id).text).toContain('sent through the bridge');
+  });
+});
+
+describe('stable across restarts', () => {
+  it('a restarted bridge keeps UIDVALIDITY and every UID: the client re-downloads nothing', async () => {
+    const c = imapClient();
+    await c.connect();
+    const before = await c.mailboxOpen('Archive');
+    const uids = (await c.search({ all: true }, { uid: true })) as number[];
+    await c.logout();
+    await stopBridge(bridge);
+    bridge = await startBridgeProcess(bob.profile);
+    expect(bridge.password).toBeUndefined(); // made once, on the first run
+    const d = imapClient();
+    await d.connect();
+    const after = await d.mailboxOpen('Archive');
+    expect(after.uidValidity).toBe(before.uidValidity);
+    expect(await d.search({ all: true }, { uid: true })).toEqual(uids);
+    await d.logout();
+  });
+});
+
+describe('bad input', () => {
+  const talk = (lines: string[]) =>
+    new Promise<string>((resolve) => {
+      const s = connect(bridge.imap, '127.0.0.1');
+      let out = '';
+      s.on('data', (d) => (out += d.toString()));
+      s.on('connect', () => {
+        for (const l of lines) s.write(`${l}\r\n`);
+      });
+      setTimeout(() => {
+        s.destroy();
+        resolve(out);
+      }, 1500);
+      s.on('close', () => resolve(out));
+    });
+
+  it('refuses a 1 GB literal before reading it, and 10,000 nested parentheses, and keeps serving', async () => {
+    expect(await talk(['a1 LOGIN bob@localhost {1073741824}'])).toMatch(/a1 BAD literal of 1073741824 bytes is larger than/);
+    expect(await talk([`a2 LOGIN bob@localhost ${password}`, `a3 FETCH 1 ${'('.repeat(10_000)}${')'.repeat(10_000)}`])).toMatch(/a3 BAD/);
+    expect(await talk(['a4 CAPABILITY'])).toMatch(/a4 OK/);
+  });
+
+  it('slows wrong passwords, then refuses every login for a while', async () => {
+    const lines = Array.from({ length: 100 }, (_, i) => `w${i} LOGIN bob@localhost wrong${i}`);
+    const s = connect(bridge.imap, '127.0.0.1');
+    let out = '';
+    s.on('data', (d) => (out += d.toString()));
+    await new Promise((r) => s.on('connect', r));
+    const t = Date.now();
+    for (const l of lines) s.write(`${l}\r\n`);
+    await until(() => (out.includes('w99 ') ? true : undefined), 60_000, 'all 100 answers');
+    const ms = Date.now() - t;
+    s.destroy();
+    expect(out).toMatch(/w0 NO \[AUTHENTICATIONFAILED\]/);
+    expect(out).toMatch(/w99 NO \[UNAVAILABLE\]/);
+    expect(ms).toBeGreaterThan(2000); // slowed
+    expect(await talk([`r1 LOGIN bob@localhost ${password}`])).toMatch(/r1 NO \[UNAVAILABLE\]/);
+  });
+
+  it('will not listen beyond loopback without TLS', async () => {
+    const r = await run(process.execPath, [bin, 'bridge', '--profile', bob.profile, '--imap', '0.0.0.0:0', '--json']).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stderr.trim()).error.code).toBe('INSECURE_LISTEN');
+  });
+});
