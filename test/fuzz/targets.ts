@@ -23,6 +23,7 @@ import {
 } from '@sealpost/protocol';
 import { nodeCiphersuite } from '@sealpost/crypto';
 import { openChunk } from '../../packages/client/src/file-cipher.node.js';
+import { CommandReader, ImapSyntaxError, parseFetchItems, parseSearch, readCommand, type RawCommand } from '../../packages/cli/src/bridge/imap-parser.js';
 
 export interface FuzzTarget {
   name: string;
@@ -82,4 +83,24 @@ export const targets: FuzzTarget[] = [
   { name: 'file-chunk', run: (b) => openChunk(fileKey, 0, true, b) },
   { name: 'intake-record', run: decodeIntakeRecord },
   { name: 'intake-sealed', run: decodeSealedIntake },
+  {
+    // The bridge's IMAP command reader and grammar: bytes from a local mail program. ImapSyntaxError is its refusal.
+    name: 'imap-command',
+    run: (b) => {
+      const commands: RawCommand[] = [];
+      const reader = new CommandReader((raw) => commands.push(raw), () => {}, () => {});
+      reader.push(Buffer.from(b));
+      reader.push(Buffer.from('\r\n'));
+      for (const raw of commands) {
+        const cmd = readCommand(raw);
+        if ('error' in cmd) continue;
+        try {
+          if (cmd.name.endsWith('FETCH')) parseFetchItems(cmd.args[1]);
+          if (cmd.name.endsWith('SEARCH')) parseSearch(cmd.args);
+        } catch (err) {
+          if (!(err instanceof ImapSyntaxError)) throw err;
+        }
+      }
+    },
+  },
 ];

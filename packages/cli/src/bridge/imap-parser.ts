@@ -3,6 +3,8 @@
 // (sequence sets §9 "sequence-set", FETCH items §6.4.5, SEARCH keys §6.4.4). No maintained IMAP server library exists
 // for Node, so this is ours: every limit is explicit, and every failure says where it failed.
 
+const CRLF = Buffer.from('\r\n');
+
 /** Hard limits: a command line, one literal, literals per command, and nesting of parenthesised lists. */
 export const imapLimits = {
   maxLineBytes: 64 * 1024,
@@ -14,7 +16,11 @@ export const imapLimits = {
 
 export class ImapSyntaxError extends Error {
   constructor(message: string) {
+    // An answer to a client, never a bug to trace: no stack is captured (it would cost more than the parse).
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = limit;
     this.name = 'ImapSyntaxError';
   }
 }
@@ -24,6 +30,9 @@ export type Token =
   | { type: 'string'; value: string; bytes: Buffer }
   | { type: 'nil' }
   | { type: 'list'; items: Token[] };
+
+/** One command as read off the wire: its line pieces, each followed by the literal it announced (if any). */
+export type RawCommand = { text: string; literal?: Buffer }[];
 
 export interface Command {
   tag: string;
@@ -39,13 +48,15 @@ export interface Command {
  */
 export class CommandReader {
   private buf: Buffer = Buffer.alloc(0);
-  private parts: Buffer[] = [];
+  private parts: { text: string; literal?: Buffer }[] = [];
   private literalsThisCommand = 0;
   private pendingLiteral = -1;
+  private waiting: Buffer[] = [];
+  private waitingBytes = 0;
   private failed = false;
 
   constructor(
-    private readonly onCommand: (raw: Buffer[]) => void,
+    private readonly onCommand: (raw: RawCommand) => void,
     private readonly onContinue: () => void,
     private readonly onError: (err: ImapSyntaxError, tag: string | undefined) => void,
     private readonly limits = imapLimits,
@@ -58,49 +69,61 @@ export class CommandReader {
 
   push(chunk: Buffer): void {
     if (this.failed) return;
+    // Chunks are joined only when they can complete something — a literal, or a line (a chunk with a LF) — so a
+    // literal or a line arriving in many small chunks is copied once, not once per chunk.
+    this.waiting.push(chunk);
+    this.waitingBytes += chunk.length;
+    const have = this.buf.length + this.waitingBytes;
+    if (this.pendingLiteral >= 0 ? have < this.pendingLiteral : chunk.indexOf(10) < 0) {
+      if (this.pendingLiteral < 0 && have > this.limits.maxLineBytes) return this.fail(`command line longer than ${this.limits.maxLineBytes} bytes`, Buffer.concat([this.buf, ...this.waiting]).toString('latin1', 0, 64));
+      return;
+    }
+    chunk = this.waiting.length === 1 ? this.waiting[0]! : Buffer.concat(this.waiting);
+    this.waiting = [];
+    this.waitingBytes = 0;
     this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    let at = 0;
     for (;;) {
       if (this.pendingLiteral >= 0) {
-        if (this.buf.length < this.pendingLiteral) return;
-        this.parts.push(this.buf.subarray(0, this.pendingLiteral));
-        this.buf = this.buf.subarray(this.pendingLiteral);
+        if (this.buf.length - at < this.pendingLiteral) break;
+        this.parts[this.parts.length - 1]!.literal = this.buf.subarray(at, at + this.pendingLiteral);
+        at += this.pendingLiteral;
         this.pendingLiteral = -1;
         continue;
       }
-      const eol = this.buf.indexOf('\r\n');
-      const partLen = this.parts.reduce((n, p) => n + p.length, 0);
+      const eol = this.buf.indexOf(CRLF, at);
       if (eol < 0) {
-        if (this.buf.length + partLen > this.limits.maxLineBytes + this.literalBytes()) return this.fail(`command line longer than ${this.limits.maxLineBytes} bytes`);
-        return;
+        if (this.buf.length - at > this.limits.maxLineBytes) return this.fail(`command line longer than ${this.limits.maxLineBytes} bytes`, this.buf.toString('latin1', at, at + 64));
+        break;
       }
-      const line = this.buf.subarray(0, eol);
-      if (eol > this.limits.maxLineBytes) return this.fail(`command line longer than ${this.limits.maxLineBytes} bytes`, line);
-      this.buf = this.buf.subarray(eol + 2);
-      const lit = /\{(\d{1,12})(\+?)\}$/.exec(line.toString('latin1'));
+      const line = this.buf.toString('latin1', at, eol);
+      if (line.length > this.limits.maxLineBytes) return this.fail(`command line longer than ${this.limits.maxLineBytes} bytes`, line);
+      at = eol + 2;
+      // A literal announcement ends the line: {n} or {n+} (RFC 7888).
+      const lit = line.charCodeAt(line.length - 1) === 0x7d ? /\{(\d{1,12})(\+?)\}$/.exec(line) : null;
       if (lit) {
         const n = Number(lit[1]);
         if (n > this.limits.maxLiteralBytes) return this.fail(`literal of ${n} bytes is larger than ${this.limits.maxLiteralBytes}`, line);
         if (++this.literalsThisCommand > this.limits.maxLiteralsPerCommand) return this.fail(`more than ${this.limits.maxLiteralsPerCommand} literals in one command`, line);
-        // The announcement stays in the line (the tokenizer reads the length from it); the bytes follow as a part.
-        this.parts.push(Buffer.concat([line, Buffer.from('\r\n')]));
+        this.parts.push({ text: line.slice(0, lit.index) });
         this.pendingLiteral = n;
         if (lit[2] !== '+') this.onContinue();
         continue;
       }
-      const command = [...this.parts, line];
+      // An empty line between commands is no command (some clients send one after a literal's command).
+      if (line.length === 0 && this.parts.length === 0) continue;
+      const command = this.parts;
+      command.push({ text: line });
       this.parts = [];
       this.literalsThisCommand = 0;
       this.onCommand(command);
     }
+    this.buf = at >= this.buf.length ? Buffer.alloc(0) : this.buf.subarray(at);
   }
 
-  private literalBytes(): number {
-    return this.parts.reduce((n, p) => n + p.length, 0);
-  }
-
-  private fail(message: string, line?: Buffer): void {
+  private fail(message: string, line?: string): void {
     this.failed = true;
-    const first = (this.parts[0] ?? line ?? this.buf).subarray(0, 64).toString('latin1');
+    const first = this.parts[0]?.text.slice(0, 64) ?? (line ?? this.buf.subarray(0, 64).toString('latin1'));
     const tag = /^([^\s(){%*"\\\]]+) /.exec(first)?.[1];
     this.buf = Buffer.alloc(0);
     this.parts = [];
@@ -116,18 +139,8 @@ const ATOM_STOP = new Set(['(', ')', '{', ' ', '"', ']']);
  * Tokenizes one command (the parts CommandReader produced: line pieces, each literal's bytes after its line piece).
  * Flags like \Seen are atoms; `BODY[HEADER.FIELDS (A B)]<0.10>` is one atom (its section may hold spaces and parens).
  */
-export function tokenize(raw: Buffer[]): { tag: string; name: string; args: Token[] } {
-  // Reassemble: a line piece ending in {n}\r\n, then its literal's bytes.
-  const pieces: { text: string; literal?: Buffer }[] = [];
-  for (let i = 0; i < raw.length; i++) {
-    const text = raw[i]!.toString('latin1');
-    if (/\{\d+\+?\}\r\n$/.test(text) && i + 1 < raw.length) {
-      pieces.push({ text: text.replace(/\{\d+\+?\}\r\n$/, ''), literal: raw[i + 1]! });
-      i++;
-    } else {
-      pieces.push({ text });
-    }
-  }
+export function tokenize(raw: RawCommand | Buffer[]): { tag: string; name: string; args: Token[] } {
+  const pieces: RawCommand = raw.length > 0 && Buffer.isBuffer(raw[0]) ? piecesOf(raw as Buffer[]) : (raw as RawCommand);
   let pi = 0;
   let pos = 0;
   let count = 0;
@@ -242,6 +255,38 @@ export function tokenize(raw: Buffer[]): { tag: string; name: string; args: Toke
   }
   if (pi !== pieces.length - 1) throw new ImapSyntaxError('unexpected data after a literal');
   return { tag, name, args };
+}
+
+const TAG_AND_NAME = /^([^\s(){%*"\\\]+]+) +[A-Za-z]/;
+
+/**
+ * A command, or why it is not one (with its tag when it has one) — a value, since bad input from a client is an
+ * expected outcome; the common case of a line with no tag is answered without an exception.
+ */
+export function readCommand(raw: RawCommand): Command | { error: string; tag: string | undefined } {
+  const first = raw[0]?.text ?? '';
+  const tag = TAG_AND_NAME.exec(first)?.[1];
+  if (!tag) return { error: 'expected a tag and a command', tag: /^([^\s(){%*"\\\]+]+)/.exec(first)?.[1] };
+  try {
+    return tokenize(raw);
+  } catch (err) {
+    if (err instanceof ImapSyntaxError) return { error: err.message, tag };
+    throw err;
+  }
+}
+
+/** Pieces from whole byte strings (tests, the fuzzer): a line ending in {n}\r\n, then its literal's bytes. */
+function piecesOf(raw: Buffer[]): RawCommand {
+  const out: RawCommand = [];
+  for (let i = 0; i < raw.length; i++) {
+    const text = raw[i]!.toString('latin1');
+    const m = /\{\d+\+?\}\r\n$/.exec(text);
+    if (m && i + 1 < raw.length) {
+      out.push({ text: text.slice(0, m.index), literal: raw[i + 1]! });
+      i++;
+    } else out.push({ text });
+  }
+  return out;
 }
 
 // ---- argument forms ------------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
 // (imap-parser.ts); what the mailboxes hold comes from a MailIndex and a backend over the Sealpost client.
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
-import { CommandReader, ImapSyntaxError, imapString, parseFetchItems, parseSearch, parseSequenceSet, tokenize, type FetchItem, type SearchKey, type Token } from './imap-parser.js';
+import { CommandReader, ImapSyntaxError, type RawCommand, imapString, parseFetchItems, parseSearch, parseSequenceSet, readCommand, type FetchItem, type SearchKey, type Token } from './imap-parser.js';
 import { MAILBOXES, type IndexedMessage, type MailboxName, type MailIndex } from './mail-index.js';
 import { bodyStructure, envelope, headerSubset, headerValue, internalDate } from './imap-format.js';
 import { partAt, type Rendered, type RenderMail } from './render.js';
@@ -159,14 +159,11 @@ class Session {
     });
   }
 
-  private enqueue(raw: Buffer[]): void {
+  private enqueue(raw: RawCommand): void {
     this.enqueueTask(async () => {
-      let cmd: ReturnType<typeof tokenize>;
-      try {
-        cmd = tokenize(raw);
-      } catch (err) {
-        const tag = /^([^\s(){%*"\\\]]+) /.exec(raw[0]!.toString('latin1'))?.[1] ?? '*';
-        this.send(`${tag} BAD ${(err as Error).message}\r\n`);
+      const cmd = readCommand(raw);
+      if ('error' in cmd) {
+        this.send(`${cmd.tag ?? '*'} BAD ${cmd.error}\r\n`);
         return;
       }
       try {
