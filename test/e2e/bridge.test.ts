@@ -1,8 +1,6 @@
 // The IMAP/SMTP bridge with clients nobody here wrote: imapflow (npm) as a programmatic mail client, curl's imap://
 // and smtp://; the bridge is the real `sealpost bridge` process beside a real device profile and server.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { connect } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,36 +8,14 @@ import { fileURLToPath } from 'node:url';
 import { ImapFlow } from 'imapflow';
 import { startTestServer, tempDir, type TestClient, type TestServer } from '../helpers.js';
 import { run, until } from '../mail-peers.js';
+import { startBridgeProcess, stopBridge, type BridgeProcess } from '../bridge-process.js';
 
 const bin = fileURLToPath(new URL('../../packages/cli/bin/sealpost.js', import.meta.url));
 
 let server: TestServer;
 let alice: TestClient;
 let bob: TestClient;
-let bridge: { child: ChildProcess; imap: number; smtp: number; password?: string };
-
-async function startBridgeProcess(profile: string, extra: string[] = []): Promise<typeof bridge> {
-  const child = spawn(process.execPath, [bin, 'bridge', '--profile', profile, '--imap', '127.0.0.1:0', '--smtp', '127.0.0.1:0', '--json', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const rl = createInterface({ input: child.stdout! });
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`bridge did not start: ${err}`)), 30_000);
-    rl.once('line', (line) => {
-      clearTimeout(timer);
-      const m = JSON.parse(line) as { imap: string; smtp: string; password?: string };
-      resolve({ child, imap: Number(m.imap.split(':')[1]), smtp: Number(m.smtp.split(':')[1]), ...(m.password ? { password: m.password } : {}) });
-    });
-    child.once('exit', (code) => reject(new Error(`bridge exited ${code}: ${err}`)));
-  });
-}
-
-const stopBridge = (b: typeof bridge) =>
-  new Promise<void>((resolve) => {
-    if (b.child.exitCode !== null) return resolve();
-    b.child.once('exit', () => resolve());
-    b.child.kill('SIGTERM');
-  });
+let bridge: BridgeProcess;
 
 let password: string;
 const imapClient = () =>
