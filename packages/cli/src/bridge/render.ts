@@ -3,6 +3,7 @@
 // (BODYSTRUCTURE, BODY[1.2], BODY[1.MIME]): each part of the composer's tree built on its own, split into its header
 // block and its body — the same bytes as inside the whole message.
 import { createHash } from 'node:crypto';
+import { PassThrough } from 'node:stream';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 
 export interface RenderAttachment {
@@ -48,6 +49,7 @@ export interface Rendered {
 type MimeNode = {
   childNodes: MimeNode[];
   build(cb: (err: Error | null, out: Buffer) => void): void;
+  stream(out: NodeJS.WritableStream, options: object, done: (err?: Error | null) => void): void;
 };
 
 /** Header lines of a block, unfolded, as [lower-case name, value]. */
@@ -74,10 +76,21 @@ function valueAndParams(v: string | undefined): { value: string; params: Record<
   return { value: (parts[0] ?? '').trim().toLowerCase(), params };
 }
 
+/** The whole message: build() (which ends it with a line break). */
 const build = (node: MimeNode): Promise<Buffer> => new Promise((resolve, reject) => node.build((err, out) => (err ? reject(err) : resolve(out))));
 
-async function partOf(node: MimeNode): Promise<Part> {
-  const bytes = await build(node);
+/** A part as it is inside its parent: stream() (build() would add a final line break the embedded part lacks). */
+function embedded(node: MimeNode): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const out = new PassThrough();
+    const chunks: Buffer[] = [];
+    out.on('data', (c: Buffer) => chunks.push(c));
+    node.stream(out, {}, (err) => (err ? reject(err) : resolve(Buffer.concat(chunks))));
+  });
+}
+
+async function partOf(node: MimeNode, root = false): Promise<Part> {
+  const bytes = root ? await build(node) : await embedded(node);
   const split = bytes.indexOf('\r\n\r\n');
   const header = bytes.subarray(0, split + 4);
   const body = bytes.subarray(split + 4);
@@ -89,7 +102,7 @@ async function partOf(node: MimeNode): Promise<Part> {
   return {
     header,
     body,
-    children: await Promise.all(node.childNodes.map(partOf)),
+    children: await Promise.all(node.childNodes.map((c) => partOf(c))),
     type: type ?? 'text',
     subtype: subtype ?? 'plain',
     params: ct.params,
@@ -125,7 +138,7 @@ export async function renderMail(m: RenderMail, attachments: RenderAttachment[],
     keepBcc: true,
   } as ConstructorParameters<typeof MailComposer>[0]);
   const root = composer.compile() as unknown as MimeNode;
-  const part = await partOf(root);
+  const part = await partOf(root, true);
   return { raw: Buffer.concat([part.header, part.body]), root: part };
 }
 
