@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ImapFlow } from 'imapflow';
+import { ImapFlow, type FetchMessageObject } from 'imapflow';
 import { startTestServer, tempDir, type TestClient, type TestServer } from '../helpers.js';
 import { startBridgeProcess, stopBridge, type BridgeProcess } from '../bridge-process.js';
 import { dovecotUnavailable, startDovecot, type Dovecot } from '../dovecot.js';
@@ -28,7 +28,7 @@ async function script(c: ImapFlow) {
   const seen: Record<string, unknown> = {};
   const box = await c.mailboxOpen('INBOX');
   seen.exists = box.exists;
-  const msgs = [];
+  const msgs: FetchMessageObject[] = [];
   for await (const m of c.fetch('1:*', { uid: true, flags: true, size: true, envelope: true, bodyStructure: true })) msgs.push(m);
   seen.uidsGrow = msgs.every((m, i) => i === 0 || m.uid > msgs[i - 1]!.uid);
   // \Recent is left out: Dovecot sets it, the bridge does not (IMAP4rev2, RFC 9051, dropped it; clients ignore it).

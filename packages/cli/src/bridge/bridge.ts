@@ -34,6 +34,7 @@ export interface Bridge {
 }
 
 const RENDER_CACHE = 32;
+const VIEW_CACHE = 512;
 
 export async function startBridge(client: SealpostClient, profileDir: string, opts: BridgeOptions): Promise<Bridge> {
   const index = MailIndex.open(profileDir);
@@ -52,16 +53,28 @@ export async function startBridge(client: SealpostClient, profileDir: string, op
         if (!known.has(m.id)) index.add(box, m.id, m.thread, m.unread ? [] : ['\\Seen']);
       }
     }
-    for (const id of known) if (!present.has(id)) index.remove(id);
+    for (const id of known) {
+      if (present.has(id)) continue;
+      index.remove(id);
+      views.delete(id);
+    }
     for (const l of listeners) l();
   };
 
+  // A mail does not change once stored (it can only go): what was read of it is kept for the next command.
+  const views = new Map<string, MailFull>();
   const peek = (mailId: string): MailFull | undefined => {
+    const hit = views.get(mailId);
+    if (hit) return hit;
+    let m: MailFull;
     try {
-      return client.peekMail(mailId);
+      m = client.peekMail(mailId);
     } catch {
       return undefined;
     }
+    views.set(mailId, m);
+    if (views.size > VIEW_CACHE) views.delete(views.keys().next().value!);
+    return m;
   };
 
   const attachmentsOf = (m: MailFull) => [
@@ -118,6 +131,7 @@ export async function startBridge(client: SealpostClient, profileDir: string, op
     },
     async deleteMail(mailId) {
       const m = index.byMailId(mailId);
+      views.delete(mailId);
       if (m) await client.deleteMessage(m.thread as never, mailId as never);
     },
     subscribe(listener) {

@@ -25,6 +25,9 @@ export interface BridgeBackend {
 const CAPABILITIES = 'IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS MOVE SPECIAL-USE CONDSTORE ENABLE ID NAMESPACE UNSELECT AUTH=PLAIN';
 const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
 
+/** Messages rendered ahead of the one a FETCH is writing. */
+const FETCH_AHEAD = 16;
+
 /** Wrong passwords: each slows the next answer; after this many in a row, every login is refused for a while. */
 export const LOGIN_LOCKOUT = { failures: 30, forMs: 5 * 60_000, stepMs: 10, maxDelayMs: 500 };
 
@@ -403,21 +406,38 @@ class Session {
     }
     if (byUid && !items.some((i) => i.name === 'UID')) items.unshift({ name: 'UID', label: 'UID' });
     if ((this.condstore || changedSince !== undefined) && !items.some((i) => i.name === 'MODSEQ')) items.push({ name: 'MODSEQ', label: 'MODSEQ' });
-    for (const [seq, m] of this.resolve(atomOrString(args[0], 'sequence set'), byUid)) {
-      if (changedSince !== undefined && m.modseq <= changedSince) continue;
-      await this.fetchOne(seq, m, items);
+    const targets = this.resolve(atomOrString(args[0], 'sequence set'), byUid).filter(([, m]) => changedSince === undefined || m.modseq > changedSince);
+    // Messages are rendered a few ahead of the one being written (rendering waits on the composer's stream turns and on
+    // attachment downloads); answers still go out in order.
+    const ahead: Promise<Rendered | undefined>[] = [];
+    const start = (i: number) => {
+      if (i < targets.length) ahead[i] = this.prepare(targets[i]![1], items);
+    };
+    for (let i = 0; i < FETCH_AHEAD; i++) start(i);
+    for (let i = 0; i < targets.length; i++) {
+      const rendered = await ahead[i]!;
+      delete ahead[i];
+      start(i + FETCH_AHEAD);
+      await this.fetchOne(targets[i]![0], targets[i]![1], items, rendered);
     }
     this.send(`${tag} OK ${byUid ? 'UID FETCH' : 'FETCH'} completed\r\n`);
   }
 
-  private async fetchOne(seq: number, m0: IndexedMessage, items: FetchItem[]): Promise<void> {
+  /** What a FETCH of these items needs rendered: the whole message, its shape (sizes, structure), or nothing. */
+  private prepare(m: IndexedMessage, items: FetchItem[]): Promise<Rendered | undefined> {
+    if (!this.backend.mail(m.mailId)) return Promise.resolve(undefined);
+    const needsBody = items.some((i) => i.name === 'BODY' && i.section !== undefined);
+    const needsStructure = items.some((i) => i.name === 'BODYSTRUCTURE' || (i.name === 'BODY' && i.section === undefined) || i.name === 'RFC822.SIZE');
+    const r = needsBody ? this.backend.render(m.mailId, true) : needsStructure ? this.backend.render(m.mailId, false) : Promise.resolve(undefined);
+    r.catch(() => {}); // awaited in order; an early failure must not be unhandled meanwhile
+    return r;
+  }
+
+  private async fetchOne(seq: number, m0: IndexedMessage, items: FetchItem[], rendered: Rendered | undefined): Promise<void> {
     let m = m0;
     const mail = this.backend.mail(m.mailId);
     if (!mail) return; // deleted meanwhile: reported as EXPUNGE at the next chance
-    const needsBody = items.some((i) => i.name === 'BODY' && i.section !== undefined);
-    const needsStructure = items.some((i) => i.name === 'BODYSTRUCTURE' || (i.name === 'BODY' && i.section === undefined) || i.name === 'RFC822.SIZE');
-    const rendered = needsBody ? await this.backend.render(m.mailId, true) : needsStructure ? await this.backend.render(m.mailId, false) : undefined;
-    if (rendered && m.size === null) this.backend.index.setSize(m.mailId, rendered.raw.length);
+    if (rendered && this.backend.index.sizeOf(m) === null) this.backend.index.setSize(m.mailId, rendered.raw.length);
     // A non-PEEK body fetch sets \Seen (RFC 3501 §6.4.5), and the FLAGS change is reported in the same response.
     if (items.some((i) => i.name === 'BODY' && i.section !== undefined && !i.peek) && !m.flags.includes('\\Seen') && !this.selected!.readOnly) {
       m = this.backend.index.setFlags(m.mailId, [...m.flags, '\\Seen']);
@@ -540,7 +560,7 @@ class Session {
         return day >= k.day;
       }
       case 'size': {
-        const size = m.size ?? (await this.backend.render(m.mailId, false)).raw.length;
+        const size = this.backend.index.sizeOf(m) ?? (await this.backend.render(m.mailId, false)).raw.length;
         return k.larger ? size > k.n : size < k.n;
       }
       case 'modseq':

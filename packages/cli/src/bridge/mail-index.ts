@@ -40,6 +40,17 @@ const SCRYPT = { N: 16384, r: 8, p: 1 };
 export class MailIndex {
   private constructor(readonly db: Database.Database) {}
 
+  // Prepared once, reused: preparing costs more than running on a FETCH of thousands of messages.
+  private readonly statements = new Map<string, Database.Statement>();
+  private stmt(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) this.statements.set(sql, (st = this.db.prepare(sql)));
+    return st;
+  }
+
+  /** Sizes learnt while answering FETCH, written together a moment later (a size can always be computed again). */
+  private pendingSizes = new Map<string, number>();
+
   static open(profileDir: string): MailIndex {
     const file = join(profileDir, 'bridge.db');
     const fresh = !existsSync(file);
@@ -65,13 +76,14 @@ export class MailIndex {
   }
 
   close(): void {
+    this.flushSizes();
     this.db.close();
   }
 
   // ---- the bridge password -----------------------------------------------------------------------------------------
 
   hasPassword(): boolean {
-    return this.db.prepare("SELECT 1 FROM meta WHERE key = 'password'").get() !== undefined;
+    return this.stmt("SELECT 1 FROM meta WHERE key = 'password'").get() !== undefined;
   }
 
   /** A new random password: returned once, kept as a scrypt hash. */
@@ -79,12 +91,12 @@ export class MailIndex {
     const password = randomBytes(15).toString('base64url');
     const salt = randomBytes(16);
     const hash = scryptSync(password, salt, 32, SCRYPT);
-    this.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('password', ?)").run(`${salt.toString('base64')}.${hash.toString('base64')}`);
+    this.stmt("INSERT OR REPLACE INTO meta (key, value) VALUES ('password', ?)").run(`${salt.toString('base64')}.${hash.toString('base64')}`);
     return password;
   }
 
   checkPassword(password: string): boolean {
-    const row = this.db.prepare("SELECT value FROM meta WHERE key = 'password'").get() as { value: string } | undefined;
+    const row = this.stmt("SELECT value FROM meta WHERE key = 'password'").get() as { value: string } | undefined;
     if (!row || password.length > 256) return false;
     const [salt, hash] = row.value.split('.');
     const got = scryptSync(password, Buffer.from(salt!, 'base64'), 32, SCRYPT);
@@ -95,22 +107,27 @@ export class MailIndex {
 
   mailbox(name: string): MailboxState | undefined {
     const canonical = name.toUpperCase() === 'INBOX' ? 'INBOX' : name;
-    const r = this.db.prepare('SELECT * FROM mailboxes WHERE name = ?').get(canonical) as { name: MailboxName; uidvalidity: number; uidnext: number; modseq: number } | undefined;
+    const r = this.stmt('SELECT * FROM mailboxes WHERE name = ?').get(canonical) as { name: MailboxName; uidvalidity: number; uidnext: number; modseq: number } | undefined;
     return r ? { name: r.name, uidValidity: r.uidvalidity, uidNext: r.uidnext, highestModseq: r.modseq } : undefined;
   }
 
   /** The mailbox's messages in UID order (their position is the message sequence number). */
   messages(mailbox: MailboxName): IndexedMessage[] {
-    return (this.db.prepare('SELECT * FROM messages WHERE mailbox = ? ORDER BY uid').all(mailbox) as Row[]).map(fromRow);
+    return (this.stmt('SELECT * FROM messages WHERE mailbox = ? ORDER BY uid').all(mailbox) as Row[]).map(fromRow);
+  }
+
+  /** A size learnt but not yet written. */
+  sizeOf(m: IndexedMessage): number | null {
+    return m.size ?? this.pendingSizes.get(m.mailId) ?? null;
   }
 
   byMailId(mailId: string): IndexedMessage | undefined {
-    const r = this.db.prepare('SELECT * FROM messages WHERE mail_id = ?').get(mailId) as Row | undefined;
+    const r = this.stmt('SELECT * FROM messages WHERE mail_id = ?').get(mailId) as Row | undefined;
     return r ? fromRow(r) : undefined;
   }
 
   allMailIds(): Set<string> {
-    return new Set((this.db.prepare('SELECT mail_id FROM messages').all() as { mail_id: string }[]).map((r) => r.mail_id));
+    return new Set((this.stmt('SELECT mail_id FROM messages').all() as { mail_id: string }[]).map((r) => r.mail_id));
   }
 
   /** A mail new to the bridge: the mailbox's next UID, in one transaction. */
@@ -118,8 +135,8 @@ export class MailIndex {
     return this.db.transaction(() => {
       const box = this.mailbox(mailbox)!;
       const modseq = box.highestModseq + 1;
-      this.db.prepare('UPDATE mailboxes SET uidnext = ?, modseq = ? WHERE name = ?').run(box.uidNext + 1, modseq, mailbox);
-      this.db.prepare('INSERT INTO messages (mailbox, uid, mail_id, thread, flags, modseq, size, added_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)')
+      this.stmt('UPDATE mailboxes SET uidnext = ?, modseq = ? WHERE name = ?').run(box.uidNext + 1, modseq, mailbox);
+      this.stmt('INSERT INTO messages (mailbox, uid, mail_id, thread, flags, modseq, size, added_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)')
         .run(mailbox, box.uidNext, mailId, thread, flags.join(' '), modseq, Date.now());
       return this.byMailId(mailId)!;
     })();
@@ -129,14 +146,25 @@ export class MailIndex {
     return this.db.transaction(() => {
       const m = this.byMailId(mailId)!;
       const modseq = this.mailbox(m.mailbox)!.highestModseq + 1;
-      this.db.prepare('UPDATE mailboxes SET modseq = ? WHERE name = ?').run(modseq, m.mailbox);
-      this.db.prepare('UPDATE messages SET flags = ?, modseq = ? WHERE mail_id = ?').run([...new Set(flags)].join(' '), modseq, mailId);
+      this.stmt('UPDATE mailboxes SET modseq = ? WHERE name = ?').run(modseq, m.mailbox);
+      this.stmt('UPDATE messages SET flags = ?, modseq = ? WHERE mail_id = ?').run([...new Set(flags)].join(' '), modseq, mailId);
       return this.byMailId(mailId)!;
     })();
   }
 
   setSize(mailId: string, size: number): void {
-    this.db.prepare('UPDATE messages SET size = ? WHERE mail_id = ?').run(size, mailId);
+    if (this.pendingSizes.size === 0) setImmediate(() => this.flushSizes());
+    this.pendingSizes.set(mailId, size);
+  }
+
+  private flushSizes(): void {
+    if (!this.db.open || this.pendingSizes.size === 0) return;
+    const sizes = this.pendingSizes;
+    this.pendingSizes = new Map();
+    const up = this.stmt('UPDATE messages SET size = ? WHERE mail_id = ?');
+    this.db.transaction(() => {
+      for (const [id, size] of sizes) up.run(size, id);
+    })();
   }
 
   /** MOVE: the message leaves its mailbox and gets the target's next UID (RFC 6851). */
@@ -145,14 +173,14 @@ export class MailIndex {
       const m = this.byMailId(mailId)!;
       const box = this.mailbox(to)!;
       const modseq = box.highestModseq + 1;
-      this.db.prepare('UPDATE mailboxes SET uidnext = ?, modseq = ? WHERE name = ?').run(box.uidNext + 1, modseq, to);
-      this.db.prepare('UPDATE messages SET mailbox = ?, uid = ?, modseq = ? WHERE mail_id = ?').run(to, box.uidNext, modseq, mailId);
+      this.stmt('UPDATE mailboxes SET uidnext = ?, modseq = ? WHERE name = ?').run(box.uidNext + 1, modseq, to);
+      this.stmt('UPDATE messages SET mailbox = ?, uid = ?, modseq = ? WHERE mail_id = ?').run(to, box.uidNext, modseq, mailId);
       return this.byMailId(mailId)!;
     })();
   }
 
   remove(mailId: string): void {
-    this.db.prepare('DELETE FROM messages WHERE mail_id = ?').run(mailId);
+    this.stmt('DELETE FROM messages WHERE mail_id = ?').run(mailId);
   }
 }
 
