@@ -35,7 +35,7 @@ import {
 } from '@sealpost/protocol';
 import { HttpApi } from './http-api.js';
 import type { ClientPlatform, FileSource, FileTarget, Progress } from './platform.js';
-import { mailSummary, type MailFull, type MailSummary } from './mail.js';
+import { derivedMailKey, mailSummary, type MailFull, type MailSummary } from './mail.js';
 export type { WatchHooks } from './watch.js';
 import type { ProfileStorage, UnreadableRecord } from './profile-storage.js';
 import type { ServerSocket } from './socket.js';
@@ -46,6 +46,8 @@ import { ClientCore } from './core/client-core.js';
 import { enrollDevice, linkDevice } from './enrollment.js';
 import { Session } from './core/session.js';
 import { OutsideMail, isOutsideAttachmentId, type OutsideKey } from './outside-mail.js';
+
+export const MAX_DERIVED_MAIL_BYTES = 512 * 1024;
 import { Receiver } from './receiving.js';
 import { OwnDevices } from './own-devices.js';
 import { Membership } from './membership.js';
@@ -407,6 +409,7 @@ export class SealpostClient {
       const row = this.store.getMessage(conversation, id);
       if (!row) throw new SealpostError('INVALID_INPUT', `no message ${id} in ${conversation}`);
       this.outside.forgetAttachments(row.content);
+      this.store.setMeta(derivedMailKey(id), new Uint8Array(0));
       const orphans = this.store.deleteMessage(conversation, id);
       for (const blob of orphans) await this.core.files.release(blob as BlobId);
     });
@@ -453,6 +456,21 @@ export class SealpostClient {
   }
 
   // ---- this device's own settings and search ------------------------------------------------------------------
+
+  /**
+   * What an app derives from a mail and keeps beside it in the encrypted profile (the IMAP bridge's rendered form of
+   * it): read back as bytes, gone when the mail is deleted. At most MAX_DERIVED_MAIL_BYTES.
+   */
+  derivedMail(id: string): Uint8Array | undefined {
+    const b = this.store.getMeta(derivedMailKey(id));
+    return b && b.length > 0 ? b : undefined;
+  }
+
+  setDerivedMail(id: string, bytes: Uint8Array): void {
+    if (bytes.length > MAX_DERIVED_MAIL_BYTES) throw new SealpostError('PAYLOAD_TOO_LARGE', `derived data of mail ${id}: ${bytes.length} bytes > ${MAX_DERIVED_MAIL_BYTES}`);
+    if (!this.store.findMail(id as MessageId)) throw new SealpostError('MAIL_NOT_FOUND', `no mail ${id} on this device`);
+    this.store.setMeta(derivedMailKey(id), bytes);
+  }
 
   /** A setting of this device's own (what the user last read, say), kept in the encrypted profile. */
   preference(key: string): string | undefined {

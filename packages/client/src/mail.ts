@@ -27,6 +27,9 @@ export interface MailFull extends MailSummary {
   html: string | null;
 }
 
+/** Where the profile keeps what an app derived from a mail (client.derivedMail), so deletion and retention find it. */
+export const derivedMailKey = (id: string): string => `derived-mail:${id}`;
+
 export function newMailMessageId(domain: string): string {
   return `<${toBase64Url(randomBytes(18))}@${domain}>`;
 }

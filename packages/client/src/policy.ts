@@ -1,5 +1,6 @@
 // Applying the organisation's policy on the device: retention of local history, and post-compromise key updates.
 import { forgetOutsideAttachments } from './outside-mail.js';
+import { derivedMailKey } from './mail.js';
 import { limits, type BlobId } from '@sealpost/protocol';
 import type { ServerInfo } from './types.js';
 import { ClientCore, ClientPart } from './core/client-core.js';
@@ -27,7 +28,11 @@ export class PolicyApplier extends ClientPart {
     if (limits.length > 0) {
       const before = Date.now() - Math.min(...limits);
       // Attachments of outside mail are kept beside the message: they go with it.
-      for (const m of this.store.listMail()) if (m.sentAt < before) forgetOutsideAttachments(this.store, m.content);
+      for (const m of this.store.listMail()) {
+        if (m.sentAt >= before) continue;
+        forgetOutsideAttachments(this.store, m.content);
+        this.store.setMeta(derivedMailKey(m.id), new Uint8Array(0));
+      }
       const orphans = this.store.deleteMessagesBefore(before);
       for (const blob of orphans) await this.files.release(blob as BlobId).catch(() => {});
     }

@@ -55,6 +55,14 @@ export class ProfileStore implements ProfileStorage {
     readonly encrypted: boolean,
   ) {}
 
+  // Prepared once, reused: preparing a statement costs more than running it (a bridge sync reads thousands of rows).
+  private readonly statements = new Map<string, Database.Statement>();
+  private stmt(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) this.statements.set(sql, (st = this.db.prepare(sql)));
+    return st;
+  }
+
   static exists(dir: string): boolean {
     return existsSync(join(resolve(dir), 'profile.db'));
   }
@@ -188,7 +196,7 @@ export class ProfileStore implements ProfileStorage {
 
   // ---- meta --------------------------------------------------------------------------------------------------
   getMeta(key: string): Uint8Array | undefined {
-    const r = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as Row | undefined;
+    const r = this.stmt('SELECT value FROM meta WHERE key = ?').get(key) as Row | undefined;
     return r ? u8(r.value) : undefined;
   }
   getMetaText(key: string): string | undefined {
@@ -197,7 +205,7 @@ export class ProfileStore implements ProfileStorage {
   }
   setMeta(key: string, value: Uint8Array | string): void {
     const v = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
-    this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, v);
+    this.stmt('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, v);
   }
 
   /** Whether the queue item with this seq was processed (its effects are stored), whether or not it was acked. */
@@ -205,39 +213,39 @@ export class ProfileStore implements ProfileStorage {
     // The floor (the mark of a profile from before migration 6) never changes after the migration.
     this.processedFloor ??= Number(this.getMetaText('processed_floor') ?? 0);
     if (seq <= this.processedFloor) return true;
-    return this.db.prepare('SELECT 1 FROM processed_seqs WHERE seq = ?').get(seq) !== undefined;
+    return this.stmt('SELECT 1 FROM processed_seqs WHERE seq = ?').get(seq) !== undefined;
   }
   private processedFloor: number | undefined;
   /** Record, in the caller's transaction, that the item with this seq was processed. */
   markProcessed(seq: number): void {
-    this.db.prepare('INSERT OR IGNORE INTO processed_seqs (seq) VALUES (?)').run(seq);
+    this.stmt('INSERT OR IGNORE INTO processed_seqs (seq) VALUES (?)').run(seq);
   }
   /**
    * Forget processed seqs that are no longer in the server's queue (`queued`: every seq a complete fetch just
    * returned): they were acked and deleted there, and seqs are never reused, so they cannot come again.
    */
   forgetProcessedExcept(queued: Set<number>): void {
-    const seqs = (this.db.prepare('SELECT seq FROM processed_seqs').pluck().all() as number[]).filter((s) => !queued.has(s));
-    const del = this.db.prepare('DELETE FROM processed_seqs WHERE seq = ?');
+    const seqs = (this.stmt('SELECT seq FROM processed_seqs').pluck().all() as number[]).filter((s) => !queued.has(s));
+    const del = this.stmt('DELETE FROM processed_seqs WHERE seq = ?');
     this.db.transaction(() => {
       for (const s of seqs) del.run(s);
     })();
   }
   processedCount(): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM processed_seqs').get() as Row).n as number;
+    return (this.stmt('SELECT COUNT(*) AS n FROM processed_seqs').get() as Row).n as number;
   }
 
   // ---- key packages ------------------------------------------------------------------------------------------
   addKeyPackage(ref: string, pub: Uint8Array, priv: Uint8Array, lastResort: boolean): void {
-    if (lastResort) this.db.prepare('DELETE FROM key_packages WHERE last_resort = 1').run();
-    this.db.prepare('INSERT INTO key_packages (ref, public, private, last_resort) VALUES (?, ?, ?, ?)').run(ref, pub, priv, lastResort ? 1 : 0);
+    if (lastResort) this.stmt('DELETE FROM key_packages WHERE last_resort = 1').run();
+    this.stmt('INSERT INTO key_packages (ref, public, private, last_resort) VALUES (?, ?, ?, ?)').run(ref, pub, priv, lastResort ? 1 : 0);
   }
   getKeyPackage(ref: string): { publicBytes: Uint8Array; privateBytes: Uint8Array; lastResort: boolean } | undefined {
-    const r = this.db.prepare('SELECT * FROM key_packages WHERE ref = ?').get(ref) as Row | undefined;
+    const r = this.stmt('SELECT * FROM key_packages WHERE ref = ?').get(ref) as Row | undefined;
     return r ? { publicBytes: u8(r.public), privateBytes: u8(r.private), lastResort: r.last_resort === 1 } : undefined;
   }
   deleteKeyPackage(ref: string): void {
-    this.db.prepare('DELETE FROM key_packages WHERE ref = ? AND last_resort = 0').run(ref);
+    this.stmt('DELETE FROM key_packages WHERE ref = ? AND last_resort = 0').run(ref);
   }
 
   // ---- conversations -----------------------------------------------------------------------------------------
@@ -255,35 +263,35 @@ export class ProfileStore implements ProfileStorage {
     };
   }
   secretNodes(conversation: ConversationId): Uint8Array[] {
-    return (this.db.prepare('SELECT data FROM secret_nodes WHERE conversation = ? ORDER BY idx').all(conversation) as Row[]).map((r) => u8(r.data));
+    return (this.stmt('SELECT data FROM secret_nodes WHERE conversation = ? ORDER BY idx').all(conversation) as Row[]).map((r) => u8(r.data));
   }
   /** Replace the whole secret tree of a conversation. */
   putSecretNodes(conversation: ConversationId, nodes: Uint8Array[]): void {
-    this.db.prepare('DELETE FROM secret_nodes WHERE conversation = ?').run(conversation);
-    const ins = this.db.prepare('INSERT INTO secret_nodes (conversation, idx, data) VALUES (?, ?, ?)');
+    this.stmt('DELETE FROM secret_nodes WHERE conversation = ?').run(conversation);
+    const ins = this.stmt('INSERT INTO secret_nodes (conversation, idx, data) VALUES (?, ?, ?)');
     nodes.forEach((data, idx) => ins.run(conversation, idx, data));
   }
   /** Overwrite some secret-tree nodes and set a new version tag, in the caller's transaction. */
   updateSecretNodes(conversation: ConversationId, changed: { index: number; bytes: Uint8Array }[], now: number): number {
-    const upd = this.db.prepare('UPDATE secret_nodes SET data = ? WHERE conversation = ? AND idx = ?');
+    const upd = this.stmt('UPDATE secret_nodes SET data = ? WHERE conversation = ? AND idx = ?');
     for (const c of changed) upd.run(c.bytes, conversation, c.index);
     const version = newVersionTag();
-    this.db.prepare('UPDATE conversations SET version = ?, updated_at = ? WHERE id = ?').run(version, now, conversation);
+    this.stmt('UPDATE conversations SET version = ?, updated_at = ? WHERE id = ?').run(version, now, conversation);
     return version;
   }
   // The state blob (megabytes in a large group) is read only when a process has no current decoded copy.
   private static readonly convColumns = 'id, kind, status, epoch, members, state_format, version, created_at, updated_at';
   getConversation(id: ConversationId): ConversationRow | undefined {
-    const r = this.db.prepare(`SELECT ${ProfileStore.convColumns} FROM conversations WHERE id = ?`).get(id) as Row | undefined;
+    const r = this.stmt(`SELECT ${ProfileStore.convColumns} FROM conversations WHERE id = ?`).get(id) as Row | undefined;
     return r ? this.convFromRow(r) : undefined;
   }
   listConversations(): ConversationRow[] {
-    return (this.db.prepare(`SELECT ${ProfileStore.convColumns} FROM conversations ORDER BY created_at, id`).all() as Row[]).map((r) =>
+    return (this.stmt(`SELECT ${ProfileStore.convColumns} FROM conversations ORDER BY created_at, id`).all() as Row[]).map((r) =>
       this.convFromRow(r),
     );
   }
   conversationState(id: ConversationId): Uint8Array {
-    return u8((this.db.prepare('SELECT state FROM conversations WHERE id = ?').get(id) as Row).state);
+    return u8((this.stmt('SELECT state FROM conversations WHERE id = ?').get(id) as Row).state);
   }
   /** Insert or replace a conversation with its state; returns the new version tag. */
   putConversation(c: Omit<ConversationRow, 'createdAt' | 'version'> & { state: Uint8Array; createdAt?: number }): number {
@@ -317,7 +325,7 @@ export class ProfileStore implements ProfileStorage {
       );
     if (res.changes !== 1) return false;
     const files = (m.content.attachments ?? []) as { id: string }[];
-    const ins = this.db.prepare('INSERT OR IGNORE INTO attachments (id, conversation, message, ref) VALUES (?, ?, ?, ?)');
+    const ins = this.stmt('INSERT OR IGNORE INTO attachments (id, conversation, message, ref) VALUES (?, ?, ?, ?)');
     for (const f of files) ins.run(f.id, m.conversation, m.id, JSON.stringify(f));
     return true;
   }
@@ -325,9 +333,9 @@ export class ProfileStore implements ProfileStorage {
   /** Received messages not shown yet, in arrival order; marks them shown. */
   takeUnseen(): MessageRow[] {
     return this.db.transaction(() => {
-      const rows = this.db.prepare('SELECT * FROM messages WHERE seen = 0 ORDER BY received_at, rowid').all() as Row[];
+      const rows = this.stmt('SELECT * FROM messages WHERE seen = 0 ORDER BY received_at, rowid').all() as Row[];
       const out = rows.map((r) => this.messageFromRow(r));
-      this.db.prepare('UPDATE messages SET seen = 1 WHERE seen = 0').run();
+      this.stmt('UPDATE messages SET seen = 1 WHERE seen = 0').run();
       return out;
     })();
   }
@@ -348,36 +356,36 @@ export class ProfileStore implements ProfileStorage {
   }
 
   listMail(): MessageRow[] {
-    return (this.db.prepare("SELECT * FROM messages WHERE kind = 'mail' ORDER BY sent_at, rowid").all() as Row[]).map((r) => this.messageFromRow(r));
+    return (this.stmt("SELECT * FROM messages WHERE kind = 'mail' ORDER BY sent_at, rowid").all() as Row[]).map((r) => this.messageFromRow(r));
   }
   findMail(id: MessageId): MessageRow | undefined {
-    const r = this.db.prepare("SELECT * FROM messages WHERE kind = 'mail' AND id = ?").get(id) as Row | undefined;
+    const r = this.stmt("SELECT * FROM messages WHERE kind = 'mail' AND id = ?").get(id) as Row | undefined;
     return r ? this.messageFromRow(r) : undefined;
   }
   markRead(conversation: ConversationId, id: MessageId): void {
-    this.db.prepare('UPDATE messages SET read = 1 WHERE conversation = ? AND id = ?').run(conversation, id);
+    this.stmt('UPDATE messages SET read = 1 WHERE conversation = ? AND id = ?').run(conversation, id);
   }
   getMessage(conversation: ConversationId, id: MessageId): MessageRow | undefined {
-    const r = this.db.prepare('SELECT * FROM messages WHERE conversation = ? AND id = ?').get(conversation, id) as Row | undefined;
+    const r = this.stmt('SELECT * FROM messages WHERE conversation = ? AND id = ?').get(conversation, id) as Row | undefined;
     return r ? this.messageFromRow(r) : undefined;
   }
   /** Deletes a message; returns the blob ids no other stored message refers to any more. */
   deleteMessage(conversation: ConversationId, id: MessageId): string[] {
     return this.db.transaction(() => {
-      const blobs = (this.db.prepare('SELECT id FROM attachments WHERE conversation = ? AND message = ?').all(conversation, id) as Row[]).map((r) => r.id as string);
-      this.db.prepare('DELETE FROM attachments WHERE conversation = ? AND message = ?').run(conversation, id);
-      this.db.prepare('DELETE FROM messages WHERE conversation = ? AND id = ?').run(conversation, id);
-      return blobs.filter((b) => !this.db.prepare('SELECT 1 FROM attachments WHERE id = ?').get(b));
+      const blobs = (this.stmt('SELECT id FROM attachments WHERE conversation = ? AND message = ?').all(conversation, id) as Row[]).map((r) => r.id as string);
+      this.stmt('DELETE FROM attachments WHERE conversation = ? AND message = ?').run(conversation, id);
+      this.stmt('DELETE FROM messages WHERE conversation = ? AND id = ?').run(conversation, id);
+      return blobs.filter((b) => !this.stmt('SELECT 1 FROM attachments WHERE id = ?').get(b));
     })();
   }
 
   // ---- attachments and uploads -------------------------------------------------------------------------------
   findAttachment(id: string): Record<string, unknown> | undefined {
-    const r = this.db.prepare('SELECT ref FROM attachments WHERE id = ? LIMIT 1').get(id) as Row | undefined;
+    const r = this.stmt('SELECT ref FROM attachments WHERE id = ? LIMIT 1').get(id) as Row | undefined;
     return r ? (JSON.parse(r.ref as string) as Record<string, unknown>) : undefined;
   }
   findUpload(path: string, size: number, mtime: number): { blob: BlobId; key: Uint8Array; chunkSize: number } | undefined {
-    const r = this.db.prepare('SELECT * FROM uploads WHERE path = ? AND size = ? AND mtime = ?').get(path, size, mtime) as Row | undefined;
+    const r = this.stmt('SELECT * FROM uploads WHERE path = ? AND size = ? AND mtime = ?').get(path, size, mtime) as Row | undefined;
     return r ? { blob: r.blob as BlobId, key: u8(r.key), chunkSize: r.chunk_size as number } : undefined;
   }
   putUpload(path: string, size: number, mtime: number, blob: BlobId, key: Uint8Array, chunkSize: number): void {
@@ -386,13 +394,13 @@ export class ProfileStore implements ProfileStorage {
       .run(path, size, mtime, blob, key, chunkSize, Date.now());
   }
   deleteUpload(blob: BlobId): void {
-    this.db.prepare('DELETE FROM uploads WHERE blob = ?').run(blob);
+    this.stmt('DELETE FROM uploads WHERE blob = ?').run(blob);
   }
   listMessages(conversation?: ConversationId, limit = 1000): MessageRow[] {
     const rows = (
       conversation
-        ? this.db.prepare('SELECT * FROM messages WHERE conversation = ? ORDER BY received_at, rowid LIMIT ?').all(conversation, limit)
-        : this.db.prepare('SELECT * FROM messages ORDER BY received_at, rowid LIMIT ?').all(limit)
+        ? this.stmt('SELECT * FROM messages WHERE conversation = ? ORDER BY received_at, rowid LIMIT ?').all(conversation, limit)
+        : this.stmt('SELECT * FROM messages ORDER BY received_at, rowid LIMIT ?').all(limit)
     ) as Row[];
     return rows.map((r) => this.messageFromRow(r));
   }
@@ -404,7 +412,7 @@ export class ProfileStore implements ProfileStorage {
       .run(o.conversation, o.id, o.epoch, o.payload, o.plaintext, JSON.stringify(o.blobs));
   }
   listOutbox(): OutboxRow[] {
-    return (this.db.prepare('SELECT * FROM outbox ORDER BY seq').all() as Row[]).map((r) => ({
+    return (this.stmt('SELECT * FROM outbox ORDER BY seq').all() as Row[]).map((r) => ({
       seq: r.seq as number,
       conversation: r.conversation as ConversationId,
       id: r.id as MessageId,
@@ -415,10 +423,10 @@ export class ProfileStore implements ProfileStorage {
     }));
   }
   updateOutbox(seq: number, epoch: number, payload: Uint8Array): void {
-    this.db.prepare('UPDATE outbox SET epoch = ?, payload = ? WHERE seq = ?').run(epoch, payload, seq);
+    this.stmt('UPDATE outbox SET epoch = ?, payload = ? WHERE seq = ?').run(epoch, payload, seq);
   }
   deleteOutbox(seq: number): void {
-    this.db.prepare('DELETE FROM outbox WHERE seq = ?').run(seq);
+    this.stmt('DELETE FROM outbox WHERE seq = ?').run(seq);
   }
 
   putPendingCommit(p: PendingCommitRow): void {
@@ -430,7 +438,7 @@ export class ProfileStore implements ProfileStorage {
       .run(p.conversation, p.id, p.epoch, p.commit, p.welcome ?? null, JSON.stringify(p.adds), JSON.stringify(p.removes), p.newState, JSON.stringify(p.newMembers));
   }
   listPendingCommits(): PendingCommitRow[] {
-    return (this.db.prepare('SELECT * FROM pending_commits').all() as Row[]).map((r) => ({
+    return (this.stmt('SELECT * FROM pending_commits').all() as Row[]).map((r) => ({
       conversation: r.conversation as ConversationId,
       id: r.id as MessageId,
       epoch: r.epoch as number,
@@ -443,12 +451,12 @@ export class ProfileStore implements ProfileStorage {
     }));
   }
   deletePendingCommit(conversation: ConversationId): void {
-    this.db.prepare('DELETE FROM pending_commits WHERE conversation = ?').run(conversation);
+    this.stmt('DELETE FROM pending_commits WHERE conversation = ?').run(conversation);
   }
 
   // ---- trust -------------------------------------------------------------------------------------------------
   getKnownUser(user: UserId): { accountKey: Uint8Array; version: number } | undefined {
-    const r = this.db.prepare('SELECT account_key, version FROM known_users WHERE user = ?').get(user) as Row | undefined;
+    const r = this.stmt('SELECT account_key, version FROM known_users WHERE user = ?').get(user) as Row | undefined;
     return r ? { accountKey: u8(r.account_key), version: r.version as number } : undefined;
   }
   putKnownUser(user: UserId, accountKey: Uint8Array, version: number, now: number): void {
@@ -463,7 +471,7 @@ export class ProfileStore implements ProfileStorage {
   /** The user's account key changed (an account reset): pin the new key and remember the change. */
   replaceKnownUser(user: UserId, accountKey: Uint8Array, version: number, now: number): void {
     const old = this.getKnownUser(user);
-    if (old) this.db.prepare('INSERT INTO key_changes (user, old_key, new_key, at) VALUES (?, ?, ?, ?)').run(user, old.accountKey, accountKey, now);
+    if (old) this.stmt('INSERT INTO key_changes (user, old_key, new_key, at) VALUES (?, ?, ?, ?)').run(user, old.accountKey, accountKey, now);
     this.db
       .prepare(
         `INSERT INTO known_users (user, account_key, version, first_seen) VALUES (?, ?, ?, ?)
@@ -473,18 +481,18 @@ export class ProfileStore implements ProfileStorage {
   }
   keyChanges(user?: UserId): { user: UserId; oldKey: Uint8Array; newKey: Uint8Array; at: number }[] {
     const rows = (user
-      ? this.db.prepare('SELECT * FROM key_changes WHERE user = ? ORDER BY at').all(user)
-      : this.db.prepare('SELECT * FROM key_changes ORDER BY at').all()) as Row[];
+      ? this.stmt('SELECT * FROM key_changes WHERE user = ? ORDER BY at').all(user)
+      : this.stmt('SELECT * FROM key_changes ORDER BY at').all()) as Row[];
     return rows.map((r) => ({ user: r.user as UserId, oldKey: u8(r.old_key), newKey: u8(r.new_key), at: r.at as number }));
   }
 
   // ---- own key updates ---------------------------------------------------------------------------------------
   /** When this device last committed its own fresh keys in the conversation (undefined: never since joining). */
   keyUpdatedAt(conversation: ConversationId): number | undefined {
-    return (this.db.prepare('SELECT at FROM key_updates WHERE conversation = ?').pluck().get(conversation) as number | undefined) ?? undefined;
+    return (this.stmt('SELECT at FROM key_updates WHERE conversation = ?').pluck().get(conversation) as number | undefined) ?? undefined;
   }
   setKeyUpdatedAt(conversation: ConversationId, at: number): void {
-    this.db.prepare('INSERT INTO key_updates (conversation, at) VALUES (?, ?) ON CONFLICT(conversation) DO UPDATE SET at = excluded.at').run(conversation, at);
+    this.stmt('INSERT INTO key_updates (conversation, at) VALUES (?, ?) ON CONFLICT(conversation) DO UPDATE SET at = excluded.at').run(conversation, at);
   }
 
   // ---- items skipped as unreadable ---------------------------------------------------------------------------
@@ -493,10 +501,10 @@ export class ProfileStore implements ProfileStorage {
     this.db
       .prepare('INSERT INTO unreadable_items (seq, conversation, kind, from_user, reason, at) VALUES (?, ?, ?, ?, ?, ?)')
       .run(r.seq ?? null, r.conversation ?? null, r.kind ?? null, r.fromUser ?? null, r.reason.slice(0, 500), r.at);
-    this.db.prepare('DELETE FROM unreadable_items WHERE id <= (SELECT MAX(id) FROM unreadable_items) - 1000').run();
+    this.stmt('DELETE FROM unreadable_items WHERE id <= (SELECT MAX(id) FROM unreadable_items) - 1000').run();
   }
   listUnreadable(): UnreadableRecord[] {
-    return (this.db.prepare('SELECT * FROM unreadable_items ORDER BY id').all() as Row[]).map((r) => ({
+    return (this.stmt('SELECT * FROM unreadable_items ORDER BY id').all() as Row[]).map((r) => ({
       seq: (r.seq as number | null) ?? undefined,
       conversation: (r.conversation as ConversationId | null) ?? undefined,
       kind: (r.kind as string | null) ?? undefined,
@@ -513,19 +521,19 @@ export class ProfileStore implements ProfileStorage {
       .all() as { user: UserId; at: number }[];
   }
   keyChangesAcknowledgedAt(user: UserId): number | undefined {
-    return (this.db.prepare('SELECT at FROM key_change_acks WHERE user = ?').pluck().get(user) as number | undefined) ?? undefined;
+    return (this.stmt('SELECT at FROM key_change_acks WHERE user = ?').pluck().get(user) as number | undefined) ?? undefined;
   }
   acknowledgeKeyChanges(user: UserId, now: number): void {
-    this.db.prepare('INSERT INTO key_change_acks (user, at) VALUES (?, ?) ON CONFLICT(user) DO UPDATE SET at = excluded.at').run(user, now);
+    this.stmt('INSERT INTO key_change_acks (user, at) VALUES (?, ?) ON CONFLICT(user) DO UPDATE SET at = excluded.at').run(user, now);
   }
 
   // ---- contested key changes and the messages held for them ---------------------------------------------------
   getKeyContest(user: UserId): KeyContest | undefined {
-    const r = this.db.prepare('SELECT * FROM key_contests WHERE user = ?').get(user) as Row | undefined;
+    const r = this.stmt('SELECT * FROM key_contests WHERE user = ?').get(user) as Row | undefined;
     return r ? contestOf(r) : undefined;
   }
   listKeyContests(): KeyContest[] {
-    return (this.db.prepare('SELECT * FROM key_contests ORDER BY user').all() as Row[]).map(contestOf);
+    return (this.stmt('SELECT * FROM key_contests ORDER BY user').all() as Row[]).map(contestOf);
   }
   /** Start a contest for this new key (a different key than the one contested before starts afresh). */
   startKeyContest(user: UserId, accountKey: Uint8Array, retiredAt: number, now: number): KeyContest {
@@ -537,49 +545,49 @@ export class ProfileStore implements ProfileStorage {
     return this.getKeyContest(user)!;
   }
   verifyKeyContest(user: UserId): void {
-    this.db.prepare('UPDATE key_contests SET verified = 1 WHERE user = ?').run(user);
+    this.stmt('UPDATE key_contests SET verified = 1 WHERE user = ?').run(user);
   }
   refuseKeyContest(user: UserId, reason: string): void {
-    this.db.prepare('UPDATE key_contests SET refused = ? WHERE user = ?').run(reason.slice(0, 500), user);
+    this.stmt('UPDATE key_contests SET refused = ? WHERE user = ?').run(reason.slice(0, 500), user);
   }
   endKeyContest(user: UserId): void {
-    this.db.prepare('DELETE FROM key_contests WHERE user = ?').run(user);
+    this.stmt('DELETE FROM key_contests WHERE user = ?').run(user);
   }
 
   addHeldSend(h: Omit<HeldSend, 'discarded'>): void {
-    this.db.prepare('INSERT INTO held_sends (id, users, request, created_at) VALUES (?, ?, ?, ?)').run(h.id, JSON.stringify(h.users), h.request, h.createdAt);
+    this.stmt('INSERT INTO held_sends (id, users, request, created_at) VALUES (?, ?, ?, ?)').run(h.id, JSON.stringify(h.users), h.request, h.createdAt);
   }
   /** Messages still held, oldest first. */
   listHeldSends(): HeldSend[] {
-    return (this.db.prepare('SELECT * FROM held_sends WHERE discarded IS NULL ORDER BY created_at, id').all() as Row[]).map(heldOf);
+    return (this.stmt('SELECT * FROM held_sends WHERE discarded IS NULL ORDER BY created_at, id').all() as Row[]).map(heldOf);
   }
   deleteHeldSend(id: string): void {
-    this.db.prepare('DELETE FROM held_sends WHERE id = ?').run(id);
+    this.stmt('DELETE FROM held_sends WHERE id = ?').run(id);
   }
   discardHeldSend(id: string, reason: string, now: number): void {
-    this.db.prepare('UPDATE held_sends SET discarded = ?, discarded_at = ? WHERE id = ?').run(reason.slice(0, 500), now, id);
+    this.stmt('UPDATE held_sends SET discarded = ?, discarded_at = ? WHERE id = ?').run(reason.slice(0, 500), now, id);
   }
   /** Discarded messages not yet reported to the user; each is reported once, then forgotten. */
   takeDiscardedSends(): HeldSend[] {
-    const rows = (this.db.prepare('SELECT * FROM held_sends WHERE discarded IS NOT NULL ORDER BY discarded_at, id').all() as Row[]).map(heldOf);
-    this.db.prepare('DELETE FROM held_sends WHERE discarded IS NOT NULL').run();
+    const rows = (this.stmt('SELECT * FROM held_sends WHERE discarded IS NOT NULL ORDER BY discarded_at, id').all() as Row[]).map(heldOf);
+    this.stmt('DELETE FROM held_sends WHERE discarded IS NOT NULL').run();
     return rows;
   }
 
   // ---- device removals and retention -------------------------------------------------------------------------
   addPendingRemoval(conversation: ConversationId, device: DeviceId): void {
-    this.db.prepare('INSERT OR IGNORE INTO pending_removals (conversation, device) VALUES (?, ?)').run(conversation, device);
+    this.stmt('INSERT OR IGNORE INTO pending_removals (conversation, device) VALUES (?, ?)').run(conversation, device);
   }
   listPendingRemovals(): { conversation: ConversationId; device: DeviceId }[] {
-    return this.db.prepare('SELECT conversation, device FROM pending_removals ORDER BY conversation').all() as { conversation: ConversationId; device: DeviceId }[];
+    return this.stmt('SELECT conversation, device FROM pending_removals ORDER BY conversation').all() as { conversation: ConversationId; device: DeviceId }[];
   }
   deletePendingRemoval(conversation: ConversationId, device: DeviceId): void {
-    this.db.prepare('DELETE FROM pending_removals WHERE conversation = ? AND device = ?').run(conversation, device);
+    this.stmt('DELETE FROM pending_removals WHERE conversation = ? AND device = ?').run(conversation, device);
   }
   /** Retention: deletes messages sent before `before`; returns the blob ids no remaining message refers to. */
   deleteMessagesBefore(before: number): string[] {
     return this.db.transaction(() => {
-      const old = this.db.prepare('SELECT conversation, id FROM messages WHERE sent_at < ?').all(before) as Row[];
+      const old = this.stmt('SELECT conversation, id FROM messages WHERE sent_at < ?').all(before) as Row[];
       const orphans = new Set<string>();
       for (const m of old) for (const b of this.deleteMessage(m.conversation as ConversationId, m.id as MessageId)) orphans.add(b);
       return [...orphans];
@@ -587,7 +595,7 @@ export class ProfileStore implements ProfileStorage {
   }
   /** Recent messages, newest last, for bringing history to a newly linked device. */
   recentMessages(limit: number): MessageRow[] {
-    const rows = this.db.prepare('SELECT * FROM (SELECT *, rowid AS r FROM messages ORDER BY sent_at DESC, rowid DESC LIMIT ?) ORDER BY sent_at, r').all(limit) as Row[];
+    const rows = this.stmt('SELECT * FROM (SELECT *, rowid AS r FROM messages ORDER BY sent_at DESC, rowid DESC LIMIT ?) ORDER BY sent_at, r').all(limit) as Row[];
     return rows.map((r) => this.messageFromRow(r));
   }
 }

@@ -11,6 +11,7 @@ import { MailIndex } from './mail-index.js';
 import { startImapServer, type BridgeBackend, type ImapServer } from './imap-server.js';
 import { renderMail, type Rendered, type RenderMail } from './render.js';
 import { startSubmission, type Submission } from './smtp-submission.js';
+import { decodePrepared, encodePrepared } from './prepared.js';
 
 export interface BridgeOptions {
   imap: { host: string; port: number };
@@ -30,6 +31,8 @@ export interface Bridge {
   password: string | undefined;
   /** Re-read the profile's mail into the mailboxes (also done on every change the watch sees). */
   reconcile(): void;
+  /** Resolves once every mail filed so far has been prepared (rendered and kept) for fast syncs. */
+  whenPrepared(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -44,15 +47,50 @@ export async function startBridge(client: SealpostClient, profileDir: string, op
   const cache = new Map<string, Rendered>();
 
   /** The profile's mail, filed: each new mail gets the next UID of its mailbox; mail gone from the profile leaves. */
+  // Mail new to the bridge is rendered once in the background and what a sync needs of it kept (prepared.ts).
+  const toPrepare: string[] = [];
+  let preparing: Promise<void> | undefined;
+  let closing = false;
+  const kickPreparer = () => {
+    if (preparing) return;
+    preparing = (async () => {
+      while (toPrepare.length > 0 && !closing) {
+        const id = toPrepare.shift()!;
+        if (client.derivedMail(id)) continue;
+        const m = peek(id);
+        if (!m) continue;
+        const withFiles = attachmentsOf(m).length > 0;
+        try {
+          // A mail with attachments is kept as its shape only: its files are fetched when a client asks for them.
+          const r = await backend.render(id, !withFiles);
+          client.setDerivedMail(id, encodePrepared(r, !withFiles));
+        } catch (err) {
+          opts.log?.(`bridge: could not prepare mail ${id}: ${(err as Error).message}`);
+        }
+      }
+    })().finally(() => {
+      preparing = undefined;
+      if (toPrepare.length > 0 && !closing) kickPreparer();
+    });
+  };
+
   const reconcile = (): void => {
     const known = index.allMailIds();
     const present = new Set<string>();
     for (const [folder, box] of [['inbox', 'INBOX'], ['sent', 'Sent']] as const) {
       for (const m of client.mailList(folder)) {
         present.add(m.id);
-        if (!known.has(m.id)) index.add(box, m.id, m.thread, m.unread ? [] : ['\\Seen']);
+        if (!known.has(m.id)) {
+          index.add(box, m.id, m.thread, m.unread ? [] : ['\\Seen']);
+          toPrepare.push(m.id);
+        } else if (!m.unread) {
+          // Read on this device by another program (the CLI, the web app on this profile): \Seen here too.
+          const entry = index.byMailId(m.id);
+          if (entry && !entry.flags.includes('\\Seen')) index.setFlags(m.id, [...entry.flags, '\\Seen']);
+        }
       }
     }
+    if (toPrepare.length > 0) kickPreparer();
     for (const id of known) {
       if (present.has(id)) continue;
       index.remove(id);
@@ -126,6 +164,10 @@ export async function startBridge(client: SealpostClient, profileDir: string, op
       while (cache.size > RENDER_CACHE) cache.delete(cache.keys().next().value!);
       return rendered;
     },
+    prepared(mailId) {
+      const bytes = client.derivedMail(mailId);
+      return bytes ? decodePrepared(bytes) : undefined;
+    },
     async markRead(mailId) {
       client.markMailRead(mailId);
     },
@@ -157,7 +199,12 @@ export async function startBridge(client: SealpostClient, profileDir: string, op
     smtpPort: smtp.port,
     password,
     reconcile,
+    async whenPrepared() {
+      while (preparing) await preparing;
+    },
     async close() {
+      closing = true;
+      await preparing;
       await imap!.close();
       await smtp!.close();
       index.close();

@@ -8,6 +8,7 @@ import { CommandReader, ImapSyntaxError, type RawCommand, imapString, parseFetch
 import { MAILBOXES, type IndexedMessage, type MailboxName, type MailIndex } from './mail-index.js';
 import { bodyStructure, envelope, headerSubset, headerValue, internalDate } from './imap-format.js';
 import { partAt, type Rendered, type RenderMail } from './render.js';
+import type { Prepared } from './prepared.js';
 
 export interface BridgeBackend {
   index: MailIndex;
@@ -16,6 +17,8 @@ export interface BridgeBackend {
   mail(mailId: string): RenderMail | undefined;
   /** The rendered message; `full` false renders attachments as zeros of their size (sizes and structure only). */
   render(mailId: string, full: boolean): Promise<Rendered>;
+  /** What was kept of an earlier rendering (prepared.ts), if anything. */
+  prepared(mailId: string): Prepared | undefined;
   markRead(mailId: string): Promise<void>;
   deleteMail(mailId: string): Promise<void>;
   /** Called with a listener for "mailboxes changed"; returns the unsubscribe. */
@@ -24,6 +27,12 @@ export interface BridgeBackend {
 
 const CAPABILITIES = 'IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS MOVE SPECIAL-USE CONDSTORE ENABLE ID NAMESPACE UNSELECT AUTH=PLAIN';
 const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
+
+/** What a FETCH answer is made from: a fresh rendering, what was kept of an earlier one, or neither (flags only). */
+interface Ready {
+  rendered?: Rendered;
+  kept?: Prepared;
+}
 
 /** Messages rendered ahead of the one a FETCH is writing. */
 const FETCH_AHEAD = 16;
@@ -409,35 +418,56 @@ class Session {
     const targets = this.resolve(atomOrString(args[0], 'sequence set'), byUid).filter(([, m]) => changedSince === undefined || m.modseq > changedSince);
     // Messages are rendered a few ahead of the one being written (rendering waits on the composer's stream turns and on
     // attachment downloads); answers still go out in order.
-    const ahead: Promise<Rendered | undefined>[] = [];
+    const ahead: Promise<Ready>[] = [];
     const start = (i: number) => {
       if (i < targets.length) ahead[i] = this.prepare(targets[i]![1], items);
     };
     for (let i = 0; i < FETCH_AHEAD; i++) start(i);
-    for (let i = 0; i < targets.length; i++) {
-      const rendered = await ahead[i]!;
-      delete ahead[i];
-      start(i + FETCH_AHEAD);
-      await this.fetchOne(targets[i]![0], targets[i]![1], items, rendered);
+    // Answers are corked and sent in batches, not one small packet per message.
+    this.socket.cork();
+    try {
+      for (let i = 0; i < targets.length; i++) {
+        const ready = await ahead[i]!;
+        delete ahead[i];
+        start(i + FETCH_AHEAD);
+        await this.fetchOne(targets[i]![0], targets[i]![1], items, ready);
+        if (i % 64 === 63) {
+          this.socket.uncork();
+          this.socket.cork();
+        }
+      }
+    } finally {
+      this.socket.uncork();
     }
     this.send(`${tag} OK ${byUid ? 'UID FETCH' : 'FETCH'} completed\r\n`);
   }
 
   /** What a FETCH of these items needs rendered: the whole message, its shape (sizes, structure), or nothing. */
-  private prepare(m: IndexedMessage, items: FetchItem[]): Promise<Rendered | undefined> {
-    if (!this.backend.mail(m.mailId)) return Promise.resolve(undefined);
+  private prepare(m: IndexedMessage, items: FetchItem[]): Promise<Ready> {
     const needsBody = items.some((i) => i.name === 'BODY' && i.section !== undefined);
     const needsStructure = items.some((i) => i.name === 'BODYSTRUCTURE' || (i.name === 'BODY' && i.section === undefined) || i.name === 'RFC822.SIZE');
-    const r = needsBody ? this.backend.render(m.mailId, true) : needsStructure ? this.backend.render(m.mailId, false) : Promise.resolve(undefined);
+    if (!needsBody && !needsStructure) return Promise.resolve({});
+    const kept = this.backend.prepared(m.mailId);
+    if (coveredByPrepared(items, kept)) return Promise.resolve({ kept });
+    if (!this.backend.mail(m.mailId)) return Promise.resolve({});
+    const r = (needsBody ? this.backend.render(m.mailId, true) : this.backend.render(m.mailId, false)).then((rendered) => ({ rendered }));
     r.catch(() => {}); // awaited in order; an early failure must not be unhandled meanwhile
     return r;
   }
 
-  private async fetchOne(seq: number, m0: IndexedMessage, items: FetchItem[], rendered: Rendered | undefined): Promise<void> {
+  private async fetchOne(seq: number, m0: IndexedMessage, items: FetchItem[], ready: Ready): Promise<void> {
+    const { rendered, kept } = ready;
     let m = m0;
-    const mail = this.backend.mail(m.mailId);
-    if (!mail) return; // deleted meanwhile: reported as EXPUNGE at the next chance
-    if (rendered && this.backend.index.sizeOf(m) === null) this.backend.index.setSize(m.mailId, rendered.raw.length);
+    // The mail itself is read only for what only it has (ENVELOPE, INTERNALDATE); a mail deleted meanwhile is left
+    // out here and reported as EXPUNGE at the next chance.
+    const needsView = items.some((i) => i.name === 'ENVELOPE' || i.name === 'INTERNALDATE');
+    const mail = needsView ? this.backend.mail(m.mailId) : undefined;
+    if (needsView && !mail) return;
+    if (!rendered && !kept && items.some((i) => i.name === 'BODY' || i.name === 'BODYSTRUCTURE' || i.name === 'RFC822.SIZE')) return;
+    if (this.backend.index.sizeOf(m) === null) {
+      const size = rendered?.raw.length ?? kept?.size;
+      if (size !== undefined) this.backend.index.setSize(m.mailId, size);
+    }
     // A non-PEEK body fetch sets \Seen (RFC 3501 §6.4.5), and the FLAGS change is reported in the same response.
     if (items.some((i) => i.name === 'BODY' && i.section !== undefined && !i.peek) && !m.flags.includes('\\Seen') && !this.selected!.readOnly) {
       m = this.backend.index.setFlags(m.mailId, [...m.flags, '\\Seen']);
@@ -458,16 +488,16 @@ class Session {
         case 'MODSEQ':
           return text(`MODSEQ (${m.modseq})`);
         case 'INTERNALDATE':
-          return text(`INTERNALDATE ${internalDate(mail.date)}`);
+          return text(`INTERNALDATE ${internalDate(mail!.date)}`);
         case 'RFC822.SIZE':
-          return text(`RFC822.SIZE ${rendered!.raw.length}`);
+          return text(`RFC822.SIZE ${rendered ? rendered.raw.length : kept!.size}`);
         case 'ENVELOPE':
-          return text(`ENVELOPE ${envelope(mail)}`);
+          return text(`ENVELOPE ${envelope(mail!)}`);
         case 'BODYSTRUCTURE':
-          return text(`BODYSTRUCTURE ${bodyStructure(rendered!.root, true)}`);
+          return text(`BODYSTRUCTURE ${rendered ? bodyStructure(rendered.root, true) : kept!.bodyStructure}`);
       }
-      if (item.section === undefined) return text(`BODY ${bodyStructure(rendered!.root, false)}`);
-      let data = sectionBytes(rendered!, item);
+      if (item.section === undefined) return text(`BODY ${rendered ? bodyStructure(rendered.root, false) : kept!.body}`);
+      let data = rendered ? sectionBytes(rendered, item) : keptSection(kept!, item);
       if (item.partial) data = data.subarray(item.partial.start, item.partial.length !== undefined ? item.partial.start + item.partial.length : undefined);
       text(`${item.label} {${data.length}}\r\n`);
       parts.push(data);
@@ -650,6 +680,31 @@ function usesModseq(k: SearchKey): boolean {
   if (k.op === 'or') return usesModseq(k.a) || usesModseq(k.b);
   if (k.op === 'and') return k.keys.some(usesModseq);
   return false;
+}
+
+/** Whether what was kept of a mail answers every item (no rendering needed). */
+function coveredByPrepared(items: FetchItem[], p: Prepared | undefined): boolean {
+  if (!p) return false;
+  return items.every((i) => {
+    if (i.name !== 'BODY' || i.section === undefined) return true;
+    if (i.section === 'HEADER' || i.section === 'HEADER.FIELDS' || i.section === 'HEADER.FIELDS.NOT') return true;
+    return (i.section === '' || i.section === 'TEXT') && p.hasRaw;
+  });
+}
+
+/** A BODY[section] of the message's own part, from what was kept. */
+function keptSection(p: Prepared, item: FetchItem): Buffer {
+  switch (item.section) {
+    case 'HEADER':
+      return p.header;
+    case 'HEADER.FIELDS':
+    case 'HEADER.FIELDS.NOT':
+      return headerSubset(p.header, item.fields ?? [], item.section === 'HEADER.FIELDS.NOT');
+    case 'TEXT':
+      return p.raw().subarray(p.header.length);
+    default:
+      return p.raw();
+  }
 }
 
 /** The bytes a BODY[section] names. */
