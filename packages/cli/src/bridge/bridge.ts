@@ -33,6 +33,8 @@ export interface Bridge {
   reconcile(): void;
   /** Resolves once every mail filed so far has been prepared (rendered and kept) for fast syncs. */
   whenPrepared(): Promise<void>;
+  /** Mails in the bridge's mailboxes. */
+  mailCount(): number;
   close(): Promise<void>;
 }
 
@@ -202,6 +204,7 @@ export async function startBridge(client: SealpostClient, profileDir: string, op
     async whenPrepared() {
       while (preparing) await preparing;
     },
+    mailCount: () => index.allMailIds().size,
     async close() {
       closing = true;
       await preparing;

@@ -464,10 +464,8 @@ class Session {
     const mail = needsView ? this.backend.mail(m.mailId) : undefined;
     if (needsView && !mail) return;
     if (!rendered && !kept && items.some((i) => i.name === 'BODY' || i.name === 'BODYSTRUCTURE' || i.name === 'RFC822.SIZE')) return;
-    if (this.backend.index.sizeOf(m) === null) {
-      const size = rendered?.raw.length ?? kept?.size;
-      if (size !== undefined) this.backend.index.setSize(m.mailId, size);
-    }
+    // The index learns a size it did not have (for SEARCH LARGER/SMALLER); a kept rendering has it already.
+    if (rendered && this.backend.index.sizeOf(m) === null) this.backend.index.setSize(m.mailId, rendered.raw.length);
     // A non-PEEK body fetch sets \Seen (RFC 3501 §6.4.5), and the FLAGS change is reported in the same response.
     if (items.some((i) => i.name === 'BODY' && i.section !== undefined && !i.peek) && !m.flags.includes('\\Seen') && !this.selected!.readOnly) {
       m = this.backend.index.setFlags(m.mailId, [...m.flags, '\\Seen']);
@@ -590,7 +588,7 @@ class Session {
         return day >= k.day;
       }
       case 'size': {
-        const size = this.backend.index.sizeOf(m) ?? (await this.backend.render(m.mailId, false)).raw.length;
+        const size = this.backend.index.sizeOf(m) ?? this.backend.prepared(m.mailId)?.size ?? (await this.backend.render(m.mailId, false)).raw.length;
         return k.larger ? size > k.n : size < k.n;
       }
       case 'modseq':

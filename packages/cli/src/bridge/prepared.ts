@@ -1,7 +1,9 @@
 // What the bridge keeps of a rendered mail so a mail program's sync does not render it again: its size, header block,
 // BODYSTRUCTURE and BODY, and — for a mail small enough with no attachment to fetch — the whole message. Kept in the
 // device's encrypted profile beside the mail (client.derivedMail), never in the bridge's own unencrypted index, and
-// made in the background as mail arrives (like a mail server indexing on delivery).
+// made in the background as mail arrives (like a mail server indexing on delivery). CBOR, so reading it back for a
+// sync of thousands of mails is a copy, not a parse.
+import { decodeCbor, encodeCbor } from '@sealpost/protocol';
 import { bodyStructure } from './imap-format.js';
 import type { Rendered } from './render.js';
 
@@ -12,39 +14,30 @@ export interface Prepared {
   body: string;
   /** Whether the whole message was kept. */
   hasRaw: boolean;
-  /** The whole message (decoded when first asked for: a header sync never needs it). */
   raw(): Buffer;
 }
 
 /** Whole messages up to this size are kept (most mail); larger ones are rendered when fetched. */
 export const MAX_KEPT_RAW = 256 * 1024;
+const MAX_RECORD = MAX_KEPT_RAW + 128 * 1024;
 
 export function encodePrepared(r: Rendered, keepRaw: boolean): Uint8Array {
-  const record = {
-    v: 1,
-    size: r.raw.length,
-    header: r.root.header.toString('base64'),
-    bs: bodyStructure(r.root, true),
-    b: bodyStructure(r.root, false),
-    ...(keepRaw && r.raw.length <= MAX_KEPT_RAW ? { raw: r.raw.toString('base64') } : {}),
-  };
-  return new TextEncoder().encode(JSON.stringify(record));
+  const raw = keepRaw && r.raw.length <= MAX_KEPT_RAW ? r.raw.subarray(r.root.header.length) : undefined;
+  return encodeCbor(['sealpost-bridge-prepared-v1', r.raw.length, r.root.header, bodyStructure(r.root, true), bodyStructure(r.root, false), raw ?? null]);
 }
 
 export function decodePrepared(bytes: Uint8Array): Prepared | undefined {
+  let v: unknown;
   try {
-    const r = JSON.parse(new TextDecoder().decode(bytes)) as { v: number; size: number; header: string; bs: string; b: string; raw?: string };
-    if (r.v !== 1 || typeof r.size !== 'number' || typeof r.header !== 'string' || typeof r.bs !== 'string' || typeof r.b !== 'string') return undefined;
-    let raw: Buffer | undefined;
-    return {
-      size: r.size,
-      header: Buffer.from(r.header, 'base64'),
-      bodyStructure: r.bs,
-      body: r.b,
-      hasRaw: typeof r.raw === 'string',
-      raw: () => (raw ??= Buffer.from(r.raw ?? '', 'base64')),
-    };
+    v = decodeCbor(bytes, MAX_RECORD, 'prepared');
   } catch {
-    return undefined; // made by another version: rendered again
+    return undefined; // unreadable: rendered again
   }
+  if (!Array.isArray(v) || v[0] !== 'sealpost-bridge-prepared-v1') return undefined; // another version's: rendered again
+  const [, size, header, bs, b, rest] = v as [string, unknown, unknown, unknown, unknown, unknown];
+  if (typeof size !== 'number' || !(header instanceof Uint8Array) || typeof bs !== 'string' || typeof b !== 'string') return undefined;
+  const head = Buffer.from(header.buffer, header.byteOffset, header.byteLength);
+  const body = rest instanceof Uint8Array ? Buffer.from(rest.buffer, rest.byteOffset, rest.byteLength) : undefined;
+  let raw: Buffer | undefined;
+  return { size, header: head, bodyStructure: bs, body: b, hasRaw: body !== undefined, raw: () => (raw ??= Buffer.concat([head, body ?? Buffer.alloc(0)])) };
 }

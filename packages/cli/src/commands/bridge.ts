@@ -53,6 +53,8 @@ export function registerBridgeCommand(program: Command): void {
           ].join('\n'),
         );
         const b = bridge;
+        // Said once the mail there was at start is rendered and kept for fast syncs (new mail is, as it arrives).
+        void b.whenPrepared().then(() => out.result({ ready: true, mails: b.mailCount() }, `ready: ${b.mailCount()} mails prepared for your mail program`));
         const watching = client.watch(() => {}, stop.signal, { onChange: () => b.reconcile(), onStatus: (s) => (s === 'online' ? b.reconcile() : undefined) });
         await new Promise<void>((resolve, reject) => {
           const end = () => {
