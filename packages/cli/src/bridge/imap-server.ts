@@ -473,9 +473,17 @@ class Session {
       this.selected!.flags.set(m.uid, m.flags.join(' '));
       if (!items.some((i) => i.name === 'FLAGS')) items = [...items, { name: 'FLAGS', label: 'FLAGS' }];
     }
-    const parts: Buffer[] = [];
-    const text = (s: string) => parts.push(Buffer.from(s, 'latin1'));
-    text(`* ${seq} FETCH (`);
+    // Pieces of the answer: text joined into one string between the literals, each literal written as it is (the
+    // socket is corked for the whole FETCH, so no piece goes out alone).
+    let pending = `* ${seq} FETCH (`;
+    const text = (s: string) => {
+      pending += s;
+    };
+    const literal = (b: Buffer) => {
+      this.send(pending);
+      pending = '';
+      this.send(b);
+    };
     items.forEach((item, i) => {
       if (i > 0) text(' ');
       switch (item.name) {
@@ -495,13 +503,21 @@ class Session {
           return text(`BODYSTRUCTURE ${rendered ? bodyStructure(rendered.root, true) : kept!.bodyStructure}`);
       }
       if (item.section === undefined) return text(`BODY ${rendered ? bodyStructure(rendered.root, false) : kept!.body}`);
+      // The whole message from what was kept: its header and its body, written one after the other.
+      if (!rendered && !item.partial && (item.section === '' || item.section === undefined) && kept!.hasRaw) {
+        const [head, body] = kept!.parts();
+        text(`${item.label} {${head.length + body.length}}\r\n`);
+        literal(head);
+        this.send(body);
+        return;
+      }
       let data = rendered ? sectionBytes(rendered, item) : keptSection(kept!, item);
       if (item.partial) data = data.subarray(item.partial.start, item.partial.length !== undefined ? item.partial.start + item.partial.length : undefined);
       text(`${item.label} {${data.length}}\r\n`);
-      parts.push(data);
+      literal(data);
     });
     text(')\r\n');
-    this.send(Buffer.concat(parts));
+    this.send(pending);
   }
 
   private async store(tag: string, byUid: boolean, args: Token[]): Promise<void> {
@@ -699,7 +715,7 @@ function keptSection(p: Prepared, item: FetchItem): Buffer {
     case 'HEADER.FIELDS.NOT':
       return headerSubset(p.header, item.fields ?? [], item.section === 'HEADER.FIELDS.NOT');
     case 'TEXT':
-      return p.raw().subarray(p.header.length);
+      return p.parts()[1];
     default:
       return p.raw();
   }

@@ -15,6 +15,8 @@ export interface Prepared {
   /** Whether the whole message was kept. */
   hasRaw: boolean;
   raw(): Buffer;
+  /** The whole message as its header block and its body (no copy). */
+  parts(): [Buffer, Buffer];
 }
 
 /** Whole messages up to this size are kept (most mail); larger ones are rendered when fetched. */
@@ -39,5 +41,6 @@ export function decodePrepared(bytes: Uint8Array): Prepared | undefined {
   const head = Buffer.from(header.buffer, header.byteOffset, header.byteLength);
   const body = rest instanceof Uint8Array ? Buffer.from(rest.buffer, rest.byteOffset, rest.byteLength) : undefined;
   let raw: Buffer | undefined;
-  return { size, header: head, bodyStructure: bs, body: b, hasRaw: body !== undefined, raw: () => (raw ??= Buffer.concat([head, body ?? Buffer.alloc(0)])) };
+  const tail = body ?? Buffer.alloc(0);
+  return { size, header: head, bodyStructure: bs, body: b, hasRaw: body !== undefined, raw: () => (raw ??= Buffer.concat([head, tail])), parts: () => [head, tail] };
 }
