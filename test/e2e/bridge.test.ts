@@ -87,6 +87,16 @@ describe('imapflow against the bridge', () => {
     await c.logout();
   });
 
+  it('takes the copy a mail program saves into Sent (Sealpost files sent mail there itself), and refuses other APPENDs', async () => {
+    const c = imapClient();
+    await c.connect();
+    const sentBefore = ((await c.status('Sent', { messages: true })) as { messages: number }).messages;
+    await c.append('Sent', 'From: bob@localhost\r\nTo: alice@localhost\r\nSubject: my copy\r\n\r\nx\r\n', ['\\Seen']);
+    expect(((await c.status('Sent', { messages: true })) as { messages: number }).messages).toBe(sentBefore);
+    await expect(c.append('Drafts', 'Subject: draft\r\n\r\nx\r\n')).rejects.toThrow();
+    await c.logout();
+  });
+
   it('IDLE tells the client about a new Sealpost mail within a second or two of its arrival', async () => {
     const c = imapClient();
     await c.connect();

@@ -271,8 +271,16 @@ class Session {
       case 'UNSUBSCRIBE':
         this.send(`${tag} OK ${name} completed\r\n`);
         return;
-      case 'APPEND':
-        throw no('[CANNOT] the bridge does not store messages a client makes; send mail through the bridge\'s SMTP port');
+      case 'APPEND': {
+        // A mail program saves a copy of what it sent into Sent (Thunderbird does by default): Sealpost files every mail
+        // it sends there itself, so the copy is taken and dropped, and the mail appears in Sent as Sealpost's own.
+        const box = this.backend.index.mailbox(atomOrString(args[0], 'mailbox'));
+        if (!box) throw no('[TRYCREATE] no such mailbox');
+        if (box.name !== 'Sent') throw no('[CANNOT] the bridge keeps no messages a mail program makes (drafts stay in the mail program); send through the bridge\'s SMTP port');
+        if (args.at(-1)?.type !== 'string') throw bad('APPEND needs the message as a literal');
+        this.send(`${tag} OK APPEND completed (Sealpost files the mail it sent in Sent)\r\n`);
+        return;
+      }
       case 'IDLE':
         this.idle = { tag };
         this.send('+ idling\r\n');
