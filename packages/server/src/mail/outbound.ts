@@ -41,6 +41,8 @@ export interface OutboundOptions {
   giveUpMs?: number;
   /** Verify the receiving server's certificate (default off: opportunistic STARTTLS, as MX delivery does without MTA-STS). */
   verifyTls?: boolean;
+  /** The port MX hosts are reached on: 25, always, but for tests on loopback (a test cannot take port 25). */
+  mxPort?: number;
 }
 
 const DEFAULT_RETRY_MS = [60_000, 5 * 60_000, 15 * 60_000, 30 * 60_000, 3_600_000, 7_200_000, 14_400_000];
@@ -146,8 +148,9 @@ async function targetsFor(domain: string, opts: OutboundOptions): Promise<{ host
   }
   // RFC 7505: a null MX says the domain takes no mail.
   if (mx.length === 1 && mx[0]!.exchange === '') return [];
-  if (mx.length === 0) return [{ host: domain, port: 25 }]; // RFC 5321 §5.1: no MX, the domain itself
-  return [...mx].sort((a, b) => a.priority - b.priority).slice(0, 5).map((m) => ({ host: m.exchange, port: 25 }));
+  const port = opts.mxPort ?? 25;
+  if (mx.length === 0) return [{ host: domain, port }]; // RFC 5321 §5.1: no MX, the domain itself
+  return [...mx].sort((a, b) => a.priority - b.priority).slice(0, 5).map((m) => ({ host: m.exchange, port }));
 }
 
 async function deliverTo(ctx: ServerContext, opts: OutboundOptions, from: string, rcpts: string[], message: Buffer): Promise<Map<string, Outcome>> {
