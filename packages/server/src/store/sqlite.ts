@@ -9,6 +9,7 @@ import { type Row } from './rows.js';
 import type { AppendInput, AppendResult, InboundInput, InboundResult, ServerStore } from './store.js';
 import { chmodSync } from 'node:fs';
 import type { Outcome } from './sqlite/internals.js';
+import type { Outcome as GroupOutcome, Waiting } from './sqlite/group-commit.js';
 import { sqliteDirectory } from './sqlite/directory.js';
 import { sqliteSessions } from './sqlite/sessions.js';
 import { sqliteDelivery } from './sqlite/delivery.js';
@@ -53,7 +54,7 @@ export class SqliteStore implements ServerStore {
   /** Nested inside appendBatchTx it runs as a savepoint: a throw undoes that one append only. */
   readonly appendOneTx: (input: AppendInput) => AppendResult;
   readonly ackBatchTx: (batch: { device: DeviceId; seqs: number[] }[]) => number[];
-  readonly inboundBatchTx: (inputs: InboundInput[]) => ({ ok: InboundResult } | { err: unknown })[];
+  readonly inboundBatchTx: (inputs: InboundInput[]) => GroupOutcome<InboundResult>[];
 
   constructor(readonly db: Database.Database) {
     this.appendOneTx = db.transaction((input: AppendInput): AppendResult => this.appendOne(input));
@@ -114,10 +115,10 @@ export class SqliteStore implements ServerStore {
   }
 
   /** Appends and acks waiting for the next group commit (sqlite/delivery.ts). */
-  pendingAppends: { input: AppendInput; resolve: (r: AppendResult) => void; reject: (e: unknown) => void }[] = [];
+  pendingAppends: Waiting<AppendInput, AppendResult>[] = [];
   pendingAcks: { device: DeviceId; seqs: number[]; resolve: (n: number) => void; reject: (e: unknown) => void }[] = [];
   /** Inbound outside mail waiting for the next group commit (sqlite/mail.ts). */
-  pendingInbound: { input: InboundInput; resolve: (r: InboundResult) => void; reject: (e: unknown) => void }[] = [];
+  pendingInbound: Waiting<InboundInput, InboundResult>[] = [];
 }
 
 Object.assign(SqliteStore.prototype, sqliteDirectory, sqliteSessions, sqliteDelivery, sqliteBlobs, sqliteAdmin, sqliteKt, sqliteMail);

@@ -7,6 +7,7 @@ import { decideAppend } from '../../delivery/append-rules.js';
 import { decideCommit, devicesNamed } from '../../delivery/commit-rules.js';
 import type { AppendInput, AppendResult, CommitInput, ConversationRecord, Delivery, QueueEntry } from '../store.js';
 import type { SqliteInternals, Outcome } from './internals.js';
+import { commitBatch, waitForCommit } from './group-commit.js';
 
 /** SqliteStore's methods for this area (assembled on its prototype in sqlite.ts). */
 export const sqliteDelivery = {
@@ -52,34 +53,16 @@ export const sqliteDelivery = {
     return { epoch: conv.epoch as number };
   },
 
-  /**
-   * Group commit: appends that arrive in the same turn of the event loop share one transaction, so one fsync
-   * (synchronous=FULL) acknowledges them all. Each keeps its own savepoint, so one failing append fails alone.
-   * Order is arrival order, and every caller is answered only after the shared transaction has committed.
-   */
+  /** Group commit (group-commit.ts): appends of one turn share one transaction; order is arrival order. */
   appendMessage(this: SqliteInternals, input: AppendInput): Promise<AppendResult> {
-    return new Promise((resolve, reject) => {
-      this.pendingAppends.push({ input, resolve, reject });
-      if (this.pendingAppends.length === 1) setImmediate(() => this.flushAppends());
-    });
+    return waitForCommit(this.pendingAppends, input, () => this.flushAppends());
   },
 
   flushAppends(this: SqliteInternals): void {
-    const batch = this.pendingAppends.splice(0, 1000);
-    if (batch.length === 0) return; // emptied by close()
-    if (this.pendingAppends.length > 0) setImmediate(() => this.flushAppends());
-    const outcomes: Outcome[] = [];
-    try {
-      this.appendBatchTx(batch.map((b) => b.input), outcomes);
-    } catch (err) {
-      // The commit itself failed: nobody's message is stored.
-      for (const b of batch) b.reject(err);
-      return;
-    }
-    batch.forEach((b, i) => {
-      const o = outcomes[i]!;
-      if ('ok' in o) b.resolve(o.ok);
-      else b.reject(o.err);
+    commitBatch(this.pendingAppends, 1000, () => this.flushAppends(), (inputs) => {
+      const outcomes: Outcome[] = [];
+      this.appendBatchTx(inputs, outcomes);
+      return outcomes;
     });
   },
 

@@ -2,11 +2,12 @@
 // the group-commit queues and the helpers one area uses from another. `this` in every area file is this type, so
 // the files depend on it and not on the adapter class that assembles them (sqlite.ts).
 import type Database from 'better-sqlite3';
+import type { Outcome as GroupOutcome, Waiting } from './group-commit.js';
 import type { ConversationId, DeviceId, QueueItem, UserId } from '@sealpost/protocol';
 import type { AppendInput, AppendResult, Delivery, InboundInput, InboundResult, NewKeyPackage, Revocation, ServerStore, StoredDeviceList } from '../store.js';
 
 /** What one append of a group-committed batch came to. */
-export type Outcome = { ok: AppendResult } | { err: unknown };
+export type Outcome = GroupOutcome<AppendResult>;
 
 export interface SqliteInternals extends ServerStore {
   readonly db: Database.Database;
@@ -14,11 +15,11 @@ export interface SqliteInternals extends ServerStore {
   readonly appendBatchTx: (inputs: AppendInput[], outcomes: Outcome[]) => void;
   readonly appendOneTx: (input: AppendInput) => AppendResult;
   readonly ackBatchTx: (batch: { device: DeviceId; seqs: number[] }[]) => number[];
-  readonly inboundBatchTx: (inputs: InboundInput[]) => ({ ok: InboundResult } | { err: unknown })[];
-  pendingInbound: { input: InboundInput; resolve: (r: InboundResult) => void; reject: (e: unknown) => void }[];
+  readonly inboundBatchTx: (inputs: InboundInput[]) => GroupOutcome<InboundResult>[];
+  pendingInbound: Waiting<InboundInput, InboundResult>[];
   flushInbound(): void;
   appendInboundOne(input: InboundInput): InboundResult;
-  pendingAppends: { input: AppendInput; resolve: (r: AppendResult) => void; reject: (e: unknown) => void }[];
+  pendingAppends: Waiting<AppendInput, AppendResult>[];
   pendingAcks: { device: DeviceId; seqs: number[]; resolve: (n: number) => void; reject: (e: unknown) => void }[];
   membersSync(id: ConversationId): DeviceId[];
   enqueue(input: AppendInput, kind: QueueItem['k'], payload: Uint8Array, recipients: DeviceId[]): Delivery;

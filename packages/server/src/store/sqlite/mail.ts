@@ -3,37 +3,17 @@ import { GATEWAY_DEVICE, INTAKE_CONVERSATION, type DeviceId, type UserId } from 
 import { outboundFromRow, type Row } from '../rows.js';
 import type { InboundInput, InboundResult, OutboundRecord } from '../store.js';
 import type { SqliteInternals } from './internals.js';
+import { commitBatch, waitForCommit } from './group-commit.js';
 
 /** SqliteStore's methods for this area (assembled on its prototype in sqlite.ts). */
 export const sqliteMail = {
-  /**
-   * Group commit, as for messages (sqlite/delivery.ts): inbound mail that arrives in one turn of the event loop shares
-   * one transaction and one fsync; every gateway session gets its 250 only after that commit.
-   */
+  /** Group commit (group-commit.ts): every gateway session gets its 250 only after the shared commit. */
   appendInbound(this: SqliteInternals, input: InboundInput): Promise<InboundResult> {
-    return new Promise((resolve, reject) => {
-      this.pendingInbound.push({ input, resolve, reject });
-      if (this.pendingInbound.length === 1) setImmediate(() => this.flushInbound());
-    });
+    return waitForCommit(this.pendingInbound, input, () => this.flushInbound());
   },
 
   flushInbound(this: SqliteInternals): void {
-    const batch = this.pendingInbound.splice(0, 200);
-    if (batch.length === 0) return;
-    if (this.pendingInbound.length > 0) setImmediate(() => this.flushInbound());
-    let results: ({ ok: InboundResult } | { err: unknown })[];
-    try {
-      results = this.inboundBatchTx(batch.map((b) => b.input));
-    } catch (err) {
-      // The commit itself failed: none is stored, every sender hears 451 and tries again.
-      for (const b of batch) b.reject(err);
-      return;
-    }
-    batch.forEach((b, i) => {
-      const r = results[i]!;
-      if ('ok' in r) b.resolve(r.ok);
-      else b.reject(r.err);
-    });
+    commitBatch(this.pendingInbound, 200, () => this.flushInbound(), (inputs) => this.inboundBatchTx(inputs));
   },
 
   /** One inbound append, inside the batch's transaction. */
