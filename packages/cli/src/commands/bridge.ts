@@ -42,6 +42,19 @@ export function registerBridgeCommand(program: Command): void {
       try {
         await client.sync();
         bridge = await startBridge(client, profile, { imap, smtp, ...(tls ? { tls } : {}), sendReadable: Boolean(o.sendReadable), newPassword: Boolean(o.newPassword), log: (l) => out.warn(l) });
+        // Stopping is graceful from the moment the bridge says where it listens (handlers first, then the line).
+        let fail: (err: unknown) => void = () => {};
+        const stopped = new Promise<void>((resolve, reject) => {
+          fail = reject;
+          const end = () => {
+            process.off('SIGINT', end);
+            process.off('SIGTERM', end);
+            stop.abort();
+            resolve();
+          };
+          process.on('SIGINT', end);
+          process.on('SIGTERM', end);
+        });
         const where = { user: client.user, imap: `${imap.host}:${bridge.imapPort}`, smtp: `${smtp.host}:${bridge.smtpPort}`, tls: Boolean(tls) };
         out.result(
           { ...where, ...(bridge.password ? { password: bridge.password } : {}) },
@@ -56,17 +69,8 @@ export function registerBridgeCommand(program: Command): void {
         // Said once the mail there was at start is rendered and kept for fast syncs (new mail is, as it arrives).
         void b.whenPrepared().then(() => out.result({ ready: true, mails: b.mailCount() }, `ready: ${b.mailCount()} mails prepared for your mail program`));
         const watching = client.watch(() => {}, stop.signal, { onChange: () => b.reconcile(), onStatus: (s) => (s === 'online' ? b.reconcile() : undefined) });
-        await new Promise<void>((resolve, reject) => {
-          const end = () => {
-            process.off('SIGINT', end);
-            process.off('SIGTERM', end);
-            stop.abort();
-            resolve();
-          };
-          process.on('SIGINT', end);
-          process.on('SIGTERM', end);
-          watching.catch(reject);
-        });
+        watching.catch(fail);
+        await stopped;
         await watching.catch(() => {});
         out.info('bridge stopped');
       } finally {

@@ -70,13 +70,9 @@ export function registerServerCommand(program: Command): void {
           else process.stdout.write(`Admin token (shown once; also saved to ${file}):\n  ${token}\n`);
         },
       });
-      if (o.json) process.stdout.write(`${JSON.stringify({ listening: started.url, domain: o.domain, data: o.data, web: webDir !== undefined, ...(started.smtpPort ? { smtp: `${smtp!.host}:${started.smtpPort}` } : {}) })}\n`);
-      else {
-        process.stdout.write(`Sealpost listening on ${started.url} (domain ${o.domain}, data in ${o.data})\n`);
-        if (started.smtpPort) process.stdout.write(`SMTP gateway for outside mail on ${smtp!.host}:${started.smtpPort}\n`);
-        if (webDir) process.stdout.write(`Web app: open ${started.url}/ in a browser\n`);
-      }
-      await new Promise<void>((resolve) => {
+      // The signal handlers are in place before "listening" is said: a supervisor that stops the server as soon as
+      // it reads that line must find a graceful stop, not the default of dying on SIGTERM.
+      const stopped = new Promise<void>((resolve) => {
         const stop = (signal: NodeJS.Signals) => {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
@@ -114,5 +110,12 @@ export function registerServerCommand(program: Command): void {
           });
         }
       });
+      if (o.json) process.stdout.write(`${JSON.stringify({ listening: started.url, domain: o.domain, data: o.data, web: webDir !== undefined, ...(started.smtpPort ? { smtp: `${smtp!.host}:${started.smtpPort}` } : {}) })}\n`);
+      else {
+        process.stdout.write(`Sealpost listening on ${started.url} (domain ${o.domain}, data in ${o.data})\n`);
+        if (started.smtpPort) process.stdout.write(`SMTP gateway for outside mail on ${smtp!.host}:${started.smtpPort}\n`);
+        if (webDir) process.stdout.write(`Web app: open ${started.url}/ in a browser\n`);
+      }
+      await stopped;
     });
 }
