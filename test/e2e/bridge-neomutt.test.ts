@@ -82,4 +82,8 @@ it.skipIf(why !== undefined)('reads a mail and replies to it', async () => {
     return alice.client.mailList('inbox').find((m) => m.subject === 'Re: lunch on friday?');
   }, 20_000, 'the reply at alice');
   expect(alice.client.readMail(reply.id).text).toContain('Friday works for me.');
+  // The reply written in neomutt joins the Sealpost thread it answers, as a reply from the CLI would.
+  const original = alice.client.mailList('sent').find((m) => m.subject === 'lunch on friday?')!;
+  expect(reply.thread).toBe(original.thread);
+  expect(reply.inReplyTo).toBe(original.messageId);
 });

@@ -90,3 +90,89 @@ it.skipIf(why !== undefined)('answers like Dovecot on counts, UIDs, flags, sizes
   expect(fromBridge.exists).toBe(3);
   expect(fromBridge.uidsGrow).toBe(true);
 });
+
+/** Drafts as mail programs save them: Thunderbird's shape (text and HTML, a forwarded message, a file), and plain. */
+const drafts = [
+  [
+    'From: Bob <bob@localhost>',
+    'To: "Alice A." <alice@localhost>, team: carol@localhost, dave@localhost;',
+    'Subject: =?UTF-8?Q?half-written_r=C3=A9sum=C3=A9?=',
+    'Message-ID: <draft-1@localhost>',
+    'Date: Mon, 07 Dec 2026 09:00:00 +0100',
+    'MIME-Version: 1.0',
+    'X-Mozilla-Draft-Info: internal/draft; vcard=0; receipt=0; DSN=0; uuencode=0',
+    'Content-Type: multipart/mixed; boundary="------------mixed01"',
+    '',
+    'This is a multi-part message in MIME format.',
+    '--------------mixed01',
+    'Content-Type: multipart/alternative; boundary="------------alt02"',
+    '',
+    '--------------alt02',
+    'Content-Type: text/plain; charset=UTF-8; format=flowed',
+    'Content-Transfer-Encoding: 7bit',
+    '',
+    'Not finished yet.',
+    '',
+    '--------------alt02',
+    'Content-Type: text/html; charset=UTF-8',
+    'Content-Transfer-Encoding: 7bit',
+    '',
+    '<p>Not finished yet.</p>',
+    '',
+    '--------------alt02--',
+    '--------------mixed01',
+    'Content-Type: message/rfc822; name="forwarded.eml"',
+    'Content-Disposition: attachment; filename="forwarded.eml"',
+    '',
+    'From: Carol <carol@example.org>',
+    'To: bob@localhost',
+    'Subject: the figures',
+    'Date: Sun, 06 Dec 2026 18:00:00 +0000',
+    'Message-ID: <fwd-1@example.org>',
+    '',
+    'Figures attached upstream.',
+    '',
+    '--------------mixed01',
+    'Content-Type: application/pdf; name="a.pdf"',
+    'Content-Disposition: attachment; filename="a.pdf"',
+    'Content-Transfer-Encoding: base64',
+    '',
+    Buffer.alloc(3000, 9).toString('base64').replace(/.{76}/g, '$&\r\n'),
+    '--------------mixed01--',
+    '',
+  ].join('\r\n'),
+  'From: bob@localhost\r\nSubject: note to self\r\nDate: Mon, 07 Dec 2026 10:00:00 +0000\r\n\r\nremember the milk\r\n',
+];
+
+async function draftScript(c: ImapFlow) {
+  const seen: Record<string, unknown> = {};
+  const appended = [];
+  for (const d of drafts) appended.push(await c.append('Drafts', d, ['\\Draft', '\\Seen'], new Date('2026-12-07T08:30:00Z')));
+  seen.appendUids = appended.map((a) => (a as { uid?: number }).uid !== undefined);
+  await c.mailboxOpen('Drafts');
+  const msgs: FetchMessageObject[] = [];
+  for await (const m of c.fetch('1:*', { uid: true, flags: true, size: true, envelope: true, bodyStructure: true, internalDate: true, source: true, bodyParts: ['1', '1.1', '1.2', '2', '3', '2.MIME', 'TEXT'] }))
+    msgs.push(m);
+  seen.flags = msgs.map((m) => [...(m.flags ?? [])].filter((f) => f !== '\\Recent').sort());
+  seen.sizes = msgs.map((m) => m.size);
+  seen.internalDates = msgs.map((m) => new Date(m.internalDate as Date).toISOString());
+  seen.sameBytes = msgs.map((m, i) => m.source!.toString('latin1') === drafts[i]);
+  seen.envelopes = msgs.map((m) => m.envelope);
+  seen.structures = msgs.map((m) => m.bodyStructure);
+  seen.parts = msgs.map((m) => Object.fromEntries([...(m.bodyParts ?? new Map())].map(([k, v]) => [k, (v as Buffer).toString('latin1')])));
+  seen.search = await c.search({ subject: 'note to self' });
+  await c.messageDelete('1');
+  seen.afterDelete = ((await c.status('Drafts', { messages: true })) as { messages: number }).messages;
+  await c.logout();
+  return seen;
+}
+
+it.skipIf(why !== undefined)('keeps the drafts a mail program saves, byte for byte, and describes them like Dovecot', async () => {
+  const d = await connectTo(dovecot.port, dovecot.user, dovecot.password);
+  await d.mailboxCreate('Drafts').catch(() => {});
+  const fromDovecot = await draftScript(d);
+  const fromBridge = await draftScript(await connectTo(bridge.imap, 'bob@localhost', password));
+  expect(fromBridge).toEqual(fromDovecot);
+  expect(fromBridge.sameBytes).toEqual([true, true]);
+  expect(fromBridge.afterDelete).toBe(1);
+});

@@ -1,11 +1,11 @@
 // The IMAP/SMTP bridge with clients nobody here wrote: imapflow (npm) as a programmatic mail client, curl's imap://
 // and smtp://; the bridge is the real `sealpost bridge` process beside a real device profile and server.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ImapFlow } from 'imapflow';
-import { startTestServer, tempDir, type TestClient, type TestServer } from '../helpers.js';
+import { filesUnder, startTestServer, tempDir, type TestClient, type TestServer } from '../helpers.js';
 import { run, until } from '../mail-peers.js';
 import { startBridgeProcess, stopBridge, type BridgeProcess } from '../bridge-process.js';
 
@@ -87,13 +87,26 @@ describe('imapflow against the bridge', () => {
     await c.logout();
   });
 
-  it('takes the copy a mail program saves into Sent (Sealpost files sent mail there itself), and refuses other APPENDs', async () => {
+  it('takes the copy a mail program saves into Sent (Sealpost files sent mail there itself), keeps drafts, refuses other APPENDs', async () => {
     const c = imapClient();
     await c.connect();
     const sentBefore = ((await c.status('Sent', { messages: true })) as { messages: number }).messages;
     await c.append('Sent', 'From: bob@localhost\r\nTo: alice@localhost\r\nSubject: my copy\r\n\r\nx\r\n', ['\\Seen']);
     expect(((await c.status('Sent', { messages: true })) as { messages: number }).messages).toBe(sentBefore);
-    await expect(c.append('Drafts', 'Subject: draft\r\n\r\nx\r\n')).rejects.toThrow();
+    // A draft is kept on this device (in the encrypted profile), byte for byte, and never reaches the server.
+    const draft = 'From: bob@localhost\r\nTo: alice@localhost\r\nSubject: unfinished plan\r\n\r\nstep one: DRAFT-MARKER-7f3a\r\n';
+    const appended = (await c.append('Drafts', draft, ['\\Draft'])) as { uid: number };
+    await c.mailboxOpen('Drafts');
+    const got = await c.fetchOne(String(appended.uid), { source: true, flags: true, envelope: true }, { uid: true });
+    expect((got as { source: Buffer }).source.toString()).toBe(draft);
+    expect((got as { envelope: { subject: string } }).envelope.subject).toBe('unfinished plan');
+    for (const f of filesUnder(server.dataDir)) expect(readFileSync(f).includes('DRAFT-MARKER-7f3a'), f).toBe(false);
+    // It is in the profile (encrypted at rest when the profile has a passphrase), never in the bridge's own index.
+    for (const f of filesUnder(bob.profile).filter((f) => f.includes('bridge.db'))) expect(readFileSync(f).includes('DRAFT-MARKER-7f3a'), f).toBe(false);
+    await expect(c.append('INBOX', 'Subject: made up\r\n\r\nx\r\n')).rejects.toThrow();
+    // Deleting the draft (as a mail program does once it sends it) removes it from the device.
+    await c.messageDelete(String(appended.uid), { uid: true });
+    expect(((await c.status('Drafts', { messages: true })) as { messages: number }).messages).toBe(0);
     await c.logout();
   });
 

@@ -23,6 +23,8 @@ import {
 } from '@sealpost/protocol';
 import { nodeCiphersuite } from '@sealpost/crypto';
 import { openChunk } from '../../packages/client/src/file-cipher.node.js';
+import { parseStructure } from '../../packages/cli/src/bridge/mime-structure.js';
+import { bodyStructure, envelopeFromHeader } from '../../packages/cli/src/bridge/imap-format.js';
 import { CommandReader, ImapSyntaxError, parseFetchItems, parseSearch, readCommand, type RawCommand } from '../../packages/cli/src/bridge/imap-parser.js';
 
 export interface FuzzTarget {
@@ -101,6 +103,15 @@ export const targets: FuzzTarget[] = [
           if (!(err instanceof ImapSyntaxError)) throw err;
         }
       }
+    },
+  },
+  {
+    // The MIME structure of a draft a mail program APPENDs to the bridge, and the answers made from it: never refuses.
+    name: 'mime-structure',
+    run: (b) => {
+      const root = parseStructure(Buffer.from(b));
+      bodyStructure(root, true);
+      envelopeFromHeader(root.header);
     },
   },
 ];

@@ -17,6 +17,7 @@ import {
   linkQrPayload,
   newDeviceId,
   parseUserId,
+  randomBytes,
   signDeviceList,
   signedDeviceListFromJson,
   signedDeviceListToJson,
@@ -48,6 +49,10 @@ import { Session } from './core/session.js';
 import { OutsideMail, isOutsideAttachmentId, type OutsideKey } from './outside-mail.js';
 
 export const MAX_DERIVED_MAIL_BYTES = 512 * 1024;
+/** Drafts kept on a device (client.saveDraft): as large as a message a mail program may submit, and this many. */
+export const MAX_DRAFT_BYTES = 26 * 1024 * 1024;
+export const MAX_DRAFTS = 1000;
+const DRAFT_ID = /^dr_[A-Za-z0-9_-]{22}$/;
 import { Receiver } from './receiving.js';
 import { OwnDevices } from './own-devices.js';
 import { Membership } from './membership.js';
@@ -326,6 +331,7 @@ export class SealpostClient {
           ...(draft.html ? { html: draft.html } : {}),
           ...(insideMail?.messageId ? { messageId: insideMail.messageId } : {}),
           ...(inside ? { thread: inside.thread } : {}),
+          ...(draft.inReplyTo ? { inReplyTo: draft.inReplyTo, references: draft.references ?? [] } : {}),
         },
         { policy, allowReadable: opts.allowReadable ?? false },
       ),
@@ -470,6 +476,38 @@ export class SealpostClient {
     if (bytes.length > MAX_DERIVED_MAIL_BYTES) throw new SealpostError('PAYLOAD_TOO_LARGE', `derived data of mail ${id}: ${bytes.length} bytes > ${MAX_DERIVED_MAIL_BYTES}`);
     if (!this.store.findMail(id as MessageId)) throw new SealpostError('MAIL_NOT_FOUND', `no mail ${id} on this device`);
     this.store.setMeta(derivedMailKey(id), bytes);
+  }
+
+  /**
+   * Drafts a mail program saved (the IMAP bridge's Drafts folder): kept on this device only, in the encrypted profile,
+   * never sent to the server; the bytes are the app's own encoding. At most MAX_DRAFTS of MAX_DRAFT_BYTES each.
+   */
+  saveDraft(bytes: Uint8Array): string {
+    if (bytes.length > MAX_DRAFT_BYTES) throw new SealpostError('PAYLOAD_TOO_LARGE', `draft: ${bytes.length} bytes > ${MAX_DRAFT_BYTES}`);
+    const ids = this.draftIds();
+    if (ids.length >= MAX_DRAFTS) throw new SealpostError('INVALID_INPUT', `at most ${MAX_DRAFTS} drafts on a device; delete some first`);
+    const id = `dr_${toBase64Url(randomBytes(16))}`;
+    // The draft first, then the list naming it: a crash between leaves bytes nothing names, never a name without bytes.
+    this.store.setMeta(`draft:${id}`, bytes);
+    this.store.setMeta('drafts', JSON.stringify([...ids, id]));
+    return id;
+  }
+
+  draft(id: string): Uint8Array | undefined {
+    if (!DRAFT_ID.test(id)) return undefined;
+    const b = this.store.getMeta(`draft:${id}`);
+    return b && b.length > 0 ? b : undefined;
+  }
+
+  /** Draft ids, oldest first. */
+  draftIds(): string[] {
+    return JSON.parse(this.store.getMetaText('drafts') ?? '[]') as string[];
+  }
+
+  deleteDraft(id: string): void {
+    if (!DRAFT_ID.test(id)) return;
+    this.store.setMeta('drafts', JSON.stringify(this.draftIds().filter((d) => d !== id)));
+    this.store.setMeta(`draft:${id}`, new Uint8Array(0));
   }
 
   /** A setting of this device's own (what the user last read, say), kept in the encrypted profile. */

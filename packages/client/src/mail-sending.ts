@@ -18,6 +18,8 @@ import type { FileSource, Progress } from './platform.js';
 import {
   forwardSubject,
   forwardText,
+  isMailMessageId,
+  mailAnswered,
   mailSummary,
   newMailMessageId,
   replyRecipients,
@@ -56,7 +58,15 @@ export class MailSender extends ClientPart {
       const to = uniqueUsers(draft.to.map((u) => this.qualify(u)));
       const cc = uniqueUsers((draft.cc ?? []).map((u) => this.qualify(u))).filter((u) => !to.includes(u));
       const bcc = uniqueUsers((draft.bcc ?? []).map((u) => this.qualify(u))).filter((u) => !to.includes(u) && !cc.includes(u));
-      return this.composeAndSend({ to, cc, bcc, subject: draft.subject, text: draft.text, html: draft.html, files: draft.attach ?? [], carried: [] }, undefined, opts.onProgress);
+      // An answer written elsewhere (a mail program) names what it answers only by Message-ID.
+      const inReplyTo = isMailMessageId(draft.inReplyTo) ? draft.inReplyTo : undefined;
+      const references = (draft.references ?? []).filter(isMailMessageId).slice(-100);
+      const answered = inReplyTo ? mailAnswered(this.store.listMail(), [inReplyTo, ...references.slice().reverse()]) : undefined;
+      return this.composeAndSend(
+        { to, cc, bcc, subject: draft.subject, text: draft.text, html: draft.html, files: draft.attach ?? [], carried: [], ...(inReplyTo ? { inReplyTo, references } : {}) },
+        answered ? this.replyThread(answered.conversation, [...to, ...cc]) : undefined,
+        opts.onProgress,
+      );
     });
   }
 
@@ -101,10 +111,6 @@ export class MailSender extends ClientPart {
       const fromBcc = orig.bcc !== undefined && orig.from !== this.user;
       const { to, cc } = replyRecipients(orig, this.user, Boolean(reply.all) && !fromBcc);
       if (to.length === 0) throw new SealpostError('INVALID_INPUT', 'nobody to reply to');
-      const thread = this.store.getConversation(row.conversation);
-      const everyone = new Set<string>([this.user, ...to, ...cc]);
-      const sameThread =
-        thread?.status === 'active' && thread.members.length === everyone.size && thread.members.every((u) => everyone.has(u));
       return this.composeAndSend(
         {
           to,
@@ -117,10 +123,21 @@ export class MailSender extends ClientPart {
           inReplyTo: orig.messageId,
           references: [...orig.references, orig.messageId].slice(-100),
         },
-        sameThread ? row.conversation : undefined,
+        this.replyThread(row.conversation, [...to, ...cc]),
         opts.onProgress,
       );
     });
+  }
+
+  /**
+   * Where an answer goes: into the thread it answers when that thread is exactly the sender and these recipients (so
+   * nobody else sees it), otherwise into a new thread (its In-Reply-To still places it for every reader).
+   */
+  private replyThread(conversation: ConversationId, recipients: UserId[]): ConversationId | undefined {
+    const thread = this.store.getConversation(conversation);
+    const everyone = new Set<string>([this.user, ...recipients]);
+    const same = thread?.status === 'active' && thread.members.length === everyone.size && thread.members.every((u) => everyone.has(u));
+    return same ? conversation : undefined;
   }
 
   /** Forward a mail, with its attachments, to new recipients, in a new thread. */

@@ -1,6 +1,7 @@
 // Mail semantics that do not need I/O: subjects, reply and forward recipients, Message-IDs, the summary users see.
 import type { OutsideMailInfo } from './outside-mail.js';
-import { toBase64Url, randomBytes, summariseFile, type AttachmentSummary, type ConversationId, type FileRef, type Mail, type MessageId, type UserId } from '@sealpost/protocol';
+import type { MessageRow } from './profile-storage.js';
+import { zMailMessageId, toBase64Url, randomBytes, summariseFile, type AttachmentSummary, type ConversationId, type FileRef, type Mail, type MessageId, type UserId } from '@sealpost/protocol';
 
 export interface MailSummary {
   type: 'mail';
@@ -32,6 +33,36 @@ export const derivedMailKey = (id: string): string => `derived-mail:${id}`;
 
 export function newMailMessageId(domain: string): string {
   return `<${toBase64Url(randomBytes(18))}@${domain}>`;
+}
+
+/** A Message-ID as a header carries it, in angle brackets; undefined when empty or too long for a header line. */
+export function normaliseMessageId(id: string | undefined): string | undefined {
+  if (!id) return undefined;
+  const t = id.trim();
+  if (t.length === 0 || t.length > 998) return undefined;
+  return t.startsWith('<') ? t : `<${t}>`;
+}
+
+/** Whether a string is a Message-ID a Sealpost mail can carry (`<id@domain>`, as the protocol's schema requires). */
+export function isMailMessageId(id: string | undefined): id is string {
+  return zMailMessageId.safeParse(id).success;
+}
+
+/** A References header's Message-IDs, oldest first, at most the last 100. */
+export function parseReferences(header: string | undefined): string[] {
+  return (header ?? '').split(/\s+/).map((r) => normaliseMessageId(r)).filter((r): r is string => r !== undefined).slice(-100);
+}
+
+/**
+ * The mail on this device that one of these Message-IDs names (checked in order: In-Reply-To first, then References
+ * from the newest), so an answer joins the thread it answers — a Sealpost mail, or an outside one filed by its own id.
+ */
+export function mailAnswered(rows: MessageRow[], ids: string[]): MessageRow | undefined {
+  for (const id of ids) {
+    const row = rows.find((m) => m.content.messageId === id || (m.content.outsideMessageIds as string[] | undefined)?.includes(id));
+    if (row) return row;
+  }
+  return undefined;
 }
 
 export function replySubject(subject: string): string {

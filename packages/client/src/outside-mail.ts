@@ -41,6 +41,7 @@ import {
   type UserId,
 } from '@sealpost/protocol';
 import { ClientPart, type ClientCore } from './core/client-core.js';
+import { mailAnswered, normaliseMessageId, parseReferences } from './mail.js';
 import type { Session } from './core/session.js';
 import type { MessageRow, ProfileStorage } from './profile-storage.js';
 import type { FileTarget, MimeComposer } from './platform.js';
@@ -91,13 +92,6 @@ const authResult = (header: string, method: string): string => new RegExp(`\\b${
 async function threadIdFor(root: string): Promise<ConversationId> {
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', utf8(`sealpost-outside-thread\0${root}`) as BufferSource));
   return parseConversationId(`c_${toBase64Url(digest.subarray(0, 16))}`);
-}
-
-function normaliseMessageId(id: string | undefined): string | undefined {
-  if (!id) return undefined;
-  const t = id.trim();
-  if (t.length === 0 || t.length > 998) return undefined;
-  return t.startsWith('<') ? t : `<${t}>`;
 }
 
 export async function makeMailKeys(cs: { hpke: { deriveKeyPair(ikm: Uint8Array): Promise<{ publicKey: unknown; privateKey: unknown }>; exportPublicKey(k: never): Promise<Uint8Array> } }, user: UserId): Promise<{ keys: MailKeys; secret: MailPrivateKeys }> {
@@ -332,14 +326,10 @@ export class OutsideMail extends ClientPart {
     }
     const messageId = normaliseMessageId(parsed.messageId) ?? `<${id}@outside.invalid>`;
     const inReplyTo = normaliseMessageId(parsed.inReplyTo);
-    const references = (parsed.references ?? '').split(/\s+/).map((r) => normaliseMessageId(r)).filter((r): r is string => r !== undefined).slice(-100);
+    const references = parseReferences(parsed.references);
     // Thread: the conversation of the mail it replies to (internal or outside), else a new one named by its root.
     const related = [inReplyTo, ...references.slice().reverse()].filter((r): r is string => r !== undefined);
-    let thread: ConversationId | undefined;
-    for (const ref of related) {
-      thread = this.store.listMail().find((m) => m.content.messageId === ref || (m.content.outsideMessageIds as string[] | undefined)?.includes(ref))?.conversation;
-      if (thread) break;
-    }
+    let thread = mailAnswered(this.store.listMail(), related)?.conversation;
     thread ??= await threadIdFor(references[0] ?? inReplyTo ?? messageId);
     const sentAt = parsed.date && !Number.isNaN(Date.parse(parsed.date)) ? Math.min(Date.parse(parsed.date), record.receivedAt + 3_600_000) : record.receivedAt;
     const addr = (xs: { address?: string }[] | undefined) => (xs ?? []).map((x) => (x.address ?? '').toLowerCase()).filter((x) => x.length > 0).slice(0, 200);
@@ -468,7 +458,8 @@ export class OutsideMail extends ClientPart {
     }
     const id = newMessageId();
     await this.api.request('POST', '/v1/mail/outbound', { id, to: outside, raw: toBase64Url(raw), encrypted: encrypt });
-    const thread = draft.thread ?? (await threadIdFor(draft.references?.[0] ?? draft.inReplyTo ?? messageId));
+    const answered = draft.inReplyTo ? mailAnswered(this.store.listMail(), [draft.inReplyTo, ...(draft.references ?? []).slice().reverse()]) : undefined;
+    const thread = draft.thread ?? answered?.conversation ?? (await threadIdFor(draft.references?.[0] ?? draft.inReplyTo ?? messageId));
     if (!draft.thread) {
       const now = Date.now();
       this.store.addMessage(

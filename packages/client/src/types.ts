@@ -53,6 +53,12 @@ export interface MailDraft {
   html?: string;
   /** Files to attach: paths in Node, picked files in a browser. */
   attach?: FileSource[];
+  /**
+   * The Message-ID this mail answers and the thread's References (a reply written in a mail program, through the IMAP
+   * bridge): it joins that mail's thread when it goes to the same people, like `replyMail`.
+   */
+  inReplyTo?: string;
+  references?: string[];
 }
 
 export interface ConversationSummary {

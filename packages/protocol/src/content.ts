@@ -20,7 +20,7 @@ export const zChatText = z
   .strict();
 
 /** RFC 5322 msg-id as we generate and accept it: `<local@domain>`. */
-const zMailMessageId = z.string().min(3).max(250).regex(/^<[^<>\s]+@[^<>\s]+>$/, 'must look like <id@domain>');
+export const zMailMessageId = z.string().min(3).max(250).regex(/^<[^<>\s]+@[^<>\s]+>$/, 'must look like <id@domain>');
 
 export const zMail = z
   .object({

@@ -12,6 +12,7 @@ import { startImapServer, type BridgeBackend, type ImapServer } from './imap-ser
 import { renderMail, type Rendered, type RenderMail } from './render.js';
 import { startSubmission, type Submission } from './smtp-submission.js';
 import { decodePrepared, encodePrepared } from './prepared.js';
+import { headerView, parseStructure } from './mime-structure.js';
 
 export interface BridgeOptions {
   imap: { host: string; port: number };
@@ -92,6 +93,11 @@ export async function startBridge(client: SealpostClient, profileDir: string, op
         }
       }
     }
+    // Drafts a mail program saved (kept in the profile): filed in Drafts unless already filed (wherever it was moved).
+    for (const id of client.draftIds()) {
+      present.add(id);
+      if (!known.has(id)) index.add('Drafts', id, '', ['\\Draft']);
+    }
     if (toPrepare.length > 0) kickPreparer();
     for (const id of known) {
       if (present.has(id)) continue;
@@ -122,10 +128,29 @@ export async function startBridge(client: SealpostClient, profileDir: string, op
     ...(m.outside?.attachments ?? []).flatMap((a) => (a.id ? [{ id: a.id, name: a.name, type: a.type, size: a.size }] : [])),
   ];
 
+  // A draft is its bytes as the mail program wrote them; its structure is found once and kept with them.
+  const drafts = new Map<string, Rendered>();
+  const draft = (mailId: string): Rendered | undefined => {
+    const hit = drafts.get(mailId);
+    if (hit) return hit;
+    const bytes = client.draft(mailId);
+    if (!bytes) return undefined;
+    const raw = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const r = { raw, root: parseStructure(raw) };
+    drafts.set(mailId, r);
+    if (drafts.size > RENDER_CACHE) drafts.delete(drafts.keys().next().value!);
+    return r;
+  };
+  const isDraft = (mailId: string) => mailId.startsWith('dr_');
+
   const backend: BridgeBackend = {
     index,
     user: client.user,
     mail(mailId): RenderMail | undefined {
+      if (isDraft(mailId)) {
+        const d = draft(mailId);
+        return d ? headerView(mailId, d.root, index.byMailId(mailId)?.addedAt ?? Date.now()) : undefined;
+      }
       const m = peek(mailId);
       if (!m) return undefined;
       return {
@@ -144,6 +169,11 @@ export async function startBridge(client: SealpostClient, profileDir: string, op
       };
     },
     async render(mailId, full) {
+      if (isDraft(mailId)) {
+        const d = draft(mailId);
+        if (!d) throw new SealpostError('MAIL_NOT_FOUND', `draft ${mailId} is gone`);
+        return d;
+      }
       const key = `${full ? 'full' : 'shape'}:${mailId}`;
       const hit = cache.get(key) ?? (full ? undefined : cache.get(`full:${mailId}`));
       if (hit) return hit;
@@ -167,16 +197,25 @@ export async function startBridge(client: SealpostClient, profileDir: string, op
       return rendered;
     },
     prepared(mailId) {
+      if (isDraft(mailId)) return undefined;
       const bytes = client.derivedMail(mailId);
       return bytes ? decodePrepared(bytes) : undefined;
     },
+    appendDraft(raw, flags, internalDate) {
+      const id = client.saveDraft(raw);
+      const m = index.add('Drafts', id, '', flags, internalDate);
+      for (const l of listeners) l();
+      return m;
+    },
     async markRead(mailId) {
-      client.markMailRead(mailId);
+      if (!isDraft(mailId)) client.markMailRead(mailId);
     },
     async deleteMail(mailId) {
       const m = index.byMailId(mailId);
       views.delete(mailId);
-      if (m) await client.deleteMessage(m.thread as never, mailId as never);
+      drafts.delete(mailId);
+      if (isDraft(mailId)) client.deleteDraft(mailId);
+      else if (m) await client.deleteMessage(m.thread as never, mailId as never);
     },
     subscribe(listener) {
       listeners.add(listener);

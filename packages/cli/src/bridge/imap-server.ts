@@ -9,6 +9,7 @@ import { MAILBOXES, type IndexedMessage, type MailboxName, type MailIndex } from
 import { bodyStructure, envelope, headerSubset, headerValue, internalDate } from './imap-format.js';
 import { partAt, type Rendered, type RenderMail } from './render.js';
 import type { Prepared } from './prepared.js';
+import { MAX_DRAFT_BYTES } from '@sealpost/client';
 
 export interface BridgeBackend {
   index: MailIndex;
@@ -19,6 +20,8 @@ export interface BridgeBackend {
   render(mailId: string, full: boolean): Promise<Rendered>;
   /** What was kept of an earlier rendering (prepared.ts), if anything. */
   prepared(mailId: string): Prepared | undefined;
+  /** A draft a mail program saves (APPEND to Drafts): kept on this device, filed with the next UID. */
+  appendDraft(raw: Buffer, flags: string[], internalDate: number | undefined): IndexedMessage;
   markRead(mailId: string): Promise<void>;
   deleteMail(mailId: string): Promise<void>;
   /** Called with a listener for "mailboxes changed"; returns the unsubscribe. */
@@ -271,16 +274,8 @@ class Session {
       case 'UNSUBSCRIBE':
         this.send(`${tag} OK ${name} completed\r\n`);
         return;
-      case 'APPEND': {
-        // A mail program saves a copy of what it sent into Sent (Thunderbird does by default): Sealpost files every mail
-        // it sends there itself, so the copy is taken and dropped, and the mail appears in Sent as Sealpost's own.
-        const box = this.backend.index.mailbox(atomOrString(args[0], 'mailbox'));
-        if (!box) throw no('[TRYCREATE] no such mailbox');
-        if (box.name !== 'Sent') throw no('[CANNOT] the bridge keeps no messages a mail program makes (drafts stay in the mail program); send through the bridge\'s SMTP port');
-        if (args.at(-1)?.type !== 'string') throw bad('APPEND needs the message as a literal');
-        this.send(`${tag} OK APPEND completed (Sealpost files the mail it sent in Sent)\r\n`);
-        return;
-      }
+      case 'APPEND':
+        return this.append(tag, args);
       case 'IDLE':
         this.idle = { tag };
         this.send('+ idling\r\n');
@@ -329,6 +324,30 @@ class Session {
         throw no('[CANNOT] a Sealpost mail is in one folder at a time: use MOVE');
     }
     throw bad(`unknown command ${name.slice(0, 30)}`);
+  }
+
+  /**
+   * APPEND (RFC 3501 §6.3.11, APPENDUID of RFC 4315). Drafts: kept on this device, in the encrypted profile. Sent: a
+   * mail program saves a copy of what it sent there (Thunderbird does by default); Sealpost files every mail it sends
+   * there itself, so the copy is taken and dropped. Elsewhere a mail program cannot make mail: it sends it.
+   */
+  private async append(tag: string, args: Token[]): Promise<void> {
+    const box = this.backend.index.mailbox(atomOrString(args[0], 'mailbox'));
+    if (!box) throw no('[TRYCREATE] no such mailbox');
+    const message = args.at(-1);
+    if (message?.type !== 'string') throw bad('APPEND needs the message as a literal');
+    if (box.name === 'Sent') return void this.send(`${tag} OK APPEND completed (Sealpost files the mail it sent in Sent)\r\n`);
+    if (box.name !== 'Drafts') throw no('[CANNOT] a mail program can keep drafts in Drafts; other mail is made by sending it through the bridge\'s SMTP port');
+    if (message.bytes.length > MAX_DRAFT_BYTES) throw no(`[LIMIT] a draft is at most ${MAX_DRAFT_BYTES} bytes`);
+    const flagList = args.slice(1, -1).find((t) => t.type === 'list');
+    const flags = flagList?.type === 'list' ? flagList.items.map((t) => atomOrString(t, 'flag')) : [];
+    for (const f of flags) if (f.startsWith('\\') && !SYSTEM_FLAGS.includes(f)) throw bad(`unknown system flag ${f}`);
+    const dateTok = args.slice(1, -1).find((t) => t.type === 'string');
+    const date = dateTok ? Date.parse(dateTok.value.replace(/^(\s?\d+)-(\w{3})-(\d{4})/, '$1 $2 $3')) : undefined;
+    if (dateTok && Number.isNaN(date)) throw bad('APPEND date-time: like "07-Dec-2026 09:30:00 +0100"');
+    const m = this.backend.appendDraft(message.bytes, flags, date);
+    if (this.selected?.name === box.name) await this.reportChanges();
+    this.send(`${tag} OK [APPENDUID ${box.uidValidity} ${m.uid}] APPEND completed (kept on this device only)\r\n`);
   }
 
   private async login(tag: string, user: string, password: string): Promise<void> {
@@ -502,7 +521,7 @@ class Session {
         case 'MODSEQ':
           return text(`MODSEQ (${m.modseq})`);
         case 'INTERNALDATE':
-          return text(`INTERNALDATE ${internalDate(mail!.date)}`);
+          return text(`INTERNALDATE ${internalDate(m.internalDate !== undefined ? new Date(m.internalDate).toISOString() : mail!.date)}`);
         case 'RFC822.SIZE':
           return text(`RFC822.SIZE ${rendered ? rendered.raw.length : kept!.size}`);
         case 'ENVELOPE':
@@ -738,9 +757,12 @@ function sectionBytes(r: Rendered, item: FetchItem): Buffer {
   const kind = m[2];
   const part = partAt(r.root, path);
   if (!part) return Buffer.alloc(0);
-  if (kind === 'HEADER') return part.header;
-  if (kind === 'HEADER.FIELDS' || kind === 'HEADER.FIELDS.NOT') return headerSubset(part.header, item.fields ?? [], kind === 'HEADER.FIELDS.NOT');
-  if (kind === 'TEXT') return part.body;
   if (kind === 'MIME') return part.header;
+  // HEADER and TEXT of a message/rfc822 part are those of the message it holds.
+  const message = path === '' ? part : part.message;
+  if (!message && kind) return Buffer.alloc(0);
+  if (kind === 'HEADER') return message!.header;
+  if (kind === 'HEADER.FIELDS' || kind === 'HEADER.FIELDS.NOT') return headerSubset(message!.header, item.fields ?? [], kind === 'HEADER.FIELDS.NOT');
+  if (kind === 'TEXT') return message!.body;
   return path === '' ? r.raw : part.body;
 }

@@ -26,6 +26,8 @@ export interface IndexedMessage {
   size: number | null;
   /** When the bridge first saw it (INTERNALDATE is the mail's date; this orders nothing). */
   addedAt: number;
+  /** INTERNALDATE given when a mail program APPENDed it (a draft); otherwise the mail's own date. */
+  internalDate?: number;
 }
 
 export interface MailboxState {
@@ -58,15 +60,7 @@ export class MailIndex {
     if (fresh) chmodSync(file, 0o600);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
-    db.exec(`
-      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS mailboxes (name TEXT PRIMARY KEY, uidvalidity INTEGER NOT NULL, uidnext INTEGER NOT NULL, modseq INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS messages (
-        mailbox TEXT NOT NULL, uid INTEGER NOT NULL, mail_id TEXT NOT NULL UNIQUE, thread TEXT NOT NULL,
-        flags TEXT NOT NULL, modseq INTEGER NOT NULL, size INTEGER, added_at INTEGER NOT NULL,
-        PRIMARY KEY (mailbox, uid)
-      );
-    `);
+    migrate(db);
     const index = new MailIndex(db);
     // UIDVALIDITY: when the mailbox was made, in seconds (RFC 3501 §2.3.1.1), once.
     const base = Math.floor(Date.now() / 1000);
@@ -131,13 +125,13 @@ export class MailIndex {
   }
 
   /** A mail new to the bridge: the mailbox's next UID, in one transaction. */
-  add(mailbox: MailboxName, mailId: string, thread: string, flags: string[]): IndexedMessage {
+  add(mailbox: MailboxName, mailId: string, thread: string, flags: string[], internalDate?: number): IndexedMessage {
     return this.db.transaction(() => {
       const box = this.mailbox(mailbox)!;
       const modseq = box.highestModseq + 1;
       this.stmt('UPDATE mailboxes SET uidnext = ?, modseq = ? WHERE name = ?').run(box.uidNext + 1, modseq, mailbox);
-      this.stmt('INSERT INTO messages (mailbox, uid, mail_id, thread, flags, modseq, size, added_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)')
-        .run(mailbox, box.uidNext, mailId, thread, flags.join(' '), modseq, Date.now());
+      this.stmt('INSERT INTO messages (mailbox, uid, mail_id, thread, flags, modseq, size, added_at, internal_date) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)')
+        .run(mailbox, box.uidNext, mailId, thread, [...new Set(flags)].join(' '), modseq, Date.now(), internalDate ?? null);
       return this.byMailId(mailId)!;
     })();
   }
@@ -184,6 +178,34 @@ export class MailIndex {
   }
 }
 
+/**
+ * bridge.db's layout, one step per version (PRAGMA user_version), each run once in a transaction. A step only adds:
+ * the UIDs and UIDVALIDITY a client has seen are never renumbered by an upgrade.
+ */
+export const MIGRATIONS: string[] = [
+  // 1: the first layout (bridge.db files from before versioning have these tables and user_version 0).
+  `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+   CREATE TABLE IF NOT EXISTS mailboxes (name TEXT PRIMARY KEY, uidvalidity INTEGER NOT NULL, uidnext INTEGER NOT NULL, modseq INTEGER NOT NULL);
+   CREATE TABLE IF NOT EXISTS messages (
+     mailbox TEXT NOT NULL, uid INTEGER NOT NULL, mail_id TEXT NOT NULL UNIQUE, thread TEXT NOT NULL,
+     flags TEXT NOT NULL, modseq INTEGER NOT NULL, size INTEGER, added_at INTEGER NOT NULL,
+     PRIMARY KEY (mailbox, uid)
+   );`,
+  // 2: drafts a mail program saved keep the INTERNALDATE it gave in APPEND.
+  `ALTER TABLE messages ADD COLUMN internal_date INTEGER;`,
+];
+
+function migrate(db: Database.Database): void {
+  const at = db.pragma('user_version', { simple: true }) as number;
+  if (at > MIGRATIONS.length) throw new Error(`bridge.db is from a newer Sealpost (layout ${at}; this one knows up to ${MIGRATIONS.length}): upgrade Sealpost`);
+  for (let v = at; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}
+
 type Row = Record<string, unknown>;
 function fromRow(r: Row): IndexedMessage {
   return {
@@ -195,5 +217,6 @@ function fromRow(r: Row): IndexedMessage {
     modseq: r.modseq as number,
     size: (r.size as number | null) ?? null,
     addedAt: r.added_at as number,
+    ...(typeof r.internal_date === 'number' ? { internalDate: r.internal_date } : {}),
   };
 }

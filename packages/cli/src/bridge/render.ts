@@ -26,6 +26,8 @@ export interface RenderMail {
   references: string[];
   text: string;
   html: string | null;
+  /** ENVELOPE as already made from the message's own header (a draft a mail program wrote). */
+  envelope?: string;
 }
 
 export interface Part {
@@ -39,6 +41,8 @@ export interface Part {
   encoding: string;
   disposition?: { type: string; params: Record<string, string> };
   id?: string;
+  /** A message/rfc822 part's own message (in a message a mail program made; the bridge renders none). */
+  message?: Part;
 }
 
 export interface Rendered {
@@ -54,10 +58,10 @@ type MimeNode = {
 
 /** Header lines of a block, unfolded, as [lower-case name, value]. */
 export function headerFields(block: Buffer): [string, string][] {
-  const text = block.toString('latin1').replace(/\r\n[ \t]+/g, ' ');
+  const text = block.toString('latin1').replace(/\r?\n[ \t]+/g, ' ');
   return text
-    .split('\r\n')
-    .filter(Boolean)
+    .split(/\r?\n/)
+    .filter((l) => l.includes(':'))
     .map((l) => {
       const i = l.indexOf(':');
       return [l.slice(0, i).trim().toLowerCase(), l.slice(i + 1).trim()] as [string, string];
@@ -89,27 +93,30 @@ function embedded(node: MimeNode): Promise<Buffer> {
   });
 }
 
+/** What a part's header says of it (the first of each field counts), with the default type for where it stands. */
+export function partFields(header: Buffer, defaultType = 'text/plain'): Pick<Part, 'type' | 'subtype' | 'params' | 'encoding' | 'disposition' | 'id'> {
+  const fields = new Map(headerFields(header).reverse());
+  // No Content-Type: the default of where the part stands, with its default charset (RFC 2045 §5.2, RFC 2046 §5.1.5).
+  const given = fields.get('content-type');
+  const ct = given ? valueAndParams(given) : { ...valueAndParams(defaultType), params: defaultType === 'text/plain' ? { charset: 'us-ascii' } : {} };
+  const [type, subtype] = ct.value.split('/') as [string, string | undefined];
+  const disp = fields.get('content-disposition');
+  const d = disp ? valueAndParams(disp) : undefined;
+  return {
+    type: type || 'text',
+    subtype: subtype || 'plain',
+    params: ct.params,
+    encoding: (fields.get('content-transfer-encoding') || '7bit').toLowerCase(),
+    ...(d ? { disposition: { type: d.value, params: d.params } } : {}),
+    ...(fields.get('content-id') ? { id: fields.get('content-id')! } : {}),
+  };
+}
+
 async function partOf(node: MimeNode, root = false): Promise<Part> {
   const bytes = root ? await build(node) : await embedded(node);
   const split = bytes.indexOf('\r\n\r\n');
   const header = bytes.subarray(0, split + 4);
-  const body = bytes.subarray(split + 4);
-  const fields = new Map(headerFields(header.subarray(0, split)));
-  const ct = valueAndParams(fields.get('content-type') ?? 'text/plain');
-  const [type, subtype] = ct.value.split('/') as [string, string];
-  const disp = fields.get('content-disposition');
-  const d = disp ? valueAndParams(disp) : undefined;
-  return {
-    header,
-    body,
-    children: await Promise.all(node.childNodes.map((c) => partOf(c))),
-    type: type ?? 'text',
-    subtype: subtype ?? 'plain',
-    params: ct.params,
-    encoding: (fields.get('content-transfer-encoding') ?? '7bit').toLowerCase(),
-    ...(d ? { disposition: { type: d.value, params: d.params } } : {}),
-    ...(fields.get('content-id') ? { id: fields.get('content-id')! } : {}),
-  };
+  return { header, body: bytes.subarray(split + 4), children: await Promise.all(node.childNodes.map((c) => partOf(c))), ...partFields(header) };
 }
 
 /**
@@ -142,14 +149,26 @@ export async function renderMail(m: RenderMail, attachments: RenderAttachment[],
   return { raw: Buffer.concat([part.header, part.body]), root: part };
 }
 
-/** The part a section path names (`1.2`), or undefined. The message's own part is path ''. */
+/**
+ * The part a section path names (`1.2`), or undefined; the message's own part is path ''. Parts are numbered within a
+ * message (the whole one, or the one a message/rfc822 part holds): its children when it is multipart, else part 1 is
+ * its body (RFC 3501 §6.4.5).
+ */
 export function partAt(root: Part, path: string): Part | undefined {
   if (path === '') return root;
-  let node: Part | undefined = root;
+  let message: Part | undefined = root;
+  let node: Part = root;
   for (const n of path.split('.').map(Number)) {
-    // A single-part message: part 1 is its body.
-    if (node && node.children.length === 0 && n === 1) continue;
-    node = node?.children[n - 1];
+    if (!message) return undefined; // a leaf that holds no message has no parts
+    if (message.children.length === 0) {
+      if (n !== 1) return undefined;
+      node = message;
+    } else {
+      const child: Part | undefined = message.children[n - 1];
+      if (!child) return undefined;
+      node = child;
+    }
+    message = node.children.length > 0 ? node : node.message;
   }
   return node;
 }

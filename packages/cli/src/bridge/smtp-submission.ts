@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import PostalMime from 'postal-mime';
 import { SealpostError } from '@sealpost/protocol';
-import type { SealpostClient } from '@sealpost/client';
+import { normaliseMessageId, parseReferences, type SealpostClient } from '@sealpost/client';
 import type { MailIndex } from './mail-index.js';
 
 export interface Submission {
@@ -91,6 +91,8 @@ export async function startSubmission(
         text: parsed.text ?? '',
         ...(parsed.html ? { html: parsed.html } : {}),
         attach,
+        // A reply written in the mail program joins the Sealpost thread it answers (by In-Reply-To / References).
+        ...(normaliseMessageId(parsed.inReplyTo) ? { inReplyTo: normaliseMessageId(parsed.inReplyTo)!, references: parseReferences(parsed.references) } : {}),
       };
       const res = await client.sendMail(draft, { allowReadable: opts.sendReadable });
       opts.onSent();
