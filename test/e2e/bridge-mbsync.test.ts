@@ -1,7 +1,10 @@
 // mbsync (Debian's isync, a mail synchroniser nobody here wrote) keeping a Maildir in sync with the bridge: new mail
-// comes down, flags go both ways, and a restarted bridge makes it download nothing again.
+// comes down, flags go both ways, a draft written locally goes up, and neither a restarted bridge nor an upgraded one
+// (bridge.db and the kept renderings from the previous release) makes it download anything again.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { SealpostClient } from '@sealpost/client';
 import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { startTestServer, tempDir, type TestClient, type TestServer } from '../helpers.js';
@@ -41,7 +44,7 @@ function config(): string {
       'Channel sealpost',
       'Far :remote:',
       'Near :local:',
-      'Patterns INBOX Archive',
+      'Patterns INBOX Archive Drafts',
       'Create Near',
       'Sync All',
       'SyncState *',
@@ -103,4 +106,49 @@ it.skipIf(why !== undefined)('syncs down, carries flags both ways, and downloads
   const out = await mbsync();
   expect(files('INBOX').sort()).toEqual(before);
   expect(out).not.toMatch(/UIDVALIDITY/i);
+});
+
+it.skipIf(why !== undefined)('a draft written on the Maildir side goes up to Drafts; an upgraded bridge re-downloads nothing', async () => {
+  // A draft the mail program keeps locally (Maildir "D" flag) is APPENDed by mbsync and kept on the device.
+  mkdirSync(join(dir, 'mail', 'Drafts', 'cur'), { recursive: true });
+  writeFileSync(join(dir, 'mail', 'Drafts', 'cur', `${Date.now()}.1.local:2,DS`), 'From: bob@localhost\nTo: alice@localhost\nSubject: unsent thoughts\n\nto be continued\n');
+  await mbsync();
+  const c = new ImapFlow({ host: '127.0.0.1', port: bridge.imap, secure: false, auth: { user: 'bob@localhost', pass: password }, logger: false });
+  await c.connect();
+  await c.mailboxOpen('Drafts');
+  const up = await c.fetchOne('1', { source: true, flags: true });
+  // As mbsync sent it: the draft with mbsync's own X-TUID header (how it recognises the message it uploaded).
+  expect((up as { source: Buffer }).source.toString()).toMatch(/^From: bob@localhost\r\nTo: alice@localhost\r\nSubject: unsent thoughts\r\nX-TUID: \S+\r\n\r\nto be continued\r\n$/);
+  expect([...(up as { flags: Set<string> }).flags]).toEqual(expect.arrayContaining(['\\Draft', '\\Seen']));
+  const uidsBefore = { inbox: (await c.mailboxOpen('INBOX')).uidValidity, list: await c.search({ all: true }, { uid: true }) };
+  await c.logout();
+  await mbsync();
+
+  // The previous release's state: bridge.db in its first layout (no user_version, no INTERNALDATE column), and the
+  // renderings it kept in the profile in a form this version does not read.
+  const before = [...files('INBOX'), ...files('Drafts')].sort();
+  await stopBridge(bridge);
+  const db = new Database(join(bob.profile, 'bridge.db'));
+  db.exec('ALTER TABLE messages DROP COLUMN internal_date');
+  db.pragma('user_version = 0');
+  db.close();
+  const profile = await SealpostClient.open(bob.profile);
+  for (const m of profile.mailList('inbox')) profile.setDerivedMail(m.id, new TextEncoder().encode('a rendering kept by an older bridge'));
+  await profile.close();
+
+  bridge = await startBridgeProcess(bob.profile);
+  const out = await mbsync();
+  expect([...files('INBOX'), ...files('Drafts')].sort()).toEqual(before);
+  expect(out).not.toMatch(/UIDVALIDITY/i);
+  const upgraded = new Database(join(bob.profile, 'bridge.db'), { readonly: true });
+  expect(upgraded.pragma('user_version', { simple: true })).toBe(2);
+  upgraded.close();
+  const d = new ImapFlow({ host: '127.0.0.1', port: bridge.imap, secure: false, auth: { user: 'bob@localhost', pass: password }, logger: false });
+  await d.connect();
+  const inbox = await d.mailboxOpen('INBOX');
+  expect({ inbox: inbox.uidValidity, list: await d.search({ all: true }, { uid: true }) }).toEqual(uidsBefore);
+  // The mail still opens: rendered again where the old rendering could not be read.
+  const one = await d.fetchOne('1', { source: true });
+  expect((one as { source: Buffer }).source.toString()).toContain('mail one');
+  await d.logout();
 });

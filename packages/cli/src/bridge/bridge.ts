@@ -59,7 +59,7 @@ export async function startBridge(client: SealpostClient, profileDir: string, op
     preparing = (async () => {
       while (toPrepare.length > 0 && !closing) {
         const id = toPrepare.shift()!;
-        if (client.derivedMail(id)) continue;
+        if (keptOf(id)) continue;
         const m = peek(id);
         if (!m) continue;
         const withFiles = attachmentsOf(m).length > 0;
@@ -75,6 +75,13 @@ export async function startBridge(client: SealpostClient, profileDir: string, op
       preparing = undefined;
       if (toPrepare.length > 0 && !closing) kickPreparer();
     });
+  };
+
+  const requeued = new Set<string>();
+  /** What was kept of a mail, if it is there and this version reads it. */
+  const keptOf = (mailId: string) => {
+    const bytes = client.derivedMail(mailId);
+    return bytes ? decodePrepared(bytes) : undefined;
   };
 
   const reconcile = (): void => {
@@ -198,8 +205,14 @@ export async function startBridge(client: SealpostClient, profileDir: string, op
     },
     prepared(mailId) {
       if (isDraft(mailId)) return undefined;
-      const bytes = client.derivedMail(mailId);
-      return bytes ? decodePrepared(bytes) : undefined;
+      const kept = keptOf(mailId);
+      // Kept by another version in a form this one does not read (after an upgrade): prepared again in the background.
+      if (!kept && !requeued.has(mailId) && client.derivedMail(mailId)) {
+        requeued.add(mailId);
+        toPrepare.push(mailId);
+        kickPreparer();
+      }
+      return kept;
     },
     appendDraft(raw, flags, internalDate) {
       const id = client.saveDraft(raw);
