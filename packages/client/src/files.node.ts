@@ -148,14 +148,16 @@ export class FileTransfer implements FileTransferPort {
     return readAnswer(res);
   }
 
-  /** Download, verify and decrypt a file to `out` (written to a temporary name first, then renamed). */
+  /**
+   * Download, verify and decrypt a file to `out`: a path (written to a temporary name first, then renamed), or a
+   * stream that gets each chunk as soon as it is decrypted and authenticated (the IMAP bridge answers with it). The
+   * stream is closed when the whole file matched its reference's hash, and aborted with the error otherwise.
+   */
   async download(ref: FileRef, target: FileTarget, opts: { onProgress?: Progress; overwrite?: boolean } = {}): Promise<void> {
-    if (typeof target !== 'string') throw new SealpostError('INVALID_INPUT', 'in Node a download goes to a file path');
-    const out = target;
     const key = fromBase64Url(ref.key);
     const expectedHash = fromBase64Url(ref.hash);
     if (!key || key.length !== 32 || !expectedHash) throw new SealpostError('FILE_CORRUPT', 'attachment reference is malformed');
-    await checkTarget(out, opts.overwrite ?? false);
+    if (typeof target === 'string') await checkTarget(target, opts.overwrite ?? false);
     let res: Response;
     // Aborted when we stop reading early (a corrupt chunk), so the connection closes instead of lingering half-read.
     const abort = new AbortController();
@@ -179,17 +181,40 @@ export class FileTransfer implements FileTransferPort {
         if (err instanceof SealpostError) throw err;
       }
     }
+    const plainChunks = () => decryptChunks(key, hashed(), { plainSize: ref.size, chunkSize: ref.chunkSize });
+    const verify = () => {
+      if (!Buffer.from(hash.digest()).equals(Buffer.from(expectedHash))) {
+        throw new SealpostError('FILE_CORRUPT', 'the downloaded blob does not match the hash in its reference');
+      }
+    };
+    if (typeof target !== 'string') {
+      const writer = target.getWriter();
+      try {
+        for await (const plain of plainChunks()) {
+          await writer.ready;
+          await writer.write(plain);
+          got += plain.length;
+          opts.onProgress?.(got, ref.size);
+        }
+        verify();
+        await writer.close();
+      } catch (err) {
+        abort.abort();
+        await writer.abort(err).catch(() => {});
+        throw err;
+      }
+      return;
+    }
+    const out = target;
     const tmp = `${resolve(out)}.sealpost-partial`;
     const file = createWriteStream(tmp, { mode: 0o600 });
     try {
-      for await (const plain of decryptChunks(key, hashed(), { plainSize: ref.size, chunkSize: ref.chunkSize })) {
+      for await (const plain of plainChunks()) {
         if (!file.write(plain)) await new Promise<void>((r) => file.once('drain', () => r()));
         got += plain.length;
         opts.onProgress?.(got, ref.size);
       }
-      if (!Buffer.from(hash.digest()).equals(Buffer.from(expectedHash))) {
-        throw new SealpostError('FILE_CORRUPT', 'the downloaded blob does not match the hash in its reference');
-      }
+      verify();
       await new Promise<void>((ok, fail) => file.end((err?: Error | null) => (err ? fail(err) : ok())));
       const h = await open(tmp, 'r');
       await h.sync();
@@ -208,7 +233,12 @@ export class FileTransfer implements FileTransferPort {
   }
 
   async saveBytes(bytes: Uint8Array, target: FileTarget, opts: { overwrite?: boolean } = {}): Promise<void> {
-    if (typeof target !== 'string') throw new SealpostError('INVALID_INPUT', 'in Node a file goes to a file path');
+    if (typeof target !== 'string') {
+      const writer = target.getWriter();
+      await writer.write(bytes);
+      await writer.close();
+      return;
+    }
     await checkTarget(target, opts.overwrite ?? false);
     const tmp = `${resolve(target)}.sealpost-partial`;
     try {

@@ -2,14 +2,11 @@
 // the WebSocket (the client's watch), files every Sealpost mail into the bridge's mailboxes with a stored UID, and
 // serves them over IMAP (imap-server.ts) and takes mail to send over SMTP submission (smtp-submission.ts), on loopback
 // (another address only with TLS), behind a bridge password made on first run and stored hashed.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { SealpostError } from '@sealpost/protocol';
 import type { MailFull, SealpostClient } from '@sealpost/client';
 import { MailIndex } from './mail-index.js';
 import { startImapServer, type BridgeBackend, type ImapServer } from './imap-server.js';
-import { renderMail, type Rendered, type RenderMail } from './render.js';
+import { downloadStream, renderMail, type Rendered, type RenderMail } from './render.js';
 import { startSubmission, type Submission } from './smtp-submission.js';
 import { decodePrepared, encodePrepared } from './prepared.js';
 import { headerView, parseStructure } from './mime-structure.js';
@@ -46,7 +43,6 @@ export async function startBridge(client: SealpostClient, profileDir: string, op
   const index = MailIndex.open(profileDir);
   const password = !index.hasPassword() || opts.newPassword ? index.newPassword() : undefined;
   const listeners = new Set<() => void>();
-  const scratch = mkdtempSync(join(tmpdir(), 'sealpost-bridge-'));
   const cache = new Map<string, Rendered>();
 
   /** The profile's mail, filed: each new mail gets the next UID of its mailbox; mail gone from the profile leaves. */
@@ -62,11 +58,9 @@ export async function startBridge(client: SealpostClient, profileDir: string, op
         if (keptOf(id)) continue;
         const m = peek(id);
         if (!m) continue;
-        const withFiles = attachmentsOf(m).length > 0;
         try {
           // A mail with attachments is kept as its shape only: its files are fetched when a client asks for them.
-          const r = await backend.render(id, !withFiles);
-          client.setDerivedMail(id, encodePrepared(r, !withFiles));
+          client.setDerivedMail(id, encodePrepared(await backend.render(id)));
         } catch (err) {
           opts.log?.(`bridge: could not prepare mail ${id}: ${(err as Error).message}`);
         }
@@ -143,7 +137,7 @@ export async function startBridge(client: SealpostClient, profileDir: string, op
     const bytes = client.draft(mailId);
     if (!bytes) return undefined;
     const raw = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const r = { raw, root: parseStructure(raw) };
+    const r = { size: raw.length, raw, root: parseStructure(raw) };
     drafts.set(mailId, r);
     if (drafts.size > RENDER_CACHE) drafts.delete(drafts.keys().next().value!);
     return r;
@@ -175,31 +169,21 @@ export async function startBridge(client: SealpostClient, profileDir: string, op
         html: m.html,
       };
     },
-    async render(mailId, full) {
+    async render(mailId) {
       if (isDraft(mailId)) {
         const d = draft(mailId);
         if (!d) throw new SealpostError('MAIL_NOT_FOUND', `draft ${mailId} is gone`);
         return d;
       }
-      const key = `${full ? 'full' : 'shape'}:${mailId}`;
-      const hit = cache.get(key) ?? (full ? undefined : cache.get(`full:${mailId}`));
+      const hit = cache.get(mailId);
       if (hit) return hit;
       const m = peek(mailId);
       const view = backend.mail(mailId);
       if (!m || !view) throw new SealpostError('MAIL_NOT_FOUND', `mail ${mailId} is gone`);
       const atts = attachmentsOf(m);
-      // Attachments are decrypted only when a client fetches the message's content.
-      const rendered = await renderMail(view, atts, async (i) => {
-        if (!full) return Buffer.alloc(atts[i]!.size);
-        const path = join(scratch, `${mailId}-${i}`);
-        try {
-          await client.saveAttachment(atts[i]!.id, path, { overwrite: true });
-          return readFileSync(path);
-        } finally {
-          rmSync(path, { force: true });
-        }
-      });
-      cache.set(key, rendered);
+      // Attachments are downloaded and decrypted only while a client fetches a part holding them, straight into the answer.
+      const rendered = await renderMail(view, atts, (i) => downloadStream((sink) => client.saveAttachment(atts[i]!.id, sink)));
+      cache.set(mailId, rendered);
       while (cache.size > RENDER_CACHE) cache.delete(cache.keys().next().value!);
       return rendered;
     },
@@ -245,7 +229,6 @@ export async function startBridge(client: SealpostClient, profileDir: string, op
   } catch (err) {
     await imap?.close();
     index.close();
-    rmSync(scratch, { recursive: true, force: true });
     throw err;
   }
   return {
@@ -263,7 +246,6 @@ export async function startBridge(client: SealpostClient, profileDir: string, op
       await imap!.close();
       await smtp!.close();
       index.close();
-      rmSync(scratch, { recursive: true, force: true });
-    },
+      },
   };
 }

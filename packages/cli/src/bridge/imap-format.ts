@@ -60,24 +60,18 @@ const paramList = (params: Record<string, string>, skip: string[] = []) => {
   return entries.length === 0 ? 'NIL' : `(${entries.map(([k, v]) => `${imapString(k.toUpperCase())} ${imapString(v)}`).join(' ')})`;
 };
 
-const lines = (b: Buffer) => {
-  let n = 0;
-  for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) n++;
-  return n;
-};
-
 /** BODYSTRUCTURE (extended) or BODY (basic) of a part. */
 export function bodyStructure(p: Part, extended: boolean): string {
   if (p.children.length > 0) {
     const kids = p.children.map((c) => bodyStructure(c, extended)).join('');
     return extended ? `(${kids} ${imapString(p.subtype.toUpperCase())} ${paramList(p.params)} NIL NIL NIL)` : `(${kids} ${imapString(p.subtype.toUpperCase())})`;
   }
-  const basic = `${imapString(p.type.toUpperCase())} ${imapString(p.subtype.toUpperCase())} ${paramList(p.params)} ${imapString(p.id ?? null)} NIL ${imapString(p.encoding.toUpperCase())} ${p.body.length}`;
+  const basic = `${imapString(p.type.toUpperCase())} ${imapString(p.subtype.toUpperCase())} ${paramList(p.params)} ${imapString(p.id ?? null)} NIL ${imapString(p.encoding.toUpperCase())} ${p.size}`;
   // message/rfc822 (§7.4.2): the embedded message's envelope and structure, then its line count.
   const textLines = p.message
-    ? ` ${envelopeFromHeader(p.message.header)} ${bodyStructure(p.message, extended)} ${lines(p.body)}`
+    ? ` ${envelopeFromHeader(p.message.header)} ${bodyStructure(p.message, extended)} ${p.lines}`
     : p.type === 'text'
-      ? ` ${lines(p.body)}`
+      ? ` ${p.lines}`
       : '';
   if (!extended) return `(${basic}${textLines})`;
   const disp = p.disposition ? `(${imapString(p.disposition.type.toUpperCase())} ${paramList(p.disposition.params)})` : 'NIL';

@@ -3,12 +3,14 @@
 // AUTHENTICATE PLAIN with the bridge password. Each connection is a small state machine over CommandReader
 // (imap-parser.ts); what the mailboxes hold comes from a MailIndex and a backend over the Sealpost client.
 import { createServer, type Server, type Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import { createServer as createTlsServer } from 'node:tls';
 import { CommandReader, ImapSyntaxError, type RawCommand, imapString, parseFetchItems, parseSearch, parseSequenceSet, readCommand, type FetchItem, type SearchKey, type Token } from './imap-parser.js';
 import { MAILBOXES, type IndexedMessage, type MailboxName, type MailIndex } from './mail-index.js';
 import { bodyStructure, envelope, headerSubset, headerValue, internalDate } from './imap-format.js';
 import { partAt, type Rendered, type RenderMail } from './render.js';
 import type { Prepared } from './prepared.js';
+import { StreamCursor } from './stream-cursor.js';
 import { MAX_DRAFT_BYTES } from '@sealpost/client';
 
 export interface BridgeBackend {
@@ -16,8 +18,8 @@ export interface BridgeBackend {
   /** The user the bridge serves (the IMAP login name). */
   user: string;
   mail(mailId: string): RenderMail | undefined;
-  /** The rendered message; `full` false renders attachments as zeros of their size (sizes and structure only). */
-  render(mailId: string, full: boolean): Promise<Rendered>;
+  /** The rendered message (with its files streamed by `open` when a client fetches a part holding them). */
+  render(mailId: string): Promise<Rendered>;
   /** What was kept of an earlier rendering (prepared.ts), if anything. */
   prepared(mailId: string): Prepared | undefined;
   /** A draft a mail program saves (APPEND to Drafts): kept on this device, filed with the next UID. */
@@ -36,6 +38,9 @@ interface Ready {
   rendered?: Rendered;
   kept?: Prepared;
 }
+
+/** Bytes a FETCH lets wait in the socket before it waits for the client to read. */
+const MAX_BUFFERED = 1024 * 1024;
 
 /** Messages rendered ahead of the one a FETCH is writing. */
 const FETCH_AHEAD = 16;
@@ -102,6 +107,8 @@ class Session {
   private state: 'new' | 'auth' | 'selected' | 'out' = 'new';
   private selected: { name: MailboxName; readOnly: boolean; uids: number[]; flags: Map<number, string> } | undefined;
   private idle: { tag: string } | undefined;
+  /** Where the last streamed piece of a part ended, for the next piece to go on from. */
+  private cursor: StreamCursor | undefined;
   private authenticating: { tag: string } | undefined;
   private condstore = false;
   private busy: Promise<void> = Promise.resolve();
@@ -131,7 +138,10 @@ class Session {
     this.unsubscribe = backend.subscribe(() => {
       if (this.idle) this.enqueueTask(() => this.reportChanges());
     });
-    socket.on('close', () => this.unsubscribe());
+    socket.on('close', () => {
+      this.unsubscribe();
+      this.cursor?.close();
+    });
     this.send(`* OK [CAPABILITY ${CAPABILITIES}] Sealpost bridge ready\r\n`);
   }
 
@@ -458,8 +468,10 @@ class Session {
         delete ahead[i];
         start(i + FETCH_AHEAD);
         await this.fetchOne(targets[i]![0], targets[i]![1], items, ready);
-        if (i % 64 === 63) {
+        if (i % 64 === 63 || this.socket.writableLength > MAX_BUFFERED) {
           this.socket.uncork();
+          // A client that reads slowly holds the answer back, not the bridge's memory.
+          if (this.socket.writableLength > MAX_BUFFERED) await this.drained();
           this.socket.cork();
         }
       }
@@ -469,7 +481,7 @@ class Session {
     this.send(`${tag} OK ${byUid ? 'UID FETCH' : 'FETCH'} completed\r\n`);
   }
 
-  /** What a FETCH of these items needs rendered: the whole message, its shape (sizes, structure), or nothing. */
+  /** What a FETCH of these items needs rendered: the message (its shape, when it holds files), or nothing. */
   private prepare(m: IndexedMessage, items: FetchItem[]): Promise<Ready> {
     const needsBody = items.some((i) => i.name === 'BODY' && i.section !== undefined);
     const needsStructure = items.some((i) => i.name === 'BODYSTRUCTURE' || (i.name === 'BODY' && i.section === undefined) || i.name === 'RFC822.SIZE');
@@ -477,9 +489,53 @@ class Session {
     const kept = this.backend.prepared(m.mailId);
     if (coveredByPrepared(items, kept)) return Promise.resolve({ kept });
     if (!this.backend.mail(m.mailId)) return Promise.resolve({});
-    const r = (needsBody ? this.backend.render(m.mailId, true) : this.backend.render(m.mailId, false)).then((rendered) => ({ rendered }));
+    const r = this.backend.render(m.mailId).then((rendered) => ({ rendered }));
     r.catch(() => {}); // awaited in order; an early failure must not be unhandled meanwhile
     return r;
+  }
+
+  /** Resolves when the socket has written what it holds (or is gone). */
+  private drained(): Promise<void> {
+    if (this.socket.destroyed || this.socket.writableLength === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.socket.off('drain', done);
+        this.socket.off('close', done);
+        resolve();
+      };
+      this.socket.on('drain', done);
+      this.socket.on('close', done);
+    });
+  }
+
+  /**
+   * Writes `length` bytes of a streamed part from `from` on, as they come, waiting for the client to read (an
+   * attachment is decrypted while it downloads, straight into the answer); a FETCH of the next piece goes on from where
+   * this one ended (stream-cursor.ts). A source that fails or ends early cannot be answered otherwise once its literal
+   * is announced: the connection is closed, and the client fetches again.
+   */
+  private async pipeLiteral(key: string, open: () => Readable, from: number, length: number): Promise<void> {
+    this.socket.uncork();
+    if (!this.cursor?.reaches(key, from)) {
+      this.cursor?.close();
+      this.cursor = new StreamCursor(key, open());
+    }
+    let written = 0;
+    try {
+      written = await this.cursor.copy(from, length, async (c) => {
+        if (this.socket.destroyed) throw new Error('client gone');
+        if (!this.socket.write(c)) await this.drained();
+      });
+    } catch (err) {
+      this.log?.(`imap: a part could not be streamed: ${(err as Error).message}`);
+    }
+    if (written < length) {
+      this.cursor.close();
+      this.cursor = undefined;
+      this.socket.destroy();
+      throw new ImapFailure('NO', 'connection closed: a part could not be read');
+    }
+    this.socket.cork();
   }
 
   private async fetchOne(seq: number, m0: IndexedMessage, items: FetchItem[], ready: Ready): Promise<void> {
@@ -492,7 +548,7 @@ class Session {
     if (needsView && !mail) return;
     if (!rendered && !kept && items.some((i) => i.name === 'BODY' || i.name === 'BODYSTRUCTURE' || i.name === 'RFC822.SIZE')) return;
     // The index learns a size it did not have (for SEARCH LARGER/SMALLER); a kept rendering has it already.
-    if (rendered && this.backend.index.sizeOf(m) === null) this.backend.index.setSize(m.mailId, rendered.raw.length);
+    if (rendered && this.backend.index.sizeOf(m) === null) this.backend.index.setSize(m.mailId, rendered.size);
     // A non-PEEK body fetch sets \Seen (RFC 3501 §6.4.5), and the FLAGS change is reported in the same response.
     if (items.some((i) => i.name === 'BODY' && i.section !== undefined && !i.peek) && !m.flags.includes('\\Seen') && !this.selected!.readOnly) {
       m = this.backend.index.setFlags(m.mailId, [...m.flags, '\\Seen']);
@@ -511,38 +567,58 @@ class Session {
       pending = '';
       this.send(b);
     };
-    items.forEach((item, i) => {
+    for (const [i, item] of items.entries()) {
       if (i > 0) text(' ');
       switch (item.name) {
         case 'UID':
-          return text(`UID ${m.uid}`);
+          text(`UID ${m.uid}`);
+          continue;
         case 'FLAGS':
-          return text(`FLAGS (${m.flags.join(' ')})`);
+          text(`FLAGS (${m.flags.join(' ')})`);
+          continue;
         case 'MODSEQ':
-          return text(`MODSEQ (${m.modseq})`);
+          text(`MODSEQ (${m.modseq})`);
+          continue;
         case 'INTERNALDATE':
-          return text(`INTERNALDATE ${internalDate(m.internalDate !== undefined ? new Date(m.internalDate).toISOString() : mail!.date)}`);
+          text(`INTERNALDATE ${internalDate(m.internalDate !== undefined ? new Date(m.internalDate).toISOString() : mail!.date)}`);
+          continue;
         case 'RFC822.SIZE':
-          return text(`RFC822.SIZE ${rendered ? rendered.raw.length : kept!.size}`);
+          text(`RFC822.SIZE ${rendered ? rendered.size : kept!.size}`);
+          continue;
         case 'ENVELOPE':
-          return text(`ENVELOPE ${envelope(mail!)}`);
+          text(`ENVELOPE ${envelope(mail!)}`);
+          continue;
         case 'BODYSTRUCTURE':
-          return text(`BODYSTRUCTURE ${rendered ? bodyStructure(rendered.root, true) : kept!.bodyStructure}`);
+          text(`BODYSTRUCTURE ${rendered ? bodyStructure(rendered.root, true) : kept!.bodyStructure}`);
+          continue;
       }
-      if (item.section === undefined) return text(`BODY ${rendered ? bodyStructure(rendered.root, false) : kept!.body}`);
+      if (item.section === undefined) {
+        text(`BODY ${rendered ? bodyStructure(rendered.root, false) : kept!.body}`);
+        continue;
+      }
       // The whole message from what was kept: its header and its body, written one after the other.
-      if (!rendered && !item.partial && (item.section === '' || item.section === undefined) && kept!.hasRaw) {
+      if (!rendered && !item.partial && item.section === '' && kept!.hasRaw) {
         const [head, body] = kept!.parts();
         text(`${item.label} {${head.length + body.length}}\r\n`);
         literal(head);
         this.send(body);
-        return;
+        continue;
       }
-      let data = rendered ? sectionBytes(rendered, item) : keptSection(kept!, item);
-      if (item.partial) data = data.subarray(item.partial.start, item.partial.length !== undefined ? item.partial.start + item.partial.length : undefined);
-      text(`${item.label} {${data.length}}\r\n`);
-      literal(data);
-    });
+      const data = rendered ? sectionBytes(rendered, item) : keptSection(kept!, item);
+      if (Buffer.isBuffer(data)) {
+        const cut = item.partial ? data.subarray(item.partial.start, item.partial.length !== undefined ? item.partial.start + item.partial.length : undefined) : data;
+        text(`${item.label} {${cut.length}}\r\n`);
+        literal(cut);
+        continue;
+      }
+      // A part holding a file: streamed, its length known from the rendering's shape.
+      const from = Math.min(data.length, item.partial?.start ?? 0);
+      const length = Math.min(data.length - from, item.partial?.length ?? Infinity);
+      text(`${item.label} {${length}}\r\n`);
+      this.send(pending);
+      pending = '';
+      await this.pipeLiteral(`${m.mailId}/${data.path}`, data.open, data.skip + from, length);
+    }
     text(')\r\n');
     this.send(pending);
   }
@@ -620,7 +696,7 @@ class Session {
         }
         return false;
       case 'header': {
-        const r = await this.backend.render(m.mailId, false);
+        const r = await this.backend.render(m.mailId);
         return headerValue(r.root.header, k.field).some((v) => has(v, k.value));
       }
       case 'date': {
@@ -631,7 +707,7 @@ class Session {
         return day >= k.day;
       }
       case 'size': {
-        const size = this.backend.index.sizeOf(m) ?? this.backend.prepared(m.mailId)?.size ?? (await this.backend.render(m.mailId, false)).raw.length;
+        const size = this.backend.index.sizeOf(m) ?? this.backend.prepared(m.mailId)?.size ?? (await this.backend.render(m.mailId)).size;
         return k.larger ? size > k.n : size < k.n;
       }
       case 'modseq':
@@ -748,11 +824,9 @@ function keptSection(p: Prepared, item: FetchItem): Buffer {
   }
 }
 
-/** The bytes a BODY[section] names. */
-function sectionBytes(r: Rendered, item: FetchItem): Buffer {
-  const section = item.section ?? '';
-  if (section === '') return r.raw;
-  const m = /^((?:\d+\.)*\d+)?\.?(HEADER\.FIELDS\.NOT|HEADER\.FIELDS|HEADER|TEXT|MIME)?$/.exec(section)!;
+/** The bytes a BODY[section] names, or how to stream them (a part holding a file): `length` bytes from `skip` on. */
+function sectionBytes(r: Rendered, item: FetchItem): Buffer | { path: string; open: () => Readable; skip: number; length: number } {
+  const m = /^((?:\d+\.)*\d+)?\.?(HEADER\.FIELDS\.NOT|HEADER\.FIELDS|HEADER|TEXT|MIME)?$/.exec(item.section ?? '')!;
   const path = m[1] ?? '';
   const kind = m[2];
   const part = partAt(r.root, path);
@@ -763,6 +837,12 @@ function sectionBytes(r: Rendered, item: FetchItem): Buffer {
   if (!message && kind) return Buffer.alloc(0);
   if (kind === 'HEADER') return message!.header;
   if (kind === 'HEADER.FIELDS' || kind === 'HEADER.FIELDS.NOT') return headerSubset(message!.header, item.fields ?? [], kind === 'HEADER.FIELDS.NOT');
-  if (kind === 'TEXT') return message!.body;
-  return path === '' ? r.raw : part.body;
+  const whole = path === '' && kind === undefined;
+  if (whole && r.raw) return r.raw;
+  const target = kind === 'TEXT' ? message! : part;
+  if (!whole && target.body) return target.body;
+  // Streamed: the message (its header, then its body) or the part (its MIME header, then its body).
+  const open = () => r.open!(path);
+  if (whole) return { path, open, skip: 0, length: r.size };
+  return { path, open, skip: (path === '' ? r.root : part).header.length, length: target.size };
 }

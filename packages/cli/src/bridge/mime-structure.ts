@@ -65,6 +65,12 @@ function withClosingLineBreak(body: Buffer, boundary: string): Buffer {
   return lastLine.replace(/[ \t]+$/, '') === `--${boundary}--` ? whole : body;
 }
 
+function countLines(b: Buffer): number {
+  let n = 0;
+  for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) n++;
+  return n;
+}
+
 /** A message's parts as IMAP sees them (BODYSTRUCTURE, BODY[1.2], BODY[2.MIME]). */
 export function parseStructure(raw: Buffer): Part {
   let count = 0;
@@ -72,12 +78,15 @@ export function parseStructure(raw: Buffer): Part {
     count++;
     const [header, body] = splitHeader(bytes);
     const fields = partFields(header, defaultType);
-    const part: Part = { header, body, children: [], ...fields };
+    const part: Part = { header, body, size: body.length, lines: countLines(body), children: [], ...fields };
     if (depth >= MAX_DEPTH || count >= MAX_PARTS) return part;
     if (fields.type === 'multipart' && fields.params.boundary) {
       const inner = fields.subtype === 'digest' ? 'message/rfc822' : 'text/plain';
       part.children = splitMultipart(body, fields.params.boundary).map((b) => parse(b, depth + 1, inner));
-      if (depth > 0) part.body = withClosingLineBreak(body, fields.params.boundary);
+      if (depth > 0) {
+        part.body = withClosingLineBreak(body, fields.params.boundary);
+        part.size = part.body.length;
+      }
       // A multipart without any part is shown as the text it is.
       if (part.children.length === 0) Object.assign(part, { type: 'text', subtype: 'plain', params: {} });
     } else if (fields.type === 'message' && fields.subtype === 'rfc822') {
@@ -114,7 +123,7 @@ export function headerView(id: string, part: Part, fallbackDate: number): Render
     messageId: first('message-id') ?? '',
     ...(first('in-reply-to') ? { inReplyTo: first('in-reply-to')! } : {}),
     references: (first('references') ?? '').split(/\s+/).filter(Boolean).slice(-100),
-    text: part.body.toString('utf8', 0, Math.min(part.body.length, 1024 * 1024)),
+    text: (part.body ?? Buffer.alloc(0)).toString('utf8', 0, Math.min(part.size, 1024 * 1024)),
     html: null,
     envelope: envelopeFromHeader(part.header),
   };

@@ -1,5 +1,5 @@
 // What the bridge keeps of a rendered mail so a mail program's sync does not render it again: its size, header block,
-// BODYSTRUCTURE and BODY, and — for a mail small enough with no attachment to fetch — the whole message. Kept in the
+// BODYSTRUCTURE and BODY, and — for a mail small enough with no attachment — the whole message. Kept in the
 // device's encrypted profile beside the mail (client.derivedMail), never in the bridge's own unencrypted index, and
 // made in the background as mail arrives (like a mail server indexing on delivery). CBOR, so reading it back for a
 // sync of thousands of mails is a copy, not a parse.
@@ -23,9 +23,9 @@ export interface Prepared {
 export const MAX_KEPT_RAW = 256 * 1024;
 const MAX_RECORD = MAX_KEPT_RAW + 128 * 1024;
 
-export function encodePrepared(r: Rendered, keepRaw: boolean): Uint8Array {
-  const raw = keepRaw && r.raw.length <= MAX_KEPT_RAW ? r.raw.subarray(r.root.header.length) : undefined;
-  return encodeCbor(['sealpost-bridge-prepared-v1', r.raw.length, r.root.header, bodyStructure(r.root, true), bodyStructure(r.root, false), raw ?? null]);
+export function encodePrepared(r: Rendered): Uint8Array {
+  const raw = r.raw && r.raw.length <= MAX_KEPT_RAW ? r.raw.subarray(r.root.header.length) : undefined;
+  return encodeCbor(['sealpost-bridge-prepared-v1', r.size, r.root.header, bodyStructure(r.root, true), bodyStructure(r.root, false), raw ?? null]);
 }
 
 export function decodePrepared(bytes: Uint8Array): Prepared | undefined {

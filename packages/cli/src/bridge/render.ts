@@ -1,9 +1,11 @@
 // A Sealpost mail as an RFC 5322 message for IMAP clients, built with nodemailer's MailComposer (deterministic: the
 // boundaries come from the mail id, the date from when it was sent), and the MIME structure IMAP answers from
-// (BODYSTRUCTURE, BODY[1.2], BODY[1.MIME]): each part of the composer's tree built on its own, split into its header
-// block and its body — the same bytes as inside the whole message.
+// (BODYSTRUCTURE, BODY[1.2], BODY[1.MIME]): each part of the composer's tree streamed on its own, split into its header
+// block and its body — the same bytes as inside the whole message. A mail's attachments are never held: its shape is
+// measured with zeros of each file's length (base64 output depends only on the length), and when a client fetches a
+// part holding a file, openPart streams it again with the file decrypted as it downloads.
 import { createHash } from 'node:crypto';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 
 export interface RenderAttachment {
@@ -32,7 +34,11 @@ export interface RenderMail {
 
 export interface Part {
   header: Buffer;
-  body: Buffer;
+  /** The body's bytes; absent when it holds a file (streamed by openPart when fetched, never kept). */
+  body?: Buffer;
+  /** The body's length in bytes and in lines (BODYSTRUCTURE gives both). */
+  size: number;
+  lines: number;
   children: Part[];
   /** type/subtype, lower-cased, and the Content-Type parameters. */
   type: string;
@@ -46,13 +52,22 @@ export interface Part {
 }
 
 export interface Rendered {
-  raw: Buffer;
+  /** The whole message's length. */
+  size: number;
+  /** The whole message, when no part of it is a file (most mail); otherwise its parts are streamed with `open`. */
+  raw?: Buffer;
   root: Part;
+  /** The part at a section path (`''`: the whole message), its header block and body, with its files decrypted as they download. */
+  open?: (path: string) => Readable;
 }
+
+/** Each attachment's real bytes, as a stream that starts downloading when first read. */
+export type AttachmentSource = (i: number) => Readable;
 
 type MimeNode = {
   childNodes: MimeNode[];
-  build(cb: (err: Error | null, out: Buffer) => void): void;
+  filename?: string;
+  createReadStream(): Readable;
   stream(out: NodeJS.WritableStream, options: object, done: (err?: Error | null) => void): void;
 };
 
@@ -68,7 +83,7 @@ export function headerFields(block: Buffer): [string, string][] {
     });
 }
 
-/** `type/subtype; a=b; c="d"` into its value and parameters (our own composer's output: well formed). */
+/** `type/subtype; a=b; c="d"` into its value and parameters (a quote left open runs to the end of the value). */
 function valueAndParams(v: string | undefined): { value: string; params: Record<string, string> } {
   if (!v) return { value: '', params: {} };
   const parts = v.match(/(?:[^;"]+|"(?:[^"\\]|\\.)*")+/g) ?? [];
@@ -80,17 +95,43 @@ function valueAndParams(v: string | undefined): { value: string; params: Record<
   return { value: (parts[0] ?? '').trim().toLowerCase(), params };
 }
 
-/** The whole message: build() (which ends it with a line break). */
-const build = (node: MimeNode): Promise<Buffer> => new Promise((resolve, reject) => node.build((err, out) => (err ? reject(err) : resolve(out))));
+/**
+ * A node's bytes as they stand in the message: the root's as build() gives them (createReadStream, which ends with a
+ * line break), a part's as stream() writes it into its parent (no final line break of its own).
+ */
+function nodeBytes(node: MimeNode, root: boolean): Readable {
+  if (root) return node.createReadStream();
+  const out = new PassThrough();
+  node.stream(out, {}, (err) => (err ? out.destroy(err) : out.end()));
+  return out;
+}
 
-/** A part as it is inside its parent: stream() (build() would add a final line break the embedded part lacks). */
-function embedded(node: MimeNode): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const out = new PassThrough();
-    const chunks: Buffer[] = [];
-    out.on('data', (c: Buffer) => chunks.push(c));
-    node.stream(out, {}, (err) => (err ? reject(err) : resolve(Buffer.concat(chunks))));
-  });
+const CRLF_CRLF = Buffer.from('\r\n\r\n');
+
+/** Reads a node's bytes: its header block, its body's length and lines, and the body itself when asked to keep it. */
+async function measure(node: MimeNode, root: boolean, keepBody: boolean): Promise<{ header: Buffer; body?: Buffer; size: number; lines: number }> {
+  let head: Buffer | undefined;
+  let pending = Buffer.alloc(0);
+  const body: Buffer[] = [];
+  let size = 0;
+  let lines = 0;
+  const take = (b: Buffer) => {
+    size += b.length;
+    for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) lines++;
+    if (keepBody) body.push(b);
+  };
+  for await (const chunk of nodeBytes(node, root)) {
+    if (head) {
+      take(chunk as Buffer);
+      continue;
+    }
+    pending = Buffer.concat([pending, chunk as Buffer]);
+    const end = pending.indexOf(CRLF_CRLF);
+    if (end < 0) continue;
+    head = Buffer.from(pending.subarray(0, end + 4));
+    take(pending.subarray(end + 4));
+  }
+  return { header: head ?? pending, ...(keepBody ? { body: Buffer.concat(body) } : {}), size, lines };
 }
 
 /** What a part's header says of it (the first of each field counts), with the default type for where it stands. */
@@ -112,18 +153,15 @@ export function partFields(header: Buffer, defaultType = 'text/plain'): Pick<Par
   };
 }
 
+/** A node and its children; the bodies of files, and of every part holding one, are measured, not kept. */
 async function partOf(node: MimeNode, root = false): Promise<Part> {
-  const bytes = root ? await build(node) : await embedded(node);
-  const split = bytes.indexOf('\r\n\r\n');
-  const header = bytes.subarray(0, split + 4);
-  return { header, body: bytes.subarray(split + 4), children: await Promise.all(node.childNodes.map((c) => partOf(c))), ...partFields(header) };
+  const children = await Promise.all(node.childNodes.map((c) => partOf(c)));
+  const holdsFile = node.filename !== undefined || children.some((c) => c.body === undefined);
+  const { header, body, size, lines } = await measure(node, root, !holdsFile);
+  return { header, ...(body ? { body } : {}), size, lines, children, ...partFields(header) };
 }
 
-/**
- * Render a mail. `contents` gives each attachment's bytes; for sizes and structure alone, zero-filled bytes of the
- * same length give the same output length (attachments are always base64).
- */
-export async function renderMail(m: RenderMail, attachments: RenderAttachment[], contents: (i: number) => Promise<Buffer>): Promise<Rendered> {
+function compose(m: RenderMail, attachments: RenderAttachment[], content: (i: number) => Buffer | Readable): MimeNode {
   const baseBoundary = createHash('sha256').update(`sealpost-bridge\0${m.id}`).digest('hex').slice(0, 16);
   const composer = new MailComposer({
     from: m.from,
@@ -137,16 +175,89 @@ export async function renderMail(m: RenderMail, attachments: RenderAttachment[],
     ...(m.references.length > 0 ? { references: m.references } : {}),
     text: m.text,
     ...(m.html ? { html: m.html } : {}),
-    attachments: await Promise.all(
-      attachments.map(async (a, i) => ({ filename: a.name, contentType: a.type || 'application/octet-stream', content: await contents(i), contentTransferEncoding: 'base64' as const })),
-    ),
+    attachments: attachments.map((a, i) => ({ filename: a.name, contentType: a.type || 'application/octet-stream', content: content(i), contentTransferEncoding: 'base64' as const })),
     baseBoundary,
     // Bcc is kept in what the sender sees of their own mail (RFC 5322 §3.6.3 allows it).
     keepBcc: true,
   } as ConstructorParameters<typeof MailComposer>[0]);
-  const root = composer.compile() as unknown as MimeNode;
-  const part = await partOf(root, true);
-  return { raw: Buffer.concat([part.header, part.body]), root: part };
+  return composer.compile() as unknown as MimeNode;
+}
+
+/** Base64 in lines of 76 characters and a line break: each 57 bytes of a file are one line of 78 bytes. */
+const LINE_IN = 57;
+const LINE_OUT = 78;
+
+/** Adds `lines` whole base64 lines to the part of file `index` and to every part holding it. */
+function grow(part: Part, index: { next: number }, extra: number[]): { size: number; lines: number } {
+  let add = { size: 0, lines: 0 };
+  if (part.children.length === 0 && part.disposition?.type === 'attachment') {
+    const lines = extra[index.next++] ?? 0;
+    add = { size: lines * LINE_OUT, lines };
+  }
+  for (const c of part.children) {
+    const more = grow(c, index, extra);
+    add = { size: add.size + more.size, lines: add.lines + more.lines };
+  }
+  part.size += add.size;
+  part.lines += add.lines;
+  return add;
+}
+
+/**
+ * Render a mail: the whole message when it has no attachment; otherwise its shape (every part's header, sizes and
+ * lines, the text parts' bodies) with `open` to stream any part with the files' real bytes from `source`. The shape
+ * is measured with each file cut to a few base64 lines of zeros (its length modulo a line kept) and the lines cut
+ * added back by arithmetic — exact, as the encoder wraps every full line alike — so measuring a 1 GB file costs nothing.
+ */
+export async function renderMail(m: RenderMail, attachments: RenderAttachment[], source: AttachmentSource): Promise<Rendered> {
+  const cut = attachments.map((a) => (a.size <= 3 * LINE_IN ? a.size : (a.size % LINE_IN) + 2 * LINE_IN));
+  const root = await partOf(compose(m, attachments, (i) => Buffer.alloc(cut[i]!)), true);
+  grow(root, { next: 0 }, attachments.map((a, i) => (a.size - cut[i]!) / LINE_IN));
+  const size = root.header.length + root.size;
+  if (root.body) return { size, raw: Buffer.concat([root.header, root.body]), root };
+  return { size, root, open: opener(m, attachments, source) };
+}
+
+/**
+ * Made outside renderMail on purpose: a closure made there would keep that async function's whole frame alive — the
+ * composer's tree and the zeros it measured, as large as the files.
+ */
+function opener(m: RenderMail, attachments: RenderAttachment[], source: AttachmentSource): (path: string) => Readable {
+  return (path) => openPart(m, attachments, source, path);
+}
+
+/** The part at a section path of a freshly composed message, header and body, its files read from `source`. */
+function openPart(m: RenderMail, attachments: RenderAttachment[], source: AttachmentSource, path: string): Readable {
+  let node = compose(m, attachments, source);
+  const root = node;
+  for (const n of path === '' ? [] : path.split('.').map(Number)) {
+    // A single-part node's part 1 is its body (the composer's tree has no message/rfc822 parts).
+    if (node.childNodes.length === 0 && n === 1) continue;
+    const child = node.childNodes[n - 1];
+    if (!child) return Readable.from([]);
+    node = child;
+  }
+  return nodeBytes(node, node === root);
+}
+
+/** A stream an attachment's download writes into (a WebStreams sink, as the client's downloads take), read as a Node stream. */
+export function downloadStream(start: (sink: WritableStream<Uint8Array>) => Promise<unknown>): Readable {
+  return Readable.from(
+    (async function* () {
+      const pass = new PassThrough();
+      // The download ends the stream by closing the sink; a failure (a corrupt chunk, the server gone) errors it.
+      const done = start(Writable.toWeb(pass) as WritableStream<Uint8Array>).catch((err: Error) => pass.destroy(err));
+      try {
+        yield* pass;
+        await done;
+      } finally {
+        // A reader that stops early (a partial fetch, a client gone) ends the download too.
+        pass.destroy();
+      }
+    })(),
+    // Bytes, not objects: a stream of objects would read sixteen whole decrypted chunks ahead of the client.
+    { objectMode: false, highWaterMark: 64 * 1024 },
+  );
 }
 
 /**
