@@ -140,9 +140,6 @@ it.skipIf(why !== undefined)('a draft written on the Maildir side goes up to Dra
   const out = await mbsync();
   expect([...files('INBOX'), ...files('Drafts')].sort()).toEqual(before);
   expect(out).not.toMatch(/UIDVALIDITY/i);
-  const upgraded = new Database(join(bob.profile, 'bridge.db'), { readonly: true });
-  expect(upgraded.pragma('user_version', { simple: true })).toBe(2);
-  upgraded.close();
   const d = new ImapFlow({ host: '127.0.0.1', port: bridge.imap, secure: false, auth: { user: 'bob@localhost', pass: password }, logger: false });
   await d.connect();
   const inbox = await d.mailboxOpen('INBOX');
@@ -151,4 +148,9 @@ it.skipIf(why !== undefined)('a draft written on the Maildir side goes up to Dra
   const one = await d.fetchOne('1', { source: true });
   expect((one as { source: Buffer }).source.toString()).toContain('mail one');
   await d.logout();
+  // bridge.db was upgraded in place (read once the bridge, which holds it exclusively, has stopped).
+  await stopBridge(bridge);
+  const upgraded = new Database(join(bob.profile, 'bridge.db'), { readonly: true });
+  expect(upgraded.pragma('user_version', { simple: true })).toBe(2);
+  upgraded.close();
 });

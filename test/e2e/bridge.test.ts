@@ -157,6 +157,8 @@ describe('stable across restarts', () => {
     await stopBridge(bridge);
     bridge = await startBridgeProcess(bob.profile);
     expect(bridge.password).toBeUndefined(); // made once, on the first run
+    // One bridge per profile: a second one is refused with the reason, the first goes on.
+    await expect(startBridgeProcess(bob.profile)).rejects.toThrow(/another sealpost bridge is running on this profile/);
     const d = imapClient();
     await d.connect();
     const after = await d.mailboxOpen('Archive');

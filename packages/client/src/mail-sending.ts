@@ -61,7 +61,7 @@ export class MailSender extends ClientPart {
       // An answer written elsewhere (a mail program) names what it answers only by Message-ID.
       const inReplyTo = isMailMessageId(draft.inReplyTo) ? draft.inReplyTo : undefined;
       const references = (draft.references ?? []).filter(isMailMessageId).slice(-100);
-      const answered = inReplyTo ? mailAnswered(this.store.listMail(), [inReplyTo, ...references.slice().reverse()]) : undefined;
+      const answered = inReplyTo ? mailAnswered(this.store, [inReplyTo, ...references.slice().reverse()]) : undefined;
       return this.composeAndSend(
         { to, cc, bcc, subject: draft.subject, text: draft.text, html: draft.html, files: draft.attach ?? [], carried: [], ...(inReplyTo ? { inReplyTo, references } : {}) },
         answered ? this.replyThread(answered.conversation, [...to, ...cc]) : undefined,

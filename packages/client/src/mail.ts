@@ -57,7 +57,9 @@ export function parseReferences(header: string | undefined): string[] {
  * The mail on this device that one of these Message-IDs names (checked in order: In-Reply-To first, then References
  * from the newest), so an answer joins the thread it answers — a Sealpost mail, or an outside one filed by its own id.
  */
-export function mailAnswered(rows: MessageRow[], ids: string[]): MessageRow | undefined {
+export function mailAnswered(store: { listMail(): MessageRow[] }, ids: string[]): MessageRow | undefined {
+  if (ids.length === 0) return undefined; // most mail answers nothing: no need to read every mail
+  const rows = store.listMail();
   for (const id of ids) {
     const row = rows.find((m) => m.content.messageId === id || (m.content.outsideMessageIds as string[] | undefined)?.includes(id));
     if (row) return row;

@@ -329,7 +329,7 @@ export class OutsideMail extends ClientPart {
     const references = parseReferences(parsed.references);
     // Thread: the conversation of the mail it replies to (internal or outside), else a new one named by its root.
     const related = [inReplyTo, ...references.slice().reverse()].filter((r): r is string => r !== undefined);
-    let thread = mailAnswered(this.store.listMail(), related)?.conversation;
+    let thread = mailAnswered(this.store, related)?.conversation;
     thread ??= await threadIdFor(references[0] ?? inReplyTo ?? messageId);
     const sentAt = parsed.date && !Number.isNaN(Date.parse(parsed.date)) ? Math.min(Date.parse(parsed.date), record.receivedAt + 3_600_000) : record.receivedAt;
     const addr = (xs: { address?: string }[] | undefined) => (xs ?? []).map((x) => (x.address ?? '').toLowerCase()).filter((x) => x.length > 0).slice(0, 200);
@@ -458,7 +458,7 @@ export class OutsideMail extends ClientPart {
     }
     const id = newMessageId();
     await this.api.request('POST', '/v1/mail/outbound', { id, to: outside, raw: toBase64Url(raw), encrypted: encrypt });
-    const answered = draft.inReplyTo ? mailAnswered(this.store.listMail(), [draft.inReplyTo, ...(draft.references ?? []).slice().reverse()]) : undefined;
+    const answered = draft.inReplyTo ? mailAnswered(this.store, [draft.inReplyTo, ...(draft.references ?? []).slice().reverse()]) : undefined;
     const thread = draft.thread ?? answered?.conversation ?? (await threadIdFor(draft.references?.[0] ?? draft.inReplyTo ?? messageId));
     if (!draft.thread) {
       const now = Date.now();

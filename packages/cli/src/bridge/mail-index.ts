@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { chmodSync, existsSync } from 'node:fs';
 import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
 import { join } from 'node:path';
+import { SealpostError } from '@sealpost/protocol';
 
 export const MAILBOXES = [
   { name: 'INBOX', special: undefined },
@@ -56,8 +57,17 @@ export class MailIndex {
   static open(profileDir: string): MailIndex {
     const file = join(profileDir, 'bridge.db');
     const fresh = !existsSync(file);
-    const db = new Database(file);
+    const db = new Database(file, { timeout: 0 });
     if (fresh) chmodSync(file, 0o600);
+    // One bridge per profile: this one holds bridge.db until it stops; a second is refused, not left to interleave.
+    db.pragma('locking_mode = EXCLUSIVE');
+    try {
+      db.exec('BEGIN IMMEDIATE; COMMIT;');
+    } catch (err) {
+      db.close();
+      if ((err as { code?: string }).code === 'SQLITE_BUSY') throw new SealpostError('PROFILE_LOCKED', 'another sealpost bridge is running on this profile; stop it first');
+      throw err;
+    }
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     migrate(db);
@@ -105,9 +115,20 @@ export class MailIndex {
     return r ? { name: r.name, uidValidity: r.uidvalidity, uidNext: r.uidnext, highestModseq: r.modseq } : undefined;
   }
 
-  /** The mailbox's messages in UID order (their position is the message sequence number). */
+  /**
+   * The mailbox's messages in UID order (their position is the message sequence number). Kept between writes: every
+   * IMAP command asks for it, and this process is bridge.db's only user (open() holds it exclusively).
+   */
   messages(mailbox: MailboxName): IndexedMessage[] {
-    return (this.stmt('SELECT * FROM messages WHERE mailbox = ? ORDER BY uid').all(mailbox) as Row[]).map(fromRow);
+    let list = this.listed.get(mailbox);
+    if (!list) this.listed.set(mailbox, (list = (this.stmt('SELECT * FROM messages WHERE mailbox = ? ORDER BY uid').all(mailbox) as Row[]).map(fromRow)));
+    return list;
+  }
+
+  private readonly listed = new Map<string, IndexedMessage[]>();
+  /** A write: the lists read before it are read again. */
+  private changed(): void {
+    this.listed.clear();
   }
 
   /** A size learnt but not yet written. */
@@ -126,6 +147,7 @@ export class MailIndex {
 
   /** A mail new to the bridge: the mailbox's next UID, in one transaction. */
   add(mailbox: MailboxName, mailId: string, thread: string, flags: string[], internalDate?: number): IndexedMessage {
+    this.changed();
     return this.db.transaction(() => {
       const box = this.mailbox(mailbox)!;
       const modseq = box.highestModseq + 1;
@@ -137,6 +159,7 @@ export class MailIndex {
   }
 
   setFlags(mailId: string, flags: string[]): IndexedMessage {
+    this.changed();
     return this.db.transaction(() => {
       const m = this.byMailId(mailId)!;
       const modseq = this.mailbox(m.mailbox)!.highestModseq + 1;
@@ -153,6 +176,7 @@ export class MailIndex {
 
   private flushSizes(): void {
     if (!this.db.open || this.pendingSizes.size === 0) return;
+    this.changed();
     const sizes = this.pendingSizes;
     this.pendingSizes = new Map();
     const up = this.stmt('UPDATE messages SET size = ? WHERE mail_id = ?');
@@ -163,6 +187,7 @@ export class MailIndex {
 
   /** MOVE: the message leaves its mailbox and gets the target's next UID (RFC 6851). */
   move(mailId: string, to: MailboxName): IndexedMessage {
+    this.changed();
     return this.db.transaction(() => {
       const m = this.byMailId(mailId)!;
       const box = this.mailbox(to)!;
@@ -174,6 +199,7 @@ export class MailIndex {
   }
 
   remove(mailId: string): void {
+    this.changed();
     this.stmt('DELETE FROM messages WHERE mail_id = ?').run(mailId);
   }
 }
