@@ -57,7 +57,8 @@ beforeAll(async () => {
   const bob: TestClient = await server.enroll('bob');
   const file = join(tempDir('diff'), 'figures.pdf');
   writeFileSync(file, Buffer.alloc(20_000, 3));
-  await alice.client.sendMail({ to: ['bob@localhost'], subject: 'plain', text: 'just text' });
+  // Text over several lines: Sealpost keeps it with LF, a message has CRLF (Dovecot would count, and store, CRLF).
+  await alice.client.sendMail({ to: ['bob@localhost'], subject: 'plain', text: 'just text\nover three\nlines\n' });
   await alice.client.sendMail({ to: ['bob@localhost'], cc: ['alice@localhost'], subject: 'with html', text: 'text part', html: '<p>html part</p>' });
   await alice.client.sendMail({ to: ['bob@localhost'], subject: 'with attachment', text: 'see attached', attach: [file] });
   await bob.client.sync();

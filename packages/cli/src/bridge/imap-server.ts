@@ -556,16 +556,22 @@ class Session {
       this.selected!.flags.set(m.uid, m.flags.join(' '));
       if (!items.some((i) => i.name === 'FLAGS')) items = [...items, { name: 'FLAGS', label: 'FLAGS' }];
     }
-    // Pieces of the answer: text joined into one string between the literals, each literal written as it is (the
-    // socket is corked for the whole FETCH, so no piece goes out alone).
+    // The answer is gathered — text joined into one string between the literals — and written as one buffer (one
+    // socket write per message, not one per piece); a streamed part flushes what came before it.
     let pending = `* ${seq} FETCH (`;
+    const pieces: Buffer[] = [];
     const text = (s: string) => {
       pending += s;
     };
     const literal = (b: Buffer) => {
-      this.send(pending);
+      pieces.push(Buffer.from(pending, 'latin1'), b);
       pending = '';
-      this.send(b);
+    };
+    const flush = () => {
+      pieces.push(Buffer.from(pending, 'latin1'));
+      pending = '';
+      this.send(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces));
+      pieces.length = 0;
     };
     for (const [i, item] of items.entries()) {
       if (i > 0) text(' ');
@@ -601,7 +607,7 @@ class Session {
         const [head, body] = kept!.parts();
         text(`${item.label} {${head.length + body.length}}\r\n`);
         literal(head);
-        this.send(body);
+        pieces.push(body);
         continue;
       }
       const data = rendered ? sectionBytes(rendered, item) : keptSection(kept!, item);
@@ -615,12 +621,11 @@ class Session {
       const from = Math.min(data.length, item.partial?.start ?? 0);
       const length = Math.min(data.length - from, item.partial?.length ?? Infinity);
       text(`${item.label} {${length}}\r\n`);
-      this.send(pending);
-      pending = '';
+      flush();
       await this.pipeLiteral(`${m.mailId}/${data.path}`, data.open, data.skip + from, length);
     }
     text(')\r\n');
-    this.send(pending);
+    flush();
   }
 
   private async store(tag: string, byUid: boolean, args: Token[]): Promise<void> {

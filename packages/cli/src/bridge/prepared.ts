@@ -23,9 +23,10 @@ export interface Prepared {
 export const MAX_KEPT_RAW = 256 * 1024;
 const MAX_RECORD = MAX_KEPT_RAW + 128 * 1024;
 
+/** v2: text with CRLF line ends (v1 kept Sealpost's LF; read by no version since, so made again). */
 export function encodePrepared(r: Rendered): Uint8Array {
   const raw = r.raw && r.raw.length <= MAX_KEPT_RAW ? r.raw.subarray(r.root.header.length) : undefined;
-  return encodeCbor(['sealpost-bridge-prepared-v1', r.size, r.root.header, bodyStructure(r.root, true), bodyStructure(r.root, false), raw ?? null]);
+  return encodeCbor(['sealpost-bridge-prepared-v2', r.size, r.root.header, bodyStructure(r.root, true), bodyStructure(r.root, false), raw ?? null]);
 }
 
 export function decodePrepared(bytes: Uint8Array): Prepared | undefined {
@@ -35,7 +36,7 @@ export function decodePrepared(bytes: Uint8Array): Prepared | undefined {
   } catch {
     return undefined; // unreadable: rendered again
   }
-  if (!Array.isArray(v) || v[0] !== 'sealpost-bridge-prepared-v1') return undefined; // another version's: rendered again
+  if (!Array.isArray(v) || v[0] !== 'sealpost-bridge-prepared-v2') return undefined; // another version's: rendered again
   const [, size, header, bs, b, rest] = v as [string, unknown, unknown, unknown, unknown, unknown];
   if (typeof size !== 'number' || !(header instanceof Uint8Array) || typeof bs !== 'string' || typeof b !== 'string') return undefined;
   const head = Buffer.from(header.buffer, header.byteOffset, header.byteLength);

@@ -161,6 +161,8 @@ async function partOf(node: MimeNode, root = false): Promise<Part> {
   return { header, ...(body ? { body } : {}), size, lines, children, ...partFields(header) };
 }
 
+const crlf = (text: string) => text.replace(/\r\n|\r|\n/g, '\r\n');
+
 function compose(m: RenderMail, attachments: RenderAttachment[], content: (i: number) => Buffer | Readable): MimeNode {
   const baseBoundary = createHash('sha256').update(`sealpost-bridge\0${m.id}`).digest('hex').slice(0, 16);
   const composer = new MailComposer({
@@ -173,8 +175,9 @@ function compose(m: RenderMail, attachments: RenderAttachment[], content: (i: nu
     messageId: m.messageId,
     ...(m.inReplyTo ? { inReplyTo: m.inReplyTo } : {}),
     ...(m.references.length > 0 ? { references: m.references } : {}),
-    text: m.text,
-    ...(m.html ? { html: m.html } : {}),
+    // Lines end in CRLF in a message (RFC 5322 §2.1, and IMAP counts sizes so); Sealpost keeps text with LF.
+    text: crlf(m.text),
+    ...(m.html ? { html: crlf(m.html) } : {}),
     attachments: attachments.map((a, i) => ({ filename: a.name, contentType: a.type || 'application/octet-stream', content: content(i), contentTransferEncoding: 'base64' as const })),
     baseBoundary,
     // Bcc is kept in what the sender sees of their own mail (RFC 5322 §3.6.3 allows it).
