@@ -187,7 +187,7 @@ describe('attachments are streamed', () => {
     try {
       const { content } = await c.download(String(uid), part, { uid: true });
       const hash = createHash('sha256');
-      for await (const chunk of content) hash.update(chunk as Buffer);
+      for await (const chunk of content!) hash.update(chunk as Buffer);
       expect(hash.digest('hex')).toBe(createHash('sha256').update(big).digest('hex'));
       // The whole message too: exactly the size announced.
       const whole = (await c.fetchOne(String(uid), { source: true }, { uid: true })) as { source: Buffer };

@@ -8,7 +8,7 @@ describe('parseStructure', () => {
   it('finds the header and body of a single-part message', () => {
     const p = parseStructure(msg('Subject: x', 'Content-Type: text/plain; charset=utf-8', '', 'hello', ''));
     expect(p.header.toString()).toBe('Subject: x\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n');
-    expect(p.body.toString()).toBe('hello\r\n');
+    expect(p.body?.toString()).toBe('hello\r\n');
     expect([p.type, p.subtype, p.params.charset, p.children.length]).toEqual(['text', 'plain', 'utf-8', 0]);
   });
 
@@ -39,21 +39,21 @@ describe('parseStructure', () => {
       ),
     );
     expect(p.children.map((c) => `${c.type}/${c.subtype}`)).toEqual(['multipart/alternative', 'application/octet-stream']);
-    expect(p.children[0]!.children.map((c) => [c.type, c.subtype, c.body.toString()])).toEqual([
+    expect(p.children[0]!.children.map((c) => [c.type, c.subtype, c.body?.toString()])).toEqual([
       ['text', 'plain', 'plain'],
       ['text', 'html', '<p>html</p>'],
     ]);
-    expect(p.children[1]!.body.toString()).toBe('AAAA');
+    expect(p.children[1]!.body?.toString()).toBe('AAAA');
     expect(p.children[1]!.encoding).toBe('base64');
   });
 
   it('does not take a longer boundary that starts with the same text for the delimiter', () => {
     const p = parseStructure(msg('Content-Type: multipart/mixed; boundary=b', '', '--b', '', 'one', '--bx is text', '--b', '', 'two', '--b--'));
-    expect(p.children.map((c) => c.body.toString())).toEqual(['one\r\n--bx is text', 'two']);
+    expect(p.children.map((c) => c.body?.toString())).toEqual(['one\r\n--bx is text', 'two']);
   });
 
   it('runs a part without a closing delimiter to the end, and shows a multipart without parts as text', () => {
-    expect(parseStructure(msg('Content-Type: multipart/mixed; boundary=b', '', '--b', '', 'cut off')).children.map((c) => c.body.toString())).toEqual(['cut off']);
+    expect(parseStructure(msg('Content-Type: multipart/mixed; boundary=b', '', '--b', '', 'cut off')).children.map((c) => c.body?.toString())).toEqual(['cut off']);
     const empty = parseStructure(msg('Content-Type: multipart/mixed; boundary=b', '', 'no delimiter at all'));
     expect([empty.type, empty.children.length]).toEqual(['text', 0]);
   });
@@ -63,7 +63,7 @@ describe('parseStructure', () => {
       msg('Content-Type: multipart/mixed; boundary=b', '', '--b', 'Content-Type: message/rfc822', '', 'From: Carol <carol@example.org>', 'Subject: inner', '', 'inner body', '--b--'),
     );
     const inner = p.children[0]!;
-    expect(inner.message?.body.toString()).toBe('inner body');
+    expect(inner.message?.body?.toString()).toBe('inner body');
     expect(bodyStructure(inner, true)).toContain('("MESSAGE" "RFC822" NIL NIL NIL "7BIT" ');
     expect(bodyStructure(inner, true)).toContain('"inner" (("Carol" NIL "carol" "example.org"))');
   });
