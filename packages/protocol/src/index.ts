@@ -21,6 +21,7 @@ export * from './admin/policy.js';
 export * from './admin/kt-restart.js';
 export * from './admin/audit-log.js';
 export * from './admin/org-signed.js';
+export * from './admin/legal-hold.js';
 export * from './device-link.js';
 export * from './safety-number.js';
 export * from './kt/vrf.js';

@@ -16,24 +16,31 @@ export interface AccountRecord {
   accountKey: Uint8Array;
   deviceListVersion: number;
   deviceListHash: Uint8Array;
+  /**
+   * The organisation-signed legal hold on this user (legalHoldHash), while one is published — its release included,
+   * so the end of a hold is in the log too. Absent for a user never held: such records keep their bytes.
+   */
+  holdHash?: Uint8Array;
 }
 
 export const deviceListHash = (body: Uint8Array): Uint8Array => sha256(concatBytes(utf8('Sealpost v1 device-list-hash\0'), body));
 
 export function encodeAccountRecord(r: AccountRecord): Uint8Array {
-  return encodeCbor(['sealpost-account-record-v1', r.accountKey, r.deviceListVersion, r.deviceListHash]);
+  const base = ['sealpost-account-record-v1', r.accountKey, r.deviceListVersion, r.deviceListHash];
+  return encodeCbor(r.holdHash ? [...base, r.holdHash] : base);
 }
 
-const zRecord = z.tuple([
+const zBase = [
   z.literal('sealpost-account-record-v1'),
   z.instanceof(Uint8Array).refine((b) => b.length === 0 || b.length === 32),
   z.number().int().min(0),
   z.instanceof(Uint8Array).refine((b) => b.length === 32 || b.length === 0),
-]);
+] as const;
+const zRecord = z.union([z.tuple(zBase), z.tuple([...zBase, z.instanceof(Uint8Array).refine((b) => b.length === 32)])]);
 
 export function decodeAccountRecord(b: Uint8Array): AccountRecord {
-  const [, accountKey, deviceListVersion, hash] = parseUnknown(zRecord, decodeCbor(b, 1024, 'accountRecord'), 'accountRecord');
-  return { accountKey: new Uint8Array(accountKey), deviceListVersion, deviceListHash: new Uint8Array(hash) };
+  const [, accountKey, deviceListVersion, hash, holdHash] = parseUnknown(zRecord, decodeCbor(b, 1024, 'accountRecord'), 'accountRecord') as [string, Uint8Array, number, Uint8Array, Uint8Array?];
+  return { accountKey: new Uint8Array(accountKey), deviceListVersion, deviceListHash: new Uint8Array(hash), ...(holdHash ? { holdHash: new Uint8Array(holdHash) } : {}) };
 }
 
 export const retiredRecord = (): AccountRecord => ({ accountKey: new Uint8Array(0), deviceListVersion: 0, deviceListHash: new Uint8Array(0) });
