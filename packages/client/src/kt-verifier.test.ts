@@ -2,7 +2,7 @@
 // an admin reset) are not its business; from this account's first record on, anything this account did not sign,
 // a list version going back, or a latest version older than one seen before, is reported.
 import { describe, expect, it } from 'vitest';
-import type { AccountRecord } from '@sealpost/protocol';
+import { toBase64Url, type AccountRecord } from '@sealpost/protocol';
 import { checkOwnVersions } from './kt-verifier.js';
 
 const key = new Uint8Array(32).fill(1);
@@ -28,6 +28,16 @@ describe('checkOwnVersions', () => {
     expect(checkOwnVersions(at(rec(key, 1), rec(new Uint8Array(0), 0)), 2, 1, key, lists).join()).toMatch(/version 2 in the log retires this account/);
     expect(checkOwnVersions(at(rec(key, 1), rec(key, 2, hash(99))), 2, 1, key, lists).join()).toMatch(/version 2 .* device list \(version 2\) this account did not sign/);
     expect(checkOwnVersions(at(rec(key, 1), rec(key, 2), rec(key, 1)), 3, 1, key, lists).join()).toMatch(/version 3 in the log goes back to device list version 1/);
+  });
+
+  it('takes a version with the same device list only as a legal hold placed or released, signed for this account', () => {
+    const held = (r: AccountRecord, n: number): AccountRecord => ({ ...r, holdHash: hash(100 + n) });
+    const holds = new Map([[toBase64Url(hash(101)), {}], [toBase64Url(hash(102)), {}]]);
+    // placed, then released: two versions on device list 2
+    expect(checkOwnVersions(at(rec(key, 1), rec(key, 2), held(rec(key, 2), 1), held(rec(key, 2), 2)), 4, 0, key, lists, holds)).toEqual([]);
+    // the same list twice with no hold change, or a hold this account's organisation did not sign
+    expect(checkOwnVersions(at(rec(key, 1), held(rec(key, 2), 1), held(rec(key, 2), 1)), 3, 0, key, lists, holds).join()).toMatch(/version 3 in the log goes back to device list version 2/);
+    expect(checkOwnVersions(at(rec(key, 1), held(rec(key, 1), 7)), 2, 0, key, lists, holds).join()).toMatch(/version 2 in the log commits to a legal hold that your organisation's key did not sign/);
   });
 
   it('reports a latest version older than one this device verified (a rolled-back log), and a log without this account', () => {

@@ -22,7 +22,11 @@ import {
   type UserId,
   verifyAuditedHead,
   verifyKtRestart,
+  legalHoldHash,
+  verifyLegalHold,
   type KtRestart,
+  type LegalHold,
+  type SignedLegalHold,
 } from '@sealpost/protocol';
 import type { CiphersuiteImpl } from 'ts-mls';
 import type { HttpApi } from './http-api.js';
@@ -297,14 +301,44 @@ export class KtVerifier {
     return { server, auditors, failed };
   }
 
-  /** Throws unless the log's latest record for `user` is exactly this account key and signed device list. */
-  async checkDeviceList(user: UserId, body: Uint8Array, list: DeviceList): Promise<KtStatus> {
+  /**
+   * Throws unless the log's latest record for `user` is exactly this account key and signed device list, and — when
+   * the record commits to a legal hold — the server shows that very hold, signed by the organisation key this device
+   * pinned. Returns the hold (made or released) the record commits to, if any.
+   */
+  async checkDeviceList(user: UserId, body: Uint8Array, list: DeviceList, holds: SignedLegalHold[] = []): Promise<{ status: KtStatus; hold?: LegalHold }> {
     const { record, status } = await this.search(user);
     if (!record || !matches(record, body, list)) {
       throw new SealpostError('DEVICE_LIST_INVALID', `the device list the server shows for ${user} is not the one in the key-transparency log`);
     }
-    return status;
+    if (!record.holdHash) return { status };
+    const hold = (await this.verifiedHolds(user, holds)).get(toBase64Url(record.holdHash));
+    if (!hold) {
+      throw new SealpostError('DEVICE_LIST_INVALID', `the key-transparency log shows a legal hold on ${user} that the server does not show signed by your organisation's key: refusing ${user}'s devices`);
+    }
+    return { status, hold };
   }
+
+  /** The hold statements on `user` that the pinned organisation key signed, by the hash an account record commits to. */
+  async verifiedHolds(user: UserId, holds: SignedLegalHold[]): Promise<Map<string, LegalHold>> {
+    const org = this.store.getMeta('org_key');
+    const out = new Map<string, LegalHold>();
+    if (!org) return out;
+    for (const signed of holds.slice(-100)) {
+      const v = await verifyLegalHold(this.cs.signature, org, signed, user);
+      if (v.kind === 'ok') out.set(toBase64Url(legalHoldHash(signed)), v.hold);
+    }
+    return out;
+  }
+}
+
+/** Hold statements as the directory sends them (base64url). */
+export function holdsFromJson(json: { body: string; signature: string }[] | undefined): SignedLegalHold[] {
+  return (json ?? []).flatMap((h) => {
+    const body = fromBase64Url(h.body);
+    const signature = fromBase64Url(h.signature);
+    return body && signature ? [{ body, signature }] : [];
+  });
 }
 
 export function matches(record: AccountRecord, body: Uint8Array, list: DeviceList): boolean {
@@ -325,12 +359,15 @@ export function checkOwnVersions(
   seen: number,
   accountKey: Uint8Array,
   lists: Map<number, Uint8Array>,
+  /** Legal-hold statements on this user signed by the organisation key, by hash (a version may commit to one). */
+  holds: Map<string, unknown> = new Map(),
 ): string[] {
   const problems: string[] = [];
   if (latest < seen) problems.push(`the log's latest version of this account is ${latest}, older than version ${seen} this device verified before: the log was rolled back`);
   const oldestKept = lists.size > 0 ? Math.min(...lists.keys()) : Infinity;
   let started = seen > 0;
   let lastListVersion = 0;
+  let lastHold: string | undefined;
   for (const { version, record } of versions) {
     const ours = bytesEqual(record.accountKey, accountKey);
     if (!started && !ours) continue;
@@ -345,8 +382,15 @@ export function checkOwnVersions(
     if (hash ? !bytesEqual(hash, record.deviceListHash) : !tooOld) {
       problems.push(`version ${version} in the log holds a device list (version ${record.deviceListVersion}) this account did not sign`);
     }
-    if (record.deviceListVersion <= lastListVersion) problems.push(`version ${version} in the log goes back to device list version ${record.deviceListVersion}`);
+    const hold = record.holdHash ? toBase64Url(record.holdHash) : undefined;
+    if (hold && !holds.has(hold)) problems.push(`version ${version} in the log commits to a legal hold that your organisation's key did not sign for this account`);
+    // A version with the same device list is a legal hold placed or released (a new statement), and nothing else.
+    const holdChanged = hold !== undefined && hold !== lastHold;
+    if (record.deviceListVersion < lastListVersion || (record.deviceListVersion === lastListVersion && !holdChanged)) {
+      problems.push(`version ${version} in the log goes back to device list version ${record.deviceListVersion}`);
+    }
     lastListVersion = record.deviceListVersion;
+    lastHold = hold;
   }
   if (!started) problems.push('the log holds no record with this account\'s key');
   return problems;

@@ -10,12 +10,15 @@ import {
   signedDeviceListFromJson,
   bytesEqual,
   deviceListHash,
+  toBase64Url,
+  holdActive,
   type DeviceList,
+  type LegalHold,
   type DeviceId,
   type UserId,
 } from '@sealpost/protocol';
 import type { KeyContest } from './profile-storage.js';
-import { checkOwnVersions, matches, type KtStatus } from './kt-verifier.js';
+import { checkOwnVersions, holdsFromJson, matches, type KtStatus } from './kt-verifier.js';
 import type { SelfCheck, VerifyResult } from './types.js';
 import { ClientCore, ClientPart, transientCodes } from './core/client-core.js';
 import type { Session } from './core/session.js';
@@ -76,8 +79,8 @@ export class SelfMonitor extends ClientPart {
       );
       const signed = res.deviceList ? signedDeviceListFromJson(res.deviceList) : undefined;
       const own = signed ? await verifyDeviceList(this.engine.cs.signature, signed, { user: this.user }) : undefined;
-      const lists = await directory(this.ownSignedLists(accountKey), new Map<number, Uint8Array>());
-      problems.push(...checkOwnVersions(monitored.versions, monitored.latest, seen, accountKey, lists));
+      const { lists, holds } = await directory(this.ownSignedLists(accountKey), { lists: new Map<number, Uint8Array>(), holds: new Map<string, LegalHold>() });
+      problems.push(...checkOwnVersions(monitored.versions, monitored.latest, seen, accountKey, lists, holds));
       const newest = monitored.versions.at(-1);
       const record = newest?.version === monitored.latest ? newest.record : undefined;
       if (!record) problems.push('the log holds no record for this account');
@@ -91,6 +94,7 @@ export class SelfMonitor extends ClientPart {
       }
       problems = [...new Set(problems)];
       if (problems.length === 0) this.store.setMeta('kt_self_version', String(monitored.latest));
+      if (problems.length === 0 && record?.holdHash) this.tellHold(holds.get(toBase64Url(record.holdHash)));
       if (problems.length === 0) break;
       // A change made by another of our devices a moment ago can race with this check: look once more.
       await new Promise((r) => setTimeout(r, 300));
@@ -105,9 +109,12 @@ export class SelfMonitor extends ClientPart {
     return { ok: problems.length === 0, problems, alarm: alarm ? (JSON.parse(alarm) as { at: string; problems: string[] }) : null, kt: status! };
   }
 
-  /** Version → hash of each device list of this user, signed by this account key, that the server still holds. */
-  async ownSignedLists(accountKey: Uint8Array): Promise<Map<number, Uint8Array>> {
-    const res = await this.api.request<{ deviceList: { body: string; signature: string }; history?: { body: string; signature: string }[] }>(
+  /**
+   * Version → hash of each device list of this user, signed by this account key, that the server still holds; and
+   * the legal-hold statements on this user that the organisation key signed, by hash.
+   */
+  async ownSignedLists(accountKey: Uint8Array): Promise<{ lists: Map<number, Uint8Array>; holds: Map<string, LegalHold> }> {
+    const res = await this.api.request<{ deviceList: { body: string; signature: string }; history?: { body: string; signature: string }[]; holds?: { body: string; signature: string }[] }>(
       'GET',
       `/v1/users/${encodeURIComponent(this.user)}/devices?history=1`,
     );
@@ -117,7 +124,20 @@ export class SelfMonitor extends ClientPart {
       const v = await verifyDeviceList(this.engine.cs.signature, signed, { user: this.user });
       if (v.kind === 'ok' && bytesEqual(v.list.accountKey, accountKey)) lists.set(v.list.version, deviceListHash(signed.body));
     }
-    return lists;
+    return { lists, holds: await this.kt.verifiedHolds(this.user, holdsFromJson(res.holds)) };
+  }
+
+  /** A legal hold on this account (or its release), published and checked: said once to the user, not an alarm. */
+  private tellHold(hold: LegalHold | undefined): void {
+    if (!hold) return;
+    const said = `${hold.id}:${hold.releasedAt ?? ''}`;
+    if (this.store.getMetaText('legal_hold_told') === said) return;
+    this.store.setMeta('legal_hold_told', said);
+    this.warn(
+      hold.releasedAt !== undefined
+        ? `the legal hold on your account was released on ${new Date(hold.releasedAt).toISOString()}: your organisation's archive no longer receives your conversations from then on`
+        : `your organisation placed a legal hold on your account from ${new Date(hold.since).toISOString()}${hold.until ? ` until ${new Date(hold.until).toISOString()}` : ''} ("${hold.reason}"): its archive receives your conversations from then on, and everyone you talk to can see this`,
+    );
   }
 
   /**
@@ -177,6 +197,7 @@ export class SelfMonitor extends ClientPart {
       const keyChanges = this.store.keyChanges(u).map((c) => ({ at: new Date(c.at).toISOString(), acknowledged: ackAt !== undefined && c.at <= ackAt }));
       const confirmed = this.store.getMetaText(key);
       const head = status.head;
+      const hold = list ? this.trust.holdOf(u) : undefined;
       return {
         user: u,
         safetyNumber: formatSafetyNumber(number),
@@ -186,6 +207,7 @@ export class SelfMonitor extends ClientPart {
         changedSinceConfirmed: confirmed !== undefined && confirmed !== number,
         devices: list?.devices.length ?? 0,
         keyChanges,
+        ...(hold ? { hold: holdSummary(hold) } : {}),
         ...(contest
           ? {
               keyChange: contest.refused !== null
@@ -196,6 +218,18 @@ export class SelfMonitor extends ClientPart {
       };
     });
   }
+}
+
+/** A legal hold as verify shows it (dates as ISO text, and whether it records now). */
+export function holdSummary(h: LegalHold): NonNullable<VerifyResult['hold']> {
+  return {
+    id: h.id,
+    reason: h.reason,
+    since: new Date(h.since).toISOString(),
+    ...(h.until !== undefined ? { until: new Date(h.until).toISOString() } : {}),
+    ...(h.releasedAt !== undefined ? { releasedAt: new Date(h.releasedAt).toISOString() } : {}),
+    active: holdActive(h, Date.now()),
+  };
 }
 
 /** `sealpost-verify:v1?a=USER&b=PEER&sn=60DIGITS&head=SIZE:ROOT` (what `verifyUser` prints as `qr`). */

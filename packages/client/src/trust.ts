@@ -15,11 +15,12 @@ import {
   type DeviceList,
   type DeviceIdentity,
   type UserId,
+  type LegalHold,
 } from '@sealpost/protocol';
 import type { CiphersuiteImpl } from 'ts-mls';
 import type { HttpApi } from './http-api.js';
 import type { ProfileStorage } from './profile-storage.js';
-import type { KtVerifier } from './kt-verifier.js';
+import { holdsFromJson, type KtVerifier } from './kt-verifier.js';
 import type { ContestPeriodState } from './contest-period.js';
 
 /**
@@ -43,7 +44,7 @@ export class KeyChangePending extends SealpostError {
 }
 
 export class DeviceTrust {
-  private readonly cache = new Map<UserId, { list: DeviceList; revoked: Set<string> }>();
+  private readonly cache = new Map<UserId, { list: DeviceList; revoked: Set<string>; hold?: LegalHold }>();
 
   constructor(
     private readonly cs: CiphersuiteImpl,
@@ -58,17 +59,18 @@ export class DeviceTrust {
   async deviceList(user: UserId, refresh = false): Promise<DeviceList> {
     const cached = this.cache.get(user);
     if (cached && !refresh) return cached.list;
-    const res = await this.api.request<{ deviceList: { body: string; signature: string }; revoked?: DeviceId[] }>(
+    const res = await this.api.request<{ deviceList: { body: string; signature: string }; revoked?: DeviceId[]; holds?: { body: string; signature: string }[] }>(
       'GET',
       `/v1/users/${encodeURIComponent(user)}/devices`,
     );
+    const holds = holdsFromJson(res.holds);
     const signed = signedDeviceListFromJson(res.deviceList);
     const pinned = this.store.getKnownUser(user);
     let verdict = await verifyDeviceList(this.cs.signature, signed, { user, ...(pinned ? { pinned } : {}) });
     if (verdict.kind === 'rejected' && verdict.reason === 'account-key-changed' && pinned) {
       // Only a new key the key-transparency log holds is considered at all.
       const fresh = await verifyDeviceList(this.cs.signature, signed, { user });
-      if (fresh.kind === 'ok') await this.kt.checkDeviceList(user, signed.body, fresh.list);
+      if (fresh.kind === 'ok') await this.kt.checkDeviceList(user, signed.body, fresh.list, holds);
       if (user === this.self.user) {
         // Our own account key is on this device; a different one can only come from a reset that retired this device.
         throw new SealpostError('ACCOUNT_KEY_CHANGED', 'the server shows another account key for your own account; this device was retired by an account reset');
@@ -104,13 +106,19 @@ export class DeviceTrust {
       throw new SealpostError('DEVICE_LIST_INVALID', `device list of ${user} refused: ${verdict.reason}`);
     }
     // The list must be the one the key-transparency log commits to for this user (not a list made for us alone).
-    await this.kt.checkDeviceList(user, signed.body, verdict.list);
+    // A legal hold the log commits to must be the organisation's, as shown (kt-verifier.ts).
+    const { hold } = await this.kt.checkDeviceList(user, signed.body, verdict.list, holds);
     this.store.putKnownUser(user, verdict.list.accountKey, verdict.list.version, Date.now());
     const revoked = new Set<string>(res.revoked ?? []);
     const list = { ...verdict.list, devices: verdict.list.devices.filter((d) => !revoked.has(d.id)) };
-    this.cache.set(user, { list, revoked });
+    this.cache.set(user, { list, revoked, ...(hold ? { hold } : {}) });
     this.history.delete(user);
     return list;
+  }
+
+  /** The legal hold (or its release) the log commits to for `user`, as last checked with their device list. */
+  holdOf(user: UserId): LegalHold | undefined {
+    return this.cache.get(user)?.hold;
   }
 
   /** See `retirementBetween`, over the label's whole history (read only on a key change, which is rare). */

@@ -119,6 +119,11 @@ export interface VerifyResult {
    * confirming it (`confirm`/`peer`) makes this device use the key at once.
    */
   keyChange?: { status: 'pending' | 'refused'; retiredAt: number; until?: string; reason?: string };
+  /**
+   * The organisation's legal hold on this contact, as published in the key-transparency log and signed by the
+   * organisation key (checked): `active` while their conversations go to the organisation's archive.
+   */
+  hold?: { id: string; reason: string; since: string; until?: string; releasedAt?: string; active: boolean };
 }
 
 /** A message held back while a recipient's new account key is in its contest period (see trust.ts). */

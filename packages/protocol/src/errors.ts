@@ -19,6 +19,8 @@ export const errorCodes = [
   'ACTIVATION_ATTEMPTS_EXCEEDED',
   // directory
   'USER_EXISTS',
+  'HOLD_EXISTS',
+  'HOLD_NOT_FOUND',
   'USER_NOT_FOUND',
   'USER_DISABLED',
   'DEVICE_EXISTS',

@@ -162,6 +162,45 @@ export function registerAdminCommands(program: Command): void {
   );
 
   // ---- outside mail ------------------------------------------------------------------------------------------
+  // ---- legal holds (docs/legal-hold.md) --------------------------------------------------------------------------
+  type HoldRow = { id: string; user: string; reason: string; since: string; until: string | null; releasedAt: string | null; active?: boolean };
+  const holdLine = (h: HoldRow) =>
+    `${h.user}\t${h.releasedAt ? `released ${h.releasedAt}` : h.active === false ? 'ended' : 'on hold'}\tsince ${h.since}${h.until ? ` until ${h.until}` : ''}\t${oneLine(h.reason)}\t${h.id}`;
+  const hold = admin.command('hold').description('legal holds: one named user each, visible to them and to everyone they talk to');
+  withAdminOptions(
+    hold
+      .command('add <user>')
+      .description("place a legal hold on one user: signed by the organisation key, published in the user's key-transparency record, in the audit log")
+      .requiredOption('--reason <text>', 'why (shown to the user and to their contacts; at most 500 characters)')
+      .option('--until <date>', 'when it ends by itself (ISO date or date-time, e.g. 2027-06-30)'),
+  ).action(async (user: string, o: AdminOpts & { reason: string; until?: string }) => {
+    const out = makeOutput(Boolean(o.json));
+    const { api, token } = adminApi(o);
+    let until: string | undefined;
+    if (o.until !== undefined) {
+      const t = Date.parse(o.until);
+      if (Number.isNaN(t)) throw new SealpostError('INVALID_INPUT', `--until: not a date: ${oneLine(o.until).slice(0, 40)} (e.g. 2027-06-30 or 2027-06-30T17:00:00Z)`);
+      until = new Date(t).toISOString();
+    }
+    const h = await api.request<HoldRow>('POST', '/v1/admin/holds', { user, reason: o.reason, ...(until ? { until } : {}) }, { admin: token });
+    out.result(h, `${h.user}: on legal hold from ${h.since}${h.until ? ` until ${h.until}` : ''} (${h.id}); published in the key-transparency log`);
+  });
+  withAdminOptions(hold.command('list').description('every legal hold, current and released')).action(async (o: AdminOpts) => {
+    const out = makeOutput(Boolean(o.json));
+    const { api, token } = adminApi(o);
+    const res = await api.request<{ holds: HoldRow[] }>('GET', '/v1/admin/holds', undefined, { admin: token });
+    if (res.holds.length === 0 && !o.json) out.result({}, 'no legal holds');
+    for (const h of res.holds) out.result(h, holdLine(h));
+  });
+  withAdminOptions(hold.command('release <user>').description("release a user's legal hold (published in the key-transparency log, in the audit log)")).action(
+    async (user: string, o: AdminOpts) => {
+      const out = makeOutput(Boolean(o.json));
+      const { api, token } = adminApi(o);
+      const h = await api.request<HoldRow>('POST', `/v1/admin/holds/${encodeURIComponent(user)}/release`, {}, { admin: token });
+      out.result(h, `${h.user}: legal hold released at ${h.releasedAt} (${h.id})`);
+    },
+  );
+
   const mailAdmin = admin.command('mail').description('outside mail: the outbound queue and the DNS records to publish');
   withAdminOptions(mailAdmin.command('queue').description('what waits for delivery to outside servers (envelopes and state, never content)')).action(async (o: AdminOpts) => {
     const out = makeOutput(Boolean(o.json));

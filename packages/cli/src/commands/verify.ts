@@ -40,6 +40,13 @@ export function registerVerifyCommands(program: Command): void {
             `  ${r.safetyNumber}`,
             `QR payload: ${r.qr}`,
             `Key transparency: verified (version ${r.kt.version} of ${r.user}, tree head ${r.kt.head.size})`,
+            ...(r.hold
+              ? [
+                  r.hold.active
+                    ? `LEGAL HOLD on ${r.user} since ${r.hold.since.slice(0, 19).replace('T', ' ')} UTC${r.hold.until ? ` until ${r.hold.until.slice(0, 19).replace('T', ' ')} UTC` : ''}: "${r.hold.reason}" — signed by your organisation and published in the key-transparency log; what you send ${r.user} from then on also reaches your organisation's archive`
+                    : `A legal hold on ${r.user} ("${r.hold.reason}") ${r.hold.releasedAt ? `was released on ${r.hold.releasedAt.slice(0, 19).replace('T', ' ')} UTC` : 'has ended'}`,
+                ]
+              : []),
             ...(r.keyChange?.status === 'pending'
               ? [
                   `NEW ACCOUNT KEY, NOT USED YET: an admin reset ${r.user} (the log retires the old key at version ${r.keyChange.retiredAt}). The number above is the one with the new key.`,

@@ -5,7 +5,10 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import {
   SealpostError,
+  MAX_HOLD_REASON_CHARS,
   describePolicy,
+  holdActive,
+  type LegalHold,
   limits,
   parseUnknown,
   signKtRestart,
@@ -30,6 +33,7 @@ import { applyRetention } from '../admin/retention.js';
 import { ROOT_TOKEN_META, adminOf, withAdminToken } from '../auth/admin-token.js';
 import { adminScopes } from '../store/store.js';
 import { KT_RESTARTS_META } from './kt-routes.js';
+import { currentHolds, placeHold, releaseHold } from '../admin/legal-holds.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const iso = (t: number | undefined) => (t === undefined ? null : new Date(t).toISOString());
@@ -75,6 +79,24 @@ async function queueSummary(ctx: ServerContext, device: DeviceId) {
     first: first.map((e) => ({ seq: e.seq, conversation: e.conversation, kind: e.kind, from: e.fromUser, at: iso(e.at), bytes: e.bytes })),
   };
 }
+
+const zHoldAdd = z
+  .object({
+    user: z.string().min(1).max(320),
+    reason: z.string().trim().min(1, 'a hold needs a reason').max(MAX_HOLD_REASON_CHARS),
+    until: z.string().datetime({ offset: true }).optional(),
+  })
+  .strict();
+
+const holdJson = (h: LegalHold, now?: number) => ({
+  id: h.id,
+  user: h.user,
+  reason: h.reason,
+  since: new Date(h.since).toISOString(),
+  until: iso(h.until),
+  releasedAt: iso(h.releasedAt),
+  ...(now !== undefined ? { active: holdActive(h, now) } : {}),
+});
 
 async function requireUser(ctx: ServerContext, user: UserId) {
   const rec = await ctx.store.getUser(user);
@@ -175,6 +197,30 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       // new device: the log then shows every reset as one (and the log refuses a new key that follows no retirement).
       await ctx.kt?.publish();
       return { user, activationCode: code, expiresAt: new Date(expiresAt).toISOString(), devicesRevoked: devices };
+    });
+
+    // ---- legal holds: one named user each (admin/legal-holds.ts) -------------------------------------------------
+    app.post('/v1/admin/holds', json, async (req) => {
+      const actor = adminOf(req);
+      const body = parseUnknown(zHoldAdd, req.body, 'body');
+      const user = parseUserId(qualify(ctx, body.user));
+      await requireUser(ctx, user);
+      const hold = await placeHold(ctx, actor, user, body.reason, body.until === undefined ? undefined : Date.parse(body.until));
+      return holdJson(hold);
+    });
+
+    app.get('/v1/admin/holds', async (req) => {
+      const actor = adminOf(req);
+      const holds = await currentHolds(ctx);
+      await audit(ctx, actor, 'hold.list', '*', { holds: holds.length });
+      return { holds: holds.map((h) => holdJson(h.hold, ctx.clock.now())) };
+    });
+
+    app.post('/v1/admin/holds/:user/release', json, async (req) => {
+      const actor = adminOf(req);
+      const { user } = parseUnknown(zUserParams, userParams(ctx, req.params), 'params');
+      await requireUser(ctx, user);
+      return holdJson(await releaseHold(ctx, actor, user));
     });
 
     app.get('/v1/admin/users/:user/lookup', async (req) => {

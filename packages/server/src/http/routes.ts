@@ -194,7 +194,10 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
       const revoked = (await ctx.store.listDevices(user)).filter((d) => d.revokedAt !== undefined).map((d) => d.id);
       const { history } = parseUnknown(z.object({ history: z.enum(['1']).optional() }).strict(), req.query, 'query');
       const earlier = history ? (await ctx.store.deviceListHistory(user, 100)).map(signedDeviceListToJson) : undefined;
-      return { user, deviceList: signedDeviceListToJson(list), revoked, ...(earlier ? { history: earlier } : {}) };
+      // The organisation-signed legal-hold statements on this user, newest last: the latest is what the user's account
+      // record in the key-transparency log commits to; clients check both (admin/legal-holds.ts).
+      const holds = (await ctx.store.holdStatements(user)).slice(-100).map((h) => ({ body: toBase64Url(h.body), signature: toBase64Url(h.signature) }));
+      return { user, deviceList: signedDeviceListToJson(list), revoked, ...(earlier ? { history: earlier } : {}), ...(holds.length > 0 ? { holds } : {}) };
     });
 
     // ---- key packages ------------------------------------------------------------------------------------------

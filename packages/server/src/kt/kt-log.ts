@@ -13,6 +13,7 @@ import {
   encodeAccountRecord,
   encodeEpochLeaf,
   leafHash,
+  legalHoldHash,
   retiredRecord,
   decodeAccountRecord,
   signTreeHead,
@@ -130,9 +131,11 @@ export class KtLog {
       if (pending.length === 0 && this.head) return 0;
       const updates: KtUpdateRecord[] = [];
       for (const p of pending) {
-        const record = p.list
-          ? { accountKey: p.list.accountKey, deviceListVersion: p.list.version, deviceListHash: deviceListHash(p.list.body) }
-          : retiredRecord();
+        const record = {
+          ...(p.list ? { accountKey: p.list.accountKey, deviceListVersion: p.list.version, deviceListHash: deviceListHash(p.list.body) } : retiredRecord()),
+          // A legal hold (or its release) is in the record, so every client sees it and can check it (legal-hold.ts).
+          ...(p.hold ? { holdHash: legalHoldHash(p.hold) } : {}),
+        };
         const value = encodeAccountRecord(record);
         const prev = this.latest.get(p.user);
         if (prev && bytesEqual(prev.value, value)) continue; // nothing changed (e.g. a repeated mark)

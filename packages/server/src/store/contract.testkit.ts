@@ -440,6 +440,25 @@ export function runStoreContract(name: string, open: () => Promise<ServerStore>)
       expect((await store.ktPending(10)).map((p) => [p.user, p.list])).toEqual([[alice, undefined]]);
     });
 
+    it('keeps legal-hold statements once each, queues the record for the log, and gives the latest with it', async () => {
+      await enrolled(alice);
+      const hold = { holdId: 'h_0123456789abcdef', user: alice, released: false, body: h(20), signature: h(21), at: 10 };
+      const [first] = await store.ktPending(10);
+      expect(first?.hold).toBeUndefined();
+      expect(await store.putHoldStatement(hold)).toBe(true);
+      expect(await store.putHoldStatement({ ...hold, body: h(22) })).toBe(false); // made twice
+      let [p] = await store.ktPending(10, alice);
+      expect(p).toMatchObject({ user: alice, seq: 2, hold: { body: h(20), signature: h(21) } });
+      const release = { ...hold, released: true, body: h(23), signature: h(24), at: 20 };
+      expect(await store.putHoldStatement(release)).toBe(true);
+      expect(await store.putHoldStatement(release)).toBe(false); // released twice
+      [p] = await store.ktPending(10, alice);
+      expect(p).toMatchObject({ seq: 3, hold: { body: h(23), signature: h(24) } });
+      expect(await store.holdStatements(alice)).toEqual([hold, release]);
+      expect(await store.holdStatements(bob)).toEqual([]);
+      expect(await store.holdStatements()).toEqual([hold, release]);
+    });
+
     it('queues inbound outside mail to every active device once, with one blob granted to all its recipients', async () => {
       const a1 = await enrolled(alice);
       const b = await enrolled(bob);

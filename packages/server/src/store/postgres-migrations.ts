@@ -267,4 +267,23 @@ export const postgresMigrations: { version: number; name: string; sql: string }[
       CREATE INDEX outbound_sent_user ON outbound_sent("user", at);
     `,
   },
+  {
+    version: 9,
+    name: 'legal-holds',
+    sql: `
+      -- Each organisation-signed statement of a legal hold (made, then released), kept as signed: the latest one
+      -- of a user is what their account record in the key-transparency log commits to; the earlier ones let the
+      -- user's own devices check every version of their record.
+      CREATE TABLE legal_holds (
+        hold_id TEXT NOT NULL,
+        "user" TEXT NOT NULL,
+        released BOOLEAN NOT NULL,
+        body BYTEA NOT NULL,
+        signature BYTEA NOT NULL,
+        at BIGINT NOT NULL,
+        PRIMARY KEY (hold_id, released)
+      );
+      CREATE INDEX legal_holds_user ON legal_holds("user", at);
+    `,
+  },
 ];

@@ -2,7 +2,7 @@
 // records in one place.
 import type { AuditEntry, BlobId, ConversationId, DeviceId, QueueItem, QueueKind, UserId } from '@sealpost/protocol';
 import { decodeLinkKeyPackages } from './link-key-packages.js';
-import { adminScopes, type AdminScope, type AppendInput, type BlobRecord, type DeviceRecord, type UserLookup, type KtEpochRecord, type KtPending, type KtUpdateRecord, type LinkRecord, type OutboundRecord, type QueueEntry, type UserRecord } from './store.js';
+import { adminScopes, type AdminScope, type AppendInput, type BlobRecord, type DeviceRecord, type HoldStatement, type UserLookup, type KtEpochRecord, type KtPending, type KtUpdateRecord, type LinkRecord, type OutboundRecord, type QueueEntry, type UserRecord } from './store.js';
 
 export type Row = Record<string, unknown>;
 
@@ -98,7 +98,12 @@ export function ktPendingFromRow(r: Row): KtPending {
     user: r.user as UserId,
     seq: r.seq as number,
     list: r.body === null ? undefined : { accountKey: u8(r.account_key), version: r.version as number, body: u8(r.body) },
+    ...(r.hold_body !== null && r.hold_body !== undefined ? { hold: { body: u8(r.hold_body), signature: u8(r.hold_signature) } } : {}),
   };
+}
+
+export function holdFromRow(r: Row): HoldStatement {
+  return { holdId: r.hold_id as string, user: r.user as UserId, released: Boolean(r.released), body: u8(r.body), signature: u8(r.signature), at: Number(r.at) };
 }
 
 export function ktEpochFromRow(e: Row): KtEpochRecord {

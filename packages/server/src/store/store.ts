@@ -163,6 +163,18 @@ export interface KtPending {
   seq: number;
   /** The current device list; undefined after an account reset (the record is published as retired). */
   list: { accountKey: Uint8Array; version: number; body: Uint8Array } | undefined;
+  /** The user's latest legal-hold statement (a hold, or its release), if they were ever held. */
+  hold?: { body: Uint8Array; signature: Uint8Array };
+}
+
+/** One organisation-signed statement of a legal hold: made (released false) or released. */
+export interface HoldStatement {
+  holdId: string;
+  user: UserId;
+  released: boolean;
+  body: Uint8Array;
+  signature: Uint8Array;
+  at: number;
 }
 
 export interface KtEpochRecord {
@@ -348,6 +360,13 @@ export interface ServerStore {
   approveLink(input: { codeHash: Uint8Array; deviceList: StoredDeviceList; sealed: Uint8Array; maxDevices: number; now: number }): Promise<LinkApproveVerdict>;
   deleteExpiredLinks(now: number): Promise<void>;
 
+  /**
+   * Stores a legal-hold statement and queues the user's account record for the key-transparency log, together.
+   * False when this hold already has a statement of this kind (made twice, released twice).
+   */
+  putHoldStatement(s: HoldStatement): Promise<boolean>;
+  /** Legal-hold statements, oldest first: one user's, or everyone's. */
+  holdStatements(user?: UserId): Promise<HoldStatement[]>;
   putWipe(wipe: WipeRecord): Promise<void>;
   getWipe(device: DeviceId): Promise<WipeRecord | undefined>;
   confirmWipe(device: DeviceId, now: number): Promise<void>;

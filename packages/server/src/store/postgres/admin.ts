@@ -9,13 +9,32 @@ import {
   type DeviceId,
   type UserId,
 } from '@sealpost/protocol';
-import { auditFromRow, scopesOf, type Row, u8, userLookupFromRows } from '../rows.js';
-import type { AdminScope, AdminTokenRecord, UserLookup, WipeRecord } from '../store.js';
+import { auditFromRow, holdFromRow, scopesOf, type Row, u8, userLookupFromRows } from '../rows.js';
+import type { AdminScope, AdminTokenRecord, HoldStatement, UserLookup, WipeRecord } from '../store.js';
 import { buf } from './db.js';
 import type { PostgresInternals } from './internals.js';
 
 /** PostgresStore's methods for this area (assembled on its prototype in postgres.ts). */
 export const postgresAdmin = {
+  async putHoldStatement(this: PostgresInternals, h: HoldStatement): Promise<boolean> {
+    return this.tx(async (db) => {
+      const res = await db.query(
+        'INSERT INTO legal_holds (hold_id, "user", released, body, signature, at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (hold_id, released) DO NOTHING',
+        [h.holdId, h.user, h.released, buf(h.body), buf(h.signature), h.at],
+      );
+      if (res.rowCount !== 1) return false;
+      await this.markKtPending(db, h.user);
+      return true;
+    });
+  },
+
+  async holdStatements(this: PostgresInternals, user?: UserId): Promise<HoldStatement[]> {
+    const rows = user
+      ? (await this.pool.query('SELECT * FROM legal_holds WHERE "user" = $1 ORDER BY at, released', [user])).rows
+      : (await this.pool.query('SELECT * FROM legal_holds ORDER BY at, released')).rows;
+    return (rows as Row[]).map(holdFromRow);
+  },
+
   async putWipe(this: PostgresInternals, w: WipeRecord): Promise<void> {
     await this.pool.query(
       `INSERT INTO wipes (device, command, signature, issued_at, confirmed_at) VALUES ($1, $2, $3, $4, NULL)

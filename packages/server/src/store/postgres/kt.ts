@@ -9,7 +9,8 @@ import type { PostgresInternals } from './internals.js';
 export const postgresKt = {
   // ---- key transparency ----------------------------------------------------------------------------------
   async ktPending(this: PostgresInternals, limit: number, user?: UserId): Promise<KtPending[]> {
-    const select = 'SELECT p."user", p.seq, l.account_key, l.version, l.body FROM kt_pending p LEFT JOIN device_lists l ON l."user" = p."user"';
+    const latest = (col: string) => `(SELECT h.${col} FROM legal_holds h WHERE h."user" = p."user" ORDER BY h.at DESC, h.released DESC LIMIT 1)`;
+    const select = `SELECT p."user", p.seq, l.account_key, l.version, l.body, ${latest('body')} AS hold_body, ${latest('signature')} AS hold_signature FROM kt_pending p LEFT JOIN device_lists l ON l."user" = p."user"`;
     const rows = (
       user ? await this.pool.query(`${select} WHERE p."user" = $1`, [user]) : await this.pool.query(`${select} ORDER BY p."user" LIMIT $1`, [limit])
     ).rows as Row[];

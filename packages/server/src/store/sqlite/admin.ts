@@ -9,13 +9,29 @@ import {
   type DeviceId,
   type UserId,
 } from '@sealpost/protocol';
-import { auditFromRow, type Row, u8, userLookupFromRows } from '../rows.js';
+import { auditFromRow, holdFromRow, type Row, u8, userLookupFromRows } from '../rows.js';
 import { scopesOf } from '../rows.js';
-import type { AdminScope, AdminTokenRecord, UserLookup, WipeRecord } from '../store.js';
+import type { AdminScope, AdminTokenRecord, HoldStatement, UserLookup, WipeRecord } from '../store.js';
 import type { SqliteInternals } from './internals.js';
 
 /** SqliteStore's methods for this area (assembled on its prototype in sqlite.ts). */
 export const sqliteAdmin = {
+  async putHoldStatement(this: SqliteInternals, h: HoldStatement): Promise<boolean> {
+    return this.db.transaction(() => {
+      const added = this.stmt('INSERT OR IGNORE INTO legal_holds (hold_id, user, released, body, signature, at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(h.holdId, h.user, h.released ? 1 : 0, h.body, h.signature, h.at).changes === 1;
+      if (added) this.markKtPending(h.user);
+      return added;
+    })();
+  },
+
+  async holdStatements(this: SqliteInternals, user?: UserId): Promise<HoldStatement[]> {
+    const rows = user
+      ? this.stmt('SELECT * FROM legal_holds WHERE user = ? ORDER BY at, released').all(user)
+      : this.stmt('SELECT * FROM legal_holds ORDER BY at, released').all();
+    return (rows as Row[]).map(holdFromRow);
+  },
+
   async putWipe(this: SqliteInternals, w: WipeRecord): Promise<void> {
     this.stmt('INSERT OR REPLACE INTO wipes (device, command, signature, issued_at, confirmed_at) VALUES (?, ?, ?, ?, NULL)').run(w.device, w.command, w.signature, w.issuedAt);
   },

@@ -10,8 +10,8 @@ export const sqliteKt = {
   async ktPending(this: SqliteInternals, limit: number, user?: UserId): Promise<KtPending[]> {
     const rows = (
       user
-        ? this.stmt('SELECT p.user, p.seq, l.account_key, l.version, l.body FROM kt_pending p LEFT JOIN device_lists l ON l.user = p.user WHERE p.user = ?').all(user)
-        : this.stmt('SELECT p.user, p.seq, l.account_key, l.version, l.body FROM kt_pending p LEFT JOIN device_lists l ON l.user = p.user ORDER BY p.user LIMIT ?').all(limit)
+        ? this.stmt('SELECT p.user, p.seq, l.account_key, l.version, l.body, (SELECT h.body FROM legal_holds h WHERE h.user = p.user ORDER BY h.at DESC, h.released DESC LIMIT 1) AS hold_body, (SELECT h.signature FROM legal_holds h WHERE h.user = p.user ORDER BY h.at DESC, h.released DESC LIMIT 1) AS hold_signature FROM kt_pending p LEFT JOIN device_lists l ON l.user = p.user WHERE p.user = ?').all(user)
+        : this.stmt('SELECT p.user, p.seq, l.account_key, l.version, l.body, (SELECT h.body FROM legal_holds h WHERE h.user = p.user ORDER BY h.at DESC, h.released DESC LIMIT 1) AS hold_body, (SELECT h.signature FROM legal_holds h WHERE h.user = p.user ORDER BY h.at DESC, h.released DESC LIMIT 1) AS hold_signature FROM kt_pending p LEFT JOIN device_lists l ON l.user = p.user ORDER BY p.user LIMIT ?').all(limit)
     ) as Row[];
     return rows.map(ktPendingFromRow);
   },
