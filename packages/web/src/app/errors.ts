@@ -16,6 +16,8 @@ const messages: Record<ErrorCode, string> = {
   ACTIVATION_CODE_EXPIRED: 'That activation code has expired. Ask your administrator for a new one.',
   ACTIVATION_ATTEMPTS_EXCEEDED: 'Too many wrong codes: this activation code no longer works. Ask your administrator for a new one.',
   USER_EXISTS: 'This account is already set up on a device. Link this browser from that device instead.',
+  HOLD_EXISTS: 'This person is already on legal hold.',
+  HOLD_NOT_FOUND: 'This person is not on legal hold.',
   USER_NOT_FOUND: 'There is nobody with that name in your organisation.',
   USER_DISABLED: 'That account is disabled.',
   DEVICE_EXISTS: 'This device is already registered.',
