@@ -9,6 +9,7 @@ import type { ServerContext } from './context.js';
 import { handleHttpError, errorBody } from './http/errors.js';
 import { registerRoutes } from './http/routes.js';
 import { registerAdminRoutes } from './http/admin-routes.js';
+import { registerScimRoutes } from './scim/scim-routes.js';
 import { registerDeviceRoutes } from './http/device-routes.js';
 import { KtLog } from './kt/kt-log.js';
 import { registerKtRoutes } from './http/kt-routes.js';
@@ -81,6 +82,7 @@ export function createServer(ctx: ServerContext, opts: { tls?: TlsOptions; timeo
   registerRoutes(app, ctx);
   registerBlobRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
+  registerScimRoutes(app, ctx);
   registerDeviceRoutes(app, ctx);
   const kt = new KtLog(ctx.store, ctx.cs, ctx.ktKeys, ctx.clock, ctx.log);
   ctx.kt = kt;

@@ -344,7 +344,7 @@ export function registerAdminCommands(program: Command): void {
     tokens
       .command('create <name>')
       .description('create a named admin token with what it may do; it is printed once')
-      .requiredOption('--scope <scopes>', 'comma-separated: users, devices, policy, audit, tokens (a helpdesk token: users,devices)'),
+      .requiredOption('--scope <scopes>', 'comma-separated: users, devices, policy, audit, tokens, scim (a helpdesk token: users,devices; an identity provider\'s SCIM token: scim)'),
   ).action(async (name: string, o: AdminOpts & { scope: string }) => {
     const out = makeOutput(Boolean(o.json));
     const { api, token } = adminApi(o);

@@ -28,12 +28,13 @@ import { newActivationCode, newToken, sha256 } from '../auth/tokens.js';
 import { activationCodeMac } from '../server-secret.js';
 import { audit } from '../admin/audit.js';
 import { changePolicy, getPolicy } from '../admin/policy-store.js';
-import { publishRevocation, revocationsFor, revokeDevices } from '../admin/revoke.js';
+import { revokeDevices } from '../admin/revoke.js';
 import { applyRetention } from '../admin/retention.js';
 import { ROOT_TOKEN_META, adminOf, withAdminToken } from '../auth/admin-token.js';
 import { adminScopes } from '../store/store.js';
 import { KT_RESTARTS_META } from './kt-routes.js';
 import { currentHolds, placeHold, releaseHold } from '../admin/legal-holds.js';
+import { addUser, resetUser, setUserStatus } from '../admin/users.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const iso = (t: number | undefined) => (t === undefined ? null : new Date(t).toISOString());
@@ -116,18 +117,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       if (userDomain(user) !== ctx.domain) {
         throw new SealpostError('INVALID_INPUT', `user: ${user} is not in this server's domain ${ctx.domain}`);
       }
-      const code = newActivationCode();
-      const now = ctx.clock.now();
-      const expiresAt = now + (await getPolicy(ctx)).activationCodeTtlMs;
-      const created = await ctx.store.createUser({ user, name: body.name, now }, { codeHash: activationCodeMac(ctx.secret, code), expiresAt });
-      if (!created) {
-        throw new SealpostError(
-          'USER_EXISTS',
-          `user ${user} already exists; for a new activation code: \`sealpost admin user reissue ${user}\` (not enrolled yet) or \`sealpost admin user reset ${user}\` (every device lost)`,
-        );
-      }
-      await audit(ctx, actor, 'user.add', user);
-      ctx.kt?.prepare(user); // the user's first key-transparency index, ahead of enrollment
+      const { activationCode: code, expiresAt } = await addUser(ctx, actor, user, body.name);
       req.log.info({ user }, 'admin: user added');
       return { user, activationCode: code, expiresAt: new Date(expiresAt).toISOString() };
     });
@@ -152,13 +142,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
         const actor = adminOf(req);
         const { user } = parseUnknown(zUserParams, userParams(ctx, req.params), 'params');
         await requireUser(ctx, user);
-        await ctx.store.setUserStatus(user, status === 'disable' ? 'disabled' : 'active');
-        if (status === 'disable') {
-          // Sessions die with the status (getSession checks it); open connections are closed now.
-          const devices = (await ctx.store.listDevices(user)).filter((d) => !d.revokedAt).map((d) => d.id);
-          publishRevocation(ctx, devices, []);
-        }
-        await audit(ctx, actor, `user.${status}`, user);
+        await setUserStatus(ctx, actor, user, status === 'disable' ? 'disabled' : 'active');
         return { user, status: status === 'disable' ? 'disabled' : 'active' };
       });
     }
@@ -185,18 +169,8 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     app.post('/v1/admin/users/:user/reset', json, async (req) => {
       const actor = adminOf(req);
       const { user } = parseUnknown(zUserParams, userParams(ctx, req.params), 'params');
-      await requireUser(ctx, user);
-      const devices = (await ctx.store.listDevices(user)).filter((d) => !d.revokedAt).map((d) => d.id);
-      const revocations = await revocationsFor(ctx, user, devices);
-      const code = newActivationCode();
-      const expiresAt = ctx.clock.now() + (await getPolicy(ctx)).activationCodeTtlMs;
-      const deliveries = await ctx.store.resetUser(user, revocations, { codeHash: activationCodeMac(ctx.secret, code), expiresAt }, ctx.clock.now());
-      publishRevocation(ctx, devices, deliveries);
-      await audit(ctx, actor, 'user.reset', user, { devicesRevoked: devices.length });
-      // The retirement goes into the key-transparency log now, in an epoch of its own, before the user can enroll a
-      // new device: the log then shows every reset as one (and the log refuses a new key that follows no retirement).
-      await ctx.kt?.publish();
-      return { user, activationCode: code, expiresAt: new Date(expiresAt).toISOString(), devicesRevoked: devices };
+      const { activationCode: code, expiresAt, devicesRevoked } = await resetUser(ctx, actor, user);
+      return { user, activationCode: code, expiresAt: new Date(expiresAt).toISOString(), devicesRevoked };
     });
 
     // ---- legal holds: one named user each (admin/legal-holds.ts) -------------------------------------------------

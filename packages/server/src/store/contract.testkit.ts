@@ -459,6 +459,18 @@ export function runStoreContract(name: string, open: () => Promise<ServerStore>)
       expect(await store.holdStatements()).toEqual([hold, release]);
     });
 
+    it('keeps SCIM resources by type and id: put replaces, list in id order, delete', async () => {
+      const r = { type: 'Group' as const, id: 'g_b', externalId: 'e1', data: '{"displayName":"B"}', createdAt: 1, updatedAt: 2, version: 1 };
+      await store.scimPut(r);
+      await store.scimPut({ ...r, id: 'g_a', externalId: null });
+      await store.scimPut({ ...r, data: '{"displayName":"B2"}', version: 2 });
+      expect(await store.scimGet('Group', 'g_b')).toEqual({ ...r, data: '{"displayName":"B2"}', version: 2 });
+      expect(await store.scimGet('User', 'g_b')).toBeUndefined();
+      expect((await store.scimList('Group')).map((g) => g.id)).toEqual(['g_a', 'g_b']);
+      await store.scimDelete('Group', 'g_a');
+      expect((await store.scimList('Group')).map((g) => g.id)).toEqual(['g_b']);
+    });
+
     it('queues inbound outside mail to every active device once, with one blob granted to all its recipients', async () => {
       const a1 = await enrolled(alice);
       const b = await enrolled(bob);

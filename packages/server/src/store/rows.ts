@@ -2,7 +2,7 @@
 // records in one place.
 import type { AuditEntry, BlobId, ConversationId, DeviceId, QueueItem, QueueKind, UserId } from '@sealpost/protocol';
 import { decodeLinkKeyPackages } from './link-key-packages.js';
-import { adminScopes, type AdminScope, type AppendInput, type BlobRecord, type DeviceRecord, type HoldStatement, type UserLookup, type KtEpochRecord, type KtPending, type KtUpdateRecord, type LinkRecord, type OutboundRecord, type QueueEntry, type UserRecord } from './store.js';
+import { adminScopes, type AdminScope, type AppendInput, type BlobRecord, type DeviceRecord, type HoldStatement, type ScimRecord, type UserLookup, type KtEpochRecord, type KtPending, type KtUpdateRecord, type LinkRecord, type OutboundRecord, type QueueEntry, type UserRecord } from './store.js';
 
 export type Row = Record<string, unknown>;
 
@@ -163,5 +163,17 @@ export function outboundFromRow(r: Row): OutboundRecord {
     attempts: Number(r.attempts),
     nextAttemptAt: Number(r.next_attempt_at),
     lastError: (r.last_error as string | null) ?? undefined,
+  };
+}
+
+export function scimFromRow(r: Row): ScimRecord {
+  return {
+    type: r.type as ScimRecord['type'],
+    id: r.id as string,
+    externalId: (r.external_id as string | null) ?? null,
+    data: r.data as string,
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+    version: Number(r.version),
   };
 }

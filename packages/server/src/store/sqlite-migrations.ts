@@ -288,4 +288,22 @@ export const sqliteMigrations: { version: number; name: string; sql: string }[] 
       CREATE INDEX legal_holds_user ON legal_holds(user, at);
     `,
   },
+  {
+    version: 10,
+    name: 'scim',
+    sql: `
+      -- What the organisation's identity provider sent over SCIM, kept for it: a User's attributes beside the Sealpost
+      -- user (its id is the user id), Groups, and the ids of users it deleted (never given to anyone else).
+      CREATE TABLE scim_resources (
+        type TEXT NOT NULL,
+        id TEXT NOT NULL,
+        external_id TEXT,
+        data TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        PRIMARY KEY (type, id)
+      );
+    `,
+  },
 ];

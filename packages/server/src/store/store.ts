@@ -127,7 +127,7 @@ export interface Revocation {
 }
 
 /** What a named admin token may do (admin routes by area; auth/admin-token.ts maps a route to one). */
-export const adminScopes = ['users', 'devices', 'policy', 'audit', 'tokens'] as const;
+export const adminScopes = ['users', 'devices', 'policy', 'audit', 'tokens', 'scim'] as const;
 export type AdminScope = (typeof adminScopes)[number];
 
 export interface AdminTokenRecord {
@@ -165,6 +165,17 @@ export interface KtPending {
   list: { accountKey: Uint8Array; version: number; body: Uint8Array } | undefined;
   /** The user's latest legal-hold statement (a hold, or its release), if they were ever held. */
   hold?: { body: Uint8Array; signature: Uint8Array };
+}
+
+/** A SCIM resource as the identity provider sent it (scim/): its attributes as JSON text. */
+export interface ScimRecord {
+  type: 'User' | 'Group' | 'DeletedUser';
+  id: string;
+  externalId: string | null;
+  data: string;
+  createdAt: number;
+  updatedAt: number;
+  version: number;
 }
 
 /** One organisation-signed statement of a legal hold: made (released false) or released. */
@@ -367,6 +378,12 @@ export interface ServerStore {
   putHoldStatement(s: HoldStatement): Promise<boolean>;
   /** Legal-hold statements, oldest first: one user's, or everyone's. */
   holdStatements(user?: UserId): Promise<HoldStatement[]>;
+  scimGet(type: ScimRecord['type'], id: string): Promise<ScimRecord | undefined>;
+  /** Every resource of a type, in id order. */
+  scimList(type: ScimRecord['type']): Promise<ScimRecord[]>;
+  /** Insert or replace. */
+  scimPut(r: ScimRecord): Promise<void>;
+  scimDelete(type: ScimRecord['type'], id: string): Promise<void>;
   putWipe(wipe: WipeRecord): Promise<void>;
   getWipe(device: DeviceId): Promise<WipeRecord | undefined>;
   confirmWipe(device: DeviceId, now: number): Promise<void>;

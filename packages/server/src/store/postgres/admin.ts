@@ -9,8 +9,8 @@ import {
   type DeviceId,
   type UserId,
 } from '@sealpost/protocol';
-import { auditFromRow, holdFromRow, scopesOf, type Row, u8, userLookupFromRows } from '../rows.js';
-import type { AdminScope, AdminTokenRecord, HoldStatement, UserLookup, WipeRecord } from '../store.js';
+import { auditFromRow, holdFromRow, scimFromRow, scopesOf, type Row, u8, userLookupFromRows } from '../rows.js';
+import type { AdminScope, AdminTokenRecord, HoldStatement, ScimRecord, UserLookup, WipeRecord } from '../store.js';
 import { buf } from './db.js';
 import type { PostgresInternals } from './internals.js';
 
@@ -26,6 +26,27 @@ export const postgresAdmin = {
       await this.markKtPending(db, h.user);
       return true;
     });
+  },
+
+  async scimGet(this: PostgresInternals, type: ScimRecord['type'], id: string): Promise<ScimRecord | undefined> {
+    const r = await this.one('SELECT * FROM scim_resources WHERE type = $1 AND id = $2', [type, id]);
+    return r ? scimFromRow(r) : undefined;
+  },
+
+  async scimList(this: PostgresInternals, type: ScimRecord['type']): Promise<ScimRecord[]> {
+    return ((await this.pool.query('SELECT * FROM scim_resources WHERE type = $1 ORDER BY id', [type])).rows as Row[]).map(scimFromRow);
+  },
+
+  async scimPut(this: PostgresInternals, r: ScimRecord): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO scim_resources (type, id, external_id, data, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (type, id) DO UPDATE SET external_id = excluded.external_id, data = excluded.data, created_at = excluded.created_at, updated_at = excluded.updated_at, version = excluded.version`,
+      [r.type, r.id, r.externalId, r.data, r.createdAt, r.updatedAt, r.version],
+    );
+  },
+
+  async scimDelete(this: PostgresInternals, type: ScimRecord['type'], id: string): Promise<void> {
+    await this.pool.query('DELETE FROM scim_resources WHERE type = $1 AND id = $2', [type, id]);
   },
 
   async holdStatements(this: PostgresInternals, user?: UserId): Promise<HoldStatement[]> {

@@ -9,9 +9,9 @@ import {
   type DeviceId,
   type UserId,
 } from '@sealpost/protocol';
-import { auditFromRow, holdFromRow, type Row, u8, userLookupFromRows } from '../rows.js';
+import { auditFromRow, holdFromRow, scimFromRow, type Row, u8, userLookupFromRows } from '../rows.js';
 import { scopesOf } from '../rows.js';
-import type { AdminScope, AdminTokenRecord, HoldStatement, UserLookup, WipeRecord } from '../store.js';
+import type { AdminScope, AdminTokenRecord, HoldStatement, ScimRecord, UserLookup, WipeRecord } from '../store.js';
 import type { SqliteInternals } from './internals.js';
 
 /** SqliteStore's methods for this area (assembled on its prototype in sqlite.ts). */
@@ -23,6 +23,24 @@ export const sqliteAdmin = {
       if (added) this.markKtPending(h.user);
       return added;
     })();
+  },
+
+  async scimGet(this: SqliteInternals, type: ScimRecord['type'], id: string): Promise<ScimRecord | undefined> {
+    const r = this.stmt('SELECT * FROM scim_resources WHERE type = ? AND id = ?').get(type, id) as Row | undefined;
+    return r ? scimFromRow(r) : undefined;
+  },
+
+  async scimList(this: SqliteInternals, type: ScimRecord['type']): Promise<ScimRecord[]> {
+    return (this.stmt('SELECT * FROM scim_resources WHERE type = ? ORDER BY id').all(type) as Row[]).map(scimFromRow);
+  },
+
+  async scimPut(this: SqliteInternals, r: ScimRecord): Promise<void> {
+    this.stmt('INSERT OR REPLACE INTO scim_resources (type, id, external_id, data, created_at, updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(r.type, r.id, r.externalId, r.data, r.createdAt, r.updatedAt, r.version);
+  },
+
+  async scimDelete(this: SqliteInternals, type: ScimRecord['type'], id: string): Promise<void> {
+    this.stmt('DELETE FROM scim_resources WHERE type = ? AND id = ?').run(type, id);
   },
 
   async holdStatements(this: SqliteInternals, user?: UserId): Promise<HoldStatement[]> {
