@@ -58,7 +58,10 @@ export class RateLimiter {
   private tokens(key: string): number {
     const b = this.buckets.get(key);
     if (!b) return this.rule.burst;
-    return Math.min(this.rule.burst, b.tokens + (this.clock.now() - b.at) * (this.rule.perMinute / 60_000));
+    // A clock set back (by hand, by NTP) refills nothing and takes nothing away: time counts again from the new now.
+    const now = this.clock.now();
+    if (now < b.at) b.at = now;
+    return Math.min(this.rule.burst, b.tokens + (now - b.at) * (this.rule.perMinute / 60_000));
   }
 }
 
