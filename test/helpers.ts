@@ -43,7 +43,7 @@ export function tempDir(prefix: string): string {
 }
 
 export async function startTestServer(
-  opts: { activationTtlMs?: number; maxBlobBytes?: number; userQuotaBytes?: number; db?: string; bus?: string; web?: boolean | string; logLevel?: string } & Pick<StartOptions, 'timeouts' | 'rateLimits' | 'minFreeBytes' | 'clock' | 'smtp' | 'outbound'> = {},
+  opts: { activationTtlMs?: number; maxBlobBytes?: number; userQuotaBytes?: number; db?: string; bus?: string; web?: boolean | string; logLevel?: string } & Pick<StartOptions, 'timeouts' | 'rateLimits' | 'minFreeBytes' | 'clock' | 'smtp' | 'outbound' | 'ssoClientSecretFile'> = {},
 ): Promise<TestServer> {
   const dataDir = tempDir('server');
   const logs: string[] = [];
@@ -71,6 +71,7 @@ export async function startTestServer(
     ...(opts.clock ? { clock: opts.clock } : {}),
     ...(opts.smtp ? { smtp: opts.smtp } : {}),
     ...(opts.outbound ? { outbound: opts.outbound } : {}),
+    ...(opts.ssoClientSecretFile ? { ssoClientSecretFile: opts.ssoClientSecretFile } : {}),
     // The web client as `npm run build` made it (packages/web/dist), or the build in the folder given.
     ...(opts.web ? { webDir: typeof opts.web === 'string' ? opts.web : WEB_DIST } : {}),
   });

@@ -28,6 +28,8 @@ export interface ServerContext {
   metricsTokenHash: Uint8Array;
   /** The server secret, from a file outside the store (server-secret.ts). */
   secret: ServerSecret;
+  /** This server's client secret at the organisation's OpenID Connect provider (auth/sso.ts), from a file outside the store. */
+  ssoClientSecret?: string;
   /** The organisation key: signs wipe commands and device-removal notices (admin/org-key.ts). */
   org: SignatureKeyPair;
   /** Key-transparency keys (kt/kt-log.ts) and how often an epoch is published. */

@@ -57,6 +57,11 @@ export interface StartOptions {
    * database must all be given the same file.
    */
   secretFile?: string;
+  /**
+   * This server's client secret at the organisation's OpenID Connect provider, in a file of its own (`--sso-client-
+   * secret-file`): kept outside the database like the server secret. Without it, sign-in with the provider is off.
+   */
+  ssoClientSecretFile?: string;
   /** Rate-limit rules to change (http/rate-limit.ts), or 'off' for load tests (--insecure-no-rate-limits). */
   rateLimits?: Partial<RateRules> | 'off';
   /** The web client's built files (packages/web/dist), served at /; without it, no web app. */
@@ -207,8 +212,13 @@ export async function startServer(opts: StartOptions): Promise<StartedServer> {
     throw err;
   }
   let web: WebAssets | undefined;
+  let ssoClientSecret: string | undefined;
   try {
     web = opts.webDir ? loadWebAssets(opts.webDir) : undefined;
+    if (opts.ssoClientSecretFile) {
+      ssoClientSecret = readFileSync(opts.ssoClientSecretFile, 'utf8').trim();
+      if (ssoClientSecret.length === 0 || ssoClientSecret.length > 1000) throw new SealpostError('CONFIG_INVALID', `${opts.ssoClientSecretFile}: expected the client secret on one line`);
+    }
   } catch (err) {
     await store.close();
     throw err;
@@ -217,6 +227,7 @@ export async function startServer(opts: StartOptions): Promise<StartedServer> {
     {
       store,
       secret,
+      ...(ssoClientSecret ? { ssoClientSecret } : {}),
       org,
       ktKeys,
       ktEpochMs: opts.ktEpochMs ?? 1000,

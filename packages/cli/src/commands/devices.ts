@@ -5,6 +5,7 @@ import { SealpostError } from '@sealpost/protocol';
 import { SealpostClient } from '@sealpost/client';
 import { jsonOption, newPassphrase, policyNeedsPassphrase, profileOf, profileOption, required, serverOption, withClient, type JsonOpt } from '../common.js';
 import { makeOutput } from '../output.js';
+import { ssoActivation } from '../sso-login.js';
 import { confirm } from '../prompt.js';
 import { oneLine } from '../terminal-safe.js';
 
@@ -22,20 +23,30 @@ export function registerDeviceCommands(program: Command): void {
   // ---- enroll -------------------------------------------------------------------------------------------------
   program
     .command('enroll')
-    .description('enroll this device with an activation code: makes the account and device keys here')
+    .description("enroll this device: with an activation code, or by signing in with your organisation's identity provider (--sso); makes the account and device keys here")
     .option('--server <url>', 'server URL (env SEALPOST_SERVER)')
-    .requiredOption('--user <user@domain>', 'your user id')
-    .requiredOption('--code <code>', 'the activation code from your admin')
+    .option('--user <user@domain>', 'your user id (with --code)')
+    .option('--code <code>', 'the activation code from your admin')
+    .option('--sso', "sign in with your organisation's identity provider instead: prints an address to open in a browser and waits for the sign-in")
     .addOption(profileOption())
     .option('--device-name <name>', 'a name for this device')
     .option('--passphrase', 'encrypt the local store with a passphrase (asked, or SEALPOST_PASSPHRASE); required when policy says so')
     .addOption(jsonOption())
-    .action(async (o: { server?: string; user: string; code: string; profile?: string; deviceName?: string; passphrase?: boolean } & JsonOpt) => {
+    .action(async (o: { server?: string; user?: string; code?: string; sso?: boolean; profile?: string; deviceName?: string; passphrase?: boolean } & JsonOpt) => {
       const out = makeOutput(Boolean(o.json));
       const server = required(o.server ?? process.env.SEALPOST_SERVER, '--server', 'SEALPOST_SERVER');
+      if (o.sso && (o.user || o.code)) throw new SealpostError('INVALID_INPUT', '--sso: give no --user and --code (the identity provider says who you are)');
+      if (!o.sso && (!o.user || !o.code)) throw new SealpostError('INVALID_INPUT', 'give --user and --code (the activation code from your admin), or --sso to sign in with your organisation account');
       const passphrase = await newPassphrase(Boolean(o.passphrase) || (await policyNeedsPassphrase(server)));
+      const abort = new AbortController();
+      const stop = () => abort.abort();
+      process.once('SIGINT', stop);
+      const { user, activationCode } = o.sso
+        ? await ssoActivation(server, (url) => out.result({ status: 'sign-in', url }, `Open this address in a browser and sign in with your organisation account:\n  ${url}\nWaiting for the sign-in …`), abort.signal).finally(() => process.off('SIGINT', stop))
+        : { user: o.user!, activationCode: o.code! };
+      process.off('SIGINT', stop);
       const client = await SealpostClient.enroll(
-        { server, user: o.user, code: o.code, profile: profileOf(o), ...(o.deviceName ? { deviceName: o.deviceName } : {}) },
+        { server, user, code: activationCode, profile: profileOf(o), ...(o.deviceName ? { deviceName: o.deviceName } : {}) },
         { warn: (m) => out.warn(m), ...(passphrase ? { passphrase } : {}) },
       );
       out.result({ user: client.user, device: client.device, server: client.server }, `enrolled ${client.user} (device ${client.device}) on ${client.server}`);

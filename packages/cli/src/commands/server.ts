@@ -26,12 +26,13 @@ export function registerServerCommand(program: Command): void {
     .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
     .option('--web-dir <dir>', 'the web client to serve at / (default: the one built with this installation)')
     .option('--no-web', 'serve the API only, no web client')
+    .option('--sso-client-secret-file <file>', "this server's client secret at the organisation's OpenID Connect provider (sign-in to enroll; with admin policy sso-issuer and sso-client-id)")
     .option('--smtp-listen <host:port>', 'run the inbound SMTP gateway for outside mail here (port 25 in production; STARTTLS with --tls-cert)')
     .option('--smtp-max-size <size>', 'largest inbound message', '25M')
     .option('--mail-route <domain=host:port>', 'deliver outbound mail for a domain to this host instead of its MX (repeatable)', (v: string, acc: string[] = []) => [...acc, v])
     .option('--smarthost <host:port>', 'deliver all outbound mail through this relay')
     .addOption(jsonOption())
-    .action(async (o: { web: boolean; webDir?: string; data: string; listen: string; domain: string; db?: string; bus?: string; tlsCert?: string; tlsKey?: string; insecureHttp?: boolean; secretFile?: string; insecureNoRateLimits?: boolean; maxFileSize: string; userQuota: string; minFreeDisk: string; logLevel: string; smtpListen?: string; smtpMaxSize: string; mailRoute?: string[]; smarthost?: string } & JsonOpt) => {
+    .action(async (o: { web: boolean; webDir?: string; data: string; listen: string; domain: string; db?: string; bus?: string; tlsCert?: string; tlsKey?: string; insecureHttp?: boolean; secretFile?: string; ssoClientSecretFile?: string; insecureNoRateLimits?: boolean; maxFileSize: string; userQuota: string; minFreeDisk: string; logLevel: string; smtpListen?: string; smtpMaxSize: string; mailRoute?: string[]; smarthost?: string } & JsonOpt) => {
       const { startServer } = await import('@sealpost/server');
       const { host, port } = parseListen(o.listen);
       if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new SealpostError('INVALID_INPUT', '--tls-cert and --tls-key go together');
@@ -62,6 +63,7 @@ export function registerServerCommand(program: Command): void {
         ...(o.insecureHttp ? { insecureHttp: true } : {}),
         ...(o.insecureNoRateLimits ? { rateLimits: 'off' as const } : {}),
         ...(o.secretFile ? { secretFile: o.secretFile } : {}),
+        ...(o.ssoClientSecretFile ? { ssoClientSecretFile: o.ssoClientSecretFile } : {}),
         ...(webDir ? { webDir } : {}),
         ...(smtp ? { smtp } : {}),
         outbound,

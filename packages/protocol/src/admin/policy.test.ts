@@ -14,6 +14,8 @@ const base = {
   keyChangeContestMs: 86_400_000,
   outsideMail: 'tls-allowed' as const,
   outsideMailPerDay: 500,
+  ssoIssuer: null,
+  ssoClientId: null,
 };
 
 describe('policy', () => {

@@ -41,6 +41,10 @@ export interface Policy {
   outsideMail: OutsideMailPolicy;
   /** Outside mails one user may submit per day (each recipient counts). */
   outsideMailPerDay: number;
+  /** The organisation's OpenID Connect provider people sign in with to enroll a first device (null: not offered). */
+  ssoIssuer: string | null;
+  /** This server's client id at that provider (its secret is kept outside the database, like the server secret). */
+  ssoClientId: string | null;
 }
 
 export const outsideMailPolicies = ['openpgp-only', 'tls-allowed', 'off'] as const;
@@ -74,6 +78,8 @@ export const zPolicyFields = z
     keyChangeContestMs: z.number().int().min(1000).max(30 * DAY),
     outsideMail: z.enum(outsideMailPolicies),
     outsideMailPerDay: z.number().int().min(0).max(1_000_000),
+    ssoIssuer: z.string().url().max(300).refine((u) => /^https:\/\//.test(u) || /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(u), 'must be https (plain http only for a provider on this machine)').nullable(),
+    ssoClientId: z.string().min(1).max(200).nullable(),
   })
   .strict();
 
@@ -97,6 +103,8 @@ export const policySettings = {
   'key-change-contest': 'keyChangeContestMs',
   'outside-mail': 'outsideMail',
   'outside-mail-per-day': 'outsideMailPerDay',
+  'sso-issuer': 'ssoIssuer',
+  'sso-client-id': 'ssoClientId',
 } as const satisfies Record<string, keyof Policy>;
 export type PolicySetting = keyof typeof policySettings;
 
@@ -194,6 +202,14 @@ export function parsePolicySetting(key: string, value: string): Partial<Policy> 
       if (!/^\d{1,7}$/.test(value.trim())) throw new SealpostError('INVALID_INPUT', 'outside-mail-per-day: give a whole number');
       return { outsideMailPerDay: Number(value) };
     }
+    case 'sso-issuer': {
+      const v = value.trim();
+      return { ssoIssuer: v === 'off' || v === 'none' || v === '' ? null : v.replace(/\/+$/, '') };
+    }
+    case 'sso-client-id': {
+      const v = value.trim();
+      return { ssoClientId: v === 'off' || v === 'none' || v === '' ? null : v };
+    }
   }
 }
 
@@ -228,5 +244,7 @@ export function describePolicy(p: Policy): Record<PolicySetting, string> {
     'key-change-contest': p.keyChangeContestMs % MINUTE !== 0 ? `${p.keyChangeContestMs / 1000}s` : dur(p.keyChangeContestMs),
     'outside-mail': p.outsideMail,
     'outside-mail-per-day': String(p.outsideMailPerDay),
+    'sso-issuer': p.ssoIssuer ?? 'off',
+    'sso-client-id': p.ssoClientId ?? 'off',
   };
 }

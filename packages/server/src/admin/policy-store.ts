@@ -19,6 +19,8 @@ export function defaultPolicy(ctx: Pick<ServerContext, 'maxBlobBytes' | 'activat
     keyChangeContestMs: DEFAULT_KEY_CHANGE_CONTEST_MS,
     outsideMail: 'tls-allowed',
     outsideMailPerDay: 500,
+    ssoIssuer: null,
+    ssoClientId: null,
   };
 }
 

@@ -30,6 +30,7 @@ import {
 } from '@sealpost/protocol';
 import { z } from 'zod';
 import type { ServerContext } from '../context.js';
+import { finishSso, startSso } from '../auth/sso.js';
 import { sessionOf, withDeviceSession } from '../auth/device-session.js';
 import { checkKeyPackages } from '../directory/key-packages.js';
 import { addressLimit } from './address-limit.js';
@@ -81,6 +82,20 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get('/readyz', async (_req, reply) => {
     if (await ctx.store.ping()) return { status: 'ready' };
     return reply.status(503).send({ error: { code: 'SERVER_UNREACHABLE', message: 'the store does not answer' } });
+  });
+
+  // ---- sign-in with the organisation's identity provider, for a first device (auth/sso.ts) ------------------------
+  app.post('/v1/sso/start', { ...json, onRequest: byAddress }, async (req) => {
+    const { redirectUri } = parseUnknown(z.object({ redirectUri: z.string().max(300) }).strict(), req.body, 'body');
+    const { authorizationUrl, expiresAt } = await startSso(ctx, redirectUri);
+    return { authorizationUrl, expiresAt: new Date(expiresAt).toISOString() };
+  });
+  app.post('/v1/sso/finish', { ...json, onRequest: byAddress }, async (req) => {
+    const { callbackUrl } = parseUnknown(z.object({ callbackUrl: z.string().max(8192) }).strict(), req.body, 'body');
+    // Nothing here can be guessed (the state is sealed, the code is the provider's); the per-address request limit
+    // keeps anyone from making this server call the provider in a flood.
+    const { user, activationCode, expiresAt } = await finishSso(ctx, callbackUrl);
+    return { user, activationCode, expiresAt: new Date(expiresAt).toISOString() };
   });
 
   // ---- enrollment --------------------------------------------------------------------------------------------
