@@ -58,6 +58,14 @@ describe('parseStructure', () => {
     expect([empty.type, empty.children.length]).toEqual(['text', 0]);
   });
 
+  it('never reaches past the message for the line break after a nested closing delimiter', () => {
+    // A small Buffer lives inside a larger shared one: what follows the message there is someone else's.
+    const pool = Buffer.from('Content-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\nContent-Type: multipart/alternative; boundary=i\r\n\r\n--i\r\n\r\nx\r\n--i--\r\nSECRET', 'latin1');
+    const message = pool.subarray(0, pool.length - 'SECRET'.length - 2);
+    const inner = parseStructure(message).children[0]!;
+    expect(inner.body?.toString('latin1').endsWith('--i--')).toBe(true);
+  });
+
   it('gives a message/rfc822 part its own message, with envelope and structure in BODYSTRUCTURE', () => {
     const p = parseStructure(
       msg('Content-Type: multipart/mixed; boundary=b', '', '--b', 'Content-Type: message/rfc822', '', 'From: Carol <carol@example.org>', 'Subject: inner', '', 'inner body', '--b--'),

@@ -56,9 +56,10 @@ function splitMultipart(body: Buffer, boundary: string): Buffer[] {
  * A nested multipart whose body ends at its own closing delimiter keeps the line break after it, as Dovecot counts it
  * (the same two bytes also begin the parent's next delimiter), so BODY[n] of it is what Dovecot gives.
  */
-function withClosingLineBreak(body: Buffer, boundary: string): Buffer {
+function withClosingLineBreak(body: Buffer, boundary: string, message: Buffer): Buffer {
+  // Only bytes of this message: a small Buffer shares its memory with others, which must never show in an answer.
   const end = body.byteOffset + body.length;
-  if (end + 2 > body.buffer.byteLength) return body;
+  if (end + 2 > message.byteOffset + message.length) return body;
   const whole = Buffer.from(body.buffer, body.byteOffset, body.length + 2);
   if (whole[body.length] !== 13 || whole[body.length + 1] !== 10) return body;
   const lastLine = body.toString('latin1', body.lastIndexOf(10) + 1);
@@ -84,7 +85,7 @@ export function parseStructure(raw: Buffer): Part {
       const inner = fields.subtype === 'digest' ? 'message/rfc822' : 'text/plain';
       part.children = splitMultipart(body, fields.params.boundary).map((b) => parse(b, depth + 1, inner));
       if (depth > 0) {
-        part.body = withClosingLineBreak(body, fields.params.boundary);
+        part.body = withClosingLineBreak(body, fields.params.boundary, raw);
         part.size = part.body.length;
       }
       // A multipart without any part is shown as the text it is.

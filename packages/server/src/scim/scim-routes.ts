@@ -14,7 +14,7 @@ import type { ServerContext } from '../context.js';
 import { requireAdmin } from '../auth/admin-token.js';
 import { audit } from '../admin/audit.js';
 import { addUser, resetUser, setUserStatus } from '../admin/users.js';
-import type { ScimRecord } from '../store/store.js';
+import type { ScimRecord, UserRecord } from '../store/store.js';
 import {
   ENTERPRISE_SCHEMA,
   GROUP_SCHEMA,
@@ -90,7 +90,11 @@ export function registerScimRoutes(app: FastifyInstance, ctx: ServerContext): vo
     const userResource = async (id: string): Promise<Resource | undefined> => {
       const user = await ctx.store.getUser(id as UserId);
       if (!user || (await ctx.store.scimGet('DeletedUser', id))) return undefined;
-      const rec = await ctx.store.scimGet('User', id);
+      return asUserResource(user, await ctx.store.scimGet('User', id));
+    };
+    /** A Sealpost user as SCIM shows it, with what the provider sent kept beside it. */
+    const asUserResource = (user: UserRecord, rec: ScimRecord | undefined): Resource => {
+      const id = user.user;
       const attrs = rec ? (JSON.parse(rec.data) as Record<string, unknown>) : {};
       return {
         ...attrs,
@@ -141,11 +145,10 @@ export function registerScimRoutes(app: FastifyInstance, ctx: ServerContext): vo
 
     scim.get(`${base}/Users`, async (req, reply) => {
       const q = listQuery(req.query);
-      const all: Resource[] = [];
-      for (const u of await ctx.store.listUsers()) {
-        const r = await userResource(u.user);
-        if (r) all.push(r);
-      }
+      // Three reads whatever the number of users (a provider asks this for every user it syncs).
+      const kept = new Map((await ctx.store.scimList('User')).map((r) => [r.id, r]));
+      const deleted = new Set((await ctx.store.scimList('DeletedUser')).map((r) => r.id));
+      const all = (await ctx.store.listUsers()).filter((u) => !deleted.has(u.user)).map((u) => asUserResource(u, kept.get(u.user)));
       return send(reply, 200, page(all, q));
     });
 
