@@ -21,7 +21,7 @@ const scim = async (method: string, path: string, body?: unknown, token = scimTo
 };
 const admin = () => new HttpApi(server.url);
 const auditActions = async () =>
-  ((await admin().request('GET', '/v1/admin/audit', undefined, { admin: server.adminToken })) as { entries: { action: string; target: string; actor: string }[] }).entries;
+  ((await admin().request('GET', '/v1/admin/audit', undefined, { admin: server.adminToken })) as { entries: { action: string; target: string; actor: string; details: Record<string, unknown> }[] }).entries;
 
 beforeAll(async () => {
   server = await startTestServer();
@@ -114,6 +114,18 @@ describe('Okta', () => {
     expect((await scim('GET', '/Users/erin@localhost')).status).toBe(404);
     expect(await scim('POST', '/Users', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'erin' })).toMatchObject({ status: 409, body: { scimType: 'uniqueness' } });
     expect((await auditActions()).map((e) => e.action)).toEqual(expect.arrayContaining(['user.reset', 'scim.user.delete', 'scim.user.replace']));
+  });
+});
+
+describe('policy scim-deactivate-wipe', () => {
+  it('a user deactivated by the provider also has every device wiped when the policy says so', async () => {
+    const frank = await server.enroll('frank');
+    await admin().request('PUT', '/v1/admin/policy', { change: { scimDeactivateWipe: true } }, { admin: server.adminToken });
+    const off = await scim('PATCH', '/Users/frank@localhost', { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'active', value: false }] });
+    expect(off.body).toMatchObject({ active: false });
+    expect(await server.started.server.ctx.store.getWipe(frank.client.device as never)).toMatchObject({ device: frank.client.device });
+    await expect(frank.client.sync()).rejects.toMatchObject({ code: 'DEVICE_WIPED' });
+    expect((await auditActions()).find((e) => e.action === 'user.disable' && e.target === 'frank@localhost')).toMatchObject({ details: { devicesWiped: 1 } });
   });
 });
 

@@ -16,6 +16,7 @@ const base = {
   outsideMailPerDay: 500,
   ssoIssuer: null,
   ssoClientId: null,
+  scimDeactivateWipe: false,
 };
 
 describe('policy', () => {

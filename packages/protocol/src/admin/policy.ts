@@ -45,6 +45,8 @@ export interface Policy {
   ssoIssuer: string | null;
   /** This server's client id at that provider (its secret is kept outside the database, like the server secret). */
   ssoClientId: string | null;
+  /** Whether a user the identity provider deactivates over SCIM also has their devices wiped (always revoked). */
+  scimDeactivateWipe: boolean;
 }
 
 export const outsideMailPolicies = ['openpgp-only', 'tls-allowed', 'off'] as const;
@@ -80,6 +82,7 @@ export const zPolicyFields = z
     outsideMailPerDay: z.number().int().min(0).max(1_000_000),
     ssoIssuer: z.string().url().max(300).refine((u) => /^https:\/\//.test(u) || /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(u), 'must be https (plain http only for a provider on this machine)').nullable(),
     ssoClientId: z.string().min(1).max(200).nullable(),
+    scimDeactivateWipe: z.boolean(),
   })
   .strict();
 
@@ -105,6 +108,7 @@ export const policySettings = {
   'outside-mail-per-day': 'outsideMailPerDay',
   'sso-issuer': 'ssoIssuer',
   'sso-client-id': 'ssoClientId',
+  'scim-deactivate-wipe': 'scimDeactivateWipe',
 } as const satisfies Record<string, keyof Policy>;
 export type PolicySetting = keyof typeof policySettings;
 
@@ -210,6 +214,11 @@ export function parsePolicySetting(key: string, value: string): Partial<Policy> 
       const v = value.trim();
       return { ssoClientId: v === 'off' || v === 'none' || v === '' ? null : v };
     }
+    case 'scim-deactivate-wipe': {
+      const v = value.trim().toLowerCase();
+      if (v !== 'true' && v !== 'false') throw new SealpostError('INVALID_INPUT', 'scim-deactivate-wipe: give true or false');
+      return { scimDeactivateWipe: v === 'true' };
+    }
   }
 }
 
@@ -246,5 +255,6 @@ export function describePolicy(p: Policy): Record<PolicySetting, string> {
     'outside-mail-per-day': String(p.outsideMailPerDay),
     'sso-issuer': p.ssoIssuer ?? 'off',
     'sso-client-id': p.ssoClientId ?? 'off',
+    'scim-deactivate-wipe': String(p.scimDeactivateWipe),
   };
 }

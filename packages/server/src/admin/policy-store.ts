@@ -21,6 +21,7 @@ export function defaultPolicy(ctx: Pick<ServerContext, 'maxBlobBytes' | 'activat
     outsideMailPerDay: 500,
     ssoIssuer: null,
     ssoClientId: null,
+    scimDeactivateWipe: false,
   };
 }
 

@@ -38,3 +38,17 @@ export async function revokeDevices(ctx: ServerContext, user: UserId, devices: D
   publishRevocation(ctx, devices, res);
   return 'ok';
 }
+
+/**
+ * Leaves each device an organisation-signed wipe command (delivered when it next connects: it erases its keys and
+ * data and confirms) and revokes the ones still active.
+ */
+export async function wipeDevices(ctx: ServerContext, user: UserId, devices: { id: DeviceId; revokedAt?: number | undefined }[]): Promise<void> {
+  const issuedAt = ctx.clock.now();
+  for (const d of devices) {
+    const signed = await signOrgCommand(ctx.cs.signature, ctx.org.privateKey, { kind: 'wipe', device: d.id, user, issuedAt });
+    await ctx.store.putWipe({ device: d.id, command: signed.body, signature: signed.signature, issuedAt, confirmedAt: undefined });
+  }
+  const active = devices.filter((d) => !d.revokedAt).map((d) => d.id);
+  if (active.length > 0) await revokeDevices(ctx, user, active);
+}

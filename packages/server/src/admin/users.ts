@@ -7,7 +7,7 @@ import { newActivationCode } from '../auth/tokens.js';
 import { activationCodeMac } from '../server-secret.js';
 import { audit } from './audit.js';
 import { getPolicy } from './policy-store.js';
-import { publishRevocation, revocationsFor, revokeDevices } from './revoke.js';
+import { publishRevocation, revocationsFor, revokeDevices, wipeDevices } from './revoke.js';
 
 /** A new user with a one-time activation code; USER_EXISTS when the id is taken. */
 export async function addUser(ctx: ServerContext, actor: string, user: UserId, name: string | undefined, details: Record<string, string> = {}): Promise<{ activationCode: string; expiresAt: number }> {
@@ -31,20 +31,36 @@ export async function addUser(ctx: ServerContext, actor: string, user: UserId, n
  * now; with `revoke`, every device is revoked too (removed from every conversation by the usual notice) — what
  * deprovisioning a leaver does.
  */
-export async function setUserStatus(ctx: ServerContext, actor: string, user: UserId, status: 'active' | 'disabled', opts: { revoke?: boolean; details?: Record<string, string | number> } = {}): Promise<{ devicesRevoked: number }> {
+export async function setUserStatus(
+  ctx: ServerContext,
+  actor: string,
+  user: UserId,
+  status: 'active' | 'disabled',
+  opts: { revoke?: boolean; wipe?: boolean; details?: Record<string, string | number> } = {},
+): Promise<{ devicesRevoked: number; devicesWiped: number }> {
   if (!(await ctx.store.setUserStatus(user, status))) throw new SealpostError('USER_NOT_FOUND', `no user ${user}`);
   let devicesRevoked = 0;
+  let devicesWiped = 0;
   if (status === 'disabled') {
-    const devices = (await ctx.store.listDevices(user)).filter((d) => !d.revokedAt).map((d) => d.id);
-    if (opts.revoke && devices.length > 0) {
+    const all = (await ctx.store.listDevices(user)).filter((d) => !d.revokedAt);
+    const devices = all.map((d) => d.id);
+    if (opts.wipe && all.length > 0) {
+      // Each device also erases what it holds when it next connects (an organisation-signed wipe command).
+      await wipeDevices(ctx, user, all);
+      devicesRevoked = devicesWiped = all.length;
+    } else if (opts.revoke && devices.length > 0) {
       await revokeDevices(ctx, user, devices);
       devicesRevoked = devices.length;
     } else {
       publishRevocation(ctx, devices, []);
     }
   }
-  await audit(ctx, actor, status === 'disabled' ? 'user.disable' : 'user.enable', user, { ...(opts.details ?? {}), ...(devicesRevoked > 0 ? { devicesRevoked } : {}) });
-  return { devicesRevoked };
+  await audit(ctx, actor, status === 'disabled' ? 'user.disable' : 'user.enable', user, {
+    ...(opts.details ?? {}),
+    ...(devicesRevoked > 0 ? { devicesRevoked } : {}),
+    ...(devicesWiped > 0 ? { devicesWiped } : {}),
+  });
+  return { devicesRevoked, devicesWiped };
 }
 
 /** For a user who lost every device (or who leaves for good): all devices revoked, the account key retired, a new activation code. */

@@ -13,7 +13,6 @@ import {
   parseUnknown,
   signKtRestart,
   parseUserId,
-  signOrgCommand,
   toBase64Url,
   userDomain,
   zAdminUserAdd,
@@ -28,7 +27,7 @@ import { newActivationCode, newToken, sha256 } from '../auth/tokens.js';
 import { activationCodeMac } from '../server-secret.js';
 import { audit } from '../admin/audit.js';
 import { changePolicy, getPolicy } from '../admin/policy-store.js';
-import { revokeDevices } from '../admin/revoke.js';
+import { revokeDevices, wipeDevices } from '../admin/revoke.js';
 import { applyRetention } from '../admin/retention.js';
 import { ROOT_TOKEN_META, adminOf, withAdminToken } from '../auth/admin-token.js';
 import { adminScopes } from '../store/store.js';
@@ -270,10 +269,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     app.post('/v1/admin/users/:user/devices/:device/wipe', json, async (req) => {
       const actor = adminOf(req);
       const d = await deviceOf(req);
-      const issuedAt = ctx.clock.now();
-      const signed = await signOrgCommand(ctx.cs.signature, ctx.org.privateKey, { kind: 'wipe', device: d.id, user: d.user, issuedAt });
-      await ctx.store.putWipe({ device: d.id, command: signed.body, signature: signed.signature, issuedAt, confirmedAt: undefined });
-      if (!d.revokedAt) await revokeDevices(ctx, d.user, [d.id]);
+      await wipeDevices(ctx, d.user, [d]);
       await audit(ctx, actor, 'device.wipe', d.user, { device: d.id });
       return { user: d.user, device: d.id, status: 'wipe-pending' };
     });

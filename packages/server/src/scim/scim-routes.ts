@@ -14,6 +14,7 @@ import type { ServerContext } from '../context.js';
 import { requireAdmin } from '../auth/admin-token.js';
 import { audit } from '../admin/audit.js';
 import { addUser, resetUser, setUserStatus } from '../admin/users.js';
+import { getPolicy } from '../admin/policy-store.js';
 import type { ScimRecord, UserRecord } from '../store/store.js';
 import {
   ENTERPRISE_SCHEMA,
@@ -128,7 +129,9 @@ export function registerScimRoutes(app: FastifyInstance, ctx: ServerContext): vo
       await ctx.store.scimPut({ type: 'User', id, externalId: typeof kept.externalId === 'string' ? kept.externalId.slice(0, 200) : null, data: JSON.stringify(kept), createdAt: prev?.createdAt ?? now, updatedAt: now, version: (prev?.version ?? 0) + 1 });
       if (active !== undefined) {
         const want = activeValue(active);
-        if (before && want !== before.active) await setUserStatus(ctx, actor(req), id, want ? 'active' : 'disabled', { revoke: !want, details: { via: 'scim' } });
+        // Deactivated: devices revoked, and wiped too when the organisation's policy says so.
+        const wipe = !want && (await getPolicy(ctx)).scimDeactivateWipe;
+        if (before && want !== before.active) await setUserStatus(ctx, actor(req), id, want ? 'active' : 'disabled', { revoke: !want, wipe, details: { via: 'scim' } });
       }
     };
 
