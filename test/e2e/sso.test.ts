@@ -15,7 +15,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpApi } from '@sealpost/client';
 import { startTestServer, tempDir, type TestServer } from '../helpers.js';
-import { launchChromium } from '../browser.js';
+import { launchChromium, screenshot } from '../browser.js';
 
 const bin = fileURLToPath(new URL('../../packages/cli/bin/sealpost.js', import.meta.url));
 let server: TestServer;
@@ -29,7 +29,8 @@ async function startProvider(): Promise<{ issuer: string; http: Server }> {
   const issuer = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
   const provider = new Provider(issuer, {
     clients: [
-      { client_id: 'sealpost', client_secret: 'sealpost-client-secret', application_type: 'native', redirect_uris: ['http://127.0.0.1/callback'], token_endpoint_auth_method: 'client_secret_post' },
+      // The CLI's loopback redirect and the web app's own address (loopback here, so any port).
+      { client_id: 'sealpost', client_secret: 'sealpost-client-secret', application_type: 'native', redirect_uris: ['http://127.0.0.1/callback', 'http://127.0.0.1/'], token_endpoint_auth_method: 'client_secret_post' },
       { client_id: 'other-app', client_secret: 'other-secret', application_type: 'native', redirect_uris: ['http://127.0.0.1/callback'], token_endpoint_auth_method: 'client_secret_post' },
     ],
     // Accounts of the provider: the login name is the account; its verified email is what Sealpost maps.
@@ -85,9 +86,9 @@ beforeAll(async () => {
   idp = await startProvider();
   const secretFile = join(tempDir('sso'), 'client-secret');
   writeFileSync(secretFile, 'sealpost-client-secret\n', { mode: 0o600 });
-  server = await startTestServer({ ssoClientSecretFile: secretFile, clock: { now: () => Date.now() + now.offset } });
+  server = await startTestServer({ ssoClientSecretFile: secretFile, clock: { now: () => Date.now() + now.offset }, web: true });
   await setPolicy({ ssoIssuer: idp.issuer, ssoClientId: 'sealpost' });
-  for (const u of ['alice', 'dave', 'erin']) await server.addUser(u);
+  for (const u of ['alice', 'dave', 'erin', 'gina']) await server.addUser(u);
   await admin().request('POST', '/v1/admin/users/dave@localhost/disable', {}, { admin: server.adminToken });
   browser = await launchChromium();
 }, 120_000);
@@ -126,6 +127,31 @@ describe('sealpost enroll --sso', () => {
   });
 });
 
+describe('the web app', () => {
+  it('offers the sign-in, comes back from the provider with the form filled, and enrolls gina in the browser', async () => {
+    const page = await browser.newPage();
+    try {
+      await page.goto(server.url);
+      await page.getByTestId('sso').waitFor();
+      await screenshot(page, 'web-sso');
+      await page.getByTestId('sso').click();
+      await page.fill('input[name=login]', 'gina');
+      await page.fill('input[name=password]', 'anything');
+      await page.click('button[type=submit]');
+      await page.waitForSelector('button[type=submit]');
+      await page.click('button[type=submit]'); // consent
+      await page.getByTestId('sso-signed-in').waitFor({ timeout: 15_000 });
+      await screenshot(page, 'web-sso-signed-in');
+      expect(new URL(page.url()).search).toBe(''); // the code is not left in the address bar
+      expect(await page.getByLabel('Your user name').inputValue()).toBe('gina@localhost');
+      await page.getByTestId('enroll').click();
+      await expect.poll(() => page.getByTestId('connection').textContent(), { timeout: 30_000 }).toBe('Online');
+    } finally {
+      await page.close();
+    }
+  });
+});
+
 describe('the server refuses what does not check out', () => {
   /** A sign-in run by hand: start, the browser signs in, the redirect captured (not handed to the server yet). */
   async function redirectFor(login: string, clientId = 'sealpost'): Promise<string> {
@@ -156,6 +182,12 @@ describe('the server refuses what does not check out', () => {
     await expect(finish(slow)).rejects.toMatchObject({ code: 'SSO_EXPIRED' });
     await expect(finish('http://127.0.0.1:1/callback?code=x&state=forged')).rejects.toMatchObject({ code: 'SSO_FAILED' });
     await expect(admin().request('POST', '/v1/sso/start', { redirectUri: 'https://evil.example/callback' }, 'none')).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    // The web app's address only for the page that asks from it (its Origin), never another site's.
+    const fromPage = (origin: string, redirectUri: string) =>
+      fetch(`${server.url}/v1/sso/start`, { method: 'POST', headers: { 'content-type': 'application/json', origin }, body: JSON.stringify({ redirectUri }) }).then((r) => r.status);
+    expect(await fromPage(server.url, `${server.url}/`)).toBe(200);
+    expect(await fromPage('https://evil.example', 'https://evil.example/')).toBe(400);
+    expect(await fromPage(server.url, 'https://evil.example/')).toBe(400);
   });
 
   it('a provider at another issuer than the policy names', async () => {

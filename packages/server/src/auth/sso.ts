@@ -28,16 +28,24 @@ interface Login {
   exp: number;
 }
 
-/** A loopback redirect of a native app (RFC 8252 §7.3): http, 127.0.0.1 or [::1], a port, a path. */
-export function checkRedirectUri(uri: string): string {
+/**
+ * Where the provider may send the person back: a native app's loopback redirect (RFC 8252 §7.3: http, 127.0.0.1 or
+ * [::1], a port, a path — the CLI), or the web app itself: exactly `ORIGIN/` of the page that asked (its Origin
+ * header), over https (http only on this machine). The provider checks its own registration of it too.
+ */
+export function checkRedirectUri(uri: string, origin: string | undefined): string {
   let u: URL;
   try {
     u = new URL(uri);
   } catch {
     throw new SealpostError('INVALID_INPUT', 'redirectUri: not a URL');
   }
-  if (uri.length > 300 || u.protocol !== 'http:' || !['127.0.0.1', '[::1]'].includes(u.hostname) || !u.port || u.search || u.hash || u.username || u.password) {
-    throw new SealpostError('INVALID_INPUT', 'redirectUri: a loopback address with a port (http://127.0.0.1:PORT/path or http://[::1]:PORT/path)');
+  const clean = uri.length <= 300 && !u.search && !u.hash && !u.username && !u.password;
+  const loopback = clean && u.protocol === 'http:' && ['127.0.0.1', '[::1]'].includes(u.hostname) && u.port !== '';
+  const local = (h: string) => ['127.0.0.1', 'localhost', '[::1]'].includes(h);
+  const webApp = clean && origin !== undefined && uri === `${origin}/` && (u.protocol === 'https:' || local(u.hostname));
+  if (!loopback && !webApp) {
+    throw new SealpostError('INVALID_INPUT', "redirectUri: a loopback address with a port (http://127.0.0.1:PORT/path), or this web app's own address");
   }
   return uri;
 }
@@ -71,10 +79,10 @@ async function providerConfig(ctx: ServerContext): Promise<oidc.Configuration> {
 }
 
 /** Where the person signs in: the provider's authorization URL for this login. */
-export async function startSso(ctx: ServerContext, redirectUri: string): Promise<{ authorizationUrl: string; expiresAt: number }> {
+export async function startSso(ctx: ServerContext, redirectUri: string, origin: string | undefined): Promise<{ authorizationUrl: string; expiresAt: number }> {
   const config = await providerConfig(ctx);
   const verifier = oidc.randomPKCECodeVerifier();
-  const login: Login = { v: 1, nonce: oidc.randomNonce(), verifier, redirectUri: checkRedirectUri(redirectUri), exp: ctx.clock.now() + SSO_LOGIN_TTL_MS };
+  const login: Login = { v: 1, nonce: oidc.randomNonce(), verifier, redirectUri: checkRedirectUri(redirectUri, origin), exp: ctx.clock.now() + SSO_LOGIN_TTL_MS };
   const state = sealPrivateKey(ctx.secret, STATE_NAME, NO_KEY, new TextEncoder().encode(JSON.stringify(login)));
   const url = oidc.buildAuthorizationUrl(config, {
     redirect_uri: login.redirectUri,

@@ -73,6 +73,8 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
         keyUpdateIntervalMs: policy.keyUpdateIntervalMs,
         keyChangeContestMs: policy.keyChangeContestMs,
         outsideMail: policy.outsideMail,
+        // Whether people can sign in with the organisation's account to enroll (the web app shows the button).
+        sso: Boolean(policy.ssoIssuer && policy.ssoClientId && ctx.ssoClientSecret),
       },
     };
   });
@@ -87,7 +89,10 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
   // ---- sign-in with the organisation's identity provider, for a first device (auth/sso.ts) ------------------------
   app.post('/v1/sso/start', { ...json, onRequest: byAddress }, async (req) => {
     const { redirectUri } = parseUnknown(z.object({ redirectUri: z.string().max(300) }).strict(), req.body, 'body');
-    const { authorizationUrl, expiresAt } = await startSso(ctx, redirectUri);
+    // The web app asks from a page of this server: its Origin names the host the request came to.
+    const hostOf = (o: string) => URL.canParse(o) ? new URL(o).host : undefined;
+    const origin = typeof req.headers.origin === 'string' && req.headers.host && hostOf(req.headers.origin) === req.headers.host ? req.headers.origin : undefined;
+    const { authorizationUrl, expiresAt } = await startSso(ctx, redirectUri, origin);
     return { authorizationUrl, expiresAt: new Date(expiresAt).toISOString() };
   });
   app.post('/v1/sso/finish', { ...json, onRequest: byAddress }, async (req) => {

@@ -2,7 +2,7 @@
 // this browser, the live connection, and what the views read (always from the local, encrypted store).
 import { signal } from '@preact/signals';
 import { SealpostError } from '@sealpost/protocol';
-import type { LinkCode, Received } from '@sealpost/client/browser';
+import { HttpApi, type LinkCode, type Received } from '@sealpost/client/browser';
 import { SealpostClient } from '../sdk/platform.browser.js';
 import { IdbProfileStore } from '../sdk/profile-store.idb.js';
 import { SealedRecords } from '../sdk/sealed-records.js';
@@ -91,6 +91,31 @@ export async function enroll(params: { user: string; code: string; deviceName: s
     options(params.passphrase),
   );
   await start(c);
+}
+
+/** Sign-in with the organisation's account (server auth/sso.ts): the provider's page, which comes back here. */
+export async function startSso(): Promise<void> {
+  const res = await new HttpApi(server()).request<{ authorizationUrl: string }>('POST', '/v1/sso/start', { redirectUri: `${server()}/` }, 'none');
+  location.assign(res.authorizationUrl);
+}
+
+/**
+ * Back from the provider (`/?code=…&state=…`): the server checks the sign-in and answers with an activation code for
+ * the person; the address bar is cleaned first, so a reload does not send the code again.
+ */
+export async function finishSso(): Promise<{ user: string; activationCode: string } | undefined> {
+  const q = new URLSearchParams(location.search);
+  if (!q.has('state') || !(q.has('code') || q.has('error'))) return undefined;
+  const callbackUrl = location.href;
+  history.replaceState(null, '', '/');
+  return new HttpApi(server()).request<{ user: string; activationCode: string }>('POST', '/v1/sso/finish', { callbackUrl }, 'none');
+}
+
+/** Whether this server offers sign-in with the organisation's account (its policy names a provider). */
+export async function ssoOffered(): Promise<boolean> {
+  const res = await fetch(`${server()}/v1/info`);
+  const info = (await res.json()) as { policy?: { sso?: boolean } };
+  return info.policy?.sso === true;
 }
 
 export async function link(params: { user: string; deviceName: string; passphrase?: string }, signal: AbortSignal): Promise<void> {

@@ -1,8 +1,8 @@
 // Setting up this browser: enroll with the activation code from the administrator, or link it to an account that
 // already has a device (a code and QR code shown here, approved there). Unlocking a passphrase-protected profile.
 import type { JSX } from 'preact';
-import { useRef, useState } from 'preact/hooks';
-import { enroll, link, linking, open } from '../state.js';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { enroll, finishSso, link, linking, open, show, ssoOffered, startSso } from '../state.js';
 import { Action, ProblemBanner, Qr } from './common.js';
 
 function defaultDeviceName(): string {
@@ -32,8 +32,29 @@ function EnrollForm(): JSX.Element {
   const [code, setCode] = useState('');
   const [deviceName, setDeviceName] = useState(defaultDeviceName());
   const [passphrase, setPassphrase] = useState('');
+  const [sso, setSso] = useState<'no' | 'offered' | 'signed-in'>('no');
+  useEffect(() => {
+    // Back from the organisation's sign-in page: the code for the person who signed in fills the form.
+    finishSso().then(
+      (got) => {
+        if (got) {
+          setUser(got.user);
+          setCode(got.activationCode);
+          setSso('signed-in');
+        } else void ssoOffered().then((yes) => yes && setSso('offered'), () => undefined);
+      },
+      (err: unknown) => show(err),
+    );
+  }, []);
   return (
     <form class="card" aria-label="Enroll" onSubmit={(e) => e.preventDefault()}>
+      {sso === 'offered' && (
+        <p>
+          <Action kind="plain" label="Sign in with your organisation account" busyLabel="Opening the sign-in page…" testid="sso" onRun={() => startSso()} />
+          <span class="muted"> — or enter the activation code from your administrator.</span>
+        </p>
+      )}
+      {sso === 'signed-in' && <p data-testid="sso-signed-in">Signed in as <strong>{user}</strong>. Name this device and enroll it.</p>}
       <label>Your user name<input name="user" autocomplete="username" required value={user} onInput={(e) => setUser(e.currentTarget.value)} /></label>
       <label>Activation code<input name="code" autocomplete="one-time-code" required value={code} onInput={(e) => setCode(e.currentTarget.value)} /></label>
       <label>Name of this device<input name="device" maxLength={64} value={deviceName} onInput={(e) => setDeviceName(e.currentTarget.value)} /></label>
