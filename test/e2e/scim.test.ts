@@ -4,6 +4,7 @@
 // audit log. Bad filters, unknown attributes and wrong tokens get SCIM error bodies, never a 500.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpApi } from '@sealpost/client';
+import { groupConversationId } from '@sealpost/protocol';
 import { startTestServer, type TestClient, type TestServer } from '../helpers.js';
 
 let server: TestServer;
@@ -126,6 +127,38 @@ describe('policy scim-deactivate-wipe', () => {
     expect(await server.started.server.ctx.store.getWipe(frank.client.device as never)).toMatchObject({ device: frank.client.device });
     await expect(frank.client.sync()).rejects.toMatchObject({ code: 'DEVICE_WIPED' });
     expect((await auditActions()).find((e) => e.action === 'user.disable' && e.target === 'frank@localhost')).toMatchObject({ details: { devicesWiped: 1 } });
+  });
+});
+
+describe('policy scim-group-conversations', () => {
+  it("a group's members get a conversation that follows the group: made by a member, members added and removed", async () => {
+    const [hana, ivan, jo] = [await server.enroll('hana'), await server.enroll('ivan'), await server.enroll('jo')];
+    await admin().request('PUT', '/v1/admin/policy', { change: { scimGroupConversations: true } }, { admin: server.adminToken });
+    const g = await scim('POST', '/Groups', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'Incident response', members: [{ value: 'hana@localhost' }, { value: 'ivan@localhost' }] });
+    const conversation = groupConversationId(g.body!.id as string);
+    // A member's device makes the conversation (nobody else can: the server holds no keys); the other is welcomed.
+    await hana.client.sync();
+    await ivan.client.sync();
+    const convOf = (c: TestClient) => c.client.conversations().find((x) => x.id === conversation);
+    expect(convOf(hana)).toMatchObject({ members: expect.arrayContaining(['hana@localhost', 'ivan@localhost']), name: 'Incident response' });
+    expect(convOf(ivan)?.members.sort()).toEqual(['hana@localhost', 'ivan@localhost']);
+    await hana.client.send({ conversation }, 'first briefing at nine');
+    expect((await ivan.client.sync()).map((m) => m.text)).toContain('first briefing at nine');
+
+    // Jo joins the group in the provider: a member's device adds jo.
+    await scim('PATCH', `/Groups/${g.body!.id}`, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'add', path: 'members', value: [{ value: 'jo@localhost' }] }] });
+    await hana.client.sync();
+    await jo.client.sync();
+    expect(convOf(jo)?.members.sort()).toEqual(['hana@localhost', 'ivan@localhost', 'jo@localhost']);
+
+    // Ivan leaves the group: removed by a member's commit, and reads nothing sent afterwards.
+    await scim('PATCH', `/Groups/${g.body!.id}`, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'remove', path: 'members[value eq "ivan@localhost"]' }] });
+    await hana.client.sync();
+    await ivan.client.sync();
+    expect(convOf(ivan)?.status).toBe('removed');
+    await hana.client.send({ conversation }, 'after ivan left');
+    expect((await jo.client.sync()).map((m) => m.text)).toContain('after ivan left');
+    expect((await ivan.client.sync()).map((m) => m.text)).not.toContain('after ivan left');
   });
 });
 

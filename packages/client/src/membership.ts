@@ -260,6 +260,46 @@ export class Membership extends ClientPart {
         this.store.setMeta('own_list_dirty', '0');
       });
     }
+    await this.applyGroupMemberships();
+  }
+
+  /**
+   * Groups of the organisation's identity provider followed by a conversation (policy scim-group-conversations;
+   * receiving.ts keeps the newest signed statement of each): create the conversation when nobody has yet, else add
+   * the group's members it lacks and remove the ones it no longer has — ordinary commits, the first of an epoch wins.
+   * A member with no device yet is added at the group's next change.
+   */
+  async applyGroupMemberships(): Promise<void> {
+    for (const id of JSON.parse(this.store.getMetaText('groups') || '[]') as ConversationId[]) {
+      const g = JSON.parse(this.store.getMetaText(`group:${id}`) || 'null') as { members: UserId[]; applied: boolean } | null;
+      if (!g || g.applied) continue;
+      try {
+        const reachable: UserId[] = [];
+        for (const u of g.members) {
+          if (u === this.user) continue;
+          const list = await this.trust.deviceList(u).catch(() => undefined);
+          if (list && list.devices.length > 0) reachable.push(u);
+        }
+        const conv = this.store.getConversation(id);
+        if (!conv) {
+          try {
+            await this.createConversation('chat', reachable, id);
+          } catch (err) {
+            // Another member made it first: its Welcome brings this device in.
+            if (!(err instanceof SealpostError && err.code === 'CONVERSATION_EXISTS')) throw err;
+          }
+        } else if (conv.status === 'active') {
+          const addUsers = reachable.filter((u) => !conv.members.includes(u));
+          const removeUsers = conv.members.filter((u) => u !== this.user && !g.members.includes(u));
+          if (addUsers.length + removeUsers.length > 0) await this.commitChange(id, { addUsers, removeUsers });
+        }
+        this.store.setMeta(`group:${id}`, JSON.stringify({ ...g, applied: true }));
+      } catch (err) {
+        if (err instanceof SealpostError && transientCodes.has(err.code)) throw err;
+        this.warn(`could not make conversation ${id} follow its group: ${(err as Error).message}`);
+        this.store.setMeta(`group:${id}`, JSON.stringify({ ...g, applied: true }));
+      }
+    }
   }
 
   /**

@@ -7,6 +7,10 @@ import {
   verifyOrgCommand,
   type MessageId,
   type QueueItem,
+  decodeSignedGroupMembership,
+  groupConversationId,
+  verifyGroupMembership,
+  type GroupMembership,
 } from '@sealpost/protocol';
 import type { MessageRow, UnreadableRecord } from './profile-storage.js';
 import { ServerSocket } from './socket.js';
@@ -116,8 +120,8 @@ export class Receiver extends ClientPart {
     else await this.processItems(sock, [item]);
     // Pushes only add to the processed seqs; a full pass over the queue now and then forgets them.
     if (this.store.processedCount() > PROCESSED_SEQS_BEFORE_SYNC) await this.syncInternal();
-    // Removals the batch asked for are committed by the caller (membership sits above receiving).
-    return ahead || item.k === 'remove';
+    // Removals and group changes the batch asked for are committed by the caller (membership sits above receiving).
+    return ahead || item.k === 'remove' || item.k === 'group';
   }
 
   /** Whether an unprocessed message or commit is for an epoch (or a conversation) this device has not reached. */
@@ -141,6 +145,8 @@ export class Receiver extends ClientPart {
           return await this.processRemovalNotice(item);
         case 'mail-in':
           return await this.outside.processIntake(item);
+        case 'group':
+          return await this.processGroupMembership(item);
       }
     } catch (err) {
       if (err instanceof SealpostError && transientCodes.has(err.code)) throw err;
@@ -209,6 +215,27 @@ export class Receiver extends ClientPart {
     };
     // Idempotent receive: a message id already stored (a retry or a replay) is never stored or shown twice.
     this.store.addMessage(row, false);
+  }
+
+  /**
+   * The organisation's statement of who is in a group its identity provider keeps (policy scim-group-conversations):
+   * checked against the pinned organisation key and the conversation it names; the newest is kept for the membership
+   * step after the batch, which makes the conversation follow it (it needs the network).
+   */
+  async processGroupMembership(item: QueueItem): Promise<void> {
+    const org = this.store.getMeta('org_key');
+    const signed = decodeSignedGroupMembership(item.p);
+    const g = org && signed ? await verifyGroupMembership(this.engine.cs.signature, org, signed) : undefined;
+    if (!g) throw new SealpostError('MLS_ERROR', 'group membership: not signed by the organisation key pinned here');
+    if (groupConversationId(g.group) !== item.c) throw new SealpostError('MLS_ERROR', 'group membership: for another conversation than it came in');
+    if (!g.members.includes(this.user)) return;
+    const key = `group:${item.c}`;
+    const before = JSON.parse(this.store.getMetaText(key) || 'null') as GroupMembership | null;
+    if (before && before.version >= g.version) return;
+    this.store.setMeta(key, JSON.stringify({ ...g, applied: false }));
+    const all = JSON.parse(this.store.getMetaText('groups') || '[]') as string[];
+    if (!all.includes(item.c)) this.store.setMeta('groups', JSON.stringify([...all, item.c]));
+    this.core.nameConversation(item.c, { name: g.name, sentAt: g.issuedAt, id: `group-${g.version}`, by: this.user });
   }
 
   /**

@@ -63,7 +63,7 @@ export type CommitFrame = z.output<typeof zCommitFrame>;
  * 'remove': an organisation-signed notice that a device was revoked; a member commits its removal.
  * 'mail-in': outside mail the SMTP gateway sealed to the user's mail intake key (mail/intake.ts).
  */
-export const queueKinds = ['app', 'commit', 'welcome', 'remove', 'mail-in'] as const;
+export const queueKinds = ['app', 'commit', 'welcome', 'remove', 'mail-in', 'group'] as const;
 export type QueueKind = (typeof queueKinds)[number];
 
 /** One entry of a device's queue, as delivered. */

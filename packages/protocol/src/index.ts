@@ -22,6 +22,7 @@ export * from './admin/kt-restart.js';
 export * from './admin/audit-log.js';
 export * from './admin/org-signed.js';
 export * from './admin/legal-hold.js';
+export * from './admin/group-membership.js';
 export * from './device-link.js';
 export * from './safety-number.js';
 export * from './kt/vrf.js';

@@ -3,7 +3,7 @@
 import type { Signature } from 'ts-mls';
 import { concatBytes, utf8 } from './bytes.js';
 
-export type SigningLabel = 'device-list' | 'auth-challenge' | 'legal-hold' | 'wipe-command' | 'wipe-receipt' | 'removal-notice' | 'refusal-notice' | 'kt-objection' | 'kt-tree-head' | 'kt-auditor-head' | 'kt-restart';
+export type SigningLabel = 'device-list' | 'auth-challenge' | 'legal-hold' | 'group-membership' | 'wipe-command' | 'wipe-receipt' | 'removal-notice' | 'refusal-notice' | 'kt-objection' | 'kt-tree-head' | 'kt-auditor-head' | 'kt-restart';
 
 function labelled(label: SigningLabel, message: Uint8Array): Uint8Array {
   // "Sealpost v1 <label>\0" never collides with MLS's "MLS 1.0 <label>" prefix (RFC 9420 §5.1.2).

@@ -17,6 +17,7 @@ const base = {
   ssoIssuer: null,
   ssoClientId: null,
   scimDeactivateWipe: false,
+  scimGroupConversations: false,
 };
 
 describe('policy', () => {

@@ -47,6 +47,8 @@ export interface Policy {
   ssoClientId: string | null;
   /** Whether a user the identity provider deactivates over SCIM also has their devices wiped (always revoked). */
   scimDeactivateWipe: boolean;
+  /** Whether each SCIM group is followed by an MLS conversation of its members (admin/group-membership.ts). */
+  scimGroupConversations: boolean;
 }
 
 export const outsideMailPolicies = ['openpgp-only', 'tls-allowed', 'off'] as const;
@@ -83,6 +85,7 @@ export const zPolicyFields = z
     ssoIssuer: z.string().url().max(300).refine((u) => /^https:\/\//.test(u) || /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(u), 'must be https (plain http only for a provider on this machine)').nullable(),
     ssoClientId: z.string().min(1).max(200).nullable(),
     scimDeactivateWipe: z.boolean(),
+    scimGroupConversations: z.boolean(),
   })
   .strict();
 
@@ -109,6 +112,7 @@ export const policySettings = {
   'sso-issuer': 'ssoIssuer',
   'sso-client-id': 'ssoClientId',
   'scim-deactivate-wipe': 'scimDeactivateWipe',
+  'scim-group-conversations': 'scimGroupConversations',
 } as const satisfies Record<string, keyof Policy>;
 export type PolicySetting = keyof typeof policySettings;
 
@@ -219,6 +223,11 @@ export function parsePolicySetting(key: string, value: string): Partial<Policy> 
       if (v !== 'true' && v !== 'false') throw new SealpostError('INVALID_INPUT', 'scim-deactivate-wipe: give true or false');
       return { scimDeactivateWipe: v === 'true' };
     }
+    case 'scim-group-conversations': {
+      const v = value.trim().toLowerCase();
+      if (v !== 'true' && v !== 'false') throw new SealpostError('INVALID_INPUT', 'scim-group-conversations: give true or false');
+      return { scimGroupConversations: v === 'true' };
+    }
   }
 }
 
@@ -256,5 +265,6 @@ export function describePolicy(p: Policy): Record<PolicySetting, string> {
     'sso-issuer': p.ssoIssuer ?? 'off',
     'sso-client-id': p.ssoClientId ?? 'off',
     'scim-deactivate-wipe': String(p.scimDeactivateWipe),
+    'scim-group-conversations': String(p.scimGroupConversations),
   };
 }

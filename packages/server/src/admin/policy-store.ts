@@ -22,6 +22,7 @@ export function defaultPolicy(ctx: Pick<ServerContext, 'maxBlobBytes' | 'activat
     ssoIssuer: null,
     ssoClientId: null,
     scimDeactivateWipe: false,
+    scimGroupConversations: false,
   };
 }
 

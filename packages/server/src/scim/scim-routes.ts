@@ -15,6 +15,7 @@ import { requireAdmin } from '../auth/admin-token.js';
 import { audit } from '../admin/audit.js';
 import { addUser, resetUser, setUserStatus } from '../admin/users.js';
 import { getPolicy } from '../admin/policy-store.js';
+import { publishGroupMembership } from './group-conversations.js';
 import type { ScimRecord, UserRecord } from '../store/store.js';
 import {
   ENTERPRISE_SCHEMA,
@@ -220,6 +221,7 @@ export function registerScimRoutes(app: FastifyInstance, ctx: ServerContext): vo
       const now = ctx.clock.now();
       const rec: ScimRecord = { type: 'Group', id, externalId: attrs.externalId ?? null, data: JSON.stringify(attrs), createdAt: prev?.createdAt ?? now, updatedAt: now, version: (prev?.version ?? 0) + 1 };
       await ctx.store.scimPut(rec);
+      if ((await getPolicy(ctx)).scimGroupConversations) await publishGroupMembership(ctx, rec.id, attrs.displayName, attrs.members.map((m) => m.value as UserId), rec.version);
       return rec;
     };
 

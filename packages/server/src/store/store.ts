@@ -378,6 +378,11 @@ export interface ServerStore {
   putHoldStatement(s: HoldStatement): Promise<boolean>;
   /** Legal-hold statements, oldest first: one user's, or everyone's. */
   holdStatements(user?: UserId): Promise<HoldStatement[]>;
+  /**
+   * Queues an organisation notice (a group's membership, admin/group-membership.ts) to every active device of these
+   * users, in one transaction; the deliveries to push.
+   */
+  appendNotice(input: { conversation: ConversationId; kind: 'group'; id: MessageId; payload: Uint8Array; users: UserId[]; sender: { device: DeviceId; user: UserId }; now: number }): Promise<Delivery>;
   scimGet(type: ScimRecord['type'], id: string): Promise<ScimRecord | undefined>;
   /** Every resource of a type, in id order. */
   scimList(type: ScimRecord['type']): Promise<ScimRecord[]>;

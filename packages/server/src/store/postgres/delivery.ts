@@ -6,7 +6,7 @@ import { type BlobId, type ConversationId, type DeviceId, type QueueItem } from 
 import { queueEntryFromRow, queueItemFromRow, queueItemOf, type Row } from '../rows.js';
 import { decideAppend } from '../../delivery/append-rules.js';
 import { decideCommit, devicesNamed } from '../../delivery/commit-rules.js';
-import type { AppendInput, AppendResult, CommitInput, ConversationRecord, Delivery, QueueEntry } from '../store.js';
+import type { AppendInput, AppendResult, CommitInput, ConversationRecord, Delivery, QueueEntry, ServerStore } from '../store.js';
 import { buf, type Db } from './db.js';
 import type { PostgresInternals } from './internals.js';
 
@@ -104,6 +104,14 @@ export const postgresDelivery = {
       )
     ).rows as Row[];
     return rows.map((r) => ({ device: r.device as DeviceId, item: queueItemOf(input, kind, payload, r.seq as number) }));
+  },
+
+  async appendNotice(this: PostgresInternals, input: Parameters<ServerStore['appendNotice']>[0]): Promise<Delivery> {
+    return this.tx(async (db) => {
+      const rows = (await db.query('SELECT id FROM devices WHERE "user" = ANY($1::text[]) AND revoked_at IS NULL ORDER BY "user", created_at, id', [input.users])).rows as Row[];
+      if (rows.length === 0) return [];
+      return this.enqueue(db, { conversation: input.conversation, sender: input.sender, epoch: 0, id: input.id, payload: input.payload, now: input.now }, input.kind, input.payload, rows.map((r) => r.id as DeviceId));
+    });
   },
 
   /** Locks the conversation row (the per-conversation order across nodes) and checks membership. */

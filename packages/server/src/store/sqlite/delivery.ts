@@ -5,7 +5,7 @@ import { type ConversationId, type DeviceId, type QueueItem } from '@sealpost/pr
 import { queueEntryFromRow, queueItemFromRow, queueItemOf, type Row } from '../rows.js';
 import { decideAppend } from '../../delivery/append-rules.js';
 import { decideCommit, devicesNamed } from '../../delivery/commit-rules.js';
-import type { AppendInput, AppendResult, CommitInput, ConversationRecord, Delivery, QueueEntry } from '../store.js';
+import type { AppendInput, AppendResult, CommitInput, ConversationRecord, Delivery, QueueEntry, ServerStore } from '../store.js';
 import type { SqliteInternals, Outcome } from './internals.js';
 import { commitBatch, waitForCommit } from './group-commit.js';
 
@@ -42,6 +42,16 @@ export const sqliteDelivery = {
       const seq = Number(ins.run(device, msg.lastInsertRowid).lastInsertRowid);
       return { device, item: queueItemOf(input, kind, payload, seq) };
     });
+  },
+
+  async appendNotice(this: SqliteInternals, input: Parameters<ServerStore['appendNotice']>[0]): Promise<Delivery> {
+    return this.db.transaction((): Delivery => {
+      const devices: DeviceId[] = [];
+      const active = this.stmt('SELECT id FROM devices WHERE user = ? AND revoked_at IS NULL ORDER BY created_at, id');
+      for (const u of input.users) devices.push(...(active.all(u) as Row[]).map((r) => r.id as DeviceId));
+      if (devices.length === 0) return [];
+      return this.enqueue({ conversation: input.conversation, sender: input.sender, epoch: 0, id: input.id, payload: input.payload, now: input.now }, input.kind, input.payload, devices);
+    })();
   },
 
   checkMember(this: SqliteInternals, conversation: ConversationId, device: DeviceId): { epoch: number } | AppendResult {
