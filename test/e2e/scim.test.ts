@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpApi } from '@sealpost/client';
 import { groupConversationId } from '@sealpost/protocol';
-import { startTestServer, type TestClient, type TestServer } from '../helpers.js';
+import { chats, startTestServer, type TestClient, type TestServer } from '../helpers.js';
 
 let server: TestServer;
 let scimToken: string;
@@ -143,7 +143,7 @@ describe('policy scim-group-conversations', () => {
     expect(convOf(hana)).toMatchObject({ members: expect.arrayContaining(['hana@localhost', 'ivan@localhost']), name: 'Incident response' });
     expect(convOf(ivan)?.members.sort()).toEqual(['hana@localhost', 'ivan@localhost']);
     await hana.client.send({ conversation }, 'first briefing at nine');
-    expect((await ivan.client.sync()).map((m) => m.text)).toContain('first briefing at nine');
+    expect(chats(await ivan.client.sync()).map((m) => m.text)).toContain('first briefing at nine');
 
     // Jo joins the group in the provider: a member's device adds jo.
     await scim('PATCH', `/Groups/${g.body!.id}`, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'add', path: 'members', value: [{ value: 'jo@localhost' }] }] });
@@ -157,8 +157,8 @@ describe('policy scim-group-conversations', () => {
     await ivan.client.sync();
     expect(convOf(ivan)?.status).toBe('removed');
     await hana.client.send({ conversation }, 'after ivan left');
-    expect((await jo.client.sync()).map((m) => m.text)).toContain('after ivan left');
-    expect((await ivan.client.sync()).map((m) => m.text)).not.toContain('after ivan left');
+    expect(chats(await jo.client.sync()).map((m) => m.text)).toContain('after ivan left');
+    expect(chats(await ivan.client.sync()).map((m) => m.text)).not.toContain('after ivan left');
   });
 });
 
