@@ -6,7 +6,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   ORGANISATION_DEVICE,
   defaultCiphersuite,
-  encodeSignedGroupMembership,
+  encodeSignedNotice,
   groupConversationId,
   newMessageId,
   parseUserId,
@@ -39,7 +39,7 @@ it('a group membership not signed by the organisation key adds nobody', async ()
       conversation,
       kind: 'group',
       id: newMessageId(),
-      payload: encodeSignedGroupMembership(forged),
+      payload: encodeSignedNotice(forged),
       users: members,
       sender: { device: ORGANISATION_DEVICE, user: parseUserId('organisation@localhost') },
       now: Date.now(),

@@ -36,10 +36,3 @@ export async function openLinkBundle(cs: CiphersuiteImpl, hpkePrivate: Uint8Arra
   return decodeLinkBundle(plain);
 }
 
-/** A removal notice on the wire: u16 body length ‖ body ‖ signature (server/admin/revoke.ts). */
-export function splitNotice(p: Uint8Array): SignedOrgCommand | undefined {
-  if (p.length < 2 + 64) return undefined;
-  const n = (p[0]! << 8) | p[1]!;
-  if (2 + n + 64 !== p.length) return undefined;
-  return { body: p.subarray(2, 2 + n), signature: p.subarray(2 + n) };
-}

@@ -7,14 +7,13 @@ import {
   verifyOrgCommand,
   type MessageId,
   type QueueItem,
-  decodeSignedGroupMembership,
+  decodeSignedNotice,
   groupConversationId,
   verifyGroupMembership,
   type GroupMembership,
 } from '@sealpost/protocol';
 import type { MessageRow, UnreadableRecord } from './profile-storage.js';
 import { ServerSocket } from './socket.js';
-import { splitNotice } from './device-link.js';
 import { ClientCore, ClientPart, localContent, transientCodes } from './core/client-core.js';
 import type { OutsideMail } from './outside-mail.js';
 import type { Session } from './core/session.js';
@@ -224,7 +223,7 @@ export class Receiver extends ClientPart {
    */
   async processGroupMembership(item: QueueItem): Promise<void> {
     const org = this.store.getMeta('org_key');
-    const signed = decodeSignedGroupMembership(item.p);
+    const signed = decodeSignedNotice(item.p);
     const g = org && signed ? await verifyGroupMembership(this.engine.cs.signature, org, signed) : undefined;
     if (!g) throw new SealpostError('MLS_ERROR', 'group membership: not signed by the organisation key pinned here');
     if (groupConversationId(g.group) !== item.c) throw new SealpostError('MLS_ERROR', 'group membership: for another conversation than it came in');
@@ -244,7 +243,7 @@ export class Receiver extends ClientPart {
    */
   async processRemovalNotice(item: QueueItem): Promise<void> {
     const org = this.store.getMeta('org_key');
-    const signed = splitNotice(item.p);
+    const signed = decodeSignedNotice(item.p);
     if (!org || !signed) throw new SealpostError('MLS_ERROR', 'removal notice: malformed or no organisation key pinned');
     const v = await verifyOrgCommand(this.engine.cs.signature, org, signed, { kind: 'remove-device', device: item.from });
     if (v.kind !== 'ok') throw new SealpostError('MLS_ERROR', `removal notice refused: ${v.reason}`);

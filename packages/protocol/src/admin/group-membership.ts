@@ -30,7 +30,8 @@ export interface SignedGroupMembership {
 /** The sender a membership statement comes from in a queue: the organisation, no device of anyone. */
 export const ORGANISATION_DEVICE: DeviceId = parseDeviceId('dev_organisation__________');
 
-const MAX_BYTES = 64 * 1024;
+/** A notice's body fits a u16 length (org-signed.ts encodeSignedNotice). */
+const MAX_BYTES = 0xffff;
 const zBody = z.tuple([
   z.literal('sealpost-group-membership-v1'),
   z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
@@ -68,16 +69,4 @@ export async function verifyGroupMembership(sig: Signature, orgPublicKey: Uint8A
 /** The conversation that follows a group: the same id on every device. */
 export function groupConversationId(group: string): ConversationId {
   return parseConversationId(`c_${toBase64Url(sha256(concatBytes(utf8('sealpost-scim-group\0'), utf8(group))).subarray(0, 16))}`);
-}
-
-/** A statement in a queue item: CBOR [body, signature]. */
-export const encodeSignedGroupMembership = (s: SignedGroupMembership): Uint8Array => encodeCbor([s.body, s.signature]);
-export function decodeSignedGroupMembership(b: Uint8Array): SignedGroupMembership | undefined {
-  try {
-    const v = decodeCbor(b, MAX_BYTES + 256, 'groupMembership');
-    if (!Array.isArray(v) || !(v[0] instanceof Uint8Array) || !(v[1] instanceof Uint8Array)) return undefined;
-    return { body: v[0], signature: v[1] };
-  } catch {
-    return undefined;
-  }
 }

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { Signature } from 'ts-mls';
 import { decodeCbor, encodeCbor, parseUnknown } from '../codec.js';
+import { SealpostError } from '../errors.js';
 import { zDeviceId, zUserId, type DeviceId, type UserId } from '../ids.js';
 import { signLabelled, verifyLabelled, type SigningLabel } from '../signing.js';
 
@@ -72,4 +73,24 @@ export function signWipeReceipt(sig: Signature, devicePrivateKey: Uint8Array, co
 
 export function verifyWipeReceipt(sig: Signature, devicePublicKey: Uint8Array, command: Uint8Array, receipt: Uint8Array): Promise<boolean> {
   return verifyLabelled(sig, devicePublicKey, 'wipe-receipt', command, receipt);
+}
+
+/**
+ * An organisation-signed statement in a queue item (a removal notice, a group's membership): u16 body length ‖ body ‖
+ * the 64-byte signature. Written by the server, split by the devices.
+ */
+export function encodeSignedNotice(s: { body: Uint8Array; signature: Uint8Array }): Uint8Array {
+  if (s.body.length > 0xffff) throw new SealpostError('PAYLOAD_TOO_LARGE', `an organisation notice is at most ${0xffff} bytes (this one: ${s.body.length})`);
+  const out = new Uint8Array(2 + s.body.length + s.signature.length);
+  new DataView(out.buffer).setUint16(0, s.body.length);
+  out.set(s.body, 2);
+  out.set(s.signature, 2 + s.body.length);
+  return out;
+}
+
+export function decodeSignedNotice(p: Uint8Array): { body: Uint8Array; signature: Uint8Array } | undefined {
+  if (p.length < 2 + 64) return undefined;
+  const n = (p[0]! << 8) | p[1]!;
+  if (2 + n + 64 !== p.length) return undefined;
+  return { body: p.subarray(2, 2 + n), signature: p.subarray(2 + n) };
 }

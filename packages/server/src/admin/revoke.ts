@@ -2,7 +2,7 @@
 // their conversations gets an organisation-signed removal notice, and the first member to process it commits the
 // MLS Remove (docs/devices-and-admin.md explains why a notice rather than an MLS external proposal). Connections
 // the devices still hold, on any node, are closed through the bus.
-import { newMessageId, signOrgCommand, type DeviceId, type UserId } from '@sealpost/protocol';
+import { encodeSignedNotice, newMessageId, signOrgCommand, type DeviceId, type UserId } from '@sealpost/protocol';
 import type { ServerContext } from '../context.js';
 import type { Delivery, Revocation, StoredDeviceList } from '../store/store.js';
 
@@ -11,17 +11,8 @@ export async function revocationsFor(ctx: ServerContext, user: UserId, devices: 
   const out: Revocation[] = [];
   for (const device of devices) {
     const signed = await signOrgCommand(ctx.cs.signature, ctx.org.privateKey, { kind: 'remove-device', device, user, issuedAt });
-    out.push({ device, notice: encodeNotice(signed), noticeId: newMessageId() });
+    out.push({ device, notice: encodeSignedNotice(signed), noticeId: newMessageId() });
   }
-  return out;
-}
-
-/** A notice on the wire: the signed body and the signature, length-prefixed (the client splits them). */
-function encodeNotice(s: { body: Uint8Array; signature: Uint8Array }): Uint8Array {
-  const out = new Uint8Array(2 + s.body.length + s.signature.length);
-  new DataView(out.buffer).setUint16(0, s.body.length);
-  out.set(s.body, 2);
-  out.set(s.signature, 2 + s.body.length);
   return out;
 }
 

@@ -2,7 +2,7 @@
 // cannot add anyone to a conversation (it holds no keys); it sends the group's members an organisation-signed
 // statement of who is in the group (protocol admin/group-membership.ts), and a member's device creates the
 // conversation or commits the adds and removes that make it follow — the first commit of an epoch wins, as always.
-import { ORGANISATION_DEVICE, groupConversationId, newMessageId, parseUserId, signGroupMembership, encodeSignedGroupMembership, type UserId } from '@sealpost/protocol';
+import { ORGANISATION_DEVICE, groupConversationId, newMessageId, parseUserId, signGroupMembership, encodeSignedNotice, type UserId } from '@sealpost/protocol';
 import type { ServerContext } from '../context.js';
 
 export async function publishGroupMembership(ctx: ServerContext, group: string, name: string, members: UserId[], version: number): Promise<void> {
@@ -12,7 +12,7 @@ export async function publishGroupMembership(ctx: ServerContext, group: string, 
     conversation,
     kind: 'group',
     id: newMessageId(),
-    payload: encodeSignedGroupMembership(signed),
+    payload: encodeSignedNotice(signed),
     users: members,
     sender: { device: ORGANISATION_DEVICE, user: parseUserId(`organisation@${ctx.domain}`) },
     now: ctx.clock.now(),
