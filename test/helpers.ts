@@ -16,6 +16,8 @@ export interface TestServer {
   close(): Promise<void>;
   addUser(name: string): Promise<{ user: string; activationCode: string }>;
   enroll(name: string, options?: ClientOptions): Promise<TestClient>;
+  /** The organisation's legal-hold archive account (`admin archive create`) with one device, in this process. */
+  enrollArchive(options?: ClientOptions): Promise<TestClient>;
   /** Link a new device to `owner`'s account, approved by `owner` (with the fingerprint check). */
   link(owner: TestClient, options?: ClientOptions & { history?: number; deviceName?: string }): Promise<TestClient>;
   /** An admin API call with the bootstrap token. */
@@ -103,6 +105,15 @@ export async function startTestServer(
         { server: started.url, user, code: activationCode, profile },
         { warn: (m) => warnings.push(m), ...options },
       );
+      clients.push(client);
+      return { client, profile, warnings };
+    },
+    async enrollArchive(options = {}) {
+      const { user, activationCode } = await admin.request<{ user: string; activationCode: string }>('POST', '/v1/admin/archive', {}, { admin: adminToken });
+      const profile = tempDir('profile-archive');
+      profiles.push(profile);
+      const warnings: string[] = [];
+      const client = await SealpostClient.enroll({ server: started.url, user, code: activationCode, profile }, { warn: (m) => warnings.push(m), ...options });
       clients.push(client);
       return { client, profile, warnings };
     },

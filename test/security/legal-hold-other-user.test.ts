@@ -16,6 +16,7 @@ beforeAll(async () => {
   alice = await server.enroll('alice');
   await server.enroll('bob');
   carol = await server.enroll('carol');
+  await server.enrollArchive();
   expect((await carol.client.verifyUser('alice@localhost')).hold).toBeUndefined();
 }, 60_000);
 

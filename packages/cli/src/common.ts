@@ -2,9 +2,9 @@
 // its passphrase when it has one), the admin API client.
 import { Option } from 'commander';
 import { SealpostError } from '@sealpost/protocol';
-import { HttpApi, ProfileStore, SealpostClient, normaliseServerUrl } from '@sealpost/client';
+import { ArchiveNotAcknowledged, HttpApi, ProfileStore, SealpostClient, normaliseServerUrl } from '@sealpost/client';
 import type { Output } from './output.js';
-import { askSecret } from './prompt.js';
+import { askSecret, confirm } from './prompt.js';
 
 export interface JsonOpt {
   json?: boolean;
@@ -109,4 +109,26 @@ export function parseSize(s: string, flag: string): number {
   if (!m) throw new SealpostError('INVALID_INPUT', `${flag}: expected a size like 2G, 500M or 1048576, got ${JSON.stringify(s)}`);
   const mult = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[m[2]!.toUpperCase() as '' | 'K' | 'M' | 'G' | 'T'];
   return Math.floor(Number(m[1]) * mult);
+}
+
+export const ackArchivedOption = () =>
+  new Option('--ack-archived', "send even where your organisation's archive records under a legal hold (asked once per hold; without a terminal this flag is how to say yes)");
+
+/**
+ * A send where the organisation's archive records under a legal hold this user has not yet confirmed seeing
+ * (client legal-hold.ts): said once, then confirmed by `--ack-archived` or a yes at the terminal, and sent again.
+ */
+export async function withArchiveAck<T>(c: SealpostClient, o: { ackArchived?: boolean }, out: Output, send: () => Promise<T>): Promise<T> {
+  try {
+    return await send();
+  } catch (err) {
+    if (!(err instanceof ArchiveNotAcknowledged)) throw err;
+    if (!o.ackArchived) {
+      if (out.json || !process.stdin.isTTY) throw new SealpostError('ARCHIVE_NOT_ACKNOWLEDGED', `${err.message} (pass --ack-archived)`);
+      if (!(await confirm(`${err.message}. Send?`))) throw new SealpostError('CANCELLED', 'not sent');
+    }
+    out.info(`noted: ${err.message.replace(/; confirm once.*$/, '')}`);
+    c.acknowledgeArchived(err.holds.map((h) => h.id));
+    return send();
+  }
 }

@@ -10,6 +10,7 @@ import { registerFileCommands } from './commands/files.js';
 import { registerMailCommands } from './commands/mail.js';
 import { registerContactsCommands } from './commands/contacts.js';
 import { registerBridgeCommand } from './commands/bridge.js';
+import { registerArchiveCommands } from './commands/archive.js';
 import { registerProfileCommands } from './commands/profile.js';
 import { registerServerCommand } from './commands/server.js';
 import { registerVerifyCommands } from './commands/verify.js';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerMailCommands(program);
   registerContactsCommands(program);
   registerBridgeCommand(program);
+  registerArchiveCommands(program);
   registerFileCommands(program);
   registerWebCommands(program);
   return program;

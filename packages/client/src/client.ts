@@ -32,6 +32,7 @@ import {
   type Mail,
   type MessageId,
   type UserId,
+  type LegalHold,
   summariseFile,
 } from '@sealpost/protocol';
 import { HttpApi } from './http-api.js';
@@ -47,6 +48,7 @@ import { ClientCore } from './core/client-core.js';
 import { enrollDevice, linkDevice } from './enrollment.js';
 import { Session } from './core/session.js';
 import { OutsideMail, isOutsideAttachmentId, type OutsideKey } from './outside-mail.js';
+import { acknowledgeHolds } from './legal-hold.js';
 
 export const MAX_DERIVED_MAIL_BYTES = 512 * 1024;
 /** Drafts kept on a device (client.saveDraft): as large as a message a mail program may submit, and this many. */
@@ -247,8 +249,37 @@ export class SealpostClient {
   conversations(): ConversationSummary[] {
     return this.store.listConversations().map((c) => {
       const name = this.core.conversationName(c.id)?.name;
-      return { id: c.id, kind: c.kind, members: c.members, status: c.status, ...(name ? { name } : {}) };
+      const archived = c.status === 'active' ? this.sender.archivedOf(c.id) : undefined;
+      return { id: c.id, kind: c.kind, members: c.members, status: c.status, ...(name ? { name } : {}), ...(archived ? { archived } : {}) };
     });
+  }
+
+  /**
+   * Confirm that this device's user has seen these legal holds (the `holds` of an ArchiveNotAcknowledged, or of a
+   * conversation's `archived` mark): sending where they record is allowed from now on.
+   */
+  acknowledgeArchived(holdIds: string[]): void {
+    acknowledgeHolds(this.store, holdIds.filter((id) => /^[A-Za-z0-9_-]{16,64}$/.test(id)).slice(0, 1000));
+  }
+
+  /**
+   * The legal hold (in force or released) the key-transparency log commits to for `user`, checked against the
+   * organisation key — or undefined when the log shows none.
+   */
+  holdOf(user: string): Promise<LegalHold | undefined> {
+    return this.serial(async () => {
+      const u = this.core.qualify(user);
+      await this.core.trust.deviceList(u, true);
+      return this.core.trust.holdOf(u);
+    });
+  }
+
+  /**
+   * The archive service's report of an export to the server's audit log (who, when, which user and period, counts,
+   * the manifest's hash — never content). Only the organisation's archive account may.
+   */
+  async reportArchiveExport(report: { user: UserId; from?: string; to?: string; chats: number; mails: number; manifest: string }): Promise<void> {
+    await this.core.api.request('POST', '/v1/archive/exports', report);
   }
 
   /** Chat history from the local store: the newest `last` messages (default 1,000), oldest first. */

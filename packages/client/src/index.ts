@@ -9,6 +9,7 @@ export * from './profile-store.node.js';
 export * from './socket.js';
 export * from './http-api.js';
 export * from './trust.js';
+export { ArchiveNotAcknowledged, type ArchivedState } from './legal-hold.js';
 export * from './mail.js';
 export * from './files.node.js';
 export * from './auditor.node.js';

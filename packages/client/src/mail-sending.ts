@@ -6,6 +6,7 @@ import {
   newConversationId,
   newMessageId,
   parseUserId,
+  peopleOf,
   userDomain,
   type BlobId,
   type FileRef,
@@ -136,7 +137,8 @@ export class MailSender extends ClientPart {
   private replyThread(conversation: ConversationId, recipients: UserId[]): ConversationId | undefined {
     const thread = this.store.getConversation(conversation);
     const everyone = new Set<string>([this.user, ...recipients]);
-    const same = thread?.status === 'active' && thread.members.length === everyone.size && thread.members.every((u) => everyone.has(u));
+    const people = thread ? peopleOf(thread.members) : [];
+    const same = thread?.status === 'active' && people.length === everyone.size && people.every((u) => everyone.has(u));
     return same ? conversation : undefined;
   }
 
@@ -181,6 +183,8 @@ export class MailSender extends ClientPart {
       throw new SealpostError('TOO_MANY_RECIPIENTS', `at most ${limits.maxMailRecipients} recipients (To, Cc and Bcc together)`);
     }
     if (m.subject.length > limits.maxSubjectChars) throw new SealpostError('PAYLOAD_TOO_LARGE', `subject: longer than ${limits.maxSubjectChars} characters`);
+    // Sent where the organisation's archive records: confirmed once per hold (a held message was confirmed when written).
+    if (!release) await this.sender.requireArchiveAcknowledged(thread, [...to, ...cc, ...bcc, this.user]);
     for (const [what, body] of [['body', m.text], ['html', m.html ?? '']] as const) {
       if (body.length > limits.maxMailBodyChars) throw new SealpostError('PAYLOAD_TOO_LARGE', `${what}: longer than ${limits.maxMailBodyChars} characters`);
     }

@@ -1,6 +1,9 @@
 // Membership: who is in each conversation, changed by commits (RFC 9420 §12.4), one per epoch.
 import {
   SealpostError,
+  archiveAccountOf,
+  isArchiveAccount,
+  peopleOf,
   encodeConversationInfo,
   fromBase64Url,
   limits,
@@ -16,6 +19,7 @@ import type { ConversationRow, PendingCommitRow } from './profile-storage.js';
 import { ClientCore, ClientPart, transientCodes, uniqueUsers } from './core/client-core.js';
 import type { Session } from './core/session.js';
 import type { OwnDevices } from './own-devices.js';
+import { activeHolds, doneHoldCheck, markHoldCheck, pendingHoldChecks, recordHolds } from './legal-hold.js';
 
 const MAX_COMMIT_ATTEMPTS = 6;
 /** How long a chat reservation of another process on this profile is waited for before it is taken over. */
@@ -46,7 +50,8 @@ export class Membership extends ClientPart {
 
   findChat(users: UserId[]): ConversationId | undefined {
     const wanted = [...users, this.user].sort().join(',');
-    return this.store.listConversations().find((c) => c.kind === 'chat' && c.status === 'active' && [...c.members].sort().join(',') === wanted)?.id;
+    // The archive is in a chat only because of a legal hold on one of its people: it is still their chat.
+    return this.store.listConversations().find((c) => c.kind === 'chat' && c.status === 'active' && peopleOf(c.members).sort().join(',') === wanted)?.id;
   }
 
   /**
@@ -85,9 +90,11 @@ export class Membership extends ClientPart {
     // Check every user before anything is created, so a typo creates nothing — and a user with no device left (all
     // revoked or wiped, not enrolled again) is said, not sent to nobody.
     for (const u of users) {
-      const list = await this.trust.deviceList(u);
+      // Fetched afresh: a legal hold placed since this process last looked brings the archive in from the start.
+      const list = await this.trust.deviceList(u, true);
       if (u !== this.user && list.devices.length === 0) throw this.noDeviceOf(u);
     }
+    await this.trust.deviceList(this.user, true);
     await this.api.request('POST', '/v1/conversations', { id });
     await this.tx(async () => {
       const state = await this.engine.createGroup(id, { user: this.user, device: this.device }, this.deviceKeys);
@@ -115,6 +122,7 @@ export class Membership extends ClientPart {
       await this.flushPendingCommits();
       await this.resync();
       const conv = this.requireConversation(conversation);
+      if (isArchiveAccount(u)) throw new SealpostError('INVALID_INPUT', `${u} is the organisation's archive: it joins a conversation only through a published legal hold on a member`);
       if (conv.members.includes(u)) throw new SealpostError('INVALID_INPUT', `${u} is already a member`);
       await this.trust.deviceList(u, true);
       await this.commitChange(conversation, { addUsers: [u] });
@@ -129,6 +137,10 @@ export class Membership extends ClientPart {
       const conv = this.requireConversation(conversation);
       if (!conv.members.includes(u)) throw new SealpostError('INVALID_INPUT', `${u} is not a member`);
       if (u === this.user) throw new SealpostError('INVALID_INPUT', 'removing yourself is not supported yet; ask another member');
+      if (isArchiveAccount(u)) {
+        const holds = await activeHolds(this.trust, conv.members, Date.now(), true);
+        if (holds.length > 0) throw new SealpostError('INVALID_INPUT', `the archive is here under the legal hold on ${holds.map((h) => h.user).join(', ')}; it leaves when that hold is released`);
+      }
       await this.commitChange(conversation, { removeUsers: [u] });
     });
   }
@@ -140,6 +152,15 @@ export class Membership extends ClientPart {
   /** `update`: commit even without a membership change — fresh keys for this device's own leaf (its path). */
   async commitChange(conversation: ConversationId, change: { addUsers?: UserId[]; removeUsers?: UserId[]; removeDevices?: DeviceId[]; update?: boolean }): Promise<void> {
     let keyPackages: { device: DeviceId; keyPackage: Uint8Array }[] = [];
+    if (change.addUsers && change.addUsers.length > 0) {
+      // Anyone under a legal hold among the members to be: the organisation's archive comes in with them, in the same commit.
+      const conv = this.requireConversation(conversation);
+      const archive = archiveAccountOf(this.user);
+      const everyone = [...new Set([...conv.members, ...change.addUsers])];
+      if (!everyone.includes(archive) && this.user !== archive && (await activeHolds(this.trust, everyone, Date.now(), false)).length > 0) {
+        change = { ...change, addUsers: [...change.addUsers, archive] };
+      }
+    }
     if (change.addUsers && change.addUsers.length > 0) {
       const conv = this.requireConversation(conversation);
       const present = this.engine.members(this.loadState(conv)).map((m) => m.device);
@@ -261,6 +282,7 @@ export class Membership extends ClientPart {
       });
     }
     await this.applyGroupMemberships();
+    await this.applyHolds();
   }
 
   /**
@@ -290,7 +312,7 @@ export class Membership extends ClientPart {
           }
         } else if (conv.status === 'active') {
           const addUsers = reachable.filter((u) => !conv.members.includes(u));
-          const removeUsers = conv.members.filter((u) => u !== this.user && !g.members.includes(u));
+          const removeUsers = peopleOf(conv.members).filter((u) => u !== this.user && !g.members.includes(u));
           if (addUsers.length + removeUsers.length > 0) await this.commitChange(id, { addUsers, removeUsers });
         }
         this.store.setMeta(`group:${id}`, JSON.stringify({ ...g, applied: true }));
@@ -300,6 +322,44 @@ export class Membership extends ClientPart {
         this.store.setMeta(`group:${id}`, JSON.stringify({ ...g, applied: true }));
       }
     }
+  }
+
+  /**
+   * Legal holds (legal-hold.ts): in each conversation a hold notice or a change of members asked about, the archive
+   * is added when a member is held and it is not there, and removed when no member is held any more — ordinary
+   * commits, the first of an epoch wins. The archive's own device never commits: it only receives.
+   */
+  async applyHolds(): Promise<void> {
+    const archive = archiveAccountOf(this.user);
+    for (const id of pendingHoldChecks(this.store)) {
+      try {
+        const conv = this.store.getConversation(id);
+        if (conv?.status === 'active' && this.user !== archive) {
+          const holds = await activeHolds(this.trust, conv.members, Date.now(), true);
+          const present = conv.members.includes(archive);
+          if (holds.length > 0 && !present) {
+            if ((await this.trust.deviceList(archive, true)).devices.length === 0) this.warn(`the organisation's archive has no device to add to conversation ${id}`);
+            else await this.commitChange(id, { addUsers: [archive] });
+          } else if (holds.length === 0 && present) {
+            await this.commitChange(id, { removeUsers: [archive] });
+          }
+          await this.tx(async () => recordHolds(this.store, id, holds));
+        }
+        doneHoldCheck(this.store, id);
+      } catch (err) {
+        if (err instanceof SealpostError && transientCodes.has(err.code)) throw err;
+        this.warn(`could not bring conversation ${id} in line with the legal holds on its members: ${(err as Error).message}`);
+        doneHoldCheck(this.store, id);
+      }
+    }
+  }
+
+  /** Every conversation the archive is in looked at again (a hold can end by its date, with no notice). */
+  async recheckHolds(): Promise<void> {
+    await this.tx(async () => {
+      for (const c of this.store.listConversations()) if (c.status === 'active' && c.members.some(isArchiveAccount)) markHoldCheck(this.store, c.id);
+    });
+    await this.applyHolds();
   }
 
   /**

@@ -11,7 +11,13 @@ import {
   groupConversationId,
   verifyGroupMembership,
   type GroupMembership,
+  isArchiveAccount,
+  verifyLegalHold,
+  type ConversationId,
+  type GroupState,
+  type LegalHold,
 } from '@sealpost/protocol';
+import { checkArchiveJoin, markHoldCheck, recordHolds } from './legal-hold.js';
 import type { MessageRow, UnreadableRecord } from './profile-storage.js';
 import { ServerSocket } from './socket.js';
 import { ClientCore, ClientPart, localContent, transientCodes } from './core/client-core.js';
@@ -120,7 +126,7 @@ export class Receiver extends ClientPart {
     // Pushes only add to the processed seqs; a full pass over the queue now and then forgets them.
     if (this.store.processedCount() > PROCESSED_SEQS_BEFORE_SYNC) await this.syncInternal();
     // Removals and group changes the batch asked for are committed by the caller (membership sits above receiving).
-    return ahead || item.k === 'remove' || item.k === 'group';
+    return ahead || item.k === 'remove' || item.k === 'group' || item.k === 'hold';
   }
 
   /** Whether an unprocessed message or commit is for an epoch (or a conversation) this device has not reached. */
@@ -146,6 +152,8 @@ export class Receiver extends ClientPart {
           return await this.outside.processIntake(item);
         case 'group':
           return await this.processGroupMembership(item);
+        case 'hold':
+          return await this.processHoldNotice(item);
       }
     } catch (err) {
       if (err instanceof SealpostError && transientCodes.has(err.code)) throw err;
@@ -159,6 +167,7 @@ export class Receiver extends ClientPart {
     if (!ref) throw new SealpostError('MLS_ERROR', 'Welcome is not addressed to any KeyPackage of this device');
     const kp = this.store.getKeyPackage(ref)!;
     const { state, conversationInfo } = await this.engine.join(item.p, kp);
+    const holds = await this.checkArchive(item.c, undefined, state);
     const info = conversationInfo ? decodeConversationInfo(conversationInfo) : { v: 1 as const, kind: 'chat' as const };
     if (!kp.lastResort) this.store.deleteKeyPackage(ref);
     const now = Date.now();
@@ -169,6 +178,7 @@ export class Receiver extends ClientPart {
       state,
       { kind: info.kind, status: 'active' },
     );
+    if (holds) recordHolds(this.store, item.c, holds);
   }
 
   async processCommit(item: QueueItem): Promise<void> {
@@ -179,7 +189,9 @@ export class Receiver extends ClientPart {
     const before = this.loadState(conv);
     const res = await this.engine.process(before, item.p);
     if (res.kind !== 'commit') throw new SealpostError('MLS_ERROR', 'expected a commit');
+    const holds = res.selfRemoved ? undefined : await this.checkArchive(item.c, before, res.state);
     this.saveState(conv, before, res.state, res.selfRemoved ? { status: 'removed' } : {});
+    if (holds) recordHolds(this.store, item.c, holds);
   }
 
   async processApplication(item: QueueItem): Promise<void> {
@@ -214,6 +226,36 @@ export class Receiver extends ClientPart {
     };
     // Idempotent receive: a message id already stored (a retry or a replay) is never stored or shown twice.
     this.store.addMessage(row, false);
+  }
+
+  /**
+   * An archive device may come in (by a commit, or already be there when this device is welcomed) only under a hold
+   * in force on another member (legal-hold.ts); otherwise the change is refused and the alarm raised.
+   */
+  private async checkArchive(conversation: ConversationId, before: GroupState | undefined, after: GroupState): Promise<LegalHold[] | undefined> {
+    const had = new Set(before ? this.engine.members(before).map((m) => m.device) : []);
+    const members = this.engine.members(after);
+    if (!members.some((m) => isArchiveAccount(m.user) && !had.has(m.device))) return undefined;
+    const users = [...new Set(members.map((m) => m.user))];
+    return checkArchiveJoin(this.trust, conversation, users, Date.now(), (p) => this.core.raiseAlarm([p]));
+  }
+
+  /**
+   * An organisation-signed legal hold (or its release) on a member of this conversation: checked against the pinned
+   * organisation key; membership then looks at the conversation again after the batch, checking the hold in the
+   * key-transparency log, and adds or removes the archive by a commit.
+   */
+  async processHoldNotice(item: QueueItem): Promise<void> {
+    const org = this.store.getMeta('org_key');
+    const signed = decodeSignedNotice(item.p);
+    const conv = this.store.getConversation(item.c);
+    if (!conv) throw new SealpostError('CONVERSATION_NOT_FOUND', 'legal-hold notice for a conversation this device is not in');
+    let named = false;
+    for (const u of conv.members) {
+      if (org && signed && (await verifyLegalHold(this.engine.cs.signature, org, signed, u)).kind === 'ok') named = true;
+    }
+    if (!named) throw new SealpostError('MLS_ERROR', 'legal-hold notice: not signed by the organisation key pinned here, or for nobody in this conversation');
+    markHoldCheck(this.store, item.c);
   }
 
   /**

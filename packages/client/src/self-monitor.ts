@@ -99,11 +99,7 @@ export class SelfMonitor extends ClientPart {
       // A change made by another of our devices a moment ago can race with this check: look once more.
       await new Promise((r) => setTimeout(r, 300));
     }
-    const at = new Date().toISOString();
-    if (problems.length > 0) {
-      this.store.setMeta('kt_alarm', JSON.stringify({ at, problems }));
-      for (const p of problems) this.warn(`KEY TRANSPARENCY ALARM: ${p}`);
-    }
+    this.core.raiseAlarm(problems);
     await this.session.objectToForeignVersions(lastMonitored);
     const alarm = this.store.getMetaText('kt_alarm');
     return { ok: problems.length === 0, problems, alarm: alarm ? (JSON.parse(alarm) as { at: string; problems: string[] }) : null, kt: status! };

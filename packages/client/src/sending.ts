@@ -13,6 +13,8 @@ import {
   type ConversationId,
   type MessageId,
   type UserId,
+  isArchiveAccount,
+  type LegalHold,
 } from '@sealpost/protocol';
 import type { FileSource, Progress } from './platform.js';
 import { KeyChangePending } from './trust.js';
@@ -20,6 +22,8 @@ import type { DiscardedSummary, HeldInfo, HeldRequest, HeldSummary } from './typ
 import { ClientCore, ClientPart, localContent, transientCodes } from './core/client-core.js';
 import type { Session } from './core/session.js';
 import type { Membership } from './membership.js';
+import { ArchiveNotAcknowledged, acknowledgedHolds, activeHolds, archivedState } from './legal-hold.js';
+import type { ConversationSummary } from './types.js';
 
 const MAX_SEND_ATTEMPTS = 6;
 
@@ -55,6 +59,7 @@ export class Sender extends ClientPart {
       for (const f of files) await this.files.checkReadable(f);
       if ('conversation' in target) {
         const conversation = this.requireConversation(target.conversation).id;
+        await this.requireArchiveAcknowledged(conversation, []);
         return { conversation, id: await this.sendChat(conversation, newMessageId(), Date.now(), text, files, opts.onProgress) };
       }
       // Resolve the recipients before uploading anything, so a typo costs nothing.
@@ -68,6 +73,7 @@ export class Sender extends ClientPart {
       }
       // Nobody to deliver to is said, not sent into a chat that holds only devices since revoked.
       for (const u of users) if ((await this.trust.deviceList(u)).devices.length === 0) throw this.membership.noDeviceOf(u);
+      await this.requireArchiveAcknowledged(this.membership.findChat(users), [...users, this.user]);
       const conversation = await this.membership.findOrCreateChat(users);
       return { conversation, id: await this.sendChat(conversation, newMessageId(), Date.now(), text, files, opts.onProgress) };
     });
@@ -78,6 +84,37 @@ export class Sender extends ClientPart {
     const content: ChatText = { v: 1, type: 'text', id, sentAt, text, ...(attachments.length > 0 ? { attachments } : {}) };
     await this.sendContent(conversation, content);
     return id;
+  }
+
+  /** The archived mark of a conversation the organisation's archive is in (legal-hold.ts), for the app to show. */
+  archivedOf(conversation: ConversationId): ConversationSummary['archived'] {
+    const conv = this.store.getConversation(conversation);
+    if (!conv || !conv.members.some(isArchiveAccount)) return undefined;
+    const state = archivedState(this.store, conversation) ?? { since: conv.updatedAt, holds: [] };
+    const acks = acknowledgedHolds(this.store);
+    return {
+      holds: state.holds.map((h) => ({ ...h, since: new Date(h.since).toISOString() })),
+      since: new Date(state.since).toISOString(),
+      acknowledged: state.holds.length > 0 && state.holds.every((h) => acks.has(h.id)),
+    };
+  }
+
+  /**
+   * Before a message goes where the archive records — a conversation it is in, or to `users` of whom one is held (it
+   * joins with them) — the sender must have confirmed each hold once: ArchiveNotAcknowledged otherwise.
+   */
+  async requireArchiveAcknowledged(conversation: ConversationId | undefined, users: UserId[]): Promise<void> {
+    const conv = conversation ? this.store.getConversation(conversation) : undefined;
+    const holds = new Map<string, LegalHold>();
+    if (conv && conv.members.some(isArchiveAccount)) {
+      const known = archivedState(this.store, conv.id)?.holds ?? [];
+      const current = known.length > 0 ? [] : await activeHolds(this.trust, conv.members, Date.now(), false);
+      for (const h of [...known, ...current]) holds.set(h.id, h as LegalHold);
+    }
+    for (const h of await activeHolds(this.trust, users, Date.now(), false)) holds.set(h.id, h);
+    const acks = acknowledgedHolds(this.store);
+    const open = [...holds.values()].filter((h) => !acks.has(h.id));
+    if (open.length > 0) throw new ArchiveNotAcknowledged(open);
   }
 
   /** The recipients among `users` whose new account key is in its contest period (each verified as far as it goes). */

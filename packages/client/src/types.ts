@@ -68,6 +68,11 @@ export interface ConversationSummary {
   status: 'active' | 'removed';
   /** The name a member gave it (`conversation rename`), if any. */
   name?: string;
+  /**
+   * The organisation's archive is a member, under the legal holds named (docs/legal-hold.md): what is sent here from
+   * `since` on is recorded. `acknowledged`: this device's user has confirmed seeing it (sending needs that once).
+   */
+  archived?: { holds: { user: UserId; id: string; since: string; reason: string }[]; since: string; acknowledged: boolean };
 }
 
 /** What the server tells every device before it trusts it with anything (GET /v1/info). */

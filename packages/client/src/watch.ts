@@ -118,6 +118,7 @@ export class Watcher extends ClientPart {
         void this.selfMonitor.monitorSelf().catch((err) => this.warn(`key-transparency self-check failed: ${(err as Error).message}`));
         void this.serial(() => this.policy.applyPolicy()).catch((err) => this.warn(`applying the policy failed: ${(err as Error).message}`));
         void this.held.releaseHeld().catch((err) => this.warn(`held messages stay held: ${(err as Error).message}`));
+        void this.serial(() => this.membership.recheckHolds()).catch((err) => this.warn(`checking legal holds failed: ${(err as Error).message}`));
       }, this.options.selfCheckIntervalMs ?? SELF_CHECK_INTERVAL_MS);
       monitor.unref?.();
       signal.addEventListener('abort', () => clearInterval(monitor), { once: true });

@@ -62,8 +62,11 @@ export type CommitFrame = z.output<typeof zCommitFrame>;
 /**
  * 'remove': an organisation-signed notice that a device was revoked; a member commits its removal.
  * 'mail-in': outside mail the SMTP gateway sealed to the user's mail intake key (mail/intake.ts).
+ * 'group': an organisation-signed statement of who is in an identity provider's group (admin/group-membership.ts).
+ * 'hold': an organisation-signed legal hold (or its release) on a member of the conversation (admin/legal-hold.ts):
+ *   members check it against the key-transparency log and add or remove the archive device by an ordinary commit.
  */
-export const queueKinds = ['app', 'commit', 'welcome', 'remove', 'mail-in', 'group'] as const;
+export const queueKinds = ['app', 'commit', 'welcome', 'remove', 'mail-in', 'group', 'hold'] as const;
 export type QueueKind = (typeof queueKinds)[number];
 
 /** One entry of a device's queue, as delivered. */

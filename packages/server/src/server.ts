@@ -11,6 +11,7 @@ import { registerRoutes } from './http/routes.js';
 import { registerAdminRoutes } from './http/admin-routes.js';
 import { registerScimRoutes } from './scim/scim-routes.js';
 import { registerDeviceRoutes } from './http/device-routes.js';
+import { registerArchiveRoutes } from './http/archive-routes.js';
 import { KtLog } from './kt/kt-log.js';
 import { registerKtRoutes } from './http/kt-routes.js';
 import { registerBlobRoutes } from './http/blob-routes.js';
@@ -84,6 +85,7 @@ export function createServer(ctx: ServerContext, opts: { tls?: TlsOptions; timeo
   registerAdminRoutes(app, ctx);
   registerScimRoutes(app, ctx);
   registerDeviceRoutes(app, ctx);
+  registerArchiveRoutes(app, ctx);
   const kt = new KtLog(ctx.store, ctx.cs, ctx.ktKeys, ctx.clock, ctx.log);
   ctx.kt = kt;
   registerKtRoutes(app, ctx, kt);

@@ -6,7 +6,7 @@ import { SealpostError } from '@sealpost/protocol';
 import type { MailFull, SealpostClient } from '@sealpost/client';
 import { MailIndex } from './mail-index.js';
 import { startImapServer, type BridgeBackend, type ImapServer } from './imap-server.js';
-import { downloadStream, renderMail, type Rendered, type RenderMail } from './render.js';
+import { attachmentsOf, downloadStream, renderMail, renderMailOf, type Rendered, type RenderMail } from './render.js';
 import { startSubmission, type Submission } from './smtp-submission.js';
 import { decodePrepared, encodePrepared } from './prepared.js';
 import { headerView, parseStructure } from './mime-structure.js';
@@ -124,11 +124,6 @@ export async function startBridge(client: SealpostClient, profileDir: string, op
     return m;
   };
 
-  const attachmentsOf = (m: MailFull) => [
-    ...m.attachments.map((a) => ({ id: a.id, name: a.name, type: a.type, size: a.size })),
-    ...(m.outside?.attachments ?? []).flatMap((a) => (a.id ? [{ id: a.id, name: a.name, type: a.type, size: a.size }] : [])),
-  ];
-
   // A draft is its bytes as the mail program wrote them; its structure is found once and kept with them.
   const drafts = new Map<string, Rendered>();
   const draft = (mailId: string): Rendered | undefined => {
@@ -153,21 +148,7 @@ export async function startBridge(client: SealpostClient, profileDir: string, op
         return d ? headerView(mailId, d.root, index.byMailId(mailId)?.addedAt ?? Date.now()) : undefined;
       }
       const m = peek(mailId);
-      if (!m) return undefined;
-      return {
-        id: m.id,
-        from: m.from,
-        to: m.to,
-        cc: m.cc,
-        ...(m.bcc ? { bcc: m.bcc } : {}),
-        subject: m.subject,
-        date: m.date,
-        messageId: m.messageId,
-        ...(m.inReplyTo ? { inReplyTo: m.inReplyTo } : {}),
-        references: m.references,
-        text: m.text,
-        html: m.html,
-      };
+      return m ? renderMailOf(m) : undefined;
     },
     async render(mailId) {
       if (isDraft(mailId)) {

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
+import type { MailFull } from '@sealpost/client';
 
 export interface RenderAttachment {
   name: string;
@@ -59,6 +60,32 @@ export interface Rendered {
   root: Part;
   /** The part at a section path (`''`: the whole message), its header block and body, with its files decrypted as they download. */
   open?: (path: string) => Readable;
+}
+
+/** What is rendered of a mail in the device's store (the bridge's views, the archive's export). */
+export function renderMailOf(m: MailFull): RenderMail {
+  return {
+    id: m.id,
+    from: m.from,
+    to: m.to,
+    cc: m.cc,
+    ...(m.bcc ? { bcc: m.bcc } : {}),
+    subject: m.subject,
+    date: m.date,
+    messageId: m.messageId,
+    ...(m.inReplyTo ? { inReplyTo: m.inReplyTo } : {}),
+    references: m.references,
+    text: m.text,
+    html: m.html,
+  };
+}
+
+/** A mail's files, its own and those that came inside outside mail, in the order they are rendered. */
+export function attachmentsOf(m: MailFull): (RenderAttachment & { id: string })[] {
+  return [
+    ...m.attachments.map((a) => ({ id: a.id, name: a.name, type: a.type, size: a.size })),
+    ...(m.outside?.attachments ?? []).flatMap((a) => (a.id ? [{ id: a.id, name: a.name, type: a.type, size: a.size }] : [])),
+  ];
 }
 
 /** Each attachment's real bytes, as a stream that starts downloading when first read. */

@@ -163,6 +163,22 @@ export function registerAdminCommands(program: Command): void {
 
   // ---- outside mail ------------------------------------------------------------------------------------------
   // ---- legal holds (docs/legal-hold.md) --------------------------------------------------------------------------
+  const archive = admin.command('archive').description("the organisation's legal-hold archive account");
+  withAdminOptions(
+    archive
+      .command('create')
+      .description('create the archive account (sealpost-archive@DOMAIN) and print its one-time activation code for `sealpost archive --code`'),
+  ).action(async (o: AdminOpts) => {
+    const out = makeOutput(Boolean(o.json));
+    const { api, token } = adminApi(o);
+    const res = await api.request<{ user: string; activationCode: string; expiresAt: string }>('POST', '/v1/admin/archive', {}, { admin: token });
+    out.result(
+      res,
+      `${res.user}: activation code ${res.activationCode} (one-time, expires ${res.expiresAt}); ` +
+        'start the archive where the records are kept: sealpost archive --server URL --data DIR --code CODE',
+    );
+  });
+
   type HoldRow = { id: string; user: string; reason: string; since: string; until: string | null; releasedAt: string | null; active?: boolean };
   const holdLine = (h: HoldRow) =>
     `${h.user}\t${h.releasedAt ? `released ${h.releasedAt}` : h.active === false ? 'ended' : 'on hold'}\tsince ${h.since}${h.until ? ` until ${h.until}` : ''}\t${oneLine(h.reason)}\t${h.id}`;

@@ -2,7 +2,7 @@
 // `messages`, `unreadable`, `conversations`, and `conversation add|remove|rename`.
 import type { Command } from 'commander';
 import { SealpostError, limits, parseConversationId, type ConversationId } from '@sealpost/protocol';
-import { collect, jsonOption, profileOption, userList, withClient, type JsonOpt } from '../common.js';
+import { ackArchivedOption, collect, jsonOption, profileOption, userList, withArchiveAck, withClient, type JsonOpt } from '../common.js';
 import { humanMessage, humanReceived, sentLine } from '../format.js';
 import { makeOutput } from '../output.js';
 import { withProgress } from '../progress.js';
@@ -19,8 +19,9 @@ export function registerChatCommands(program: Command): void {
     .option('--conversation <id>', 'conversation id')
     .option('--text-file <file>', 'the text, from a UTF-8 file (instead of TEXT)')
     .option('--file <path>', 'attach a file (repeatable)', collect)
+    .addOption(ackArchivedOption())
     .addOption(jsonOption())
-    .action(async (arg: string | undefined, o: { profile?: string; to?: string; conversation?: string; textFile?: string; file?: string[] } & JsonOpt) => {
+    .action(async (arg: string | undefined, o: { profile?: string; to?: string; conversation?: string; textFile?: string; file?: string[]; ackArchived?: boolean } & JsonOpt) => {
       const out = makeOutput(Boolean(o.json));
       if (Boolean(o.to) === Boolean(o.conversation)) throw new SealpostError('INVALID_INPUT', 'give exactly one of --to or --conversation');
       if (arg !== undefined && o.textFile !== undefined) throw new SealpostError('INVALID_INPUT', 'give the text or --text-file, not both');
@@ -33,7 +34,7 @@ export function registerChatCommands(program: Command): void {
             : arg;
       const target = o.conversation ? { conversation: parseConversationId(o.conversation) } : { to: userList(o.to) };
       await withClient(o, out, async (c) => {
-        const res = await withProgress('upload', out.json, (p) => c.send(target, text ?? '', { files: o.file ?? [], ...p }));
+        const res = await withArchiveAck(c, o, out, () => withProgress('upload', out.json, (p) => c.send(target, text ?? '', { files: o.file ?? [], ...p })));
         out.result(res, sentLine(res, `sent ${res.id} to ${res.conversation}`));
       });
     });
@@ -136,9 +137,19 @@ export function registerChatCommands(program: Command): void {
       const out = makeOutput(Boolean(o.json));
       await withClient(o, out, async (c) => {
         for (const conv of c.conversations()) {
-          const value = { id: conv.id, kind: conv.kind, ...(conv.name ? { name: conv.name } : {}), members: conv.members, ...(conv.status === 'active' ? {} : { status: conv.status }) };
+          const value = {
+            id: conv.id,
+            kind: conv.kind,
+            ...(conv.name ? { name: conv.name } : {}),
+            members: conv.members,
+            ...(conv.status === 'active' ? {} : { status: conv.status }),
+            ...(conv.archived ? { archived: conv.archived } : {}),
+          };
           const name = conv.name ? `"${oneLine(conv.name)}"\t` : '';
-          out.result(value, `${conv.id}\t${conv.kind}\t${name}${conv.members.join(', ')}${conv.status === 'active' ? '' : `\t(${conv.status})`}`);
+          const archived = conv.archived
+            ? `\tARCHIVED since ${conv.archived.since} (legal hold on ${conv.archived.holds.map((h) => h.user).join(', ') || 'a member'})`
+            : '';
+          out.result(value, `${conv.id}\t${conv.kind}\t${name}${conv.members.join(', ')}${conv.status === 'active' ? '' : `\t(${conv.status})`}${archived}`);
         }
       });
     });

@@ -1,7 +1,7 @@
 // `sealpost mail …`: send (To, Cc, Bcc, attachments), list, read, reply, forward, delete.
 import { Option, type Command } from 'commander';
 import { SealpostError } from '@sealpost/protocol';
-import { collect, jsonOption, profileOption, userList, withClient, type JsonOpt } from '../common.js';
+import { collect, jsonOption, profileOption, userList, withClient, type JsonOpt, ackArchivedOption, withArchiveAck } from '../common.js';
 import { humanMail, sentLine, size } from '../format.js';
 import { makeOutput } from '../output.js';
 import { withProgress } from '../progress.js';
@@ -29,8 +29,9 @@ export function registerMailCommands(program: Command): void {
     .option('--html-file <file>', 'an HTML body, from a file')
     .option('--attach <file>', 'attach a file (repeatable)', collect)
     .option('--send-readable', 'send to outside addresses without a known OpenPGP key without asking (the copy leaves readable)')
+    .addOption(ackArchivedOption())
     .addOption(jsonOption())
-    .action(async (o: { profile?: string; to: string; cc?: string; bcc?: string; subject: string; body?: string; bodyFile?: string; htmlFile?: string; attach?: string[]; sendReadable?: boolean } & JsonOpt) => {
+    .action(async (o: { profile?: string; to: string; cc?: string; bcc?: string; subject: string; body?: string; bodyFile?: string; htmlFile?: string; attach?: string[]; sendReadable?: boolean; ackArchived?: boolean } & JsonOpt) => {
       const out = makeOutput(Boolean(o.json));
       const text = await bodyOf(o);
       const html = o.htmlFile ? await readTextFile(o.htmlFile, 'html') : undefined;
@@ -47,7 +48,7 @@ export function registerMailCommands(program: Command): void {
           allowReadable = await confirm(`${note}. Send anyway?`);
           if (!allowReadable) throw new SealpostError('CANCELLED', 'not sent');
         }
-        const res = await withProgress('upload', out.json, (p) => c.sendMail(draft, { ...p, allowReadable }));
+        const res = await withArchiveAck(c, o, out, () => withProgress('upload', out.json, (p) => c.sendMail(draft, { ...p, allowReadable })));
         const how = res.outside ? `; outside copy to ${res.outside.recipients.join(', ')} ${res.outside.encrypted ? 'OpenPGP-encrypted' : 'readable (no key known)'}` : '';
         out.result(res, sentLine(res, `sent mail ${res.id} (thread ${res.thread})${how}`));
       });
@@ -108,12 +109,13 @@ export function registerMailCommands(program: Command): void {
     .option('--body <text>', 'plain-text body')
     .option('--body-file <file>', 'read the body from a file')
     .option('--attach <file>', 'attach a file (repeatable)', collect)
+    .addOption(ackArchivedOption())
     .addOption(jsonOption())
-    .action(async (id: string, o: { profile?: string; all?: boolean; body?: string; bodyFile?: string; attach?: string[] } & JsonOpt) => {
+    .action(async (id: string, o: { profile?: string; all?: boolean; body?: string; bodyFile?: string; attach?: string[]; ackArchived?: boolean } & JsonOpt) => {
       const out = makeOutput(Boolean(o.json));
       const text = await bodyOf(o);
       await withClient(o, out, async (c) => {
-        const res = await withProgress('upload', out.json, (p) => c.replyMail(id, { all: Boolean(o.all), text, attach: o.attach ?? [] }, p));
+        const res = await withArchiveAck(c, o, out, () => withProgress('upload', out.json, (p) => c.replyMail(id, { all: Boolean(o.all), text, attach: o.attach ?? [] }, p)));
         out.result(res, sentLine(res, `sent reply ${res.id} (thread ${res.thread})`));
       });
     });
@@ -124,11 +126,12 @@ export function registerMailCommands(program: Command): void {
     .requiredOption('--to <users>', 'comma-separated recipients')
     .option('--cc <users>', 'comma-separated Cc recipients')
     .option('--body <text>', 'a note above the forwarded mail')
+    .addOption(ackArchivedOption())
     .addOption(jsonOption())
-    .action(async (id: string, o: { profile?: string; to: string; cc?: string; body?: string } & JsonOpt) => {
+    .action(async (id: string, o: { profile?: string; to: string; cc?: string; body?: string; ackArchived?: boolean } & JsonOpt) => {
       const out = makeOutput(Boolean(o.json));
       await withClient(o, out, async (c) => {
-        const res = await c.forwardMail(id, { to: userList(o.to), cc: userList(o.cc), ...(o.body ? { text: o.body } : {}) });
+        const res = await withArchiveAck(c, o, out, () => c.forwardMail(id, { to: userList(o.to), cc: userList(o.cc), ...(o.body ? { text: o.body } : {}) }));
         out.result(res, sentLine(res, `forwarded as ${res.id} (thread ${res.thread})`));
       });
     });

@@ -25,6 +25,7 @@ import { DeviceTrust } from '../trust.js';
 import { nextContestPeriod, type ContestPeriodState } from '../contest-period.js';
 import { KtVerifier } from '../kt-verifier.js';
 import type { ClientOptions, ServerInfo } from '../types.js';
+import { noteMembers } from '../legal-hold.js';
 
 /** Errors that mean "try again later", never "this message is bad". */
 export const transientCodes = new Set(['SERVER_UNREACHABLE', 'UNAUTHENTICATED', 'PROTOCOL_ERROR', 'INTERNAL', 'RATE_LIMITED']);
@@ -189,18 +190,30 @@ export class ClientCore {
       version = this.store.updateSecretNodes(conv.id, change.changed, Date.now());
     } else {
       const parts = change?.kind === 'full' ? change.parts : this.engine.splitState(after);
+      const members = uniqueUsers(this.engine.members(after).map((m) => m.user));
+      noteMembers(this.store, conv.id, conv.members, members, Date.now());
       version = this.store.putConversation({
         ...conv,
         ...extra,
         state: parts.base,
         stateFormat: 'parts',
         epoch: this.engine.epoch(after),
-        members: uniqueUsers(this.engine.members(after).map((m) => m.user)),
+        members,
         updatedAt: Date.now(),
       });
       this.store.putSecretNodes(conv.id, parts.secrets);
     }
     this.states.set(conv.id, { version, state: after });
+  }
+
+  /**
+   * Something this device's user must know is wrong (a key swapped in, a device or archive nobody may add): kept
+   * until the profile is reset (`verify --self` shows it) and said now.
+   */
+  raiseAlarm(problems: string[]): void {
+    if (problems.length === 0) return;
+    this.store.setMeta('kt_alarm', JSON.stringify({ at: new Date().toISOString(), problems }));
+    for (const p of problems) this.warn(`KEY TRANSPARENCY ALARM: ${p}`);
   }
 
   /** Operations of one client run one at a time (they share MLS state and the local store). */

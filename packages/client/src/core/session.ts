@@ -97,9 +97,7 @@ export class Session extends ClientPart {
     } catch (err) {
       problems.push(`the key-transparency log could not be checked either (${(err as Error).message})`);
     }
-    const at = new Date().toISOString();
-    this.store.setMeta('kt_alarm', JSON.stringify({ at, problems }));
-    for (const p of problems) this.warn(`KEY TRANSPARENCY ALARM: ${p}`);
+    this.core.raiseAlarm(problems);
     return new SealpostError('KT_ALARM', problems.join('; '));
   }
 

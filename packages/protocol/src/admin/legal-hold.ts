@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { Signature } from 'ts-mls';
 import { concatBytes, utf8 } from '../bytes.js';
 import { decodeCbor, encodeCbor, parseUnknown } from '../codec.js';
-import { zUserId, type UserId } from '../ids.js';
+import { parseUserId, zUserId, type UserId } from '../ids.js';
 import { signLabelled, verifyLabelled } from '../signing.js';
 
 export interface LegalHold {
@@ -84,3 +84,21 @@ export async function verifyLegalHold(sig: Signature, orgPublicKey: Uint8Array, 
 
 /** Whether a hold records at `at` (milliseconds): begun, not released, not past its end. */
 export const holdActive = (h: LegalHold, at: number): boolean => h.since <= at && h.releasedAt === undefined && (h.until === undefined || at < h.until);
+
+/**
+ * The organisation's archive account: one per organisation, always this name at its domain, created only by
+ * `sealpost admin archive create` (the server refuses the name to anything else). It is the only account a legal
+ * hold lets into a conversation, and clients accept its devices as members only while a published hold names a
+ * member of that conversation.
+ */
+export const ARCHIVE_LOCAL_PART = 'sealpost-archive';
+
+/** The archive account of the organisation `user` belongs to (or of this domain). */
+export function archiveAccountOf(userOrDomain: string): UserId {
+  return parseUserId(`${ARCHIVE_LOCAL_PART}@${userOrDomain.slice(userOrDomain.lastIndexOf('@') + 1)}`);
+}
+
+export const isArchiveAccount = (user: string): boolean => user.startsWith(`${ARCHIVE_LOCAL_PART}@`);
+
+/** A conversation's people: its members without the archive (which is there only because of one of them). */
+export const peopleOf = <T extends string>(members: T[]): T[] => members.filter((u) => !isArchiveAccount(u));

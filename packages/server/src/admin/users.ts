@@ -1,7 +1,7 @@
 // A user's life as the organisation runs it — added, disabled and enabled, reset, deprovisioned — written once for
 // every way an admin reaches it: the admin API (`sealpost admin user …`) and SCIM provisioning from the
 // organisation's identity provider (scim/). Each step is in the audit log under the admin credential that asked.
-import { SealpostError, type UserId } from '@sealpost/protocol';
+import { SealpostError, isArchiveAccount, type UserId } from '@sealpost/protocol';
 import type { ServerContext } from '../context.js';
 import { newActivationCode } from '../auth/tokens.js';
 import { activationCodeMac } from '../server-secret.js';
@@ -9,8 +9,21 @@ import { audit } from './audit.js';
 import { getPolicy } from './policy-store.js';
 import { publishRevocation, revocationsFor, revokeDevices, wipeDevices } from './revoke.js';
 
-/** A new user with a one-time activation code; USER_EXISTS when the id is taken. */
-export async function addUser(ctx: ServerContext, actor: string, user: UserId, name: string | undefined, details: Record<string, string> = {}): Promise<{ activationCode: string; expiresAt: number }> {
+/**
+ * A new user with a one-time activation code; USER_EXISTS when the id is taken. The archive account's name is
+ * reserved for `sealpost admin archive create` (admin/legal-holds.ts), which passes `archive`.
+ */
+export async function addUser(
+  ctx: ServerContext,
+  actor: string,
+  user: UserId,
+  name: string | undefined,
+  details: Record<string, string> = {},
+  opts: { archive?: boolean } = {},
+): Promise<{ activationCode: string; expiresAt: number }> {
+  if (isArchiveAccount(user) && !opts.archive) {
+    throw new SealpostError('INVALID_INPUT', `user: ${user} is the name of the organisation's archive account; create it with \`sealpost admin archive create\``);
+  }
   const code = newActivationCode();
   const now = ctx.clock.now();
   const expiresAt = now + (await getPolicy(ctx)).activationCodeTtlMs;
@@ -21,7 +34,7 @@ export async function addUser(ctx: ServerContext, actor: string, user: UserId, n
       `user ${user} already exists; for a new activation code: \`sealpost admin user reissue ${user}\` (not enrolled yet) or \`sealpost admin user reset ${user}\` (every device lost)`,
     );
   }
-  await audit(ctx, actor, 'user.add', user, details);
+  await audit(ctx, actor, opts.archive ? 'archive.create' : 'user.add', user, details);
   ctx.kt?.prepare(user); // the user's first key-transparency index, ahead of enrollment
   return { activationCode: code, expiresAt };
 }

@@ -32,7 +32,7 @@ import { applyRetention } from '../admin/retention.js';
 import { ROOT_TOKEN_META, adminOf, withAdminToken } from '../auth/admin-token.js';
 import { adminScopes } from '../store/store.js';
 import { KT_RESTARTS_META } from './kt-routes.js';
-import { currentHolds, placeHold, releaseHold } from '../admin/legal-holds.js';
+import { createArchiveAccount, currentHolds, placeHold, releaseHold } from '../admin/legal-holds.js';
 import { addUser, resetUser, setUserStatus } from '../admin/users.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -180,6 +180,13 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       await requireUser(ctx, user);
       const hold = await placeHold(ctx, actor, user, body.reason, body.until === undefined ? undefined : Date.parse(body.until));
       return holdJson(hold);
+    });
+
+    app.post('/v1/admin/archive', json, async (req) => {
+      const actor = adminOf(req);
+      const { user, activationCode, expiresAt } = await createArchiveAccount(ctx, actor);
+      req.log.info({ user }, 'admin: archive account created');
+      return { user, activationCode, expiresAt: new Date(expiresAt).toISOString() };
     });
 
     app.get('/v1/admin/holds', async (req) => {

@@ -459,6 +459,28 @@ export function runStoreContract(name: string, open: () => Promise<ServerStore>)
       expect(await store.holdStatements()).toEqual([hold, release]);
     });
 
+    it('queues a hold notice in every conversation of the held user, to each member device', async () => {
+      const a = await enrolled(alice);
+      const b = await enrolled(bob);
+      const carol = parseUserId('carol@localhost');
+      const c3 = await enrolled(carol);
+      const ab = newConversationId();
+      const bc = newConversationId();
+      const ac = newConversationId();
+      for (const [conv, creator, other] of [[ab, a, b], [bc, b, c3], [ac, a, c3]] as const) {
+        expect(await store.createConversation(conv, creator, 1)).toBe(true);
+        expect(await store.appendCommit({ conversation: conv, sender: { device: creator, user: alice }, epoch: 0, id: newMessageId(), payload: h(1), welcome: h(2), add: [other], remove: [], now: 5 })).toMatchObject({ kind: 'ok' });
+      }
+      const org = { device: newDeviceId(), user: parseUserId('organisation@localhost') };
+      const d = await store.appendHoldNotices({ user: bob, id: newMessageId(), payload: h(40), sender: org, now: 9 });
+      // bob's two conversations, every member device of each; the conversation without bob gets nothing
+      expect(d.map((x) => [x.item.c, x.device, x.item.k]).sort()).toEqual(
+        [[ab, a, 'hold'], [ab, b, 'hold'], [bc, b, 'hold'], [bc, c3, 'hold']].sort(),
+      );
+      expect(d.every((x) => x.item.e === 1 && x.item.from === org.device)).toBe(true);
+      expect(await store.appendHoldNotices({ user: parseUserId('dave@localhost'), id: newMessageId(), payload: h(40), sender: org, now: 9 })).toEqual([]);
+    });
+
     it('keeps SCIM resources by type and id: put replaces, list in id order, delete', async () => {
       const r = { type: 'Group' as const, id: 'g_b', externalId: 'e1', data: '{"displayName":"B"}', createdAt: 1, updatedAt: 2, version: 1 };
       await store.scimPut(r);

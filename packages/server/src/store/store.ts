@@ -383,6 +383,11 @@ export interface ServerStore {
    * users, in one transaction; the deliveries to push.
    */
   appendNotice(input: { conversation: ConversationId; kind: 'group'; id: MessageId; payload: Uint8Array; users: UserId[]; sender: { device: DeviceId; user: UserId }; now: number }): Promise<Delivery>;
+  /**
+   * Queues an organisation notice about `user` (a legal hold, admin/legal-holds.ts) in every conversation one of the
+   * user's devices is in, to every member device of that conversation, in one transaction; the deliveries to push.
+   */
+  appendHoldNotices(input: { user: UserId; id: MessageId; payload: Uint8Array; sender: { device: DeviceId; user: UserId }; now: number }): Promise<Delivery>;
   scimGet(type: ScimRecord['type'], id: string): Promise<ScimRecord | undefined>;
   /** Every resource of a type, in id order. */
   scimList(type: ScimRecord['type']): Promise<ScimRecord[]>;

@@ -114,6 +114,27 @@ export const postgresDelivery = {
     });
   },
 
+  async appendHoldNotices(this: PostgresInternals, input: Parameters<ServerStore['appendHoldNotices']>[0]): Promise<Delivery> {
+    return this.tx(async (db) => {
+      const convs = (
+        await db.query(
+          'SELECT DISTINCT m.conversation FROM conversation_members m JOIN devices d ON d.id = m.device WHERE d."user" = $1 ORDER BY m.conversation',
+          [input.user],
+        )
+      ).rows as Row[];
+      const deliveries: Delivery = [];
+      for (const r of convs) {
+        const conversation = r.conversation as ConversationId;
+        // Locked like a commit, so the notice takes its place in the conversation's order.
+        const conv = await this.one('SELECT epoch FROM conversations WHERE id = $1 FOR UPDATE', [conversation], db);
+        const members = await this.members(db, conversation);
+        if (!conv || members.length === 0) continue;
+        deliveries.push(...(await this.enqueue(db, { conversation, sender: input.sender, epoch: conv.epoch as number, id: input.id, payload: input.payload, now: input.now }, 'hold', input.payload, members)));
+      }
+      return deliveries;
+    });
+  },
+
   /** Locks the conversation row (the per-conversation order across nodes) and checks membership. */
   async lockMember(this: PostgresInternals, db: Db, conversation: ConversationId, device: DeviceId): Promise<{ epoch: number } | AppendResult> {
     const conv = await this.one('SELECT epoch FROM conversations WHERE id = $1 FOR UPDATE', [conversation], db);

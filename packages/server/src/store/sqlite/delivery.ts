@@ -54,6 +54,23 @@ export const sqliteDelivery = {
     })();
   },
 
+  async appendHoldNotices(this: SqliteInternals, input: Parameters<ServerStore['appendHoldNotices']>[0]): Promise<Delivery> {
+    return this.db.transaction((): Delivery => {
+      const convs = this.stmt(
+        'SELECT DISTINCT m.conversation FROM conversation_members m JOIN devices d ON d.id = m.device WHERE d.user = ? ORDER BY m.conversation',
+      ).all(input.user) as Row[];
+      const deliveries: Delivery = [];
+      for (const r of convs) {
+        const conversation = r.conversation as ConversationId;
+        const epoch = (this.stmt('SELECT epoch FROM conversations WHERE id = ?').get(conversation) as Row).epoch as number;
+        const members = this.membersSync(conversation);
+        if (members.length === 0) continue;
+        deliveries.push(...this.enqueue({ conversation, sender: input.sender, epoch, id: input.id, payload: input.payload, now: input.now }, 'hold', input.payload, members));
+      }
+      return deliveries;
+    })();
+  },
+
   checkMember(this: SqliteInternals, conversation: ConversationId, device: DeviceId): { epoch: number } | AppendResult {
     const conv = this.stmt('SELECT epoch FROM conversations WHERE id = ?').get(conversation) as Row | undefined;
     if (!conv) return { kind: 'not-found' };
