@@ -7,6 +7,7 @@ import type { SealpostClient } from '../../sdk/platform.browser.js';
 import { client, held, markConversationRead, refresh, revision, route, shortName, show, unreadIn } from '../state.js';
 import { saveAttachment } from '../downloads.js';
 import { Action, bytes, names, time } from './common.js';
+import { confirmingArchive } from '../legal-hold.js';
 
 export function Chats(props: { route: { view: 'chats'; conversation?: string } }): JSX.Element {
   const c = client.value!;
@@ -67,7 +68,7 @@ function NewConversation(): JSX.Element {
         busyLabel="Starting…"
         testid="start-chat"
         onRun={async () => {
-          const sent = await c.send({ to: names(to) }, text);
+          const sent = await confirmingArchive(c, () => c.send({ to: names(to) }, text));
           setTo('');
           setText('');
           route.value = { view: 'chats', conversation: sent.conversation };
@@ -93,12 +94,27 @@ function Conversation(props: { conv: ConversationSummary }): JSX.Element {
         <h2>{title(c, props.conv)}</h2>
         <Members conv={props.conv} />
       </header>
+      <ArchivedBanner conv={props.conv} />
       <div class="messages" role="log" aria-label="Messages" aria-live="polite" data-testid="messages">
         {messages.map((m) => <Message m={m} mine={m.from === c.user} />)}
         <div ref={end} />
       </div>
       {props.conv.status === 'active' ? <Composer conv={props.conv} /> : <p class="muted">You are no longer in this conversation.</p>}
     </>
+  );
+}
+
+/** Said in every conversation the organisation's archive is in: who is held, since when, why. */
+export function ArchivedBanner(props: { conv: ConversationSummary }): JSX.Element | null {
+  const c = client.value!;
+  const a = props.conv.archived;
+  if (!a) return null;
+  const who = a.holds.map((h) => `${shortName(c, h.user)} (“${h.reason}”)`).join(', ') || 'a member';
+  return (
+    <p class="note" role="status" data-testid="archived-banner">
+      Recorded: your organisation's archive is a member of this conversation since {time(a.since)}, under a legal hold on {who}. What is sent here from then on is kept
+      by it. The hold is published in the key-transparency log and signed by your organisation.
+    </p>
   );
 }
 
@@ -150,7 +166,7 @@ function Composer(props: { conv: ConversationSummary }): JSX.Element {
     if (!text && files.length === 0) return;
     setProgress(files.length > 0 ? 0 : null);
     try {
-      const sent = await c.send({ conversation: props.conv.id }, text, { files, onProgress: (d, t) => setProgress(t === 0 ? 1 : d / t) });
+      const sent = await confirmingArchive(c, () => c.send({ conversation: props.conv.id }, text, { files, onProgress: (d, t) => setProgress(t === 0 ? 1 : d / t) }));
       if (sent.held) held(sent.held.reason);
       setText('');
       setFiles([]);

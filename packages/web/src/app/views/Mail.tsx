@@ -4,8 +4,9 @@ import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { MailSummary } from '@sealpost/client/browser';
 import { client, held, refresh, revision, route, shortName, type Route } from '../state.js';
-import { Attachment } from './Chats.js';
+import { ArchivedBanner, Attachment } from './Chats.js';
 import { Action, bytes, names, time } from './common.js';
+import { confirmingArchive } from '../legal-hold.js';
 
 type MailRoute = Extract<Route, { view: 'mail' }>;
 
@@ -65,6 +66,10 @@ function Read(props: { id: string; folder: 'inbox' | 'sent' }): JSX.Element {
         {m.bcc && m.bcc.length > 0 && <><dt>Bcc</dt><dd>{people(m.bcc)}</dd></>}
         <dt>Date</dt><dd><time dateTime={m.date}>{new Date(m.date).toLocaleString()}</time></dd>
       </dl>
+      {(() => {
+        const thread = c.conversations().find((t) => t.id === m.thread);
+        return thread ? <ArchivedBanner conv={thread} /> : null;
+      })()}
       {m.outside && (
         <p class="note" data-testid="outside-mail">
           From outside the organisation: {m.outside.encrypted ? `OpenPGP-encrypted (signature ${m.outside.signature})` : 'not end-to-end encrypted'}; SPF {m.outside.auth.spf}, DKIM {m.outside.auth.dkim}, DMARC {m.outside.auth.dmarc}.
@@ -131,9 +136,9 @@ function Compose(props: { route: MailRoute }): JSX.Element {
           onRun={async () => {
             setProgress(files.length > 0 ? 0 : null);
             try {
-              if (replying) done(await c.replyMail(init.replyTo!, { all: init.all ?? false, text, attach: files }, { onProgress }));
-              else if (forwarding) done(await c.forwardMail(init.forward!, { to: names(to), ...(text ? { text } : {}) }));
-              else done(await c.sendMail({ to: names(to), cc: names(cc), bcc: names(bcc), subject, text, attach: files }, { onProgress }));
+              if (replying) done(await confirmingArchive(c, () => c.replyMail(init.replyTo!, { all: init.all ?? false, text, attach: files }, { onProgress })));
+              else if (forwarding) done(await confirmingArchive(c, () => c.forwardMail(init.forward!, { to: names(to), ...(text ? { text } : {}) })));
+              else done(await confirmingArchive(c, () => c.sendMail({ to: names(to), cc: names(cc), bcc: names(bcc), subject, text, attach: files }, { onProgress })));
             } finally {
               setProgress(null);
             }
