@@ -6,7 +6,7 @@
 // export; what was sent before, or after the release, is not. The audit log and the key-transparency log show it.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -130,7 +130,9 @@ it('a hold on bob brings the archive into his conversations and only those; the 
   expect(listed.lines.find((l) => l.id === ac)!.archived).toBeUndefined();
   const unasked = await sealpost(['send', '--profile', alice.profile, '--conversation', ab, 'after the hold, not acknowledged'], { admin: false });
   expect(unasked.stderr).toContain('ARCHIVE_NOT_ACKNOWLEDGED');
-  const sent = await sealpost(['send', '--profile', alice.profile, '--conversation', ab, '--ack-archived', 'after the hold, chat'], { admin: false });
+  const chart = join(tempDir('files'), 'chart.csv');
+  writeFileSync(chart, 'quarter,revenue\nQ4,17\n');
+  const sent = await sealpost(['send', '--profile', alice.profile, '--conversation', ab, '--ack-archived', '--file', chart, 'after the hold, chat'], { admin: false });
   expect(sent.code, sent.stderr).toBe(0);
   // Once acknowledged, later sends go without asking.
   const again = await sealpost(['send', '--profile', alice.profile, '--to', 'bob', 'after the hold, second'], { admin: false });
@@ -141,7 +143,9 @@ it('a hold on bob brings the archive into his conversations and only those; the 
   await expect(carol.client.replyMail(mailId, { all: true, text: 'after the hold, by mail' })).rejects.toMatchObject({ code: 'ARCHIVE_NOT_ACKNOWLEDGED' });
   const open = carol.client.conversations().find((x) => x.id === thread)!.archived!;
   carol.client.acknowledgeArchived(open.holds.map((h) => h.id));
-  const reply = await carol.client.replyMail(mailId, { all: true, text: 'after the hold, by mail' });
+  const minutes = join(tempDir('files'), 'minutes.txt');
+  writeFileSync(minutes, 'From the minutes: the numbers are final.\n');
+  const reply = await carol.client.replyMail(mailId, { all: true, text: 'after the hold, by mail', attach: [minutes] });
   expect(reply.thread).toBe(thread);
   // alice and carol talk without bob: not archived, nothing to acknowledge.
   await carol.client.send({ conversation: ac as ConversationId }, 'still just the two of us');
@@ -177,6 +181,12 @@ it('a hold on bob brings the archive into his conversations and only those; the 
   expect(mbox).toMatch(/^From carol@localhost /);
   expect(mbox).toContain('after the hold, by mail');
   expect(mbox).toContain('Subject: Re: Quarterly numbers');
+  // The mail's attachment is in the mbox (base64, as mail carries it); the chat's file is beside the JSON lines.
+  expect(mbox).toMatch(/Content-Disposition: attachment; filename=minutes\.txt/);
+  expect(mbox.replace(/\n/g, '')).toContain(Buffer.from('From the minutes: the numbers are final.\n').toString('base64'));
+  const chatFile = (chats[0] as unknown as { attachments: { file: string; name: string }[] }).attachments[0]!;
+  expect(chatFile.name).toBe('chart.csv');
+  expect(readFileSync(join(outDir, chatFile.file), 'utf8')).toBe('quarter,revenue\nQ4,17\n');
   for (const absent of ['before the hold', 'after the release', 'not acknowledged', 'just the two of us']) expect(chats.map((c) => c.text).join() + mbox).not.toContain(absent);
   const manifest = JSON.parse(readFileSync(join(outDir, 'manifest.json'), 'utf8')) as { files: { path: string; sha256: string }[]; chats: number; mails: number };
   for (const f of manifest.files) expect(createHash('sha256').update(readFileSync(join(outDir, f.path))).digest('hex')).toBe(f.sha256);
