@@ -109,3 +109,49 @@ describe('GroupEngine', () => {
     expect(got2.kind === 'application' && fromUtf8(got2.plaintext)).toBe('two');
   });
 });
+
+describe('GroupEngine, pq-hybrid suite (X-Wing)', () => {
+  it('runs a hybrid group: add, talk, remove, re-add; its suite is fixed and shown', async () => {
+    const engine = await GroupEngine.create(async () => true);
+    const alice = await makeDevice(engine, 'alice@localhost');
+    const bob = await makeDevice(engine, 'bob@localhost');
+    let a = await engine.createGroup(newConversationId(), alice.identity, alice.keys, 'pq-hybrid');
+    expect(engine.suiteOf(a)).toBe('pq-hybrid');
+    const kp = await engine.createKeyPackage(bob.identity, bob.keys, 'pq-hybrid');
+    expect((await engine.readKeyPackage(kp.publicBytes)).suite).toBe('pq-hybrid');
+    const added = await engine.commit(a, { add: [kp.publicBytes] });
+    a = added.state;
+    let b = (await engine.join(added.welcome!, kp)).state;
+    expect(engine.suiteOf(b)).toBe('pq-hybrid');
+    const hello = await engine.encrypt(a, utf8('hello, quantum-safe'));
+    const got = await engine.process(b, hello.message);
+    expect(got.kind === 'application' && fromUtf8(got.plaintext)).toBe('hello, quantum-safe');
+    if (got.kind !== 'application') throw new Error();
+    b = got.state;
+    const removed = await engine.commit(a, { removeDevices: [bob.identity.device] });
+    a = removed.state;
+    const atB = await engine.process(b, removed.commit);
+    expect(atB.kind === 'commit' && atB.selfRemoved).toBe(true);
+    const kp2 = await engine.createKeyPackage(bob.identity, bob.keys, 'pq-hybrid');
+    const readded = await engine.commit(a, { add: [kp2.publicBytes] });
+    const b2 = (await engine.join(readded.welcome!, kp2)).state;
+    const again = await engine.encrypt(readded.state, utf8('welcome back'));
+    const got2 = await engine.process(b2, again.message);
+    expect(got2.kind === 'application' && fromUtf8(got2.plaintext)).toBe('welcome back');
+  });
+
+  it('refuses a classic KeyPackage for a hybrid group, and a hybrid one for a classic group (no downgrade, no mix)', async () => {
+    const engine = await GroupEngine.create(async () => true);
+    const alice = await makeDevice(engine, 'alice@localhost');
+    const bob = await makeDevice(engine, 'bob@localhost');
+    const hybrid = await engine.createGroup(newConversationId(), alice.identity, alice.keys, 'pq-hybrid');
+    const classicKp = await engine.createKeyPackage(bob.identity, bob.keys, 'classic');
+    await expect(engine.commit(hybrid, { add: [classicKp.publicBytes] })).rejects.toMatchObject({ code: 'SUITE_UNSUPPORTED' });
+    const classic = await engine.createGroup(newConversationId(), alice.identity, alice.keys, 'classic');
+    const hybridKp = await engine.createKeyPackage(bob.identity, bob.keys, 'pq-hybrid');
+    await expect(engine.commit(classic, { add: [hybridKp.publicBytes] })).rejects.toMatchObject({ code: 'SUITE_UNSUPPORTED' });
+    // A Welcome of one suite cannot be joined with a KeyPackage of the other.
+    const welcome = (await engine.commit(classic, { add: [classicKp.publicBytes] })).welcome!;
+    await expect(engine.join(welcome, { publicBytes: hybridKp.publicBytes, privateBytes: hybridKp.privateBytes })).rejects.toMatchObject({ code: 'SUITE_UNSUPPORTED' });
+  });
+});

@@ -26,7 +26,7 @@ import {
 } from 'ts-mls';
 import { defaultClientConfig } from 'ts-mls/clientConfig.js';
 import { makeKeyPackageRef } from 'ts-mls/keyPackage.js';
-import { readKeyPackage, type ReadKeyPackage } from './key-package.js';
+import { readKeyPackage, type ReadKeyPackage, type SuiteImpls } from './key-package.js';
 import { unprotectPrivateMessage } from 'ts-mls/messageProtection.js';
 import { addToMap } from 'ts-mls/util/addToMap.js';
 import { SealpostError } from '../errors.js';
@@ -35,7 +35,7 @@ import { decodeCbor, encodeCbor } from '../codec.js';
 import { limits } from '../limits.js';
 import type { ConversationId, DeviceId } from '../ids.js';
 import { credentialFor, identityOf, type DeviceIdentity } from './credential.js';
-import { defaultCiphersuite } from './ciphersuite.js';
+import { defaultCiphersuite, stockCiphersuite, suiteOfMls, type SuiteName } from './ciphersuite.js';
 import { joinState, splitState, stateChange, type GroupState, type StateChange, type StateParts } from './group-state-parts.js';
 
 export type { GroupState } from './group-state-parts.js';
@@ -82,9 +82,13 @@ const CONVERSATION_INFO_EXTENSION = 0xf5a1;
 export class GroupEngine {
   private readonly config: ClientConfig;
 
+  private readonly suiteImpls = new Map<SuiteName, Promise<CiphersuiteImpl>>();
+
   private constructor(
+    /** The classic suite's implementation; its Ed25519 signatures serve every suite. */
     readonly cs: CiphersuiteImpl,
     checkCredential: CredentialCheck,
+    private readonly impls: SuiteImpls,
   ) {
     this.config = {
       ...defaultClientConfig,
@@ -103,11 +107,32 @@ export class GroupEngine {
   }
 
   /**
-   * `cs` is the crypto for our ciphersuite: in Node pass `nodeCiphersuite()` from @sealpost/crypto (node:crypto,
-   * many times faster); without it ts-mls's default (WebCrypto) provider is used, as in browsers.
+   * `cs` is the crypto for the classic suite: in Node pass `nodeCiphersuite()` from @sealpost/crypto (node:crypto,
+   * many times faster); without it ts-mls's default (WebCrypto) provider is used, as in browsers. `impls` gives the
+   * other suites (pq-hybrid), the stock provider's when not given.
    */
-  static async create(checkCredential: CredentialCheck, cs?: CiphersuiteImpl): Promise<GroupEngine> {
-    return new GroupEngine(cs ?? (await defaultCiphersuite()), checkCredential);
+  static async create(checkCredential: CredentialCheck, cs?: CiphersuiteImpl, impls?: SuiteImpls): Promise<GroupEngine> {
+    return new GroupEngine(cs ?? (await defaultCiphersuite()), checkCredential, impls ?? stockCiphersuite);
+  }
+
+  /** The implementation of a suite (made once). */
+  impl(suite: SuiteName): Promise<CiphersuiteImpl> {
+    if (suite === 'classic') return Promise.resolve(this.cs);
+    let p = this.suiteImpls.get(suite);
+    if (!p) {
+      p = this.impls(suite);
+      this.suiteImpls.set(suite, p);
+    }
+    return p;
+  }
+
+  /** A group's suite, fixed for its life (its GroupContext says it). */
+  suiteOf(state: GroupState): SuiteName {
+    return suiteOfMls(state.groupContext.cipherSuite);
+  }
+
+  private implOf(state: GroupState): Promise<CiphersuiteImpl> {
+    return this.impl(this.suiteOf(state));
   }
 
   async generateSignatureKeyPair(): Promise<SignatureKeyPair> {
@@ -115,31 +140,32 @@ export class GroupEngine {
     return { publicKey, privateKey: signKey };
   }
 
-  async createKeyPackage(identity: DeviceIdentity, keys: SignatureKeyPair): Promise<KeyPackageBundle> {
+  async createKeyPackage(identity: DeviceIdentity, keys: SignatureKeyPair, suite: SuiteName = 'classic'): Promise<KeyPackageBundle> {
+    const cs = await this.impl(suite);
     const { publicPackage, privatePackage } = await generateKeyPackageWithKey(
       credentialFor(identity),
       defaultCapabilities(),
       defaultLifetime,
       [],
       { signKey: keys.privateKey, publicKey: keys.publicKey },
-      this.cs,
+      cs,
     );
     return {
       publicBytes: encodeMlsMessage({ version: 'mls10', wireformat: 'mls_key_package', keyPackage: publicPackage }),
       privateBytes: encodeCbor([privatePackage.initPrivateKey, privatePackage.hpkePrivateKey, privatePackage.signaturePrivateKey]),
-      ref: toBase64Url(await makeKeyPackageRef(publicPackage, this.cs.hash)),
+      ref: toBase64Url(await makeKeyPackageRef(publicPackage, cs.hash)),
     };
   }
 
   /** Decode and check a KeyPackage (see key-package.ts). */
   readKeyPackage(bytes: Uint8Array): Promise<ReadKeyPackage> {
-    return readKeyPackage(this.cs, bytes);
+    return readKeyPackage(this.cs, bytes, (s) => this.impl(s));
   }
 
-  async createGroup(conversation: ConversationId, identity: DeviceIdentity, keys: SignatureKeyPair): Promise<GroupState> {
-    const bundle = await this.createKeyPackage(identity, keys);
+  async createGroup(conversation: ConversationId, identity: DeviceIdentity, keys: SignatureKeyPair, suite: SuiteName = 'classic'): Promise<GroupState> {
+    const bundle = await this.createKeyPackage(identity, keys, suite);
     const kp = (await this.readKeyPackage(bundle.publicBytes)).keyPackage;
-    return createGroup(utf8(conversation), kp, decodePrivate(bundle.privateBytes), [], this.cs, this.config);
+    return createGroup(utf8(conversation), kp, decodePrivate(bundle.privateBytes), [], await this.impl(suite), this.config);
   }
 
   encodeState(state: GroupState): Uint8Array {
@@ -189,7 +215,8 @@ export class GroupEngine {
   }
 
   async encrypt(state: GroupState, plaintext: Uint8Array): Promise<{ state: GroupState; message: Uint8Array }> {
-    const result = await wrap(() => createApplicationMessage(state, plaintext, this.cs));
+    const cs = await this.implOf(state);
+    const result = await wrap(() => createApplicationMessage(state, plaintext, cs));
     return {
       state: result.newState,
       message: encodeMlsMessage({ version: 'mls10', wireformat: 'mls_private_message', privateMessage: result.privateMessage }),
@@ -205,9 +232,15 @@ export class GroupEngine {
     change: { add?: Uint8Array[]; removeDevices?: DeviceId[]; conversationInfo?: Uint8Array },
   ): Promise<{ state: GroupState; commit: Uint8Array; welcome: Uint8Array | undefined }> {
     const proposals: Proposal[] = [];
+    const suite = this.suiteOf(state);
+    const cs = await this.impl(suite);
     for (const bytes of change.add ?? []) {
-      const { keyPackage } = await this.readKeyPackage(bytes);
-      proposals.push({ proposalType: 'add', add: { keyPackage } });
+      const read = await this.readKeyPackage(bytes);
+      // A conversation keeps its suite for life: a KeyPackage of another (a downgrade, or a device without it) is refused.
+      if (read.suite !== suite) {
+        throw new SealpostError('SUITE_UNSUPPORTED', `a ${read.suite} KeyPackage of ${read.identity.user}'s device ${read.identity.device} cannot join a ${suite} conversation`);
+      }
+      proposals.push({ proposalType: 'add', add: { keyPackage: read.keyPackage } });
     }
     const removing = new Set<string>(change.removeDevices ?? []);
     for (const m of this.members(state)) {
@@ -216,7 +249,7 @@ export class GroupEngine {
     const hasAdds = proposals.some((p) => p.proposalType === 'add');
     const result = await wrap(() =>
       createCommit(
-        { state, cipherSuite: this.cs },
+        { state, cipherSuite: cs },
         {
           extraProposals: proposals,
           ratchetTreeExtension: true,
@@ -246,10 +279,14 @@ export class GroupEngine {
   ): Promise<{ state: GroupState; conversationInfo: Uint8Array | undefined }> {
     const msg = decodeMessage(welcomeBytes, limits.maxMlsMessageBytes, 'welcome');
     if (msg.wireformat !== 'mls_welcome') throw new SealpostError('MLS_ERROR', 'welcome: not a Welcome message');
-    const { keyPackage: kp } = await this.readKeyPackage(keyPackage.publicBytes);
+    const read = await this.readKeyPackage(keyPackage.publicBytes);
+    const suite = suiteOfMls(msg.welcome.cipherSuite);
+    if (read.suite !== suite) throw new SealpostError('SUITE_UNSUPPORTED', `welcome: a ${suite} Welcome for a ${read.suite} KeyPackage`);
+    const cs = await this.impl(suite);
     const [state, extensions] = await wrap(() =>
-      joinGroupWithExtensions(msg.welcome, kp, decodePrivate(keyPackage.privateBytes), emptyPskIndex, this.cs, undefined, undefined, this.config),
+      joinGroupWithExtensions(msg.welcome, read.keyPackage, decodePrivate(keyPackage.privateBytes), emptyPskIndex, cs, undefined, undefined, this.config),
     );
+    if (this.suiteOf(state) !== suite) throw new SealpostError('MLS_ERROR', 'welcome: the group is of another suite than the Welcome says');
     const info = extensions.find((e) => e.extensionType === CONVERSATION_INFO_EXTENSION)?.extensionData;
     return { state, conversationInfo: info };
   }
@@ -265,6 +302,7 @@ export class GroupEngine {
   /** Process one received commit or application message. */
   async process(state: GroupState, bytes: Uint8Array): Promise<Processed> {
     const msg = decodeMessage(bytes, limits.maxMlsMessageBytes, 'message');
+    const cs = await this.implOf(state);
     if (msg.wireformat === 'mls_private_message') {
       const pm = msg.privateMessage;
       // Peek first: ts-mls does not return the sender of an application message, which we must show and check.
@@ -280,7 +318,7 @@ export class GroupEngine {
         groupContext: state.groupContext,
       };
       const peeked = await wrap(
-        () => unprotectPrivateMessage(src.senderDataSecret, pm, src.secretTree, src.ratchetTree, src.groupContext, state.clientConfig.keyRetentionConfig, this.cs),
+        () => unprotectPrivateMessage(src.senderDataSecret, pm, src.secretTree, src.ratchetTree, src.groupContext, state.clientConfig.keyRetentionConfig, cs),
         'DECRYPT_FAILED',
       );
       const content = peeked.content.content;
@@ -295,11 +333,11 @@ export class GroupEngine {
         return { kind: 'application', state: newState, plaintext: content.applicationData, sender: identityOf(leaf.leaf.credential) };
       }
       if (!current) throw new SealpostError('MLS_ERROR', 'message: handshake from a former epoch');
-      return this.processHandshake(state, (cb) => processPrivateMessage(state, pm, emptyPskIndex, this.cs, cb));
+      return this.processHandshake(state, (cb) => processPrivateMessage(state, pm, emptyPskIndex, cs, cb));
     }
     if (msg.wireformat === 'mls_public_message') {
       const pub = msg.publicMessage;
-      return this.processHandshake(state, async (cb) => ({ kind: 'newState' as const, ...(await processPublicMessage(state, pub, emptyPskIndex, this.cs, cb)) }));
+      return this.processHandshake(state, async (cb) => ({ kind: 'newState' as const, ...(await processPublicMessage(state, pub, emptyPskIndex, cs, cb)) }));
     }
     throw new SealpostError('MLS_ERROR', `message: unexpected wire format ${msg.wireformat}`);
   }
@@ -315,6 +353,9 @@ export class GroupEngine {
     const callback: IncomingMessageCallback = (incoming) => {
       if (incoming.kind !== 'commit') return 'reject'; // standalone proposals are not used by Sealpost clients yet
       committerLeaf = incoming.senderLeafIndex;
+      // Sealpost commits add and remove members (and renew the committer's path). Anything else — a ReInit that
+      // would move the group to another suite, new group extensions — is refused.
+      if (incoming.proposals.some((p) => p.proposal.proposalType !== 'add' && p.proposal.proposalType !== 'remove')) return 'reject';
       for (const p of incoming.proposals) {
         if (p.proposal.proposalType === 'add') added.push(identityOf(p.proposal.add.keyPackage.leafNode.credential));
         if (p.proposal.proposalType === 'remove') {

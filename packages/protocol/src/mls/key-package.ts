@@ -1,4 +1,4 @@
-// Reading a KeyPackage someone else made (RFC 9420 §10): decode with a size limit, our ciphersuite, a valid
+// Reading a KeyPackage someone else made (RFC 9420 §10): decode with a size limit, one of our ciphersuites, a valid
 // self-signature, and a Sealpost credential. The server runs this on upload; clients again on claim.
 import { decodeMlsMessage, type CiphersuiteImpl, type KeyPackage } from 'ts-mls';
 import { makeKeyPackageRef, verifyKeyPackage } from 'ts-mls/keyPackage.js';
@@ -6,7 +6,7 @@ import { SealpostError } from '../errors.js';
 import { toBase64Url } from '../bytes.js';
 import { limits } from '../limits.js';
 import { identityOf, type DeviceIdentity } from './credential.js';
-import { CIPHERSUITE_NAME } from './ciphersuite.js';
+import { stockCiphersuite, suiteOfMls, type SuiteName } from './ciphersuite.js';
 
 export interface ReadKeyPackage {
   keyPackage: KeyPackage;
@@ -14,9 +14,13 @@ export interface ReadKeyPackage {
   signatureKey: Uint8Array;
   /** KeyPackageRef (RFC 9420 §5.2), base64url. */
   ref: string;
+  suite: SuiteName;
 }
 
-export async function readKeyPackage(cs: CiphersuiteImpl, bytes: Uint8Array): Promise<ReadKeyPackage> {
+/** The implementation of a suite: `cs` for classic (the caller's, often native), the stock one otherwise. */
+export type SuiteImpls = (suite: SuiteName) => Promise<CiphersuiteImpl>;
+
+export async function readKeyPackage(cs: CiphersuiteImpl, bytes: Uint8Array, impls?: SuiteImpls): Promise<ReadKeyPackage> {
   if (bytes.length > limits.maxKeyPackageBytes) {
     throw new SealpostError('PAYLOAD_TOO_LARGE', `keyPackage: length ${bytes.length} > ${limits.maxKeyPackageBytes}`);
   }
@@ -30,12 +34,15 @@ export async function readKeyPackage(cs: CiphersuiteImpl, bytes: Uint8Array): Pr
     throw new SealpostError('MLS_ERROR', 'keyPackage: not an MLS KeyPackage message');
   }
   const kp = decoded[0].keyPackage;
-  if (kp.cipherSuite !== CIPHERSUITE_NAME) throw new SealpostError('MLS_ERROR', `keyPackage: unsupported ciphersuite ${kp.cipherSuite}`);
+  const suite = suiteOfMls(kp.cipherSuite);
+  const impl = suite === 'classic' ? cs : await (impls ?? stockCiphersuite)(suite);
+  // Both suites sign with Ed25519: the caller's signature check (with its policy) serves both.
   if (!(await verifyKeyPackage(kp, cs.signature))) throw new SealpostError('MLS_ERROR', 'keyPackage: bad signature');
   return {
     keyPackage: kp,
     identity: identityOf(kp.leafNode.credential),
     signatureKey: kp.leafNode.signaturePublicKey,
-    ref: toBase64Url(await makeKeyPackageRef(kp, cs.hash)),
+    ref: toBase64Url(await makeKeyPackageRef(kp, impl.hash)),
+    suite,
   };
 }

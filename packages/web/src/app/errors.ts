@@ -35,6 +35,7 @@ const messages: Record<ErrorCode, string> = {
   KEY_CHANGE_PENDING: 'A contact’s security key changed recently. Messages to them wait until the change has stood long enough, or until you compare safety numbers.',
   DEVICE_NOT_TRUSTED: 'A device in this conversation is not trusted.',
   NO_KEY_PACKAGE: 'That person has no device that can receive messages yet.',
+  SUITE_UNSUPPORTED: "One of the devices here cannot use this conversation's encryption (post-quantum or classic). It needs an update; nothing was sent to it.",
   TOO_MANY_KEY_PACKAGES: 'The server holds enough keys for this device.',
   TOO_MANY_DEVICES: 'This account has as many devices as your organisation allows. Remove one first.',
   DEVICE_REVOKED: 'This device was removed from your account.',

@@ -1,0 +1,31 @@
+// The CFRG X-Wing draft's test vectors against the X-Wing KEM Sealpost's pq-hybrid suite uses (through ts-mls's
+// provider: @hpke/hybridkem-x-wing): key generation from a seed, encapsulation from an encapsulation seed, and
+// decapsulation, each byte for byte.
+import { readFileSync } from 'node:fs';
+import { expect, it } from 'vitest';
+import { XWing } from '@hpke/hybridkem-x-wing';
+
+const vectors = JSON.parse(readFileSync(new URL('../../../../test/vectors/xwing-draft-connolly-cfrg.json', import.meta.url), 'utf8')) as {
+  seed: string;
+  eseed: string;
+  ss: string;
+  sk: string;
+  pk: string;
+  ct: string;
+}[];
+const hex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
+const toHex = (b: ArrayBuffer | Uint8Array) => Buffer.from(b instanceof Uint8Array ? b : new Uint8Array(b)).toString('hex');
+
+it('has the draft vectors', () => expect(vectors.length).toBe(3));
+
+it.each(vectors.map((v, i) => [i, v] as const))('vector %i: keys, encapsulation and decapsulation as the draft says', async (_i, v) => {
+  const kem = new XWing();
+  const kp = await kem.generateKeyPairDerand(hex(v.seed));
+  expect(toHex(await kem.serializePublicKey(kp.publicKey))).toBe(v.pk);
+  expect(toHex(await kem.serializePrivateKey(kp.privateKey))).toBe(v.sk);
+  const enc = await kem.encap({ recipientPublicKey: await kem.deserializePublicKey(hex(v.pk).buffer as ArrayBuffer), ekm: hex(v.eseed) });
+  expect(toHex(enc.enc)).toBe(v.ct);
+  expect(toHex(enc.sharedSecret)).toBe(v.ss);
+  const ss = await kem.decap({ enc: hex(v.ct).buffer as ArrayBuffer, recipientKey: await kem.deserializePrivateKey(hex(v.sk).buffer as ArrayBuffer) });
+  expect(toHex(ss)).toBe(v.ss);
+});
