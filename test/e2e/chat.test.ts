@@ -29,8 +29,10 @@ describe('chat end to end', () => {
 
     const again = await alice.send({ to: ['bob@localhost'] }, 'second');
     expect(again.conversation).toBe(sent.conversation);
-    expect(alice.conversations()).toEqual([{ id: sent.conversation, kind: 'chat', members: ['alice@localhost', 'bob@localhost'], status: 'active' }]);
+    expect(alice.conversations()).toEqual([{ id: sent.conversation, kind: 'chat', members: ['alice@localhost', 'bob@localhost'], status: 'active', suite: 'pq-hybrid' }]);
     expect(chats(await bob.sync()).map((m) => m.text)).toEqual(['second']);
+    // New conversations are post-quantum by default (policy conversation-suite); bob's device sees the same suite.
+    expect(bob.conversations().map((c) => c.suite)).toEqual(['pq-hybrid']);
     expect(bob.messages(sent.conversation).map((m) => `${m.from}: ${m.text}`)).toEqual([
       'alice@localhost: hello bob',
       'bob@localhost: hi alice',

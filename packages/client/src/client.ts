@@ -250,7 +250,7 @@ export class SealpostClient {
     return this.store.listConversations().map((c) => {
       const name = this.core.conversationName(c.id)?.name;
       const archived = c.status === 'active' ? this.sender.archivedOf(c.id) : undefined;
-      return { id: c.id, kind: c.kind, members: c.members, status: c.status, ...(name ? { name } : {}), ...(archived ? { archived } : {}) };
+      return { id: c.id, kind: c.kind, members: c.members, status: c.status, suite: this.core.suiteOf(c.id), ...(name ? { name } : {}), ...(archived ? { archived } : {}) };
     });
   }
 

@@ -57,7 +57,12 @@ export async function enrollDevice(core: ClientCore, params: { code: string; dev
     },
     'none',
   );
+  // KeyPackages of the other suites (pq-hybrid), so this device can be added to any conversation from now on.
+  await core.replenishKeyPackages();
 }
+
+/** pq-hybrid KeyPackages a new device brings with its link request (more follow once it is linked). */
+const LINK_HYBRID_KEY_PACKAGES = 20;
 
 /**
  * A further device: post this device's keys, hand the code to `onCode`, wait for the approval (polling), then
@@ -73,7 +78,8 @@ export async function linkDevice(
   const deviceKeys = await core.engine.generateSignatureKeyPair();
   const hpke = await newLinkHpkeKeys(core.engine.cs);
   core.saveIdentity(info, deviceKeys);
-  const kps = await core.makeKeyPackages(KEY_PACKAGE_BATCH);
+  // pq-hybrid ones too: the approving device adds this one to every conversation of the account, post-quantum ones included.
+  const kps = [...(await core.makeKeyPackages(KEY_PACKAGE_BATCH)), ...(await core.makeKeyPackages(LINK_HYBRID_KEY_PACKAGES, false, 'pq-hybrid'))];
   const lastResort = await core.makeKeyPackages(1, true);
   const anon = new HttpApi(server);
   const req = await anon.request<{ code: string; expiresAt: string }>(
@@ -119,5 +125,6 @@ export async function linkDevice(
   if (bundle.mail) keepMailSecretIn(core.store, bundle.mail);
   core.store.putKnownUser(user, bundle.accountPublic, verdict.list.version, Date.now());
   core.importHistory(bundle.history);
+  await core.replenishKeyPackages();
   core.store.setMeta('link_conversations', JSON.stringify(bundle.conversations ?? []));
 }

@@ -14,6 +14,7 @@ import {
   type ConversationKind,
   type DeviceId,
   type UserId,
+  type SuiteName,
 } from '@sealpost/protocol';
 import type { ConversationRow, PendingCommitRow } from './profile-storage.js';
 import { ClientCore, ClientPart, transientCodes, uniqueUsers } from './core/client-core.js';
@@ -95,9 +96,11 @@ export class Membership extends ClientPart {
       if (u !== this.user && list.devices.length === 0) throw this.noDeviceOf(u);
     }
     await this.trust.deviceList(this.user, true);
-    await this.api.request('POST', '/v1/conversations', { id });
+    // The organisation's suite for new conversations (policy conversation-suite); classic from a server that names none.
+    const suite = (JSON.parse(this.store.getMetaText('policy') ?? '{}') as { conversationSuite?: SuiteName }).conversationSuite === 'pq-hybrid' ? 'pq-hybrid' : 'classic';
+    await this.api.request('POST', '/v1/conversations', { id, suite });
     await this.tx(async () => {
-      const state = await this.engine.createGroup(id, { user: this.user, device: this.device }, this.deviceKeys);
+      const state = await this.engine.createGroup(id, { user: this.user, device: this.device }, this.deviceKeys, suite);
       const now = Date.now();
       const parts = this.engine.splitState(state);
       this.store.putConversation({ id, kind, status: 'active', epoch: 0, members: [this.user], state: parts.base, stateFormat: 'parts', createdAt: now, updatedAt: now });
@@ -164,9 +167,11 @@ export class Membership extends ClientPart {
     if (change.addUsers && change.addUsers.length > 0) {
       const conv = this.requireConversation(conversation);
       const present = this.engine.members(this.loadState(conv)).map((m) => m.device);
+      // KeyPackages of the conversation's suite only: a device without one is refused (SUITE_UNSUPPORTED), never downgraded to.
       const res = await this.api.request<{ keyPackages: { device: DeviceId; keyPackage: string }[] }>('POST', '/v1/keypackages/claim', {
         users: change.addUsers,
         exclude: present,
+        suite: this.engine.suiteOf(this.loadState(conv)),
       });
       // The server only relays KeyPackages. Each must be for a device in its user's account-signed device list;
       // anything else (a "ghost" device the server made up) is refused here, before it can join.

@@ -167,6 +167,11 @@ export class Receiver extends ClientPart {
     if (!ref) throw new SealpostError('MLS_ERROR', 'Welcome is not addressed to any KeyPackage of this device');
     const kp = this.store.getKeyPackage(ref)!;
     const { state, conversationInfo } = await this.engine.join(item.p, kp);
+    // A conversation keeps its suite for life: a Welcome back into one of ours in another suite is a downgrade.
+    const known = this.store.getMetaText(`suite:${item.c}`);
+    if (known && known !== this.engine.suiteOf(state)) {
+      throw new SealpostError('SUITE_UNSUPPORTED', `a Welcome into conversation ${item.c} in the ${this.engine.suiteOf(state)} suite, which this device knows as ${known}: refused`);
+    }
     const holds = await this.checkArchive(item.c, undefined, state);
     const info = conversationInfo ? decodeConversationInfo(conversationInfo) : { v: 1 as const, kind: 'chat' as const };
     if (!kp.lastResort) this.store.deleteKeyPackage(ref);

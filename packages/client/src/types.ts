@@ -9,6 +9,7 @@ import {
   type DeviceId,
   type MessageId,
   type UserId,
+  type SuiteName,
 } from '@sealpost/protocol';
 import type { MailSummary } from './mail.js';
 import type { WebSocketFactory } from './socket.js';
@@ -68,6 +69,8 @@ export interface ConversationSummary {
   status: 'active' | 'removed';
   /** The name a member gave it (`conversation rename`), if any. */
   name?: string;
+  /** Its MLS suite, fixed for its life: pq-hybrid (X-Wing, post-quantum) or classic. */
+  suite: SuiteName;
   /**
    * The organisation's archive is a member, under the legal holds named (docs/legal-hold.md): what is sent here from
    * `since` on is recorded. `acknowledged`: this device's user has confirmed seeing it (sending needs that once).
@@ -80,7 +83,7 @@ export interface ServerInfo {
   domain: string;
   orgKey: string;
   kt?: { signatureKey: string; vrfKey: string; epochMs: number };
-  policy: { requirePassphrase: boolean; retentionDefaultMs: number | null; retentionMaxMs: number | null; maxAttachmentBytes: number; maxDevicesPerUser: number; keyUpdateIntervalMs?: number | null; keyChangeContestMs?: number; outsideMail?: 'openpgp-only' | 'tls-allowed' | 'off' };
+  policy: { requirePassphrase: boolean; retentionDefaultMs: number | null; retentionMaxMs: number | null; maxAttachmentBytes: number; maxDevicesPerUser: number; keyUpdateIntervalMs?: number | null; keyChangeContestMs?: number; outsideMail?: 'openpgp-only' | 'tls-allowed' | 'off'; conversationSuite?: SuiteName };
 }
 
 export interface LinkCode {

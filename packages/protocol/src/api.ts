@@ -1,5 +1,6 @@
 // HTTP API bodies (JSON). Each schema is strict: unknown keys are refused. Binary values are base64url strings.
 import { z } from 'zod';
+import { suiteNames } from './mls/ciphersuite.js';
 import { zConversationId, zDeviceId, zUserId } from './ids.js';
 import { limits } from './limits.js';
 import { zSignedDeviceListJson } from './device-list.js';
@@ -41,10 +42,12 @@ export const zKeyPackageClaim = z
     users: z.array(zUserId).min(1).max(limits.maxUsersPerClaim),
     /** Devices the caller already has in the group (skipped). */
     exclude: z.array(zDeviceId).max(limits.maxDevicesPerCommit).optional(),
+    /** The conversation's MLS suite: KeyPackages of it only (classic when not given). */
+    suite: z.enum(suiteNames).optional(),
   })
   .strict();
 
-export const zCreateConversation = z.object({ id: zConversationId }).strict();
+export const zCreateConversation = z.object({ id: zConversationId, suite: z.enum(suiteNames).optional() }).strict();
 
 // ---- devices (device-link.ts) ---------------------------------------------------------------------------------
 

@@ -142,6 +142,7 @@ export function registerChatCommands(program: Command): void {
             kind: conv.kind,
             ...(conv.name ? { name: conv.name } : {}),
             members: conv.members,
+            suite: conv.suite,
             ...(conv.status === 'active' ? {} : { status: conv.status }),
             ...(conv.archived ? { archived: conv.archived } : {}),
           };
@@ -149,7 +150,7 @@ export function registerChatCommands(program: Command): void {
           const archived = conv.archived
             ? `\tARCHIVED since ${conv.archived.since} (legal hold on ${conv.archived.holds.map((h) => h.user).join(', ') || 'a member'})`
             : '';
-          out.result(value, `${conv.id}\t${conv.kind}\t${name}${conv.members.join(', ')}${conv.status === 'active' ? '' : `\t(${conv.status})`}${archived}`);
+          out.result(value, `${conv.id}\t${conv.kind}\t${conv.suite}\t${name}${conv.members.join(', ')}${conv.status === 'active' ? '' : `\t(${conv.status})`}${archived}`);
         }
       });
     });

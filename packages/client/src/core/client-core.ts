@@ -17,6 +17,8 @@ import {
   type Mail,
   parseUserId,
   userDomain,
+  suiteNames,
+  type SuiteName,
 } from '@sealpost/protocol';
 import { HttpApi } from '../http-api.js';
 import type { ClientPlatform, FileTransferPort } from '../platform.js';
@@ -128,22 +130,36 @@ export class ClientCore {
     return { publicKey: this.store.getMeta('device_sig_public')!, privateKey: this.store.getMeta('device_sig_private')! };
   }
 
-  async makeKeyPackages(n: number, lastResort = false): Promise<Uint8Array[]> {
+  async makeKeyPackages(n: number, lastResort = false, suite: SuiteName = 'classic'): Promise<Uint8Array[]> {
     const out: Uint8Array[] = [];
     for (let i = 0; i < n; i++) {
-      const kp = await this.engine.createKeyPackage({ user: this.user, device: this.device }, this.deviceKeys);
+      const kp = await this.engine.createKeyPackage({ user: this.user, device: this.device }, this.deviceKeys, suite);
       this.store.addKeyPackage(kp.ref, kp.publicBytes, kp.privateBytes, lastResort);
       out.push(kp.publicBytes);
     }
     return out;
   }
 
-  /** Upload a new batch when the server holds few one-time KeyPackages for this device. */
+  /**
+   * Upload a new batch of each suite when the server holds few one-time KeyPackages of it for this device; the first
+   * time for a suite, a last-resort one too (enrollment and linking upload classic ones; pq-hybrid ones come here).
+   */
   async replenishKeyPackages(): Promise<void> {
-    const { count } = await this.api.request<{ count: number }>('GET', '/v1/keypackages/count');
-    if (count >= KEY_PACKAGE_LOW_WATER) return;
-    const kps = await this.makeKeyPackages(KEY_PACKAGE_BATCH - count);
-    await this.api.request('POST', '/v1/keypackages', { keyPackages: kps.map(toBase64Url) });
+    for (const suite of suiteNames) {
+      const { count } = await this.api.request<{ count: number }>('GET', `/v1/keypackages/count?suite=${suite}`);
+      const needsLastResort = suite !== 'classic' && this.store.getMetaText(`last_resort:${suite}`) !== '1';
+      if (count >= KEY_PACKAGE_LOW_WATER && !needsLastResort) continue;
+      const kps = count >= KEY_PACKAGE_LOW_WATER ? [] : await this.makeKeyPackages(KEY_PACKAGE_BATCH - count, false, suite);
+      const lastResort = needsLastResort ? await this.makeKeyPackages(1, true, suite) : [];
+      await this.api.request('POST', '/v1/keypackages', { keyPackages: kps.map(toBase64Url), ...(lastResort[0] ? { lastResortKeyPackage: toBase64Url(lastResort[0]) } : {}) });
+      if (needsLastResort) this.store.setMeta(`last_resort:${suite}`, '1');
+    }
+  }
+
+  /** The MLS suite of a conversation this device is in (kept beside it; classic for one from before suites). */
+  suiteOf(conversation: ConversationId): SuiteName {
+    const s = this.store.getMetaText(`suite:${conversation}`);
+    return s === 'pq-hybrid' ? 'pq-hybrid' : 'classic';
   }
 
   requireConversation(id: ConversationId): ConversationRow {
@@ -192,6 +208,7 @@ export class ClientCore {
       const parts = change?.kind === 'full' ? change.parts : this.engine.splitState(after);
       const members = uniqueUsers(this.engine.members(after).map((m) => m.user));
       noteMembers(this.store, conv.id, conv.members, members, Date.now());
+      if (!this.store.getMetaText(`suite:${conv.id}`)) this.store.setMeta(`suite:${conv.id}`, this.engine.suiteOf(after));
       version = this.store.putConversation({
         ...conv,
         ...extra,

@@ -18,6 +18,7 @@ const base = {
   ssoClientId: null,
   scimDeactivateWipe: false,
   scimGroupConversations: false,
+  conversationSuite: 'pq-hybrid',
 };
 
 describe('policy', () => {

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { SealpostError } from '../errors.js';
 import { limits } from '../limits.js';
+import { isSuiteName, suiteNames, type SuiteName } from '../mls/ciphersuite.js';
 
 export interface Policy {
   /** Devices one user may have at once (1 … limits.maxDevicesPerUser). */
@@ -49,6 +50,11 @@ export interface Policy {
   scimDeactivateWipe: boolean;
   /** Whether each SCIM group is followed by an MLS conversation of its members (admin/group-membership.ts). */
   scimGroupConversations: boolean;
+  /**
+   * The MLS suite of new conversations (docs/post-quantum.md): pq-hybrid (X-Wing: X25519 + ML-KEM-768) or classic.
+   * A conversation keeps its suite for life; devices publish KeyPackages of both either way.
+   */
+  conversationSuite: SuiteName;
 }
 
 export const outsideMailPolicies = ['openpgp-only', 'tls-allowed', 'off'] as const;
@@ -86,6 +92,7 @@ export const zPolicyFields = z
     ssoClientId: z.string().min(1).max(200).nullable(),
     scimDeactivateWipe: z.boolean(),
     scimGroupConversations: z.boolean(),
+    conversationSuite: z.enum(suiteNames),
   })
   .strict();
 
@@ -113,6 +120,7 @@ export const policySettings = {
   'sso-client-id': 'ssoClientId',
   'scim-deactivate-wipe': 'scimDeactivateWipe',
   'scim-group-conversations': 'scimGroupConversations',
+  'conversation-suite': 'conversationSuite',
 } as const satisfies Record<string, keyof Policy>;
 export type PolicySetting = keyof typeof policySettings;
 
@@ -228,6 +236,11 @@ export function parsePolicySetting(key: string, value: string): Partial<Policy> 
       if (v !== 'true' && v !== 'false') throw new SealpostError('INVALID_INPUT', 'scim-group-conversations: give true or false');
       return { scimGroupConversations: v === 'true' };
     }
+    case 'conversation-suite': {
+      const v = value.trim().toLowerCase();
+      if (!isSuiteName(v)) throw new SealpostError('INVALID_INPUT', 'conversation-suite: give pq-hybrid or classic');
+      return { conversationSuite: v };
+    }
   }
 }
 
@@ -266,5 +279,6 @@ export function describePolicy(p: Policy): Record<PolicySetting, string> {
     'sso-client-id': p.ssoClientId ?? 'off',
     'scim-deactivate-wipe': String(p.scimDeactivateWipe),
     'scim-group-conversations': String(p.scimGroupConversations),
+    'conversation-suite': p.conversationSuite,
   };
 }

@@ -23,6 +23,8 @@ export function defaultPolicy(ctx: Pick<ServerContext, 'maxBlobBytes' | 'activat
     ssoClientId: null,
     scimDeactivateWipe: false,
     scimGroupConversations: false,
+    // New conversations are post-quantum by default: docs/post-quantum.md has the measured cost that decided it.
+    conversationSuite: 'pq-hybrid',
   };
 }
 

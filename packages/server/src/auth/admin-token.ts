@@ -33,7 +33,8 @@ export function scopeOfRoute(path: string): AdminScope {
   if (path.startsWith('/v1/admin/kt')) return 'policy'; // and only root, checked by the route
   if (path.startsWith('/v1/admin/mail')) return 'policy';
   if (path.startsWith('/v1/admin/holds')) return 'users'; // a hold names one user, like the other user actions
-  if (path.startsWith('/v1/admin/archive')) return 'users'; // the archive account is a user, added like one
+  if (path.startsWith('/v1/admin/archive')) return 'users';
+  if (path.startsWith('/v1/admin/conversations')) return 'policy'; // counts by MLS suite: what the suite policy has reached // the archive account is a user, added like one
   if (path.startsWith('/scim/')) return 'scim';
   throw new SealpostError('INTERNAL', `admin route ${path} has no scope`);
 }

@@ -18,7 +18,7 @@ export async function checkKeyPackages(ctx: ServerContext, user: UserId, device:
     if (Buffer.compare(Buffer.from(kp.signatureKey), Buffer.from(signatureKey)) !== 0) {
       throw new SealpostError('MLS_ERROR', `keyPackages.${i}: signature key is not this device's key`);
     }
-    out.push({ ref: kp.ref, data });
+    out.push({ ref: kp.ref, data, suite: kp.suite });
   }
   return out;
 }

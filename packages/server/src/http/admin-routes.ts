@@ -182,6 +182,14 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       return holdJson(hold);
     });
 
+    // How many conversations use each MLS suite (policy conversation-suite, docs/post-quantum.md): metadata only.
+    app.get('/v1/admin/conversations', async (req) => {
+      const actor = adminOf(req);
+      const bySuite = await ctx.store.countConversationsBySuite();
+      await audit(ctx, actor, 'conversations.count', '*');
+      return { bySuite: { classic: bySuite.classic + bySuite.unknown, 'pq-hybrid': bySuite['pq-hybrid'] }, total: bySuite.classic + bySuite.unknown + bySuite['pq-hybrid'] };
+    });
+
     app.post('/v1/admin/archive', json, async (req) => {
       const actor = adminOf(req);
       const { user, activationCode, expiresAt } = await createArchiveAccount(ctx, actor);

@@ -20,6 +20,7 @@ import {
   zChallengeRequest,
   zConversationId,
   zCreateConversation,
+  suiteNames,
   zEnrollRequest,
   zKeyPackageClaim,
   zKeyPackageUpload,
@@ -73,6 +74,7 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
         keyUpdateIntervalMs: policy.keyUpdateIntervalMs,
         keyChangeContestMs: policy.keyChangeContestMs,
         outsideMail: policy.outsideMail,
+        conversationSuite: policy.conversationSuite,
         // Whether people can sign in with the organisation's account to enroll (the web app shows the button).
         sso: Boolean(policy.ssoIssuer && policy.ssoClientId && ctx.ssoClientSecret),
       },
@@ -239,7 +241,8 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
 
     app.get('/v1/keypackages/count', async (req) => {
       const me = sessionOf(req);
-      return { count: await ctx.store.countKeyPackages(me.device) };
+      const { suite } = parseUnknown(z.object({ suite: z.enum(suiteNames).optional() }).strict(), req.query, 'query');
+      return { count: await ctx.store.countKeyPackages(me.device, suite ?? 'classic') };
     });
 
     app.post('/v1/keypackages/claim', json, async (req) => {
@@ -255,17 +258,23 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
       // claimer gets its last-resort one, so no device can drain another's one-time stock.
       ctx.rateLimits.keyPackageClaims.take(me.device, Math.max(1, targets.length));
       const lastResortOnly = new Set(targets.filter((t) => !ctx.rateLimits.oneTimeKeyPackagesPerTarget.tryTake(`${me.device}>${t}`)));
-      const claimed = await ctx.store.claimKeyPackages(body.users, [me.device, ...(body.exclude ?? [])], lastResortOnly);
+      const suite = body.suite ?? 'classic';
+      const claimed = await ctx.store.claimKeyPackages(body.users, [me.device, ...(body.exclude ?? [])], lastResortOnly, suite);
       const missing = claimed.find((c) => !c.data);
-      if (missing) throw new SealpostError('NO_KEY_PACKAGE', `device ${missing.device} of ${missing.user} has no KeyPackage left`);
+      if (missing) {
+        // Every device keeps a last-resort KeyPackage of each suite it can do: none at all means it cannot do this one.
+        throw suite === 'classic'
+          ? new SealpostError('NO_KEY_PACKAGE', `device ${missing.device} of ${missing.user} has no KeyPackage left`)
+          : new SealpostError('SUITE_UNSUPPORTED', `device ${missing.device} of ${missing.user} has published no ${suite} KeyPackage: it cannot join a ${suite} conversation (an older Sealpost); nothing was changed`);
+      }
       return { keyPackages: claimed.map((c) => ({ user: c.user, device: c.device, keyPackage: toBase64Url(c.data!) })) };
     });
 
     // ---- conversations -----------------------------------------------------------------------------------------
     app.post('/v1/conversations', json, async (req) => {
       const me = sessionOf(req);
-      const { id } = parseUnknown(zCreateConversation, req.body, 'body');
-      if (!(await ctx.store.createConversation(id, me.device, ctx.clock.now()))) {
+      const { id, suite } = parseUnknown(zCreateConversation, req.body, 'body');
+      if (!(await ctx.store.createConversation(id, me.device, ctx.clock.now(), suite))) {
         throw new SealpostError('CONVERSATION_EXISTS', `conversation ${id} already exists`);
       }
       return { id, epoch: 0 };

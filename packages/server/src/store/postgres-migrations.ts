@@ -304,4 +304,15 @@ export const postgresMigrations: { version: number; name: string; sql: string }[
       );
     `,
   },
+  {
+    version: 11,
+    name: 'suites',
+    sql: `
+      -- Post-quantum conversations (docs/post-quantum.md): each KeyPackage is of one MLS suite (a device keeps a stock
+      -- of each, and a last-resort one of each), and each conversation says the suite its creator chose — metadata the
+      -- admin counts, never used to decide anything a client checks.
+      ALTER TABLE key_packages ADD COLUMN suite TEXT NOT NULL DEFAULT 'classic';
+      ALTER TABLE conversations ADD COLUMN suite TEXT;
+    `,
+  },
 ];

@@ -1,6 +1,6 @@
 // ServerStore: every durable thing the server keeps, behind one interface shaped for both SQLite and PostgreSQL
 // (all methods async; every multi-step change is one transaction inside the adapter).
-import type { AuditEntry, AuditFields, BlobId, ConversationId, DeviceId, MessageId, QueueItem, QueueKind, UserId } from '@sealpost/protocol';
+import type { AuditEntry, AuditFields, BlobId, ConversationId, DeviceId, MessageId, QueueItem, QueueKind, SuiteName, UserId } from '@sealpost/protocol';
 
 export interface UserRecord {
   user: UserId;
@@ -31,6 +31,8 @@ export interface StoredDeviceList {
 export interface NewKeyPackage {
   ref: string;
   data: Uint8Array;
+  /** Its MLS suite (read from the KeyPackage itself on upload); classic when not said. */
+  suite?: SuiteName;
 }
 
 export type EnrollVerdict = 'ok' | 'invalid' | 'expired' | 'exhausted' | 'user-disabled' | 'device-exists';
@@ -286,13 +288,15 @@ export interface ServerStore {
   reissueActivation(user: UserId, activation: { codeHash: Uint8Array; expiresAt: number }): Promise<'ok' | 'enrolled' | 'missing'>;
 
   /** Adds KeyPackages; returns the new count, or undefined when it would exceed `max`. */
+  /** `max` bounds the one-time KeyPackages of all suites together; a last-resort one replaces that of its own suite. */
   addKeyPackages(device: DeviceId, kps: NewKeyPackage[], lastResort: NewKeyPackage | undefined, max: number): Promise<number | undefined>;
-  countKeyPackages(device: DeviceId): Promise<number>;
+  /** One-time KeyPackages the device has left, of one suite (all suites when not given). */
+  countKeyPackages(device: DeviceId, suite?: SuiteName): Promise<number>;
   /**
    * One KeyPackage for every device of every user (one-time ones first; the last-resort one is not deleted), and
    * only the last-resort one for the devices in `lastResortOnly`.
    */
-  claimKeyPackages(users: UserId[], exclude: DeviceId[], lastResortOnly?: ReadonlySet<DeviceId>): Promise<ClaimedKeyPackage[]>;
+  claimKeyPackages(users: UserId[], exclude: DeviceId[], lastResortOnly?: ReadonlySet<DeviceId>, suite?: SuiteName): Promise<ClaimedKeyPackage[]>;
 
   putChallenge(device: DeviceId, challenge: Uint8Array, expiresAt: number): Promise<void>;
   /** True once for a challenge that was issued to this device and has not expired. */
@@ -300,7 +304,9 @@ export interface ServerStore {
   createSession(tokenHash: Uint8Array, device: DeviceId, expiresAt: number): Promise<void>;
   getSession(tokenHash: Uint8Array, now: number): Promise<{ device: DeviceId; user: UserId; expiresAt: number } | undefined>;
 
-  createConversation(id: ConversationId, creator: DeviceId, now: number): Promise<boolean>;
+  createConversation(id: ConversationId, creator: DeviceId, now: number, suite?: SuiteName): Promise<boolean>;
+  /** How many conversations were created with each suite (`unknown`: before suites were recorded — all classic). */
+  countConversationsBySuite(): Promise<Record<SuiteName | 'unknown', number>>;
   getConversation(id: ConversationId): Promise<ConversationRecord | undefined>;
 
   /** Stores an application message in every other member's queue, if it is for the current epoch. */

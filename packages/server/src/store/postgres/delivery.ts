@@ -2,7 +2,7 @@
 // is the per-conversation lock across nodes; appends of one turn go in one statement when they can. The rules they
 // follow are delivery/append-rules.ts and delivery/commit-rules.ts.
 import pg from 'pg';
-import { type BlobId, type ConversationId, type DeviceId, type QueueItem } from '@sealpost/protocol';
+import { type BlobId, type ConversationId, type DeviceId, type QueueItem, type SuiteName } from '@sealpost/protocol';
 import { queueEntryFromRow, queueItemFromRow, queueItemOf, type Row } from '../rows.js';
 import { decideAppend } from '../../delivery/append-rules.js';
 import { decideCommit, devicesNamed } from '../../delivery/commit-rules.js';
@@ -71,13 +71,22 @@ const ackBatch = `
 
 /** PostgresStore's methods for this area (assembled on its prototype in postgres.ts). */
 export const postgresDelivery = {
-  async createConversation(this: PostgresInternals, id: ConversationId, creator: DeviceId, now: number): Promise<boolean> {
+  async createConversation(this: PostgresInternals, id: ConversationId, creator: DeviceId, now: number, suite?: SuiteName): Promise<boolean> {
     return this.tx(async (db) => {
-      const res = await db.query('INSERT INTO conversations (id, epoch, created_at) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING', [id, now]);
+      const res = await db.query('INSERT INTO conversations (id, epoch, created_at, suite) VALUES ($1, 0, $2, $3) ON CONFLICT DO NOTHING', [id, now, suite ?? null]);
       if (res.rowCount !== 1) return false;
       await db.query('INSERT INTO conversation_members (conversation, device) VALUES ($1, $2)', [id, creator]);
       return true;
     });
+  },
+
+  async countConversationsBySuite(this: PostgresInternals): Promise<Record<SuiteName | 'unknown', number>> {
+    const out: Record<SuiteName | 'unknown', number> = { classic: 0, 'pq-hybrid': 0, unknown: 0 };
+    for (const r of (await this.pool.query('SELECT suite, COUNT(*)::int AS n FROM conversations GROUP BY suite')).rows as Row[]) {
+      const k = (r.suite ?? 'unknown') as SuiteName | 'unknown';
+      if (k in out) out[k] += r.n as number;
+    }
+    return out;
   },
 
   async members(this: PostgresInternals, db: Db | pg.Pool, id: ConversationId): Promise<DeviceId[]> {

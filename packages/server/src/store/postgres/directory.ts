@@ -2,7 +2,7 @@
 // revocation and reset (each change of a device list queued for the key-transparency log in the same transaction).
 import pg from 'pg';
 import { timingSafeEqual } from 'node:crypto';
-import { type ConversationId, type DeviceId, type UserId } from '@sealpost/protocol';
+import { type ConversationId, type DeviceId, type SuiteName, type UserId } from '@sealpost/protocol';
 import { encodeLinkKeyPackages } from '../link-key-packages.js';
 import { deviceFromRow, linkFromRow, u8, userFromRow, type Row } from '../rows.js';
 import type {
@@ -92,11 +92,16 @@ export const postgresDirectory = {
 
   async insertKeyPackages(this: PostgresInternals, db: Db, device: DeviceId, kps: NewKeyPackage[], lastResort: NewKeyPackage | undefined): Promise<void> {
     for (const kp of kps) {
-      await db.query('INSERT INTO key_packages (ref, device, data, last_resort) VALUES ($1, $2, $3, FALSE) ON CONFLICT DO NOTHING', [kp.ref, device, buf(kp.data)]);
+      await db.query('INSERT INTO key_packages (ref, device, data, last_resort, suite) VALUES ($1, $2, $3, FALSE, $4) ON CONFLICT DO NOTHING', [kp.ref, device, buf(kp.data), kp.suite ?? 'classic']);
     }
     if (lastResort) {
-      await db.query('DELETE FROM key_packages WHERE device = $1 AND last_resort', [device]);
-      await db.query('INSERT INTO key_packages (ref, device, data, last_resort) VALUES ($1, $2, $3, TRUE) ON CONFLICT DO NOTHING', [lastResort.ref, device, buf(lastResort.data)]);
+      await db.query('DELETE FROM key_packages WHERE device = $1 AND last_resort AND suite = $2', [device, lastResort.suite ?? 'classic']);
+      await db.query('INSERT INTO key_packages (ref, device, data, last_resort, suite) VALUES ($1, $2, $3, TRUE, $4) ON CONFLICT DO NOTHING', [
+        lastResort.ref,
+        device,
+        buf(lastResort.data),
+        lastResort.suite ?? 'classic',
+      ]);
     }
   },
 
@@ -128,15 +133,24 @@ export const postgresDirectory = {
     });
   },
 
-  async countIn(this: PostgresInternals, db: Db | pg.Pool, device: DeviceId): Promise<number> {
-    return ((await db.query('SELECT COUNT(*)::int AS n FROM key_packages WHERE device = $1 AND NOT last_resort', [device])).rows[0] as Row).n as number;
+  async countIn(this: PostgresInternals, db: Db | pg.Pool, device: DeviceId, suite?: SuiteName): Promise<number> {
+    const q = suite
+      ? db.query('SELECT COUNT(*)::int AS n FROM key_packages WHERE device = $1 AND NOT last_resort AND suite = $2', [device, suite])
+      : db.query('SELECT COUNT(*)::int AS n FROM key_packages WHERE device = $1 AND NOT last_resort', [device]);
+    return ((await q).rows[0] as Row).n as number;
   },
 
-  async countKeyPackages(this: PostgresInternals, device: DeviceId): Promise<number> {
-    return this.countIn(this.pool, device);
+  async countKeyPackages(this: PostgresInternals, device: DeviceId, suite?: SuiteName): Promise<number> {
+    return this.countIn(this.pool, device, suite);
   },
 
-  async claimKeyPackages(this: PostgresInternals, users: UserId[], exclude: DeviceId[], lastResortOnly: ReadonlySet<DeviceId> = new Set()): Promise<ClaimedKeyPackage[]> {
+  async claimKeyPackages(
+    this: PostgresInternals,
+    users: UserId[],
+    exclude: DeviceId[],
+    lastResortOnly: ReadonlySet<DeviceId> = new Set(),
+    suite: SuiteName = 'classic',
+  ): Promise<ClaimedKeyPackage[]> {
     const skip = new Set<string>(exclude);
     return this.tx(async (db) => {
       const out: ClaimedKeyPackage[] = [];
@@ -146,8 +160,8 @@ export const postgresDirectory = {
           if (skip.has(device)) continue;
           // SKIP LOCKED: two nodes claiming at once never hand out the same one-time KeyPackage.
           const kp = await this.one(
-            'SELECT ref, data, last_resort FROM key_packages WHERE device = $1 AND (last_resort OR NOT $2) ORDER BY last_resort, seq LIMIT 1 FOR UPDATE SKIP LOCKED',
-            [device, lastResortOnly.has(device)],
+            'SELECT ref, data, last_resort FROM key_packages WHERE device = $1 AND suite = $3 AND (last_resort OR NOT $2) ORDER BY last_resort, seq LIMIT 1 FOR UPDATE SKIP LOCKED',
+            [device, lastResortOnly.has(device), suite],
             db,
           );
           if (kp && !kp.last_resort) await db.query('DELETE FROM key_packages WHERE ref = $1', [kp.ref]);

@@ -2,7 +2,7 @@
 // batching queues and the helpers one area uses from another. `this` in every area file is this type, so the files
 // depend on it and not on the adapter class that assembles them (postgres.ts).
 import type pg from 'pg';
-import type { ConversationId, DeviceId, QueueItem, UserId } from '@sealpost/protocol';
+import type { ConversationId, DeviceId, QueueItem, SuiteName, UserId } from '@sealpost/protocol';
 import type { AppendInput, AppendResult, Delivery, NewKeyPackage, Revocation, ServerStore, StoredDeviceList } from '../store.js';
 import type { Row } from '../rows.js';
 import type { Db } from './db.js';
@@ -20,7 +20,7 @@ export interface PostgresInternals extends ServerStore {
   appendStepByStep(input: AppendInput): Promise<AppendResult>;
   flushAcks(): Promise<void>;
   insertKeyPackages(db: Db, device: DeviceId, kps: NewKeyPackage[], lastResort: NewKeyPackage | undefined): Promise<void>;
-  countIn(db: Db | pg.Pool, device: DeviceId): Promise<number>;
+  countIn(db: Db | pg.Pool, device: DeviceId, suite?: SuiteName): Promise<number>;
   recordListVersion(db: Db, user: UserId, list: StoredDeviceList): Promise<void>;
   markKtPending(db: Db, user: UserId): Promise<void>;
   revokeOne(db: Db, user: UserId, r: Revocation, now: number): Promise<Delivery>;

@@ -1,7 +1,7 @@
 // The SQLite store's delivery: conversations, members, the message log and per-device queues. Appends that arrive
 // in one turn share one transaction (group commit); the rules they follow are delivery/append-rules.ts and
 // delivery/commit-rules.ts.
-import { type ConversationId, type DeviceId, type QueueItem } from '@sealpost/protocol';
+import { type ConversationId, type DeviceId, type QueueItem, type SuiteName } from '@sealpost/protocol';
 import { queueEntryFromRow, queueItemFromRow, queueItemOf, type Row } from '../rows.js';
 import { decideAppend } from '../../delivery/append-rules.js';
 import { decideCommit, devicesNamed } from '../../delivery/commit-rules.js';
@@ -11,13 +11,22 @@ import { commitBatch, waitForCommit } from './group-commit.js';
 
 /** SqliteStore's methods for this area (assembled on its prototype in sqlite.ts). */
 export const sqliteDelivery = {
-  async createConversation(this: SqliteInternals, id: ConversationId, creator: DeviceId, now: number): Promise<boolean> {
+  async createConversation(this: SqliteInternals, id: ConversationId, creator: DeviceId, now: number, suite?: SuiteName): Promise<boolean> {
     return this.db.transaction(() => {
       if (this.stmt('SELECT 1 FROM conversations WHERE id = ?').get(id)) return false;
-      this.stmt('INSERT INTO conversations (id, epoch, created_at) VALUES (?, 0, ?)').run(id, now);
+      this.stmt('INSERT INTO conversations (id, epoch, created_at, suite) VALUES (?, 0, ?, ?)').run(id, now, suite ?? null);
       this.stmt('INSERT INTO conversation_members (conversation, device) VALUES (?, ?)').run(id, creator);
       return true;
     })();
+  },
+
+  async countConversationsBySuite(this: SqliteInternals): Promise<Record<SuiteName | 'unknown', number>> {
+    const out: Record<SuiteName | 'unknown', number> = { classic: 0, 'pq-hybrid': 0, unknown: 0 };
+    for (const r of this.stmt('SELECT suite, COUNT(*) AS n FROM conversations GROUP BY suite').all() as Row[]) {
+      const k = (r.suite ?? 'unknown') as SuiteName | 'unknown';
+      if (k in out) out[k] += r.n as number;
+    }
+    return out;
   },
 
   membersSync(this: SqliteInternals, id: ConversationId): DeviceId[] {

@@ -1,6 +1,6 @@
 // The SQLite store's directory: users, activation, devices and their signed lists, KeyPackages, link requests,
 // revocation and reset (each change of a device list queued for the key-transparency log in the same transaction).
-import { type ConversationId, type DeviceId, type UserId } from '@sealpost/protocol';
+import { type ConversationId, type DeviceId, type SuiteName, type UserId } from '@sealpost/protocol';
 import { encodeLinkKeyPackages } from '../link-key-packages.js';
 import { deviceFromRow, linkFromRow, u8, userFromRow, type Row } from '../rows.js';
 import type {
@@ -84,11 +84,11 @@ export const sqliteDirectory = {
   },
 
   insertKeyPackages(this: SqliteInternals, device: DeviceId, kps: NewKeyPackage[], lastResort: NewKeyPackage | undefined): void {
-    const ins = this.stmt('INSERT OR IGNORE INTO key_packages (ref, device, data, last_resort) VALUES (?, ?, ?, ?)');
-    for (const kp of kps) ins.run(kp.ref, device, kp.data, 0);
+    const ins = this.stmt('INSERT OR IGNORE INTO key_packages (ref, device, data, last_resort, suite) VALUES (?, ?, ?, ?, ?)');
+    for (const kp of kps) ins.run(kp.ref, device, kp.data, 0, kp.suite ?? 'classic');
     if (lastResort) {
-      this.stmt('DELETE FROM key_packages WHERE device = ? AND last_resort = 1').run(device);
-      ins.run(lastResort.ref, device, lastResort.data, 1);
+      this.stmt('DELETE FROM key_packages WHERE device = ? AND last_resort = 1 AND suite = ?').run(device, lastResort.suite ?? 'classic');
+      ins.run(lastResort.ref, device, lastResort.data, 1, lastResort.suite ?? 'classic');
     }
   },
 
@@ -120,26 +120,33 @@ export const sqliteDirectory = {
     })();
   },
 
-  countSync(this: SqliteInternals, device: DeviceId): number {
+  countSync(this: SqliteInternals, device: DeviceId, suite?: SuiteName): number {
+    if (suite) return (this.stmt('SELECT COUNT(*) AS n FROM key_packages WHERE device = ? AND last_resort = 0 AND suite = ?').get(device, suite) as Row).n as number;
     return (this.stmt('SELECT COUNT(*) AS n FROM key_packages WHERE device = ? AND last_resort = 0').get(device) as Row).n as number;
   },
 
-  async countKeyPackages(this: SqliteInternals, device: DeviceId): Promise<number> {
-    return this.countSync(device);
+  async countKeyPackages(this: SqliteInternals, device: DeviceId, suite?: SuiteName): Promise<number> {
+    return this.countSync(device, suite);
   },
 
-  async claimKeyPackages(this: SqliteInternals, users: UserId[], exclude: DeviceId[], lastResortOnly: ReadonlySet<DeviceId> = new Set()): Promise<ClaimedKeyPackage[]> {
+  async claimKeyPackages(
+    this: SqliteInternals,
+    users: UserId[],
+    exclude: DeviceId[],
+    lastResortOnly: ReadonlySet<DeviceId> = new Set(),
+    suite: SuiteName = 'classic',
+  ): Promise<ClaimedKeyPackage[]> {
     const skip = new Set<string>(exclude);
     return this.db.transaction(() => {
       const out: ClaimedKeyPackage[] = [];
-      const pick = this.stmt('SELECT ref, data, last_resort FROM key_packages WHERE device = ? ORDER BY last_resort, rowid LIMIT 1');
-      const pickLastResort = this.stmt('SELECT ref, data, last_resort FROM key_packages WHERE device = ? AND last_resort = 1');
+      const pick = this.stmt('SELECT ref, data, last_resort FROM key_packages WHERE device = ? AND suite = ? ORDER BY last_resort, rowid LIMIT 1');
+      const pickLastResort = this.stmt('SELECT ref, data, last_resort FROM key_packages WHERE device = ? AND suite = ? AND last_resort = 1');
       const del = this.stmt('DELETE FROM key_packages WHERE ref = ?');
       for (const user of users) {
         for (const d of this.stmt('SELECT id FROM devices WHERE user = ? AND revoked_at IS NULL ORDER BY created_at').all(user) as Row[]) {
           const device = d.id as DeviceId;
           if (skip.has(device)) continue;
-          const kp = (lastResortOnly.has(device) ? pickLastResort : pick).get(device) as Row | undefined;
+          const kp = (lastResortOnly.has(device) ? pickLastResort : pick).get(device, suite) as Row | undefined;
           if (kp && kp.last_resort === 0) del.run(kp.ref);
           out.push({ user, device, data: kp ? u8(kp.data) : undefined });
         }

@@ -3,7 +3,7 @@
 // the files depend on it and not on the adapter class that assembles them (sqlite.ts).
 import type Database from 'better-sqlite3';
 import type { Outcome as GroupOutcome, Waiting } from './group-commit.js';
-import type { ConversationId, DeviceId, QueueItem, UserId } from '@sealpost/protocol';
+import type { ConversationId, DeviceId, QueueItem, SuiteName, UserId } from '@sealpost/protocol';
 import type { AppendInput, AppendResult, Delivery, InboundInput, InboundResult, NewKeyPackage, Revocation, ServerStore, StoredDeviceList } from '../store.js';
 
 /** What one append of a group-committed batch came to. */
@@ -29,7 +29,7 @@ export interface SqliteInternals extends ServerStore {
   flushAcks(): void;
   ackOne(device: DeviceId, seqs: number[]): number;
   insertKeyPackages(device: DeviceId, kps: NewKeyPackage[], lastResort: NewKeyPackage | undefined): void;
-  countSync(device: DeviceId): number;
+  countSync(device: DeviceId, suite?: SuiteName): number;
   recordListVersion(user: UserId, list: StoredDeviceList): void;
   markKtPending(user: UserId): void;
   revokeOne(user: UserId, r: Revocation, now: number): Delivery;
