@@ -7,7 +7,8 @@ const pkg = (p: string) => fileURLToPath(new URL(`../${p}`, import.meta.url));
 
 /**
  * A Node module in the browser bundle is a bug (it would be an empty stub there): the build fails on one. The only
- * exception is @hpke/common's fallback `import("crypto")`, used only where WebCrypto is missing.
+ * exceptions are the fallback `import("crypto")` of @hpke/common and of mlkem (X-Wing's ML-KEM), used only where
+ * WebCrypto is missing.
  */
 function failOnNodeModules(): Plugin {
   return {
@@ -16,7 +17,7 @@ function failOnNodeModules(): Plugin {
     resolveId(source, importer) {
       const nodeBuiltin = source.startsWith('node:') || ['crypto', 'fs', 'path', 'os', 'stream', 'util', 'zlib', 'worker_threads', 'child_process', 'net', 'tls'].includes(source);
       const native = /better-sqlite3|sodium-native|^ws$/.test(source);
-      if ((nodeBuiltin || native) && !importer?.includes('/@hpke/common/')) {
+      if ((nodeBuiltin || native) && !(source === 'crypto' && (importer?.includes('/@hpke/common/') || importer?.includes('/mlkem/')))) {
         throw new Error(`${importer ?? '?'} imports ${source}: a Node module cannot be part of the web client`);
       }
       return null;

@@ -224,7 +224,7 @@ export class SealpostClient {
     let client: SealpostClient | undefined;
     const api = new HttpApi(server, () => client!.session.sessionToken(), () => store.setMeta('session_expires', '0'));
     let trust: DeviceTrust | undefined;
-    const engine = await GroupEngine.create((identity, key) => trust!.isTrusted(identity, key), platform.ciphersuite());
+    const engine = await GroupEngine.create((identity, key) => trust!.isTrusted(identity, key), platform.ciphersuite(), platform.suiteImpl);
     const kt = new KtVerifier(engine.cs, api, store, options.ktAuditWaitMs, options.warn ?? (() => {}));
     trust = new DeviceTrust(engine.cs, api, store, { user, accountKey: () => store.getMeta('account_public') }, options.warn ?? (() => {}), kt);
     const files = platform.files(api, store, () => client!.session.sessionToken(), options.testHooks ?? {});

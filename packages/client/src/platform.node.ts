@@ -3,7 +3,7 @@
 import { rmdirSync } from 'node:fs';
 import WebSocket from 'ws';
 import { limits } from '@sealpost/protocol';
-import { nodeCiphersuite } from '@sealpost/crypto';
+import { nodeCiphersuite, nodeHybridCiphersuite } from '@sealpost/crypto';
 import { FileTransfer } from './files.node.js';
 import { ProfileStore } from './profile-store.node.js';
 import type { ClientPlatform } from './platform.js';
@@ -11,6 +11,7 @@ import { nodeMimeComposer } from './mime.node.js';
 
 export const nodePlatform: ClientPlatform = {
   ciphersuite: () => nodeCiphersuite(),
+  suiteImpl: (suite) => (suite === 'pq-hybrid' ? nodeHybridCiphersuite() : Promise.resolve(nodeCiphersuite())),
   openProfile: async (dir, opts) => ProfileStore.open(dir, { create: opts.create, ...(opts.passphrase !== undefined ? { passphrase: opts.passphrase } : {}) }),
   discardProfile(store) {
     store.close();

@@ -2,7 +2,7 @@
 // WebSocket, and encrypted file transfer. Node (platform.node.ts: SQLite, node:crypto, `ws`, files by path) and the
 // browser (packages/web: IndexedDB, WebCrypto, the global WebSocket, File objects and streams) each implement it;
 // everything else in this package is the same code in both.
-import type { BlobId, FileRef } from '@sealpost/protocol';
+import type { BlobId, FileRef, SuiteName } from '@sealpost/protocol';
 import type { CiphersuiteImpl } from 'ts-mls';
 import type { HttpApi } from './http-api.js';
 import type { ProfileStorage } from './profile-storage.js';
@@ -72,8 +72,10 @@ export interface MimeComposer {
 }
 
 export interface ClientPlatform {
-  /** The MLS ciphersuite's crypto: undefined takes ts-mls's own provider (WebCrypto + @noble, behind our Ed25519 policy). */
+  /** The classic MLS suite's crypto: undefined takes ts-mls's own provider (WebCrypto + @noble, behind our Ed25519 policy). */
   ciphersuite(): CiphersuiteImpl | undefined;
+  /** Other suites' crypto (pq-hybrid); absent takes ts-mls's own provider for them too. */
+  suiteImpl?: (suite: SuiteName) => Promise<CiphersuiteImpl>;
   openProfile(name: string, opts: OpenProfileOptions): Promise<ProfileStorage>;
   /** Remove a half-made profile entirely (a failed enroll or link), so the next attempt starts clean. */
   discardProfile(store: ProfileStorage): void;

@@ -1,4 +1,5 @@
-// HKDF-SHA256 (RFC 5869) and HMAC-SHA256 over node:crypto, synchronous (no WebCrypto key import per call).
+// HKDF (RFC 5869) and HMAC over node:crypto — SHA-256 for the classic suite, SHA-512 for pq-hybrid — synchronous
+// (no WebCrypto key import per call).
 import { createHash, createHmac } from 'node:crypto';
 
 export const HASH_LEN = 32;
@@ -42,4 +43,26 @@ export function hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): U
     off += HASH_LEN;
   }
   return out;
+}
+
+/** HKDF and HMAC over another hash (SHA-512 for the pq-hybrid suite), the same construction as above. */
+export function hkdfWith(hash: 'sha512' | 'sha384', hashLen: number) {
+  const hmac = (key: Uint8Array, data: Uint8Array) => view(createHmac(hash, key).update(data).digest());
+  return {
+    hashLen,
+    digest: (data: Uint8Array) => view(createHash(hash).update(data).digest()),
+    hmac,
+    extract: (salt: Uint8Array, ikm: Uint8Array) => hmac(salt.length === 0 ? new Uint8Array(hashLen) : salt, ikm),
+    expand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+      if (length > 255 * hashLen) throw new Error(`HKDF-Expand: length ${length} > ${255 * hashLen}`);
+      const out = new Uint8Array(length);
+      let prev = new Uint8Array(0);
+      for (let i = 1, off = 0; off < length; i++) {
+        prev = new Uint8Array(createHmac(hash, prk).update(prev).update(info).update(new Uint8Array([i])).digest());
+        out.set(prev.subarray(0, Math.min(hashLen, length - off)), off);
+        off += hashLen;
+      }
+      return out;
+    },
+  };
 }
