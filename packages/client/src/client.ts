@@ -43,7 +43,6 @@ import type { ProfileStorage, UnreadableRecord } from './profile-storage.js';
 import type { ServerSocket } from './socket.js';
 import { DeviceTrust } from './trust.js';
 import { KtVerifier } from './kt-verifier.js';
-import { newLinkHpkeKeys, openLinkBundle } from './device-link.js';
 import { ClientCore } from './core/client-core.js';
 import { enrollDevice, linkDevice } from './enrollment.js';
 import { Session } from './core/session.js';

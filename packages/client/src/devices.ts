@@ -11,7 +11,7 @@ import {
   toBase64Url,
   type DeviceId,
 } from '@sealpost/protocol';
-import { sealLinkBundle } from './device-link.js';
+import { linkSuiteOf, sealLinkBundle } from './device-link.js';
 import type { LinkRequestInfo, OwnDevice, Received } from './types.js';
 import { ClientCore, ClientPart } from './core/client-core.js';
 import type { Membership } from './membership.js';
@@ -65,7 +65,7 @@ export class Devices extends ClientPart {
     const r = await this.api.request<{ device: DeviceId; deviceName: string | null; signatureKey: string; hpkeKey: string; createdAt: string }>('GET', `/v1/link/${c}`);
     const signatureKey = fromBase64Url(r.signatureKey);
     const hpkeKey = fromBase64Url(r.hpkeKey);
-    if (!signatureKey || !hpkeKey || signatureKey.length !== 32 || hpkeKey.length !== 32) throw new SealpostError('PROTOCOL_ERROR', 'link request: malformed keys');
+    if (!signatureKey || !hpkeKey || signatureKey.length !== 32 || (hpkeKey.length !== 32 && hpkeKey.length !== 1216)) throw new SealpostError('PROTOCOL_ERROR', 'link request: malformed keys');
     return { ...r, code: c, signatureKey, hpkeKey, fingerprint: linkFingerprint(signatureKey, hpkeKey) };
   }
 
@@ -119,7 +119,8 @@ export class Devices extends ClientPart {
       }));
       const conversations = this.store.listConversations().filter((c) => c.status === 'active').map((c) => c.id);
       const mail = mailSecretIn(this.store);
-      const sealed = await sealLinkBundle(this.engine.cs, req.hpkeKey, req.device, { accountPublic, accountPrivate, history, conversations, ...(mail ? { mail } : {}) });
+      // Sealed with the HPKE of the new device's key: X-Wing when it made a post-quantum one (policy pq-hybrid).
+      const sealed = await sealLinkBundle(await this.engine.impl(linkSuiteOf(req.hpkeKey)), req.hpkeKey, req.device, { accountPublic, accountPrivate, history, conversations, ...(mail ? { mail } : {}) });
       await this.api.request('POST', `/v1/link/${req.code}/approve`, {
         deviceList: signedDeviceListToJson(signed),
         sealedEnc: toBase64Url(sealed.enc),

@@ -12,6 +12,7 @@ import {
   signedDeviceListToJson,
   toBase64Url,
   verifyDeviceList,
+  type SuiteName,
 } from '@sealpost/protocol';
 import { HttpApi } from './http-api.js';
 import { newLinkHpkeKeys, openLinkBundle } from './device-link.js';
@@ -76,7 +77,10 @@ export async function linkDevice(
 ): Promise<void> {
   const { user, server } = core;
   const deviceKeys = await core.engine.generateSignatureKeyPair();
-  const hpke = await newLinkHpkeKeys(core.engine.cs);
+  // The link bundle (the account key, history) is sealed to this key: post-quantum (X-Wing) under policy pq-hybrid.
+  const linkSuite: SuiteName = info.policy.conversationSuite === 'pq-hybrid' ? 'pq-hybrid' : 'classic';
+  const linkCs = await core.engine.impl(linkSuite);
+  const hpke = await newLinkHpkeKeys(linkCs);
   core.saveIdentity(info, deviceKeys);
   // pq-hybrid ones too: the approving device adds this one to every conversation of the account, post-quantum ones included.
   const kps = [...(await core.makeKeyPackages(KEY_PACKAGE_BATCH)), ...(await core.makeKeyPackages(LINK_HYBRID_KEY_PACKAGES, false, 'pq-hybrid'))];
@@ -107,7 +111,7 @@ export async function linkDevice(
     const st = await anon.request<{ status: string; sealed?: string }>('GET', `/v1/link/${req.code}/status?device=${core.device}`, undefined, 'none');
     if (st.status === 'approved' && st.sealed) sealed = fromBase64Url(st.sealed);
   }
-  const bundle = await openLinkBundle(core.engine.cs, hpke.privateKey, core.device, sealed);
+  const bundle = await openLinkBundle(linkCs, hpke.privateKey, core.device, sealed, linkSuite);
   // The bundle came from the server's relay: believe it only if the account key it carries signed a device
   // list that names exactly this device with exactly this key.
   const listed = await core.api.request<{ deviceList: { body: string; signature: string } }>('GET', `/v1/users/${encodeURIComponent(user)}/devices`);

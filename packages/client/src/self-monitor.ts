@@ -204,6 +204,10 @@ export class SelfMonitor extends ClientPart {
         devices: list?.devices.length ?? 0,
         keyChanges,
         ...(hold ? { hold: holdSummary(hold) } : {}),
+        conversations: this.store
+          .listConversations()
+          .filter((c) => c.status === 'active' && c.members.includes(u))
+          .map((c) => ({ id: c.id, suite: this.core.suiteOf(c.id) })),
         ...(contest
           ? {
               keyChange: contest.refused !== null

@@ -132,6 +132,8 @@ export interface VerifyResult {
    * organisation key (checked): `active` while their conversations go to the organisation's archive.
    */
   hold?: { id: string; reason: string; since: string; until?: string; releasedAt?: string; active: boolean };
+  /** Your conversations with this contact and the MLS suite each keeps for life (pq-hybrid: post-quantum). */
+  conversations: { id: ConversationId; suite: SuiteName }[];
 }
 
 /** A message held back while a recipient's new account key is in its contest period (see trust.ts). */

@@ -58,7 +58,8 @@ export const zLinkRequest = z
     device: zDeviceId,
     deviceName: z.string().min(1).max(100).optional(),
     signatureKey: b64(32),
-    hpkeKey: b64(32),
+    /** X25519 (32 bytes) or X-Wing (1216 bytes, policy pq-hybrid): what the link bundle is sealed to. */
+    hpkeKey: b64(1216),
     keyPackages: z.array(b64(limits.maxKeyPackageBytes)).min(1).max(limits.maxKeyPackagesPerUpload),
     lastResortKeyPackage: b64(limits.maxKeyPackageBytes),
   })
@@ -68,7 +69,8 @@ export const zLinkRequest = z
 export const zLinkApprove = z
   .object({
     deviceList: zSignedDeviceListJson,
-    sealedEnc: b64(32),
+    /** The HPKE encapsulation: 32 bytes (X25519) or 1,120 (X-Wing), as the new device's link key says. */
+    sealedEnc: b64(1120),
     sealed: b64(8 * 1024 * 1024 + 16),
   })
   .strict();

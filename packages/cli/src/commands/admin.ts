@@ -163,6 +163,15 @@ export function registerAdminCommands(program: Command): void {
 
   // ---- outside mail ------------------------------------------------------------------------------------------
   // ---- legal holds (docs/legal-hold.md) --------------------------------------------------------------------------
+  withAdminOptions(
+    admin.command('conversations').description('how many conversations use each MLS suite (pq-hybrid: post-quantum; classic) — metadata only'),
+  ).action(async (o: AdminOpts) => {
+    const out = makeOutput(Boolean(o.json));
+    const { api, token } = adminApi(o);
+    const res = await api.request<{ bySuite: { classic: number; 'pq-hybrid': number }; total: number }>('GET', '/v1/admin/conversations', undefined, { admin: token });
+    out.result(res, `${res.total} conversation(s): ${res.bySuite['pq-hybrid']} pq-hybrid (post-quantum), ${res.bySuite.classic} classic`);
+  });
+
   const archive = admin.command('archive').description("the organisation's legal-hold archive account");
   withAdminOptions(
     archive

@@ -40,6 +40,9 @@ export function registerVerifyCommands(program: Command): void {
             `  ${r.safetyNumber}`,
             `QR payload: ${r.qr}`,
             `Key transparency: verified (version ${r.kt.version} of ${r.user}, tree head ${r.kt.head.size})`,
+            ...(r.conversations.length > 0
+              ? [`Conversations with ${r.user}: ${r.conversations.map((x) => `${x.id} ${x.suite === 'pq-hybrid' ? 'pq-hybrid (post-quantum)' : 'classic'}`).join(', ')}`]
+              : []),
             ...(r.hold
               ? [
                   r.hold.active

@@ -83,7 +83,8 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ServerContext): 
     }
     const signatureKey = b64(body.signatureKey, 'signatureKey');
     const hpkeKey = b64(body.hpkeKey, 'hpkeKey');
-    if (signatureKey.length !== 32 || hpkeKey.length !== 32) throw new SealpostError('INVALID_INPUT', 'signatureKey, hpkeKey: must be 32 bytes');
+    if (signatureKey.length !== 32) throw new SealpostError('INVALID_INPUT', 'signatureKey: must be 32 bytes');
+    if (hpkeKey.length !== 32 && hpkeKey.length !== 1216) throw new SealpostError('INVALID_INPUT', 'hpkeKey: must be an X25519 (32 bytes) or X-Wing (1216 bytes) public key');
     const keyPackages = await checkKeyPackages(ctx, body.user, body.device, signatureKey, body.keyPackages);
     const [lastResort] = await checkKeyPackages(ctx, body.user, body.device, signatureKey, [body.lastResortKeyPackage]);
     const code = newLinkCode();
@@ -138,6 +139,7 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ServerContext): 
       const entry = next.devices.find((d) => d.id === link.device)!;
       if (!bytesEqual(entry.signatureKey, link.signatureKey)) throw new SealpostError('DEVICE_LIST_INVALID', 'deviceList: the new device has another key than it asked with');
       const enc = b64(body.sealedEnc, 'sealedEnc');
+      if (enc.length !== (link.hpkeKey.length === 32 ? 32 : 1120)) throw new SealpostError('INVALID_INPUT', 'sealedEnc: not an encapsulation to the new device\'s link key');
       const ct = b64(body.sealed, 'sealed');
       const sealed = new Uint8Array(enc.length + ct.length);
       sealed.set(enc);
