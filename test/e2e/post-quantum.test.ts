@@ -95,7 +95,7 @@ it('a device linked under pq-hybrid gets its bundle sealed with X-Wing and joins
   await alice.client.send({ to: ['bob'] }, 'to both of bob’s devices');
   await linked.client.sync();
   expect(linked.client.messages().map((m) => m.text)).toContain('to both of bob’s devices');
-  expect(linked.client.conversations().filter((c) => c.members.includes('alice@localhost')).every((c) => c.suite === 'pq-hybrid')).toBe(true);
+  expect(linked.client.conversations().filter((c) => (c.members as string[]).includes('alice@localhost')).every((c) => c.suite === 'pq-hybrid')).toBe(true);
 });
 
 it('a device that published no pq-hybrid KeyPackage is refused with SUITE_UNSUPPORTED, never downgraded', async () => {
@@ -108,5 +108,5 @@ it('a device that published no pq-hybrid KeyPackage is refused with SUITE_UNSUPP
     code: 'SUITE_UNSUPPORTED',
     message: expect.stringMatching(/erin@localhost has published no pq-hybrid KeyPackage/),
   });
-  expect(alice.client.conversations().some((c) => c.members.includes('erin@localhost'))).toBe(false);
+  expect(alice.client.conversations().some((c) => (c.members as string[]).includes('erin@localhost'))).toBe(false);
 });
