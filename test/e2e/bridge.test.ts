@@ -177,7 +177,15 @@ describe('attachments are streamed', () => {
     const c = imapClient();
     await c.connect();
     await c.mailboxOpen('INBOX');
-    const uid = await until(async () => ((await c.search({ subject: 'the dataset' }, { uid: true })) as number[])[0], 30_000, 'the big mail in INBOX');
+    // As a mail program polls: NOOP lets the selected INBOX learn of mail that arrived after it was opened.
+    const uid = await until(
+      async () => {
+        await c.noop();
+        return ((await c.search({ subject: 'the dataset' }, { uid: true })) as number[])[0];
+      },
+      30_000,
+      'the big mail in INBOX',
+    );
     const msg = (await c.fetchOne(String(uid), { bodyStructure: true, size: true }, { uid: true })) as { size: number; bodyStructure: { childNodes: { part: string; disposition?: string }[] } };
     const part = msg.bodyStructure.childNodes.find((n) => n.disposition === 'attachment')!.part;
     const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${bridge.child.pid}/status`, 'utf8'))![1]) * 1024;

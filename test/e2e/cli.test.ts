@@ -97,7 +97,7 @@ describe('the sealpost CLI', () => {
     console.log(`CLI send + sync (two processes, cold start each): ${elapsed.toFixed(0)} ms`);
 
     const convs = await sealpost(['conversations', '--profile', join(dir, 'bob'), '--json']);
-    expect(convs.lines).toEqual([{ id: sent.lines[0]!.conversation, kind: 'chat', members: ['alice@localhost', 'bob@localhost'] }]);
+    expect(convs.lines).toEqual([{ id: sent.lines[0]!.conversation, kind: 'chat', members: ['alice@localhost', 'bob@localhost'], suite: 'pq-hybrid' }]);
     const history = await sealpost(['messages', '--profile', join(dir, 'alice'), '--conversation', sent.lines[0]!.conversation as string, '--json']);
     expect(history.lines.map((l) => l.text)).toEqual(['hello from the CLI']);
     const human = await sealpost(['messages', '--profile', join(dir, 'bob')]);

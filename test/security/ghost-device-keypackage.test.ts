@@ -22,10 +22,11 @@ it('refuses a device that is in the server database but not in the signed device
   const engine = await GroupEngine.create(async () => true);
   const ghost = { user: parseUserId('bob@localhost'), device: newDeviceId() };
   const keys = await engine.generateSignatureKeyPair();
-  const kp = await engine.createKeyPackage(ghost, keys);
+  // Of the suite new conversations use (pq-hybrid by default), so the server hands it out.
+  const kp = await engine.createKeyPackage(ghost, keys, 'pq-hybrid');
   const db = new Database(join(server.dataDir, 'sealpost.db'));
   db.prepare('INSERT INTO devices (id, user, name, signature_key, created_at) VALUES (?, ?, ?, ?, ?)').run(ghost.device, ghost.user, 'ghost', keys.publicKey, Date.now());
-  db.prepare('INSERT INTO key_packages (ref, device, data, last_resort) VALUES (?, ?, ?, 0)').run(kp.ref, ghost.device, kp.publicBytes);
+  db.prepare('INSERT INTO key_packages (ref, device, data, last_resort, suite) VALUES (?, ?, ?, 0, ?)').run(kp.ref, ghost.device, kp.publicBytes, 'pq-hybrid');
 
   const { conversation } = await alice.client.send({ to: ['bob@localhost'] }, 'for bob only');
   expect(alice.warnings.join('\n')).toContain(`refused a KeyPackage for device ${ghost.device}`);

@@ -52,10 +52,11 @@ describe('a ghost device', () => {
     const engine = await GroupEngine.create(async () => true); // test double: the operator's own engine
     const ghost = { user: parseUserId('alice@localhost'), device: newDeviceId() };
     const keys = await engine.generateSignatureKeyPair();
-    const kp = await engine.createKeyPackage(ghost, keys);
+    // Of the suite new conversations use (pq-hybrid by default), so the server hands it out.
+    const kp = await engine.createKeyPackage(ghost, keys, 'pq-hybrid');
     const d = db();
     d.prepare('INSERT INTO devices (id, user, name, signature_key, created_at) VALUES (?, ?, ?, ?, ?)').run(ghost.device, ghost.user, 'ghost', keys.publicKey, Date.now());
-    d.prepare('INSERT INTO key_packages (ref, device, data, last_resort) VALUES (?, ?, ?, 0)').run(kp.ref, ghost.device, kp.publicBytes);
+    d.prepare('INSERT INTO key_packages (ref, device, data, last_resort, suite) VALUES (?, ?, ?, 0, ?)').run(kp.ref, ghost.device, kp.publicBytes, 'pq-hybrid');
     d.close();
 
     await bob.client.send({ to: ['alice@localhost'] }, 'for alice only');

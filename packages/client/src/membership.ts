@@ -168,11 +168,19 @@ export class Membership extends ClientPart {
       const conv = this.requireConversation(conversation);
       const present = this.engine.members(this.loadState(conv)).map((m) => m.device);
       // KeyPackages of the conversation's suite only: a device without one is refused (SUITE_UNSUPPORTED), never downgraded to.
-      const res = await this.api.request<{ keyPackages: { device: DeviceId; keyPackage: string }[] }>('POST', '/v1/keypackages/claim', {
+      const suite = this.engine.suiteOf(this.loadState(conv));
+      const res = await this.api.request<{ keyPackages: { device: DeviceId; keyPackage: string }[]; missing?: { user: UserId; device: DeviceId }[] }>('POST', '/v1/keypackages/claim', {
         users: change.addUsers,
         exclude: present,
-        suite: this.engine.suiteOf(this.loadState(conv)),
+        suite,
       });
+      for (const m of res.missing ?? []) {
+        const list = await this.trust.deviceList(m.user).catch(() => undefined);
+        if (list?.devices.some((d) => d.id === m.device)) {
+          throw new SealpostError('SUITE_UNSUPPORTED', `device ${m.device} of ${m.user} has published no ${suite} KeyPackage: it cannot join a ${suite} conversation (an older Sealpost); nothing was changed`);
+        }
+        this.warn(`ignored device ${m.device} of ${m.user}: the server names it, but it is not in ${m.user}'s account-signed device list`);
+      }
       // The server only relays KeyPackages. Each must be for a device in its user's account-signed device list;
       // anything else (a "ghost" device the server made up) is refused here, before it can join.
       for (const k of res.keyPackages) {

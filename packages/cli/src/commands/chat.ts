@@ -150,7 +150,7 @@ export function registerChatCommands(program: Command): void {
           const archived = conv.archived
             ? `\tARCHIVED since ${conv.archived.since} (legal hold on ${conv.archived.holds.map((h) => h.user).join(', ') || 'a member'})`
             : '';
-          out.result(value, `${conv.id}\t${conv.kind}\t${conv.suite}\t${name}${conv.members.join(', ')}${conv.status === 'active' ? '' : `\t(${conv.status})`}${archived}`);
+          out.result(value, `${conv.id}\t${conv.kind}\t${name}${conv.members.join(', ')}${conv.status === 'active' ? '' : `\t(${conv.status})`}\t${conv.suite}${archived}`);
         }
       });
     });

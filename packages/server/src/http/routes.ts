@@ -260,14 +260,14 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
       const lastResortOnly = new Set(targets.filter((t) => !ctx.rateLimits.oneTimeKeyPackagesPerTarget.tryTake(`${me.device}>${t}`)));
       const suite = body.suite ?? 'classic';
       const claimed = await ctx.store.claimKeyPackages(body.users, [me.device, ...(body.exclude ?? [])], lastResortOnly, suite);
-      const missing = claimed.find((c) => !c.data);
-      if (missing) {
+      const missing = claimed.filter((c) => !c.data);
+      if (suite === 'classic' && missing[0]) throw new SealpostError('NO_KEY_PACKAGE', `device ${missing[0].device} of ${missing[0].user} has no KeyPackage left`);
+      return {
+        keyPackages: claimed.flatMap((c) => (c.data ? [{ user: c.user, device: c.device, keyPackage: toBase64Url(c.data) }] : [])),
         // Every device keeps a last-resort KeyPackage of each suite it can do: none at all means it cannot do this one.
-        throw suite === 'classic'
-          ? new SealpostError('NO_KEY_PACKAGE', `device ${missing.device} of ${missing.user} has no KeyPackage left`)
-          : new SealpostError('SUITE_UNSUPPORTED', `device ${missing.device} of ${missing.user} has published no ${suite} KeyPackage: it cannot join a ${suite} conversation (an older Sealpost); nothing was changed`);
-      }
-      return { keyPackages: claimed.map((c) => ({ user: c.user, device: c.device, keyPackage: toBase64Url(c.data!) })) };
+        // The client decides (a device in the user's signed list: SUITE_UNSUPPORTED; one that is not: ignored).
+        ...(missing.length > 0 ? { missing: missing.map((c) => ({ user: c.user, device: c.device })) } : {}),
+      };
     });
 
     // ---- conversations -----------------------------------------------------------------------------------------
