@@ -136,7 +136,22 @@ describe('fuzz', () => {
           const kb = Math.max(1, bytes.length / 1024);
           if (bytes.length >= 1024 && (ms * 1000) / kb > worst.usPerKb) worst = { usPerKb: (ms * 1000) / kb, bytes: bytes.length };
           if (bytes.length >= 65536 && (ms * 1000) / kb > worstLarge.usPerKb) worstLarge = { usPerKb: (ms * 1000) / kb, bytes: bytes.length, input: bytes };
-          if (ms > ALLOWANCE_MS + (MAX_US_PER_KB * kb) / 1000) throw new Error(`${bytes.length} bytes took ${ms.toFixed(1)} ms: more than linear time`);
+          const budget = ALLOWANCE_MS + (MAX_US_PER_KB * kb) / 1000;
+          if (ms > budget) {
+            // One slow run can be a GC pause or a busy machine: the fastest of three more runs is the input's real cost.
+            const retimed: number[] = [];
+            for (let i = 0; i < 3; i++) {
+              const t = performance.now();
+              try {
+                await target.run(bytes);
+              } catch {
+                // refused again: only its time matters here
+              }
+              retimed.push(performance.now() - t);
+            }
+            const best = Math.min(...retimed);
+            if (best > budget) throw new Error(`${bytes.length} bytes took ${best.toFixed(1)} ms (fastest of 3 after ${ms.toFixed(1)} ms): more than linear time`);
+          }
         }),
         { numRuns: SECONDS ? Number.MAX_SAFE_INTEGER : perTarget, ...(SECONDS ? { interruptAfterTimeLimit: (SECONDS * 1000) / targets.length, markInterruptAsFailure: false } : {}) },
       );
