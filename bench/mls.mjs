@@ -196,10 +196,11 @@ async function measureProvider(label) {
   const dir = tempDir(`mls-${label}`);
   const out = { results: {}, catchUp: 0, seals: undefined, kpBatchMs: 0 };
   try {
-    // What a new device makes before it can upload: 50 KeyPackages of this suite (warm-up first).
+    // What a new device makes before it can upload its first batch of this suite (client-core.ts: 50 classic, 20
+    // pq-hybrid, and one last-resort one each), after a warm-up.
     for (let i = 0; i < 10; i++) await generateKeyPackage(cred(i), defaultCapabilities(), defaultLifetime, [], cs);
     const t = performance.now();
-    for (let i = 0; i < 50; i++) await generateKeyPackage(cred(i), defaultCapabilities(), defaultLifetime, [], cs);
+    for (let i = 0; i < (label === 'hybrid' ? 21 : 51); i++) await generateKeyPackage(cred(i), defaultCapabilities(), defaultLifetime, [], cs);
     out.kpBatchMs = ms(t);
     for (const n of sizes) {
       process.stderr.write(`measuring ${label} at ${n} members...\n`);
@@ -270,7 +271,7 @@ printTable(rows, ['operation', 'members', 'stock', 'ours', 'speedup', 'pq-hybrid
 console.log('(stock and ours: the classic suite 0x0001; pq-hybrid: suite 0x0053 on Sealpost\'s Node provider; hybrid cost = pq-hybrid vs ours, >1 is slower)');
 const sizesOf = (k) => results[`${k}-${sizes[0]}`];
 console.log(`\nsizes: KeyPackage classic ${sizesOf('ours').keyPackageBytes} B, pq-hybrid ${sizesOf('hybrid').keyPackageBytes} B; Welcome for one new member at ${sizes.map((n) => `${n}: classic ${results[`ours-${n}`].welcomeBytes} B / pq-hybrid ${results[`hybrid-${n}`].welcomeBytes} B`).join(', ')}`);
-console.log(`50 KeyPackages for a new device: classic ${runs.ours.kpBatchMs.toFixed(0)} ms, pq-hybrid ${runs.hybrid.kpBatchMs.toFixed(0)} ms`);
+console.log(`a new device's first KeyPackages: 51 classic ${runs.ours.kpBatchMs.toFixed(0)} ms, 21 pq-hybrid ${runs.hybrid.kpBatchMs.toFixed(0)} ms`);
 const pair = (k) => (results[`${k}-2`] ? 1 / (1 / results[`${k}-2`].encryptPerSec + 1 / results[`${k}-2`].decryptPerSec) : NaN);
 console.log(`\nencrypt+decrypt at 2 members (pairs/s): stock ${pair('stock').toFixed(0)}, ours ${pair('ours').toFixed(0)}`);
 const seals = runs.ours.seals;
@@ -291,7 +292,7 @@ console.log(`  key-update commit at ${big} <= 2x classic: ${results[`hybrid-${bi
 const rate = pair('hybrid') / pair('ours');
 console.log(`  encrypt+decrypt within 10 % of classic: ${pair('hybrid').toFixed(0)}/s vs ${pair('ours').toFixed(0)}/s = ${(rate * 100).toFixed(0)} % ${rate >= 0.9 ? 'MET' : 'NOT MET'}`);
 const kpNew = runs.ours.kpBatchMs + runs.hybrid.kpBatchMs;
-console.log(`  a new device's KeyPackages (50 classic + 50 pq-hybrid) < 100 ms: ${kpNew.toFixed(0)} ms ${kpNew < 100 ? 'MET' : 'NOT MET'}`);
+console.log(`  a new device's KeyPackages (51 classic + 21 pq-hybrid) < 100 ms: ${kpNew.toFixed(0)} ms ${kpNew < 100 ? 'MET' : 'NOT MET'}`);
 await mlkemImplementations();
 
 /** The ML-KEM-768 implementations Node 20 can use (node:crypto has none before Node 24), per operation. */

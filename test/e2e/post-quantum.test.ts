@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { ConversationId } from '@sealpost/protocol';
+import { decodeDeviceList, type ConversationId } from '@sealpost/protocol';
 import { startTestServer, type TestClient, type TestServer } from '../helpers.js';
 import { operatorDb } from '../operator.js';
 
@@ -96,6 +96,15 @@ it('a device linked under pq-hybrid gets its bundle sealed with X-Wing and joins
   await linked.client.sync();
   expect(linked.client.messages().map((m) => m.text)).toContain('to both of bob’s devices');
   expect(linked.client.conversations().filter((c) => (c.members as string[]).includes('alice@localhost')).every((c) => c.suite === 'pq-hybrid')).toBe(true);
+});
+
+it("an account's mail intake key is X-Wing under pq-hybrid: outside mail is sealed to it post-quantum", async () => {
+  // The account-signed device list carries it (and the key-transparency log commits to that list).
+  const d = operatorDb(server.dataDir);
+  const row = d.prepare('SELECT body FROM device_lists WHERE user = ?').get('carol@localhost') as { body: Uint8Array };
+  d.close();
+  const list = decodeDeviceList(new Uint8Array(row.body));
+  expect(list.mail?.intakeKey.length).toBe(1216); // X-Wing; an X25519 key is 32 bytes
 });
 
 it('a device that published no pq-hybrid KeyPackage is refused with SUITE_UNSUPPORTED, never downgraded', async () => {

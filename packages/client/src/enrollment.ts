@@ -29,7 +29,8 @@ export async function enrollDevice(core: ClientCore, params: { code: string; dev
   const account = await core.engine.generateSignatureKeyPair();
   const deviceKeys = await core.engine.generateSignatureKeyPair();
   // The account's mail keys are made with it, so outside mail can arrive from the first moment (outside-mail.ts).
-  const mail = await makeMailKeys(core.engine.cs as never, user);
+  // Under policy pq-hybrid the intake key is X-Wing: outside mail recorded on its way in stays unreadable later too.
+  const mail = await makeMailKeys((await core.engine.impl(info.policy.conversationSuite === 'pq-hybrid' ? 'pq-hybrid' : 'classic')) as never, user);
   const deviceList = await signDeviceList(core.engine.cs.signature, account.privateKey, {
     user,
     version: 1,

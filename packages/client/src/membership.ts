@@ -97,7 +97,7 @@ export class Membership extends ClientPart {
     }
     await this.trust.deviceList(this.user, true);
     // The organisation's suite for new conversations (policy conversation-suite); classic from a server that names none.
-    const suite = (JSON.parse(this.store.getMetaText('policy') ?? '{}') as { conversationSuite?: SuiteName }).conversationSuite === 'pq-hybrid' ? 'pq-hybrid' : 'classic';
+    const suite = this.core.policySuite();
     await this.api.request('POST', '/v1/conversations', { id, suite });
     await this.tx(async () => {
       const state = await this.engine.createGroup(id, { user: this.user, device: this.device }, this.deviceKeys, suite);

@@ -157,7 +157,7 @@ export class OutsideMail extends ClientPart {
     }
     const accountPrivate = this.store.getMeta('account_private');
     if (!accountPrivate) return 'cannot';
-    const { keys, secret } = await makeMailKeys(this.engine.cs as never, this.user);
+    const { keys, secret } = await makeMailKeys((await this.engine.impl(this.core.policySuite())) as never, this.user);
     const signed = await signDeviceList(this.engine.cs.signature, accountPrivate, { ...list, version: list.version + 1, mail: keys });
     this.keepMailSecret(secret);
     await this.api.request('POST', '/v1/devices/list', { deviceList: signedDeviceListToJson(signed) });
@@ -240,8 +240,10 @@ export class OutsideMail extends ClientPart {
     const sealed = decodeSealedIntake(item.p);
     let record: IntakeRecord;
     try {
-      const { privateKey } = await this.engine.cs.hpke.deriveKeyPair(secret.intakePrivate);
-      record = decodeIntakeRecord(await this.engine.cs.hpke.open(privateKey, sealed.enc, sealed.ct, INTAKE_INFO, intakeAad(this.user)));
+      // The suite of the intake key this account published, as the encapsulation's length says (X-Wing or X25519).
+      const { hpke } = await this.engine.impl(sealed.enc.length === 32 ? 'classic' : 'pq-hybrid');
+      const { privateKey } = await hpke.deriveKeyPair(secret.intakePrivate);
+      record = decodeIntakeRecord(await hpke.open(privateKey, sealed.enc, sealed.ct, INTAKE_INFO, intakeAad(this.user)));
     } catch (err) {
       throw new SealpostError('DECRYPT_FAILED', `outside mail: cannot open it with this account's intake key (${(err as Error).message})`, { cause: err });
     }

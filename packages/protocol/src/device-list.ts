@@ -32,7 +32,10 @@ export interface DeviceList {
 }
 
 export interface MailKeys {
-  /** X25519 public key (32 bytes) for HPKE (RFC 9180, DHKEM(X25519, HKDF-SHA256), AES-128-GCM). */
+  /**
+   * The HPKE public key (RFC 9180) of one of the MLS suites' HPKE (docs/post-quantum.md): X-Wing (1,216 bytes,
+   * HKDF-SHA512, AES-256-GCM) when made under policy pq-hybrid, X25519 (32 bytes, HKDF-SHA256, AES-128-GCM) otherwise.
+   */
   intakeKey: Uint8Array;
   /** The OpenPGP transferable public key, binary (RFC 4880 v4 packets). */
   openpgp: Uint8Array;
@@ -58,7 +61,10 @@ const baseFields = [
     .min(1)
     .max(limits.maxDevicesPerUser),
 ] as const;
-const zMailKeys = z.tuple([key32, z.instanceof(Uint8Array).refine((b) => b.length > 0 && b.length <= MAX_OPENPGP_KEY_BYTES, `1 to ${MAX_OPENPGP_KEY_BYTES} bytes`)]);
+/** An intake key: X25519 (32 bytes) or X-Wing (1,216 bytes). */
+export const INTAKE_KEY_BYTES = { classic: 32, 'pq-hybrid': 1216 } as const;
+const zIntakeKey = z.instanceof(Uint8Array).refine((b) => b.length === INTAKE_KEY_BYTES.classic || b.length === INTAKE_KEY_BYTES['pq-hybrid'], 'must be an X25519 (32 bytes) or X-Wing (1,216 bytes) key');
+const zMailKeys = z.tuple([zIntakeKey, z.instanceof(Uint8Array).refine((b) => b.length > 0 && b.length <= MAX_OPENPGP_KEY_BYTES, `1 to ${MAX_OPENPGP_KEY_BYTES} bytes`)]);
 // A list without mail keys keeps the five-element shape it always had, so its bytes (and hash) do not change.
 const bodySchema = z.union([z.tuple([...baseFields]), z.tuple([...baseFields, zMailKeys])]);
 

@@ -78,7 +78,8 @@ export interface SealedIntake {
 
 const zSealed = z.tuple([
   z.literal('sealpost-intake-sealed-v1'),
-  z.instanceof(Uint8Array).refine((b) => b.length === 32, 'enc must be 32 bytes'),
+  // The HPKE encapsulation: X25519 (32 bytes) or X-Wing (1,120 bytes), as the recipient's intake key is.
+  z.instanceof(Uint8Array).refine((b) => b.length === 32 || b.length === 1120, 'enc must be 32 (X25519) or 1,120 (X-Wing) bytes'),
   z.instanceof(Uint8Array).refine((b) => b.length <= MAX_INTAKE_RECORD_BYTES + 16, 'sealed intake too long'),
 ]);
 

@@ -29,7 +29,7 @@ export async function deliverInbound(
   const blob = body.kind === 'blob' ? { id: body.blob, size: (await ctx.blobs.size(body.blob)) ?? 0 } : undefined;
   try {
     for (const r of recipients) {
-      const payload = sealIntake(r.intakeKey, r.user, { mailFrom: env.mailFrom, rcptTo: r.user, receivedAt: env.now, received: env.received, authResults: env.authResults, body });
+      const payload = await sealIntake(r.intakeKey, r.user, { mailFrom: env.mailFrom, rcptTo: r.user, receivedAt: env.now, received: env.received, authResults: env.authResults, body });
       const res = await ctx.store.appendInbound({ user: r.user, id: idFor(r.user), payload, now: env.now, ...(blob ? { blob } : {}) });
       if (res.kind === 'ok') {
         ctx.bus.publish(res.deliveries);
