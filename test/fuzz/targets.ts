@@ -27,6 +27,7 @@ import {
 import { nodeCiphersuite } from '@sealpost/crypto';
 import { openChunk } from '../../packages/client/src/file-cipher.node.js';
 import { parseStructure } from '../../packages/cli/src/bridge/mime-structure.js';
+import { ArchiveLog } from '../../packages/cli/src/archive/archive-log.js';
 import { bodyStructure, envelopeFromHeader } from '../../packages/cli/src/bridge/imap-format.js';
 import { CommandReader, ImapSyntaxError, parseFetchItems, parseSearch, readCommand, type RawCommand } from '../../packages/cli/src/bridge/imap-parser.js';
 
@@ -109,6 +110,11 @@ export const targets: FuzzTarget[] = [
         }
       }
     },
+  },
+  {
+    // The legal-hold archive's hash-chained log, as read back from its file (a changed file is refused, never believed).
+    name: 'archive-log',
+    run: (b) => ArchiveLog.read('/nonexistent/archive.log', Buffer.from(b).toString('utf8').split('\n').filter((l) => l.length > 0)),
   },
   {
     // The MIME structure of a draft a mail program APPENDs to the bridge, and the answers made from it: never refuses.

@@ -52,3 +52,9 @@ it.each([
   writeFileSync(path, `${tamper(await written(path)).join('\n')}\n`);
   await expect(ArchiveLog.open(path)).rejects.toMatchObject({ code: 'ARCHIVE_LOG_BROKEN' });
 });
+
+it.each(['null', '5', '"x"', '[]'])('refuses a line that is JSON but no entry (%s)', async (line) => {
+  const path = fresh();
+  writeFileSync(path, `${line}\n`);
+  await expect(ArchiveLog.open(path)).rejects.toMatchObject({ code: 'ARCHIVE_LOG_BROKEN' });
+});

@@ -41,11 +41,16 @@ export class ArchiveLog {
 
   /** Read and check the whole chain (time linear in the log's size); ARCHIVE_LOG_BROKEN at the first line that does not hold. */
   static async open(path: string, onEntry?: (e: LogEntry) => void): Promise<ArchiveLog> {
+    const lines = existsSync(path) ? createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity }) : [];
+    return ArchiveLog.read(path, lines, onEntry);
+  }
+
+  /** The chain check itself, over the log's lines (`path` names where they are written from here on). */
+  static async read(path: string, lines: AsyncIterable<string> | Iterable<string>, onEntry?: (e: LogEntry) => void): Promise<ArchiveLog> {
     let last = GENESIS;
     let seq = 0;
     const stored = new Set<string>();
-    if (existsSync(path)) {
-      const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
+    {
       for await (const line of lines) {
         const n = seq + 1;
         const broken = (why: string) => new SealpostError('ARCHIVE_LOG_BROKEN', `${path}, line ${n}: ${why}; the log was changed after it was written`);
@@ -56,6 +61,7 @@ export class ArchiveLog {
         } catch {
           throw broken('not JSON');
         }
+        if (typeof e !== 'object' || e === null || Array.isArray(e)) throw broken('not a log entry');
         const { hash, ...body } = e;
         if (body.seq !== n || body.prev !== last) throw broken(`out of order (expected entry ${n} after ${last.slice(0, 12)}…)`);
         if (hashOf(last, body) !== hash) throw broken('its hash does not match its content');
