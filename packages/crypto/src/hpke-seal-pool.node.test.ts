@@ -48,3 +48,22 @@ describe('HPKE seal pool', () => {
     expect(String((last as PromiseRejectedResult).reason)).toMatch(/^CryptoError: HPKE seal/);
   });
 });
+
+describe('X-Wing seal pool (pq-hybrid suite)', () => {
+  it('seals a large batch partly on a worker thread, each opening with its recipient key', async () => {
+    const { nodeHybridCiphersuite } = await import('./node-hybrid-provider.node.js');
+    const hybrid = await nodeHybridCiphersuite();
+    const n = POOL_THRESHOLD * 2;
+    const recipients = await Promise.all(Array.from({ length: n }, () => hybrid.hpke.generateKeyPair()));
+    const info = bytes(120);
+    const secrets = recipients.map(() => bytes(32));
+    const before = sealPoolCounts();
+    const sealed = await Promise.all(recipients.map((r, i) => hybrid.hpke.seal(r.publicKey, secrets[i]!, info)));
+    const after = sealPoolCounts();
+    expect(after.inWorkers - before.inWorkers).toBeGreaterThan(0);
+    for (const [i, s] of sealed.entries()) {
+      expect(s.enc.length).toBe(1120); // an X-Wing encapsulation
+      expect(await hybrid.hpke.open(recipients[i]!.privateKey, s.enc, s.ct, info)).toEqual(secrets[i]);
+    }
+  });
+});

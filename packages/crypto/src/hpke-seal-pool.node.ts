@@ -5,7 +5,8 @@
 // between this thread and the workers (one per spare core). Each seal uses a fresh ephemeral key drawn from
 // node:crypto in the thread that makes it; what crosses to a worker is the recipient's public key, the info and the
 // plaintext (a path secret), which never leave the process. The workers start on first use, are unreferenced while
-// idle and end with the process.
+// idle and end with the process. There is one pool per suite: X25519 seals (ours, native) and X-Wing seals (the
+// pq-hybrid suite's, the library's HPKE: hpke-seal-worker-hybrid.node.ts).
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -26,11 +27,11 @@ export interface Sealed {
   ct: Uint8Array;
 }
 
-/** The compiled worker next to this module; when tests run the TypeScript sources, the built one in dist/. */
-function workerScript(): URL | undefined {
-  const built = new URL('./hpke-seal-worker.node.js', import.meta.url);
+/** A compiled worker next to this module; when tests run the TypeScript sources, the built one in dist/. */
+function workerScript(name: string): URL | undefined {
+  const built = new URL(`./${name}`, import.meta.url);
   if (import.meta.url.endsWith('.js') && existsSync(fileURLToPath(built))) return built;
-  const dist = new URL('../dist/hpke-seal-worker.node.js', import.meta.url);
+  const dist = new URL(`../dist/${name}`, import.meta.url);
   return existsSync(fileURLToPath(dist)) ? dist : undefined;
 }
 
@@ -39,9 +40,21 @@ const own = (b: Uint8Array) => (b.byteOffset === 0 && b.byteLength === b.buffer.
 
 interface Pending {
   job: SealJob;
-  key: HpkeKey;
+  /** The same seal made in this thread (when this thread takes it, or a worker died). */
+  here: () => Sealed | Promise<Sealed>;
   resolve: (s: Sealed) => void;
   reject: (e: Error) => void;
+}
+
+/** Run a seal in this thread, synchronous or not, into its promise. */
+function sealHere(p: Pending, onError?: Error): void {
+  try {
+    const r = p.here();
+    if (r instanceof Promise) r.then(p.resolve, (err: Error) => p.reject(onError ?? err));
+    else p.resolve(r);
+  } catch (err) {
+    p.reject(onError ?? (err as Error));
+  }
 }
 
 class SealPool {
@@ -53,11 +66,14 @@ class SealPool {
   private readonly waiting = new Map<number, Pending[]>();
   readonly counts = { inThread: 0, inWorkers: 0 };
 
-  constructor(private readonly threads = Math.max(availableParallelism() - 1, 1)) {}
+  constructor(
+    private readonly script: string,
+    private readonly threads = Math.max(availableParallelism() - 1, 1),
+  ) {}
 
-  seal(key: HpkeKey, info: Uint8Array, aad: Uint8Array, pt: Uint8Array): Promise<Sealed> {
+  seal(pub: Uint8Array, info: Uint8Array, aad: Uint8Array, pt: Uint8Array, here: () => Sealed | Promise<Sealed>): Promise<Sealed> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ key, job: { pub: own(key.pub), info: own(info), aad: own(aad), pt: own(pt) }, resolve, reject });
+      this.queue.push({ here, job: { pub: own(pub), info: own(info), aad: own(aad), pt: own(pt) }, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         // After the current turn's promise callbacks: by then ts-mls has asked for every seal of the commit.
@@ -84,18 +100,12 @@ class SealPool {
     });
     const mine = workers.length > 0 ? batch.slice(0, per) : batch;
     this.counts.inThread += mine.length;
-    for (const p of mine) {
-      try {
-        p.resolve(seal(p.key, p.job.info, p.job.aad, p.job.pt));
-      } catch (err) {
-        p.reject(err as Error);
-      }
-    }
+    for (const p of mine) sealHere(p);
   }
 
   private start(): Worker[] {
     if (this.workers || this.broken) return this.workers ?? [];
-    const script = workerScript();
+    const script = workerScript(this.script);
     if (!script) {
       this.broken = true; // an unbuilt checkout: seal in-thread
       return [];
@@ -130,24 +140,24 @@ class SealPool {
     for (const w of workers) void w.terminate();
     const held = [...this.waiting.values()].flat();
     this.waiting.clear();
-    for (const p of held) {
-      try {
-        p.resolve(seal(p.key, p.job.info, p.job.aad, p.job.pt));
-      } catch {
-        p.reject(err);
-      }
-    }
+    for (const p of held) sealHere(p, err);
   }
 }
 
-const pool = new SealPool();
+const pool = new SealPool('hpke-seal-worker.node.js');
+const hybridPool = new SealPool('hpke-seal-worker-hybrid.node.js');
 
-/** RFC 9180 single-shot seal, batched with the other seals of this turn (see the top of this file). */
+/** RFC 9180 single-shot seal (X25519), batched with the other seals of this turn (see the top of this file). */
 export function pooledSeal(key: HpkeKey, info: Uint8Array, aad: Uint8Array, pt: Uint8Array): Promise<Sealed> {
-  return pool.seal(key, info, aad, pt);
+  return pool.seal(key.pub, info, aad, pt, () => seal(key, info, aad, pt));
+}
+
+/** The same for an X-Wing seal (pq-hybrid suite): `here` makes it in this thread with the library's HPKE. */
+export function pooledHybridSeal(pub: Uint8Array, info: Uint8Array, aad: Uint8Array, pt: Uint8Array, here: () => Promise<Sealed>): Promise<Sealed> {
+  return hybridPool.seal(pub, info, aad, pt, here);
 }
 
 /** How many seals were made in this thread and on workers since the process started (for tests and benchmarks). */
 export function sealPoolCounts(): { inThread: number; inWorkers: number } {
-  return { ...pool.counts };
+  return { inThread: pool.counts.inThread + hybridPool.counts.inThread, inWorkers: pool.counts.inWorkers + hybridPool.counts.inWorkers };
 }
