@@ -12,7 +12,9 @@ import {
   verifyGroupMembership,
   type GroupMembership,
   isArchiveAccount,
+  decodeLegalHold,
   verifyLegalHold,
+  type UserId,
   type ConversationId,
   type GroupState,
   type LegalHold,
@@ -255,10 +257,14 @@ export class Receiver extends ClientPart {
     const signed = decodeSignedNotice(item.p);
     const conv = this.store.getConversation(item.c);
     if (!conv) throw new SealpostError('CONVERSATION_NOT_FOUND', 'legal-hold notice for a conversation this device is not in');
-    let named = false;
-    for (const u of conv.members) {
-      if (org && signed && (await verifyLegalHold(this.engine.cs.signature, org, signed, u)).kind === 'ok') named = true;
+    // The statement names its user: one signature check, for a member of this conversation only.
+    let user: string | undefined;
+    try {
+      user = signed ? decodeLegalHold(signed.body).user : undefined;
+    } catch {
+      user = undefined;
     }
+    const named = org && signed && user && (conv.members as string[]).includes(user) && (await verifyLegalHold(this.engine.cs.signature, org, signed, user as UserId)).kind === 'ok';
     if (!named) throw new SealpostError('MLS_ERROR', 'legal-hold notice: not signed by the organisation key pinned here, or for nobody in this conversation');
     markHoldCheck(this.store, item.c);
   }
