@@ -14,7 +14,6 @@ import {
   type ConversationKind,
   type DeviceId,
   type UserId,
-  type SuiteName,
 } from '@sealpost/protocol';
 import type { ConversationRow, PendingCommitRow } from './profile-storage.js';
 import { ClientCore, ClientPart, transientCodes, uniqueUsers } from './core/client-core.js';
@@ -156,21 +155,17 @@ export class Membership extends ClientPart {
   async commitChange(conversation: ConversationId, change: { addUsers?: UserId[]; removeUsers?: UserId[]; removeDevices?: DeviceId[]; update?: boolean }): Promise<void> {
     let keyPackages: { device: DeviceId; keyPackage: Uint8Array }[] = [];
     if (change.addUsers && change.addUsers.length > 0) {
-      // Anyone under a legal hold among the members to be: the organisation's archive comes in with them, in the same commit.
       const conv = this.requireConversation(conversation);
+      // Anyone under a legal hold among the members to be: the organisation's archive comes in with them, in the same commit.
       const archive = archiveAccountOf(this.user);
       const everyone = [...new Set([...conv.members, ...change.addUsers])];
-      if (!everyone.includes(archive) && this.user !== archive && (await activeHolds(this.trust, everyone, Date.now(), false)).length > 0) {
-        change = { ...change, addUsers: [...change.addUsers, archive] };
-      }
-    }
-    if (change.addUsers && change.addUsers.length > 0) {
-      const conv = this.requireConversation(conversation);
+      const held = !everyone.includes(archive) && this.user !== archive && (await activeHolds(this.trust, everyone, Date.now(), false)).length > 0;
+      const addUsers = held ? [...change.addUsers, archive] : change.addUsers;
       const present = this.engine.members(this.loadState(conv)).map((m) => m.device);
       // KeyPackages of the conversation's suite only: a device without one is refused (SUITE_UNSUPPORTED), never downgraded to.
       const suite = this.engine.suiteOf(this.loadState(conv));
       const res = await this.api.request<{ keyPackages: { device: DeviceId; keyPackage: string }[]; missing?: { user: UserId; device: DeviceId }[] }>('POST', '/v1/keypackages/claim', {
-        users: change.addUsers,
+        users: addUsers,
         exclude: present,
         suite,
       });
@@ -189,7 +184,7 @@ export class Membership extends ClientPart {
         const trusted =
           read !== undefined &&
           read.identity.device === k.device &&
-          change.addUsers.includes(read.identity.user) &&
+          addUsers.includes(read.identity.user) &&
           (await this.trust.isTrusted(read.identity, read.signatureKey));
         if (!trusted) {
           this.warn(`refused a KeyPackage for device ${k.device}: it is not in its user's account-signed device list`);
