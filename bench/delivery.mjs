@@ -1,7 +1,9 @@
 // npm run bench:delivery — the delivery path of real Sealpost servers (each in its own process), driven by this
 // process as the load generator over WebSocket, against baselines measured in the same run:
 //   live       N clients in pairs, each sender keeps a window of frames in flight (closed loop), 256 B and 4 KiB,
-//              against a raw `ws` relay (receive a frame, forward it to one other socket; no auth, no storage);
+//              against a raw `ws` relay (receive a frame, forward it to one other socket; no auth, no storage) and
+//              an ack relay (bench/ack-relay.mjs: Sealpost's four frames per message — send, ok, push, ack — in its
+//              encoding, with no authentication, storage or crypto: the floor of this protocol on this machine);
 //   rate       an open-loop 1,000 msgs/s over the same clients: p50/p99 latency;
 //   overload   an open loop at 2× the saturation rate the live case found: goodput and server memory;
 //   durable    recipients offline while senders store, then the recipients drain their queues, against a plain
@@ -237,6 +239,37 @@ if (CASES.has('live')) {
   child.kill('SIGTERM');
 }
 
+// ---- baseline: the ack relay, this protocol's floor (bench/ack-relay.mjs) --------------------------------------
+const ackRelayRate = {};
+if (CASES.has('live')) {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./ack-relay.mjs', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise((res) => createInterface({ input: child.stdout }).once('line', (l) => res(JSON.parse(l).listening)));
+  const pairs = [];
+  for (let i = 0; i < CLIENTS / 2; i++) {
+    const a = await open(`${url}/?id=a${i}&peer=b${i}`);
+    const b = await open(`${url}/?id=b${i}&peer=a${i}`);
+    for (const ws of [a, b]) {
+      ws.send(encodeFrame({ t: 'auth', token: 'none' }));
+      await new Promise((res) => ws.once('message', res));
+    }
+    // The same frames as against Sealpost: send → ok, push → ack (attachReceiver batches acks like the client).
+    const pair = { a, b, c: newConversationId(), onDeliver: () => {}, r: 0, acked: 0 };
+    attachReceiver(pair, b);
+    pairs.push(pair);
+  }
+  for (const size of SIZES) {
+    const cpu0 = cpuOf(child.pid);
+    const r = await closedLoop(pairs, size, sendApp);
+    ackRelayRate[size] = r.delivered / r.seconds;
+    row('ack relay (live): send, ok, push, ack', size, r, cpuOf(child.pid) - cpu0, { ratio: relayRate[size] ? (ackRelayRate[size] / relayRate[size]).toFixed(2) : '' });
+  }
+  for (const p of pairs) {
+    p.a.terminate();
+    p.b.terminate();
+  }
+  child.kill('SIGTERM');
+}
+
 // ---- one SQLite node: live, rate, overload, durable ---------------------------------------------------------
 if (['live', 'rate', 'overload', 'durable'].some((c) => CASES.has(c))) {
   const server = await startServer();
@@ -252,7 +285,10 @@ if (['live', 'rate', 'overload', 'durable'].some((c) => CASES.has(c))) {
       log(`live, ${size} B...`);
       const r = await closedLoop(pairs, size, sendApp);
       if (size === SIZES[0]) saturation = r.delivered / r.seconds;
-      row('sealpost live (SQLite)', size, r, cpuOf(pid) - cpu0, { ratio: (r.delivered / r.seconds / relayRate[size]).toFixed(2) });
+      row('sealpost live (SQLite)', size, r, cpuOf(pid) - cpu0, {
+        ratio: (r.delivered / r.seconds / relayRate[size]).toFixed(2),
+        'vs ack relay': ackRelayRate[size] ? (r.delivered / r.seconds / ackRelayRate[size]).toFixed(2) : '',
+      });
     }
   }
   if (CASES.has('rate')) {
@@ -445,6 +481,6 @@ function plainSqliteLoop(n, size) {
 }
 
 console.log(`\nbench:delivery — ${CLIENTS} clients in ${CLIENTS / 2} pairs, window ${WINDOW} per sender, ${SECONDS} s per case (load generator: this process)\n`);
-printTable(rows, ['target', 'size', 'msgs/s', 'p50 ms', 'p99 ms', 'server CPU µs/msg', 'generator CPU µs/msg', 'ratio']);
+printTable(rows, ['target', 'size', 'msgs/s', 'p50 ms', 'p99 ms', 'server CPU µs/msg', 'generator CPU µs/msg', 'ratio', 'vs ack relay']);
 console.log('');
 for (const n of notes) console.log(`- ${n}`);
