@@ -10,7 +10,10 @@
 //              SQLite batched insert+delete loop (same PRAGMAs) in this process;
 //   idle       server memory per authenticated idle connection at BENCH_IDLE_CLIENTS (10,000) connections;
 //   two-node   two nodes over PostgreSQL + NATS, each pair split across the nodes (BENCH_POSTGRES_URL and
-//              BENCH_NATS_URL, default the local services; skipped when they are unreachable).
+//              BENCH_NATS_URL, default the local services; skipped when they are unreachable);
+//   fanout     one sender to a conversation of 10, 100 and 1,000 member devices (BENCH_FANOUT), each message to every
+//              member, window 4 messages: device-deliveries/s, server CPU per device-delivery and per message, p99
+//              latency to the last member — Sealpost (the same SQLite node) against the ack relay doing the same.
 // Prints delivered msgs/s, p50/p99 latency, server and load-generator CPU µs per message and ratios to the baselines.
 // BENCH_CLIENTS (2000), BENCH_SECONDS (10), BENCH_SIZES (256,4096), BENCH_CASES (all: live,rate,overload,durable,
 // idle,two-node), BENCH_IDLE_CLIENTS (10000), BENCH_TWO_NODE_CLIENTS (1000), BENCH_DURABLE_MESSAGES (20000).
@@ -28,7 +31,9 @@ import { enrollDevices, printTable, startServer, tempDir } from './lib.mjs';
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 2000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const SIZES = (process.env.BENCH_SIZES ?? '256,4096').split(',').map(Number);
-const CASES = new Set((process.env.BENCH_CASES ?? 'live,rate,overload,durable,idle,two-node').split(','));
+const CASES = new Set((process.env.BENCH_CASES ?? 'live,rate,overload,durable,idle,two-node,fanout').split(','));
+const FANOUT = (process.env.BENCH_FANOUT ?? '10,100,1000').split(',').map(Number);
+const FANOUT_WINDOW = 4;
 const IDLE_CLIENTS = Number(process.env.BENCH_IDLE_CLIENTS ?? 10_000);
 const TWO_NODE_CLIENTS = Number(process.env.BENCH_TWO_NODE_CLIENTS ?? 1000);
 const DURABLE_MESSAGES = Number(process.env.BENCH_DURABLE_MESSAGES ?? 20_000);
@@ -139,6 +144,71 @@ async function openLoop(pairs, size, rate, send, pid) {
 }
 
 /** Authenticated sockets for devices, optionally spread over several server URLs. */
+/**
+ * Fan-out: `send(n, at)` sends one message from the sender; `receivers` each call `onItem(payload)` for each message
+ * that reaches them. WINDOW messages in flight, each complete when its last member has it. Returns
+ * device-deliveries, messages, seconds and the latency to the last member.
+ */
+async function fanOutLoop(members, size, send, hook) {
+  const lat = [];
+  let deliveries = 0;
+  let messages = 0;
+  let stop = false;
+  let n = 0;
+  const left = new Map();
+  const t0 = performance.now();
+  await new Promise((resolve) => {
+    let inflight = 0;
+    const pump = () => {
+      if (stop) {
+        if (inflight === 0) resolve();
+        return;
+      }
+      while (inflight < FANOUT_WINDOW) {
+        inflight++;
+        const id = n++;
+        left.set(id, members);
+        send(id, size, performance.now());
+      }
+    };
+    hook((payload) => {
+      deliveries++;
+      const id = payload.readUInt32LE(8);
+      const remaining = left.get(id) - 1;
+      if (remaining > 0) return void left.set(id, remaining);
+      left.delete(id);
+      lat.push(performance.now() - payload.readDoubleLE(0));
+      messages++;
+      inflight--;
+      pump();
+    });
+    pump();
+    setTimeout(() => {
+      stop = true;
+      if (inflight === 0) resolve();
+    }, SECONDS * 1000);
+  });
+  return { deliveries, messages, seconds: (performance.now() - t0) / 1000, lat };
+}
+const fanPayload = (id, size, at) => {
+  const p = Buffer.alloc(size);
+  p.writeDoubleLE(at, 0);
+  p.writeUInt32LE(id, 8);
+  return p;
+};
+const fanRows = [];
+const fanRow = (target, members, r, cpu) =>
+  fanRows.push({
+    target,
+    members,
+    'msgs/s': (r.messages / r.seconds).toFixed(0),
+    'deliveries/s': (r.deliveries / r.seconds).toFixed(0),
+    'server CPU µs/delivery': ((cpu / Math.max(1, r.deliveries)) * 1e6).toFixed(1),
+    'server CPU µs/msg': ((cpu / Math.max(1, r.messages)) * 1e6).toFixed(0),
+    'p99 to last ms': pct(r.lat, 99).toFixed(1),
+  });
+const ackRelayFan = {};
+
 async function connect(devices, urls) {
   const sockets = [];
   for (const [i, d] of devices.entries()) {
@@ -186,6 +256,27 @@ function attachReceiver(pair, b) {
     }
     acks.push(f.item.seq);
     if (f.item.k === 'app') pair.onDeliver(Buffer.from(f.item.p.buffer, f.item.p.byteOffset, 8).readDoubleLE(0));
+  });
+}
+
+/**
+ * A fan-out member: acks every push (batched per turn, like the client; not where the socket's pair receiver acks
+ * already) and reports the messages of `c`.
+ */
+function attachFanReceiver(ws, c, onItem, ack = true) {
+  let acks = [];
+  ws.on('message', (data) => {
+    const f = readFrame(data);
+    if (f.t !== 'push') return;
+    if (f.item.k === 'app' && f.item.c === c) onItem(Buffer.from(f.item.p.buffer, f.item.p.byteOffset, f.item.p.byteLength));
+    if (!ack) return;
+    if (acks.length === 0) {
+      setImmediate(() => {
+        ws.send(encodeFrame({ t: 'ack', seqs: acks }));
+        acks = [];
+      });
+    }
+    acks.push(f.item.seq);
   });
 }
 
@@ -270,8 +361,34 @@ if (CASES.has('live')) {
   child.kill('SIGTERM');
 }
 
-// ---- one SQLite node: live, rate, overload, durable ---------------------------------------------------------
-if (['live', 'rate', 'overload', 'durable'].some((c) => CASES.has(c))) {
+// ---- fan-out through the ack relay: the same frames to every member ------------------------------------------
+if (CASES.has('fanout')) {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./ack-relay.mjs', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise((res) => createInterface({ input: child.stdout }).once('line', (l) => res(JSON.parse(l).listening)));
+  for (const g of FANOUT) {
+    const group = `g${g}`;
+    const sockets = [];
+    for (let i = 0; i <= g; i++) {
+      const ws = await open(`${url}/?id=${group}-${i}&group=${group}`);
+      ws.send(encodeFrame({ t: 'auth', token: 'none' }));
+      await new Promise((res) => ws.once('message', res));
+      sockets.push(ws);
+    }
+    const c = newConversationId();
+    let r = 0;
+    const cpu0 = cpuOf(child.pid);
+    const res = await fanOutLoop(g, 256, (id, size, at) => sockets[0].send(encodeFrame({ t: 'send', r: ++r, c, e: 1, id: newMessageId(), p: fanPayload(id, size, at) })), (onItem) => {
+      for (const ws of sockets.slice(1)) attachFanReceiver(ws, c, onItem);
+    });
+    ackRelayFan[g] = { perDelivery: (cpuOf(child.pid) - cpu0) / Math.max(1, res.deliveries), rate: res.deliveries / res.seconds };
+    fanRow('ack relay fan-out', g, res, cpuOf(child.pid) - cpu0);
+    for (const ws of sockets) ws.terminate();
+  }
+  child.kill('SIGTERM');
+}
+
+// ---- one SQLite node: live, rate, overload, durable, fan-out ---------------------------------------------------
+if (['live', 'rate', 'overload', 'durable', 'fanout'].some((c) => CASES.has(c))) {
   const server = await startServer();
   const pid = server.pid;
   log(`enrolling ${CLIENTS} devices...`);
@@ -289,6 +406,38 @@ if (['live', 'rate', 'overload', 'durable'].some((c) => CASES.has(c))) {
         ratio: (r.delivered / r.seconds / relayRate[size]).toFixed(2),
         'vs ack relay': ackRelayRate[size] ? (r.delivered / r.seconds / ackRelayRate[size]).toFixed(2) : '',
       });
+    }
+  }
+  if (CASES.has('fanout')) {
+    for (const g of FANOUT.filter((n) => n < devices.length)) {
+      log(`fan-out to ${g} member devices...`);
+      const c = newConversationId();
+      const auth = { authorization: `Bearer ${devices[0].token}` };
+      await fetch(`${server.url}/v1/conversations`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ id: c }) });
+      const sender = sockets[0];
+      sender.send(encodeFrame({ t: 'commit', r: 1, c, e: 0, id: newMessageId(), p: new Uint8Array(64), w: new Uint8Array(64), add: devices.slice(1, g + 1).map((d) => d.device), remove: [] }));
+      await new Promise((res) => sender.once('message', res));
+      const listeners = [];
+      let r = 1;
+      const cpu0 = cpuOf(pid);
+      const res = await fanOutLoop(g, 256, (id, size, at) => sender.send(encodeFrame({ t: 'send', r: ++r, c, e: 1, id: newMessageId(), p: fanPayload(id, size, at) })), (onItem) => {
+        // Odd sockets are pair receivers, which ack every push already.
+        for (const [i, ws] of sockets.slice(1, g + 1).entries()) {
+          const before = ws.listenerCount('message');
+          attachFanReceiver(ws, c, onItem, (i + 1) % 2 === 0);
+          listeners.push([ws, ws.listeners('message')[before]]);
+        }
+      });
+      const cpu = cpuOf(pid) - cpu0;
+      fanRow('sealpost fan-out (SQLite)', g, res, cpu);
+      const relay = ackRelayFan[g];
+      if (relay) {
+        notes.push(
+          `fan-out to ${g}: server CPU per device-delivery ${((cpu / Math.max(1, res.deliveries)) * 1e6).toFixed(1)} µs vs the ack relay's ${(relay.perDelivery * 1e6).toFixed(1)} µs (${(cpu / Math.max(1, res.deliveries) / relay.perDelivery).toFixed(1)}×; goal ≤ 2× at 1,000), deliveries/s ${(res.deliveries / res.seconds / relay.rate).toFixed(2)} of the relay's`,
+        );
+      }
+      for (const [ws, l] of listeners) ws.off('message', l);
+      await sleep(500); // late pushes of this round are acked before the next
     }
   }
   if (CASES.has('rate')) {
@@ -482,5 +631,9 @@ function plainSqliteLoop(n, size) {
 
 console.log(`\nbench:delivery — ${CLIENTS} clients in ${CLIENTS / 2} pairs, window ${WINDOW} per sender, ${SECONDS} s per case (load generator: this process)\n`);
 printTable(rows, ['target', 'size', 'msgs/s', 'p50 ms', 'p99 ms', 'server CPU µs/msg', 'generator CPU µs/msg', 'ratio', 'vs ack relay']);
+if (fanRows.length > 0) {
+  console.log('\nfan-out (256 B, one sender, window 4 messages to the last member):\n');
+  printTable(fanRows, ['target', 'members', 'msgs/s', 'deliveries/s', 'server CPU µs/delivery', 'server CPU µs/msg', 'p99 to last ms']);
+}
 console.log('');
 for (const n of notes) console.log(`- ${n}`);
