@@ -13,13 +13,17 @@
 //              BENCH_NATS_URL, default the local services; skipped when they are unreachable);
 //   fanout     one sender to a conversation of 10, 100 and 1,000 member devices (BENCH_FANOUT), each message to every
 //              member, window 4 messages: device-deliveries/s, server CPU per device-delivery and per message, p99
-//              latency to the last member — Sealpost (the same SQLite node) against the ack relay doing the same.
+//              latency to the last member — Sealpost (the same SQLite node) against the ack relay doing the same;
+//   prosody    Prosody 0.12 as a real peer (Debian's, installed when missing; bench/prosody.cfg.lua, its own process,
+//              in memory, no TLS): the same number of clients in pairs with 1:1 messages of 256 B, and a MUC room for
+//              each fan-out size, driven by bench/prosody-load.mjs in a process of its own (raw XMPP stanzas).
 // Prints delivered msgs/s, p50/p99 latency, server and load-generator CPU µs per message and ratios to the baselines.
 // BENCH_CLIENTS (2000), BENCH_SECONDS (10), BENCH_SIZES (256,4096), BENCH_CASES (all: live,rate,overload,durable,
 // idle,two-node), BENCH_IDLE_CLIENTS (10000), BENCH_TWO_NODE_CLIENTS (1000), BENCH_DURABLE_MESSAGES (20000).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -31,7 +35,7 @@ import { enrollDevices, printTable, startServer, tempDir } from './lib.mjs';
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 2000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const SIZES = (process.env.BENCH_SIZES ?? '256,4096').split(',').map(Number);
-const CASES = new Set((process.env.BENCH_CASES ?? 'live,rate,overload,durable,idle,two-node,fanout').split(','));
+const CASES = new Set((process.env.BENCH_CASES ?? 'live,rate,overload,durable,idle,two-node,fanout,prosody').split(','));
 const FANOUT = (process.env.BENCH_FANOUT ?? '10,100,1000').split(',').map(Number);
 const FANOUT_WINDOW = 4;
 const IDLE_CLIENTS = Number(process.env.BENCH_IDLE_CLIENTS ?? 10_000);
@@ -208,6 +212,62 @@ const fanRow = (target, members, r, cpu) =>
     'p99 to last ms': pct(r.lat, 99).toFixed(1),
   });
 const ackRelayFan = {};
+const sealpostLive = {};
+const sealpostFan = {};
+
+/** Debian's Prosody, installed when missing (apt-get); undefined with a note when it cannot be had. */
+function prosodyBinary() {
+  if (!existsSync('/usr/bin/prosody')) {
+    log('installing prosody (apt-get)...');
+    spawnSync('apt-get', ['install', '-y', '-q', 'prosody'], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  }
+  return existsSync('/usr/bin/prosody') ? '/usr/bin/prosody' : undefined;
+}
+
+const freePort = () =>
+  new Promise((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+
+/** One Prosody for `fn(pid, port)`, in a temporary folder, stopped after. */
+async function withProsody(fn) {
+  const bin = prosodyBinary();
+  if (!bin) return void notes.push('Prosody: not installed and apt-get could not install it here; its rows are missing');
+  const dir = tempDir('prosody');
+  const port = await freePort();
+  const env = { ...process.env, PROSODY_DATA: dir, PROSODY_PIDFILE: join(dir, 'prosody.pid'), PROSODY_PORT: String(port) };
+  const child = spawn(bin, ['--config', fileURLToPath(new URL('./prosody.cfg.lua', import.meta.url))], { env, stdio: 'ignore' });
+  try {
+    for (let i = 0; i < 100; i++) {
+      const up = await new Promise((res) => net.connect(port, '127.0.0.1').once('connect', function () { this.destroy(); res(true); }).once('error', () => res(false)));
+      if (up) break;
+      await sleep(100);
+    }
+    await fn(child.pid, port);
+  } finally {
+    child.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** bench/prosody-load.mjs in its own process; Prosody's CPU counted from when every session is up. */
+function prosodyLoad(mode, port, count, pid) {
+  return new Promise((resolve, reject) => {
+    const gen = spawn(process.execPath, [fileURLToPath(new URL('./prosody-load.mjs', import.meta.url)), mode, String(port), String(count), String(SECONDS), '256'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let cpu0 = 0;
+    createInterface({ input: gen.stdout }).on('line', (line) => {
+      const m = JSON.parse(line);
+      if (m.ready) {
+        cpu0 = cpuOf(pid);
+        gen.stdin.write('go\n');
+      } else resolve({ ...m, lat: [], cpu: cpuOf(pid) - cpu0 });
+    });
+    gen.on('exit', (code) => code !== 0 && reject(new Error(`prosody load generator exited with ${code}`)));
+  });
+}
 
 async function connect(devices, urls) {
   const sockets = [];
@@ -402,6 +462,7 @@ if (['live', 'rate', 'overload', 'durable', 'fanout'].some((c) => CASES.has(c)))
       log(`live, ${size} B...`);
       const r = await closedLoop(pairs, size, sendApp);
       if (size === SIZES[0]) saturation = r.delivered / r.seconds;
+      sealpostLive[size] = r.delivered / r.seconds;
       row('sealpost live (SQLite)', size, r, cpuOf(pid) - cpu0, {
         ratio: (r.delivered / r.seconds / relayRate[size]).toFixed(2),
         'vs ack relay': ackRelayRate[size] ? (r.delivered / r.seconds / ackRelayRate[size]).toFixed(2) : '',
@@ -430,6 +491,7 @@ if (['live', 'rate', 'overload', 'durable', 'fanout'].some((c) => CASES.has(c)))
       });
       const cpu = cpuOf(pid) - cpu0;
       fanRow('sealpost fan-out (SQLite)', g, res, cpu);
+      sealpostFan[g] = res.deliveries / res.seconds;
       const relay = ackRelayFan[g];
       if (relay) {
         notes.push(
@@ -627,6 +689,42 @@ function plainSqliteLoop(n, size) {
   db.close();
   rmSync(dir, { recursive: true, force: true });
   return { rate: n / ((t2 - t0) / 1000), insertRate: n / ((t1 - t0) / 1000), deleteRate: n / ((t2 - t1) / 1000) };
+}
+
+// ---- Prosody 0.12, a real XMPP server, as the peer ---------------------------------------------------------------
+if (CASES.has('prosody')) {
+  await withProsody(async (pid, port) => {
+    log(`prosody: ${CLIENTS} clients in pairs...`);
+    const r = await prosodyLoad('pairs', port, CLIENTS, pid);
+    const rate = r.delivered / r.seconds;
+    rows.push({
+      target: 'prosody 0.12 (live, 1:1 chat)',
+      size: '256 B',
+      'msgs/s': rate.toFixed(0),
+      'p50 ms': r.p50.toFixed(1),
+      'p99 ms': r.p99.toFixed(1),
+      'server CPU µs/msg': ((r.cpu / Math.max(1, r.delivered)) * 1e6).toFixed(0),
+      'generator CPU µs/msg': '',
+      ratio: relayRate[256] ? (rate / relayRate[256]).toFixed(2) : '',
+      'vs ack relay': ackRelayRate[256] ? (rate / ackRelayRate[256]).toFixed(2) : '',
+    });
+    if (sealpostLive[256]) notes.push(`live 1:1 at 256 B: Sealpost ${sealpostLive[256].toFixed(0)} msgs/s = ${(sealpostLive[256] / rate).toFixed(2)}× Prosody's ${rate.toFixed(0)} (goal ≥ 3×)`);
+    for (const g of FANOUT) {
+      log(`prosody: MUC room of ${g}...`);
+      const m = await prosodyLoad('muc', port, g, pid);
+      fanRows.push({
+        target: 'prosody MUC',
+        members: g,
+        'msgs/s': (m.messages / m.seconds).toFixed(0),
+        'deliveries/s': (m.deliveries / m.seconds).toFixed(0),
+        'server CPU µs/delivery': ((m.cpu / Math.max(1, m.deliveries)) * 1e6).toFixed(1),
+        'server CPU µs/msg': ((m.cpu / Math.max(1, m.messages)) * 1e6).toFixed(0),
+        'p99 to last ms': m.p99.toFixed(1),
+      });
+      const theirs = m.deliveries / m.seconds;
+      if (sealpostFan[g]) notes.push(`fan-out to ${g}: Sealpost ${sealpostFan[g].toFixed(0)} device-deliveries/s = ${(sealpostFan[g] / theirs).toFixed(2)}× Prosody MUC's ${theirs.toFixed(0)} (goal ≥ 3× at 1,000)`);
+    }
+  });
 }
 
 console.log(`\nbench:delivery — ${CLIENTS} clients in ${CLIENTS / 2} pairs, window ${WINDOW} per sender, ${SECONDS} s per case (load generator: this process)\n`);
