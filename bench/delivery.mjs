@@ -30,7 +30,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import WebSocket from 'ws';
 import { decodeCbor, encodeFrame, limits, newConversationId, newMessageId } from '../packages/protocol/dist/index.js';
-import { enrollDevices, printTable, startServer, tempDir } from './lib.mjs';
+import { enrollDevices, lastMemberTracker, printTable, startServer, tempDir } from './lib.mjs';
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 2000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -159,7 +159,7 @@ async function fanOutLoop(members, size, send, hook) {
   let messages = 0;
   let stop = false;
   let n = 0;
-  const left = new Map();
+  const tracker = lastMemberTracker(members);
   const t0 = performance.now();
   await new Promise((resolve) => {
     let inflight = 0;
@@ -171,16 +171,13 @@ async function fanOutLoop(members, size, send, hook) {
       while (inflight < FANOUT_WINDOW) {
         inflight++;
         const id = n++;
-        left.set(id, members);
+        tracker.sent(id);
         send(id, size, performance.now());
       }
     };
     hook((payload) => {
       deliveries++;
-      const id = payload.readUInt32LE(8);
-      const remaining = left.get(id) - 1;
-      if (remaining > 0) return void left.set(id, remaining);
-      left.delete(id);
+      if (!tracker.received(payload.readUInt32LE(8))) return;
       lat.push(performance.now() - payload.readDoubleLE(0));
       messages++;
       inflight--;
@@ -267,6 +264,13 @@ function prosodyLoad(mode, port, count, pid) {
     });
     gen.on('exit', (code) => code !== 0 && reject(new Error(`prosody load generator exited with ${code}`)));
   });
+}
+
+/** A baseline relay (bench/relay.mjs, bench/ack-relay.mjs) in its own process, and the ws:// URL it listens on. */
+async function startRelay(script) {
+  const child = spawn(process.execPath, [fileURLToPath(new URL(script, import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise((res) => createInterface({ input: child.stdout }).once('line', (l) => res(JSON.parse(l).listening)));
+  return { child, url };
 }
 
 async function connect(devices, urls) {
@@ -363,8 +367,7 @@ const relayRate = {};
 
 // ---- baseline: raw ws relay ----------------------------------------------------------------------------------
 if (CASES.has('live')) {
-  const child = spawn(process.execPath, [fileURLToPath(new URL('./relay.mjs', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise((res) => createInterface({ input: child.stdout }).once('line', (l) => res(JSON.parse(l).listening)));
+  const { child, url } = await startRelay('./relay.mjs');
   const pairs = [];
   for (let i = 0; i < CLIENTS / 2; i++) {
     const a = await open(`${url}/?id=a${i}&peer=b${i}`);
@@ -393,8 +396,7 @@ if (CASES.has('live')) {
 // ---- baseline: the ack relay, this protocol's floor (bench/ack-relay.mjs) --------------------------------------
 const ackRelayRate = {};
 if (CASES.has('live')) {
-  const child = spawn(process.execPath, [fileURLToPath(new URL('./ack-relay.mjs', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise((res) => createInterface({ input: child.stdout }).once('line', (l) => res(JSON.parse(l).listening)));
+  const { child, url } = await startRelay('./ack-relay.mjs');
   const pairs = [];
   for (let i = 0; i < CLIENTS / 2; i++) {
     const a = await open(`${url}/?id=a${i}&peer=b${i}`);
@@ -423,8 +425,7 @@ if (CASES.has('live')) {
 
 // ---- fan-out through the ack relay: the same frames to every member ------------------------------------------
 if (CASES.has('fanout')) {
-  const child = spawn(process.execPath, [fileURLToPath(new URL('./ack-relay.mjs', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise((res) => createInterface({ input: child.stdout }).once('line', (l) => res(JSON.parse(l).listening)));
+  const { child, url } = await startRelay('./ack-relay.mjs');
   for (const g of FANOUT) {
     const group = `g${g}`;
     const sockets = [];

@@ -119,3 +119,23 @@ export function printTable(rows, columns) {
   console.log(line(widths.map((w) => '-'.repeat(w))));
   for (const r of rows) console.log(line(columns.map((c) => r[c])));
 }
+
+/**
+ * Fan-out bookkeeping for the delivery benchmark (bench/delivery.mjs, bench/prosody-load.mjs): a message is done when
+ * its last member has it. `sent(id)` when it leaves; `received(id)` per member copy, true for the last one.
+ */
+export function lastMemberTracker(members) {
+  const left = new Map();
+  return {
+    sent: (id) => left.set(id, members),
+    received(id) {
+      const rest = left.get(id) - 1;
+      if (rest > 0) {
+        left.set(id, rest);
+        return false;
+      }
+      left.delete(id);
+      return true;
+    },
+  };
+}

@@ -5,6 +5,7 @@
 // Prints {"ready":true} once every session is up, waits for a line on stdin, runs the loop, prints the result as JSON.
 import net from 'node:net';
 import { createInterface } from 'node:readline';
+import { lastMemberTracker } from './lib.mjs';
 
 const [mode, port, count, seconds, size] = process.argv.slice(2);
 const PORT = Number(port);
@@ -137,7 +138,7 @@ async function muc() {
   let deliveries = 0;
   let messages = 0;
   const lat = [];
-  const left = new Map();
+  const tracker = lastMemberTracker(members.length);
   let stop = false;
   return { all, run: () =>
     new Promise((resolve) => {
@@ -150,7 +151,7 @@ async function muc() {
         while (inflight < WINDOW) {
           inflight++;
           const id = n++;
-          left.set(id, members.length);
+          tracker.sent(id);
           sender.sock.write(`<message to='${room}' type='groupchat'><body>${pad(`${performance.now()}:${id}:`)}</body></message>`);
         }
       };
@@ -159,10 +160,7 @@ async function muc() {
           const b = bodyOf(stanza);
           if (!b) return;
           deliveries++;
-          const id = Number(b[2]);
-          const rest = left.get(id) - 1;
-          if (rest > 0) return void left.set(id, rest);
-          left.delete(id);
+          if (!tracker.received(Number(b[2]))) return;
           lat.push(performance.now() - Number(b[1]));
           messages++;
           inflight--;
