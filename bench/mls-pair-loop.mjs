@@ -4,8 +4,9 @@
 //   … the same with 4500; (instructions at 4500 − at 500) / 4000 = instructions per pair (±2 % between runs: JIT and
 //   garbage collection differ). Needs `npm run build`.
 import { createApplicationMessage, createCommit, createGroup, defaultCapabilities, defaultLifetime, emptyPskIndex, generateKeyPackage, joinGroup, processPrivateMessage } from 'ts-mls';
-import { nodeCiphersuite } from '../packages/crypto/dist/index.js';
-const cs = nodeCiphersuite();
+import { nodeCiphersuite, nodeHybridCiphersuite } from '../packages/crypto/dist/index.js';
+// The suite is the second argument: classic (default) or pq-hybrid.
+const cs = process.argv[3] === 'pq-hybrid' ? await nodeHybridCiphersuite() : nodeCiphersuite();
 const cred = (i) => ({ credentialType: 'basic', identity: new TextEncoder().encode(`user${i}@bench/dev${i}`) });
 const k0 = await generateKeyPackage(cred(0), defaultCapabilities(), defaultLifetime, [], cs);
 const k1 = await generateKeyPackage(cred(1), defaultCapabilities(), defaultLifetime, [], cs);

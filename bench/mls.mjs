@@ -2,7 +2,9 @@
 // groups of 2, 10, 100 and 1,000 members; plus send-including-state-save and catch-up, stock (whole state encoded
 // per message, as before) against ours (incremental parts, one transaction per batch). The suite is a column: the
 // same operations in the pq-hybrid suite (MLS_256_XWING_AES256GCM_SHA512_Ed25519, Sealpost's Node provider for it),
-// with KeyPackage and Welcome sizes, and the ML-KEM-768 implementations available measured side by side.
+// with KeyPackage and Welcome sizes, and the ML-KEM-768 implementations available measured side by side (mlkem,
+// liboqs in WebAssembly, @noble/post-quantum). The message-rate comparison between suites is also timed in five
+// alternating child processes per suite (medians), since the machine drifts more than the 10 % it judges.
 // Goals: key-update commit at 1,000 <= 250 ms; encrypt+decrypt >= 5,000/s at 2; send+save >= 200/s at 1,000;
 // catch-up of 1,000 queued messages <= 2 s; pq-hybrid: key-update at 1,000 <= 2x classic, encrypt+decrypt within
 // 10 % of classic, a new device's KeyPackages (50 of each suite) < 100 ms. Each provider runs in its own child
@@ -215,10 +217,10 @@ async function measureProvider(label) {
   return out;
 }
 
-function inChild(label) {
+function inChild(label, mode = 'BENCH_MLS_PROVIDER') {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [fileURLToPath(import.meta.url)], {
-      env: { ...process.env, BENCH_MLS_PROVIDER: label },
+      env: { ...process.env, [mode]: label },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let stdout = '';
@@ -228,11 +230,32 @@ function inChild(label) {
   });
 }
 
+/** Encrypt+decrypt pairs/s at 2 members, alone in a process: one turn of the paired comparison below. */
+async function measurePairs(label) {
+  const cs = label === 'hybrid' ? await nodeHybridCiphersuite() : nodeCiphersuite();
+  const dir = tempDir(`mls-pairs-${label}`);
+  try {
+    const r = await measure(label, cs, 2, dir);
+    return { pairs: 1 / (1 / r.encryptPerSec + 1 / r.decryptPerSec) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 if (process.env.BENCH_MLS_PROVIDER) {
   process.stdout.write(JSON.stringify(await measureProvider(process.env.BENCH_MLS_PROVIDER)));
   process.exit(0);
 }
+if (process.env.BENCH_MLS_PAIRS) {
+  process.stdout.write(JSON.stringify(await measurePairs(process.env.BENCH_MLS_PAIRS)));
+  process.exit(0);
+}
 const runs = { stock: await inChild('stock'), ours: await inChild('ours'), hybrid: await inChild('hybrid') };
+// The message-rate goal compares two figures within 10 %, less than this shared machine drifts between the minutes
+// the two children above run in: classic and pq-hybrid are also measured in alternating processes, five turns each,
+// and the medians compared.
+const turns = { ours: [], hybrid: [] };
+for (let i = 0; i < 5; i++) for (const label of ['ours', 'hybrid']) turns[label].push((await inChild(label, 'BENCH_MLS_PAIRS')).pairs);
 const results = {};
 for (const [label, run] of Object.entries(runs)) for (const n of sizes) results[`${label}-${n}`] = run.results[n];
 const catchUps = { stock: runs.stock.catchUp, ours: runs.ours.catchUp };
@@ -289,8 +312,10 @@ const big = Math.max(...sizes);
 const upd = results[`hybrid-${big}`].updateCommit / results[`ours-${big}`].updateCommit;
 console.log('goals (pq-hybrid against classic, same run):');
 console.log(`  key-update commit at ${big} <= 2x classic: ${results[`hybrid-${big}`].updateCommit.toFixed(0)} ms vs ${results[`ours-${big}`].updateCommit.toFixed(0)} ms = ${upd.toFixed(2)}x ${upd <= 2 ? 'MET' : 'NOT MET'}`);
-const rate = pair('hybrid') / pair('ours');
-console.log(`  encrypt+decrypt within 10 % of classic: ${pair('hybrid').toFixed(0)}/s vs ${pair('ours').toFixed(0)}/s = ${(rate * 100).toFixed(0)} % ${rate >= 0.9 ? 'MET' : 'NOT MET'}`);
+const [pairsH, pairsC] = [median(turns.hybrid), median(turns.ours)];
+const rate = pairsH / pairsC;
+console.log(`  encrypt+decrypt within 10 % of classic (medians of 5 alternating turns): ${pairsH.toFixed(0)}/s vs ${pairsC.toFixed(0)}/s = ${(rate * 100).toFixed(0)} % ${rate >= 0.9 ? 'MET' : 'NOT MET'}`);
+console.log(`    turns, classic: ${turns.ours.map((x) => x.toFixed(0)).join(' ')}; pq-hybrid: ${turns.hybrid.map((x) => x.toFixed(0)).join(' ')}`);
 const kpNew = runs.ours.kpBatchMs + runs.hybrid.kpBatchMs;
 console.log(`  a new device's KeyPackages (51 classic + 21 pq-hybrid) < 100 ms: ${kpNew.toFixed(0)} ms ${kpNew < 100 ? 'MET' : 'NOT MET'}`);
 await mlkemImplementations();
@@ -314,7 +339,12 @@ async function mlkemImplementations() {
   const m = new MlKem768();
   const [pk, sk] = await m.generateKeyPair();
   const [ct] = await m.encap(pk);
-  const rowsKem = [{ implementation: 'mlkem 2.x (in @hpke/hybridkem-x-wing: used)', 'keygen µs': (await per(() => m.generateKeyPair())).toFixed(0), 'encaps µs': (await per(() => m.encap(pk))).toFixed(0), 'decaps µs': (await per(() => m.decap(ct, sk))).toFixed(0) }];
+  const rowsKem = [{ implementation: 'mlkem 2.x (in @hpke/hybridkem-x-wing: keygen)', 'keygen µs': (await per(() => m.generateKeyPair())).toFixed(0), 'encaps µs': (await per(() => m.encap(pk))).toFixed(0), 'decaps µs': (await per(() => m.decap(ct, sk))).toFixed(0) }];
+  const { createMLKEM768 } = await import('@oqs/liboqs-js');
+  const oqs = await createMLKEM768();
+  const ok = oqs.generateKeyPair();
+  const oe = oqs.encapsulate(ok.publicKey);
+  rowsKem.push({ implementation: 'liboqs 0.15 WebAssembly (@oqs/liboqs-js: encaps, decaps)', 'keygen µs': (await per(() => oqs.generateKeyPair())).toFixed(0), 'encaps µs': (await per(() => oqs.encapsulate(ok.publicKey))).toFixed(0), 'decaps µs': (await per(() => oqs.decapsulate(oe.ciphertext, ok.secretKey))).toFixed(0) });
   if (noble) {
     const k = noble.keygen();
     const e = noble.encapsulate(k.publicKey);

@@ -55,6 +55,11 @@ export function hkdfWith(hash: 'sha512' | 'sha384', hashLen: number) {
     extract: (salt: Uint8Array, ikm: Uint8Array) => hmac(salt.length === 0 ? new Uint8Array(hashLen) : salt, ikm),
     expand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
       if (length > 255 * hashLen) throw new Error(`HKDF-Expand: length ${length} > ${255 * hashLen}`);
+      if (length <= hashLen) {
+        // One block, as above: every MLS key, nonce and secret.
+        const t1 = createHmac(hash, prk).update(info).update(BLOCK_1).digest();
+        return new Uint8Array(t1.buffer, t1.byteOffset, length);
+      }
       const out = new Uint8Array(length);
       let prev = new Uint8Array(0);
       for (let i = 1, off = 0; off < length; i++) {

@@ -26,16 +26,16 @@ const concat = (...parts: Uint8Array[]) => {
   return out;
 };
 
+const SHA256: HpkeKdf = { hashLen: HASH_LEN, extract: hkdfExtract, expand: hkdfExpand };
 const KEM_SUITE = concat(te.encode('KEM'), i2osp2(KEM_ID));
-const HPKE_SUITE = concat(te.encode('HPKE'), i2osp2(KEM_ID), i2osp2(KDF_ID), i2osp2(AEAD_ID));
 const V1 = te.encode('HPKE-v1');
 
 // RFC 9180 §4: LabeledExtract / LabeledExpand.
-function labeledExtract(suite: Uint8Array, salt: Uint8Array, label: string, ikm: Uint8Array): Uint8Array {
-  return hkdfExtract(salt, concat(V1, suite, te.encode(label), ikm));
+function labeledExtract(suite: Uint8Array, salt: Uint8Array, label: string, ikm: Uint8Array, kdf: HpkeKdf = SHA256): Uint8Array {
+  return kdf.extract(salt, concat(V1, suite, te.encode(label), ikm));
 }
-function labeledExpand(suite: Uint8Array, prk: Uint8Array, label: string, info: Uint8Array, length: number): Uint8Array {
-  return hkdfExpand(prk, concat(i2osp2(length), V1, suite, te.encode(label), info), length);
+function labeledExpand(suite: Uint8Array, prk: Uint8Array, label: string, info: Uint8Array, length: number, kdf: HpkeKdf = SHA256): Uint8Array {
+  return kdf.expand(prk, concat(i2osp2(length), V1, suite, te.encode(label), info), length);
 }
 
 /** An X25519 key as HPKE uses it; opaque to ts-mls, which only hands it back to this module. */
@@ -101,24 +101,50 @@ function decap(enc: Uint8Array, skR: HpkeKey): Uint8Array {
   return extractAndExpand(x25519.sharedSecret(secretOf(skR), enc), concat(enc, skR.pub));
 }
 
-interface Context {
+export interface Context {
   key: Uint8Array;
   baseNonce: Uint8Array;
   exporterSecret: Uint8Array;
 }
 
-// RFC 9180 §5.1: KeySchedule, mode_base (0x00), no PSK (so psk_id_hash is the same every time).
-const PSK_ID_HASH = labeledExtract(HPKE_SUITE, new Uint8Array(), 'psk_id_hash', new Uint8Array());
-function keySchedule(sharedSecret: Uint8Array, info: Uint8Array): Context {
-  const infoHash = labeledExtract(HPKE_SUITE, new Uint8Array(), 'info_hash', info);
-  const ctx = concat(new Uint8Array([0]), PSK_ID_HASH, infoHash);
-  const secret = labeledExtract(HPKE_SUITE, sharedSecret, 'secret', new Uint8Array());
+/** The KDF of an HPKE suite: HKDF over one hash, as hkdf.node.ts makes it. */
+export interface HpkeKdf {
+  readonly hashLen: number;
+  extract(salt: Uint8Array, ikm: Uint8Array): Uint8Array;
+  expand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array;
+}
+
+/** The key schedule of one HPKE suite (RFC 9180 §5.1), base mode, and its secret export (§5.3). */
+export interface HpkeSchedule {
+  context(sharedSecret: Uint8Array, info: Uint8Array): Context;
+  exportSecret(ctx: Context, exporterContext: Uint8Array, length: number): Uint8Array;
+}
+
+/**
+ * RFC 9180 §5.1 KeySchedule in mode_base (0x00) with no PSK, for the suite (kemId, kdfId, aeadId) — Nk bytes of
+ * key and 12 of nonce (AES-GCM). Shared by the classic suite's HPKE (below) and the pq-hybrid one's (hpke-xwing.node.ts).
+ */
+export function hpkeSchedule(ids: { kem: number; kdf: number; aead: number }, kdf: HpkeKdf, nk: number): HpkeSchedule {
+  const suite = concat(te.encode('HPKE'), i2osp2(ids.kem), i2osp2(ids.kdf), i2osp2(ids.aead));
+  const extract = (salt: Uint8Array, label: string, ikm: Uint8Array) => labeledExtract(suite, salt, label, ikm, kdf);
+  const expand = (prk: Uint8Array, label: string, info: Uint8Array, length: number) => labeledExpand(suite, prk, label, info, length, kdf);
+  const none = new Uint8Array();
+  const pskIdHash = extract(none, 'psk_id_hash', none); // no PSK: the same every time
   return {
-    key: labeledExpand(HPKE_SUITE, secret, 'key', ctx, HPKE_NK),
-    baseNonce: labeledExpand(HPKE_SUITE, secret, 'base_nonce', ctx, HPKE_NN),
-    exporterSecret: labeledExpand(HPKE_SUITE, secret, 'exp', ctx, HASH_LEN),
+    context(sharedSecret, info) {
+      const ctx = concat(new Uint8Array([0]), pskIdHash, extract(none, 'info_hash', info));
+      const secret = extract(sharedSecret, 'secret', none);
+      return {
+        key: expand(secret, 'key', ctx, nk),
+        baseNonce: expand(secret, 'base_nonce', ctx, HPKE_NN),
+        exporterSecret: expand(secret, 'exp', ctx, kdf.hashLen),
+      };
+    },
+    exportSecret: (ctx, exporterContext, length) => expand(ctx.exporterSecret, 'sec', exporterContext, length),
   };
 }
+
+const schedule = hpkeSchedule({ kem: KEM_ID, kdf: KDF_ID, aead: AEAD_ID }, SHA256, HPKE_NK);
 
 export function aesGcmSeal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
   const c = createCipheriv(key.length === 16 ? 'aes-128-gcm' : 'aes-256-gcm', key, nonce);
@@ -141,23 +167,21 @@ export function aesGcmOpen(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, 
 /** Single-shot seal (RFC 9180 §6.1): the first message of the context uses the base nonce as is. */
 export function seal(pkR: HpkeKey, info: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): { enc: Uint8Array; ct: Uint8Array } {
   const { sharedSecret, enc } = encap(pkR);
-  const ctx = keySchedule(sharedSecret, info);
+  const ctx = schedule.context(sharedSecret, info);
   return { enc, ct: aesGcmSeal(ctx.key, ctx.baseNonce, aad, plaintext) };
 }
 
 export function open(skR: HpkeKey, enc: Uint8Array, info: Uint8Array, aad: Uint8Array, ct: Uint8Array): Uint8Array {
-  const ctx = keySchedule(decap(enc, skR), info);
+  const ctx = schedule.context(decap(enc, skR), info);
   return aesGcmOpen(ctx.key, ctx.baseNonce, aad, ct);
 }
 
 /** RFC 9180 §6.2 / §5.3: single-shot secret export. */
 export function sendExport(pkR: HpkeKey, info: Uint8Array, exporterContext: Uint8Array, length: number): { enc: Uint8Array; secret: Uint8Array } {
   const { sharedSecret, enc } = encap(pkR);
-  const ctx = keySchedule(sharedSecret, info);
-  return { enc, secret: labeledExpand(HPKE_SUITE, ctx.exporterSecret, 'sec', exporterContext, length) };
+  return { enc, secret: schedule.exportSecret(schedule.context(sharedSecret, info), exporterContext, length) };
 }
 
 export function receiveExport(skR: HpkeKey, enc: Uint8Array, info: Uint8Array, exporterContext: Uint8Array, length: number): Uint8Array {
-  const ctx = keySchedule(decap(enc, skR), info);
-  return labeledExpand(HPKE_SUITE, ctx.exporterSecret, 'sec', exporterContext, length);
+  return schedule.exportSecret(schedule.context(decap(enc, skR), info), exporterContext, length);
 }

@@ -8,7 +8,6 @@ import {
   DEFAULT_FILE_CHUNK_SIZE,
   FILE_TAG_BYTES,
   INTAKE_KEY_BYTES,
-  stockCiphersuite,
   INTAKE_INFO,
   MAX_INLINE_MAIL_BYTES,
   chunkAad,
@@ -27,7 +26,7 @@ import {
   type MessageId,
   type UserId,
 } from '@sealpost/protocol';
-import { hpkeSealTo } from '@sealpost/crypto';
+import { hpkeSealTo, hpkeSealToXWing } from '@sealpost/crypto';
 import type { BlobStore } from '../blobs/blob-store.js';
 
 async function* once(chunk: Uint8Array): AsyncIterable<Uint8Array> {
@@ -125,13 +124,11 @@ export function intakeMessageId(digest: Uint8Array, macKey: Uint8Array, user: Us
 
 /**
  * The record for one recipient, sealed to their intake key: X25519 HPKE (native) for a 32-byte key, X-Wing HPKE (the
- * pq-hybrid suite's, from the library) for a post-quantum one — so outside mail recorded on its way in stays
+ * pq-hybrid suite's) for a post-quantum one — so outside mail recorded on its way in stays
  * unreadable to a quantum computer later too (docs/post-quantum.md).
  */
 export async function sealIntake(intakeKey: Uint8Array, user: UserId, record: IntakeRecord): Promise<Uint8Array> {
   const plain = encodeIntakeRecord(record);
   if (intakeKey.length === INTAKE_KEY_BYTES.classic) return encodeSealedIntake(hpkeSealTo(intakeKey, INTAKE_INFO, intakeAad(user), plain));
-  const { hpke } = await stockCiphersuite('pq-hybrid');
-  const { enc, ct } = await hpke.seal(await hpke.importPublicKey(intakeKey), plain, INTAKE_INFO, intakeAad(user));
-  return encodeSealedIntake({ enc, ct });
+  return encodeSealedIntake(await hpkeSealToXWing(intakeKey, INTAKE_INFO, intakeAad(user), plain));
 }
