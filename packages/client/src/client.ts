@@ -391,11 +391,16 @@ export class SealpostClient {
     return this.outside.ownKey();
   }
 
-  private mailKeysChecked = false;
-  /** Accounts enrolled before outside mail existed publish mail keys from a device holding the account key (once per run). */
+  private mailKeysCheckedUnder: string | undefined;
+  /**
+   * Accounts enrolled before outside mail existed publish mail keys from a device holding the account key, and an
+   * X25519 intake key becomes X-Wing once the policy is pq-hybrid: checked once per run and again when the policy's
+   * suite changes.
+   */
   private async publishMailKeysOnce(): Promise<void> {
-    if (this.mailKeysChecked) return;
-    this.mailKeysChecked = true;
+    const suite = this.core.policySuite();
+    if (this.mailKeysCheckedUnder === suite) return;
+    this.mailKeysCheckedUnder = suite;
     await this.outside.ensurePublished().catch((err) => this.core.warn(`mail keys not published yet: ${(err as Error).message}`));
   }
 

@@ -14,6 +14,7 @@ const parseMime = async (raw: Uint8Array) => (await import('postal-mime')).defau
 import {
   GATEWAY_DEVICE,
   INTAKE_INFO,
+  INTAKE_KEY_BYTES,
   SealpostError,
   chunkAad,
   chunkNonce,
@@ -33,6 +34,7 @@ import {
   utf8,
   FILE_TAG_BYTES,
   type ConversationId,
+  type DeviceList,
   type IntakeRecord,
   type MailKeys,
   type MailPrivateKeys,
@@ -145,24 +147,39 @@ export class OutsideMail extends ClientPart {
   /**
    * Publish mail keys for an account that has none (enrolled before outside mail existed): made here, put in a new
    * version of the same device list, signed by the account key. Needs a device that holds the account key.
+   * Under policy pq-hybrid, an account whose intake key is still X25519 gets an X-Wing one the same way — derived
+   * from the same intake seed, so every device that holds the seed opens mail sealed to either key, and mail sealed
+   * to the old key before the change still opens (the encapsulation's size says which).
    */
-  async ensurePublished(): Promise<'published' | 'present' | 'cannot'> {
+  async ensurePublished(): Promise<'published' | 'upgraded' | 'present' | 'cannot'> {
     const res = await this.api.request<{ deviceList: { body: string; signature: string } | null }>('GET', `/v1/users/${encodeURIComponent(this.user)}/devices`);
     const body = res.deviceList ? fromBase64Url(res.deviceList.body) : undefined;
     if (!body) return 'cannot';
     const list = decodeDeviceList(body);
-    if (list.mail) {
-      if (!this.hasMailKeys()) this.warn('this device does not hold the account\'s mail keys (it was linked before they existed); outside mail opens on the device that made them');
-      return 'present';
-    }
     const accountPrivate = this.store.getMeta('account_private');
+    if (list.mail) {
+      const secret = this.mailSecret();
+      if (!secret) {
+        this.warn('this device does not hold the account\'s mail keys (it was linked before they existed); outside mail opens on the device that made them');
+        return 'present';
+      }
+      if (this.core.policySuite() !== 'pq-hybrid' || list.mail.intakeKey.length === INTAKE_KEY_BYTES['pq-hybrid'] || !accountPrivate) return 'present';
+      const { hpke } = await this.engine.impl('pq-hybrid');
+      const intakeKey = await hpke.exportPublicKey((await hpke.deriveKeyPair(secret.intakePrivate)).publicKey);
+      await this.publishList(accountPrivate, { ...list, version: list.version + 1, mail: { ...list.mail, intakeKey } });
+      return 'upgraded';
+    }
     if (!accountPrivate) return 'cannot';
     const { keys, secret } = await makeMailKeys((await this.engine.impl(this.core.policySuite())) as never, this.user);
-    const signed = await signDeviceList(this.engine.cs.signature, accountPrivate, { ...list, version: list.version + 1, mail: keys });
     this.keepMailSecret(secret);
+    await this.publishList(accountPrivate, { ...list, version: list.version + 1, mail: keys });
+    return 'published';
+  }
+
+  private async publishList(accountPrivate: Uint8Array, list: DeviceList): Promise<void> {
+    const signed = await signDeviceList(this.engine.cs.signature, accountPrivate, list);
     await this.api.request('POST', '/v1/devices/list', { deviceList: signedDeviceListToJson(signed) });
     this.trust.forget(this.user);
-    return 'published';
   }
 
   async openpgpKey(): Promise<OpenPGP.PrivateKey> {
