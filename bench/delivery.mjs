@@ -6,8 +6,9 @@
 //              encoding, with no authentication, storage or crypto: the floor of this protocol on this machine);
 //   rate       an open-loop 1,000 msgs/s over the same clients: p50/p99 latency;
 //   overload   an open loop at 2× the saturation rate the live case found: goodput and server memory;
-//   durable    recipients offline while senders store, then the recipients drain their queues, against a plain
-//              SQLite batched insert+delete loop (same PRAGMAs) in this process;
+//   durable    recipients offline while senders store BENCH_DURABLE_MESSAGES (a million), then the recipients drain
+//              their queues: store and drain rates, the drain against the live rate, server RSS throughout; and a
+//              plain SQLite batched insert+delete loop (same PRAGMAs) in this process;
 //   idle       server memory per authenticated idle connection at BENCH_IDLE_CLIENTS (10,000) connections;
 //   two-node   two nodes over PostgreSQL + NATS, each pair split across the nodes (BENCH_POSTGRES_URL and
 //              BENCH_NATS_URL, default the local services; skipped when they are unreachable);
@@ -19,7 +20,7 @@
 //              each fan-out size, driven by bench/prosody-load.mjs in a process of its own (raw XMPP stanzas).
 // Prints delivered msgs/s, p50/p99 latency, server and load-generator CPU µs per message and ratios to the baselines.
 // BENCH_CLIENTS (2000), BENCH_SECONDS (10), BENCH_SIZES (256,4096), BENCH_CASES (all: live,rate,overload,durable,
-// idle,two-node), BENCH_IDLE_CLIENTS (10000), BENCH_TWO_NODE_CLIENTS (1000), BENCH_DURABLE_MESSAGES (20000).
+// idle,two-node), BENCH_IDLE_CLIENTS (10000), BENCH_TWO_NODE_CLIENTS (1000), BENCH_DURABLE_MESSAGES (1000000).
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
@@ -40,7 +41,7 @@ const FANOUT = (process.env.BENCH_FANOUT ?? '10,100,1000').split(',').map(Number
 const FANOUT_WINDOW = 4;
 const IDLE_CLIENTS = Number(process.env.BENCH_IDLE_CLIENTS ?? 10_000);
 const TWO_NODE_CLIENTS = Number(process.env.BENCH_TWO_NODE_CLIENTS ?? 1000);
-const DURABLE_MESSAGES = Number(process.env.BENCH_DURABLE_MESSAGES ?? 20_000);
+const DURABLE_MESSAGES = Number(process.env.BENCH_DURABLE_MESSAGES ?? 1_000_000);
 const POSTGRES_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const NATS_URL = process.env.BENCH_NATS_URL ?? 'nats://127.0.0.1:4222';
 const WINDOW = 2;
@@ -526,10 +527,20 @@ if (['live', 'rate', 'overload', 'durable', 'fanout'].some((c) => CASES.has(c)))
   if (CASES.has('durable')) {
     log(`durable: storing ${DURABLE_MESSAGES} messages for offline recipients, then draining...`);
     // Recipients go offline; senders store DURABLE_MESSAGES (closed loop on the acks); recipients come back and drain.
+    // The server's RSS is sampled throughout (bounded: it must not grow with what waits on disk), and progress printed
+    // every tenth of the way (a million takes minutes).
     for (const p of pairs) p.b.terminate();
     await sleep(500);
     const perSender = Math.ceil(DURABLE_MESSAGES / pairs.length);
     const total = perSender * pairs.length;
+    const rss = { before: rssOf(pid), store: 0, drain: 0 };
+    let phase = 'store';
+    const sampler = setInterval(() => (rss[phase] = Math.max(rss[phase], rssOf(pid))), 250);
+    let stored = 0;
+    let drained = 0;
+    const progress = (what, n, t) => {
+      if (n % Math.max(1, Math.floor(total / 10)) === 0) log(`  ${what} ${n} of ${total} (${(n / ((performance.now() - t) / 1000)).toFixed(0)} msgs/s, server RSS ${(rssOf(pid) / 2 ** 20).toFixed(0)} MiB)`);
+    };
     const cpu0 = cpuOf(pid);
     const t0 = performance.now();
     await Promise.all(
@@ -538,8 +549,10 @@ if (['live', 'rate', 'overload', 'durable', 'fanout'].some((c) => CASES.has(c)))
           new Promise((resolve) => {
             let sent = 0;
             const start = pair.acked;
+            let seen = 0;
             const onOk = () => {
               const done = pair.acked - start;
+              for (; seen < done; seen++) progress('stored', ++stored, t0);
               while (sent < perSender && sent - done < WINDOW) {
                 sent++;
                 sendApp(pair, SIZES[0]);
@@ -555,13 +568,14 @@ if (['live', 'rate', 'overload', 'durable', 'fanout'].some((c) => CASES.has(c)))
       ),
     );
     const storeSeconds = (performance.now() - t0) / 1000;
+    phase = 'drain';
+    const cpuStore = cpuOf(pid) - cpu0;
     const t1 = performance.now();
-    let drained = 0;
     const receivers = await connect(devices.filter((_, i) => i % 2 === 1), [server.url]);
     await Promise.all(
       receivers.map(async (ws) => {
         let r = 0;
-        for (let round = 0; round < 1000; round++) {
+        for (let round = 0; round < 100_000; round++) {
           ws.send(encodeFrame({ t: 'fetch', r: ++r, after: 0, limit: limits.maxFetchBatch }));
           const batch = await new Promise((res, rej) => {
             const on = (data) => {
@@ -574,19 +588,23 @@ if (['live', 'rate', 'overload', 'durable', 'fanout'].some((c) => CASES.has(c)))
           });
           const seqs = batch.items.map((x) => x.seq);
           if (seqs.length > 0) ws.send(encodeFrame({ t: 'ack', seqs }));
-          drained += batch.items.filter((x) => x.k === 'app').length;
+          for (const x of batch.items) if (x.k === 'app') progress('drained', ++drained, t1);
           if (!batch.more) break;
         }
       }),
     );
     const drainSeconds = (performance.now() - t1) / 1000;
+    clearInterval(sampler);
     const cpu = cpuOf(pid) - cpu0;
     for (const ws of receivers) ws.terminate();
+    const rssAfter = rssOf(pid);
     const durableRate = total / (storeSeconds + drainSeconds);
-    const plain = plainSqliteLoop(total, SIZES[0]);
-    rows.push({ target: 'plain SQLite insert+delete loop', size: `${SIZES[0]} B`, 'msgs/s': plain.rate.toFixed(0), 'p50 ms': '', 'p99 ms': '', 'server CPU µs/msg': '', ratio: '1.00' });
+    const drainRate = drained / drainSeconds;
+    const plainRows = Math.min(total, 200_000); // its rate does not depend on the count; this keeps it under a minute
+    const plain = plainSqliteLoop(plainRows, SIZES[0]);
+    rows.push({ target: `plain SQLite insert+delete loop (${plainRows} rows)`, size: `${SIZES[0]} B`, 'msgs/s': plain.rate.toFixed(0), 'p50 ms': '', 'p99 ms': '', 'server CPU µs/msg': '', ratio: '1.00' });
     rows.push({
-      target: 'sealpost durable (store, then drain)',
+      target: `sealpost durable ${total} (store, then drain)`,
       size: `${SIZES[0]} B`,
       'msgs/s': durableRate.toFixed(0),
       'p50 ms': '',
@@ -594,9 +612,14 @@ if (['live', 'rate', 'overload', 'durable', 'fanout'].some((c) => CASES.has(c)))
       'server CPU µs/msg': ((cpu / total) * 1e6).toFixed(0),
       ratio: (durableRate / plain.rate).toFixed(2),
     });
+    const live = sealpostLive[SIZES[0]];
+    const mib = (b) => `${(b / 2 ** 20).toFixed(0)} MiB`;
     notes.push(
-      `durable: ${total} messages stored with recipients offline in ${storeSeconds.toFixed(1)} s (${(total / storeSeconds).toFixed(0)} msgs/s), drained in ${drainSeconds.toFixed(1)} s (${(drained / drainSeconds).toFixed(0)} msgs/s; ${drained} delivered); ` +
-        `plain SQLite loop: insert ${plain.insertRate.toFixed(0)}/s, delete ${plain.deleteRate.toFixed(0)}/s (goal: durable ≥ 50 % of plain)`,
+      `durable: ${total} messages stored with recipients offline in ${storeSeconds.toFixed(1)} s (${(total / storeSeconds).toFixed(0)} msgs/s, server CPU ${((cpuStore / total) * 1e6).toFixed(0)} µs/msg), ` +
+        `drained in ${drainSeconds.toFixed(1)} s (${drainRate.toFixed(0)} msgs/s, server CPU ${(((cpu - cpuStore) / Math.max(1, drained)) * 1e6).toFixed(0)} µs/msg; ${drained} delivered)` +
+        (live ? ` = ${(drainRate / live).toFixed(2)} of the live rate ${live.toFixed(0)} msgs/s (goal ≥ 0.5)` : ' (run with the live case for the goal: drain ≥ 0.5 of the live rate)') +
+        `; server RSS ${mib(rss.before)} before, at most ${mib(rss.store)} while storing, ${mib(rss.drain)} while draining, ${mib(rssAfter)} after; ` +
+        `plain SQLite loop: insert ${plain.insertRate.toFixed(0)}/s, delete ${plain.deleteRate.toFixed(0)}/s (durable ≥ 50 % of plain was the scale-out issue's goal)`,
     );
   }
   for (const s of sockets) s.terminate();
