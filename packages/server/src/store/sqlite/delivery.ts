@@ -9,6 +9,9 @@ import type { AppendInput, AppendResult, CommitInput, ConversationRecord, Delive
 import type { SqliteInternals, Outcome } from './internals.js';
 import { commitBatch, waitForCommit } from './group-commit.js';
 
+/** Longest an ack stays committed but not yet fsynced, on a server with no appends to sync it (see flushAcks). */
+const ACK_SYNC_MS = 1000;
+
 /** SqliteStore's methods for this area (assembled on its prototype in sqlite.ts). */
 export const sqliteDelivery = {
   async createConversation(this: SqliteInternals, id: ConversationId, creator: DeviceId, now: number, suite?: SuiteName): Promise<boolean> {
@@ -40,17 +43,33 @@ export const sqliteDelivery = {
     return r ? { id, epoch: r.epoch as number, members: this.membersSync(id) } : undefined;
   },
 
+  /** Inserts one message row; returns its id. */
+  insertMessage(this: SqliteInternals, input: AppendInput, kind: QueueItem['k'], payload: Uint8Array): number | bigint {
+    return this.stmt(
+      'INSERT INTO messages (conversation, kind, epoch, msg_id, sender_device, sender_user, created_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    ).run(input.conversation, kind, input.epoch, input.id, input.sender.device, input.sender.user, input.now, payload).lastInsertRowid;
+  },
+
   /** Inserts one message row and a queue row per recipient; returns what to push. */
   enqueue(this: SqliteInternals, input: AppendInput, kind: QueueItem['k'], payload: Uint8Array, recipients: DeviceId[]): Delivery {
-    const msg = this.stmt(
-        'INSERT INTO messages (conversation, kind, epoch, msg_id, sender_device, sender_user, created_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-      )
-      .run(input.conversation, kind, input.epoch, input.id, input.sender.device, input.sender.user, input.now, payload);
+    const message = this.insertMessage(input, kind, payload);
     const ins = this.stmt('INSERT INTO queue (device, message) VALUES (?, ?)');
     return recipients.map((device) => {
-      const seq = Number(ins.run(device, msg.lastInsertRowid).lastInsertRowid);
+      const seq = Number(ins.run(device, message).lastInsertRowid);
       return { device, item: queueItemOf(input, kind, payload, seq) };
     });
+  },
+
+  /**
+   * The same for an application message to every member but its sender: the queue rows made by one statement from
+   * the member list (a conversation of 1,000 devices is one call into SQLite, not 1,000), in the members' order.
+   */
+  enqueueToMembers(this: SqliteInternals, input: AppendInput): Delivery {
+    const message = this.insertMessage(input, 'app', input.payload);
+    const rows = this.stmt(
+      'INSERT INTO queue (device, message) SELECT device, ? FROM conversation_members WHERE conversation = ? AND device <> ? ORDER BY device RETURNING seq, device',
+    ).all(message, input.conversation, input.sender.device) as { seq: number; device: DeviceId }[];
+    return rows.map((r) => ({ device: r.device, item: queueItemOf(input, 'app', input.payload, r.seq) }));
   },
 
   async appendNotice(this: SqliteInternals, input: Parameters<ServerStore['appendNotice']>[0]): Promise<Delivery> {
@@ -98,6 +117,9 @@ export const sqliteDelivery = {
     commitBatch(this.pendingAppends, 1000, () => this.flushAppends(), (inputs) => {
       const outcomes: Outcome[] = [];
       this.appendBatchTx(inputs, outcomes);
+      // This commit's fsync (synchronous=FULL) made every ack before it durable as well.
+      clearTimeout(this.acksUnsynced);
+      this.acksUnsynced = undefined;
       return outcomes;
     });
   },
@@ -120,6 +142,7 @@ export const sqliteDelivery = {
       unusableBlob: blobs.find((blob) => !usable.get(blob, input.sender.device)),
     });
     if (decision.kind !== 'accept') return decision;
+    if (blobs.length === 0) return { kind: 'ok', epoch: decision.epoch, deliveries: this.enqueueToMembers(input), duplicate: false };
     const recipients = this.membersSync(input.conversation).filter((d) => d !== input.sender.device);
     const grant = this.stmt('INSERT OR IGNORE INTO blob_grants (blob, device) VALUES (?, ?)');
     for (const blob of blobs) for (const d of recipients) grant.run(blob, d);
@@ -202,30 +225,59 @@ export const sqliteDelivery = {
     });
   },
 
+  /**
+   * Acks commit without an fsync of their own (synchronous=NORMAL for that transaction): they are in the WAL, safe
+   * from a crash of this process, and the next append's commit (synchronous=FULL) or, on a quiet server, a sync at
+   * most ACK_SYNC_MS later makes them durable on disk too. An ack lost to a power failure before then only brings
+   * the item again, which the device recognises as processed and acks again (client receiving.ts); an appended
+   * message is never answered before its own fsync.
+   */
   flushAcks(this: SqliteInternals): void {
     const batch = this.pendingAcks.splice(0, 1000);
     if (this.pendingAcks.length > 0) setImmediate(() => this.flushAcks());
     let counts: number[];
     try {
-      counts = this.ackBatchTx(batch);
+      this.db.pragma('synchronous = NORMAL');
+      try {
+        counts = this.ackBatchTx(batch);
+      } finally {
+        this.db.pragma('synchronous = FULL');
+      }
     } catch (err) {
       for (const b of batch) b.reject(err);
       return;
     }
+    this.acksUnsynced ??= setTimeout(() => this.syncAcks(), ACK_SYNC_MS).unref();
     batch.forEach((b, i) => b.resolve(counts[i]!));
   },
 
-  ackOne(this: SqliteInternals, device: DeviceId, seqs: number[]): number {
-    // Only the device's own items; each message goes with its last queue row.
+  /** Makes acks committed since the last fsync durable (a passive checkpoint syncs the WAL first). */
+  syncAcks(this: SqliteInternals): void {
+    clearTimeout(this.acksUnsynced);
+    this.acksUnsynced = undefined;
+    if (this.db.open) this.db.pragma('wal_checkpoint(PASSIVE)');
+  },
+
+  /**
+   * One turn's acks (in ackBatchTx's transaction): only each device's own items are deleted; then each message whose
+   * queue rows are all gone goes too — checked once per message, not once per ack (the members of a large
+   * conversation ack the same message in the same turn).
+   */
+  ackBatch(this: SqliteInternals, batch: { device: DeviceId; seqs: number[] }[]): number[] {
     const del = this.stmt('DELETE FROM queue WHERE seq = ? AND device = ? RETURNING message');
     const gc = this.stmt('DELETE FROM messages WHERE id = ? AND NOT EXISTS (SELECT 1 FROM queue WHERE message = ?)');
-    let n = 0;
-    for (const seq of seqs) {
-      const row = del.get(seq, device) as Row | undefined;
-      if (!row) continue;
-      gc.run(row.message, row.message);
-      n++;
-    }
-    return n;
+    const touched = new Set<number>();
+    const counts = batch.map(({ device, seqs }) => {
+      let n = 0;
+      for (const seq of seqs) {
+        const row = del.get(seq, device) as Row | undefined;
+        if (!row) continue;
+        touched.add(row.message as number);
+        n++;
+      }
+      return n;
+    });
+    for (const message of touched) gc.run(message, message);
+    return counts;
   },
 };

@@ -184,7 +184,7 @@ export const sqliteDirectory = {
     this.stmt('DELETE FROM key_packages WHERE device = ?').run(r.device);
     this.stmt('DELETE FROM device_presence WHERE device = ?').run(r.device);
     const queued = (this.stmt('SELECT seq FROM queue WHERE device = ?').all(r.device) as Row[]).map((q) => q.seq as number);
-    this.ackOne(r.device, queued);
+    this.ackBatch([{ device: r.device, seqs: queued }]);
     const deliveries: Delivery = [];
     const convs = (this.stmt('SELECT conversation FROM conversation_members WHERE device = ?').all(r.device) as Row[]).map((c) => c.conversation as ConversationId);
     for (const conversation of convs) {

@@ -22,12 +22,16 @@ export interface SqliteInternals extends ServerStore {
   pendingAppends: Waiting<AppendInput, AppendResult>[];
   pendingAcks: { device: DeviceId; seqs: number[]; resolve: (n: number) => void; reject: (e: unknown) => void }[];
   membersSync(id: ConversationId): DeviceId[];
+  insertMessage(input: AppendInput, kind: QueueItem['k'], payload: Uint8Array): number | bigint;
   enqueue(input: AppendInput, kind: QueueItem['k'], payload: Uint8Array, recipients: DeviceId[]): Delivery;
+  enqueueToMembers(input: AppendInput): Delivery;
   checkMember(conversation: ConversationId, device: DeviceId): { epoch: number } | AppendResult;
   flushAppends(): void;
   appendOne(input: AppendInput): AppendResult;
   flushAcks(): void;
-  ackOne(device: DeviceId, seqs: number[]): number;
+  syncAcks(): void;
+  acksUnsynced: ReturnType<typeof setTimeout> | undefined;
+  ackBatch(batch: { device: DeviceId; seqs: number[] }[]): number[];
   insertKeyPackages(device: DeviceId, kps: NewKeyPackage[], lastResort: NewKeyPackage | undefined): void;
   countSync(device: DeviceId, suite?: SuiteName): number;
   recordListVersion(user: UserId, list: StoredDeviceList): void;
