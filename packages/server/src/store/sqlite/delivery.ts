@@ -228,9 +228,9 @@ export const sqliteDelivery = {
   /**
    * Acks commit without an fsync of their own (synchronous=NORMAL for that transaction): they are in the WAL, safe
    * from a crash of this process, and the next append's commit (synchronous=FULL) or, on a quiet server, a sync at
-   * most ACK_SYNC_MS later makes them durable on disk too. An ack lost to a power failure before then only brings
-   * the item again, which the device recognises as processed and acks again (client receiving.ts); an appended
-   * message is never answered before its own fsync.
+   * most ACK_SYNC_MS later makes them durable on disk too. An ack lost to a power failure before then brings the
+   * item again, which the device recognises as processed and acks again (client receiving.ts) — or, if it has since
+   * forgotten that seq, skips as unreadable; nothing is lost. An appended message is never answered before its fsync.
    */
   flushAcks(this: SqliteInternals): void {
     const batch = this.pendingAcks.splice(0, 1000);
