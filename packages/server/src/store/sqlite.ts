@@ -93,7 +93,6 @@ export class SqliteStore implements ServerStore {
     // Appends already accepted into a batch are stored (and answered) before the database closes.
     while (this.db.open && this.pendingAppends.length > 0) this.flushAppends();
     while (this.db.open && this.pendingInbound.length > 0) this.flushInbound();
-    if (this.db.open) this.syncAcks();
     if (this.db.open) this.db.close();
   }
 
@@ -118,8 +117,6 @@ export class SqliteStore implements ServerStore {
   /** Appends and acks waiting for the next group commit (sqlite/delivery.ts). */
   pendingAppends: Waiting<AppendInput, AppendResult>[] = [];
   pendingAcks: { device: DeviceId; seqs: number[]; resolve: (n: number) => void; reject: (e: unknown) => void }[] = [];
-  /** Acks committed since the last fsync: the timer that syncs them on a quiet server (sqlite/delivery.ts). */
-  acksUnsynced: ReturnType<typeof setTimeout> | undefined;
   /** Inbound outside mail waiting for the next group commit (sqlite/mail.ts). */
   pendingInbound: Waiting<InboundInput, InboundResult>[] = [];
 }

@@ -9,9 +9,6 @@ import type { AppendInput, AppendResult, CommitInput, ConversationRecord, Delive
 import type { SqliteInternals, Outcome } from './internals.js';
 import { commitBatch, waitForCommit } from './group-commit.js';
 
-/** Longest an ack stays committed but not yet fsynced, on a server with no appends to sync it (see flushAcks). */
-const ACK_SYNC_MS = 1000;
-
 /** SqliteStore's methods for this area (assembled on its prototype in sqlite.ts). */
 export const sqliteDelivery = {
   async createConversation(this: SqliteInternals, id: ConversationId, creator: DeviceId, now: number, suite?: SuiteName): Promise<boolean> {
@@ -117,9 +114,6 @@ export const sqliteDelivery = {
     commitBatch(this.pendingAppends, 1000, () => this.flushAppends(), (inputs) => {
       const outcomes: Outcome[] = [];
       this.appendBatchTx(inputs, outcomes);
-      // This commit's fsync (synchronous=FULL) made every ack before it durable as well.
-      clearTimeout(this.acksUnsynced);
-      this.acksUnsynced = undefined;
       return outcomes;
     });
   },
@@ -225,37 +219,17 @@ export const sqliteDelivery = {
     });
   },
 
-  /**
-   * Acks commit without an fsync of their own (synchronous=NORMAL for that transaction): they are in the WAL, safe
-   * from a crash of this process, and the next append's commit (synchronous=FULL) or, on a quiet server, a sync at
-   * most ACK_SYNC_MS later makes them durable on disk too. An ack lost to a power failure before then brings the
-   * item again, which the device recognises as processed and acks again (client receiving.ts) — or, if it has since
-   * forgotten that seq, skips as unreadable; nothing is lost. An appended message is never answered before its fsync.
-   */
   flushAcks(this: SqliteInternals): void {
     const batch = this.pendingAcks.splice(0, 1000);
     if (this.pendingAcks.length > 0) setImmediate(() => this.flushAcks());
     let counts: number[];
     try {
-      this.db.pragma('synchronous = NORMAL');
-      try {
-        counts = this.ackBatchTx(batch);
-      } finally {
-        this.db.pragma('synchronous = FULL');
-      }
+      counts = this.ackBatchTx(batch);
     } catch (err) {
       for (const b of batch) b.reject(err);
       return;
     }
-    this.acksUnsynced ??= setTimeout(() => this.syncAcks(), ACK_SYNC_MS).unref();
     batch.forEach((b, i) => b.resolve(counts[i]!));
-  },
-
-  /** Makes acks committed since the last fsync durable (a passive checkpoint syncs the WAL first). */
-  syncAcks(this: SqliteInternals): void {
-    clearTimeout(this.acksUnsynced);
-    this.acksUnsynced = undefined;
-    if (this.db.open) this.db.pragma('wal_checkpoint(PASSIVE)');
   },
 
   /**

@@ -29,8 +29,6 @@ export interface SqliteInternals extends ServerStore {
   flushAppends(): void;
   appendOne(input: AppendInput): AppendResult;
   flushAcks(): void;
-  syncAcks(): void;
-  acksUnsynced: ReturnType<typeof setTimeout> | undefined;
   ackBatch(batch: { device: DeviceId; seqs: number[] }[]): number[];
   insertKeyPackages(device: DeviceId, kps: NewKeyPackage[], lastResort: NewKeyPackage | undefined): void;
   countSync(device: DeviceId, suite?: SuiteName): number;
