@@ -2,23 +2,13 @@
 // vectors byte for byte, and the whole HPKE differentially against @hpke/core with the unmodified library — each
 // seals, the other opens; secret export agrees both ways.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Aes256Gcm, CipherSuite, HkdfSha512 } from '@hpke/core';
 import { XWing } from '@hpke/hybridkem-x-wing';
+import { hex, toHex, xwingVectors as vectors } from '../../../test/vectors/xwing-vectors.js';
 import type { PrivateKey } from 'ts-mls';
 import { nativeXWing, xwingOpen, xwingReceiveExport, xwingSeal, xwingSendExport } from './hpke-xwing.node.js';
 
-const vectors = JSON.parse(readFileSync(new URL('../../../test/vectors/xwing-draft-connolly-cfrg.json', import.meta.url), 'utf8')) as {
-  seed: string;
-  eseed: string;
-  ss: string;
-  sk: string;
-  pk: string;
-  ct: string;
-}[];
-const hex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
-const toHex = (b: ArrayBuffer | Uint8Array) => Buffer.from(b instanceof Uint8Array ? b : new Uint8Array(b)).toString('hex');
 const ab = (b: Uint8Array) => b.slice().buffer as ArrayBuffer;
 const rnd = (max: number) => new Uint8Array(randomBytes(Math.floor(Math.random() * max)));
 

@@ -1,20 +1,9 @@
 // The CFRG X-Wing draft's test vectors against the X-Wing KEM Sealpost's pq-hybrid suite uses (through ts-mls's
 // provider: @hpke/hybridkem-x-wing): key generation from a seed, encapsulation from an encapsulation seed, and
 // decapsulation, each byte for byte.
-import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { XWing } from '@hpke/hybridkem-x-wing';
-
-const vectors = JSON.parse(readFileSync(new URL('../../../../test/vectors/xwing-draft-connolly-cfrg.json', import.meta.url), 'utf8')) as {
-  seed: string;
-  eseed: string;
-  ss: string;
-  sk: string;
-  pk: string;
-  ct: string;
-}[];
-const hex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
-const toHex = (b: ArrayBuffer | Uint8Array) => Buffer.from(b instanceof Uint8Array ? b : new Uint8Array(b)).toString('hex');
+import { hex, toHex, xwingVectors as vectors } from '../../../../test/vectors/xwing-vectors.js';
 
 it('has the draft vectors', () => expect(vectors.length).toBe(3));
 
