@@ -6,7 +6,7 @@
 // node:crypto in the thread that makes it; what crosses to a worker is the recipient's public key, the info and the
 // plaintext (a path secret), which never leave the process. The workers start on first use, are unreferenced while
 // idle and end with the process. There is one pool per suite: X25519 seals (hpke.node.ts) and X-Wing seals (the
-// pq-hybrid suite's, ~0.5 ms each: hpke-xwing.node.ts, hpke-seal-worker-hybrid.node.ts).
+// pq-hybrid suite's, ~0.4 ms each: hpke-xwing.node.ts, hpke-seal-worker-hybrid.node.ts).
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
