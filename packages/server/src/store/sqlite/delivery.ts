@@ -59,7 +59,7 @@ export const sqliteDelivery = {
 
   /**
    * The same for an application message to every member but its sender: the queue rows made by one statement from
-   * the member list (a conversation of 1,000 devices is one call into SQLite, not 1,000), in the members' order.
+   * the member list (a conversation of 1,000 devices is one call into SQLite, not 1,000), seqs in the members' order.
    */
   enqueueToMembers(this: SqliteInternals, input: AppendInput): Delivery {
     const message = this.insertMessage(input, 'app', input.payload);
@@ -136,11 +136,10 @@ export const sqliteDelivery = {
       unusableBlob: blobs.find((blob) => !usable.get(blob, input.sender.device)),
     });
     if (decision.kind !== 'accept') return decision;
-    if (blobs.length === 0) return { kind: 'ok', epoch: decision.epoch, deliveries: this.enqueueToMembers(input), duplicate: false };
-    const recipients = this.membersSync(input.conversation).filter((d) => d !== input.sender.device);
+    const deliveries = this.enqueueToMembers(input);
     const grant = this.stmt('INSERT OR IGNORE INTO blob_grants (blob, device) VALUES (?, ?)');
-    for (const blob of blobs) for (const d of recipients) grant.run(blob, d);
-    return { kind: 'ok', epoch: decision.epoch, deliveries: this.enqueue(input, 'app', input.payload, recipients), duplicate: false };
+    for (const blob of blobs) for (const d of deliveries) grant.run(blob, d.device);
+    return { kind: 'ok', epoch: decision.epoch, deliveries, duplicate: false };
   },
 
   async appendCommit(this: SqliteInternals, input: CommitInput): Promise<AppendResult> {
