@@ -15,12 +15,15 @@
 //   fanout     one sender to a conversation of 10, 100 and 1,000 member devices (BENCH_FANOUT), each message to every
 //              member, window 4 messages: device-deliveries/s, server CPU per device-delivery and per message, p99
 //              latency to the last member — Sealpost (the same SQLite node) against the ack relay doing the same;
+//   paired     the ack relay and Sealpost (each with its own clients) in alternating turns, BENCH_PAIRED_TURNS (5) of
+//              BENCH_PAIRED_SECONDS (5) each, live 1:1 and fan-out to the largest BENCH_FANOUT size: the median of
+//              the turns' ratios, robust to the machine's drift;
 //   prosody    Prosody 0.12 as a real peer (Debian's, installed when missing; bench/prosody.cfg.lua, its own process,
 //              in memory, no TLS): the same number of clients in pairs with 1:1 messages of 256 B, and a MUC room for
 //              each fan-out size, driven by bench/prosody-load.mjs in a process of its own (raw XMPP stanzas).
 // Prints delivered msgs/s, p50/p99 latency, server and load-generator CPU µs per message and ratios to the baselines.
 // BENCH_CLIENTS (2000), BENCH_SECONDS (10), BENCH_SIZES (256,4096), BENCH_CASES (all: live,rate,overload,durable,
-// idle,two-node), BENCH_IDLE_CLIENTS (10000), BENCH_TWO_NODE_CLIENTS (1000), BENCH_DURABLE_MESSAGES (1000000).
+// idle,two-node,fanout,prosody,paired), BENCH_IDLE_CLIENTS (10000), BENCH_TWO_NODE_CLIENTS (1000), BENCH_DURABLE_MESSAGES (1000000).
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
@@ -36,12 +39,14 @@ import { enrollDevices, lastMemberTracker, printTable, startServer, tempDir } fr
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 2000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const SIZES = (process.env.BENCH_SIZES ?? '256,4096').split(',').map(Number);
-const CASES = new Set((process.env.BENCH_CASES ?? 'live,rate,overload,durable,idle,two-node,fanout,prosody').split(','));
+const CASES = new Set((process.env.BENCH_CASES ?? 'live,rate,overload,durable,idle,two-node,fanout,prosody,paired').split(','));
 const FANOUT = (process.env.BENCH_FANOUT ?? '10,100,1000').split(',').map(Number);
 const FANOUT_WINDOW = 4;
 const IDLE_CLIENTS = Number(process.env.BENCH_IDLE_CLIENTS ?? 10_000);
 const TWO_NODE_CLIENTS = Number(process.env.BENCH_TWO_NODE_CLIENTS ?? 1000);
 const DURABLE_MESSAGES = Number(process.env.BENCH_DURABLE_MESSAGES ?? 1_000_000);
+const PAIRED_TURNS = Number(process.env.BENCH_PAIRED_TURNS ?? 5);
+const PAIRED_SECONDS = Number(process.env.BENCH_PAIRED_SECONDS ?? 5);
 const POSTGRES_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const NATS_URL = process.env.BENCH_NATS_URL ?? 'nats://127.0.0.1:4222';
 const WINDOW = 2;
@@ -70,8 +75,8 @@ const log = (m) => process.stderr.write(`${m}\n`);
  */
 const readFrame = (data) => decodeCbor(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), limits.maxFrameBytes, 'frame');
 
-/** Closed loop over `pairs` for SECONDS: each sender keeps WINDOW frames in flight. */
-async function closedLoop(pairs, size, send) {
+/** Closed loop over `pairs` for `seconds`: each sender keeps WINDOW frames in flight. */
+async function closedLoop(pairs, size, send, seconds = SECONDS) {
   const lat = [];
   let delivered = 0;
   let stop = false;
@@ -101,7 +106,7 @@ async function closedLoop(pairs, size, send) {
         setTimeout(() => {
           stop = true;
           if (inflight === 0) resolve();
-        }, SECONDS * 1000);
+        }, seconds * 1000);
       });
     }),
   );
@@ -154,7 +159,7 @@ async function openLoop(pairs, size, rate, send, pid) {
  * that reaches them. WINDOW messages in flight, each complete when its last member has it. Returns
  * device-deliveries, messages, seconds and the latency to the last member.
  */
-async function fanOutLoop(members, size, send, hook) {
+async function fanOutLoop(members, size, send, hook, seconds = SECONDS) {
   const lat = [];
   let deliveries = 0;
   let messages = 0;
@@ -188,7 +193,7 @@ async function fanOutLoop(members, size, send, hook) {
     setTimeout(() => {
       stop = true;
       if (inflight === 0) resolve();
-    }, SECONDS * 1000);
+    }, seconds * 1000);
   });
   return { deliveries, messages, seconds: (performance.now() - t0) / 1000, lat };
 }
@@ -198,6 +203,49 @@ const fanPayload = (id, size, at) => {
   p.writeUInt32LE(id, 8);
   return p;
 };
+
+/**
+ * One round of fan-out from `sender` to the `members` sockets in conversation `c`: receivers attached for the round
+ * (acking unless `acks(i)` says the socket acks already), removed after it, then half a second for late pushes to
+ * be acked before the next round.
+ */
+async function fanOutRound(g, sender, members, c, acks, seconds = SECONDS) {
+  const listeners = [];
+  let r = 1_000_000 * Math.random() | 0;
+  const res = await fanOutLoop(g, 256, (id, size, at) => sender.send(encodeFrame({ t: 'send', r: ++r, c, e: 1, id: newMessageId(), p: fanPayload(id, size, at) })), (onItem) => {
+    for (const [i, ws] of members.entries()) {
+      const before = ws.listenerCount('message');
+      attachFanReceiver(ws, c, onItem, acks(i));
+      listeners.push([ws, ws.listeners('message')[before]]);
+    }
+  }, seconds);
+  for (const [ws, l] of listeners) ws.off('message', l);
+  await sleep(500);
+  return res;
+}
+
+/** A conversation of `g` member devices on a Sealpost server, the first socket its sender: created, members added. */
+async function sealpostFanConversation(server, devices, sockets, g) {
+  const c = newConversationId();
+  const auth = { authorization: `Bearer ${devices[0].token}` };
+  await fetch(`${server.url}/v1/conversations`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ id: c }) });
+  sockets[0].send(encodeFrame({ t: 'commit', r: 1, c, e: 0, id: newMessageId(), p: new Uint8Array(64), w: new Uint8Array(64), add: devices.slice(1, g + 1).map((d) => d.device), remove: [] }));
+  await new Promise((res) => sockets[0].once('message', res));
+  return c;
+}
+
+/** A group of `g` members and one sender on an ack relay, signed in. */
+async function relayFanGroup(url, g) {
+  const group = `g${g}-${newConversationId()}`;
+  const sockets = [];
+  for (let i = 0; i <= g; i++) {
+    const ws = await open(`${url}/?id=${group}-${i}&group=${group}`);
+    ws.send(encodeFrame({ t: 'auth', token: 'none' }));
+    await new Promise((res) => ws.once('message', res));
+    sockets.push(ws);
+  }
+  return sockets;
+}
 const fanRows = [];
 const fanRow = (target, members, r, cpu) =>
   fanRows.push({
@@ -395,9 +443,8 @@ if (CASES.has('live')) {
 }
 
 // ---- baseline: the ack relay, this protocol's floor (bench/ack-relay.mjs) --------------------------------------
-const ackRelayRate = {};
-if (CASES.has('live')) {
-  const { child, url } = await startRelay('./ack-relay.mjs');
+/** CLIENTS/2 pairs on an ack relay, signed in, each receiver acking like the client. */
+async function ackRelayPairs(url) {
   const pairs = [];
   for (let i = 0; i < CLIENTS / 2; i++) {
     const a = await open(`${url}/?id=a${i}&peer=b${i}`);
@@ -411,6 +458,12 @@ if (CASES.has('live')) {
     attachReceiver(pair, b);
     pairs.push(pair);
   }
+  return pairs;
+}
+const ackRelayRate = {};
+if (CASES.has('live')) {
+  const { child, url } = await startRelay('./ack-relay.mjs');
+  const pairs = await ackRelayPairs(url);
   for (const size of SIZES) {
     const cpu0 = cpuOf(child.pid);
     const r = await closedLoop(pairs, size, sendApp);
@@ -428,20 +481,9 @@ if (CASES.has('live')) {
 if (CASES.has('fanout')) {
   const { child, url } = await startRelay('./ack-relay.mjs');
   for (const g of FANOUT) {
-    const group = `g${g}`;
-    const sockets = [];
-    for (let i = 0; i <= g; i++) {
-      const ws = await open(`${url}/?id=${group}-${i}&group=${group}`);
-      ws.send(encodeFrame({ t: 'auth', token: 'none' }));
-      await new Promise((res) => ws.once('message', res));
-      sockets.push(ws);
-    }
-    const c = newConversationId();
-    let r = 0;
+    const sockets = await relayFanGroup(url, g);
     const cpu0 = cpuOf(child.pid);
-    const res = await fanOutLoop(g, 256, (id, size, at) => sockets[0].send(encodeFrame({ t: 'send', r: ++r, c, e: 1, id: newMessageId(), p: fanPayload(id, size, at) })), (onItem) => {
-      for (const ws of sockets.slice(1)) attachFanReceiver(ws, c, onItem);
-    });
+    const res = await fanOutRound(g, sockets[0], sockets.slice(1), newConversationId(), () => true);
     ackRelayFan[g] = { perDelivery: (cpuOf(child.pid) - cpu0) / Math.max(1, res.deliveries), rate: res.deliveries / res.seconds };
     fanRow('ack relay fan-out', g, res, cpuOf(child.pid) - cpu0);
     for (const ws of sockets) ws.terminate();
@@ -474,23 +516,10 @@ if (['live', 'rate', 'overload', 'durable', 'fanout'].some((c) => CASES.has(c)))
   if (CASES.has('fanout')) {
     for (const g of FANOUT.filter((n) => n < devices.length)) {
       log(`fan-out to ${g} member devices...`);
-      const c = newConversationId();
-      const auth = { authorization: `Bearer ${devices[0].token}` };
-      await fetch(`${server.url}/v1/conversations`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ id: c }) });
-      const sender = sockets[0];
-      sender.send(encodeFrame({ t: 'commit', r: 1, c, e: 0, id: newMessageId(), p: new Uint8Array(64), w: new Uint8Array(64), add: devices.slice(1, g + 1).map((d) => d.device), remove: [] }));
-      await new Promise((res) => sender.once('message', res));
-      const listeners = [];
-      let r = 1;
+      const c = await sealpostFanConversation(server, devices, sockets, g);
       const cpu0 = cpuOf(pid);
-      const res = await fanOutLoop(g, 256, (id, size, at) => sender.send(encodeFrame({ t: 'send', r: ++r, c, e: 1, id: newMessageId(), p: fanPayload(id, size, at) })), (onItem) => {
-        // Odd sockets are pair receivers, which ack every push already.
-        for (const [i, ws] of sockets.slice(1, g + 1).entries()) {
-          const before = ws.listenerCount('message');
-          attachFanReceiver(ws, c, onItem, (i + 1) % 2 === 0);
-          listeners.push([ws, ws.listeners('message')[before]]);
-        }
-      });
+      // Odd sockets are pair receivers, which ack every push already.
+      const res = await fanOutRound(g, sockets[0], sockets.slice(1, g + 1), c, (i) => (i + 1) % 2 === 0);
       const cpu = cpuOf(pid) - cpu0;
       fanRow('sealpost fan-out (SQLite)', g, res, cpu);
       sealpostFan[g] = res.deliveries / res.seconds;
@@ -500,8 +529,6 @@ if (['live', 'rate', 'overload', 'durable', 'fanout'].some((c) => CASES.has(c)))
           `fan-out to ${g}: server CPU per device-delivery ${((cpu / Math.max(1, res.deliveries)) * 1e6).toFixed(1)} µs vs the ack relay's ${(relay.perDelivery * 1e6).toFixed(1)} µs (${(cpu / Math.max(1, res.deliveries) / relay.perDelivery).toFixed(1)}×; goal ≤ 2× at 1,000), deliveries/s ${(res.deliveries / res.seconds / relay.rate).toFixed(2)} of the relay's`,
         );
       }
-      for (const [ws, l] of listeners) ws.off('message', l);
-      await sleep(500); // late pushes of this round are acked before the next
     }
   }
   if (CASES.has('rate')) {
@@ -624,6 +651,79 @@ if (['live', 'rate', 'overload', 'durable', 'fanout'].some((c) => CASES.has(c)))
   }
   for (const s of sockets) s.terminate();
   sockets = [];
+  await server.close();
+}
+
+// ---- paired: Sealpost and the ack relay in alternating turns --------------------------------------------------
+// The live goal is a ratio of two rates measured minutes apart, and this shared machine drifts by more than the goal's
+// margin between them: here both stay up, with their own CLIENTS clients each, and take PAIRED_TURNS turns of
+// PAIRED_SECONDS in alternation (256 B); the median of the turns' ratios is the figure.
+if (CASES.has('paired')) {
+  log(`paired: the ack relay and Sealpost in ${PAIRED_TURNS} alternating turns of ${PAIRED_SECONDS} s...`);
+  const relay = await startRelay('./ack-relay.mjs');
+  const relayPairs = await ackRelayPairs(relay.url);
+  const server = await startServer();
+  const devices = await enrollDevices(server, CLIENTS, 'paired');
+  const sockets = await connect(devices, [server.url]);
+  const pairs = await makePairs(server.url, devices, sockets);
+  const turns = [];
+  for (let i = 0; i < PAIRED_TURNS; i++) {
+    const turn = {};
+    for (const [name, pid, ps] of [['relay', relay.child.pid, relayPairs], ['sealpost', server.pid, pairs]]) {
+      const cpu0 = cpuOf(pid);
+      const r = await closedLoop(ps, SIZES[0], sendApp, PAIRED_SECONDS);
+      turn[name] = { rate: r.delivered / r.seconds, cpu: (cpuOf(pid) - cpu0) / Math.max(1, r.delivered) };
+    }
+    turns.push(turn);
+  }
+  // Fan-out to the largest size that fits, in alternating turns too: server CPU per device-delivery.
+  const g = Math.max(...FANOUT.filter((n) => n < devices.length));
+  const fanTurns = [];
+  if (Number.isFinite(g)) {
+    log(`paired: fan-out to ${g} members, ${PAIRED_TURNS} alternating turns...`);
+    const group = await relayFanGroup(relay.url, g);
+    const relayC = newConversationId();
+    const c = await sealpostFanConversation(server, devices, sockets, g);
+    for (let i = 0; i < PAIRED_TURNS; i++) {
+      const turn = {};
+      for (const [name, pid, run] of [
+        ['relay', relay.child.pid, () => fanOutRound(g, group[0], group.slice(1), relayC, () => true, PAIRED_SECONDS)],
+        ['sealpost', server.pid, () => fanOutRound(g, sockets[0], sockets.slice(1, g + 1), c, (j) => (j + 1) % 2 === 0, PAIRED_SECONDS)],
+      ]) {
+        const cpu0 = cpuOf(pid);
+        const res = await run();
+        turn[name] = { perDelivery: (cpuOf(pid) - cpu0) / Math.max(1, res.deliveries), rate: res.deliveries / res.seconds };
+      }
+      fanTurns.push(turn);
+    }
+    for (const ws of group) ws.terminate();
+  }
+  const med = (xs) => pct(xs, 50);
+  if (fanTurns.length > 0) {
+    const costs = fanTurns.map((t) => t.sealpost.perDelivery / t.relay.perDelivery);
+    notes.push(
+      `paired fan-out to ${g} (${PAIRED_TURNS} alternating turns of ${PAIRED_SECONDS} s): server CPU per device-delivery, Sealpost ${fanTurns.map((t) => (t.sealpost.perDelivery * 1e6).toFixed(1)).join(', ')} µs, relay ${fanTurns.map((t) => (t.relay.perDelivery * 1e6).toFixed(1)).join(', ')} µs; ` +
+        `ratio per turn ${costs.map((x) => x.toFixed(2)).join(', ')}, median ${med(costs).toFixed(2)}× (goal ≤ 2×)`,
+    );
+  }
+  const ratio = med(turns.map((t) => t.sealpost.rate / t.relay.rate));
+  rows.push({
+    target: `paired, ${PAIRED_TURNS} alternating turns: sealpost / ack relay`,
+    size: `${SIZES[0]} B`,
+    'msgs/s': `${med(turns.map((t) => t.sealpost.rate)).toFixed(0)} / ${med(turns.map((t) => t.relay.rate)).toFixed(0)}`,
+    'p50 ms': '',
+    'p99 ms': '',
+    'server CPU µs/msg': `${(med(turns.map((t) => t.sealpost.cpu)) * 1e6).toFixed(0)} / ${(med(turns.map((t) => t.relay.cpu)) * 1e6).toFixed(0)}`,
+    'generator CPU µs/msg': '',
+    ratio: '',
+    'vs ack relay': ratio.toFixed(2),
+  });
+  notes.push(
+    `paired (live 1:1, ${SIZES[0]} B, ${PAIRED_TURNS} alternating turns of ${PAIRED_SECONDS} s): Sealpost / ack relay per turn ${turns.map((t) => (t.sealpost.rate / t.relay.rate).toFixed(2)).join(', ')}; median ${ratio.toFixed(2)} (goal ≥ 0.5); ` +
+      `msgs/s per turn, Sealpost ${turns.map((t) => t.sealpost.rate.toFixed(0)).join(', ')}, relay ${turns.map((t) => t.relay.rate.toFixed(0)).join(', ')}`,
+  );
+  for (const ws of [...sockets, ...relayPairs.flatMap((p) => [p.a, p.b])]) ws.terminate();
+  relay.child.kill('SIGTERM');
   await server.close();
 }
 
