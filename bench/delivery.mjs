@@ -34,7 +34,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import WebSocket from 'ws';
 import { decodeCbor, encodeFrame, limits, newConversationId, newMessageId } from '../packages/protocol/dist/index.js';
-import { enrollDevices, lastMemberTracker, printTable, startServer, tempDir } from './lib.mjs';
+import { enrollDevices, fanOutLoop, printTable, startServer, tempDir } from './lib.mjs';
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 2000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -154,49 +154,6 @@ async function openLoop(pairs, size, rate, send, pid) {
 }
 
 /** Authenticated sockets for devices, optionally spread over several server URLs. */
-/**
- * Fan-out: `send(n, at)` sends one message from the sender; `receivers` each call `onItem(payload)` for each message
- * that reaches them. WINDOW messages in flight, each complete when its last member has it. Returns
- * device-deliveries, messages, seconds and the latency to the last member.
- */
-async function fanOutLoop(members, size, send, hook, seconds = SECONDS) {
-  const lat = [];
-  let deliveries = 0;
-  let messages = 0;
-  let stop = false;
-  let n = 0;
-  const tracker = lastMemberTracker(members);
-  const t0 = performance.now();
-  await new Promise((resolve) => {
-    let inflight = 0;
-    const pump = () => {
-      if (stop) {
-        if (inflight === 0) resolve();
-        return;
-      }
-      while (inflight < FANOUT_WINDOW) {
-        inflight++;
-        const id = n++;
-        tracker.sent(id);
-        send(id, size, performance.now());
-      }
-    };
-    hook((payload) => {
-      deliveries++;
-      if (!tracker.received(payload.readUInt32LE(8))) return;
-      lat.push(performance.now() - payload.readDoubleLE(0));
-      messages++;
-      inflight--;
-      pump();
-    });
-    pump();
-    setTimeout(() => {
-      stop = true;
-      if (inflight === 0) resolve();
-    }, seconds * 1000);
-  });
-  return { deliveries, messages, seconds: (performance.now() - t0) / 1000, lat };
-}
 const fanPayload = (id, size, at) => {
   const p = Buffer.alloc(size);
   p.writeDoubleLE(at, 0);
@@ -212,13 +169,20 @@ const fanPayload = (id, size, at) => {
 async function fanOutRound(g, sender, members, c, acks, seconds = SECONDS) {
   const listeners = [];
   let r = 1_000_000 * Math.random() | 0;
-  const res = await fanOutLoop(g, 256, (id, size, at) => sender.send(encodeFrame({ t: 'send', r: ++r, c, e: 1, id: newMessageId(), p: fanPayload(id, size, at) })), (onItem) => {
-    for (const [i, ws] of members.entries()) {
-      const before = ws.listenerCount('message');
-      attachFanReceiver(ws, c, onItem, acks(i));
-      listeners.push([ws, ws.listeners('message')[before]]);
-    }
-  }, seconds);
+  const res = await fanOutLoop({
+    members: g,
+    window: FANOUT_WINDOW,
+    seconds,
+    send: (id, at) => sender.send(encodeFrame({ t: 'send', r: ++r, c, e: 1, id: newMessageId(), p: fanPayload(id, 256, at) })),
+    hook: (onDelivery) => {
+      const onItem = (payload) => onDelivery(payload.readUInt32LE(8), payload.readDoubleLE(0));
+      for (const [i, ws] of members.entries()) {
+        const before = ws.listenerCount('message');
+        attachFanReceiver(ws, c, onItem, acks(i));
+        listeners.push([ws, ws.listeners('message')[before]]);
+      }
+    },
+  });
   for (const [ws, l] of listeners) ws.off('message', l);
   await sleep(500);
   return res;

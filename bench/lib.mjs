@@ -124,7 +124,7 @@ export function printTable(rows, columns) {
  * Fan-out bookkeeping for the delivery benchmark (bench/delivery.mjs, bench/prosody-load.mjs): a message is done when
  * its last member has it. `sent(id)` when it leaves; `received(id)` per member copy, true for the last one.
  */
-export function lastMemberTracker(members) {
+function lastMemberTracker(members) {
   const left = new Map();
   return {
     sent: (id) => left.set(id, members),
@@ -138,4 +138,50 @@ export function lastMemberTracker(members) {
       return true;
     },
   };
+}
+
+/**
+ * Fan-out in a closed loop: one sender to `members` recipients for `seconds`, `window` messages in flight, each
+ * complete when its last member has it (lastMemberTracker). `send(id, at)` sends message `id`; `hook(onDelivery)`
+ * attaches the receivers, which call `onDelivery(id, sentAt)` for every copy that arrives. Returns
+ * device-deliveries, messages, seconds and the latency to the last member of each message. Used for Sealpost and
+ * the ack relay (delivery.mjs) and for Prosody's MUC (prosody-load.mjs).
+ */
+export async function fanOutLoop({ members, window, seconds, send, hook }) {
+  const lat = [];
+  let deliveries = 0;
+  let messages = 0;
+  let stop = false;
+  let n = 0;
+  const tracker = lastMemberTracker(members);
+  const t0 = performance.now();
+  await new Promise((resolve) => {
+    let inflight = 0;
+    const pump = () => {
+      if (stop) {
+        if (inflight === 0) resolve();
+        return;
+      }
+      while (inflight < window) {
+        inflight++;
+        const id = n++;
+        tracker.sent(id);
+        send(id, performance.now());
+      }
+    };
+    hook((id, sentAt) => {
+      deliveries++;
+      if (!tracker.received(id)) return;
+      lat.push(performance.now() - sentAt);
+      messages++;
+      inflight--;
+      pump();
+    });
+    pump();
+    setTimeout(() => {
+      stop = true;
+      if (inflight === 0) resolve();
+    }, seconds * 1000);
+  });
+  return { deliveries, messages, seconds: (performance.now() - t0) / 1000, lat };
 }

@@ -5,7 +5,7 @@
 // Prints {"ready":true} once every session is up, waits for a line on stdin, runs the loop, prints the result as JSON.
 import net from 'node:net';
 import { createInterface } from 'node:readline';
-import { lastMemberTracker } from './lib.mjs';
+import { fanOutLoop } from './lib.mjs';
 
 const [mode, port, count, seconds, size] = process.argv.slice(2);
 const PORT = Number(port);
@@ -135,44 +135,23 @@ async function muc() {
     all.push(s);
   }
   const [sender, ...members] = all;
-  let deliveries = 0;
-  let messages = 0;
-  const lat = [];
-  const tracker = lastMemberTracker(members.length);
-  let stop = false;
-  return { all, run: () =>
-    new Promise((resolve) => {
-      const t0 = performance.now();
-      let inflight = 0;
-      let n = 0;
-      const done = () => resolve({ delivered: deliveries, deliveries, messages, seconds: (performance.now() - t0) / 1000, p50: pct(lat, 50), p99: pct(lat, 99) });
-      const pump = () => {
-        if (stop) return inflight === 0 && done();
-        while (inflight < WINDOW) {
-          inflight++;
-          const id = n++;
-          tracker.sent(id);
-          sender.sock.write(`<message to='${room}' type='groupchat'><body>${pad(`${performance.now()}:${id}:`)}</body></message>`);
+  return { all, run: async () => {
+    const r = await fanOutLoop({
+      members: members.length,
+      window: WINDOW,
+      seconds: SECONDS,
+      send: (id, at) => sender.sock.write(`<message to='${room}' type='groupchat'><body>${pad(`${at}:${id}:`)}</body></message>`),
+      hook: (onDelivery) => {
+        for (const m of members) {
+          m.onMessage = (stanza) => {
+            const b = bodyOf(stanza);
+            if (b) onDelivery(Number(b[2]), Number(b[1]));
+          };
         }
-      };
-      for (const m of members) {
-        m.onMessage = (stanza) => {
-          const b = bodyOf(stanza);
-          if (!b) return;
-          deliveries++;
-          if (!tracker.received(Number(b[2]))) return;
-          lat.push(performance.now() - Number(b[1]));
-          messages++;
-          inflight--;
-          pump();
-        };
-      }
-      pump();
-      setTimeout(() => {
-        stop = true;
-        if (inflight === 0) done();
-      }, SECONDS * 1000);
-    }) };
+      },
+    });
+    return { delivered: r.deliveries, deliveries: r.deliveries, messages: r.messages, seconds: r.seconds, p50: pct(r.lat, 50), p99: pct(r.lat, 99) };
+  } };
 }
 
 const { all, run } = mode === 'muc' ? await muc() : await pairs();
